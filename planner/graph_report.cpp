@@ -1,0 +1,176 @@
+// Text, JSON and Graphviz renderings of a scenario's graph and MetaGraph.
+#include "planner/graph_report.h"
+
+#include <nlohmann/json.hpp>
+
+#include "planner/param_count.h"
+#include "traces/text_table.h"
+
+namespace spindle {
+namespace {
+
+using Align = TextTable::Align;
+
+std::string task_names(const Scenario& s, const std::vector<int>& tasks) {
+  std::string out;
+  for (size_t i = 0; i < tasks.size(); ++i) out += (i ? "," : "") + s.tasks[static_cast<size_t>(tasks[i])].name;
+  return out;
+}
+
+std::string meta_component(const Scenario& s, const MetaOp& m) {
+  return m.component < 0 ? "(loss)" : s.model.components[static_cast<size_t>(m.component)].name;
+}
+
+std::string gflop(double flops) { return fixed(flops / 1e9, 3); }
+
+std::string dim(int v) { return v > 0 ? std::to_string(v) : "-"; }
+
+}  // namespace
+
+std::string summary_text(const Scenario& s, const Graph& g, const MetaGraph& mg) {
+  const Cluster& c = s.cluster;
+  ParamCount params = count_params(s, g);
+  std::string out;
+  out += "Scenario  " + s.name + "  (" + s.file + ", seed " + std::to_string(s.seed) + ")\n";
+  out += "Cluster   " + std::to_string(c.nodes) + " nodes x " + std::to_string(c.gpus_per_node) + " " +
+         c.gpu.name + " = " + std::to_string(c.gpus()) + " GPUs; intra-node " + fixed(c.intra_node.bw_GBps, 1) +
+         " GB/s, " + fixed(c.intra_node.latency_us, 1) + " us; inter-node " + fixed(c.inter_node.bw_GBps, 1) +
+         " GB/s, " + fixed(c.inter_node.latency_us, 1) + " us\n";
+  out += "Model     " + s.model.name + ": " + std::to_string(params.per_component.size()) + " components used, " +
+         with_commas(params.total) + " parameters (" + billions(params.total) + ")\n\n";
+
+  TextTable comps;
+  for (auto [h, a] : std::vector<std::pair<const char*, Align>>{
+           {"component", Align::kLeft}, {"kind", Align::kLeft}, {"layers", Align::kRight},
+           {"hidden", Align::kRight}, {"heads", Align::kRight}, {"ffn", Align::kRight},
+           {"input", Align::kLeft}, {"params", Align::kRight}, {"tasks", Align::kRight}})
+    comps.add_column(h, a);
+  for (const auto& [name, p] : params.per_component) {
+    int ci = s.model.index_of(name);
+    const Component& cm = s.model.components[static_cast<size_t>(ci)];
+    int used = 0;
+    for (const Task& t : s.tasks) used += s.task_uses(t, ci) ? 1 : 0;
+    std::string input = cm.has_embedding() ? std::string(embedding_name(cm.embedding)) + " x " + std::to_string(cm.tokens)
+                                           : "";
+    if (!cm.tie_embedding.empty()) input += (input.empty() ? "" : " ") + std::string("tied:") + cm.tie_embedding;
+    for (const std::string& i : cm.inputs) input += (input.empty() ? "" : " ") + std::string("<") + i;
+    comps.add_row({name, component_kind_name(cm.kind), dim(cm.layers), dim(cm.hidden), dim(cm.heads), dim(cm.ffn),
+                   input, with_commas(p), std::to_string(used)});
+  }
+  comps.add_row({"total", "", "", "", "", "", "", with_commas(params.total), ""});
+  out += "Components\n" + comps.render() + "\n";
+
+  TextTable tasks;
+  for (auto [h, a] : std::vector<std::pair<const char*, Align>>{
+           {"task", Align::kLeft}, {"batch", Align::kRight}, {"loss", Align::kLeft}, {"components", Align::kLeft}})
+    tasks.add_column(h, a);
+  for (const Task& t : s.tasks) {
+    std::string names;
+    for (int ci : t.components) {
+      names += (names.empty() ? "" : " ") + s.model.components[static_cast<size_t>(ci)].name;
+      auto it = t.tokens.find(ci);
+      if (it != t.tokens.end()) names += "(" + std::to_string(it->second) + " tok)";
+    }
+    tasks.add_row({t.name, std::to_string(t.batch), loss_kind_name(t.loss), names});
+  }
+  out += "Tasks\n" + tasks.render() + "\n";
+
+  out += "Graph     " + with_commas(g.size()) + " operators, " + with_commas(static_cast<std::int64_t>(g.edges().size())) +
+         " edges -> " + std::to_string(mg.metaops.size()) + " MetaOps on " + std::to_string(mg.levels) +
+         " MetaLevels\n\n";
+  TextTable metas;
+  for (auto [h, a] : std::vector<std::pair<const char*, Align>>{
+           {"id", Align::kRight}, {"level", Align::kRight}, {"kind", Align::kLeft}, {"component", Align::kLeft},
+           {"tasks", Align::kLeft}, {"shape", Align::kLeft}, {"L", Align::kRight},
+           {"GFLOP/op fwd", Align::kRight}, {"bwd", Align::kRight}, {"preds", Align::kLeft}})
+    metas.add_column(h, a);
+  for (const MetaOp& m : mg.metaops) {
+    std::string preds;
+    for (int p : m.preds) preds += (preds.empty() ? "" : ",") + std::to_string(p);
+    metas.add_row({std::to_string(m.id), std::to_string(m.level), op_kind_name(m.kind), meta_component(s, m),
+                   task_names(s, m.tasks), m.shape.str(), std::to_string(m.L), gflop(m.per_op.fwd_flops),
+                   gflop(m.per_op.bwd_flops), preds});
+  }
+  out += "MetaOps\n" + metas.render();
+  return out;
+}
+
+std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg) {
+  using nlohmann::ordered_json;
+  const Cluster& c = s.cluster;
+  ParamCount params = count_params(s, g);
+  ordered_json j;
+  j["format_version"] = kSummaryFormatVersion;
+  j["scenario"] = {{"name", s.name}, {"file", s.file}, {"seed", s.seed}};
+  j["cluster"] = {{"nodes", c.nodes},
+                  {"gpus_per_node", c.gpus_per_node},
+                  {"gpu", c.gpu.id},
+                  {"intra_node", {{"bw_GBps", c.intra_node.bw_GBps}, {"latency_us", c.intra_node.latency_us}}},
+                  {"inter_node", {{"bw_GBps", c.inter_node.bw_GBps}, {"latency_us", c.inter_node.latency_us}}}};
+  j["gpus"] = c.gpus();
+  ordered_json per = ordered_json::object();
+  for (const auto& [name, p] : params.per_component) per[name] = p;
+  j["params"] = {{"total", params.total}, {"components", per}};
+  ordered_json tasks = ordered_json::array();
+  for (const Task& t : s.tasks) {
+    ordered_json names = ordered_json::array();
+    for (int ci : t.components) names.push_back(s.model.components[static_cast<size_t>(ci)].name);
+    tasks.push_back({{"name", t.name}, {"batch", t.batch}, {"loss", loss_kind_name(t.loss)}, {"components", names}});
+  }
+  j["tasks"] = tasks;
+  j["operators"] = g.size();
+  j["edges"] = g.edges().size();
+  j["levels"] = mg.levels;
+  ordered_json metas = ordered_json::array();
+  for (const MetaOp& m : mg.metaops) {
+    ordered_json tn = ordered_json::array();
+    for (int t : m.tasks) tn.push_back(s.tasks[static_cast<size_t>(t)].name);
+    metas.push_back({{"id", m.id},
+                     {"component", meta_component(s, m)},
+                     {"tasks", tn},
+                     {"kind", op_kind_name(m.kind)},
+                     {"shape", {m.shape.batch, m.shape.seq, m.shape.hidden}},
+                     {"L", m.L},
+                     {"level", m.level},
+                     {"flops", {{"fwd", m.per_op.fwd_flops}, {"bwd", m.per_op.bwd_flops}}},
+                     {"params", m.per_op.params},
+                     {"activation_bytes", m.per_op.activation_bytes},
+                     {"preds", m.preds}});
+  }
+  j["metaops"] = metas;
+  return j.dump(2) + "\n";
+}
+
+std::string graph_dot(const Scenario& s, const Graph& g) {
+  std::string out = "digraph G {\n  rankdir=LR;\n  node [shape=box, fontsize=10];\n";
+  for (size_t t = 0; t < s.tasks.size(); ++t) {
+    out += "  subgraph cluster_" + std::to_string(t) + " {\n    label=\"" + s.tasks[t].name + "\";\n";
+    for (const Operator& op : g.ops())
+      if (op.task == static_cast<int>(t))
+        out += "    n" + std::to_string(op.id) + " [label=\"" + op.name + "\\n" + op_kind_name(op.kind) + " " +
+               op.shape.str() + "\"];\n";
+    out += "  }\n";
+  }
+  for (const Edge& e : g.edges())
+    out += "  n" + std::to_string(e.from) + " -> n" + std::to_string(e.to) + (e.side ? " [style=dashed]" : "") + ";\n";
+  return out + "}\n";
+}
+
+std::string metagraph_dot(const Scenario& s, const MetaGraph& mg) {
+  std::string out = "digraph GM {\n  rankdir=LR;\n  node [shape=box, fontsize=10];\n";
+  for (int level = 1; level <= mg.levels; ++level) {
+    out += "  { rank=same;";
+    for (const MetaOp& m : mg.metaops)
+      if (m.level == level) out += " m" + std::to_string(m.id) + ";";
+    out += " }\n";
+  }
+  for (const MetaOp& m : mg.metaops)
+    out += "  m" + std::to_string(m.id) + " [label=\"M" + std::to_string(m.id) + " " + meta_component(s, m) + " x" +
+           std::to_string(m.L) + "\\n" + op_kind_name(m.kind) + " " + m.shape.str() + "\\n" + task_names(s, m.tasks) +
+           "\"];\n";
+  for (const MetaOp& m : mg.metaops)
+    for (int p : m.preds) out += "  m" + std::to_string(p) + " -> m" + std::to_string(m.id) + ";\n";
+  return out + "}\n";
+}
+
+}  // namespace spindle

@@ -1,0 +1,24 @@
+// What `spindle-sim` prints about a scenario before planning: the cluster, the components and
+// their parameters, the tasks, and the MetaOp table, as text for people or as JSON for
+// scripts (field names documented in README.md and kept stable).
+#pragma once
+
+#include <string>
+
+#include "planner/graph.h"
+#include "planner/metagraph.h"
+#include "planner/scenario.h"
+
+namespace spindle {
+
+inline constexpr int kSummaryFormatVersion = 1;
+
+std::string summary_text(const Scenario& s, const Graph& g, const MetaGraph& mg);
+std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg);
+
+// Graphviz sources of G (operators, one cluster per task, side edges dashed) and of the
+// MetaGraph G_M (one rank per MetaLevel).
+std::string graph_dot(const Scenario& s, const Graph& g);
+std::string metagraph_dot(const Scenario& s, const MetaGraph& mg);
+
+}  // namespace spindle

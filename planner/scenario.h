@@ -1,0 +1,80 @@
+// A what-if study as read from a scenario file: the cluster, the model (components), the
+// tasks and planner options, validated strictly (see config_reader.h for the error format).
+// Presets (`[model] preset`, `[cluster] gpu`) and `[scenario] extends` are resolved here.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "planner/model_spec.h"
+
+namespace spindle {
+
+// One GPU model, read from scenarios/gpus/NAME.toml (datasheet figures with sources there).
+struct GpuSpec {
+  std::string id;    // file stem, as the scenario names it
+  std::string name;  // marketing name
+  double bf16_dense_TFLOPS = 0;
+  double hbm_bw_GBps = 0;
+  double memory_GB = 0;
+  double nvlink_bw_GBps = 0;  // per direction
+};
+
+struct Link {
+  double bw_GBps = 0;  // per direction
+  double latency_us = 0;
+};
+
+struct Cluster {
+  int nodes = 0;
+  int gpus_per_node = 0;
+  GpuSpec gpu;
+  Link intra_node;  // NVLink inside a node
+  Link inter_node;  // network between nodes
+  int gpus() const { return nodes * gpus_per_node; }
+};
+
+enum class LossKind { kContrastive, kCrossEntropy };
+const char* loss_kind_name(LossKind k);
+
+struct Task {
+  std::string name;
+  std::vector<int> components;  // model component indices, in model topological order
+  int batch = 0;                // global batch size (samples per iteration)
+  LossKind loss = LossKind::kContrastive;
+  std::map<int, int> tokens;    // per-task token counts overriding a component's `tokens`
+};
+
+struct Scenario {
+  std::string name;
+  std::string file;  // as given on the command line
+  std::uint64_t seed = 0;
+  Cluster cluster;
+  ModelSpec model;
+  std::vector<Task> tasks;
+
+  // Tokens of component `c`'s own input in task `t` (0 when it has no embedding).
+  int own_tokens(const Task& t, int c) const;
+  bool task_uses(const Task& t, int c) const;
+};
+
+struct LoadOptions {
+  std::vector<std::string> overrides;                // "KEY=VALUE", applied in order
+  std::vector<std::filesystem::path> preset_dirs;    // searched after the scenario's own folder
+};
+
+// The folder holding the project's models/ and gpus/ presets (compiled in).
+std::filesystem::path default_data_dir();
+
+// Reads and validates a scenario file. Throws InputError on any bad input.
+Scenario load_scenario(const std::filesystem::path& file, const LoadOptions& options = {});
+
+// The same from TOML text named `name`, resolving presets and `extends` against `base_dir`.
+Scenario load_scenario_text(const std::string& text, const std::string& name,
+                            const std::filesystem::path& base_dir,
+                            const LoadOptions& options = {});
+
+}  // namespace spindle
