@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> sets;
   bool json = false;
   std::string dump_dir;
+  std::string out_dir;
   app.add_option("scenario", scenario_file, "Scenario file (TOML), e.g. scenarios/multitask-clip-10.toml")
       ->required();
   app.add_option("--set", sets, "Override a scenario value, KEY=VALUE with a dotted KEY (repeatable)")
@@ -27,6 +28,7 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "Print the summary as JSON on stdout instead of text")->capture_default_str();
   app.add_option("--dump-graph", dump_dir, "Write graph.dot (G) and metagraph.dot (G_M) into DIR")
       ->type_name("DIR");
+  app.add_option("--out", out_dir, "Also write summary.txt and summary.json into DIR")->type_name("DIR");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -46,8 +48,13 @@ int main(int argc, char** argv) {
       spindle::write_file_atomically(std::filesystem::path(dump_dir) / "metagraph.dot",
                                      spindle::metagraph_dot(s, mg));
     }
-    std::cout << (json ? spindle::summary_json(s, g, mg) : spindle::summary_text(s, g, mg));
-    if (!dump_dir.empty() && !json) std::cout << "\nGraphviz files written to " << dump_dir << "/\n";
+    const std::string text = spindle::summary_text(s, g, mg);
+    const std::string js = spindle::summary_json(s, g, mg);
+    if (!out_dir.empty()) {
+      spindle::write_file_atomically(std::filesystem::path(out_dir) / "summary.txt", text);
+      spindle::write_file_atomically(std::filesystem::path(out_dir) / "summary.json", js);
+    }
+    std::cout << (json ? js : text);
     return spindle::kExitOk;
   });
 }

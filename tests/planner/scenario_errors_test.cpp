@@ -1,0 +1,197 @@
+// Every kind of bad scenario input stops with one exact line "FILE:LINE:COL: PATH: what is
+// wrong; allowed: ...". Line numbers refer to small_scenario() in test_scenarios.cpp.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "test_scenarios.h"
+#include "traces/errors.h"
+
+namespace spindle::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+const std::string kBase = small_scenario();
+
+TEST(ScenarioErrors, BaseScenarioLoads) {
+  EXPECT_EQ(load_error(kBase), "");
+  Scenario s = load_text(kBase);
+  EXPECT_EQ(s.cluster.gpus(), 8);
+  EXPECT_EQ(s.tasks.size(), 2u);
+}
+
+TEST(ScenarioErrors, TomlSyntax) {
+  EXPECT_THAT(load_error(replace_line(kBase, 4, "nodes = = 2")), StartsWith("t.toml:4:9: TOML syntax error: "));
+}
+
+TEST(ScenarioErrors, UnknownKey) {
+  EXPECT_EQ(load_error(replace_line(kBase, 4, "nodes = 2\nnodez = 3")),
+            "t.toml:5:1: cluster.nodez: unknown key; allowed: nodes, gpus_per_node, gpu, intra_node, inter_node");
+}
+
+TEST(ScenarioErrors, UnknownTable) {
+  EXPECT_EQ(load_error(kBase + "[plannerr]\n"),
+            "t.toml:45:2: plannerr: unknown key; allowed: scenario, cluster, model, tasks, planner");
+}
+
+TEST(ScenarioErrors, UnknownPlannerOptionForNow) {
+  EXPECT_EQ(load_error(kBase + "[planner]\nsystem = \"spindle\"\n"),
+            "t.toml:46:1: planner.system: unknown key; allowed: no keys here");
+}
+
+TEST(ScenarioErrors, WrongType) {
+  EXPECT_EQ(load_error(replace_line(kBase, 4, "nodes = \"2\"")),
+            "t.toml:4:9: cluster.nodes: expected integer, found string; allowed: integer 1..65536");
+  EXPECT_EQ(load_error(replace_line(kBase, 4, "nodes = 2.5")),
+            "t.toml:4:9: cluster.nodes: expected integer, found float; allowed: integer 1..65536");
+}
+
+TEST(ScenarioErrors, OutOfRange) {
+  EXPECT_EQ(load_error(replace_line(kBase, 4, "nodes = 0")),
+            "t.toml:4:9: cluster.nodes: 0 is out of range; allowed: integer 1..65536");
+  EXPECT_EQ(load_error(replace_line(kBase, 8, "inter_node = { bw_GBps = -1.0, latency_us = 5.0 }")),
+            "t.toml:8:26: cluster.inter_node.bw_GBps: -1 is out of range; allowed: number 1e-06..1e+06");
+}
+
+TEST(ScenarioErrors, MissingKey) {
+  EXPECT_EQ(load_error(replace_line(kBase, 5, "")),
+            "t.toml:3:1: cluster: missing key 'gpus_per_node'; allowed: integer 1..64");
+}
+
+TEST(ScenarioErrors, MissingModel) {
+  std::string text = replace_line(kBase, 9, "[x]");
+  for (int line = 10; line <= 34; ++line) text = replace_line(text, line, "");
+  EXPECT_THAT(load_error(text), HasSubstr("missing table [model]; allowed: [model] with preset"));
+}
+
+TEST(ScenarioErrors, UnknownGpu) {
+  EXPECT_EQ(load_error(replace_line(kBase, 6, "gpu = \"b200\"")),
+            "t.toml:6:7: cluster.gpu: no file 'gpus/b200.toml'; allowed: one of a100-80gb, a800-80gb, "
+            "h100-sxm, h200");
+}
+
+TEST(ScenarioErrors, UnknownModelPreset) {
+  EXPECT_EQ(load_error(kBase, {"model.preset=nope"}),
+            "--set model.preset=nope: model.preset: no file 'models/nope.toml'; allowed: one of "
+            "multitask-clip, ofasys, qwen-val");
+}
+
+TEST(ScenarioErrors, TaskNamesMissingComponent) {
+  EXPECT_EQ(load_error(replace_line(kBase, 37, "components = [\"a\", \"ha\", \"c\", \"hb\"]")),
+            "t.toml:37:14: tasks.0.components: 'c' is not a component; allowed: component names: a, b, ha, hb");
+}
+
+TEST(ScenarioErrors, UnknownLoss) {
+  EXPECT_EQ(load_error(replace_line(kBase, 39, "loss = \"mse\"")),
+            "t.toml:39:8: tasks.0.loss: 'mse' is not known; allowed: one of contrastive, cross_entropy");
+}
+
+TEST(ScenarioErrors, DuplicateTaskName) {
+  EXPECT_EQ(load_error(replace_line(kBase, 41, "name = \"ab\"")),
+            "t.toml:41:8: tasks.1.name: 'ab' is used twice; allowed: a unique task name");
+}
+
+TEST(ScenarioErrors, TaskDoesNotEndInItsLoss) {
+  EXPECT_EQ(load_error(replace_line(kBase, 37, "components = [\"a\", \"ha\", \"b\"]")),
+            "t.toml:37:14: tasks.0.components: a contrastive task must end in two projection heads, this "
+            "one ends in b, ha; allowed: components whose outputs end in exactly two projections");
+  EXPECT_EQ(load_error(replace_line(kBase, 39, "loss = \"cross_entropy\"")),
+            "t.toml:37:14: tasks.0.components: a cross_entropy task must end in one lm_head, this one ends "
+            "in ha, hb; allowed: components whose outputs end in exactly one lm_head");
+}
+
+TEST(ScenarioErrors, ComponentGetsNoData) {
+  EXPECT_EQ(load_error(replace_line(kBase, 37, "components = [\"ha\", \"hb\"]")),
+            "t.toml:37:14: tasks.0.components: 'ha' gets no data: none of its inputs (a) is in the task; "
+            "allowed: a component list that includes at least one input of each component");
+}
+
+TEST(ScenarioErrors, TaskTokensForComponentWithoutEmbedding) {
+  EXPECT_EQ(load_error(replace_line(kBase, 38, "batch = 8\ntokens = { ha = 3 }")),
+            "t.toml:39:12: tasks.0.tokens.ha: not a component of this task with an embedding; allowed: names "
+            "of this task's components that have an embedding");
+}
+
+TEST(ScenarioErrors, NoTasks) {
+  std::string text = "tasks = []\n" + kBase.substr(0, kBase.find("[[tasks]]"));
+  EXPECT_EQ(load_error(text),
+            "t.toml:1:9: tasks: expected a non-empty array of tables; allowed: [[tasks]] tables with name, "
+            "components, batch, loss");
+}
+
+TEST(ScenarioErrors, UnknownComponentKind) {
+  EXPECT_EQ(load_error(replace_line(kBase, 10, "kind = \"mlp\"")),
+            "t.toml:10:8: model.components.a.kind: 'mlp' is not known; allowed: one of encoder, decoder, "
+            "resampler, projection, lm_head");
+}
+
+TEST(ScenarioErrors, HeadsMustDivideHidden) {
+  EXPECT_EQ(load_error(replace_line(kBase, 16, "heads = 5")),
+            "t.toml:16:9: model.components.a.heads: 5 heads do not divide hidden 64; allowed: a divisor of hidden");
+}
+
+TEST(ScenarioErrors, KeyThatDoesNotApply) {
+  EXPECT_EQ(load_error(replace_line(kBase, 21, "vocab = 100\npatch_dim = 3")),
+            "t.toml:22:13: model.components.b.patch_dim: only used with embedding = \"patch\"; allowed: remove "
+            "it, or with embedding = \"patch\"");
+}
+
+TEST(ScenarioErrors, InputIsNotAComponent) {
+  EXPECT_EQ(load_error(replace_line(kBase, 29, "inputs = [\"x\"]")),
+            "t.toml:29:10: model.components.ha.inputs: 'x' is not a component; allowed: one of a, b, ha, hb");
+}
+
+TEST(ScenarioErrors, InputWidthMismatch) {
+  std::string text = replace_line(replace_line(kBase, 24, "hidden = 128"), 10, "kind = \"encoder\"\ninputs = [\"b\"]");
+  EXPECT_EQ(load_error(text),
+            "t.toml:11:10: model.components.a.inputs: 'b' has hidden 128 but a has 64; allowed: inputs of the "
+            "same width, or a resampler or projection in between");
+}
+
+TEST(ScenarioErrors, ComponentCycle) {
+  std::string text = replace_line(replace_line(kBase, 19, "kind = \"encoder\"\ninputs = [\"a\"]"), 10,
+                                  "kind = \"encoder\"\ninputs = [\"b\"]");
+  EXPECT_EQ(load_error(text),
+            "t.toml:9:1: model.components.a: components read each other in a cycle: a -> b -> a; allowed: "
+            "inputs that form no cycle");
+}
+
+TEST(ScenarioErrors, TieToComponentWithoutTokenEmbedding) {
+  std::string text = replace_line(kBase, 21, "tie_embedding = \"a\"");
+  EXPECT_EQ(load_error(text),
+            "t.toml:21:17: model.components.b.tie_embedding: 'a' has no token embedding of its own; allowed: a "
+            "component with embedding = \"token\" and a vocab");
+}
+
+TEST(ScenarioErrors, DecodersAreCausal) {
+  std::string text = replace_line(kBase, 19, "kind = \"decoder\"\ncausal = false");
+  EXPECT_EQ(load_error(text),
+            "t.toml:20:10: model.components.b.causal: decoders are causal; allowed: true, or kind = \"encoder\" "
+            "for bidirectional attention");
+}
+
+TEST(ScenarioErrors, ExtendsMissingFile) {
+  EXPECT_THAT(load_error(replace_line(kBase, 2, "name = \"t\"\nextends = \"nope.toml\"")),
+              ::testing::AllOf(StartsWith("t.toml:3:11: scenario.extends: no such file '"),
+                               HasSubstr("nope.toml'; allowed: a scenario file, relative to this file's folder")));
+}
+
+TEST(ScenarioErrors, LmHeadReadsOneComponent) {
+  std::string text = replace_line(kBase, 31, "[model.components.lm]\nkind = \"lm_head\"\ninputs = [\"a\", \"b\"]\nvocab = 9\n[model.components.hb]");
+  EXPECT_EQ(load_error(text),
+            "t.toml:33:10: model.components.lm.inputs: an lm_head reads exactly one component; allowed: one "
+            "component name");
+}
+
+TEST(ScenarioErrors, MissingScenarioFile) {
+  try {
+    load_scenario("does/not/exist.toml");
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_STREQ(e.what(), "does/not/exist.toml: no such scenario file; allowed: a path to a TOML file");
+  }
+}
+
+}  // namespace
+}  // namespace spindle::testing
