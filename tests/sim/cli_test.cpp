@@ -1,0 +1,147 @@
+// spindle-sim as a user runs it: a golden JSON summary per zoo scenario, byte-identical
+// output on repeated runs, exit code 2 with one line for bad input, --help, output files.
+// Set SPINDLE_UPDATE_GOLDEN=1 to rewrite tests/sim/golden/ after an intended change.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sys/wait.h>
+
+#include "traces/atomic_file.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+struct SimRun {
+  int rc = -1;
+  std::string out, err;
+};
+
+// Runs spindle-sim with `args` in the source folder; captures stdout and stderr.
+SimRun sim(const std::string& args) {
+  static int counter = 0;
+  fs::path dir = fs::temp_directory_path() / ("spindle-cli-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  fs::path out = dir / ("out" + std::to_string(counter)), err = dir / ("err" + std::to_string(counter++));
+  std::string cmd = "cd '" SPINDLE_SOURCE_DIR "' && '" SPINDLE_SIM "' " + args + " >'" + out.string() + "' 2>'" +
+                    err.string() + "'";
+  int status = std::system(cmd.c_str());
+  SimRun r;
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = spindle::read_file(out);
+  r.err = spindle::read_file(err);
+  return r;
+}
+
+const char* kZoo[] = {"multitask-clip-4", "multitask-clip-7", "multitask-clip-10", "ofasys-4", "ofasys-7",
+                      "qwen-val-3", "h100-multitask-clip-10", "h100-ofasys-7", "h100-qwen-val-3"};
+
+TEST(SimCli, GoldenJsonPerZooScenario) {
+  for (const char* name : kZoo) {
+    SCOPED_TRACE(name);
+    SimRun r = sim(std::string("scenarios/") + name + ".toml --json");
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    fs::path golden = fs::path(SPINDLE_SOURCE_DIR) / "tests/sim/golden" / (std::string(name) + ".json");
+    if (std::getenv("SPINDLE_UPDATE_GOLDEN")) spindle::write_file_atomically(golden, r.out);
+    EXPECT_EQ(r.out, spindle::read_file(golden)) << "differs from " << golden;
+  }
+}
+
+TEST(SimCli, ZooScenariosTableMatchesGoldenFolder) {
+  int goldens = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(SPINDLE_SOURCE_DIR) / "tests/sim/golden")) goldens += e.path().extension() == ".json";
+  int scenarios = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(SPINDLE_SOURCE_DIR) / "scenarios")) scenarios += e.path().extension() == ".toml";
+  EXPECT_EQ(goldens, scenarios) << "every example scenario needs a golden output";
+  EXPECT_EQ(static_cast<size_t>(scenarios), std::size(kZoo));
+}
+
+TEST(SimCli, TextSummaryShowsTheMetaOpTable) {
+  SimRun r = sim("scenarios/multitask-clip-10.toml");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("4 nodes x 8 A800-80GB SXM = 32 GPUs"));
+  EXPECT_THAT(r.out, HasSubstr("1,200,648,704 parameters"));
+  EXPECT_THAT(r.out, HasSubstr("420 operators"));
+  EXPECT_THAT(r.out, HasSubstr("encoder_layer     vision        vision-text     [64,257,1280]  32"));
+}
+
+TEST(SimCli, IdenticalInputGivesIdenticalOutput) {
+  SimRun a = sim("scenarios/ofasys-7.toml"), b = sim("scenarios/ofasys-7.toml");
+  ASSERT_EQ(a.rc, 0);
+  EXPECT_EQ(a.out, b.out);
+  SimRun c = sim("scenarios/qwen-val-3.toml --json"), d = sim("scenarios/qwen-val-3.toml --json");
+  EXPECT_EQ(c.out, d.out);
+}
+
+TEST(SimCli, SetOverridesFromTheCommandLine) {
+  SimRun r = sim("scenarios/multitask-clip-10.toml --json --set cluster.nodes=8 --set tasks.0.batch=64");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"gpus\": 64"));
+  EXPECT_THAT(r.out, HasSubstr("\"name\": \"text-audio\",\n      \"batch\": 64"));
+}
+
+TEST(SimCli, BadInputIsOneLineAndExitCodeTwo) {
+  struct Case {
+    std::string args, err;
+  } cases[] = {
+      {"scenarios/nope.toml", "scenarios/nope.toml: no such scenario file; allowed: a path to a TOML file\n"},
+      {"scenarios/multitask-clip-10.toml --set cluster.nodes=0",
+       "--set cluster.nodes=0: cluster.nodes: 0 is out of range; allowed: integer 1..65536\n"},
+      {"scenarios/multitask-clip-10.toml --set cluster.gpus=8",
+       "--set cluster.gpus=8: cluster.gpus: unknown key; allowed: nodes, gpus_per_node, gpu, intra_node, "
+       "inter_node\n"},
+      {"scenarios/multitask-clip-10.toml --frobnicate",
+       "spindle-sim: The following argument was not expected: --frobnicate; allowed: see spindle-sim --help\n"},
+      {"", "spindle-sim: scenario is required; allowed: see spindle-sim --help\n"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.args);
+    SimRun r = sim(c.args);
+    EXPECT_EQ(r.rc, 2);
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(r.err, c.err);
+  }
+}
+
+TEST(SimCli, BadScenarioFileNamesFileLineAndColumn) {
+  fs::path f = fs::temp_directory_path() / ("spindle-bad-" + std::to_string(::getpid()) + ".toml");
+  std::string text = spindle::read_file(fs::path(SPINDLE_SOURCE_DIR) / "scenarios/multitask-clip-4.toml");
+  text.replace(text.find("nodes = 4"), 9, "nodes = -4");
+  spindle::write_file_atomically(f, "[scenario]\nextends = \"" SPINDLE_SOURCE_DIR "/scenarios/multitask-clip-4.toml\"\n");
+  SimRun ok = sim(f.string());
+  EXPECT_EQ(ok.rc, 0) << ok.err;  // a scenario outside the tree finds presets and its base
+  spindle::write_file_atomically(f, text);
+  SimRun r = sim(f.string());
+  EXPECT_EQ(r.rc, 2);
+  EXPECT_THAT(r.err, HasSubstr(f.string() + ":"));
+  EXPECT_THAT(r.err, HasSubstr(": cluster.nodes: -4 is out of range; allowed: integer 1..65536\n"));
+  fs::remove(f);
+}
+
+TEST(SimCli, HelpShowsEveryOption) {
+  SimRun r = sim("--help");
+  EXPECT_EQ(r.rc, 0);
+  for (const char* opt : {"--set", "--json", "--dump-graph", "--out", "scenario"}) EXPECT_THAT(r.out, HasSubstr(opt));
+}
+
+TEST(SimCli, WritesGraphvizAndSummaryFiles) {
+  fs::path dir = fs::temp_directory_path() / ("spindle-out-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  SimRun r = sim("scenarios/multitask-clip-4.toml --dump-graph " + dir.string() + " --out " + dir.string());
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_THAT(spindle::read_file(dir / "graph.dot"), HasSubstr("digraph G {"));
+  std::string gm = spindle::read_file(dir / "metagraph.dot");
+  EXPECT_THAT(gm, HasSubstr("digraph GM {"));
+  EXPECT_THAT(gm, HasSubstr("rank=same"));
+  EXPECT_EQ(spindle::read_file(dir / "summary.txt"), r.out);
+  EXPECT_THAT(spindle::read_file(dir / "summary.json"), HasSubstr("\"metaops\""));
+  for (const auto& e : fs::directory_iterator(dir)) EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos);
+  fs::remove_all(dir);
+}
+
+}  // namespace
