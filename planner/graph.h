@@ -37,7 +37,7 @@ struct Shape {
 struct OpCost {
   double fwd_flops = 0;
   double bwd_flops = 0;
-  std::int64_t params = 0;            // of the weights this operator owns (0 when tied)
+  std::int64_t params = 0;            // of the weights it uses (a tied op reports the shared table)
   std::int64_t activation_bytes = 0;  // stored from forward for backward (bf16)
 };
 

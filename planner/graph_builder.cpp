@@ -122,9 +122,9 @@ class TaskBuilder {
       }
       case ComponentKind::kProjection: {
         if (cm.out_tokens > in_seq)
-          throw InputError(s_.file + ": task '" + t_.name + "': projection '" + cm.name + "' pools " +
-                           std::to_string(in_seq) + " tokens to " + std::to_string(cm.out_tokens) +
-                           "; allowed: out_tokens <= the tokens it reads");
+          throw InputError(s_.file + ": task '" + t_.name + "': model.components." + cm.name + ".out_tokens = " +
+                           std::to_string(cm.out_tokens) + " but the task feeds it only " + std::to_string(in_seq) +
+                           " tokens (see the task's and its inputs' tokens); allowed: out_tokens <= the tokens it reads");
         Operator op = base(c, "head");
         op.kind = OpKind::kProjectionHead;
         op.shape = Shape{b, in_seq, ins.front().hidden};
@@ -163,12 +163,7 @@ class TaskBuilder {
 
   void add_contrastive_loss() {
     std::vector<Output> heads;
-    for (int c : t_.components) {
-      bool consumed = false;
-      for (int d : t_.components)
-        for (const std::string& n : comp(d).inputs) consumed |= n == comp(c).name;
-      if (!consumed) heads.push_back(outputs_.at(c));
-    }
+    for (int c : s_.model.sinks(t_.components)) heads.push_back(outputs_.at(c));
     if (heads.size() != 2) throw InternalError("contrastive task '" + t_.name + "' without two heads");
     Operator op;
     op.name = t_.name + "/loss";

@@ -25,6 +25,16 @@ std::string gflop(double flops) { return fixed(flops / 1e9, 3); }
 
 std::string dim(int v) { return v > 0 ? std::to_string(v) : "-"; }
 
+// A string as the inside of a quoted Graphviz label.
+std::string dot_escape(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    out += ch == '\n' ? ' ' : ch;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string summary_text(const Scenario& s, const Graph& g, const MetaGraph& mg) {
@@ -138,16 +148,16 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg)
                      {"preds", m.preds}});
   }
   j["metaops"] = metas;
-  return j.dump(2) + "\n";
+  return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 
 std::string graph_dot(const Scenario& s, const Graph& g) {
   std::string out = "digraph G {\n  rankdir=LR;\n  node [shape=box, fontsize=10];\n";
   for (size_t t = 0; t < s.tasks.size(); ++t) {
-    out += "  subgraph cluster_" + std::to_string(t) + " {\n    label=\"" + s.tasks[t].name + "\";\n";
+    out += "  subgraph cluster_" + std::to_string(t) + " {\n    label=\"" + dot_escape(s.tasks[t].name) + "\";\n";
     for (const Operator& op : g.ops())
       if (op.task == static_cast<int>(t))
-        out += "    n" + std::to_string(op.id) + " [label=\"" + op.name + "\\n" + op_kind_name(op.kind) + " " +
+        out += "    n" + std::to_string(op.id) + " [label=\"" + dot_escape(op.name) + "\\n" + op_kind_name(op.kind) + " " +
                op.shape.str() + "\"];\n";
     out += "  }\n";
   }
@@ -165,8 +175,8 @@ std::string metagraph_dot(const Scenario& s, const MetaGraph& mg) {
     out += " }\n";
   }
   for (const MetaOp& m : mg.metaops)
-    out += "  m" + std::to_string(m.id) + " [label=\"M" + std::to_string(m.id) + " " + meta_component(s, m) + " x" +
-           std::to_string(m.L) + "\\n" + op_kind_name(m.kind) + " " + m.shape.str() + "\\n" + task_names(s, m.tasks) +
+    out += "  m" + std::to_string(m.id) + " [label=\"M" + std::to_string(m.id) + " " + dot_escape(meta_component(s, m)) + " x" +
+           std::to_string(m.L) + "\\n" + op_kind_name(m.kind) + " " + m.shape.str() + "\\n" + dot_escape(task_names(s, m.tasks)) +
            "\"];\n";
   for (const MetaOp& m : mg.metaops)
     for (int p : m.preds) out += "  m" + std::to_string(p) + " -> m" + std::to_string(m.id) + ";\n";

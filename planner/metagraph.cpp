@@ -55,20 +55,23 @@ class Contractor {
     return m;
   }
 
-  // Whether `s` transitively depends on an operator of chain `m` (then merging a consumer of
-  // `s` into `m` would close a cycle). Only operators after the chain's start can.
+  // Whether the chain holding `s` depends on chain `m` in the MetaGraph formed so far (then
+  // merging a consumer of `s` into `m` would close a cycle). Walks chains backwards; a chain
+  // that ends before `m` starts cannot depend on it.
   bool depends_on_chain(int s, int m) const {
     const int start = pos_[static_cast<size_t>(chains_[static_cast<size_t>(m)].front())];
-    std::vector<int> stack{s};
-    std::set<int> seen{s};
+    std::vector<int> stack{meta_[static_cast<size_t>(s)]};
+    std::set<int> seen{stack.front()};
     while (!stack.empty()) {
-      int x = stack.back();
+      int c = stack.back();
       stack.pop_back();
-      if (meta_[static_cast<size_t>(x)] == m) return true;
-      for (int e : g_.in_edges(x)) {
-        int p = g_.edges()[static_cast<size_t>(e)].from;
-        if (pos_[static_cast<size_t>(p)] >= start && seen.insert(p).second) stack.push_back(p);
-      }
+      if (c == m) return true;
+      for (int x : chains_[static_cast<size_t>(c)])
+        for (int e : g_.in_edges(x)) {
+          int p = meta_[static_cast<size_t>(g_.edges()[static_cast<size_t>(e)].from)];
+          if (p >= 0 && pos_[static_cast<size_t>(chains_[static_cast<size_t>(p)].back())] >= start && seen.insert(p).second)
+            stack.push_back(p);
+        }
     }
     return false;
   }

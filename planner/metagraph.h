@@ -32,8 +32,8 @@ struct MetaGraph {
 
 // Contracts `g` (finalized). Merges op i into j's chain when data-out-degree(i) =
 // data-in-degree(j) = 1 and their signatures match; side inputs do not count as degrees.
-// A merge that would make the MetaGraph cyclic (a side input that itself depends on the
-// chain) is not made. Throws CycleError when `g` is cyclic.
+// A merge that would make the MetaGraph cyclic (a side input whose MetaOp depends, directly or
+// through other MetaOps, on the chain) is not made. Throws CycleError when `g` is cyclic.
 MetaGraph contract(const Graph& g);
 
 }  // namespace spindle

@@ -47,6 +47,9 @@ struct ModelSpec {
   const Component* find(const std::string& name) const;
   int index_of(const std::string& name) const;  // -1 when absent
   std::vector<std::string> names() const;
+  // Of `used` (component indices), those whose output no other member of `used` reads as
+  // input or cross-attention memory: what a task's loss consumes. Keeps the order of `used`.
+  std::vector<int> sinks(const std::vector<int>& used) const;
 };
 
 }  // namespace spindle

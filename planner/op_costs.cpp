@@ -112,6 +112,11 @@ OpCost op_cost(const Operator& op) {
       act = 2 * d.b * d.s * d.h + 4 * d.b * d.s * in_f;
       break;
   }
+  // Sizes within the scenario's ranges can still multiply past int64: refuse, never wrap.
+  constexpr double kMax = 4e18;
+  if (params > kMax || act > kMax || fwd > 1e30 || bwd > 1e30)
+    throw InputError("operator " + op.name + " " + op.shape.str() +
+                     ": its parameters or activations exceed 4e18 bytes; allowed: smaller batch, tokens or widths");
   OpCost c;
   c.fwd_flops = fwd;
   c.bwd_flops = bwd;

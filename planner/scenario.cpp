@@ -71,6 +71,21 @@ int Scenario::own_tokens(const Task& t, int c) const {
   return it != t.tokens.end() ? it->second : comp.tokens;
 }
 
+std::vector<int> ModelSpec::sinks(const std::vector<int>& used) const {
+  std::vector<int> out;
+  for (int c : used) {
+    const std::string& cname = components[static_cast<size_t>(c)].name;
+    bool consumed = false;
+    for (int d : used) {
+      const Component& other = components[static_cast<size_t>(d)];
+      for (const auto* list : {&other.inputs, &other.cross_inputs})
+        consumed = consumed || std::find(list->begin(), list->end(), cname) != list->end();
+    }
+    if (!consumed) out.push_back(c);
+  }
+  return out;
+}
+
 bool Scenario::task_uses(const Task& t, int c) const {
   return std::find(t.components.begin(), t.components.end(), c) != t.components.end();
 }
@@ -148,6 +163,9 @@ class Loader {
     if (eq == std::string::npos || eq == 0)
       config::fail(loc, "", "expected KEY=VALUE",
                    "KEY=VALUE with KEY a dotted path such as cluster.nodes or tasks.0.batch");
+    if (assignment.substr(0, eq) == "scenario.extends")
+      config::fail(loc, "scenario.extends", "cannot be set from the command line (the base file is read first)",
+                   "extends in the scenario file");
     config::set_path(root, assignment.substr(0, eq),
                      config::parse_override_value(assignment.substr(eq + 1), loc));
   }
@@ -218,7 +236,10 @@ class Loader {
       fs::path file = find_preset("models", preset, first.loc_of("preset"), "model.preset");
       Value tree = config::parse_toml_file(file);
       TableReader ptop(tree, "");
-      ptop.table("model");
+      TableReader pmodel = ptop.table("model");
+      if (pmodel.has("preset"))
+        config::fail(pmodel.loc_of("preset"), "model.preset", "a preset cannot name another preset",
+                     "components and name only");
       ptop.finish();
       merged = *tree.table().find("model");
       config::overlay(merged, *model);
@@ -257,7 +278,7 @@ class Loader {
              : kind == "resampler" ? ComponentKind::kResampler
              : kind == "projection" ? ComponentKind::kProjection
                                     : ComponentKind::kLmHead;
-    c.modality = r.string_or("modality", name);
+    c.modality = name;
     c.inputs = r.string_list_or("inputs", "a list of component names");
     place.inputs = r.loc_of("inputs");
     const bool stack = c.kind == ComponentKind::kEncoder || c.kind == ComponentKind::kDecoder;
@@ -279,6 +300,7 @@ class Loader {
         c.mlp = r.choice_or("mlp", "gelu", {"gelu", "swiglu"}) == "gelu" ? Mlp::kGelu : Mlp::kSwiglu;
       }
       if (c.kind == ComponentKind::kEncoder) {
+        only_with(r, "causal", c.layers > 0, "with layers > 0");
         c.causal = r.boolean_or("causal", false);
       } else {
         c.causal = r.boolean_or("causal", true);
@@ -290,6 +312,8 @@ class Loader {
       }
       std::string emb = r.choice_or("embedding", "none", {"none", "patch", "token"});
       c.embedding = emb == "patch" ? Embedding::kPatch : emb == "token" ? Embedding::kToken : Embedding::kNone;
+      only_with(r, "modality", c.has_embedding(), "with an embedding (patch or token)");
+      c.modality = r.string_or("modality", name, "the kind of data its embedding reads");
     }
     only_with(r, "patch_dim", c.embedding == Embedding::kPatch, "with embedding = \"patch\"");
     only_with(r, "tokens", c.has_embedding(), "with an embedding (patch or token)");
@@ -311,9 +335,12 @@ class Loader {
     }
     if (stack && c.layers == 0 && !c.has_embedding())
       config::fail(r.loc(), r.path(), "has no layers and no embedding", "layers > 0 or an embedding");
-    if (stack && c.layers == 0 && (!c.inputs.empty() || !c.cross_inputs.empty()))
+    if (stack && c.layers == 0 && !c.inputs.empty())
       config::fail(place.inputs, r.key_path("inputs"), "a component with layers = 0 is an embedding only",
                    "no inputs when layers = 0");
+    if (stack && c.layers == 0 && !c.cross_inputs.empty())
+      config::fail(place.cross_inputs, r.key_path("cross_inputs"), "a component with layers = 0 has no cross-attention",
+                   "no cross_inputs when layers = 0");
     if (c.kind == ComponentKind::kResampler) {
       c.queries = static_cast<int>(r.integer("queries", 1, kMaxDim));
       c.heads = static_cast<int>(r.integer("heads", 1, 1024));
@@ -482,16 +509,8 @@ class Loader {
         config::fail(loc, path, "'" + comp.name + "' cross-attends to none of (" +
                                     config::join(comp.cross_inputs) + ") in this task",
                      "a component list that includes what each decoder cross-attends to");
-      bool consumed = false;
-      for (int d : t.components) {
-        const Component& other = model.components[static_cast<size_t>(d)];
-        auto reads = [&](const std::vector<std::string>& v) {
-          return std::find(v.begin(), v.end(), comp.name) != v.end();
-        };
-        if (reads(other.inputs) || reads(other.cross_inputs)) consumed = true;
-      }
-      if (!consumed) sinks.push_back(comp.name);
     }
+    for (int c : model.sinks(t.components)) sinks.push_back(model.components[static_cast<size_t>(c)].name);
     auto kind_of = [&](const std::string& n) { return model.find(n)->kind; };
     if (t.loss == LossKind::kContrastive) {
       bool ok = sinks.size() == 2 && kind_of(sinks[0]) == ComponentKind::kProjection &&
@@ -503,6 +522,11 @@ class Loader {
       if (model.find(sinks[0])->hidden != model.find(sinks[1])->hidden)
         config::fail(loc, path, "projections " + sinks[0] + " and " + sinks[1] + " differ in width",
                      "two projections of the same hidden width");
+      for (const std::string& n : sinks)
+        if (model.find(n)->out_tokens != 1)
+          config::fail(loc, path, "projection " + n + " keeps " + std::to_string(model.find(n)->out_tokens) +
+                                      " tokens, a contrastive loss compares one embedding per sample",
+                       "projections with out_tokens = 1 at the end of a contrastive task");
     } else if (sinks.size() != 1 || kind_of(sinks[0]) != ComponentKind::kLmHead) {
       config::fail(loc, path, "a cross_entropy task must end in one lm_head, this one ends in " + config::join(sinks),
                    "components whose outputs end in exactly one lm_head");

@@ -87,7 +87,9 @@ Value parse_override_value(const std::string& text, const Location& loc) {
   Value out(std::string(text), loc);
   try {
     toml::table t = toml::parse(std::string_view("v = " + text), std::string_view("override"));
-    if (t.size() == 1 && t.contains("v")) out = convert(*t.get("v"), loc.file);
+    const toml::node* v = t.get("v");
+    const bool date_like = v != nullptr && (v->is_date() || v->is_time() || v->is_date_time());
+    if (t.size() == 1 && v != nullptr && !date_like) out = convert(*v, loc.file);
   } catch (const toml::parse_error&) {
     // Not a TOML value: keep it as a bare string (--set scenario.name=my-study).
   }

@@ -44,10 +44,13 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
     data += n;
     left -= static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int err = errno;
+  const bool synced = ::fsync(fd) == 0;
+  int flush_err = errno;
+  const bool closed = ::close(fd) == 0;
+  if (!synced || !closed) {
+    if (synced) flush_err = errno;
     ::unlink(tmp.c_str());
-    fail(tmp, "cannot flush", err);
+    fail(tmp, "cannot flush", flush_err);
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;
@@ -57,8 +60,9 @@ void write_file_atomically(const std::filesystem::path& path, std::string_view c
 }
 
 std::string read_file(const std::filesystem::path& path) {
+  errno = 0;
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw IoError(path.string() + ": cannot open: " + std::strerror(errno));
+  if (!in) throw IoError(path.string() + ": cannot open" + (errno ? std::string(": ") + std::strerror(errno) : ""));
   std::ostringstream buf;
   buf << in.rdbuf();
   if (in.bad()) throw IoError(path.string() + ": cannot read");

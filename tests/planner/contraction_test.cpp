@@ -241,3 +241,27 @@ TEST(Contraction, Deterministic) {
 
 }  // namespace
 }  // namespace spindle::testing
+
+namespace spindle::testing {
+namespace {
+
+TEST(Contraction, CrossingSideInputsOfTwoChainsDoNotCloseACycle) {
+  // a1 -> a2 and b1 -> b2 would each merge; a2 reads b1 and b2 reads a1 as side inputs, so
+  // merging both would make chain A depend on B and B on A.
+  Graph g;
+  int a1 = g.add_op(make_op(OpKind::kDecoderLayer, 8, "a"));
+  int b1 = g.add_op(make_op(OpKind::kDecoderLayer, 9, "b"));
+  int a2 = g.add_op(make_op(OpKind::kDecoderLayer, 8, "a"));
+  int b2 = g.add_op(make_op(OpKind::kDecoderLayer, 9, "b"));
+  g.add_edge(a1, a2);
+  g.add_edge(b1, b2);
+  g.add_edge(b1, a2, /*side=*/true);
+  g.add_edge(a1, b2, /*side=*/true);
+  g.finalize();
+  MetaGraph mg = contract(g);
+  check_contraction(g, mg);
+  EXPECT_EQ(mg.metaops.size(), 3u);  // one of the two merges is made, the other refused
+}
+
+}  // namespace
+}  // namespace spindle::testing

@@ -4,6 +4,7 @@
 
 #include "planner/graph_builder.h"
 #include "test_scenarios.h"
+#include "traces/errors.h"
 
 namespace spindle::testing {
 namespace {
@@ -46,6 +47,11 @@ TEST(Overrides, ValidatedLikeTheFile) {
             "inter_node");
   EXPECT_EQ(load_error(kBase, {"tasks.0.loss=mse"}),
             "--set tasks.0.loss=mse: tasks.0.loss: 'mse' is not known; allowed: one of contrastive, cross_entropy");
+}
+
+TEST(Overrides, SizesThatOverflowAreRefused) {
+  Scenario s = load_text(kBase, {"tasks.0.batch=16777216", "model.components.a.tokens=1048576"});
+  EXPECT_THROW(build_graph(s), InputError);
 }
 
 TEST(Overrides, MalformedOverrides) {

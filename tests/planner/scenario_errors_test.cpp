@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "planner/graph_builder.h"
 #include "test_scenarios.h"
 #include "traces/errors.h"
 
@@ -182,6 +183,29 @@ TEST(ScenarioErrors, LmHeadReadsOneComponent) {
   EXPECT_EQ(load_error(text),
             "t.toml:33:10: model.components.lm.inputs: an lm_head reads exactly one component; allowed: one "
             "component name");
+}
+
+TEST(ScenarioErrors, ExtendsCannotComeFromTheCommandLine) {
+  EXPECT_EQ(load_error(kBase, {"scenario.extends=x.toml"}),
+            "--set scenario.extends=x.toml: scenario.extends: cannot be set from the command line (the base file is "
+            "read first); allowed: extends in the scenario file");
+}
+
+TEST(ScenarioErrors, ContrastiveHeadsPoolToOneEmbedding) {
+  EXPECT_EQ(load_error(replace_line(kBase, 30, "hidden = 32\nout_tokens = 2")),
+            "t.toml:38:14: tasks.0.components: projection ha keeps 2 tokens, a contrastive loss compares one "
+            "embedding per sample; allowed: projections with out_tokens = 1 at the end of a contrastive task");
+}
+
+TEST(ScenarioErrors, ContrastiveTaskThroughCrossAttention) {
+  // b cross-attends to a; the task ends in hb and a second head on b's output.
+  std::string text = replace_line(kBase, 19, "kind = \"decoder\"\ncross_inputs = [\"a\"]");
+  text = replace_line(text, 35, "hidden = 32\n[model.components.hb2]\nkind = \"projection\"\ninputs = [\"b\"]\nhidden = 32");
+  text = replace_line(text, 42, "components = [\"a\", \"b\", \"hb\", \"hb2\"]");
+  text = replace_line(text, 47, "components = [\"a\", \"b\", \"hb\", \"hb2\"]");
+  ASSERT_EQ(load_error(text), "") << text;
+  Graph g = build_graph(load_text(text));  // `a` reaches the loss only through cross-attention
+  EXPECT_EQ(g.ops().back().kind, OpKind::kContrastiveLoss);
 }
 
 TEST(ScenarioErrors, MissingScenarioFile) {
