@@ -105,7 +105,8 @@ std::string summary_text(const Scenario& s, const Graph& g, const MetaGraph& mg)
   return out;
 }
 
-std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg) {
+std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg, const CostModel* cost,
+                         const std::string& profile_file) {
   using nlohmann::ordered_json;
   const Cluster& c = s.cluster;
   ParamCount params = count_params(s, g);
@@ -146,8 +147,30 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg)
                      {"params", m.per_op.params},
                      {"activation_bytes", m.per_op.activation_bytes},
                      {"preds", m.preds}});
+    if (cost != nullptr) {
+      const MetaOpCost& mc = cost->metaop(m.id);
+      ordered_json curve = ordered_json::array();
+      for (const CurvePoint& p : mc.curve.points())
+        curve.push_back({{"n", p.n}, {"t_s", p.t_s}, {"fwd_s", p.fwd_s}, {"bwd_s", p.bwd_s}, {"measured", p.measured},
+                         {"mem_GiB", p.mem_GiB}});
+      ordered_json pieces = ordered_json::array();
+      for (const CurvePiece& p : mc.curve.pieces())
+        pieces.push_back({{"w_from", p.w_from}, {"alpha_s", p.alpha}, {"beta_s", p.beta}});
+      ordered_json& e = metas.back();
+      e["curve"] = curve;
+      e["config"] = {{"dp", "n"}, {"tp", 1}, {"zero1", mc.zero1}};
+      e["mem_GiB"] = mc.min_mem_GiB;
+      e["fit"] = {{"max_error", mc.curve.fit_error()}, {"pieces", pieces}};
+      e["flops_only_t1_s"] = mc.flops_only_t1_s;
+    }
   }
   j["metaops"] = metas;
+  if (cost != nullptr) {
+    j["cost_model"] = {{"source", cost->has_profile() ? "profile" : "analytic"},
+                       {"profile", profile_file},
+                       {"measured_points", cost->measured_points()},
+                       {"filled", cost->filled_keys()}};
+  }
   return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }
 

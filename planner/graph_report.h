@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "planner/cost_model.h"
 #include "planner/graph.h"
 #include "planner/metagraph.h"
 #include "planner/scenario.h"
@@ -14,7 +15,10 @@ namespace spindle {
 inline constexpr int kSummaryFormatVersion = 1;
 
 std::string summary_text(const Scenario& s, const Graph& g, const MetaGraph& mg);
-std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg);
+// With `cost`, each MetaOp also carries `curve`, `config`, `mem_GiB`, `fit` and
+// `flops_only_t1_s`, and the top level a `cost_model` object (`profile_file` names the profile).
+std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg, const CostModel* cost = nullptr,
+                         const std::string& profile_file = "");
 
 // Graphviz sources of G (operators, one cluster per task, side edges dashed) and of the
 // MetaGraph G_M (one rank per MetaLevel).

@@ -126,7 +126,11 @@ class Loader {
     s.cluster = read_cluster(top.table("cluster"));
     read_model(top, s);
     read_tasks(top, s);
-    if (auto planner = top.optional_table("planner")) planner->finish();
+    if (auto planner = top.optional_table("planner")) {
+      s.planner.zero1 = planner->boolean_or("zero1", false);
+      s.planner.workspace_GiB = planner->number_or("workspace_GiB", 2.0, 0, 1e4);
+      planner->finish();
+    }
     top.finish();
     return s;
   }
@@ -199,6 +203,12 @@ class Loader {
     spec.hbm_bw_GBps = g.number("hbm_bw_GBps", 1e-3, 1e7);
     spec.memory_GB = g.number("memory_GB", 1e-3, 1e6);
     spec.nvlink_bw_GBps = g.number("nvlink_bw_GBps", 1e-3, 1e6);
+    spec.launch_overhead_us = g.number("launch_overhead_us", 0, 1e4);
+    spec.hbm_efficiency = g.number("hbm_efficiency", 0.01, 1);
+    spec.attention_efficiency = g.number("attention_efficiency", 0.01, 1);
+    spec.gemm_peak_efficiency = g.number("gemm_peak_efficiency", 0.01, 1);
+    spec.gemm_half_GFLOP = g.number("gemm_half_GFLOP", 0, 1e6);
+    spec.gemm_half_dim = g.number("gemm_half_dim", 0, 1e6);
     g.finish();
     top.finish();
     return spec;

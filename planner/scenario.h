@@ -21,6 +21,20 @@ struct GpuSpec {
   double hbm_bw_GBps = 0;
   double memory_GB = 0;
   double nvlink_bw_GBps = 0;  // per direction
+  double launch_overhead_us = 0;    // per kernel
+  double hbm_efficiency = 0;        // achievable fraction of hbm_bw_GBps (STREAM-like)
+  double attention_efficiency = 0;  // fused attention's fraction of peak (FlashAttention-2)
+  double gemm_peak_efficiency = 0;  // best GEMM's fraction of peak
+  double gemm_half_GFLOP = 0;       // GEMM size (2mnk) at which the size factor is 1/2
+  double gemm_half_dim = 0;         // smallest GEMM dimension at which the shape factor is 1/2
+
+  double memory_GiB() const { return memory_GB * 1e9 / (1024.0 * 1024.0 * 1024.0); }
+};
+
+// Planner options ([planner] in the scenario).
+struct PlannerOptions {
+  bool zero1 = false;          // shard optimizer state across each weight-sync group (ZeRO-1)
+  double workspace_GiB = 2.0;  // per GPU: CUDA context, cuBLAS workspace, NCCL buffers
 };
 
 struct Link {
@@ -55,6 +69,7 @@ struct Scenario {
   Cluster cluster;
   ModelSpec model;
   std::vector<Task> tasks;
+  PlannerOptions planner;
 
   // Tokens of component `c`'s own input in task `t` (0 when it has no embedding).
   int own_tokens(const Task& t, int c) const;

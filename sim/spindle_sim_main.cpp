@@ -6,12 +6,17 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+
+#include "planner/cost_model.h"
+#include "planner/cost_report.h"
 #include "planner/graph_builder.h"
 #include "planner/graph_report.h"
 #include "planner/metagraph.h"
 #include "planner/scenario.h"
 #include "traces/atomic_file.h"
 #include "traces/main_guard.h"
+#include "traces/profile.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"spindle-sim: plan and simulate multi-task multi-modal training (what-if studies)"};
@@ -21,6 +26,8 @@ int main(int argc, char** argv) {
   bool json = false;
   std::string dump_dir;
   std::string out_dir;
+  std::string profile_file;
+  bool explain_cost = false;
   app.add_option("scenario", scenario_file, "Scenario file (TOML), e.g. scenarios/multitask-clip-10.toml")
       ->required();
   app.add_option("--set", sets, "Override a scenario value, KEY=VALUE with a dotted KEY (repeatable)")
@@ -29,6 +36,11 @@ int main(int argc, char** argv) {
   app.add_option("--dump-graph", dump_dir, "Write graph.dot (G) and metagraph.dot (G_M) into DIR")
       ->type_name("DIR");
   app.add_option("--out", out_dir, "Also write summary.txt and summary.json into DIR")->type_name("DIR");
+  app.add_flag("--explain-cost", explain_cost, "Print each MetaOp's scaling curve T(n), configuration and memory")
+      ->capture_default_str();
+  app.add_option("--profile", profile_file,
+                 "Calibration profile (HDF5): measured points replace the analytic model where they exist")
+      ->type_name("FILE.h5");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -43,13 +55,17 @@ int main(int argc, char** argv) {
     spindle::Scenario s = spindle::load_scenario(scenario_file, options);
     spindle::Graph g = spindle::build_graph(s);
     spindle::MetaGraph mg = spindle::contract(g);
+    std::optional<spindle::Profile> profile;
+    if (!profile_file.empty()) profile = spindle::read_profile(profile_file);
+    spindle::CostModel cost(s, g, mg, profile ? &*profile : nullptr);
     if (!dump_dir.empty()) {
       spindle::write_file_atomically(std::filesystem::path(dump_dir) / "graph.dot", spindle::graph_dot(s, g));
       spindle::write_file_atomically(std::filesystem::path(dump_dir) / "metagraph.dot",
                                      spindle::metagraph_dot(s, mg));
     }
-    const std::string text = spindle::summary_text(s, g, mg);
-    const std::string js = spindle::summary_json(s, g, mg);
+    std::string text = spindle::summary_text(s, g, mg);
+    if (explain_cost) text += "\n" + spindle::cost_text(s, g, mg, cost, profile_file);
+    const std::string js = spindle::summary_json(s, g, mg, &cost, profile_file);
     if (!out_dir.empty()) {
       spindle::write_file_atomically(std::filesystem::path(out_dir) / "summary.txt", text);
       spindle::write_file_atomically(std::filesystem::path(out_dir) / "summary.json", js);

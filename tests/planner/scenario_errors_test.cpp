@@ -36,9 +36,9 @@ TEST(ScenarioErrors, UnknownTable) {
             "t.toml:45:2: plannerr: unknown key; allowed: scenario, cluster, model, tasks, planner");
 }
 
-TEST(ScenarioErrors, UnknownPlannerOptionForNow) {
-  EXPECT_EQ(load_error(kBase + "[planner]\nsystem = \"spindle\"\n"),
-            "t.toml:46:1: planner.system: unknown key; allowed: no keys here");
+TEST(ScenarioErrors, UnknownPlannerOption) {
+  EXPECT_EQ(load_error(kBase + "[planner]\nzero = 1\n"),
+            "t.toml:46:1: planner.zero: unknown key; allowed: zero1, workspace_GiB");
 }
 
 TEST(ScenarioErrors, WrongType) {

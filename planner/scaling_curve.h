@@ -1,0 +1,53 @@
+// Spindle's scalability curve T_m(n) of one MetaOp: sampled times at the valid device counts,
+// a piecewise alpha-beta fit t = alpha + beta * w in the work per device w = batch / n (a new
+// piece where the regime changes), and an evaluation for any real n that is positive and
+// non-increasing (more devices may stay idle, so never slower; below one device T(1)/n).
+#pragma once
+
+#include <vector>
+
+namespace spindle {
+
+struct CurvePoint {
+  int n = 0;
+  double t_s = 0;    // sampled time of one operator, forward + backward
+  double fwd_s = 0;
+  double bwd_s = 0;
+  bool measured = false;  // from a profile rather than the analytic model
+  double mem_GiB = 0;     // per device, the whole MetaOp on these n devices
+};
+
+struct CurvePiece {
+  double w_from = 0;  // first sampled work per device this piece covers
+  double alpha = 0;
+  double beta = 0;    // >= 0: more work per device never takes less time
+};
+
+class ScalingCurve {
+ public:
+  ScalingCurve() = default;
+  // Fits `points` (valid n, any order) for a MetaOp of global batch `batch`: the fewest
+  // pieces (chosen greedily over increasing work) whose fit is within `tolerance` relative
+  // error of the monotone envelope of the samples.
+  ScalingCurve(std::vector<CurvePoint> points, double batch, double tolerance = 0.02);
+
+  // T(n) for real n > 0 (seconds per operator).
+  double time_s(double n) const;
+  const std::vector<CurvePoint>& points() const { return points_; }  // ascending n
+  const std::vector<CurvePiece>& pieces() const { return pieces_; }  // ascending w
+  // Max relative error of the fit at the sampled points, after the monotone envelope.
+  double fit_error() const { return fit_error_; }
+  int max_n() const { return points_.empty() ? 0 : points_.back().n; }
+
+ private:
+  double fitted(double w) const;  // piecewise value with the suffix-minimum envelope
+
+  std::vector<CurvePoint> points_;
+  std::vector<CurvePiece> pieces_;
+  std::vector<double> later_min_;  // min over pieces after k of their start values
+  double batch_ = 0;
+  double t1_ = 0;
+  double fit_error_ = 0;
+};
+
+}  // namespace spindle
