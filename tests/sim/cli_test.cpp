@@ -9,7 +9,11 @@
 #include <fstream>
 #include <sys/wait.h>
 
+#include "planner/cost_model.h"
+#include "planner/graph_builder.h"
+#include "planner/scenario.h"
 #include "traces/atomic_file.h"
+#include "traces/profile.h"
 
 namespace {
 
@@ -142,6 +146,72 @@ TEST(SimCli, WritesGraphvizAndSummaryFiles) {
   EXPECT_THAT(spindle::read_file(dir / "summary.json"), HasSubstr("\"metaops\""));
   for (const auto& e : fs::directory_iterator(dir)) EXPECT_EQ(e.path().string().find(".tmp."), std::string::npos);
   fs::remove_all(dir);
+}
+
+TEST(SimCli, ExplainCostShowsCurvesConfigAndMemory) {
+  SimRun r = sim("scenarios/multitask-clip-10.toml --explain-cost");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Cost model  A800-80GB SXM: 312 TFLOP/s bf16"));
+  EXPECT_THAT(r.out, HasSubstr("analytic (no profile)"));
+  EXPECT_THAT(r.out, HasSubstr("T(1)/T(max n)"));
+  EXPECT_THAT(r.out, HasSubstr("28 vision/vision-text: 1: "));
+  SimRun j = sim("scenarios/multitask-clip-10.toml --json");
+  EXPECT_THAT(j.out, HasSubstr("\"curve\": ["));
+  EXPECT_THAT(j.out, HasSubstr("\"config\": {"));
+  EXPECT_THAT(j.out, HasSubstr("\"mem_GiB\": "));
+  EXPECT_THAT(j.out, HasSubstr("\"source\": \"analytic\""));
+}
+
+// A small profile with measured times for the audio encoder layers of task text-audio at
+// n = 1, 2, 4: those points replace the analytic ones; every other shape is listed as filled.
+TEST(SimCli, ProfileOverridesTheAnalyticModel) {
+  using namespace spindle;
+  Scenario s = load_scenario(fs::path(SPINDLE_SOURCE_DIR) / "scenarios/multitask-clip-10.toml");
+  Graph g = build_graph(s);
+  const Operator* audio = nullptr;
+  for (const Operator& op : g.ops())
+    if (op.kind == OpKind::kEncoderLayer && op.weight_set == "audio" && s.tasks[static_cast<size_t>(op.task)].name == "text-audio")
+      audio = &op;
+  ASSERT_NE(audio, nullptr);
+  Profile p;
+  p.gpu = s.cluster.gpu.name;
+  const double fwd_ms[] = {1.0, 0.6, 0.4};
+  for (int i = 0; i < 3; ++i) {
+    OpMeasurement m;
+    m.key = shape_key(*audio, ParallelConfig{1 << i, 1, false});
+    m.fwd_ms = fwd_ms[i];
+    m.bwd_ms = 2 * fwd_ms[i];
+    m.samples = 10;
+    p.ops.push_back(m);
+  }
+  fs::path f = fs::temp_directory_path() / ("spindle-cli-profile-" + std::to_string(::getpid()) + ".h5");
+  write_profile(f, p);
+  SimRun r = sim("scenarios/multitask-clip-10.toml --explain-cost --profile " + f.string());
+  ASSERT_EQ(r.rc, 0) << r.err;
+  // Keyed by local shape: the same points also serve vision-audio (same shape) and
+  // audio-thermal at n = 1 (local batch 8 = text-audio at n = 4).
+  EXPECT_THAT(r.out, HasSubstr(": 7 measured points used, "));
+  EXPECT_THAT(r.out, HasSubstr("24 audio/audio-thermal: 1*: 1.200; 2: "));
+  EXPECT_THAT(r.out, HasSubstr("21 audio/text-audio: 1*: 3.000; 2*: 1.800 (1.67x); 4*: 1.200 (2.50x); 8: "));
+  EXPECT_THAT(r.out, HasSubstr("Shapes not in the profile (analytic model used):\n  contrastive_loss ["));
+  EXPECT_THAT(r.out, HasSubstr("\n  encoder_layer [2,229,768] heads 12 ffn 3072 out [229,768]\n"));
+  SimRun j = sim("scenarios/multitask-clip-10.toml --json --profile " + f.string());
+  EXPECT_THAT(j.out, HasSubstr("\"t_s\": 0.003,\n"));
+  EXPECT_THAT(j.out, HasSubstr("\"measured\": true"));
+  EXPECT_THAT(j.out, HasSubstr("\"source\": \"profile\""));
+
+  p.gpu = "H100-SXM";
+  write_profile(f, p);
+  SimRun wrong = sim("scenarios/multitask-clip-10.toml --profile " + f.string());
+  EXPECT_EQ(wrong.rc, 2);
+  EXPECT_EQ(wrong.err, "profile measured on 'H100-SXM' but scenarios/multitask-clip-10.toml runs on 'A800-80GB SXM'; "
+                       "allowed: a profile of the scenario's GPU\n");
+  spindle::write_file_atomically(f, "truncated");
+  SimRun bad = sim("scenarios/multitask-clip-10.toml --profile " + f.string());
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_EQ(bad.err, f.string() + ": not an HDF5 file (truncated or corrupt?); allowed: a profile written by "
+                                  "spindle-calibrate (schema version 1)\n");
+  fs::remove(f);
 }
 
 }  // namespace

@@ -1,0 +1,93 @@
+// Memory model against a hand computation for one layer; collective costs against the
+// alpha-beta formulas and nccl-tests' bus bandwidth definitions.
+#include <gtest/gtest.h>
+
+#include "planner/collective_cost.h"
+#include "planner/cost_model.h"
+#include "planner/graph_builder.h"
+#include "planner/memory_model.h"
+#include "planner/op_costs.h"
+#include "test_scenarios.h"
+#include "traces/errors.h"
+
+namespace spindle::testing {
+namespace {
+
+TEST(MemoryModel, OneLayerByHand) {
+  // A GELU layer, h = 1024, ffn = 4096, 16 heads, batch 8 x 77 tokens, on dp = 2, ZeRO-1 over 4.
+  Operator op;
+  op.kind = OpKind::kEncoderLayer;
+  op.shape = Shape{8, 77, 1024};
+  op.heads = 16;
+  op.ffn = 4096;
+  op.cost = op_cost(op);
+  const double p = 12.0 * 1024 * 1024 + 13 * 1024;  // 12 h^2 + 13 h
+  ASSERT_EQ(op.cost.params, static_cast<std::int64_t>(p));
+  // Korthikanti: 34 s b h + 5 a s^2 b bytes for the whole batch of 8.
+  const double act = 34.0 * 77 * 8 * 1024 + 5.0 * 16 * 77 * 77 * 8;
+  ASSERT_EQ(op.cost.activation_bytes, static_cast<std::int64_t>(act));
+  MemoryBreakdown m = layer_memory(op, 3, ParallelConfig{2, 1, true}, 4, /*shared=*/true);
+  EXPECT_DOUBLE_EQ(m.weights, 3 * 2 * p);
+  EXPECT_DOUBLE_EQ(m.grads, 3 * 2 * p);
+  EXPECT_DOUBLE_EQ(m.optimizer, 3 * 12 * p / 4);
+  EXPECT_DOUBLE_EQ(m.accumulation, 3 * 4 * p);
+  EXPECT_DOUBLE_EQ(m.activations, 3 * act / 2);  // local batch 4 of 8
+  MemoryBreakdown plain = layer_memory(op, 1, ParallelConfig{}, 1, false);
+  EXPECT_DOUBLE_EQ(plain.total(), 16 * p + act);
+}
+
+TEST(MemoryModel, MetaOpThatCannotFitIsAClearError) {
+  Scenario s = load_text(small_scenario(), {"model.components.a.hidden=16384", "model.components.a.heads=128",
+                                            "model.components.a.ffn=65536", "model.components.a.layers=40"});
+  Graph g = build_graph(s);
+  MetaGraph mg = contract(g);
+  try {
+    CostModel cost(s, g, mg);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("needs"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("even spread over 8 GPUs"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("encoder_layer x40 of a"), std::string::npos) << e.what();
+  }
+}
+
+Cluster cluster() { return load_text(small_scenario()).cluster; }  // 200 GB/s 2 us; 50 GB/s 5 us
+
+TEST(Collectives, RingFormulas) {
+  Cluster c = cluster();
+  const double bytes = 1 << 30, bw = 200e9, a = 2e-6;
+  EXPECT_DOUBLE_EQ(collective_time_s(Collective::kAllReduce, CollectiveAlgorithm::kRing, {4, 1}, bytes, c),
+                   6 * (a + bytes / 4 / bw));
+  EXPECT_DOUBLE_EQ(collective_time_s(Collective::kAllGather, CollectiveAlgorithm::kRing, {4, 1}, bytes, c),
+                   3 * (a + bytes / 4 / bw));
+  EXPECT_DOUBLE_EQ(collective_time_s(Collective::kReduceScatter, CollectiveAlgorithm::kRing, {4, 1}, bytes, c),
+                   3 * (a + bytes / 4 / bw));
+  EXPECT_DOUBLE_EQ(collective_time_s(Collective::kBroadcast, CollectiveAlgorithm::kRing, {4, 1}, bytes, c),
+                   3 * a + bytes / bw);
+  EXPECT_DOUBLE_EQ(collective_time_s(Collective::kSendRecv, CollectiveAlgorithm::kRing, {2, 2}, bytes, c),
+                   5e-6 + bytes / 50e9);
+  EXPECT_DOUBLE_EQ(collective_time_s(Collective::kAllReduce, CollectiveAlgorithm::kTree, {8, 2}, bytes, c),
+                   2 * 3 * 5e-6 + 2 * bytes / 50e9);
+  EXPECT_THROW(collective_time_s(Collective::kAllGather, CollectiveAlgorithm::kTree, {8, 1}, bytes, c), InternalError);
+}
+
+TEST(Collectives, BusBandwidthApproachesTheLinkForLargeMessages) {
+  // nccl-tests: busbw is the per-link bandwidth a correct ring reaches, whatever p.
+  Cluster c = cluster();
+  for (Collective k : {Collective::kAllReduce, Collective::kAllGather, Collective::kReduceScatter,
+                       Collective::kBroadcast}) {
+    for (int p : {2, 4, 8}) {
+      const double bytes = 16.0 * (1 << 30);
+      double t = collective_time_s(k, CollectiveAlgorithm::kRing, {p, 1}, bytes, c);
+      EXPECT_NEAR(busbw_GBps(k, p, bytes, t), 200, 0.5) << collective_name(k) << " p=" << p;
+      t = collective_time_s(k, CollectiveAlgorithm::kRing, {p * 2, 2}, bytes, c);
+      EXPECT_NEAR(busbw_GBps(k, p * 2, bytes, t), 50, 0.5) << collective_name(k) << " across nodes";
+    }
+  }
+  // Small messages are latency-bound.
+  double t = collective_time_s(Collective::kAllReduce, CollectiveAlgorithm::kRing, {8, 1}, 8, c);
+  EXPECT_LT(busbw_GBps(Collective::kAllReduce, 8, 8, t), 0.01);
+}
+
+}  // namespace
+}  // namespace spindle::testing

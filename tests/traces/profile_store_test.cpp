@@ -1,0 +1,169 @@
+// Calibration profiles on disk: a round trip keeps every field, the same profile gives the
+// same bytes, and a wrong schema version, a missing dataset or a truncated file gives one
+// clear line.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <hdf5.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "traces/atomic_file.h"
+#include "traces/errors.h"
+#include "traces/profile.h"
+
+namespace spindle {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+fs::path temp(const std::string& name) {
+  return fs::temp_directory_path() / ("spindle-profile-" + std::to_string(::getpid()) + "-" + name);
+}
+
+Profile sample_profile() {
+  Profile p;
+  p.gpu = "A800-80GB SXM";
+  OpMeasurement m;
+  m.key.kind = "encoder_layer";
+  m.key.batch = 4;
+  m.key.seq = 229;
+  m.key.hidden = 768;
+  m.key.heads = 12;
+  m.key.ffn = 3072;
+  m.fwd_ms = 0.25;
+  m.bwd_ms = 0.5;
+  m.samples = 20;
+  m.fwd_spread_ms = 0.01;
+  m.bwd_spread_ms = 0.02;
+  p.ops.push_back(m);
+  m.key.kind = "decoder_layer";
+  m.key.cross_seq = 576;
+  m.key.mlp = 1;
+  m.key.causal = 1;
+  p.ops.push_back(m);
+  CollectiveMeasurement c;
+  c.kind = "all_reduce";
+  c.algorithm = "ring";
+  c.level = "intra";
+  c.group_size = 8;
+  c.bytes = 1 << 26;
+  c.time_ms = 0.9;
+  c.samples = 10;
+  c.spread_ms = 0.05;
+  p.collectives.push_back(c);
+  return p;
+}
+
+std::string read_error(const fs::path& f) {
+  try {
+    read_profile(f);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(ProfileStore, RoundTrip) {
+  fs::path f = temp("rt.h5");
+  Profile p = sample_profile();
+  write_profile(f, p);
+  Profile q = read_profile(f);
+  EXPECT_EQ(q.gpu, p.gpu);
+  ASSERT_EQ(q.ops.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(q.ops[i].key, p.ops[i].key);
+    EXPECT_EQ(q.ops[i].fwd_ms, p.ops[i].fwd_ms);
+    EXPECT_EQ(q.ops[i].bwd_ms, p.ops[i].bwd_ms);
+    EXPECT_EQ(q.ops[i].samples, p.ops[i].samples);
+    EXPECT_EQ(q.ops[i].fwd_spread_ms, p.ops[i].fwd_spread_ms);
+    EXPECT_EQ(q.ops[i].bwd_spread_ms, p.ops[i].bwd_spread_ms);
+  }
+  ASSERT_EQ(q.collectives.size(), 1u);
+  EXPECT_EQ(q.collectives[0].kind, "all_reduce");
+  EXPECT_EQ(q.collectives[0].algorithm, "ring");
+  EXPECT_EQ(q.collectives[0].level, "intra");
+  EXPECT_EQ(q.collectives[0].group_size, 8);
+  EXPECT_EQ(q.collectives[0].bytes, 1 << 26);
+  EXPECT_EQ(q.collectives[0].time_ms, 0.9);
+  EXPECT_NE(q.find(p.ops[1].key), nullptr);
+  EXPECT_EQ(q.find(OpShapeKey{}), nullptr);
+  fs::remove(f);
+}
+
+TEST(ProfileStore, EmptyProfileRoundTrips) {
+  fs::path f = temp("empty.h5");
+  Profile p;
+  p.gpu = "H100-SXM";
+  write_profile(f, p);
+  Profile q = read_profile(f);
+  EXPECT_EQ(q.gpu, "H100-SXM");
+  EXPECT_TRUE(q.ops.empty());
+  fs::remove(f);
+}
+
+TEST(ProfileStore, SameProfileSameBytes) {
+  fs::path a = temp("a.h5"), b = temp("b.h5");
+  write_profile(a, sample_profile());
+  write_profile(b, sample_profile());
+  EXPECT_EQ(read_file(a), read_file(b));
+  fs::remove(a);
+  fs::remove(b);
+}
+
+TEST(ProfileStore, TruncatedFile) {
+  fs::path f = temp("trunc.h5");
+  write_profile(f, sample_profile());
+  std::string bytes = read_file(f);
+  write_file_atomically(f, bytes.substr(0, bytes.size() / 2));
+  EXPECT_THAT(read_error(f), HasSubstr(f.string() + ": "));
+  EXPECT_THAT(read_error(f), HasSubstr("; allowed: a profile written by spindle-calibrate (schema version 1)"));
+  write_file_atomically(f, "not hdf5 at all");
+  EXPECT_EQ(read_error(f), f.string() + ": not an HDF5 file (truncated or corrupt?); allowed: a profile written by "
+                                        "spindle-calibrate (schema version 1)");
+  fs::remove(f);
+}
+
+// Rewrites one root attribute / removes one dataset with the HDF5 API, as another tool might.
+void set_version(const fs::path& f, const std::string& v) {
+  hid_t file = H5Fopen(f.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  H5Adelete_by_name(file, "/", "version", H5P_DEFAULT);
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, v.size() + 1);
+  hid_t s = H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate_by_name(file, "/", "version", t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  H5Awrite(a, t, v.c_str());
+  H5Aclose(a);
+  H5Sclose(s);
+  H5Tclose(t);
+  H5Fclose(file);
+}
+
+TEST(ProfileStore, WrongSchemaVersion) {
+  fs::path f = temp("ver.h5");
+  write_profile(f, sample_profile());
+  set_version(f, "7");
+  EXPECT_EQ(read_error(f), f.string() + ": profile schema version 7; allowed: a profile written by spindle-calibrate "
+                                        "(schema version 1)");
+  fs::remove(f);
+}
+
+TEST(ProfileStore, MissingDataset) {
+  fs::path f = temp("missing.h5");
+  write_profile(f, sample_profile());
+  hid_t file = H5Fopen(f.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  H5Ldelete(file, "/collectives", H5P_DEFAULT);
+  H5Fclose(file);
+  EXPECT_EQ(read_error(f), f.string() + ": missing dataset /collectives; allowed: a profile of schema version 1 "
+                                        "(README.md, Profile files)");
+  fs::remove(f);
+}
+
+TEST(ProfileStore, MissingFile) {
+  EXPECT_EQ(read_error("no/such.h5"),
+            "no/such.h5: no such profile file; allowed: a profile written by spindle-calibrate (schema version 1)");
+}
+
+}  // namespace
+}  // namespace spindle
