@@ -20,6 +20,7 @@ const char* collective_name(Collective c) {
 }
 
 double bus_bandwidth_factor(Collective c, int ranks) {
+  if (ranks < 1) throw InternalError("collective over " + std::to_string(ranks) + " ranks");
   const double p = ranks;
   switch (c) {
     case Collective::kAllReduce: return 2 * (p - 1) / p;

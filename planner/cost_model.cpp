@@ -82,8 +82,9 @@ CostModel::CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, con
       mem.workspace = workspace;
       p.mem_GiB = mem.total() / kGiB;
       if (n == 1) cost.mem_n1 = mem;
-      // Spread as far as it goes: gpus / n groups of n devices share the L layers.
-      const int layers_per_device = static_cast<int>(std::ceil(static_cast<double>(m.L) * n / gpus));
+      // Spread as far as it goes: gpus / n disjoint groups of n devices share the L layers.
+      const int groups = gpus / n;
+      const int layers_per_device = (m.L + groups - 1) / groups;
       MemoryBreakdown spread = layer_memory(op, layers_per_device, cfg, n, shared);
       spread.workspace = workspace;
       if (spread.total() < fits_best) {

@@ -1,6 +1,8 @@
 // Text rendering of the cost model (see cost_report.h).
 #include "planner/cost_report.h"
 
+#include <cmath>
+
 #include "traces/text_table.h"
 
 namespace spindle {
@@ -48,16 +50,21 @@ std::string cost_text(const Scenario& s, const Graph& g, const MetaGraph& mg, co
   }
   out += "MetaOp costs\n" + t.render() + "\n";
 
-  out += "Scaling curves: n: T ms (T(1)/T(n)); * = measured\n";
+  out += "Scaling curves: n: T ms (T(1)/T(n)) of the fitted curve; * = measured; [sampled] where a sample\n"
+         "differs by more than 2.5% (slower than at fewer devices: those extra devices idle)\n";
   for (const MetaOp& m : mg.metaops) {
     const ScalingCurve& curve = cost.metaop(m.id).curve;
     std::string line = "  " + std::to_string(m.id) + " " +
                        (m.component < 0 ? "(loss)" : s.model.components[static_cast<size_t>(m.component)].name) + "/" +
                        s.tasks[static_cast<size_t>(m.tasks.front())].name + ":";
     const double t1 = curve.time_s(1);
-    for (const CurvePoint& p : curve.points())
-      line += " " + std::to_string(p.n) + (p.measured ? "*" : "") + ": " + ms(p.t_s) +
-              (p.n > 1 ? " (" + fixed(t1 / curve.time_s(p.n), 2) + "x)" : "") + ";";
+    for (const CurvePoint& p : curve.points()) {
+      const double tn = curve.time_s(p.n);
+      line += " " + std::to_string(p.n) + (p.measured ? "*" : "") + ": " + ms(tn) +
+              (p.n > 1 ? " (" + fixed(t1 / tn, 2) + "x)" : "");
+      if (std::abs(p.t_s - tn) > 0.025 * tn) line += " [sampled " + ms(p.t_s) + "]";
+      line += ";";
+    }
     line.pop_back();
     out += line + "\n";
   }

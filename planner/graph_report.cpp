@@ -160,7 +160,9 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
       e["curve"] = curve;
       e["config"] = {{"dp", "n"}, {"tp", 1}, {"zero1", mc.zero1}};
       e["mem_GiB"] = mc.min_mem_GiB;
-      e["fit"] = {{"max_error", mc.curve.fit_error()}, {"pieces", pieces}};
+      e["fit"] = {{"max_error", mc.curve.fit_error()},
+                  {"envelope_correction", mc.curve.envelope_correction()},
+                  {"pieces", pieces}};
       e["flops_only_t1_s"] = mc.flops_only_t1_s;
     }
   }

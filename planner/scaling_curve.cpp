@@ -89,6 +89,8 @@ ScalingCurve::ScalingCurve(std::vector<CurvePoint> points, double batch, double 
   // smaller n is replaced by it, the extra devices idling).
   for (size_t i = 0; i < s.size(); ++i)
     fit_error_ = std::max(fit_error_, std::abs(fitted(s[i].w) - s[i].t) / s[i].t);
+  for (const CurvePoint& p : points_)
+    envelope_correction_ = std::max(envelope_correction_, (p.t_s - time_s(p.n)) / p.t_s);
 }
 
 double ScalingCurve::fitted(double w) const {

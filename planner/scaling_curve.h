@@ -38,6 +38,9 @@ class ScalingCurve {
   // Max relative error of the fit at the sampled points, after the monotone envelope.
   double fit_error() const { return fit_error_; }
   int max_n() const { return points_.empty() ? 0 : points_.back().n; }
+  // Largest relative amount by which a sample was slower than the curve's T at its n (the
+  // envelope: extra devices idle rather than slow the MetaOp down); 0 when none was.
+  double envelope_correction() const { return envelope_correction_; }
 
  private:
   double fitted(double w) const;  // piecewise value with the suffix-minimum envelope
@@ -48,6 +51,7 @@ class ScalingCurve {
   double batch_ = 0;
   double t1_ = 0;
   double fit_error_ = 0;
+  double envelope_correction_ = 0;
 };
 
 }  // namespace spindle

@@ -3,6 +3,8 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <map>
@@ -18,13 +20,19 @@ namespace fs = std::filesystem;
 // One HDF5 object id, closed when it goes out of scope.
 class Handle {
  public:
-  Handle(hid_t id, herr_t (*close)(hid_t)) : id_(id), close_(close) {}
+  Handle(hid_t id, herr_t (*closer)(hid_t)) : id_(id), close_(closer) {}
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
   ~Handle() {
     if (id_ >= 0) close_(id_);
   }
   hid_t get() const { return id_; }
+  // Closes now and reports the result (a file's final flush happens here).
+  herr_t close() {
+    herr_t r = id_ >= 0 ? close_(id_) : 0;
+    id_ = -1;
+    return r;
+  }
 
  private:
   hid_t id_;
@@ -128,16 +136,51 @@ void write_rows(const Checker& check, hid_t file, const char* name, hid_t type, 
   if (!rows.empty()) SPINDLE_H5(check, H5Dwrite(ds.get(), type, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()));
 }
 
+void write_tables(const Checker& check, hid_t file, const Profile& profile) {
+  std::vector<OpRow> ops(profile.ops.size());
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const OpMeasurement& m = profile.ops[i];
+    OpRow& r = ops[i];
+    std::memset(&r, 0, sizeof r);
+    copy_string(r.kind, kKindLen, m.key.kind, "operator kind");
+    r.batch = m.key.batch, r.seq = m.key.seq, r.hidden = m.key.hidden, r.heads = m.key.heads, r.ffn = m.key.ffn;
+    r.cross_seq = m.key.cross_seq, r.out_hidden = m.key.out_hidden, r.out_seq = m.key.out_seq;
+    r.in_features = m.key.in_features, r.mlp = m.key.mlp, r.causal = m.key.causal, r.tp = m.key.tp;
+    r.samples = m.samples, r.fwd_ms = m.fwd_ms, r.bwd_ms = m.bwd_ms;
+    r.fwd_spread_ms = m.fwd_spread_ms, r.bwd_spread_ms = m.bwd_spread_ms;
+  }
+  std::vector<CollectiveRow> colls(profile.collectives.size());
+  for (size_t i = 0; i < colls.size(); ++i) {
+    const CollectiveMeasurement& m = profile.collectives[i];
+    CollectiveRow& r = colls[i];
+    std::memset(&r, 0, sizeof r);
+    copy_string(r.kind, kShortLen, m.kind, "collective kind");
+    copy_string(r.algorithm, kShortLen, m.algorithm, "collective algorithm");
+    copy_string(r.level, kShortLen, m.level, "collective level");
+    r.group_size = m.group_size, r.samples = m.samples, r.bytes = m.bytes, r.time_ms = m.time_ms;
+    r.spread_ms = m.spread_ms;
+  }
+  Handle kind_str(string_type(kKindLen), H5Tclose), short_str(string_type(kShortLen), H5Tclose);
+  Handle ot(op_type(kind_str.get()), H5Tclose), ct(collective_type(short_str.get()), H5Tclose);
+  write_rows(check, file, "ops", ot.get(), ops);
+  write_rows(check, file, "collectives", ct.get(), colls);
+}
+
 std::string read_string_attr(const Checker& check, hid_t obj, const char* name) {
   if (SPINDLE_H5(check, H5Aexists(obj, name)) == 0)
     throw InputError(check.file + ": missing attribute '" + std::string(name) + "'; allowed: a profile written by "
                      "spindle-calibrate (schema version " + std::to_string(kProfileSchemaVersion) + ")");
   Handle attr(SPINDLE_H5(check, H5Aopen(obj, name, H5P_DEFAULT)), H5Aclose);
   Handle ftype(SPINDLE_H5(check, H5Aget_type(attr.get())), H5Tclose);
-  if (H5Tget_class(ftype.get()) != H5T_STRING)
-    throw InputError(check.file + ": attribute '" + std::string(name) + "' is not a string; allowed: schema version " +
-                     std::to_string(kProfileSchemaVersion));
+  Handle aspace(SPINDLE_H5(check, H5Aget_space(attr.get())), H5Sclose);
+  if (H5Tget_class(ftype.get()) != H5T_STRING || H5Tis_variable_str(ftype.get()) != 0 ||
+      H5Sget_simple_extent_npoints(aspace.get()) != 1)
+    throw InputError(check.file + ": attribute '" + std::string(name) + "' is not one fixed-length string; allowed: " +
+                     "schema version " + std::to_string(kProfileSchemaVersion));
   size_t len = H5Tget_size(ftype.get());
+  if (len > 4096)
+    throw InputError(check.file + ": attribute '" + std::string(name) + "' is " + std::to_string(len) +
+                     " bytes long; allowed: at most 4096");
   Handle mtype(string_type(len + 1), H5Tclose);
   std::string buf(len + 1, '\0');
   SPINDLE_H5(check, H5Aread(attr.get(), mtype.get(), buf.data()));
@@ -163,6 +206,12 @@ std::vector<Row> read_rows(const Checker& check, hid_t file, const char* name, h
     throw InputError(check.file + ": dataset /" + name + " is not one-dimensional" + allowed);
   hsize_t dims[1] = {0};
   SPINDLE_H5(check, H5Sget_simple_extent_dims(space.get(), dims, nullptr));
+  hsize_t file_size = 0;
+  SPINDLE_H5(check, H5Fget_filesize(file, &file_size));
+  const size_t row_bytes = std::max<size_t>(1, H5Tget_size(ftype.get()));
+  if (dims[0] > file_size / row_bytes)
+    throw InputError(check.file + ": dataset /" + name + " claims " + std::to_string(dims[0]) +
+                     " records, more than the file holds" + allowed);
   std::vector<Row> rows(dims[0]);
   if (!rows.empty()) SPINDLE_H5(check, H5Dread(ds.get(), mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, rows.data()));
   return rows;
@@ -196,43 +245,24 @@ void write_profile(const fs::path& path, const Profile& profile) {
   if (path.has_parent_path()) fs::create_directories(path.parent_path());
   const std::string tmp = path.string() + ".tmp." + std::to_string(::getpid());
   Checker check{tmp, false};
-  {
+  try {
     Handle fcpl(SPINDLE_H5(check, H5Pcreate(H5P_FILE_CREATE)), H5Pclose);
+    SPINDLE_H5(check, H5Pset_obj_track_times(fcpl.get(), 0));  // the root group's timestamps too
     Handle fapl(SPINDLE_H5(check, H5Pcreate(H5P_FILE_ACCESS)), H5Pclose);
     SPINDLE_H5(check, H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_V18, H5F_LIBVER_V18));
     Handle file(SPINDLE_H5(check, H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get())), H5Fclose);
-    Handle root(SPINDLE_H5(check, H5Gopen2(file.get(), "/", H5P_DEFAULT)), H5Gclose);
-    write_string_attr(check, root.get(), "schema", "spindle-profile");
-    write_string_attr(check, root.get(), "version", std::to_string(kProfileSchemaVersion));
-    write_string_attr(check, root.get(), "gpu", profile.gpu);
-
-    std::vector<OpRow> ops(profile.ops.size());
-    for (size_t i = 0; i < ops.size(); ++i) {
-      const OpMeasurement& m = profile.ops[i];
-      OpRow& r = ops[i];
-      std::memset(&r, 0, sizeof r);
-      copy_string(r.kind, kKindLen, m.key.kind, "operator kind");
-      r.batch = m.key.batch, r.seq = m.key.seq, r.hidden = m.key.hidden, r.heads = m.key.heads, r.ffn = m.key.ffn;
-      r.cross_seq = m.key.cross_seq, r.out_hidden = m.key.out_hidden, r.out_seq = m.key.out_seq;
-      r.in_features = m.key.in_features, r.mlp = m.key.mlp, r.causal = m.key.causal, r.tp = m.key.tp;
-      r.samples = m.samples, r.fwd_ms = m.fwd_ms, r.bwd_ms = m.bwd_ms;
-      r.fwd_spread_ms = m.fwd_spread_ms, r.bwd_spread_ms = m.bwd_spread_ms;
+    {
+      Handle root(SPINDLE_H5(check, H5Gopen2(file.get(), "/", H5P_DEFAULT)), H5Gclose);
+      write_string_attr(check, root.get(), "schema", "spindle-profile");
+      write_string_attr(check, root.get(), "version", std::to_string(kProfileSchemaVersion));
+      write_string_attr(check, root.get(), "gpu", profile.gpu);
+      write_tables(check, file.get(), profile);
     }
-    std::vector<CollectiveRow> colls(profile.collectives.size());
-    for (size_t i = 0; i < colls.size(); ++i) {
-      const CollectiveMeasurement& m = profile.collectives[i];
-      CollectiveRow& r = colls[i];
-      std::memset(&r, 0, sizeof r);
-      copy_string(r.kind, kShortLen, m.kind, "collective kind");
-      copy_string(r.algorithm, kShortLen, m.algorithm, "collective algorithm");
-      copy_string(r.level, kShortLen, m.level, "collective level");
-      r.group_size = m.group_size, r.samples = m.samples, r.bytes = m.bytes, r.time_ms = m.time_ms;
-      r.spread_ms = m.spread_ms;
-    }
-    Handle kind_str(string_type(kKindLen), H5Tclose), short_str(string_type(kShortLen), H5Tclose);
-    Handle ot(op_type(kind_str.get()), H5Tclose), ct(collective_type(short_str.get()), H5Tclose);
-    write_rows(check, file.get(), "ops", ot.get(), ops);
-    write_rows(check, file.get(), "collectives", ct.get(), colls);
+    SPINDLE_H5(check, H5Fflush(file.get(), H5F_SCOPE_GLOBAL));
+    SPINDLE_H5(check, file.close());
+  } catch (...) {
+    std::remove(tmp.c_str());
+    throw;
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());
@@ -273,9 +303,11 @@ Profile read_profile(const fs::path& path) {
     m.key.in_features = r.in_features, m.key.mlp = r.mlp, m.key.causal = r.causal, m.key.tp = r.tp;
     m.samples = r.samples, m.fwd_ms = r.fwd_ms, m.bwd_ms = r.bwd_ms;
     m.fwd_spread_ms = r.fwd_spread_ms, m.bwd_spread_ms = r.bwd_spread_ms;
-    if (!(m.fwd_ms > 0) || !(m.bwd_ms >= 0))
+    if (!(m.fwd_ms > 0) || !(m.bwd_ms >= 0) || !std::isfinite(m.fwd_ms + m.bwd_ms))
       throw InputError(name + ": /ops row for " + m.key.str() + " has fwd_ms " + std::to_string(m.fwd_ms) +
-                       ", bwd_ms " + std::to_string(m.bwd_ms) + "; allowed: fwd_ms > 0, bwd_ms >= 0");
+                       ", bwd_ms " + std::to_string(m.bwd_ms) + "; allowed: finite fwd_ms > 0, bwd_ms >= 0");
+    if (p.find(m.key) != nullptr)
+      throw InputError(name + ": /ops holds " + m.key.str() + " twice; allowed: one record per shape");
     p.ops.push_back(m);
   }
   for (const CollectiveRow& r : read_rows<CollectiveRow>(check, file.get(), "collectives", ct.get(),

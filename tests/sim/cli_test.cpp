@@ -41,6 +41,18 @@ SimRun sim(const std::string& args) {
   return r;
 }
 
+// "line N: got X, want Y" for the first line where two texts differ.
+std::string first_difference(const std::string& got, const std::string& want) {
+  size_t line = 1, i = 0;
+  while (i < got.size() && i < want.size() && got[i] == want[i]) line += got[i++] == '\n';
+  auto line_at = [&](const std::string& t) {
+    size_t b = t.rfind('\n', i == 0 ? 0 : i - 1);
+    b = b == std::string::npos ? 0 : b + 1;
+    return t.substr(b, t.find('\n', b) - b);
+  };
+  return "line " + std::to_string(line) + ": got '" + line_at(got) + "', want '" + line_at(want) + "'";
+}
+
 const char* kZoo[] = {"multitask-clip-4", "multitask-clip-7", "multitask-clip-10", "ofasys-4", "ofasys-7",
                       "qwen-val-3", "h100-multitask-clip-10", "h100-ofasys-7", "h100-qwen-val-3"};
 
@@ -52,7 +64,8 @@ TEST(SimCli, GoldenJsonPerZooScenario) {
     EXPECT_EQ(r.err, "");
     fs::path golden = fs::path(SPINDLE_SOURCE_DIR) / "tests/sim/golden" / (std::string(name) + ".json");
     if (std::getenv("SPINDLE_UPDATE_GOLDEN")) spindle::write_file_atomically(golden, r.out);
-    EXPECT_EQ(r.out, spindle::read_file(golden)) << "differs from " << golden;
+    const std::string want = spindle::read_file(golden);
+    if (r.out != want) ADD_FAILURE() << first_difference(r.out, want) << " (vs " << golden << ")";
   }
 }
 

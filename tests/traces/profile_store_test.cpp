@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <limits>
+#include <vector>
 
 #include "traces/atomic_file.h"
 #include "traces/errors.h"
@@ -106,6 +108,7 @@ TEST(ProfileStore, EmptyProfileRoundTrips) {
 TEST(ProfileStore, SameProfileSameBytes) {
   fs::path a = temp("a.h5"), b = temp("b.h5");
   write_profile(a, sample_profile());
+  ::usleep(1100 * 1000);  // across a second boundary: no timestamps may be stored
   write_profile(b, sample_profile());
   EXPECT_EQ(read_file(a), read_file(b));
   fs::remove(a);
@@ -163,6 +166,52 @@ TEST(ProfileStore, MissingDataset) {
 TEST(ProfileStore, MissingFile) {
   EXPECT_EQ(read_error("no/such.h5"),
             "no/such.h5: no such profile file; allowed: a profile written by spindle-calibrate (schema version 1)");
+}
+
+}  // namespace
+}  // namespace spindle
+
+namespace spindle {
+namespace {
+
+TEST(ProfileStore, MalformedAttributeIsAnInputError) {
+  // A `gpu` attribute holding an array of strings (a crafted file) must not overrun a buffer.
+  fs::path f = temp("attr.h5");
+  write_profile(f, sample_profile());
+  hid_t file = H5Fopen(f.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  H5Adelete_by_name(file, "/", "gpu", H5P_DEFAULT);
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, 17);
+  hsize_t dims[1] = {4096};
+  hid_t s = H5Screate_simple(1, dims, nullptr);
+  hid_t a = H5Acreate_by_name(file, "/", "gpu", t, s, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  std::vector<char> data(4096 * 17, 'x');
+  H5Awrite(a, t, data.data());
+  H5Aclose(a);
+  H5Sclose(s);
+  H5Tclose(t);
+  H5Fclose(file);
+  EXPECT_EQ(read_error(f), f.string() + ": attribute 'gpu' is not one fixed-length string; allowed: schema version 1");
+  fs::remove(f);
+}
+
+TEST(ProfileStore, FailedWriteLeavesNoTemporaryFile) {
+  fs::path dir = temp("dir");
+  fs::create_directories(dir);
+  Profile p = sample_profile();
+  p.ops[0].key.kind = std::string(40, 'k');  // longer than the schema's 31 characters
+  EXPECT_THROW(write_profile(dir / "p.h5", p), IoError);
+  EXPECT_TRUE(fs::is_empty(dir));
+  fs::remove_all(dir);
+}
+
+TEST(ProfileStore, NonFiniteTimesAreRejected) {
+  fs::path f = temp("inf.h5");
+  Profile p = sample_profile();
+  p.ops[0].bwd_ms = std::numeric_limits<double>::infinity();
+  write_profile(f, p);
+  EXPECT_THAT(read_error(f), HasSubstr("allowed: finite fwd_ms > 0, bwd_ms >= 0"));
+  fs::remove(f);
 }
 
 }  // namespace
