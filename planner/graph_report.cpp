@@ -106,7 +106,7 @@ std::string summary_text(const Scenario& s, const Graph& g, const MetaGraph& mg)
 }
 
 std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg, const CostModel* cost,
-                         const std::string& profile_file) {
+                         const std::string& profile_file, const std::vector<PlannedSystem>* systems) {
   using nlohmann::ordered_json;
   const Cluster& c = s.cluster;
   ParamCount params = count_params(s, g);
@@ -172,6 +172,17 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
                        {"profile", profile_file},
                        {"measured_points", cost->measured_points()},
                        {"filled", cost->filled_keys()}};
+  }
+  if (systems != nullptr && !systems->empty()) {
+    ordered_json list = ordered_json::array();
+    for (const PlannedSystem& ps : *systems)
+      list.push_back({{"name", ps.plan.system},
+                      {"planned_s", ps.plan.planned_s},
+                      {"cstar_s", ps.plan.cstar_s},
+                      {"lower_bound_s", ps.plan.lower_bound_s},
+                      {"planning_s", ps.planning_s},
+                      {"waves", ps.plan.waves.size()}});
+    j["systems"] = list;
   }
   return j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n";
 }

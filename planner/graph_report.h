@@ -8,6 +8,7 @@
 #include "planner/cost_model.h"
 #include "planner/graph.h"
 #include "planner/metagraph.h"
+#include "planner/plan_report.h"
 #include "planner/scenario.h"
 
 namespace spindle {
@@ -17,8 +18,10 @@ inline constexpr int kSummaryFormatVersion = 1;
 std::string summary_text(const Scenario& s, const Graph& g, const MetaGraph& mg);
 // With `cost`, each MetaOp also carries `curve`, `config`, `mem_GiB`, `fit` and
 // `flops_only_t1_s`, and the top level a `cost_model` object (`profile_file` names the profile).
+// With `systems`, a top-level `systems` list: name, planned_s, cstar_s, lower_bound_s,
+// planning_s (wall clock), waves (count).
 std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg, const CostModel* cost = nullptr,
-                         const std::string& profile_file = "");
+                         const std::string& profile_file = "", const std::vector<PlannedSystem>* systems = nullptr);
 
 // Graphviz sources of G (operators, one cluster per task, side edges dashed) and of the
 // MetaGraph G_M (one rank per MetaLevel).

@@ -1,6 +1,7 @@
 // spindle-sim: reads a scenario, builds its multi-task graph, contracts it into MetaOps and
 // prints the summary (text or --json), optionally writing Graphviz files of G and G_M.
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -12,6 +13,8 @@
 #include "planner/cost_report.h"
 #include "planner/graph_builder.h"
 #include "planner/graph_report.h"
+#include "planner/plan_report.h"
+#include "planner/systems.h"
 #include "planner/metagraph.h"
 #include "planner/scenario.h"
 #include "traces/atomic_file.h"
@@ -28,6 +31,9 @@ int main(int argc, char** argv) {
   std::string out_dir;
   std::string profile_file;
   bool explain_cost = false;
+  bool plan_only = false;
+  std::vector<std::string> systems = spindle::system_names();
+  std::string plan_file;
   app.add_option("scenario", scenario_file, "Scenario file (TOML), e.g. scenarios/multitask-clip-10.toml")
       ->required();
   app.add_option("--set", sets, "Override a scenario value, KEY=VALUE with a dotted KEY (repeatable)")
@@ -41,6 +47,14 @@ int main(int argc, char** argv) {
   app.add_option("--profile", profile_file,
                  "Calibration profile (HDF5): measured points replace the analytic model where they exist")
       ->type_name("FILE.h5");
+  app.add_flag("--plan-only", plan_only,
+               "Plan with every --system and print planned times against C* and the lower bound; with --out DIR "
+               "also write DIR/<system>.plan.json")
+      ->capture_default_str();
+  app.add_option("--system", systems, "Systems to plan (repeatable): spindle-paper, sequential, uniform, optimus")
+      ->capture_default_str();
+  app.add_option("--plan", plan_file, "Read a plan file back (validated against the scenario) and report it")
+      ->type_name("FILE.json");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -63,12 +77,32 @@ int main(int argc, char** argv) {
       spindle::write_file_atomically(std::filesystem::path(dump_dir) / "metagraph.dot",
                                      spindle::metagraph_dot(s, mg));
     }
+    std::vector<spindle::PlannedSystem> planned;
+    if (plan_only) {
+      for (const std::string& name : systems) {
+        const auto t0 = std::chrono::steady_clock::now();
+        spindle::Plan p = spindle::plan_system(name, s, mg, cost);
+        const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        planned.push_back({std::move(p), secs});
+      }
+    }
+    if (!plan_file.empty()) {
+      spindle::Plan p = spindle::read_plan(plan_file, s, mg, cost);
+      p.cstar_s = spindle::cstar_s(mg, cost, p.gpus);
+      p.lower_bound_s = spindle::lower_bound_s(mg, cost, p.gpus);
+      planned.push_back({std::move(p), 0.0});
+    }
     std::string text = spindle::summary_text(s, g, mg);
     if (explain_cost) text += "\n" + spindle::cost_text(s, g, mg, cost, profile_file);
-    const std::string js = spindle::summary_json(s, g, mg, &cost, profile_file);
+    if (!planned.empty()) text += "\n" + spindle::plans_text(s, mg, planned);
+    const std::string js = spindle::summary_json(s, g, mg, &cost, profile_file, &planned);
     if (!out_dir.empty()) {
       spindle::write_file_atomically(std::filesystem::path(out_dir) / "summary.txt", text);
       spindle::write_file_atomically(std::filesystem::path(out_dir) / "summary.json", js);
+      for (const spindle::PlannedSystem& ps : planned)
+        if (plan_only)
+          spindle::write_file_atomically(std::filesystem::path(out_dir) / (ps.plan.system + ".plan.json"),
+                                         spindle::plan_json(ps.plan, s, mg));
     }
     std::cout << (json ? js : text);
     return spindle::kExitOk;

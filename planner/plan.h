@@ -1,0 +1,60 @@
+// A plan: which MetaOp slices run on how many devices, when, wave by wave. Every slice
+// carries its own planned start and end (a slice of l layers on n devices takes l x T_m(n)),
+// so schedules without global wave barriers are expressible too. Planned times leave out
+// communication: the simulator adds it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "planner/cost_model.h"
+#include "planner/metagraph.h"
+#include "planner/scenario.h"
+
+namespace spindle {
+
+inline constexpr int kPlanFormatVersion = 1;
+
+struct Slice {
+  int metaop = 0;
+  int first_layer = 0;
+  int last_layer = 0;  // exclusive
+  int n = 0;           // devices
+  double start_s = 0;
+  double end_s = 0;
+  std::vector<int> devices;  // filled by placement (a later issue); empty until then
+  int layers() const { return last_layer - first_layer; }
+};
+
+struct Wave {
+  double start_s = 0;
+  double end_s = 0;
+  std::vector<Slice> slices;
+};
+
+struct Plan {
+  std::string system;
+  int gpus = 0;
+  std::vector<Wave> waves;
+  double planned_s = 0;      // makespan: the latest slice end
+  double cstar_s = 0;        // sum over MetaLevels of the level's C*
+  double lower_bound_s = 0;  // no plan of the scenario can be faster
+  std::vector<std::string> notes;  // how the system decided what it did, for people
+
+  void finish();  // sets planned_s from the slices
+};
+
+// The first rule `plan` breaks, or "" when it is sound: every MetaOp's layers scheduled
+// exactly once in layer order, valid device counts, slice durations = layers x T(n), never
+// more than the plan's GPUs at once, dependencies respected in planned time.
+std::string check_plan(const Plan& plan, const MetaGraph& mg, const CostModel& cost);
+
+// The plan file (JSON; README.md, "Plan files"). No wall-clock figures: the same inputs give
+// the same bytes.
+std::string plan_json(const Plan& plan, const Scenario& s, const MetaGraph& mg);
+
+// Reads a plan file back and validates it against the scenario (MetaOps must match, then
+// check_plan). Throws InputError naming the file and the first mismatch.
+Plan read_plan(const std::string& file, const Scenario& s, const MetaGraph& mg, const CostModel& cost);
+
+}  // namespace spindle

@@ -1,0 +1,22 @@
+// What `spindle-sim --plan-only` prints: one row per system (planned iteration time, ratios
+// to C* and to the lower bound, waves, planning time) and Spindle's wave table.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "planner/plan.h"
+
+namespace spindle {
+
+struct PlannedSystem {
+  Plan plan;
+  double planning_s = 0;  // wall clock: printed, never written to plan files
+};
+
+std::string plans_text(const Scenario& s, const MetaGraph& mg, const std::vector<PlannedSystem>& systems);
+
+// The wave table of one plan: start, span, slices as MetaOp[first..last)@n, devices in use.
+std::string waves_text(const Scenario& s, const MetaGraph& mg, const Plan& plan);
+
+}  // namespace spindle

@@ -1,0 +1,255 @@
+// spindle-paper and the baselines (see systems.h).
+#include "planner/systems.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+#include "planner/wavefront.h"
+#include "traces/errors.h"
+#include "traces/text_table.h"
+
+namespace spindle {
+namespace {
+
+// The fewest devices reaching the MetaOp's best time: "as many of the GPUs as help it",
+// within `limit` devices.
+int best_n(const MetaOp& m, const CostModel& cost, int limit) {
+  const ScalingCurve& c = cost.metaop(m.id).curve;
+  int best = 1;
+  double best_t = c.time_s(1);
+  for (const CurvePoint& p : c.points()) {
+    if (p.n > limit) break;
+    const double t = c.time_s(p.n);
+    if (t < best_t * (1 - 1e-9)) {
+      best = p.n;
+      best_t = t;
+    }
+  }
+  return best;
+}
+
+// MetaOps of each task in dependency order (level, then id).
+std::vector<std::vector<int>> task_metaops(const Scenario& s, const MetaGraph& mg) {
+  std::vector<std::vector<int>> out(s.tasks.size());
+  for (const MetaOp& m : mg.metaops) out[static_cast<size_t>(m.tasks.front())].push_back(m.id);
+  for (auto& v : out)
+    std::stable_sort(v.begin(), v.end(), [&](int a, int b) {
+      return mg.metaops[static_cast<size_t>(a)].level < mg.metaops[static_cast<size_t>(b)].level;
+    });
+  return out;
+}
+
+// Runs each group's tasks one after another, each MetaOp whole on best_n(group size)
+// devices; groups run side by side. Wave k holds the k-th slice of every group (groups have
+// no common barrier, so waves may overlap in time; slices carry their own times).
+void run_groups(const std::vector<std::vector<int>>& group_tasks, const std::vector<int>& group_size,
+                const std::vector<std::vector<int>>& metaops_of_task, const MetaGraph& mg, const CostModel& cost,
+                Plan& plan) {
+  std::vector<std::vector<Slice>> per_group(group_tasks.size());
+  for (size_t g = 0; g < group_tasks.size(); ++g) {
+    double now = 0;
+    for (int t : group_tasks[g])
+      for (int id : metaops_of_task[static_cast<size_t>(t)]) {
+        const MetaOp& m = mg.metaops[static_cast<size_t>(id)];
+        Slice sl;
+        sl.metaop = id;
+        sl.first_layer = 0;
+        sl.last_layer = m.L;
+        sl.n = best_n(m, cost, group_size[g]);
+        sl.start_s = now;
+        sl.end_s = now + m.L * cost.metaop(id).curve.time_s(sl.n);
+        now = sl.end_s;
+        per_group[g].push_back(sl);
+      }
+  }
+  for (size_t k = 0;; ++k) {
+    Wave w;
+    w.start_s = std::numeric_limits<double>::infinity();
+    for (const auto& slices : per_group)
+      if (k < slices.size()) {
+        w.slices.push_back(slices[k]);
+        w.start_s = std::min(w.start_s, slices[k].start_s);
+        w.end_s = std::max(w.end_s, slices[k].end_s);
+      }
+    if (w.slices.empty()) break;
+    plan.waves.push_back(std::move(w));
+  }
+}
+
+// One group per task when tasks <= GPUs; otherwise `gpus` groups of one GPU.
+std::vector<int> equal_groups(int gpus, int groups) {
+  std::vector<int> size(static_cast<size_t>(groups), gpus / groups);
+  for (int i = 0; i < gpus % groups; ++i) ++size[static_cast<size_t>(i)];
+  return size;
+}
+
+Plan plan_sequential(const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
+  Plan p;
+  const int gpus = s.cluster.gpus();
+  std::vector<std::vector<int>> all_tasks(1);
+  for (size_t t = 0; t < s.tasks.size(); ++t) all_tasks[0].push_back(static_cast<int>(t));
+  run_groups(all_tasks, {gpus}, task_metaops(s, mg), mg, cost, p);
+  p.notes.push_back("tasks one after another, each MetaOp data-parallel on the fewest GPUs that reach its best time");
+  return p;
+}
+
+Plan plan_uniform(const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
+  Plan p;
+  const int gpus = s.cluster.gpus(), k = static_cast<int>(s.tasks.size());
+  const int groups = std::min(k, gpus);
+  std::vector<std::vector<int>> group_tasks(static_cast<size_t>(groups));
+  for (int t = 0; t < k; ++t) group_tasks[static_cast<size_t>(t % groups)].push_back(t);
+  run_groups(group_tasks, equal_groups(gpus, groups), task_metaops(s, mg), mg, cost, p);
+  if (k > gpus)
+    p.notes.push_back(std::to_string(k) + " tasks on " + std::to_string(gpus) +
+                      " GPUs: tasks dealt round-robin onto one GPU each; tasks sharing a GPU run one after another");
+  else
+    p.notes.push_back(std::to_string(gpus) + " GPUs split into " + std::to_string(k) +
+                      " equal groups (the first " + std::to_string(gpus % k) + " one larger), one task each");
+  return p;
+}
+
+Plan plan_optimus(const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
+  Plan p;
+  const int gpus = s.cluster.gpus(), k = static_cast<int>(s.tasks.size());
+  auto metas = task_metaops(s, mg);
+  auto task_time = [&](int t, int g) {
+    double sum = 0;
+    for (int id : metas[static_cast<size_t>(t)]) {
+      const MetaOp& m = mg.metaops[static_cast<size_t>(id)];
+      sum += m.L * cost.metaop(id).curve.time_s(best_n(m, cost, g));
+    }
+    return sum;
+  };
+  if (k > gpus) {
+    // Longest task first onto the least-loaded GPU.
+    std::vector<int> order(static_cast<size_t>(k));
+    for (int t = 0; t < k; ++t) order[static_cast<size_t>(t)] = t;
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return task_time(a, 1) > task_time(b, 1); });
+    std::vector<std::vector<int>> group_tasks(static_cast<size_t>(gpus));
+    std::vector<double> load(static_cast<size_t>(gpus), 0);
+    for (int t : order) {
+      size_t g = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+      group_tasks[g].push_back(t);
+      load[g] += task_time(t, 1);
+    }
+    run_groups(group_tasks, std::vector<int>(static_cast<size_t>(gpus), 1), metas, mg, cost, p);
+    p.notes.push_back(std::to_string(k) + " tasks on " + std::to_string(gpus) +
+                      " GPUs: one GPU per group, longest task first onto the least-loaded GPU");
+    return p;
+  }
+  std::vector<int> size(static_cast<size_t>(k), 1);
+  for (int extra = gpus - k; extra > 0; --extra) {
+    int best = -1;
+    double best_gain = 0;
+    for (int t = 0; t < k; ++t) {
+      const double gain = task_time(t, size[static_cast<size_t>(t)]) - task_time(t, size[static_cast<size_t>(t)] + 1);
+      if (gain > best_gain) {
+        best_gain = gain;
+        best = t;
+      }
+    }
+    if (best < 0) break;  // no task gets faster: the rest stay idle
+    ++size[static_cast<size_t>(best)];
+  }
+  std::vector<std::vector<int>> group_tasks(static_cast<size_t>(k));
+  std::string sizes;
+  for (int t = 0; t < k; ++t) {
+    group_tasks[static_cast<size_t>(t)].push_back(t);
+    sizes += (t ? ", " : "") + s.tasks[static_cast<size_t>(t)].name + " " + std::to_string(size[static_cast<size_t>(t)]);
+  }
+  run_groups(group_tasks, size, metas, mg, cost, p);
+  p.notes.push_back("GPUs per task by marginal gain: " + sizes);
+  return p;
+}
+
+Plan plan_spindle_paper(const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
+  Plan p;
+  const int gpus = s.cluster.gpus();
+  double now = 0;
+  for (int level = 1; level <= mg.levels; ++level) {
+    std::vector<LevelItem> items = level_items(mg, cost, level);
+    LevelAllocation a = allocate_level(items, gpus);
+    now = schedule_level(items, a.pieces, gpus, now, p.waves);
+  }
+  p.notes.push_back("MPSP allocation and wavefront scheduling per MetaLevel, levels concatenated");
+  return p;
+}
+
+}  // namespace
+
+const std::vector<std::string>& system_names() {
+  static const std::vector<std::string> names = {"spindle-paper", "sequential", "uniform", "optimus"};
+  return names;
+}
+
+std::vector<LevelItem> level_items(const MetaGraph& mg, const CostModel& cost, int level) {
+  std::vector<LevelItem> items;
+  for (const MetaOp& m : mg.metaops) {
+    if (m.level != level) continue;
+    LevelItem it;
+    it.metaop = m.id;
+    it.L = m.L;
+    it.curve = &cost.metaop(m.id).curve;
+    for (const CurvePoint& pt : it.curve->points()) it.valid_n.push_back(pt.n);
+    items.push_back(it);
+  }
+  return items;
+}
+
+double cstar_s(const MetaGraph& mg, const CostModel& cost, int gpus) {
+  double sum = 0;
+  for (int level = 1; level <= mg.levels; ++level) sum += allocate_level(level_items(mg, cost, level), gpus).cstar_s;
+  return sum;
+}
+
+double lower_bound_s(const MetaGraph& mg, const CostModel& cost, int gpus) {
+  std::vector<double> finish(mg.metaops.size(), 0);  // MetaOps are numbered in level order
+  double critical = 0, area = 0;
+  for (const MetaOp& m : mg.metaops) {
+    const ScalingCurve& c = cost.metaop(m.id).curve;
+    double start = 0;
+    for (int p : m.preds) start = std::max(start, finish[static_cast<size_t>(p)]);
+    finish[static_cast<size_t>(m.id)] = start + m.L * c.time_s(c.max_n());
+    critical = std::max(critical, finish[static_cast<size_t>(m.id)]);
+    double least = std::numeric_limits<double>::infinity();
+    for (const CurvePoint& pt : c.points()) least = std::min(least, pt.n * c.time_s(pt.n));
+    area += m.L * least;
+  }
+  return std::max(critical, area / gpus);
+}
+
+Plan plan_system(const std::string& name, const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
+  Plan p;
+  if (name == "spindle-paper") p = plan_spindle_paper(s, mg, cost);
+  else if (name == "sequential") p = plan_sequential(s, mg, cost);
+  else if (name == "uniform") p = plan_uniform(s, mg, cost);
+  else if (name == "optimus") p = plan_optimus(s, mg, cost);
+  else throw InputError("--system " + name + ": unknown system; allowed: " + [] {
+         std::string all;
+         for (const std::string& n : system_names()) all += (all.empty() ? "" : ", ") + n;
+         return all;
+       }());
+  p.system = name;
+  p.gpus = s.cluster.gpus();
+  p.cstar_s = cstar_s(mg, cost, p.gpus);
+  p.lower_bound_s = lower_bound_s(mg, cost, p.gpus);
+  p.finish();
+  if (name == "spindle-paper") {
+    // The planner may take a baseline's schedule as a candidate when it is better, and says so.
+    for (const char* other : {"sequential", "uniform", "optimus"}) {
+      Plan b = plan_system(other, s, mg, cost);
+      if (b.planned_s < p.planned_s * (1 - 1e-9)) {
+        const double own = p.planned_s;
+        b.notes.push_back("spindle-paper took " + std::string(other) + "'s schedule as a candidate: " + fixed(b.planned_s * 1e3, 3) +
+                          " ms against its own wavefront plan's " + fixed(own * 1e3, 3) + " ms");
+        b.system = name;
+        p = std::move(b);
+      }
+    }
+  }
+  return p;
+}
+
+}  // namespace spindle

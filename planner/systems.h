@@ -1,0 +1,32 @@
+// The planners a user compares: Spindle as published (`spindle-paper`: MPSP allocation and
+// wavefront scheduling per MetaLevel, levels concatenated) and the systems users would
+// otherwise run: `sequential` (Megatron-LM / DeepSpeed: tasks one after another, each MetaOp
+// data-parallel on as many GPUs as help it), `uniform` (N/k GPUs per task, all tasks at once)
+// and `optimus` (Spindle-Optimus: task-level greedy, each next GPU to the task whose time
+// drops most). All produce the same Plan, with C* and the lower bound filled in.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "planner/allocator.h"
+#include "planner/plan.h"
+
+namespace spindle {
+
+const std::vector<std::string>& system_names();  // spindle-paper, sequential, uniform, optimus
+
+// Throws InputError for an unknown name (listing the known ones).
+Plan plan_system(const std::string& name, const Scenario& s, const MetaGraph& mg, const CostModel& cost);
+
+// The LevelItems of MetaLevel `level` (1-based).
+std::vector<LevelItem> level_items(const MetaGraph& mg, const CostModel& cost, int level);
+
+// Sum over MetaLevels of each level's C*.
+double cstar_s(const MetaGraph& mg, const CostModel& cost, int gpus);
+
+// A bound no plan can beat, level barrier or not: the larger of the critical path with every
+// MetaOp at its fastest, and the least device-seconds of all MetaOps over the GPUs.
+double lower_bound_s(const MetaGraph& mg, const CostModel& cost, int gpus);
+
+}  // namespace spindle

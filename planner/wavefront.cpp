@@ -1,0 +1,186 @@
+// propose / extend / align / commit (see wavefront.h).
+#include "planner/wavefront.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "traces/errors.h"
+
+namespace spindle {
+namespace {
+
+// A MetaOp's remaining work: layers still to run from `next_layer`, as (layers, n) chunks from
+// the bi-point split. Which chunk runs first is free (the layers are identical); the next
+// slice always continues at next_layer.
+struct Chunk {
+  int layers = 0;
+  int n = 0;
+};
+struct Queue {
+  const LevelItem* item = nullptr;
+  int next_layer = 0;
+  std::vector<Chunk> chunks;
+  bool empty() const { return chunks.empty(); }
+  double remaining_s() const {
+    double t = 0;
+    for (const Chunk& c : chunks) t += c.layers * item->curve->time_s(c.n);
+    return t;
+  }
+  // The chunk on the fewest devices: starting narrow leaves room for others, and extend
+  // widens it when devices stay idle.
+  size_t narrowest() const {
+    size_t best = 0;
+    for (size_t i = 1; i < chunks.size(); ++i)
+      if (chunks[i].n < chunks[best].n) best = i;
+    return best;
+  }
+};
+
+struct Candidate {
+  size_t queue = 0;
+  size_t chunk = 0;
+  int n = 0;
+  int layers = 0;  // the head piece's remaining layers
+  int run = 0;     // whole operators it runs in this wave
+  double per_op_s = 0;
+};
+
+// The next valid device count above `n`, or 0.
+int next_valid(const LevelItem& item, int n) {
+  for (int v : item.valid_n)
+    if (v > n) return v;
+  return 0;
+}
+
+}  // namespace
+
+double schedule_level(const std::vector<LevelItem>& items, const std::vector<Piece>& pieces, int gpus,
+                      double start_s, std::vector<Wave>& out) {
+  std::vector<Queue> queues;
+  std::map<int, size_t> queue_of;
+  for (const LevelItem& it : items) {
+    queue_of[it.metaop] = queues.size();
+    queues.push_back(Queue{&it, 0, {}});
+  }
+  for (const Piece& p : pieces) queues[queue_of.at(p.metaop)].chunks.push_back(Chunk{p.layers, p.n});
+  const size_t first_wave = out.size();
+  double now = start_s;
+  for (;;) {
+    // propose: heads of the queues, most remaining work first.
+    std::vector<size_t> order;
+    for (size_t q = 0; q < queues.size(); ++q)
+      if (!queues[q].empty()) order.push_back(q);
+    if (order.empty()) break;
+    std::vector<double> remaining(queues.size());
+    for (size_t q : order) remaining[q] = queues[q].remaining_s();
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return remaining[a] > remaining[b]; });
+    std::vector<Candidate> cand;
+    int used = 0;
+    for (size_t q : order) {
+      const size_t k = queues[q].narrowest();
+      const Chunk& chunk = queues[q].chunks[k];
+      if (used + chunk.n > gpus) continue;
+      cand.push_back(Candidate{q, k, chunk.n, chunk.layers, 0, 0});
+      used += chunk.n;
+    }
+    if (cand.empty()) throw InternalError("wavefront: no piece fits on " + std::to_string(gpus) + " devices");
+    double span = 0;
+    for (;;) {
+      // extend: widen the pieces with most remaining time onto idle devices.
+      for (bool widened = true; widened && used < gpus;) {
+        widened = false;
+        std::vector<size_t> by_work(cand.size());
+        for (size_t i = 0; i < cand.size(); ++i) by_work[i] = i;
+        std::stable_sort(by_work.begin(), by_work.end(),
+                         [&](size_t a, size_t b) { return remaining[cand[a].queue] > remaining[cand[b].queue]; });
+        for (size_t i : by_work) {
+          Candidate& c = cand[i];
+          const LevelItem& it = *queues[c.queue].item;
+          const int wider = next_valid(it, c.n);
+          if (wider == 0 || used + wider - c.n > gpus) continue;
+          if (!(it.curve->time_s(wider) < it.curve->time_s(c.n))) continue;
+          used += wider - c.n;
+          c.n = wider;
+          widened = true;
+          break;
+        }
+      }
+      // align: the wave lasts as long as its shortest piece.
+      span = std::numeric_limits<double>::infinity();
+      for (Candidate& c : cand) {
+        c.per_op_s = queues[c.queue].item->curve->time_s(c.n);
+        span = std::min(span, c.layers * c.per_op_s);
+      }
+      bool dropped = false;
+      for (size_t i = 0; i < cand.size();) {
+        Candidate& c = cand[i];
+        c.run = std::min(c.layers, static_cast<int>(std::floor(span / c.per_op_s * (1 + 1e-12))));
+        if (c.run == 0) {  // cannot finish one operator in the span: leaves the wave
+          used -= c.n;
+          cand.erase(cand.begin() + static_cast<std::ptrdiff_t>(i));
+          dropped = true;
+        } else {
+          ++i;
+        }
+      }
+      if (!dropped) break;
+    }
+    // commit
+    Wave w;
+    w.start_s = now;
+    w.end_s = now + span;
+    std::sort(cand.begin(), cand.end(), [&](const Candidate& a, const Candidate& b) {
+      return queues[a.queue].item->metaop < queues[b.queue].item->metaop;
+    });
+    for (const Candidate& c : cand) {
+      Queue& q = queues[c.queue];
+      Slice s;
+      s.metaop = q.item->metaop;
+      s.first_layer = q.next_layer;
+      s.last_layer = q.next_layer + c.run;
+      s.n = c.n;
+      s.start_s = now;
+      s.end_s = now + c.run * c.per_op_s;
+      w.end_s = std::max(w.end_s, s.end_s);
+      w.slices.push_back(s);
+      q.next_layer += c.run;
+      Chunk& chunk = q.chunks[c.chunk];
+      chunk.layers -= c.run;
+      if (chunk.layers == 0) q.chunks.erase(q.chunks.begin() + static_cast<std::ptrdiff_t>(c.chunk));
+    }
+    now = w.end_s;
+    out.push_back(std::move(w));
+  }
+  merge_identical_waves(out, first_wave);
+  return now;
+}
+
+void merge_identical_waves(std::vector<Wave>& waves, size_t from) {
+  std::vector<Wave> merged(waves.begin(), waves.begin() + static_cast<std::ptrdiff_t>(from));
+  for (size_t i = from; i < waves.size(); ++i) {
+    Wave& w = waves[i];
+    if (merged.size() > from) {
+      Wave& prev = merged.back();
+      bool same = prev.slices.size() == w.slices.size();
+      for (size_t k = 0; same && k < w.slices.size(); ++k) {
+        const Slice &a = prev.slices[k], &b = w.slices[k];
+        same = a.metaop == b.metaop && a.n == b.n && a.last_layer == b.first_layer;
+      }
+      if (same) {
+        for (size_t k = 0; k < w.slices.size(); ++k) {
+          Slice& a = prev.slices[k];
+          const Slice& b = w.slices[k];
+          a.end_s = a.start_s + (a.end_s - a.start_s) + (b.end_s - b.start_s);
+          a.last_layer = b.last_layer;
+        }
+        prev.end_s = w.end_s;
+        continue;
+      }
+    }
+    merged.push_back(std::move(w));
+  }
+  waves = std::move(merged);
+}
+
+}  // namespace spindle
