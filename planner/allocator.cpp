@@ -15,7 +15,7 @@ double inverse_time(const ScalingCurve& curve, double t) {
   const double n_max = curve.max_n();
   if (curve.time_s(n_max) > t) return std::numeric_limits<double>::infinity();
   double lo = 1, hi = n_max;  // T(lo) > t >= T(hi)
-  for (int i = 0; i < 80 && hi - lo > 1e-9 * hi; ++i) {
+  for (int i = 0; i < 100 && hi - lo > 1e-13 * hi; ++i) {
     const double mid = 0.5 * (lo + hi);
     (curve.time_s(mid) <= t ? hi : lo) = mid;
   }

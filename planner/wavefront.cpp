@@ -55,8 +55,42 @@ int next_valid(const LevelItem& item, int n) {
 
 }  // namespace
 
+const char* align_rule_name(AlignRule r) {
+  return r == AlignRule::kShortestPiece ? "shortest-piece" : "best-span";
+}
+
+namespace {
+
+// The span `rule` gives a wave of these candidates (their per_op_s and layers set).
+double choose_span(const std::vector<Candidate>& cand, int gpus, AlignRule rule) {
+  double shortest = std::numeric_limits<double>::infinity();
+  for (const Candidate& c : cand) shortest = std::min(shortest, c.layers * c.per_op_s);
+  if (rule == AlignRule::kShortestPiece) return shortest;
+  // Useful device-seconds in a wave of span `span`: whole operators that fit.
+  auto useful = [&](double span) {
+    double u = 0;
+    for (const Candidate& c : cand)
+      u += c.n * std::min(c.layers, static_cast<int>(std::floor(span / c.per_op_s * (1 + 1e-12)))) * c.per_op_s;
+    return u;
+  };
+  std::vector<double> spans;
+  for (const Candidate& c : cand)
+    for (int k = 1; k <= c.layers; ++k) spans.push_back(k * c.per_op_s);
+  double best_span = shortest, best_eff = useful(shortest) / (gpus * shortest);
+  for (double span : spans) {
+    const double eff = useful(span) / (gpus * span);
+    if (eff > best_eff + 1e-9 || (eff > best_eff - 1e-9 && span > best_span)) {
+      best_eff = eff;
+      best_span = span;
+    }
+  }
+  return best_span;
+}
+
+}  // namespace
+
 double schedule_level(const std::vector<LevelItem>& items, const std::vector<Piece>& pieces, int gpus,
-                      double start_s, std::vector<Wave>& out) {
+                      double start_s, std::vector<Wave>& out, AlignRule rule) {
   std::vector<Queue> queues;
   std::map<int, size_t> queue_of;
   for (const LevelItem& it : items) {
@@ -106,12 +140,9 @@ double schedule_level(const std::vector<LevelItem>& items, const std::vector<Pie
           break;
         }
       }
-      // align: the wave lasts as long as its shortest piece.
-      span = std::numeric_limits<double>::infinity();
-      for (Candidate& c : cand) {
-        c.per_op_s = queues[c.queue].item->curve->time_s(c.n);
-        span = std::min(span, c.layers * c.per_op_s);
-      }
+      // align: the wave's span (see AlignRule).
+      for (Candidate& c : cand) c.per_op_s = queues[c.queue].item->curve->time_s(c.n);
+      span = choose_span(cand, gpus, rule);
       bool dropped = false;
       for (size_t i = 0; i < cand.size();) {
         Candidate& c = cand[i];
@@ -129,7 +160,7 @@ double schedule_level(const std::vector<LevelItem>& items, const std::vector<Pie
     // commit
     Wave w;
     w.start_s = now;
-    w.end_s = now + span;
+    w.end_s = now;
     std::sort(cand.begin(), cand.end(), [&](const Candidate& a, const Candidate& b) {
       return queues[a.queue].item->metaop < queues[b.queue].item->metaop;
     });

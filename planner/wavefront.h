@@ -13,10 +13,21 @@
 
 namespace spindle {
 
+// How align sets a wave's span.
+enum class AlignRule {
+  kShortestPiece,  // as published: the wave lasts as long as its shortest piece
+  kBestSpan,       // the span, among the candidates' operator boundaries and piece ends, that
+                   // wastes the fewest device-seconds per second of wave (longest on ties):
+                   // pieces that end earlier idle until the wave ends. The published rule runs
+                   // one wave per distinct duration when MetaOps have a single operator, and
+                   // cuts wide pieces mid-operator at every short piece's end.
+};
+const char* align_rule_name(AlignRule r);
+
 // Schedules `pieces` (from allocate_level) from `start_s`; appends the waves to `out` and
 // returns the level's end time.
 double schedule_level(const std::vector<LevelItem>& items, const std::vector<Piece>& pieces, int gpus,
-                      double start_s, std::vector<Wave>& out);
+                      double start_s, std::vector<Wave>& out, AlignRule rule = AlignRule::kShortestPiece);
 
 // Merges consecutive waves running the same MetaOps on the same device counts, each slice
 // continuing the layers of the one before (its slices then run back to back).

@@ -1,0 +1,207 @@
+// The planner core: Theorem 1 against closed forms, the worked example of SPINDLE.md §3,
+// and, for every system on every zoo scenario and on seeded random scenarios, sound plans
+// (layers once and in order, valid device counts, never more than N devices, dependencies
+// kept) that are never faster than the lower bound. Plan files round-trip and bad ones fail
+// with one line.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+
+#include "planner/allocator.h"
+#include "planner/cost_model.h"
+#include "planner/graph_builder.h"
+#include "planner/systems.h"
+#include "test_scenarios.h"
+#include "traces/atomic_file.h"
+#include "traces/errors.h"
+
+namespace spindle::testing {
+namespace {
+
+// T(n) = a / n sampled at the divisors of `batch`.
+ScalingCurve linear_curve(double a, int batch) {
+  std::vector<CurvePoint> pts;
+  for (int n = 1; n <= batch; ++n)
+    if (batch % n == 0) pts.push_back(CurvePoint{n, a / n, a / n / 3, 2 * a / n / 3, false, 0});
+  return ScalingCurve(pts, batch);
+}
+
+LevelItem item(int id, int L, const ScalingCurve& c) {
+  LevelItem it;
+  it.metaop = id;
+  it.L = L;
+  it.curve = &c;
+  for (const CurvePoint& p : c.points()) it.valid_n.push_back(p.n);
+  return it;
+}
+
+TEST(Allocator, Theorem1ClosedFormForLinearScaling) {
+  // T_m(n) = a_m / n: n*_m = N a_m L_m / sum(a L), C* = sum(a L) / N.
+  ScalingCurve c1 = linear_curve(2.0, 64), c2 = linear_curve(1.0, 64), c3 = linear_curve(0.5, 64);
+  std::vector<LevelItem> items = {item(0, 10, c1), item(1, 20, c2), item(2, 40, c3)};
+  LevelAllocation a = allocate_level(items, 12);
+  EXPECT_NEAR(a.cstar_s, 60.0 / 12, 1e-8);
+  for (double n : a.n_star) EXPECT_NEAR(n, 4.0, 1e-6);
+  ASSERT_EQ(a.pieces.size(), 3u);  // 4 is a valid count: one piece each
+  for (const Piece& p : a.pieces) EXPECT_EQ(p.n, 4);
+}
+
+TEST(Allocator, WorkedExampleOfSection3) {
+  // 4 devices, T = a/n; MetaOp 0 gets n* = 1.5 with L = 12: C* = 8a, so 8 layers on 2 GPUs
+  // and 4 on 1. MetaOp 1 (L = 20) takes the other 2.5 devices: 8 layers on 4, 12 on 2.
+  ScalingCurve c = linear_curve(1.0, 4);
+  std::vector<LevelItem> items = {item(0, 12, c), item(1, 20, c)};
+  LevelAllocation a = allocate_level(items, 4);
+  EXPECT_NEAR(a.cstar_s, 8.0, 1e-8);
+  EXPECT_NEAR(a.n_star[0], 1.5, 1e-6);
+  EXPECT_NEAR(a.n_star[1], 2.5, 1e-6);
+  ASSERT_EQ(a.pieces.size(), 4u);
+  EXPECT_EQ(a.pieces[0].n, 2);
+  EXPECT_EQ(a.pieces[0].layers, 8);
+  EXPECT_EQ(a.pieces[1].n, 1);
+  EXPECT_EQ(a.pieces[1].layers, 4);
+  EXPECT_EQ(a.pieces[1].first_layer, 8);
+  EXPECT_EQ(a.pieces[2].n, 4);
+  EXPECT_EQ(a.pieces[2].layers, 8);
+  EXPECT_EQ(a.pieces[3].n, 2);
+  EXPECT_EQ(a.pieces[3].layers, 12);
+}
+
+TEST(Allocator, SaturatedAndBelowOneDevice) {
+  // Batch 2: at most 2 devices help. Two such MetaOps on 8 GPUs: saturated, C* = L T(2).
+  ScalingCurve c = linear_curve(1.0, 2);
+  LevelAllocation a = allocate_level({item(0, 6, c), item(1, 3, c)}, 8);
+  EXPECT_NEAR(a.cstar_s, 6 * 0.5, 1e-9);
+  // A tiny MetaOp next to a big one gets n* < 1: one piece of all its layers on one device.
+  ScalingCurve big = linear_curve(100.0, 8), tiny = linear_curve(1.0, 8);
+  LevelAllocation b = allocate_level({item(0, 8, big), item(1, 2, tiny)}, 8);
+  EXPECT_LT(b.n_star[1], 1.0);
+  EXPECT_EQ(b.pieces.back().metaop, 1);
+  EXPECT_EQ(b.pieces.back().n, 1);
+  EXPECT_EQ(b.pieces.back().layers, 2);
+  EXPECT_TRUE(std::isinf(inverse_time(big, 1.0)));  // faster than 8 devices allow
+  EXPECT_NEAR(inverse_time(big, 200.0), 0.5, 1e-12);  // time-sharing below one device
+}
+
+void check_all_systems(const Scenario& s, const std::string& what) {
+  Graph g = build_graph(s);
+  MetaGraph mg = contract(g);
+  CostModel cost(s, g, mg);
+  double paper = 0, best_baseline = std::numeric_limits<double>::infinity();
+  for (const std::string& name : system_names()) {
+    Plan p = plan_system(name, s, mg, cost);
+    EXPECT_EQ(check_plan(p, mg, cost), "") << what << " " << name;
+    EXPECT_GE(p.planned_s, p.lower_bound_s * (1 - 1e-9)) << what << " " << name;
+    EXPECT_GT(p.cstar_s, 0);
+    if (name == "spindle-paper") paper = p.planned_s;
+    else best_baseline = std::min(best_baseline, p.planned_s);
+  }
+  EXPECT_LE(paper, best_baseline * (1 + 1e-9)) << what << ": spindle-paper behind a baseline";
+}
+
+TEST(Systems, SoundPlansOnEveryZooScenario) {
+  for (const std::string& file : zoo_files())
+    for (int nodes : {1, 2, 4, 8}) {
+      LoadOptions o;
+      o.overrides = {"cluster.nodes=" + std::to_string(nodes)};
+      check_all_systems(load_scenario(file, o), file + " nodes=" + std::to_string(nodes));
+    }
+}
+
+// Random multi-task contrastive scenarios: 2-6 encoders, 2-9 tasks over random pairs,
+// batches with many or few divisors, 1-16 GPUs.
+std::string random_scenario(std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<std::uint32_t>(n)); };
+  const int enc = 2 + pick(5);
+  const int gpn[] = {1, 2, 4, 8};
+  std::string t = "[scenario]\nname = \"random\"\n[cluster]\nnodes = " + std::to_string(1 + pick(2)) +
+                  "\ngpus_per_node = " + std::to_string(gpn[pick(4)]) +
+                  "\ngpu = \"a800-80gb\"\nintra_node = { bw_GBps = 200.0, latency_us = 2.0 }\n"
+                  "inter_node = { bw_GBps = 50.0, latency_us = 5.0 }\n";
+  for (int e = 0; e < enc; ++e) {
+    const int h = 64 << pick(3);
+    t += "[model.components.e" + std::to_string(e) + "]\nkind = \"encoder\"\nembedding = \"patch\"\npatch_dim = 32\n"
+         "tokens = " + std::to_string(8 + pick(120)) + "\nlayers = " + std::to_string(1 + pick(12)) +
+         "\nhidden = " + std::to_string(h) + "\nheads = 4\nffn = " + std::to_string(4 * h) + "\n";
+    t += "[model.components.h" + std::to_string(e) + "]\nkind = \"projection\"\ninputs = [\"e" + std::to_string(e) +
+         "\"]\nhidden = 64\n";
+  }
+  const int batches[] = {1, 2, 3, 4, 6, 8, 12, 16, 24, 32};
+  const int tasks = 2 + pick(8);
+  for (int k = 0; k < tasks; ++k) {
+    const int a = pick(enc);
+    int b = pick(enc - 1);
+    if (b >= a) ++b;
+    t += "[[tasks]]\nname = \"t" + std::to_string(k) + "\"\ncomponents = [\"e" + std::to_string(a) + "\", \"h" +
+         std::to_string(a) + "\", \"e" + std::to_string(b) + "\", \"h" + std::to_string(b) + "\"]\nbatch = " +
+         std::to_string(batches[pick(10)]) + "\nloss = \"contrastive\"\n";
+  }
+  return t;
+}
+
+TEST(Systems, SoundPlansOnRandomScenarios) {
+  for (std::uint32_t seed = 1; seed <= 60; ++seed) {
+    check_all_systems(load_text(random_scenario(seed)), "seed " + std::to_string(seed));
+    if (::testing::Test::HasFailure()) break;
+  }
+}
+
+struct PlanFixture {
+  Scenario s = load_scenario(default_data_dir() / "multitask-clip-4.toml");
+  Graph g = build_graph(s);
+  MetaGraph mg = contract(g);
+  CostModel cost{s, g, mg};
+};
+
+TEST(PlanFile, RoundTripAndSameBytes) {
+  PlanFixture f;
+  Plan p = plan_system("spindle-paper", f.s, f.mg, f.cost);
+  const std::string text = plan_json(p, f.s, f.mg);
+  EXPECT_EQ(text, plan_json(plan_system("spindle-paper", f.s, f.mg, f.cost), f.s, f.mg));
+  const std::string file = (std::filesystem::temp_directory_path() / "spindle-plan-rt.json").string();
+  write_file_atomically(file, text);
+  Plan q = read_plan(file, f.s, f.mg, f.cost);
+  q.cstar_s = p.cstar_s;
+  q.lower_bound_s = p.lower_bound_s;
+  EXPECT_EQ(plan_json(q, f.s, f.mg), text);
+  std::filesystem::remove(file);
+}
+
+std::string plan_error(const PlanFixture& f, const std::string& text) {
+  const std::string file = (std::filesystem::temp_directory_path() / "spindle-plan-bad.json").string();
+  write_file_atomically(file, text);
+  try {
+    read_plan(file, f.s, f.mg, f.cost);
+  } catch (const InputError& e) {
+    std::filesystem::remove(file);
+    std::string msg = e.what();
+    return msg.substr(msg.find(": ") + 2);
+  }
+  return "";
+}
+
+TEST(PlanFile, MismatchesAreOneClearLine) {
+  PlanFixture f;
+  const std::string text = plan_json(plan_system("sequential", f.s, f.mg, f.cost), f.s, f.mg);
+  auto edit = [&](const std::string& from, const std::string& to) {
+    std::string t = text;
+    size_t at = t.find(from);
+    EXPECT_NE(at, std::string::npos) << from;
+    return t.replace(at, from.size(), to);
+  };
+  EXPECT_EQ(plan_error(f, edit("\"gpus\": 32", "\"gpus\": 16")),
+            "gpus: plan is for 16 GPUs, " + f.s.file + " has 32; allowed: a plan of this scenario");
+  EXPECT_EQ(plan_error(f, edit("\"format_version\": 1", "\"format_version\": 9")),
+            "format_version: 9 is not supported; allowed: a plan file of format_version 1");
+  EXPECT_THAT(plan_error(f, edit("\"L\": 24", "\"L\": 23")), ::testing::StartsWith("metaops."));
+  EXPECT_THAT(plan_error(f, edit("\"n\": 32", "\"n\": 64")),
+              ::testing::HasSubstr("devices do not divide its batch"));
+  EXPECT_THAT(plan_error(f, "{"), ::testing::StartsWith("not JSON"));
+}
+
+}  // namespace
+}  // namespace spindle::testing
