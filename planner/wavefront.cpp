@@ -5,6 +5,7 @@
 #include <cmath>
 #include <map>
 
+#include "planner/allocator.h"
 #include "traces/errors.h"
 
 namespace spindle {
@@ -180,6 +181,158 @@ double schedule_level(const std::vector<LevelItem>& items, const std::vector<Pie
       chunk.layers -= c.run;
       if (chunk.layers == 0) q.chunks.erase(q.chunks.begin() + static_cast<std::ptrdiff_t>(c.chunk));
     }
+    now = w.end_s;
+    out.push_back(std::move(w));
+  }
+  merge_identical_waves(out, first_wave);
+  return now;
+}
+
+double schedule_level_replanned(const std::vector<LevelItem>& items, int gpus, double start_s, std::vector<Wave>& out,
+                                bool look_ahead) {
+  const size_t first_wave = out.size();
+  std::vector<int> left(items.size()), next(items.size(), 0);
+  for (size_t i = 0; i < items.size(); ++i) left[i] = items[i].L;
+  double now = start_s;
+  for (;;) {
+    std::vector<size_t> active;
+    std::vector<LevelItem> rest;
+    for (size_t i = 0; i < items.size(); ++i)
+      if (left[i] > 0) {
+        active.push_back(i);
+        LevelItem it = items[i];
+        it.L = left[i];
+        rest.push_back(it);
+      }
+    if (active.empty()) break;
+    LevelAllocation a = allocate_level(rest, gpus);
+    // Each MetaOp's narrower bi-point count (1 below one device); slack = how long it can wait.
+    struct Want {
+      size_t item;
+      int n;
+      double remaining_s;  // at n
+      double slack_s;
+    };
+    std::vector<Want> wants;
+    for (size_t k = 0; k < active.size(); ++k) {
+      int n = 1 << 30;
+      for (const Piece& p : a.pieces)
+        if (p.metaop == rest[k].metaop) n = std::min(n, p.n);
+      const double rem = left[active[k]] * rest[k].curve->time_s(n);
+      wants.push_back(Want{active[k], n, rem, a.cstar_s - rem});
+    }
+    // Least slack first: those that must run now to finish with the rest.
+    std::stable_sort(wants.begin(), wants.end(), [](const Want& x, const Want& y) { return x.slack_s < y.slack_s; });
+    std::vector<Candidate> cand;
+    std::vector<double> waiting_slack;
+    int used = 0;
+    for (const Want& w : wants) {
+      if (used + w.n <= gpus) {
+        cand.push_back(Candidate{w.item, 0, w.n, left[w.item], 0, 0});
+        used += w.n;
+      } else {
+        waiting_slack.push_back(w.slack_s);
+      }
+    }
+    // extend: widen the candidates with most remaining time while devices are idle.
+    for (bool widened = true; widened && used < gpus;) {
+      widened = false;
+      size_t best = cand.size();
+      double best_rem = 0;
+      for (size_t i = 0; i < cand.size(); ++i) {
+        const LevelItem& it = items[cand[i].queue];
+        const int wider = next_valid(it, cand[i].n);
+        if (wider == 0 || used + wider - cand[i].n > gpus || !(it.curve->time_s(wider) < it.curve->time_s(cand[i].n)))
+          continue;
+        const double rem = cand[i].layers * it.curve->time_s(cand[i].n);
+        if (rem > best_rem) {
+          best_rem = rem;
+          best = i;
+        }
+      }
+      if (best < cand.size()) {
+        const int wider = next_valid(items[cand[best].queue], cand[best].n);
+        used += wider - cand[best].n;
+        cand[best].n = wider;
+        widened = true;
+      }
+    }
+    for (Candidate& c : cand) c.per_op_s = items[c.queue].curve->time_s(c.n);
+    double span = 0;
+    if (look_ahead) {
+      // Span with one step of look-ahead: the wave's span plus the C* of what would remain,
+      // over the candidates' natural ends, each also snapped to the widest piece's boundary.
+      size_t widest = 0;
+      for (size_t i = 1; i < cand.size(); ++i)
+        if (cand[i].n > cand[widest].n) widest = i;
+      std::vector<double> spans;
+      for (const Candidate& c : cand) {
+        const double end = c.layers * c.per_op_s;
+        spans.push_back(end);
+        const double snapped = std::floor(end / cand[widest].per_op_s * (1 + 1e-12)) * cand[widest].per_op_s;
+        if (snapped > 0) spans.push_back(snapped);
+      }
+      std::sort(spans.begin(), spans.end());
+      spans.erase(std::unique(spans.begin(), spans.end()), spans.end());
+      span = spans.front();
+      double best_score = std::numeric_limits<double>::infinity();
+      for (double sp : spans) {
+        std::vector<LevelItem> after;
+        bool progress = false;
+        std::vector<int> done(items.size(), 0);
+        for (const Candidate& c : cand) {
+          done[c.queue] = std::min(c.layers, static_cast<int>(std::floor(sp / c.per_op_s * (1 + 1e-12))));
+          progress = progress || done[c.queue] > 0;
+        }
+        if (!progress) continue;
+        for (size_t i = 0; i < items.size(); ++i)
+          if (left[i] - done[i] > 0) {
+            LevelItem it = items[i];
+            it.L = left[i] - done[i];
+            after.push_back(it);
+          }
+        const double score = sp + (after.empty() ? 0.0 : allocate_level(after, gpus).cstar_s);
+        if (score < best_score * (1 - 1e-9) || (score < best_score * (1 + 1e-9) && sp > span)) {
+          best_score = score;
+          span = sp;
+        }
+      }
+
+    } else {
+      // The most efficient span, capped by the slack of the MetaOps left waiting.
+      double cap = std::numeric_limits<double>::infinity();
+      for (double sl : waiting_slack) cap = std::min(cap, std::max(sl, 0.0));
+      span = choose_span(cand, gpus, AlignRule::kBestSpan);
+      if (span > cap) {
+        double best = std::numeric_limits<double>::infinity();
+        for (const Candidate& c : cand) best = std::min(best, c.per_op_s);
+        for (const Candidate& c : cand)
+          for (int k = 1; k <= c.layers && k * c.per_op_s <= cap; ++k) best = std::max(best, k * c.per_op_s);
+        span = std::min(span, best);
+      }
+    }
+    Wave w;
+    w.start_s = now;
+    w.end_s = now;
+    std::sort(cand.begin(), cand.end(), [&](const Candidate& x, const Candidate& y) {
+      return items[x.queue].metaop < items[y.queue].metaop;
+    });
+    for (const Candidate& c : cand) {
+      const int run = std::min(c.layers, static_cast<int>(std::floor(span / c.per_op_s * (1 + 1e-12))));
+      if (run == 0) continue;
+      Slice sl;
+      sl.metaop = items[c.queue].metaop;
+      sl.first_layer = next[c.queue];
+      sl.last_layer = next[c.queue] + run;
+      sl.n = c.n;
+      sl.start_s = now;
+      sl.end_s = now + run * c.per_op_s;
+      w.end_s = std::max(w.end_s, sl.end_s);
+      w.slices.push_back(sl);
+      next[c.queue] += run;
+      left[c.queue] -= run;
+    }
+    if (w.slices.empty()) throw InternalError("re-planned wave runs nothing");
     now = w.end_s;
     out.push_back(std::move(w));
   }

@@ -29,6 +29,15 @@ const char* align_rule_name(AlignRule r);
 double schedule_level(const std::vector<LevelItem>& items, const std::vector<Piece>& pieces, int gpus,
                       double start_s, std::vector<Wave>& out, AlignRule rule = AlignRule::kShortestPiece);
 
+// A candidate schedule of the same level: before every wave the allocator is run again on
+// the layers still to run (C* of the remainder), each MetaOp gets the lower of its bi-point
+// device counts, idle devices widen the MetaOps with most remaining time, single-device
+// MetaOps wait only while their slack lasts. The span is either the operator boundary that
+// wastes the fewest device-seconds, capped by the slack of those waiting, or (`look_ahead`)
+// the natural end that minimises the span plus the C* of the layers that would remain.
+double schedule_level_replanned(const std::vector<LevelItem>& items, int gpus, double start_s, std::vector<Wave>& out,
+                                bool look_ahead);
+
 // Merges consecutive waves running the same MetaOps on the same device counts, each slice
 // continuing the layers of the one before (its slices then run back to back).
 void merge_identical_waves(std::vector<Wave>& waves, size_t from);

@@ -1,0 +1,50 @@
+// Planning time for the 10-task model at 8 ... 1,024 GPUs (weak-scaled: every task's batch
+// grows with the GPU count so that GPUs have work), per system (goal: spindle-paper under 1 s
+// at 1,024 GPUs; the paper took 1-3 s at 8-64).
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "planner/cost_model.h"
+#include "planner/graph_builder.h"
+#include "planner/systems.h"
+#include "traces/text_table.h"
+
+int main() {
+  using namespace spindle;
+  using Clock = std::chrono::steady_clock;
+  TextTable t;
+  t.add_column("GPUs", TextTable::Align::kRight);
+  t.add_column("MetaOps", TextTable::Align::kRight);
+  t.add_column("cost model ms", TextTable::Align::kRight);
+  for (const std::string& name : system_names()) t.add_column(name + " ms", TextTable::Align::kRight);
+  t.add_column("spindle-paper x C*", TextTable::Align::kRight);
+  for (int nodes : {1, 2, 4, 8, 16, 32, 64, 128}) {
+    LoadOptions o;
+    o.overrides = {"cluster.nodes=" + std::to_string(nodes)};
+    Scenario base = load_scenario(default_data_dir() / "multitask-clip-10.toml", o);
+    const int scale = std::max(1, nodes / 4);  // the zoo batches are sized for 32 GPUs
+    for (size_t k = 0; k < base.tasks.size(); ++k)
+      o.overrides.push_back("tasks." + std::to_string(k) + ".batch=" + std::to_string(base.tasks[k].batch * scale));
+    Scenario s = load_scenario(default_data_dir() / "multitask-clip-10.toml", o);
+    Graph g = build_graph(s);
+    MetaGraph mg = contract(g);
+    auto t0 = Clock::now();
+    CostModel cost(s, g, mg);
+    std::vector<std::string> row = {std::to_string(s.cluster.gpus()), std::to_string(mg.metaops.size()),
+                                    fixed(std::chrono::duration<double, std::milli>(Clock::now() - t0).count(), 2)};
+    double ratio = 0;
+    for (const std::string& name : system_names()) {
+      t0 = Clock::now();
+      Plan p = plan_system(name, s, mg, cost);
+      row.push_back(fixed(std::chrono::duration<double, std::milli>(Clock::now() - t0).count(), 2));
+      if (name == "spindle-paper") ratio = p.planned_s / p.cstar_s;
+    }
+    row.push_back(fixed(ratio, 3));
+    t.add_row(row);
+  }
+  std::printf("Planning time, multitask-clip-10 weak-scaled (batches x GPUs/32), one run each\n%s", t.render().c_str());
+  return 0;
+}
