@@ -90,4 +90,60 @@ LevelAllocation allocate_level(const std::vector<LevelItem>& items, int gpus) {
   return a;
 }
 
+namespace {
+
+// Lower convex hull of (rate, devices) points from the origin, as increasing rates.
+std::vector<std::pair<double, double>> rate_hull(const LevelItem& it) {
+  std::vector<std::pair<double, double>> pts = {{0.0, 0.0}};
+  for (int n : it.valid_n) pts.push_back({1.0 / it.curve->time_s(n), static_cast<double>(n)});
+  std::sort(pts.begin(), pts.end());
+  std::vector<std::pair<double, double>> hull;
+  for (const auto& p : pts) {
+    while (hull.size() >= 2) {
+      const auto& a = hull[hull.size() - 2];
+      const auto& b = hull.back();
+      // Drop b if it lies on or above the segment a -> p.
+      if ((b.second - a.second) * (p.first - a.first) >= (p.second - a.second) * (b.first - a.first)) hull.pop_back();
+      else break;
+    }
+    hull.push_back(p);
+  }
+  return hull;
+}
+
+// Devices needed for `rate` on the hull; +infinity beyond the fastest point.
+double hull_devices(const std::vector<std::pair<double, double>>& hull, double rate) {
+  if (rate > hull.back().first * (1 + 1e-12)) return std::numeric_limits<double>::infinity();
+  for (size_t i = 1; i < hull.size(); ++i)
+    if (rate <= hull[i].first) {
+      const auto& a = hull[i - 1];
+      const auto& b = hull[i];
+      return a.second + (b.second - a.second) * (rate - a.first) / (b.first - a.first);
+    }
+  return hull.back().second;
+}
+
+}  // namespace
+
+double valid_count_cstar(const std::vector<LevelItem>& items, int gpus) {
+  std::vector<std::vector<std::pair<double, double>>> hulls;
+  double lo = 0, hi = 0;
+  for (const LevelItem& it : items) {
+    hulls.push_back(rate_hull(it));
+    lo = std::max(lo, it.L / hulls.back().back().first);  // every MetaOp at its fastest
+    hi += it.L * it.curve->time_s(1);                     // one device, one after another
+  }
+  auto devices = [&](double c) {
+    double sum = 0;
+    for (size_t i = 0; i < items.size(); ++i) sum += hull_devices(hulls[i], items[i].L / c);
+    return sum;
+  };
+  if (devices(lo) <= gpus) return lo;
+  for (int i = 0; i < 200 && hi - lo > 1e-12 * hi; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (devices(mid) <= gpus ? hi : lo) = mid;
+  }
+  return hi;
+}
+
 }  // namespace spindle

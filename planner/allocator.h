@@ -38,4 +38,11 @@ double inverse_time(const ScalingCurve& curve, double t);
 
 LevelAllocation allocate_level(const std::vector<LevelItem>& items, int gpus);
 
+// The level's optimum when device counts must be valid: each MetaOp may mix its valid counts
+// over time (and idle), but not use 1.5 devices. For a target C, MetaOp m needs the rate
+// L_m / C layers per second; the least devices giving that rate is the lower convex hull of
+// its points (1/T(n), n) and the origin. C*_valid = min C with sum of those <= N (bisection).
+// A lower bound for every level-barrier schedule with valid counts; >= C*.
+double valid_count_cstar(const std::vector<LevelItem>& items, int gpus);
+
 }  // namespace spindle

@@ -179,6 +179,7 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
       list.push_back({{"name", ps.plan.system},
                       {"planned_s", ps.plan.planned_s},
                       {"cstar_s", ps.plan.cstar_s},
+                      {"cstar_valid_s", ps.plan.cstar_valid_s},
                       {"lower_bound_s", ps.plan.lower_bound_s},
                       {"planning_s", ps.planning_s},
                       {"waves", ps.plan.waves.size()}});

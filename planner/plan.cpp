@@ -118,6 +118,7 @@ std::string plan_json(const Plan& plan, const Scenario& s, const MetaGraph& mg) 
   j["waves"] = waves;
   j["planned_s"] = plan.planned_s;
   j["cstar_s"] = plan.cstar_s;
+  j["cstar_valid_s"] = plan.cstar_valid_s;
   j["lower_bound_s"] = plan.lower_bound_s;
   j["notes"] = plan.notes;
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";

@@ -38,6 +38,7 @@ struct Plan {
   std::vector<Wave> waves;
   double planned_s = 0;      // makespan: the latest slice end
   double cstar_s = 0;        // sum over MetaLevels of the level's C*
+  double cstar_valid_s = 0;  // the same with valid device counts only (>= cstar_s)
   double lower_bound_s = 0;  // no plan of the scenario can be faster
   std::vector<std::string> notes;  // how the system decided what it did, for people
 

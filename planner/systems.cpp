@@ -180,11 +180,16 @@ Plan plan_spindle_paper(const Scenario& s, const MetaGraph& mg, const CostModel&
       const char* name;
       std::vector<Wave> waves;
       double end = 0;
-    } cands[4] = {{"published", {}, 0}, {"best-span", {}, 0}, {"re-planned", {}, 0}, {"re-planned look-ahead", {}, 0}};
+    } cands[6] = {{"published", {}, 0},
+                  {"best-span", {}, 0},
+                  {"re-planned", {}, 0},
+                  {"re-planned look-ahead", {}, 0},
+                  {"water-filled", {}, 0},
+                  {"water-filled look-ahead", {}, 0}};
     cands[0].end = schedule_level(items, a.pieces, gpus, now, cands[0].waves, AlignRule::kShortestPiece);
     cands[1].end = schedule_level(items, a.pieces, gpus, now, cands[1].waves, AlignRule::kBestSpan);
-    cands[2].end = schedule_level_replanned(items, gpus, now, cands[2].waves, false);
-    cands[3].end = schedule_level_replanned(items, gpus, now, cands[3].waves, true);
+    for (int k = 0; k < 4; ++k)
+      cands[2 + k].end = schedule_level_replanned(items, gpus, now, cands[2 + k].waves, k % 2 == 1, k >= 2);
     Candidate* best = &cands[0];
     for (Candidate& c : cands)
       if (c.end < best->end * (1 - 1e-9)) best = &c;
@@ -196,7 +201,7 @@ Plan plan_spindle_paper(const Scenario& s, const MetaGraph& mg, const CostModel&
   }
   p.notes.push_back("MPSP allocation and wavefront scheduling per MetaLevel, levels concatenated");
   p.notes.push_back("wave schedule taken per MetaLevel (fastest of the published wavefront, best-span align, and "
-                    "re-planning before every wave with or without look-ahead): " + chosen);
+                    "re-planning before every wave, from bi-point or water-filled counts, with or without look-ahead): " + chosen);
   return p;
 }
 
@@ -225,6 +230,18 @@ double cstar_s(const MetaGraph& mg, const CostModel& cost, int gpus) {
   double sum = 0;
   for (int level = 1; level <= mg.levels; ++level) sum += allocate_level(level_items(mg, cost, level), gpus).cstar_s;
   return sum;
+}
+
+double cstar_valid_s(const MetaGraph& mg, const CostModel& cost, int gpus) {
+  double sum = 0;
+  for (int level = 1; level <= mg.levels; ++level) sum += valid_count_cstar(level_items(mg, cost, level), gpus);
+  return sum;
+}
+
+void set_bounds(Plan& p, const MetaGraph& mg, const CostModel& cost) {
+  p.cstar_s = cstar_s(mg, cost, p.gpus);
+  p.cstar_valid_s = cstar_valid_s(mg, cost, p.gpus);
+  p.lower_bound_s = lower_bound_s(mg, cost, p.gpus);
 }
 
 double lower_bound_s(const MetaGraph& mg, const CostModel& cost, int gpus) {
@@ -256,8 +273,7 @@ Plan plan_system(const std::string& name, const Scenario& s, const MetaGraph& mg
        }());
   p.system = name;
   p.gpus = s.cluster.gpus();
-  p.cstar_s = cstar_s(mg, cost, p.gpus);
-  p.lower_bound_s = lower_bound_s(mg, cost, p.gpus);
+  set_bounds(p, mg, cost);
   p.finish();
   if (name == "spindle-paper") {
     // The planner may take a baseline's schedule as a candidate when it is better, and says so.

@@ -24,6 +24,11 @@ std::vector<LevelItem> level_items(const MetaGraph& mg, const CostModel& cost, i
 
 // Sum over MetaLevels of each level's C*.
 double cstar_s(const MetaGraph& mg, const CostModel& cost, int gpus);
+// Sum over MetaLevels of each level's valid-count optimum (see valid_count_cstar).
+double cstar_valid_s(const MetaGraph& mg, const CostModel& cost, int gpus);
+
+// Fills in a plan's cstar_s, cstar_valid_s and lower_bound_s.
+void set_bounds(Plan& p, const MetaGraph& mg, const CostModel& cost);
 
 // A bound no plan can beat, level barrier or not: the larger of the critical path with every
 // MetaOp at its fastest, and the least device-seconds of all MetaOps over the GPUs.

@@ -189,7 +189,7 @@ double schedule_level(const std::vector<LevelItem>& items, const std::vector<Pie
 }
 
 double schedule_level_replanned(const std::vector<LevelItem>& items, int gpus, double start_s, std::vector<Wave>& out,
-                                bool look_ahead) {
+                                bool look_ahead, bool water_fill) {
   const size_t first_wave = out.size();
   std::vector<int> left(items.size()), next(items.size(), 0);
   for (size_t i = 0; i < items.size(); ++i) left[i] = items[i].L;
@@ -218,6 +218,7 @@ double schedule_level_replanned(const std::vector<LevelItem>& items, int gpus, d
       int n = 1 << 30;
       for (const Piece& p : a.pieces)
         if (p.metaop == rest[k].metaop) n = std::min(n, p.n);
+      if (water_fill) n = 1;  // every MetaOp starts on one device; extend hands out the rest
       const double rem = left[active[k]] * rest[k].curve->time_s(n);
       wants.push_back(Want{active[k], n, rem, a.cstar_s - rem});
     }

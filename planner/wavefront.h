@@ -34,9 +34,11 @@ double schedule_level(const std::vector<LevelItem>& items, const std::vector<Pie
 // device counts, idle devices widen the MetaOps with most remaining time, single-device
 // MetaOps wait only while their slack lasts. The span is either the operator boundary that
 // wastes the fewest device-seconds, capped by the slack of those waiting, or (`look_ahead`)
-// the natural end that minimises the span plus the C* of the layers that would remain.
+// the natural end that minimises the span plus the C* of the layers that would remain. With
+// `water_fill`, every MetaOp starts on one device instead of its bi-point count and extend
+// hands out the rest, one valid step at a time, to the MetaOp with most remaining time.
 double schedule_level_replanned(const std::vector<LevelItem>& items, int gpus, double start_s, std::vector<Wave>& out,
-                                bool look_ahead);
+                                bool look_ahead, bool water_fill);
 
 // Merges consecutive waves running the same MetaOps on the same device counts, each slice
 // continuing the layers of the one before (its slices then run back to back).

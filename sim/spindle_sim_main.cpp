@@ -88,8 +88,7 @@ int main(int argc, char** argv) {
     }
     if (!plan_file.empty()) {
       spindle::Plan p = spindle::read_plan(plan_file, s, mg, cost);
-      p.cstar_s = spindle::cstar_s(mg, cost, p.gpus);
-      p.lower_bound_s = spindle::lower_bound_s(mg, cost, p.gpus);
+      spindle::set_bounds(p, mg, cost);
       planned.push_back({std::move(p), 0.0});
     }
     std::string text = spindle::summary_text(s, g, mg);

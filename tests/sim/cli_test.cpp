@@ -227,4 +227,44 @@ TEST(SimCli, ProfileOverridesTheAnalyticModel) {
   fs::remove(f);
 }
 
+TEST(SimCli, PlanOnlyWritesPlanFilesAndReadsThemBack) {
+  fs::path dir = fs::temp_directory_path() / ("spindle-plans-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  SimRun r = sim("scenarios/multitask-clip-4.toml --plan-only --out " + dir.string());
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("Plans  32 GPUs; C* = "));
+  EXPECT_THAT(r.out, HasSubstr("spindle-paper waves"));
+  for (const char* sys : {"spindle-paper", "sequential", "uniform", "optimus"}) {
+    SCOPED_TRACE(sys);
+    fs::path plan = dir / (std::string(sys) + ".plan.json");
+    const std::string text = spindle::read_file(plan);
+    EXPECT_THAT(text, HasSubstr("\"system\": \"" + std::string(sys) + "\""));
+    EXPECT_EQ(text.find("planning_s"), std::string::npos) << "wall clock in a plan file";
+    SimRun back = sim("scenarios/multitask-clip-4.toml --plan " + plan.string());
+    EXPECT_EQ(back.rc, 0) << back.err;
+    EXPECT_THAT(back.out, HasSubstr("  " + std::string(sys) + " "));
+  }
+  // Same inputs, same plan bytes.
+  fs::path again = dir / "again";
+  ASSERT_EQ(sim("scenarios/multitask-clip-4.toml --plan-only --system spindle-paper --out " + again.string()).rc, 0);
+  EXPECT_EQ(spindle::read_file(again / "spindle-paper.plan.json"), spindle::read_file(dir / "spindle-paper.plan.json"));
+  // A plan of another scenario is refused with one line.
+  SimRun other = sim("scenarios/multitask-clip-7.toml --plan " + (dir / "uniform.plan.json").string());
+  EXPECT_EQ(other.rc, 2);
+  EXPECT_THAT(other.err, HasSubstr("uniform.plan.json: metaops: 28 MetaOps, the scenario has 49; allowed: a plan of this "
+                                   "scenario (same model, tasks and batches)\n"));
+  fs::remove_all(dir);
+}
+
+TEST(SimCli, PlanOnlyJsonAndUnknownSystem) {
+  SimRun j = sim("scenarios/multitask-clip-4.toml --plan-only --json --system spindle-paper --system sequential");
+  ASSERT_EQ(j.rc, 0) << j.err;
+  EXPECT_THAT(j.out, HasSubstr("\"systems\": ["));
+  EXPECT_THAT(j.out, HasSubstr("\"name\": \"sequential\""));
+  EXPECT_THAT(j.out, HasSubstr("\"planning_s\": "));
+  SimRun bad = sim("scenarios/multitask-clip-4.toml --plan-only --system megatron");
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_EQ(bad.err, "--system megatron: unknown system; allowed: spindle-paper, sequential, uniform, optimus\n");
+}
+
 }  // namespace
