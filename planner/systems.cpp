@@ -139,19 +139,30 @@ Plan plan_optimus(const Scenario& s, const MetaGraph& mg, const CostModel& cost)
                       " GPUs: one GPU per group, longest task first onto the least-loaded GPU");
     return p;
   }
+  // Marginal gain: a task's next useful group size is the smallest larger one that makes it
+  // faster; the task with the largest time drop per extra GPU gets them.
   std::vector<int> size(static_cast<size_t>(k), 1);
-  for (int extra = gpus - k; extra > 0; --extra) {
-    int best = -1;
+  for (int spare = gpus - k; spare > 0;) {
+    int best = -1, best_step = 0;
     double best_gain = 0;
     for (int t = 0; t < k; ++t) {
-      const double gain = task_time(t, size[static_cast<size_t>(t)]) - task_time(t, size[static_cast<size_t>(t)] + 1);
-      if (gain > best_gain) {
-        best_gain = gain;
-        best = t;
+      const int g = size[static_cast<size_t>(t)];
+      const double now_s = task_time(t, g);
+      for (int step = 1; step <= spare; ++step) {
+        const double drop = now_s - task_time(t, g + step);
+        if (drop > now_s * 1e-9) {
+          if (drop / step > best_gain) {
+            best_gain = drop / step;
+            best = t;
+            best_step = step;
+          }
+          break;
+        }
       }
     }
     if (best < 0) break;  // no task gets faster: the rest stay idle
-    ++size[static_cast<size_t>(best)];
+    size[static_cast<size_t>(best)] += best_step;
+    spare -= best_step;
   }
   std::vector<std::vector<int>> group_tasks(static_cast<size_t>(k));
   std::string sizes;
