@@ -182,6 +182,8 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
                       {"cstar_valid_s", ps.plan.cstar_valid_s},
                       {"lower_bound_s", ps.plan.lower_bound_s},
                       {"planning_s", ps.planning_s},
+                      {"peak_slice_GiB", ps.plan.peak_slice_GiB},
+                      {"schedule_from", ps.plan.schedule_from},
                       {"waves", ps.plan.waves.size()}});
     j["systems"] = list;
   }

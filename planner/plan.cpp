@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "traces/atomic_file.h"
@@ -16,6 +17,26 @@ void Plan::finish() {
   planned_s = 0;
   for (const Wave& w : waves)
     for (const Slice& s : w.slices) planned_s = std::max(planned_s, s.end_s);
+}
+
+double peak_slice_GiB(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg) {
+  std::map<std::string, int> tasks_of;  // weight set -> tasks using it
+  {
+    std::map<std::string, std::set<int>> sets;
+    for (const Operator& op : g.ops())
+      if (!op.weights.empty()) sets[op.weight_set].insert(op.task);
+    for (const auto& [w, t] : sets) tasks_of[w] = static_cast<int>(t.size());
+  }
+  double peak = 0;
+  for (const Wave& w : plan.waves)
+    for (const Slice& sl : w.slices) {
+      const Operator& op = g.op(mg.metaops[static_cast<size_t>(sl.metaop)].ops.front());
+      MemoryBreakdown m = layer_memory(op, sl.layers(), ParallelConfig{sl.n, 1, s.planner.zero1}, sl.n,
+                                       !op.weights.empty() && tasks_of[op.weight_set] > 1);
+      m.workspace = s.planner.workspace_GiB * kGiB;
+      peak = std::max(peak, m.total() / kGiB);
+    }
+  return peak;
 }
 
 std::string check_plan(const Plan& plan, const MetaGraph& mg, const CostModel& cost) {
@@ -121,6 +142,7 @@ std::string plan_json(const Plan& plan, const Scenario& s, const MetaGraph& mg) 
   j["cstar_valid_s"] = plan.cstar_valid_s;
   j["lower_bound_s"] = plan.lower_bound_s;
   j["notes"] = plan.notes;
+  if (!plan.schedule_from.empty()) j["schedule_from"] = plan.schedule_from;
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
 
@@ -139,7 +161,8 @@ const json& field(const std::string& file, const json& obj, const std::string& w
   const std::string path = where.empty() ? key : where + "." + key;
   if (it == obj.end()) bad(file, path, "missing", allowed);
   const bool number_ok = (type == json::value_t::number_float) && it->is_number();
-  const bool int_ok = (type == json::value_t::number_integer) && it->is_number_integer();
+  const bool int_ok = (type == json::value_t::number_integer) && it->is_number_integer() &&
+                      it->get<std::int64_t>() >= -(1LL << 30) && it->get<std::int64_t>() <= (1LL << 30);
   if (!(it->type() == type || number_ok || int_ok))
     bad(file, path, std::string("expected ") + (type == json::value_t::number_integer ? "an integer" : json(type).type_name()) +
                         ", found " + it->type_name(),
@@ -147,9 +170,21 @@ const json& field(const std::string& file, const json& obj, const std::string& w
   return *it;
 }
 
+Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGraph& mg, const CostModel& cost);
+
 }  // namespace
 
 Plan read_plan(const std::string& file, const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
+  try {
+    return read_plan_checked(file, s, mg, cost);
+  } catch (const json::exception& e) {
+    throw InputError(file + ": " + std::string(e.what()) + "; allowed: a plan file written by spindle-sim --plan-only");
+  }
+}
+
+namespace {
+
+Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
   json j;
   try {
     j = json::parse(read_file(file));
@@ -193,6 +228,8 @@ Plan read_plan(const std::string& file, const Scenario& s, const MetaGraph& mg, 
     Wave wave;
     wave.start_s = field(file, wj, where, "start_s", json::value_t::number_float, "seconds").get<double>();
     wave.end_s = field(file, wj, where, "end_s", json::value_t::number_float, "seconds").get<double>();
+    if (!(wave.start_s >= 0) || !(wave.end_s >= wave.start_s) || !std::isfinite(wave.end_s))
+      bad(file, where, "span [" + fixed(wave.start_s, 6) + ", " + fixed(wave.end_s, 6) + "] s", "0 <= start_s <= end_s");
     const json& slices = field(file, wj, where, "slices", json::value_t::array, "a list of slices");
     for (size_t k = 0; k < slices.size(); ++k) {
       const std::string sw = where + ".slices." + std::to_string(k);
@@ -205,11 +242,23 @@ Plan read_plan(const std::string& file, const Scenario& s, const MetaGraph& mg, 
       sl.n = field(file, sj, sw, "n", json::value_t::number_integer, "a device count").get<int>();
       sl.start_s = field(file, sj, sw, "start_s", json::value_t::number_float, "seconds").get<double>();
       sl.end_s = field(file, sj, sw, "end_s", json::value_t::number_float, "seconds").get<double>();
-      if (sj.contains("devices")) sl.devices = sj["devices"].get<std::vector<int>>();
+      if (sj.contains("devices")) {
+        const json& d = field(file, sj, sw, "devices", json::value_t::array, "distinct device ids below gpus");
+        std::set<int> seen;
+        for (const json& id : d) {
+          if (!id.is_number_integer() || id.get<std::int64_t>() < 0 || id.get<std::int64_t>() >= p.gpus ||
+              !seen.insert(id.get<int>()).second)
+            bad(file, sw + ".devices", "'" + id.dump() + "' is not a distinct device id", "distinct ids 0.." + std::to_string(p.gpus - 1));
+          sl.devices.push_back(id.get<int>());
+        }
+        if (!sl.devices.empty() && static_cast<int>(sl.devices.size()) != sl.n)
+          bad(file, sw + ".devices", std::to_string(sl.devices.size()) + " devices for n = " + std::to_string(sl.n), "n device ids");
+      }
       wave.slices.push_back(sl);
     }
     p.waves.push_back(std::move(wave));
   }
+  if (j.contains("schedule_from") && j["schedule_from"].is_string()) p.schedule_from = j["schedule_from"].get<std::string>();
   if (j.contains("notes") && j["notes"].is_array())
     for (const json& n : j["notes"])
       if (n.is_string()) p.notes.push_back(n.get<std::string>());
@@ -219,4 +268,5 @@ Plan read_plan(const std::string& file, const Scenario& s, const MetaGraph& mg, 
   return p;
 }
 
+}  // namespace
 }  // namespace spindle

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "planner/cost_model.h"
+#include "planner/graph.h"
 #include "planner/metagraph.h"
 #include "planner/scenario.h"
 
@@ -41,9 +42,16 @@ struct Plan {
   double cstar_valid_s = 0;  // the same with valid device counts only (>= cstar_s)
   double lower_bound_s = 0;  // no plan of the scenario can be faster
   std::vector<std::string> notes;  // how the system decided what it did, for people
+  std::string schedule_from;       // set when a planner took another system's schedule
+  double peak_slice_GiB = 0;       // largest per-device memory of one slice (its layers alone)
 
   void finish();  // sets planned_s from the slices
 };
+
+// The per-device memory of the largest slice: its layers' weights, gradients, optimizer state
+// and stored activations at its local batch, plus workspace. Placement (a later issue) adds
+// what several slices on one device hold together; a slice above the GPU's memory cannot run.
+double peak_slice_GiB(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg);
 
 // The first rule `plan` breaks, or "" when it is sound: every MetaOp's layers scheduled
 // exactly once in layer order, valid device counts, slice durations = layers x T(n), never

@@ -5,7 +5,7 @@
 
 namespace spindle {
 
-std::string plans_text(const Scenario& s, const MetaGraph& mg, const std::vector<PlannedSystem>& systems) {
+std::string plans_text(const Scenario& s, const MetaGraph& mg, const std::vector<PlannedSystem>& systems, double gpu_GiB) {
   if (systems.empty()) return "";
   const Plan& first = systems.front().plan;
   std::string out = "Plans  " + std::to_string(first.gpus) + " GPUs; C* = " + fixed(first.cstar_s * 1e3, 3) +
@@ -21,23 +21,34 @@ std::string plans_text(const Scenario& s, const MetaGraph& mg, const std::vector
                                                              {"x lower bound", A::kRight},
                                                              {"speedup vs sequential", A::kRight},
                                                              {"waves", A::kRight},
+                                                             {"peak slice GiB", A::kRight},
                                                              {"planning ms", A::kRight}})
     t.add_column(h, a);
   double sequential = 0;
   for (const PlannedSystem& ps : systems)
     if (ps.plan.system == "sequential") sequential = ps.plan.planned_s;
+  bool over = false;
   for (const PlannedSystem& ps : systems) {
     const Plan& p = ps.plan;
-    t.add_row({p.system, fixed(p.planned_s * 1e3, 3), fixed(p.planned_s / p.cstar_s, 3),
+    std::string name = p.system;
+    if (!p.schedule_from.empty()) name += " (" + p.schedule_from + "'s schedule)";
+    if (!ps.from_file.empty()) name += " (from " + ps.from_file + ")";
+    const bool too_big = p.peak_slice_GiB > gpu_GiB;
+    over = over || too_big;
+    t.add_row({name, fixed(p.planned_s * 1e3, 3), fixed(p.planned_s / p.cstar_s, 3),
                fixed(p.planned_s / p.cstar_valid_s, 3),
                fixed(p.planned_s / p.lower_bound_s, 3), sequential > 0 ? fixed(sequential / p.planned_s, 2) + "x" : "-",
-               std::to_string(p.waves.size()), fixed(ps.planning_s * 1e3, 2)});
+               std::to_string(p.waves.size()), fixed(p.peak_slice_GiB, 1) + (too_big ? " !" : ""),
+               ps.from_file.empty() ? fixed(ps.planning_s * 1e3, 2) : "-"});
   }
   out += t.render();
+  if (over)
+    out += "  ! a slice needs more memory than a GPU's " + fixed(gpu_GiB, 1) +
+           " GiB: such a plan cannot run as is (placement must split its layers, or set planner.zero1 = true)\n";
   for (const PlannedSystem& ps : systems)
     for (const std::string& note : ps.plan.notes) out += "  " + ps.plan.system + ": " + note + "\n";
   for (const PlannedSystem& ps : systems)
-    if (ps.plan.system == "spindle-paper") out += "\n" + waves_text(s, mg, ps.plan);
+    if (ps.plan.system == "spindle-paper" && ps.from_file.empty()) out += "\n" + waves_text(s, mg, ps.plan);
   return out;
 }
 

@@ -11,10 +11,12 @@ namespace spindle {
 
 struct PlannedSystem {
   Plan plan;
-  double planning_s = 0;  // wall clock: printed, never written to plan files
+  double planning_s = 0;   // wall clock: printed, never written to plan files
+  std::string from_file;   // set for a plan read back with --plan
 };
 
-std::string plans_text(const Scenario& s, const MetaGraph& mg, const std::vector<PlannedSystem>& systems);
+// `gpu_GiB` is one GPU's memory: slices needing more are flagged.
+std::string plans_text(const Scenario& s, const MetaGraph& mg, const std::vector<PlannedSystem>& systems, double gpu_GiB);
 
 // The wave table of one plan: start, span, slices as MetaOp[first..last)@n, devices in use.
 std::string waves_text(const Scenario& s, const MetaGraph& mg, const Plan& plan);

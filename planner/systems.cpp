@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <limits>
 #include <map>
+#include <set>
 
 #include "planner/wavefront.h"
 #include "traces/errors.h"
@@ -105,8 +106,8 @@ Plan plan_uniform(const Scenario& s, const MetaGraph& mg, const CostModel& cost)
     p.notes.push_back(std::to_string(k) + " tasks on " + std::to_string(gpus) +
                       " GPUs: tasks dealt round-robin onto one GPU each; tasks sharing a GPU run one after another");
   else
-    p.notes.push_back(std::to_string(gpus) + " GPUs split into " + std::to_string(k) +
-                      " equal groups (the first " + std::to_string(gpus % k) + " one larger), one task each");
+    p.notes.push_back(std::to_string(gpus) + " GPUs split into " + std::to_string(k) + " equal groups" +
+                      (gpus % k ? " (the first " + std::to_string(gpus % k) + " one larger)" : std::string()) + ", one task each");
   return p;
 }
 
@@ -141,6 +142,14 @@ Plan plan_optimus(const Scenario& s, const MetaGraph& mg, const CostModel& cost)
   }
   // Marginal gain: a task's next useful group size is the smallest larger one that makes it
   // faster; the task with the largest time drop per extra GPU gets them.
+  // A task's time changes only at the valid counts of its MetaOps.
+  std::vector<std::vector<int>> counts(static_cast<size_t>(k));
+  for (int t = 0; t < k; ++t) {
+    std::set<int> c;
+    for (int id : metas[static_cast<size_t>(t)])
+      for (const CurvePoint& pt : cost.metaop(id).curve.points()) c.insert(pt.n);
+    counts[static_cast<size_t>(t)].assign(c.begin(), c.end());
+  }
   std::vector<int> size(static_cast<size_t>(k), 1);
   for (int spare = gpus - k; spare > 0;) {
     int best = -1, best_step = 0;
@@ -148,13 +157,15 @@ Plan plan_optimus(const Scenario& s, const MetaGraph& mg, const CostModel& cost)
     for (int t = 0; t < k; ++t) {
       const int g = size[static_cast<size_t>(t)];
       const double now_s = task_time(t, g);
-      for (int step = 1; step <= spare; ++step) {
-        const double drop = now_s - task_time(t, g + step);
+      for (int next : counts[static_cast<size_t>(t)]) {
+        if (next <= g) continue;
+        if (next - g > spare) break;
+        const double drop = now_s - task_time(t, next);
         if (drop > now_s * 1e-9) {
-          if (drop / step > best_gain) {
-            best_gain = drop / step;
+          if (drop / (next - g) > best_gain) {
+            best_gain = drop / (next - g);
             best = t;
-            best_step = step;
+            best_step = next - g;
           }
           break;
         }
@@ -295,6 +306,7 @@ Plan plan_system(const std::string& name, const Scenario& s, const MetaGraph& mg
         b.notes.push_back("spindle-paper took " + std::string(other) + "'s schedule as a candidate: " + fixed(b.planned_s * 1e3, 3) +
                           " ms against its own wavefront plan's " + fixed(own * 1e3, 3) + " ms");
         b.system = name;
+        b.schedule_from = other;
         p = std::move(b);
       }
     }

@@ -1,6 +1,7 @@
 // spindle-sim: reads a scenario, builds its multi-task graph, contracts it into MetaOps and
 // prints the summary (text or --json), optionally writing Graphviz files of G and G_M.
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <iostream>
@@ -18,6 +19,7 @@
 #include "planner/metagraph.h"
 #include "planner/scenario.h"
 #include "traces/atomic_file.h"
+#include "traces/errors.h"
 #include "traces/main_guard.h"
 #include "traces/profile.h"
 
@@ -77,29 +79,37 @@ int main(int argc, char** argv) {
       spindle::write_file_atomically(std::filesystem::path(dump_dir) / "metagraph.dot",
                                      spindle::metagraph_dot(s, mg));
     }
+    if (!plan_only && app.count("--system") > 0)
+      throw spindle::InputError("--system: only used with --plan-only; allowed: --plan-only --system NAME");
+    std::vector<std::string> unique_systems;
+    for (const std::string& name : systems)
+      if (std::find(unique_systems.begin(), unique_systems.end(), name) == unique_systems.end())
+        unique_systems.push_back(name);
     std::vector<spindle::PlannedSystem> planned;
     if (plan_only) {
-      for (const std::string& name : systems) {
+      for (const std::string& name : unique_systems) {
         const auto t0 = std::chrono::steady_clock::now();
         spindle::Plan p = spindle::plan_system(name, s, mg, cost);
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        planned.push_back({std::move(p), secs});
+        p.peak_slice_GiB = spindle::peak_slice_GiB(p, s, g, mg);
+        planned.push_back({std::move(p), secs, ""});
       }
     }
     if (!plan_file.empty()) {
       spindle::Plan p = spindle::read_plan(plan_file, s, mg, cost);
       spindle::set_bounds(p, mg, cost);
-      planned.push_back({std::move(p), 0.0});
+      p.peak_slice_GiB = spindle::peak_slice_GiB(p, s, g, mg);
+      planned.push_back({std::move(p), 0.0, plan_file});
     }
     std::string text = spindle::summary_text(s, g, mg);
     if (explain_cost) text += "\n" + spindle::cost_text(s, g, mg, cost, profile_file);
-    if (!planned.empty()) text += "\n" + spindle::plans_text(s, mg, planned);
+    if (!planned.empty()) text += "\n" + spindle::plans_text(s, mg, planned, s.cluster.gpu.memory_GiB());
     const std::string js = spindle::summary_json(s, g, mg, &cost, profile_file, &planned);
     if (!out_dir.empty()) {
       spindle::write_file_atomically(std::filesystem::path(out_dir) / "summary.txt", text);
       spindle::write_file_atomically(std::filesystem::path(out_dir) / "summary.json", js);
       for (const spindle::PlannedSystem& ps : planned)
-        if (plan_only)
+        if (ps.from_file.empty())
           spindle::write_file_atomically(std::filesystem::path(out_dir) / (ps.plan.system + ".plan.json"),
                                          spindle::plan_json(ps.plan, s, mg));
     }

@@ -207,6 +207,13 @@ TEST(PlanFile, MismatchesAreOneClearLine) {
   EXPECT_THAT(plan_error(f, edit("\"n\": 32", "\"n\": 64")),
               ::testing::HasSubstr("devices do not divide its batch"));
   EXPECT_THAT(plan_error(f, "{"), ::testing::StartsWith("not JSON"));
+  // Integers that would wrap, device lists that do not fit, wrong JSON types: one line each.
+  EXPECT_THAT(plan_error(f, edit("\"n\": 32", "\"n\": 4294967328")), ::testing::HasSubstr(".n: expected an integer"));
+  EXPECT_THAT(plan_error(f, edit("\"n\": 32,", "\"n\": 32, \"devices\": [99],")),
+              ::testing::HasSubstr(".devices: '99' is not a distinct device id"));
+  EXPECT_THAT(plan_error(f, edit("\"n\": 32,", "\"n\": 32, \"devices\": \"x\",")),
+              ::testing::HasSubstr(".devices: expected array"));
+  EXPECT_THAT(plan_error(f, edit("\"notes\": [", "\"schedule_from\": 5, \"notes\": [")), ::testing::Eq(""));
 }
 
 }  // namespace
