@@ -14,7 +14,8 @@
 
 namespace spindle {
 
-const std::vector<std::string>& system_names();  // spindle-paper, sequential, uniform, optimus
+// spindle (no level barrier), spindle-paper, sequential, uniform, optimus.
+const std::vector<std::string>& system_names();
 
 // Throws InputError for an unknown name (listing the known ones).
 Plan plan_system(const std::string& name, const Scenario& s, const MetaGraph& mg, const CostModel& cost);

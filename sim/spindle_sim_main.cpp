@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
                "Plan with every --system and print planned times against C* and the lower bound; with --out DIR "
                "also write DIR/<system>.plan.json")
       ->capture_default_str();
-  app.add_option("--system", systems, "Systems to plan (repeatable): spindle-paper, sequential, uniform, optimus")
+  app.add_option("--system", systems, "Systems to plan (repeatable): spindle, spindle-paper, sequential, uniform, optimus")
       ->capture_default_str();
   app.add_option("--plan", plan_file, "Read a plan file back (validated against the scenario) and report it")
       ->type_name("FILE.json");

@@ -264,7 +264,7 @@ TEST(SimCli, PlanOnlyJsonAndUnknownSystem) {
   EXPECT_THAT(j.out, HasSubstr("\"planning_s\": "));
   SimRun bad = sim("scenarios/multitask-clip-4.toml --plan-only --system megatron");
   EXPECT_EQ(bad.rc, 2);
-  EXPECT_EQ(bad.err, "--system megatron: unknown system; allowed: spindle-paper, sequential, uniform, optimus\n");
+  EXPECT_EQ(bad.err, "--system megatron: unknown system; allowed: spindle, spindle-paper, sequential, uniform, optimus\n");
 }
 
 }  // namespace
