@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "planner/metaop_json.h"
 #include "traces/text_table.h"
 
 namespace spindle {
@@ -41,7 +42,7 @@ std::string cost_text(const Scenario& s, const Graph& g, const MetaGraph& mg, co
     const ScalingCurve& curve = c.curve;
     const int nmax = curve.max_n();
     const double t1 = curve.time_s(1), tn = curve.time_s(nmax);
-    t.add_row({std::to_string(m.id), m.component < 0 ? "(loss)" : s.model.components[static_cast<size_t>(m.component)].name,
+    t.add_row({std::to_string(m.id), component_name(s, m),
                s.tasks[static_cast<size_t>(m.tasks.front())].name, op_kind_name(m.kind), std::to_string(m.L), ms(t1),
                ms(c.flops_only_t1_s), std::to_string(nmax), ms(tn), fixed(t1 / tn, 2) + "x",
                std::string("dp=n") + (c.zero1 ? " zero1" : ""), std::to_string(curve.pieces().size()),
@@ -55,7 +56,7 @@ std::string cost_text(const Scenario& s, const Graph& g, const MetaGraph& mg, co
   for (const MetaOp& m : mg.metaops) {
     const ScalingCurve& curve = cost.metaop(m.id).curve;
     std::string line = "  " + std::to_string(m.id) + " " +
-                       (m.component < 0 ? "(loss)" : s.model.components[static_cast<size_t>(m.component)].name) + "/" +
+                       (component_name(s, m)) + "/" +
                        s.tasks[static_cast<size_t>(m.tasks.front())].name + ":";
     const double t1 = curve.time_s(1);
     for (const CurvePoint& p : curve.points()) {

@@ -3,6 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "planner/metaop_json.h"
 #include "planner/param_count.h"
 #include "traces/text_table.h"
 
@@ -17,9 +18,6 @@ std::string task_names(const Scenario& s, const std::vector<int>& tasks) {
   return out;
 }
 
-std::string meta_component(const Scenario& s, const MetaOp& m) {
-  return m.component < 0 ? "(loss)" : s.model.components[static_cast<size_t>(m.component)].name;
-}
 
 std::string gflop(double flops) { return fixed(flops / 1e9, 3); }
 
@@ -97,7 +95,7 @@ std::string summary_text(const Scenario& s, const Graph& g, const MetaGraph& mg)
   for (const MetaOp& m : mg.metaops) {
     std::string preds;
     for (int p : m.preds) preds += (preds.empty() ? "" : ",") + std::to_string(p);
-    metas.add_row({std::to_string(m.id), std::to_string(m.level), op_kind_name(m.kind), meta_component(s, m),
+    metas.add_row({std::to_string(m.id), std::to_string(m.level), op_kind_name(m.kind), component_name(s, m),
                    task_names(s, m.tasks), m.shape.str(), std::to_string(m.L), gflop(m.per_op.fwd_flops),
                    gflop(m.per_op.bwd_flops), preds});
   }
@@ -134,19 +132,12 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
   j["levels"] = mg.levels;
   ordered_json metas = ordered_json::array();
   for (const MetaOp& m : mg.metaops) {
-    ordered_json tn = ordered_json::array();
-    for (int t : m.tasks) tn.push_back(s.tasks[static_cast<size_t>(t)].name);
-    metas.push_back({{"id", m.id},
-                     {"component", meta_component(s, m)},
-                     {"tasks", tn},
-                     {"kind", op_kind_name(m.kind)},
-                     {"shape", {m.shape.batch, m.shape.seq, m.shape.hidden}},
-                     {"L", m.L},
-                     {"level", m.level},
-                     {"flops", {{"fwd", m.per_op.fwd_flops}, {"bwd", m.per_op.bwd_flops}}},
-                     {"params", m.per_op.params},
-                     {"activation_bytes", m.per_op.activation_bytes},
-                     {"preds", m.preds}});
+    ordered_json e = metaop_json(s, m);
+    e["flops"] = {{"fwd", m.per_op.fwd_flops}, {"bwd", m.per_op.bwd_flops}};
+    e["params"] = m.per_op.params;
+    e["activation_bytes"] = m.per_op.activation_bytes;
+    e["preds"] = m.preds;
+    metas.push_back(e);
     if (cost != nullptr) {
       const MetaOpCost& mc = cost->metaop(m.id);
       ordered_json curve = ordered_json::array();
@@ -156,14 +147,14 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
       ordered_json pieces = ordered_json::array();
       for (const CurvePiece& p : mc.curve.pieces())
         pieces.push_back({{"w_from", p.w_from}, {"alpha_s", p.alpha}, {"beta_s", p.beta}});
-      ordered_json& e = metas.back();
-      e["curve"] = curve;
-      e["config"] = {{"dp", "n"}, {"tp", 1}, {"zero1", mc.zero1}};
-      e["mem_GiB"] = mc.min_mem_GiB;
-      e["fit"] = {{"max_error", mc.curve.fit_error()},
+      ordered_json& entry = metas.back();
+      entry["curve"] = curve;
+      entry["config"] = {{"dp", "n"}, {"tp", 1}, {"zero1", mc.zero1}};
+      entry["mem_GiB"] = mc.min_mem_GiB;
+      entry["fit"] = {{"max_error", mc.curve.fit_error()},
                   {"envelope_correction", mc.curve.envelope_correction()},
                   {"pieces", pieces}};
-      e["flops_only_t1_s"] = mc.flops_only_t1_s;
+      entry["flops_only_t1_s"] = mc.flops_only_t1_s;
     }
   }
   j["metaops"] = metas;
@@ -214,7 +205,7 @@ std::string metagraph_dot(const Scenario& s, const MetaGraph& mg) {
     out += " }\n";
   }
   for (const MetaOp& m : mg.metaops)
-    out += "  m" + std::to_string(m.id) + " [label=\"M" + std::to_string(m.id) + " " + dot_escape(meta_component(s, m)) + " x" +
+    out += "  m" + std::to_string(m.id) + " [label=\"M" + std::to_string(m.id) + " " + dot_escape(component_name(s, m)) + " x" +
            std::to_string(m.L) + "\\n" + op_kind_name(m.kind) + " " + m.shape.str() + "\\n" + dot_escape(task_names(s, m.tasks)) +
            "\"];\n";
   for (const MetaOp& m : mg.metaops)

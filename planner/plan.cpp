@@ -7,6 +7,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
+#include "planner/metaop_json.h"
 #include "traces/atomic_file.h"
 #include "traces/errors.h"
 #include "traces/text_table.h"
@@ -113,16 +114,8 @@ std::string plan_json(const Plan& plan, const Scenario& s, const MetaGraph& mg) 
   j["gpus"] = plan.gpus;
   ordered_json metas = ordered_json::array();
   for (const MetaOp& m : mg.metaops) {
-    ordered_json tasks = ordered_json::array();
-    for (int t : m.tasks) tasks.push_back(s.tasks[static_cast<size_t>(t)].name);
-    metas.push_back({{"id", m.id},
-                     {"tasks", tasks},
-                     {"component", m.component < 0 ? "(loss)" : s.model.components[static_cast<size_t>(m.component)].name},
-                     {"kind", op_kind_name(m.kind)},
-                     {"shape", {m.shape.batch, m.shape.seq, m.shape.hidden}},
-                     {"L", m.L},
-                     {"level", m.level},
-                     {"preds", m.preds}});
+    metas.push_back(metaop_json(s, m));
+    metas.back()["preds"] = m.preds;
   }
   j["metaops"] = metas;
   ordered_json waves = ordered_json::array();

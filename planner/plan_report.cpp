@@ -1,6 +1,7 @@
 // Text tables of plans (see plan_report.h).
 #include "planner/plan_report.h"
 
+#include "planner/metaop_json.h"
 #include "traces/text_table.h"
 
 namespace spindle {
@@ -69,7 +70,7 @@ std::string waves_text(const Scenario& s, const MetaGraph& mg, const Plan& plan)
       const MetaOp& m = mg.metaops[static_cast<size_t>(sl.metaop)];
       devices += sl.n;
       slices += (slices.empty() ? "" : "  ") + std::to_string(m.id) + " " +
-                (m.component < 0 ? "loss" : s.model.components[static_cast<size_t>(m.component)].name) + "/" +
+                component_name(s, m) + "/" +
                 s.tasks[static_cast<size_t>(m.tasks.front())].name + " [" + std::to_string(sl.first_layer) + "," +
                 std::to_string(sl.last_layer) + ")x" + std::to_string(sl.n);
     }

@@ -12,22 +12,12 @@
 #include "planner/graph_builder.h"
 #include "planner/metagraph.h"
 #include "planner/scenario.h"
+#include "bench_timing.h"
 
 namespace {
 
 using namespace spindle;
-using Clock = std::chrono::steady_clock;
-
-double median_ms(int runs, const std::function<void()>& f) {
-  std::vector<double> ms;
-  for (int i = 0; i < runs; ++i) {
-    auto t0 = Clock::now();
-    f();
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
-}
+using bench::median_ms;
 
 }  // namespace
 

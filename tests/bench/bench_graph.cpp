@@ -12,13 +12,14 @@
 #include "planner/graph_builder.h"
 #include "planner/metagraph.h"
 #include "planner/scenario.h"
+#include "bench_timing.h"
 #include "traces/atomic_file.h"
 #include "traces/text_table.h"
 
 namespace {
 
 using namespace spindle;
-using Clock = std::chrono::steady_clock;
+using bench::median_ms;
 
 // 24 modality encoders, a shared 32-layer encoder, a shared 24-layer decoder with
 // cross-attention and a tied LM head; task i reads three modalities.
@@ -59,17 +60,6 @@ hidden = 512
          "\nloss = \"cross_entropy\"\n";
   }
   return s;
-}
-
-double median_ms(int runs, const std::function<void()>& f) {
-  std::vector<double> ms;
-  for (int i = 0; i < runs; ++i) {
-    auto t0 = Clock::now();
-    f();
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  }
-  std::sort(ms.begin(), ms.end());
-  return ms[ms.size() / 2];
 }
 
 }  // namespace
