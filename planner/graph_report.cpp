@@ -174,6 +174,11 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
                       {"lower_bound_s", ps.plan.lower_bound_s},
                       {"planning_s", ps.planning_s},
                       {"peak_slice_GiB", ps.plan.peak_slice_GiB},
+                      {"placement", ps.placement_label.empty() ? "spindle" : ps.placement_label},
+                      {"transfer_bytes",
+                       {{"intra_node", ps.placement.transfer_intra_bytes}, {"inter_node", ps.placement.transfer_inter_bytes}}},
+                      {"sync_bytes", {{"intra_node", ps.placement.sync_intra_bytes}, {"inter_node", ps.placement.sync_inter_bytes}}},
+                      {"peak_mem_GiB", ps.placement.peak_mem_GiB},
                       {"schedule_from", ps.plan.schedule_from},
                       {"waves", ps.plan.waves.size()}});
     j["systems"] = list;

@@ -124,7 +124,13 @@ std::string plan_json(const Plan& plan, const Scenario& s, const MetaGraph& mg) 
     for (const Slice& sl : w.slices) {
       ordered_json o = {{"metaop", sl.metaop}, {"first_layer", sl.first_layer}, {"last_layer", sl.last_layer},
                         {"n", sl.n},           {"start_s", sl.start_s},         {"end_s", sl.end_s}};
-      if (!sl.devices.empty()) o["devices"] = sl.devices;
+      if (!sl.devices.empty()) {
+        o["devices"] = sl.devices;
+        ordered_json rows = ordered_json::array();
+        const int batch = static_cast<int>(mg.metaops[static_cast<size_t>(sl.metaop)].shape.batch);
+        for (int k = 0; k < sl.n; ++k) rows.push_back({k * (batch / sl.n), (k + 1) * (batch / sl.n)});
+        o["rows"] = rows;
+      }
       slices.push_back(o);
     }
     waves.push_back({{"start_s", w.start_s}, {"end_s", w.end_s}, {"slices", slices}});

@@ -23,6 +23,9 @@ std::string plans_text(const Scenario& s, const MetaGraph& mg, const std::vector
                                                              {"speedup vs sequential", A::kRight},
                                                              {"waves", A::kRight},
                                                              {"peak slice GiB", A::kRight},
+                                                             {"moved GB node/net", A::kRight},
+                                                             {"sync GB node/net", A::kRight},
+                                                             {"peak GiB/GPU", A::kRight},
                                                              {"planning ms", A::kRight}})
     t.add_column(h, a);
   double sequential = 0;
@@ -34,15 +37,22 @@ std::string plans_text(const Scenario& s, const MetaGraph& mg, const std::vector
     std::string name = p.system;
     if (!p.schedule_from.empty()) name += " (" + p.schedule_from + "'s schedule)";
     if (!ps.from_file.empty()) name += " (from " + ps.from_file + ")";
+    if (!ps.placement_label.empty()) name += " (" + ps.placement_label + ")";
     const bool too_big = p.peak_slice_GiB > gpu_GiB;
     over = over || too_big;
     t.add_row({name, fixed(p.planned_s * 1e3, 3), fixed(p.planned_s / p.cstar_s, 3),
                fixed(p.planned_s / p.cstar_valid_s, 3),
                fixed(p.planned_s / p.lower_bound_s, 3), sequential > 0 ? fixed(sequential / p.planned_s, 2) + "x" : "-",
                std::to_string(p.waves.size()), fixed(p.peak_slice_GiB, 1) + (too_big ? " !" : ""),
+               fixed(ps.placement.transfer_intra_bytes / 1e9, 2) + " / " + fixed(ps.placement.transfer_inter_bytes / 1e9, 2),
+               fixed(ps.placement.sync_intra_bytes / 1e9, 2) + " / " + fixed(ps.placement.sync_inter_bytes / 1e9, 2),
+               fixed(ps.placement.peak_mem_GiB, 1) + (ps.placement.over_memory_devices > 0 ? " !" : ""),
                ps.from_file.empty() ? fixed(ps.planning_s * 1e3, 2) : "-"});
   }
   out += t.render();
+  out += "  moved: activations and their gradients between slices (and contrastive gathers), inside a node / across "
+         "nodes; sync: weight-gradient all-reduce over each layer's devices; peak: weights, gradients, optimizer "
+         "state and stored activations of the fullest GPU\n";
   if (over)
     out += "  ! a slice needs more memory than a GPU's " + fixed(gpu_GiB, 1) +
            " GiB: such a plan cannot run as is (placement must split its layers, or set planner.zero1 = true)\n";

@@ -5,14 +5,17 @@
 #include <string>
 #include <vector>
 
+#include "planner/placement.h"
 #include "planner/plan.h"
 
 namespace spindle {
 
 struct PlannedSystem {
   Plan plan;
+  PlacementReport placement;  // after place()
   double planning_s = 0;   // wall clock: printed, never written to plan files
   std::string from_file;   // set for a plan read back with --plan
+  std::string placement_label;  // set for the placement ablation row
 };
 
 // `gpu_GiB` is one GPU's memory: slices needing more are flagged.

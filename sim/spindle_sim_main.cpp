@@ -85,21 +85,33 @@ int main(int argc, char** argv) {
     for (const std::string& name : systems)
       if (std::find(unique_systems.begin(), unique_systems.end(), name) == unique_systems.end())
         unique_systems.push_back(name);
-    std::vector<spindle::PlannedSystem> planned;
+    std::vector<spindle::PlannedSystem> planned, ablated;
     if (plan_only) {
       for (const std::string& name : unique_systems) {
         const auto t0 = std::chrono::steady_clock::now();
         spindle::Plan p = spindle::plan_system(name, s, mg, cost);
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         p.peak_slice_GiB = spindle::peak_slice_GiB(p, s, g, mg);
-        planned.push_back({std::move(p), secs, ""});
+        if (name == "spindle") {  // the ablation: the same plan on device ids in order
+          spindle::Plan ablation = p;
+          spindle::PlacementReport rep = spindle::place(ablation, s, g, mg, spindle::PlacementPolicy::kSequential);
+          ablated.push_back({std::move(ablation), rep, 0.0, "", "sequential-placement"});
+        }
+        spindle::PlacementReport rep = spindle::place(p, s, g, mg, spindle::PlacementPolicy::kSpindle);
+        planned.push_back({std::move(p), rep, secs, "", ""});
       }
+      for (auto& a : ablated) planned.push_back(std::move(a));
     }
     if (!plan_file.empty()) {
       spindle::Plan p = spindle::read_plan(plan_file, s, mg, cost);
       spindle::set_bounds(p, mg, cost);
       p.peak_slice_GiB = spindle::peak_slice_GiB(p, s, g, mg);
-      planned.push_back({std::move(p), 0.0, plan_file});
+      const bool placed = std::all_of(p.waves.begin(), p.waves.end(), [](const spindle::Wave& w) {
+        return std::all_of(w.slices.begin(), w.slices.end(), [](const spindle::Slice& sl) { return !sl.devices.empty(); });
+      });
+      spindle::PlacementReport rep = placed ? spindle::measure_placement(p, s, g, mg)
+                                            : spindle::place(p, s, g, mg, spindle::PlacementPolicy::kSpindle);
+      planned.push_back({std::move(p), rep, 0.0, plan_file, ""});
     }
     std::string text = spindle::summary_text(s, g, mg);
     if (explain_cost) text += "\n" + spindle::cost_text(s, g, mg, cost, profile_file);
@@ -109,7 +121,7 @@ int main(int argc, char** argv) {
       spindle::write_file_atomically(std::filesystem::path(out_dir) / "summary.txt", text);
       spindle::write_file_atomically(std::filesystem::path(out_dir) / "summary.json", js);
       for (const spindle::PlannedSystem& ps : planned)
-        if (ps.from_file.empty())
+        if (ps.from_file.empty() && ps.placement_label.empty())
           spindle::write_file_atomically(std::filesystem::path(out_dir) / (ps.plan.system + ".plan.json"),
                                          spindle::plan_json(ps.plan, s, mg));
     }

@@ -1,0 +1,43 @@
+// Device placement (SPINDLE.md §5): which GPUs run each slice, and each device's batch rows
+// (device k of a slice on n devices holds rows [k B/n, (k+1) B/n)). Slices are placed in order
+// of planned start on devices free for their whole interval. The `spindle` policy prefers one
+// node (NVLink island), the devices already holding the slice's input rows (its MetaOp's
+// previous slice, its predecessors' outputs), the devices already holding its weights, and the
+// devices with the least memory in use; devices that would run out of memory are avoided
+// (accepting worse communication). `sequential` takes the lowest free device ids: the ablation
+// that shows what placement buys.
+#pragma once
+
+#include <vector>
+
+#include "planner/cost_model.h"
+#include "planner/graph.h"
+#include "planner/plan.h"
+
+namespace spindle {
+
+enum class PlacementPolicy { kSpindle, kSequential };
+const char* placement_name(PlacementPolicy p);
+
+// What a placed plan moves and holds.
+struct PlacementReport {
+  double transfer_intra_bytes = 0;  // activations and their gradients between slices, inside nodes
+  double transfer_inter_bytes = 0;  // ... across nodes
+  double transfer_local_bytes = 0;  // stayed on the same device (no transfer)
+  double sync_intra_bytes = 0;      // weight-gradient sync (ring all-reduce; ZeRO-1 RS + AG moves the same)
+  double sync_inter_bytes = 0;      //   over groups spanning nodes
+  double peak_mem_GiB = 0;          // the fullest device
+  std::vector<double> mem_GiB;      // per device
+  int over_memory_devices = 0;
+};
+
+// Fills every slice's `devices`; returns the traffic and memory of the result.
+PlacementReport place(Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg, PlacementPolicy policy);
+
+// The traffic and memory of an already placed plan (every slice has devices).
+PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg);
+
+// Device k's rows of a slice of `batch` samples on n devices: [first, last).
+std::pair<int, int> slice_rows(int batch, int n, int k);
+
+}  // namespace spindle
