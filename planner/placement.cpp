@@ -123,22 +123,7 @@ class Placer {
       const std::vector<int>& pool = static_cast<int>(fits.size()) >= sl.n ? fits : free;
       chosen = pick(pool, sl);
     }
-    // Keep the rows where they are: devices of the previous slice keep their positions.
-    const Slice* prev = sl.first_layer > 0 ? last_[static_cast<size_t>(sl.metaop)] : nullptr;
-    if (prev != nullptr && prev->n == sl.n) {
-      std::vector<int> ordered(static_cast<size_t>(sl.n), -1), rest;
-      for (int d : chosen) {
-        auto it = std::find(prev->devices.begin(), prev->devices.end(), d);
-        if (it != prev->devices.end()) ordered[static_cast<size_t>(it - prev->devices.begin())] = d;
-        else rest.push_back(d);
-      }
-      for (int& slot : ordered)
-        if (slot < 0) {
-          slot = rest.front();
-          rest.erase(rest.begin());
-        }
-      chosen = ordered;
-    }
+    chosen = align_rows(chosen, sl);
     for (int d : chosen) {
       mem_[static_cast<size_t>(d)] += need(d, sl);
       const MetaOp& m = mg_.metaops[static_cast<size_t>(sl.metaop)];
@@ -150,6 +135,55 @@ class Placer {
     }
     sl.devices = chosen;
     last_[static_cast<size_t>(sl.metaop)] = &sl;
+  }
+
+  // Where the slice's input rows come from: its MetaOp's previous slice, or for a first slice
+  // the predecessor sending the most bytes.
+  const Slice* source(const Slice& sl) const {
+    const MetaOp& m = mg_.metaops[static_cast<size_t>(sl.metaop)];
+    if (sl.first_layer > 0) return last_[static_cast<size_t>(m.id)];
+    const Slice* best = nullptr;
+    double best_bytes = 0;
+    for (int p : m.preds) {
+      const MetaOp& pm = mg_.metaops[static_cast<size_t>(p)];
+      const double bytes = out_bytes_per_sample(g_, pm, pm.L - 1);
+      if (last_[static_cast<size_t>(p)] != nullptr && bytes > best_bytes) {
+        best_bytes = bytes;
+        best = last_[static_cast<size_t>(p)];
+      }
+    }
+    return best;
+  }
+
+  // Orders `chosen` so that each position's rows are, where possible, on the device (or at
+  // least the node) that holds the middle of those rows in the source slice.
+  std::vector<int> align_rows(const std::vector<int>& chosen, const Slice& sl) const {
+    const Slice* src = source(sl);
+    if (src == nullptr) return chosen;
+    const int batch = static_cast<int>(mg_.metaops[static_cast<size_t>(sl.metaop)].shape.batch);
+    std::vector<int> holder(static_cast<size_t>(sl.n));
+    for (int j = 0; j < sl.n; ++j) {
+      auto [r0, r1] = slice_rows(batch, sl.n, j);
+      const int mid = (r0 + r1 - 1) / 2;
+      holder[static_cast<size_t>(j)] = src->devices[static_cast<size_t>(std::min(src->n - 1, mid / (batch / src->n)))];
+    }
+    std::vector<int> out(static_cast<size_t>(sl.n), -1);
+    std::vector<bool> used(chosen.size(), false);
+    auto take = [&](auto match) {
+      for (int j = 0; j < sl.n; ++j) {
+        if (out[static_cast<size_t>(j)] >= 0) continue;
+        for (size_t i = 0; i < chosen.size(); ++i)
+          if (!used[i] && match(chosen[i], holder[static_cast<size_t>(j)])) {
+            out[static_cast<size_t>(j)] = chosen[i];
+            used[i] = true;
+            break;
+          }
+      }
+    };
+    take([](int d, int h) { return d == h; });
+    take([&](int d, int h) { return d / gpn_ == h / gpn_; });
+    take([](int, int) { return true; });
+    return out;
   }
 
   // n devices from `pool`: inside the best node when one node can hold the slice, otherwise
@@ -276,7 +310,12 @@ PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Gra
     const double p = static_cast<double>(op.cost.params), ranks = static_cast<double>(devs.size());
     std::set<int> nodes;
     for (int d : devs) nodes.insert(d / gpn);
-    (nodes.size() > 1 ? r.sync_inter_bytes : r.sync_intra_bytes) += 2.0 * (ranks - 1) * 2.0 * p;  // bf16 ring
+    // A ring all-reduce of S = 2p bytes (bf16 gradients) moves 2 (ranks - 1) S in all; a ring
+    // ordered by node crosses the network once per node, each crossing carrying 2 S (ranks-1)/ranks.
+    const double size = 2.0 * p, total = 2.0 * (ranks - 1) * size;
+    const double inter = nodes.size() > 1 ? 2.0 * static_cast<double>(nodes.size()) * size * (ranks - 1) / ranks : 0.0;
+    r.sync_inter_bytes += inter;
+    r.sync_intra_bytes += total - inter;
     const double states = 4.0 * p + 12.0 * p / (s.planner.zero1 ? ranks : 1.0) +
                           (tasks_of[op.weight_set].size() > 1 ? 4.0 * p : 0.0);
     for (int d : devs) mem[static_cast<size_t>(d)] += states;

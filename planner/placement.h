@@ -24,8 +24,8 @@ struct PlacementReport {
   double transfer_intra_bytes = 0;  // activations and their gradients between slices, inside nodes
   double transfer_inter_bytes = 0;  // ... across nodes
   double transfer_local_bytes = 0;  // stayed on the same device (no transfer)
-  double sync_intra_bytes = 0;      // weight-gradient sync (ring all-reduce; ZeRO-1 RS + AG moves the same)
-  double sync_inter_bytes = 0;      //   over groups spanning nodes
+  double sync_intra_bytes = 0;      // weight-gradient sync: ring all-reduce over each layer's devices
+  double sync_inter_bytes = 0;      //   (ZeRO-1's RS + AG moves the same), the share crossing nodes
   double peak_mem_GiB = 0;          // the fullest device
   std::vector<double> mem_GiB;      // per device
   int over_memory_devices = 0;
