@@ -38,14 +38,8 @@ double out_bytes_per_sample(const Graph& g, const MetaOp& m, int layer) {
 // from slice `a` to slice `b` of the same batch (two pointers over contiguous ranges).
 template <typename F>
 void for_row_overlaps(int batch, const Slice& a, const Slice& b, F f) {
-  int i = 0, j = 0;
-  while (i < a.n && j < b.n) {
-    auto [a0, a1] = slice_rows(batch, a.n, i);
-    auto [b0, b1] = slice_rows(batch, b.n, j);
-    const int rows = std::min(a1, b1) - std::max(a0, b0);
-    if (rows > 0) f(a.devices[static_cast<size_t>(i)], b.devices[static_cast<size_t>(j)], rows);
-    (a1 <= b1 ? i : j)++;
-  }
+  for (const RowOverlap& o : row_overlaps(batch, a, b))
+    f(a.devices[static_cast<size_t>(o.from)], b.devices[static_cast<size_t>(o.to)], o.rows);
 }
 
 class Placer {
@@ -239,6 +233,19 @@ class Placer {
 const char* placement_name(PlacementPolicy p) { return p == PlacementPolicy::kSpindle ? "spindle" : "sequential"; }
 
 std::pair<int, int> slice_rows(int batch, int n, int k) { return {k * (batch / n), (k + 1) * (batch / n)}; }
+
+std::vector<RowOverlap> row_overlaps(int batch, const Slice& a, const Slice& b) {
+  std::vector<RowOverlap> out;
+  int i = 0, j = 0;
+  while (i < a.n && j < b.n) {
+    auto [a0, a1] = slice_rows(batch, a.n, i);
+    auto [b0, b1] = slice_rows(batch, b.n, j);
+    const int first = std::max(a0, b0), rows = std::min(a1, b1) - first;
+    if (rows > 0) out.push_back(RowOverlap{i, j, first, rows});
+    (a1 <= b1 ? i : j)++;
+  }
+  return out;
+}
 
 PlacementReport place(Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg, PlacementPolicy policy) {
   Placer(s, g, mg, policy).run(plan);

@@ -40,4 +40,11 @@ PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Gra
 // Device k's rows of a slice of `batch` samples on n devices: [first, last).
 std::pair<int, int> slice_rows(int batch, int n, int k);
 
+// Row overlaps from slice `a` to slice `b` (same batch): (position in a, position in b, rows).
+struct RowOverlap {
+  int from = 0, to = 0;  // positions
+  int first_row = 0, rows = 0;
+};
+std::vector<RowOverlap> row_overlaps(int batch, const Slice& a, const Slice& b);
+
 }  // namespace spindle

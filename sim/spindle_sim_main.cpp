@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -14,6 +15,7 @@
 #include "planner/cost_report.h"
 #include "planner/graph_builder.h"
 #include "planner/graph_report.h"
+#include "planner/lowering.h"
 #include "planner/plan_report.h"
 #include "planner/systems.h"
 #include "planner/metagraph.h"
@@ -36,6 +38,7 @@ int main(int argc, char** argv) {
   bool plan_only = false;
   std::vector<std::string> systems = spindle::system_names();
   std::string plan_file;
+  std::string programs_dir;
   app.add_option("scenario", scenario_file, "Scenario file (TOML), e.g. scenarios/multitask-clip-10.toml")
       ->required();
   app.add_option("--set", sets, "Override a scenario value, KEY=VALUE with a dotted KEY (repeatable)")
@@ -57,6 +60,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--plan", plan_file, "Read a plan file back (validated against the scenario) and report it")
       ->type_name("FILE.json");
+  app.add_option("--programs", programs_dir,
+                 "Write every device's program of each plan as text: DIR/<system>/device-<id>.txt")
+      ->type_name("DIR");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -112,6 +118,22 @@ int main(int argc, char** argv) {
       spindle::PlacementReport rep = placed ? spindle::measure_placement(p, s, g, mg)
                                             : spindle::place(p, s, g, mg, spindle::PlacementPolicy::kSpindle);
       planned.push_back({std::move(p), rep, 0.0, plan_file, ""});
+    }
+    if (!programs_dir.empty()) {
+      if (planned.empty())
+        throw spindle::InputError("--programs: needs plans; allowed: --plan-only or --plan FILE with --programs DIR");
+      for (const spindle::PlannedSystem& ps : planned) {
+        if (!ps.placement_label.empty()) continue;
+        const spindle::Programs progs = spindle::lower(ps.plan, s, g, mg);
+        const std::string problem = spindle::replay(progs);
+        if (!problem.empty()) throw spindle::InternalError(ps.plan.system + " programs do not complete: " + problem);
+        for (const spindle::DeviceProgram& dp : progs.devices) {
+          char name[32];
+          std::snprintf(name, sizeof name, "device-%03d.txt", dp.device);
+          spindle::write_file_atomically(std::filesystem::path(programs_dir) / ps.plan.system / name,
+                                         spindle::program_text(dp, s, mg));
+        }
+      }
     }
     std::string text = spindle::summary_text(s, g, mg);
     if (explain_cost) text += "\n" + spindle::cost_text(s, g, mg, cost, profile_file);

@@ -267,4 +267,21 @@ TEST(SimCli, PlanOnlyJsonAndUnknownSystem) {
   EXPECT_EQ(bad.err, "--system megatron: unknown system; allowed: spindle, spindle-paper, sequential, uniform, optimus\n");
 }
 
+TEST(SimCli, ProgramsAreWrittenPerDevice) {
+  fs::path dir = fs::temp_directory_path() / ("spindle-programs-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  SimRun r = sim("scenarios/multitask-clip-4.toml --plan-only --system spindle --programs " + dir.string());
+  ASSERT_EQ(r.rc, 0) << r.err;
+  int files = 0;
+  for (const auto& e : fs::directory_iterator(dir / "spindle")) files += e.path().extension() == ".txt";
+  EXPECT_EQ(files, 32);
+  const std::string text = spindle::read_file(dir / "spindle" / "device-000.txt");
+  EXPECT_THAT(text, HasSubstr("device 0 (node 0)\n"));
+  EXPECT_THAT(text, HasSubstr("  fwd         metaop "));
+  EXPECT_THAT(text, HasSubstr("  step        optimizer"));
+  SimRun bad = sim("scenarios/multitask-clip-4.toml --programs " + dir.string());
+  EXPECT_EQ(bad.rc, 2);
+  fs::remove_all(dir);
+}
+
 }  // namespace

@@ -1,0 +1,109 @@
+// Lowering: for every zoo scenario and every system, the per-device programs replay to the
+// end (every receive meets its send with equal bytes, collectives meet all members), every
+// slice's forward and backward run on each of its devices, and weight sync covers exactly the
+// layers that run on more than one device.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "planner/graph_builder.h"
+#include "planner/lowering.h"
+#include "planner/placement.h"
+#include "planner/systems.h"
+#include "test_scenarios.h"
+
+namespace spindle::testing {
+namespace {
+
+TEST(Lowering, ProgramsReplayForEverySystemOnEveryZooScenario) {
+  for (const std::string& file : zoo_files())
+    for (int nodes : {1, 4}) {
+      LoadOptions o;
+      o.overrides = {"cluster.nodes=" + std::to_string(nodes)};
+      Scenario s = load_scenario(file, o);
+      Graph g = build_graph(s);
+      MetaGraph mg = contract(g);
+      CostModel cost(s, g, mg);
+      for (const std::string& name : system_names()) {
+        const std::string what = file + " nodes=" + std::to_string(nodes) + " " + name;
+        Plan p = plan_system(name, s, mg, cost);
+        place(p, s, g, mg, PlacementPolicy::kSpindle);
+        Programs progs = lower(p, s, g, mg);
+        ASSERT_EQ(progs.devices.size(), static_cast<size_t>(s.cluster.gpus()));
+        EXPECT_EQ(replay(progs), "") << what;
+        // Every slice's layers run forward and backward on each of its devices, once.
+        std::map<std::tuple<int, int, int, int>, int> fwd, bwd;  // (device, metaop, first, last)
+        for (const DeviceProgram& dp : progs.devices)
+          for (const Instr& in : dp.instrs) {
+            if (in.kind == InstrKind::kForward) ++fwd[{dp.device, in.metaop, in.first_layer, in.last_layer}];
+            if (in.kind == InstrKind::kBackward) ++bwd[{dp.device, in.metaop, in.first_layer, in.last_layer}];
+          }
+        size_t runs = 0;
+        for (const Wave& w : p.waves)
+          for (const Slice& sl : w.slices)
+            for (int d : sl.devices) {
+              ++runs;
+              EXPECT_EQ((fwd[{d, sl.metaop, sl.first_layer, sl.last_layer}]), 1) << what;
+              EXPECT_EQ((bwd[{d, sl.metaop, sl.first_layer, sl.last_layer}]), 1) << what;
+            }
+        EXPECT_EQ(fwd.size(), runs) << what;
+        // Each device ends with one optimizer step.
+        for (const DeviceProgram& dp : progs.devices) EXPECT_EQ(dp.instrs.back().kind, InstrKind::kStep) << what;
+      }
+    }
+}
+
+TEST(Lowering, SyncBytesMatchTheWeightsOfSharedLayers) {
+  Scenario s = load_scenario(default_data_dir() / "multitask-clip-4.toml");
+  Graph g = build_graph(s);
+  MetaGraph mg = contract(g);
+  CostModel cost(s, g, mg);
+  Plan p = plan_system("spindle", s, mg, cost);
+  place(p, s, g, mg, PlacementPolicy::kSpindle);
+  Programs progs = lower(p, s, g, mg);
+  // The sum over buckets of their bytes = 2 x params of every layer on more than one device.
+  std::map<std::string, std::set<int>> devices;
+  std::map<std::string, std::int64_t> params;
+  for (const Wave& w : p.waves)
+    for (const Slice& sl : w.slices)
+      for (int l = sl.first_layer; l < sl.last_layer; ++l) {
+        const Operator& op = g.op(mg.metaops[static_cast<size_t>(sl.metaop)].ops[static_cast<size_t>(l)]);
+        if (op.weights.empty()) continue;
+        devices[op.weights].insert(sl.devices.begin(), sl.devices.end());
+        params[op.weights] = op.cost.params;
+      }
+  std::int64_t want = 0;
+  for (const auto& [w, d] : devices)
+    if (d.size() > 1) want += 2 * params[w];
+  std::map<int, std::int64_t> bucket_bytes;
+  for (const DeviceProgram& dp : progs.devices)
+    for (const Instr& in : dp.instrs)
+      if (in.kind == InstrKind::kSyncStart) bucket_bytes[in.collective] = in.bytes;
+  std::int64_t got = 0;
+  for (auto [c, b] : bucket_bytes) got += b;
+  EXPECT_EQ(got, want);
+}
+
+TEST(Lowering, ReplayFindsAMissingSend) {
+  Programs progs;
+  progs.devices.resize(2);
+  progs.devices[0].device = 0;
+  progs.devices[1].device = 1;
+  Instr recv;
+  recv.kind = InstrKind::kRecv;
+  recv.peer = 0;
+  recv.tensor = 7;
+  recv.bytes = 10;
+  progs.devices[1].instrs.push_back(recv);
+  EXPECT_EQ(replay(progs), "deadlock: device 1 waits at instruction 0 (recv tensor 7)");
+  Instr send = recv;
+  send.kind = InstrKind::kSend;
+  send.peer = 1;
+  send.bytes = 12;
+  progs.devices[0].instrs.push_back(send);
+  EXPECT_EQ(replay(progs), "device 1 receives tensor 7 of 10 B, sent to 1 with 12 B");
+}
+
+}  // namespace
+}  // namespace spindle::testing
