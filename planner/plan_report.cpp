@@ -2,6 +2,8 @@
 #include "planner/plan_report.h"
 
 #include "planner/metaop_json.h"
+#include <algorithm>
+
 #include "traces/text_table.h"
 
 namespace spindle {
@@ -59,9 +61,28 @@ std::string plans_text(const Scenario& s, const MetaGraph& mg, const std::vector
   for (const PlannedSystem& ps : systems)
     for (const std::string& note : ps.plan.notes) out += "  " + ps.plan.system + ": " + note + "\n";
   for (const PlannedSystem& ps : systems)
-    if (ps.plan.system == "spindle-paper" && ps.from_file.empty()) out += "\n" + waves_text(s, mg, ps.plan);
+    if ((ps.plan.system == "spindle" || ps.plan.system == "spindle-paper") && ps.from_file.empty() &&
+        ps.placement_label.empty())
+      out += "\n" + waves_text(s, mg, ps.plan);
   return out;
 }
+
+namespace {
+
+// "0-7,12,16-19": sorted device ids as ranges.
+std::string device_ranges(std::vector<int> d) {
+  std::sort(d.begin(), d.end());
+  std::string out;
+  for (size_t i = 0; i < d.size();) {
+    size_t j = i;
+    while (j + 1 < d.size() && d[j + 1] == d[j] + 1) ++j;
+    out += (out.empty() ? "" : ",") + std::to_string(d[i]) + (j > i ? "-" + std::to_string(d[j]) : "");
+    i = j + 1;
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string waves_text(const Scenario& s, const MetaGraph& mg, const Plan& plan) {
   using A = TextTable::Align;
@@ -70,7 +91,7 @@ std::string waves_text(const Scenario& s, const MetaGraph& mg, const Plan& plan)
                                                              {"start ms", A::kRight},
                                                              {"span ms", A::kRight},
                                                              {"devices", A::kRight},
-                                                             {"slices: MetaOp component/task [layers) x devices", A::kLeft}})
+                                                             {"slices: MetaOp component/task [layers) x devices @GPUs", A::kLeft}})
     t.add_column(h, a);
   for (size_t w = 0; w < plan.waves.size(); ++w) {
     const Wave& wave = plan.waves[w];
@@ -82,7 +103,8 @@ std::string waves_text(const Scenario& s, const MetaGraph& mg, const Plan& plan)
       slices += (slices.empty() ? "" : "  ") + std::to_string(m.id) + " " +
                 component_name(s, m) + "/" +
                 s.tasks[static_cast<size_t>(m.tasks.front())].name + " [" + std::to_string(sl.first_layer) + "," +
-                std::to_string(sl.last_layer) + ")x" + std::to_string(sl.n);
+                std::to_string(sl.last_layer) + ")x" + std::to_string(sl.n) +
+                (sl.devices.empty() ? "" : "@" + device_ranges(sl.devices));
     }
     t.add_row({std::to_string(w), fixed(wave.start_s * 1e3, 3), fixed((wave.end_s - wave.start_s) * 1e3, 3),
                std::to_string(devices), slices});
