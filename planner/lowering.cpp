@@ -17,7 +17,7 @@ namespace {
 // Instructions are ordered per device by (phase, slice index in that phase, step, tie).
 using Key = std::tuple<int, int, int, int>;
 enum Phase { kForwardPhase = 0, kBackwardPhase = 1, kSyncPhase = 2 };
-enum Step { kInputs = 0, kGatherStep = 1, kCompute = 2, kOutputs = 3, kSyncStep = 4 };
+enum Step { kInputs = 0, kGatherStep = 1, kCompute = 2, kAfterCompute = 3, kOutputs = 4, kSyncStep = 5 };
 
 struct Keyed {
   Key key;
@@ -37,6 +37,7 @@ const char* instr_name(InstrKind k) {
     case InstrKind::kSyncStart: return "sync-start";
     case InstrKind::kSyncWait: return "sync-wait";
     case InstrKind::kStep: return "step";
+    case InstrKind::kParamGather: return "param-gather";
   }
   return "?";
 }
@@ -64,6 +65,14 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
   for (auto& v : of_meta)
     std::sort(v.begin(), v.end(), [](const Slice* a, const Slice* b) { return a->first_layer < b->first_layer; });
   auto emit = [&](int device, Key key, Instr in) { stream[static_cast<size_t>(device)].push_back(Keyed{key, std::move(in)}); };
+  // Collectives are numbered in the order of their global keys once all are known, so every
+  // rank issues them in ascending id order.
+  struct PendingCollective {
+    Key key;
+    Instr instr;
+    std::vector<std::pair<Key, InstrKind>> parts;  // same id, emitted at these keys as these kinds
+  };
+  std::vector<PendingCollective> pending;
 
   // Compute.
   for (const Slice* sl : order)
@@ -83,12 +92,16 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
     }
 
   // Data between slices: activations forward, their gradients backward.
-  auto move = [&](const Slice& from, const Slice& to, const MetaOp& carried, int layer) {
+  std::set<std::tuple<int, int, int, int>> delivered;  // side inputs: (producer, device, first row, rows)
+  auto move = [&](const Slice& from, const Slice& to, const MetaOp& carried, int layer, bool side) {
     const Operator& op = g.op(carried.ops[static_cast<size_t>(layer)]);
     const double per_row = 2.0 * static_cast<double>(op.out_seq) * static_cast<double>(op.out_hidden);
     const int batch = static_cast<int>(carried.shape.batch);
     for (const RowOverlap& o : row_overlaps(batch, from, to)) {
       const int a = from.devices[static_cast<size_t>(o.from)], b = to.devices[static_cast<size_t>(o.to)];
+      // A side input (cross-attention memory) stays on a device for all its later readers,
+      // whose gradients for it accumulate there before going back once.
+      if (side && !delivered.insert({carried.id, b, o.first_row, o.rows}).second) continue;
       Instr in;
       in.metaop = carried.id;
       in.first_layer = layer;
@@ -105,6 +118,9 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
         auto index = [&](const Slice& sl) { return backward ? bwd_index[&sl] : fwd_index[&sl]; };
         in.tensor = out.tensors++;
         in.planned_s = consumer.start_s;
+        in.for_metaop = consumer.metaop;
+        in.for_first_layer = consumer.first_layer;
+        in.for_backward = backward;
         if (src == dst) {
           in.kind = InstrKind::kCopy;
           in.peer = src;
@@ -122,7 +138,7 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
   };
   for (const MetaOp& m : mg.metaops) {
     const auto& own = of_meta[static_cast<size_t>(m.id)];
-    for (size_t k = 1; k < own.size(); ++k) move(*own[k - 1], *own[k], m, own[k]->first_layer - 1);
+    for (size_t k = 1; k < own.size(); ++k) move(*own[k - 1], *own[k], m, own[k]->first_layer - 1, false);
     for (int p : m.preds) {
       const MetaOp& pm = mg.metaops[static_cast<size_t>(p)];
       bool side = false;
@@ -131,7 +147,7 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
         side = side || (edge.side && mg.op_meta[static_cast<size_t>(edge.to)] == m.id);
       }
       const size_t readers = side ? own.size() : 1;
-      for (size_t k = 0; k < readers; ++k) move(*of_meta[static_cast<size_t>(p)].back(), *own[k], pm, pm.L - 1);
+      for (size_t k = 0; k < readers; ++k) move(*of_meta[static_cast<size_t>(p)].back(), *own[k], pm, pm.L - 1, side);
     }
     if (m.kind == OpKind::kContrastiveLoss)  // both embeddings of the whole batch, forward and backward
       for (const Slice* sl : own) {
@@ -141,12 +157,14 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
           Instr in;
           in.kind = InstrKind::kGather;
           in.metaop = m.id;
-          in.collective = out.collectives++;
           in.group = group;
           in.bytes = static_cast<std::int64_t>(2.0 * 2.0 * static_cast<double>(m.shape.batch * m.shape.hidden));
           in.planned_s = sl->start_s;
-          for (int d : group)
-            emit(d, {backward ? kBackwardPhase : kForwardPhase, backward ? bwd_index[sl] : fwd_index[sl], kGatherStep, 0}, in);
+          // Forward: gather the embeddings before the loss. Backward: reduce-scatter their
+          // gradients after it. Keys are global (the slice's index), so every member agrees.
+          const Key key{backward ? kBackwardPhase : kForwardPhase, backward ? bwd_index[sl] : fwd_index[sl],
+                        backward ? kAfterCompute : kGatherStep, m.id};
+          pending.push_back({key, in, {{key, InstrKind::kGather}}});
         }
       }
   }
@@ -189,23 +207,28 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
     sorted.push_back(&b);
   }
   std::stable_sort(sorted.begin(), sorted.end(), [](const Bucket* a, const Bucket* b) { return a->global < b->global; });
-  std::vector<int> device_cursor(static_cast<size_t>(plan.gpus), -1);
   for (size_t k = 0; k < sorted.size(); ++k) {
     Bucket& b = *sorted[k];
     if (b.group.size() < 2) continue;  // weights on one device need no sync
     Instr in;
-    in.collective = out.collectives++;
     in.group = b.group;
     in.bytes = b.bytes;
     in.zero1 = s.planner.zero1;
-    for (int d : b.group) {
-      // After its own last backward of the bucket and after its previous bucket start.
-      int& cursor = device_cursor[static_cast<size_t>(d)];
-      cursor = std::max(cursor, b.ready[d]);
-      in.kind = InstrKind::kSyncStart;
-      emit(d, {kBackwardPhase, cursor, kSyncStep, static_cast<int>(k)}, in);
-      in.kind = InstrKind::kSyncWait;
-      emit(d, {kSyncPhase, 0, 0, static_cast<int>(k)}, in);
+    // Every member starts the bucket at the same global point: after the backward slice at
+    // which the bucket's last gradient anywhere is ready (its local gradients are ready by
+    // then too), so all ranks order their collectives alike.
+    const Key start{kBackwardPhase, b.global, kSyncStep, static_cast<int>(k)};
+    PendingCollective pc{start, in, {{start, InstrKind::kSyncStart}, {{kSyncPhase, 0, 0, static_cast<int>(k)}, InstrKind::kSyncWait}}};
+    if (s.planner.zero1) pc.parts.push_back({{kSyncPhase, 2, 0, static_cast<int>(k)}, InstrKind::kParamGather});
+    pending.push_back(pc);
+  }
+  std::stable_sort(pending.begin(), pending.end(), [](const PendingCollective& a, const PendingCollective& b) { return a.key < b.key; });
+  for (PendingCollective& pc : pending) {
+    pc.instr.collective = out.collectives++;
+    for (auto [key, kind] : pc.parts) {
+      Instr in = pc.instr;
+      in.kind = kind;
+      for (int d : in.group) emit(d, key, in);
     }
   }
   for (int d = 0; d < plan.gpus; ++d) {
@@ -254,7 +277,11 @@ std::string program_text(const DeviceProgram& p, const Scenario& s, const MetaGr
         line += std::string(in.zero1 ? "reduce-scatter " : "all-reduce ") + group_text(in.group) + " " + with_commas(in.bytes) +
                 " B  bucket " + std::to_string(in.collective);
         break;
-      case InstrKind::kSyncWait: line += "bucket " + std::to_string(in.collective) + (in.zero1 ? ", then all-gather of the updated shard" : ""); break;
+      case InstrKind::kSyncWait: line += "bucket " + std::to_string(in.collective); break;
+      case InstrKind::kParamGather:
+        line += "all-gather of the updated shards " + group_text(in.group) + " " + with_commas(in.bytes) + " B  bucket " +
+                std::to_string(in.collective);
+        break;
       case InstrKind::kStep: line += in.zero1 ? "optimizer on the own shard of each bucket" : "optimizer"; break;
     }
     out += line + "\n";
@@ -264,11 +291,50 @@ std::string program_text(const DeviceProgram& p, const Scenario& s, const MetaGr
 
 std::string replay(const Programs& programs) {
   const size_t n = programs.devices.size();
+  // Static checks: inputs of a compute come before it; collective ids are consistent.
+  struct Coll {
+    InstrKind kind;
+    std::vector<int> group;
+    std::int64_t bytes;
+  };
+  std::map<std::pair<int, InstrKind>, Coll> colls;  // sync-start/wait/param-gather share an id
+  for (size_t d = 0; d < n; ++d) {
+    const auto& code = programs.devices[d].instrs;
+    std::set<std::tuple<int, int, bool>> computed;
+    std::vector<int> order, param_order;  // collective ids in program order
+    for (size_t i = 0; i < code.size(); ++i) {
+      const Instr& in = code[i];
+      if (in.kind == InstrKind::kForward || in.kind == InstrKind::kBackward)
+        computed.insert({in.metaop, in.first_layer, in.kind == InstrKind::kBackward});
+      if ((in.kind == InstrKind::kRecv || in.kind == InstrKind::kCopy) &&
+          computed.count({in.for_metaop, in.for_first_layer, in.for_backward}))
+        return "device " + std::to_string(d) + ": tensor " + std::to_string(in.tensor) +
+               " arrives after the compute that needs it";
+      if (in.collective >= 0) {
+        if (!std::binary_search(in.group.begin(), in.group.end(), static_cast<int>(d)))
+          return "device " + std::to_string(d) + " is not a member of collective " + std::to_string(in.collective);
+        auto [it, fresh] = colls.insert({{in.collective, in.kind}, Coll{in.kind, in.group, in.bytes}});
+        if (!fresh && (it->second.group != in.group || it->second.bytes != in.bytes))
+          return "collective " + std::to_string(in.collective) + " differs between its members";
+        if (in.kind == InstrKind::kParamGather) param_order.push_back(in.collective);
+        else if (in.kind != InstrKind::kSyncWait) order.push_back(in.collective);
+      }
+    }
+    // Collectives issued in ascending id order: ids follow the one global order.
+    for (const auto* seq : {&order, &param_order})
+      for (size_t i = 1; i < seq->size(); ++i)
+        if ((*seq)[i] < (*seq)[i - 1])
+          return "device " + std::to_string(d) + " issues collective " + std::to_string((*seq)[i]) + " after " +
+                 std::to_string((*seq)[i - 1]) + ": ranks would disagree on the order";
+  }
   std::vector<size_t> pc(n, 0);
-  std::map<int, std::pair<int, std::int64_t>> mailbox;  // tensor -> (to device, bytes)
-  std::map<int, int> arrivals;
-  std::set<std::pair<int, int>> arrived;  // (device, collective)
-  std::map<int, size_t> size_of;
+  std::map<int, std::tuple<int, int, std::int64_t>> mailbox;  // tensor -> (from, to, bytes)
+  std::map<std::pair<int, InstrKind>, int> arrivals;
+  std::set<std::tuple<int, int, InstrKind>> arrived;  // (device, collective, kind)
+  auto arrive = [&](int d, const Instr& in, InstrKind as) {
+    if (arrived.insert({d, in.collective, as}).second) ++arrivals[{in.collective, as}];
+    return arrivals[{in.collective, as}] >= static_cast<int>(in.group.size());
+  };
   for (bool progress = true; progress;) {
     progress = false;
     for (size_t d = 0; d < n; ++d) {
@@ -279,7 +345,7 @@ std::string replay(const Programs& programs) {
         switch (in.kind) {
           case InstrKind::kSend:
             if (mailbox.count(in.tensor)) return "tensor " + std::to_string(in.tensor) + " sent twice";
-            mailbox[in.tensor] = {in.peer, in.bytes};
+            mailbox[in.tensor] = {static_cast<int>(d), in.peer, in.bytes};
             break;
           case InstrKind::kRecv: {
             auto it = mailbox.find(in.tensor);
@@ -287,22 +353,24 @@ std::string replay(const Programs& programs) {
               done = false;
               break;
             }
-            if (it->second.first != static_cast<int>(d) || it->second.second != in.bytes)
+            auto [from, to, bytes] = it->second;
+            if (to != static_cast<int>(d) || from != in.peer || bytes != in.bytes)
               return "device " + std::to_string(d) + " receives tensor " + std::to_string(in.tensor) + " of " +
-                     std::to_string(in.bytes) + " B, sent to " + std::to_string(it->second.first) + " with " +
-                     std::to_string(it->second.second) + " B";
+                     std::to_string(in.bytes) + " B from " + std::to_string(in.peer) + ", sent by " +
+                     std::to_string(from) + " to " + std::to_string(to) + " with " + std::to_string(bytes) + " B";
             mailbox.erase(it);
             break;
           }
           case InstrKind::kGather:
-          case InstrKind::kSyncStart:
-          case InstrKind::kSyncWait: {
-            size_of[in.collective] = in.group.size();
-            const bool is_wait = in.kind != InstrKind::kSyncStart;
-            if (in.kind != InstrKind::kSyncWait && arrived.insert({static_cast<int>(d), in.collective}).second) ++arrivals[in.collective];
-            if (is_wait && arrivals[in.collective] < static_cast<int>(in.group.size())) done = false;
+          case InstrKind::kParamGather:
+            done = arrive(static_cast<int>(d), in, in.kind);
             break;
-          }
+          case InstrKind::kSyncStart:
+            arrive(static_cast<int>(d), in, InstrKind::kSyncStart);
+            break;
+          case InstrKind::kSyncWait:
+            done = arrivals[{in.collective, InstrKind::kSyncStart}] >= static_cast<int>(in.group.size());
+            break;
           default:
             break;
         }

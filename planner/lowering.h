@@ -3,9 +3,14 @@
 // the same devices; between slices, rows move by send/recv (or a local copy); contrastive
 // losses all-gather both embeddings first; weight gradients sync in buckets per device group
 // (all-reduce, or reduce-scatter + step on the own shard + all-gather under ZeRO-1), started
-// in one global order as soon as a device's last backward of the bucket is done and waited
-// for before the optimizer step. Sends are buffered (they never block), receives block,
-// collectives block until every member arrives.
+// in one global order and waited for before the optimizer step (under ZeRO-1 the updated
+// shards are all-gathered after it).
+//
+// Execution contract, which the replay checks: sends are asynchronous (an engine posts them
+// on a communication stream or thread, or groups them, and never lets them block compute);
+// receives block until their data is there; collectives block until every member arrives.
+// Every rank issues the collectives it takes part in in one global order (the order of
+// their global keys), so communicators shared by several collectives never see two orders.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +23,7 @@
 
 namespace spindle {
 
-enum class InstrKind { kForward, kBackward, kSend, kRecv, kCopy, kGather, kSyncStart, kSyncWait, kStep };
+enum class InstrKind { kForward, kBackward, kSend, kRecv, kCopy, kGather, kSyncStart, kSyncWait, kStep, kParamGather };
 const char* instr_name(InstrKind k);
 
 struct Instr {
@@ -33,6 +38,10 @@ struct Instr {
   std::vector<int> group;               // gather / sync members, ascending
   bool zero1 = false;                   // sync: reduce-scatter + all-gather instead of all-reduce
   double planned_s = 0;                 // planned start of the compute it belongs to
+  // recv / copy: the compute that needs the data (its MetaOp, first layer, backward or not).
+  int for_metaop = -1;
+  int for_first_layer = -1;
+  bool for_backward = false;
 };
 
 struct DeviceProgram {

@@ -34,14 +34,6 @@ double out_bytes_per_sample(const Graph& g, const MetaOp& m, int layer) {
   return 2.0 * static_cast<double>(op.out_seq) * static_cast<double>(op.out_hidden);
 }
 
-// Calls f(device_from, device_to, rows) for every pair of devices whose row ranges overlap,
-// from slice `a` to slice `b` of the same batch (two pointers over contiguous ranges).
-template <typename F>
-void for_row_overlaps(int batch, const Slice& a, const Slice& b, F f) {
-  for (const RowOverlap& o : row_overlaps(batch, a, b))
-    f(a.devices[static_cast<size_t>(o.from)], b.devices[static_cast<size_t>(o.to)], o.rows);
-}
-
 class Placer {
  public:
   Placer(const Scenario& s, const Graph& g, const MetaGraph& mg, PlacementPolicy policy)
@@ -265,13 +257,17 @@ PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Gra
   for (auto& v : slices)
     std::sort(v.begin(), v.end(), [](const Slice* a, const Slice* b) { return a->first_layer < b->first_layer; });
   // Activations forward and their gradients backward: twice the bytes.
-  auto move = [&](int batch, const Slice& a, const Slice& b, double per_sample) {
-    for_row_overlaps(batch, a, b, [&](int from, int to, int rows) {
+  std::set<std::tuple<int, int, int, int>> delivered;  // side inputs: once per (producer, device, rows)
+  auto move = [&](int batch, const Slice& a, const Slice& b, double per_sample, int side_of = -1) {
+    for (const RowOverlap& o : row_overlaps(batch, a, b)) {
+      const int from = a.devices[static_cast<size_t>(o.from)], to = b.devices[static_cast<size_t>(o.to)];
+      const int rows = o.rows;
+      if (side_of >= 0 && !delivered.insert({side_of, to, o.first_row, o.rows}).second) continue;
       const double bytes = 2.0 * rows * per_sample;
       if (from == to) r.transfer_local_bytes += bytes;
       else if (from / gpn == to / gpn) r.transfer_intra_bytes += bytes;
       else r.transfer_inter_bytes += bytes;
-    });
+    }
   };
   for (const MetaOp& m : mg.metaops) {
     const auto& own = slices[static_cast<size_t>(m.id)];
@@ -287,11 +283,12 @@ PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Gra
         side = side || (edge.side && mg.op_meta[static_cast<size_t>(edge.to)] == m.id);
       }
       const size_t readers = side ? own.size() : 1;
-      for (size_t k = 0; k < readers; ++k) move(batch, from, *own[k], out_bytes_per_sample(g, pm, pm.L - 1));
+      for (size_t k = 0; k < readers; ++k) move(batch, from, *own[k], out_bytes_per_sample(g, pm, pm.L - 1), side ? p : -1);
     }
     if (m.kind == OpKind::kContrastiveLoss) {  // all-gather both embeddings over the loss's devices
       for (const Slice* sl : own) {
-        const double bytes = 2.0 * (sl->n - 1) * static_cast<double>(m.shape.batch) * 2.0 * static_cast<double>(m.shape.hidden);
+        // Forward all-gather and backward reduce-scatter of both embeddings.
+        const double bytes = 2.0 * 2.0 * (sl->n - 1) * static_cast<double>(m.shape.batch) * 2.0 * static_cast<double>(m.shape.hidden);
         std::set<int> nodes;
         for (int d : sl->devices) nodes.insert(d / gpn);
         (nodes.size() > 1 ? r.transfer_inter_bytes : r.transfer_intra_bytes) += bytes;

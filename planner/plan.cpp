@@ -88,6 +88,20 @@ std::string check_plan(const Plan& plan, const MetaGraph& mg, const CostModel& c
       if (first_start[static_cast<size_t>(m.id)] < last_end[static_cast<size_t>(p)] - eps)
         return "MetaOp " + std::to_string(m.id) + " starts at " + fixed(first_start[static_cast<size_t>(m.id)], 9) +
                " s before its predecessor " + std::to_string(p) + " ends at " + fixed(last_end[static_cast<size_t>(p)], 9) + " s";
+  // A device runs one slice at a time.
+  std::map<int, std::vector<std::pair<double, double>>> busy;
+  for (const Wave& w : plan.waves)
+    for (const Slice& s : w.slices) {
+      std::set<int> distinct(s.devices.begin(), s.devices.end());
+      if (!s.devices.empty() && static_cast<int>(distinct.size()) != s.n)
+        return "MetaOp " + std::to_string(s.metaop) + ": a slice lists a device twice";
+      for (int d : s.devices) {
+        for (auto [a, b] : busy[d])
+          if (s.start_s < b - eps && s.end_s > a + eps)
+            return "device " + std::to_string(d) + " runs two slices at " + fixed(std::max(a, s.start_s), 9) + " s";
+        busy[d].push_back({s.start_s, s.end_s});
+      }
+    }
   // Devices in use over time: ends before starts at the same instant.
   std::vector<std::pair<double, int>> events;
   for (const Wave& w : plan.waves)
