@@ -45,9 +45,7 @@ CostModel::CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, con
   if (profile != nullptr && profile->gpu != gpu.name)
     throw InputError("profile measured on '" + profile->gpu + "' but " + s.file + " runs on '" + gpu.name +
                      "'; allowed: a profile of the scenario's GPU");
-  std::map<std::string, std::set<int>> tasks_of;  // weight set -> tasks using it
-  for (const Operator& op : g.ops())
-    if (!op.weights.empty()) tasks_of[op.weight_set].insert(op.task);
+  const std::map<std::string, int> tasks_of = tasks_per_weight_set(g);
   const int gpus = s.cluster.gpus();
   const double capacity = gpu.memory_GiB() * kGiB;
   const double workspace = s.planner.workspace_GiB * kGiB;
@@ -55,7 +53,7 @@ CostModel::CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, con
 
   for (const MetaOp& m : mg.metaops) {
     const Operator& op = g.op(m.ops.front());
-    const bool shared = !op.weights.empty() && tasks_of[op.weight_set].size() > 1;
+    const bool shared = !op.weights.empty() && tasks_of.at(op.weight_set) > 1;
     MetaOpCost cost;
     cost.zero1 = s.planner.zero1;
     std::vector<CurvePoint> points;

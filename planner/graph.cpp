@@ -1,6 +1,8 @@
 // Graph storage and the contraction signature (see graph.h).
 #include "planner/graph.h"
 
+#include <set>
+
 #include "traces/errors.h"
 
 namespace spindle {
@@ -54,6 +56,15 @@ int Graph::data_out_degree(int v) const {
   int n = 0;
   for (int e : out_edges(v)) n += edges_[static_cast<size_t>(e)].side ? 0 : 1;
   return n;
+}
+
+std::map<std::string, int> tasks_per_weight_set(const Graph& g) {
+  std::map<std::string, std::set<int>> sets;
+  for (const Operator& op : g.ops())
+    if (!op.weights.empty()) sets[op.weight_set].insert(op.task);
+  std::map<std::string, int> out;
+  for (const auto& [w, tasks] : sets) out[w] = static_cast<int>(tasks.size());
+  return out;
 }
 
 bool same_signature(const Operator& a, const Operator& b) {

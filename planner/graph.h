@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,10 @@ class Graph {
   std::vector<Edge> edges_;
   std::vector<std::vector<int>> in_, out_;
 };
+
+// How many tasks use each weight set (component): more than one means shared weights, whose
+// gradients accumulate across tasks in an fp32 buffer.
+std::map<std::string, int> tasks_per_weight_set(const Graph& g);
 
 // Two operators may share a MetaOp only when these all match: kind, shape, heads, ffn, MLP,
 // causality, cross-attended length, output width/tokens, and the same weight set.

@@ -141,11 +141,7 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
     for (size_t k = 1; k < own.size(); ++k) move(*own[k - 1], *own[k], m, own[k]->first_layer - 1, false);
     for (int p : m.preds) {
       const MetaOp& pm = mg.metaops[static_cast<size_t>(p)];
-      bool side = false;
-      for (int e : g.out_edges(pm.ops.back())) {
-        const Edge& edge = g.edges()[static_cast<size_t>(e)];
-        side = side || (edge.side && mg.op_meta[static_cast<size_t>(edge.to)] == m.id);
-      }
+      const bool side = is_side_input(g, mg, p, m.id);
       const size_t readers = side ? own.size() : 1;
       for (size_t k = 0; k < readers; ++k) move(*of_meta[static_cast<size_t>(p)].back(), *own[k], pm, pm.L - 1, side);
     }

@@ -140,4 +140,12 @@ class Contractor {
 
 MetaGraph contract(const Graph& g) { return Contractor(g).run(); }
 
+bool is_side_input(const Graph& g, const MetaGraph& mg, int pred, int metaop) {
+  for (int e : g.out_edges(mg.metaops[static_cast<size_t>(pred)].ops.back())) {
+    const Edge& edge = g.edges()[static_cast<size_t>(e)];
+    if (edge.side && mg.op_meta[static_cast<size_t>(edge.to)] == metaop) return true;
+  }
+  return false;
+}
+
 }  // namespace spindle

@@ -30,6 +30,10 @@ struct MetaGraph {
   int levels = 0;
 };
 
+// Whether MetaOp `metaop` reads MetaOp `pred`'s output as a side input (a decoder's
+// cross-attention memory, read by every layer) rather than as its data input.
+bool is_side_input(const Graph& g, const MetaGraph& mg, int pred, int metaop);
+
 // Contracts `g` (finalized). Merges op i into j's chain when data-out-degree(i) =
 // data-in-degree(j) = 1 and their signatures match; side inputs do not count as degrees.
 // A merge that would make the MetaGraph cyclic (a side input whose MetaOp depends, directly or

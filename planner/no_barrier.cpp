@@ -159,8 +159,6 @@ void compact_plan(Plan& plan, const MetaGraph& mg, const CostModel& cost) {
     return plan.waves[a.wave].slices[a.slice].start_s < plan.waves[b.wave].slices[b.slice].start_s;
   });
   std::vector<double> meta_end(mg.metaops.size(), 0.0);  // end of the latest placed slice
-  std::vector<int> meta_left(mg.metaops.size());
-  for (const MetaOp& m : mg.metaops) meta_left[static_cast<size_t>(m.id)] = m.L;
   struct Busy {
     double start, end;
     int n;
@@ -203,7 +201,6 @@ void compact_plan(Plan& plan, const MetaGraph& mg, const CostModel& cost) {
     sl.end_s = at + d;
     busy.push_back(Busy{sl.start_s, sl.end_s, sl.n});
     meta_end[static_cast<size_t>(m.id)] = sl.end_s;
-    meta_left[static_cast<size_t>(m.id)] -= sl.layers();
   }
   for (Wave& w : plan.waves) {
     w.start_s = std::numeric_limits<double>::infinity();

@@ -39,10 +39,8 @@ class Placer {
   Placer(const Scenario& s, const Graph& g, const MetaGraph& mg, PlacementPolicy policy)
       : s_(s), g_(g), mg_(mg), policy_(policy), gpus_(s.cluster.gpus()), gpn_(s.cluster.gpus_per_node),
         free_at_(static_cast<size_t>(gpus_), 0.0), mem_(static_cast<size_t>(gpus_), 0.0),
-        held_(static_cast<size_t>(gpus_)), last_(mg.metaops.size(), nullptr) {
+        held_(static_cast<size_t>(gpus_)), last_(mg.metaops.size(), nullptr), tasks_of_(tasks_per_weight_set(g)) {
     capacity_ = (s.cluster.gpu.memory_GiB() - s.planner.workspace_GiB) * kGiB;
-    for (const Operator& op : g.ops())
-      if (!op.weights.empty()) tasks_of_[op.weight_set].insert(op.task);
   }
 
   void run(Plan& plan) {
@@ -57,7 +55,7 @@ class Placer {
     for (int l = sl.first_layer; l < sl.last_layer; ++l) {
       const Operator& op = g_.op(m.ops[static_cast<size_t>(l)]);
       if (!op.weights.empty() && !held_[static_cast<size_t>(d)].count(op.weights))
-        bytes += (16.0 + (tasks_of_.at(op.weight_set).size() > 1 ? 4.0 : 0.0)) * static_cast<double>(op.cost.params);
+        bytes += (16.0 + (tasks_of_.at(op.weight_set) > 1 ? 4.0 : 0.0)) * static_cast<double>(op.cost.params);
       bytes += static_cast<double>(op.cost.activation_bytes) / sl.n;
     }
     return bytes;
@@ -217,7 +215,7 @@ class Placer {
   std::vector<double> free_at_, mem_;
   std::vector<std::set<std::string>> held_;
   std::vector<const Slice*> last_;
-  std::map<std::string, std::set<int>> tasks_of_;
+  std::map<std::string, int> tasks_of_;
 };
 
 }  // namespace
@@ -277,11 +275,7 @@ PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Gra
       const MetaOp& pm = mg.metaops[static_cast<size_t>(p)];
       const Slice& from = *slices[static_cast<size_t>(p)].back();
       // A side input (cross-attention memory) is read by every slice; a data input by the first.
-      bool side = false;
-      for (int e : g.out_edges(pm.ops.back())) {
-        const Edge& edge = g.edges()[static_cast<size_t>(e)];
-        side = side || (edge.side && mg.op_meta[static_cast<size_t>(edge.to)] == m.id);
-      }
+      const bool side = is_side_input(g, mg, p, m.id);
       const size_t readers = side ? own.size() : 1;
       for (size_t k = 0; k < readers; ++k) move(batch, from, *own[k], out_bytes_per_sample(g, pm, pm.L - 1), side ? p : -1);
     }
@@ -298,7 +292,7 @@ PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Gra
   // Weight groups: every device that ran a layer, for any task.
   std::map<std::string, std::set<int>> group;
   std::map<std::string, const Operator*> weight_op;
-  std::map<std::string, std::set<int>> tasks_of;
+  const std::map<std::string, int> tasks_of = tasks_per_weight_set(g);
   for (const MetaOp& m : mg.metaops)
     for (const Slice* sl : slices[static_cast<size_t>(m.id)])
       for (int l = sl->first_layer; l < sl->last_layer; ++l) {
@@ -306,7 +300,6 @@ PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Gra
         if (op.weights.empty()) continue;
         group[op.weights].insert(sl->devices.begin(), sl->devices.end());
         weight_op[op.weights] = &op;
-        tasks_of[op.weight_set].insert(op.task);
       }
   std::vector<double> mem(static_cast<size_t>(plan.gpus), s.planner.workspace_GiB * kGiB);
   for (const auto& [w, devs] : group) {
@@ -321,7 +314,7 @@ PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Gra
     r.sync_inter_bytes += inter;
     r.sync_intra_bytes += total - inter;
     const double states = 4.0 * p + 12.0 * p / (s.planner.zero1 ? ranks : 1.0) +
-                          (tasks_of[op.weight_set].size() > 1 ? 4.0 * p : 0.0);
+                          (tasks_of.at(op.weight_set) > 1 ? 4.0 * p : 0.0);
     for (int d : devs) mem[static_cast<size_t>(d)] += states;
   }
   for (const MetaOp& m : mg.metaops)

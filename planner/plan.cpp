@@ -21,19 +21,13 @@ void Plan::finish() {
 }
 
 double peak_slice_GiB(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg) {
-  std::map<std::string, int> tasks_of;  // weight set -> tasks using it
-  {
-    std::map<std::string, std::set<int>> sets;
-    for (const Operator& op : g.ops())
-      if (!op.weights.empty()) sets[op.weight_set].insert(op.task);
-    for (const auto& [w, t] : sets) tasks_of[w] = static_cast<int>(t.size());
-  }
+  const std::map<std::string, int> tasks_of = tasks_per_weight_set(g);
   double peak = 0;
   for (const Wave& w : plan.waves)
     for (const Slice& sl : w.slices) {
       const Operator& op = g.op(mg.metaops[static_cast<size_t>(sl.metaop)].ops.front());
       MemoryBreakdown m = layer_memory(op, sl.layers(), ParallelConfig{sl.n, 1, s.planner.zero1}, sl.n,
-                                       !op.weights.empty() && tasks_of[op.weight_set] > 1);
+                                       !op.weights.empty() && tasks_of.at(op.weight_set) > 1);
       m.workspace = s.planner.workspace_GiB * kGiB;
       peak = std::max(peak, m.total() / kGiB);
     }

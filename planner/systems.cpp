@@ -192,7 +192,6 @@ Plan plan_spindle_paper(const Scenario& s, const MetaGraph& mg, const CostModel&
   const int gpus = s.cluster.gpus();
   double now = 0;
   std::string chosen;
-  int improved = 0;
   for (int level = 1; level <= mg.levels; ++level) {
     std::vector<LevelItem> items = level_items(mg, cost, level);
     LevelAllocation a = allocate_level(items, gpus);
@@ -219,7 +218,6 @@ Plan plan_spindle_paper(const Scenario& s, const MetaGraph& mg, const CostModel&
     p.waves.insert(p.waves.end(), best->waves.begin(), best->waves.end());
     chosen += (level > 1 ? ", " : "") + std::to_string(level) + ": " + best->name + " " +
               fixed((best->end - now) / a.cstar_s, 3) + "x C*";
-    if (best != &cands[0]) ++improved;
     now = best->end;
   }
   p.notes.push_back("MPSP allocation and wavefront scheduling per MetaLevel, levels concatenated");

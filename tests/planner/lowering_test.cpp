@@ -21,10 +21,8 @@ TEST(Lowering, ProgramsReplayForEverySystemOnEveryZooScenario) {
     for (int nodes : {1, 4}) {
       LoadOptions o;
       o.overrides = {"cluster.nodes=" + std::to_string(nodes)};
-      Scenario s = load_scenario(file, o);
-      Graph g = build_graph(s);
-      MetaGraph mg = contract(g);
-      CostModel cost(s, g, mg);
+      Pipeline pipe(load_scenario(file, o));
+      auto& [s, g, mg, cost] = pipe;
       for (const std::string& name : system_names()) {
         const std::string what = file + " nodes=" + std::to_string(nodes) + " " + name;
         Plan p = plan_system(name, s, mg, cost);
@@ -59,10 +57,8 @@ TEST(Lowering, ProgramsReplayForEverySystemOnEveryZooScenario) {
 }
 
 TEST(Lowering, SyncBytesMatchTheWeightsOfSharedLayers) {
-  Scenario s = load_scenario(default_data_dir() / "multitask-clip-4.toml");
-  Graph g = build_graph(s);
-  MetaGraph mg = contract(g);
-  CostModel cost(s, g, mg);
+  Pipeline pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml"));
+  auto& [s, g, mg, cost] = pipe;
   Plan p = plan_system("spindle", s, mg, cost);
   place(p, s, g, mg, PlacementPolicy::kSpindle);
   Programs progs = lower(p, s, g, mg);
@@ -144,10 +140,8 @@ TEST(Lowering, ReplayRejectsWhatARealEngineCouldNotRun) {
 }
 
 TEST(Lowering, ZeroOneProgramsReplay) {
-  Scenario s = load_scenario(default_data_dir() / "ofasys-7.toml", LoadOptions{{"planner.zero1=true"}, {}});
-  Graph g = build_graph(s);
-  MetaGraph mg = contract(g);
-  CostModel cost(s, g, mg);
+  Pipeline pipe(load_scenario(default_data_dir() / "ofasys-7.toml", LoadOptions{{"planner.zero1=true"}, {}}));
+  auto& [s, g, mg, cost] = pipe;
   Plan p = plan_system("spindle", s, mg, cost);
   place(p, s, g, mg, PlacementPolicy::kSpindle);
   Programs progs = lower(p, s, g, mg);

@@ -47,10 +47,8 @@ TEST(Placement, EverySystemOnEveryZooScenario) {
     for (int nodes : {1, 4}) {
       LoadOptions o;
       o.overrides = {"cluster.nodes=" + std::to_string(nodes)};
-      Scenario s = load_scenario(file, o);
-      Graph g = build_graph(s);
-      MetaGraph mg = contract(g);
-      CostModel cost(s, g, mg);
+      Pipeline pipe(load_scenario(file, o));
+      auto& [s, g, mg, cost] = pipe;
       for (const std::string& name : system_names())
         for (PlacementPolicy policy : {PlacementPolicy::kSpindle, PlacementPolicy::kSequential}) {
           Plan p = plan_system(name, s, mg, cost);
@@ -68,10 +66,8 @@ TEST(Placement, EverySystemOnEveryZooScenario) {
 }
 
 TEST(Placement, CutsCrossNodeTrafficAgainstSequentialPlacement) {
-  Scenario s = load_scenario(default_data_dir() / "multitask-clip-10.toml");
-  Graph g = build_graph(s);
-  MetaGraph mg = contract(g);
-  CostModel cost(s, g, mg);
+  Pipeline pipe(load_scenario(default_data_dir() / "multitask-clip-10.toml"));
+  auto& [s, g, mg, cost] = pipe;
   Plan a = plan_system("spindle", s, mg, cost), b = a;
   PlacementReport placed = place(a, s, g, mg, PlacementPolicy::kSpindle);
   PlacementReport in_order = place(b, s, g, mg, PlacementPolicy::kSequential);
@@ -79,10 +75,8 @@ TEST(Placement, CutsCrossNodeTrafficAgainstSequentialPlacement) {
 }
 
 TEST(Placement, PlacedPlansRoundTrip) {
-  Scenario s = load_scenario(default_data_dir() / "multitask-clip-4.toml");
-  Graph g = build_graph(s);
-  MetaGraph mg = contract(g);
-  CostModel cost(s, g, mg);
+  Pipeline pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml"));
+  auto& [s, g, mg, cost] = pipe;
   Plan p = plan_system("spindle", s, mg, cost);
   PlacementReport r = place(p, s, g, mg, PlacementPolicy::kSpindle);
   const std::string file = (std::filesystem::temp_directory_path() / "spindle-placed.json").string();

@@ -158,10 +158,8 @@ TEST(Systems, SpindleWithoutBarriersIsStrictlyFasterOnUnbalancedLevels) {
   for (const char* name : {"qwen-val-3", "ofasys-4"}) {
     LoadOptions o;
     o.overrides = {std::string("cluster.nodes=") + (std::string(name) == "ofasys-4" ? "8" : "4")};
-    Scenario s = load_scenario(default_data_dir() / (std::string(name) + ".toml"), o);
-    Graph g = build_graph(s);
-    MetaGraph mg = contract(g);
-    CostModel cost(s, g, mg);
+    Pipeline pipe(load_scenario(default_data_dir() / (std::string(name) + ".toml"), o));
+    auto& [s, g, mg, cost] = pipe;
     Plan paper = plan_system("spindle-paper", s, mg, cost), spindle = plan_system("spindle", s, mg, cost);
     EXPECT_LT(spindle.planned_s, paper.planned_s * 0.97) << name;
     EXPECT_EQ(check_plan(spindle, mg, cost), "") << name;
@@ -175,11 +173,8 @@ TEST(Systems, SoundPlansOnRandomScenarios) {
   }
 }
 
-struct PlanFixture {
-  Scenario s = load_scenario(default_data_dir() / "multitask-clip-4.toml");
-  Graph g = build_graph(s);
-  MetaGraph mg = contract(g);
-  CostModel cost{s, g, mg};
+struct PlanFixture : Pipeline {
+  PlanFixture() : Pipeline(load_scenario(default_data_dir() / "multitask-clip-4.toml")) {}
 };
 
 TEST(PlanFile, RoundTripAndSameBytes) {

@@ -67,10 +67,8 @@ void expect_monotone(const ScalingCurve& c, int gpus, const std::string& what) {
 
 TEST(ScalingCurve, PositiveAndNonIncreasingOnEveryZooModel) {
   for (const std::string& file : zoo_files()) {
-    Scenario s = load_scenario(file);
-    Graph g = build_graph(s);
-    MetaGraph mg = contract(g);
-    CostModel cost(s, g, mg);
+    Pipeline pipe(load_scenario(file));
+    auto& [s, g, mg, cost] = pipe;
     for (const MetaOp& m : mg.metaops) {
       const ScalingCurve& c = cost.metaop(m.id).curve;
       expect_monotone(c, s.cluster.gpus(), file + " MetaOp " + std::to_string(m.id));
@@ -80,10 +78,8 @@ TEST(ScalingCurve, PositiveAndNonIncreasingOnEveryZooModel) {
 }
 
 TEST(ScalingCurve, LightMetaOpsStopScalingEarlyHeavyOnesScale) {
-  Scenario s = load_scenario(default_data_dir() / "multitask-clip-10.toml");
-  Graph g = build_graph(s);
-  MetaGraph mg = contract(g);
-  CostModel cost(s, g, mg);
+  Pipeline pipe(load_scenario(default_data_dir() / "multitask-clip-10.toml"));
+  auto& [s, g, mg, cost] = pipe;
   auto speedup = [&](const std::string& comp, const std::string& task, int n) {
     for (const MetaOp& m : mg.metaops)
       if (m.kind == OpKind::kEncoderLayer && m.weight_set == comp && s.tasks[static_cast<size_t>(m.tasks[0])].name == task)

@@ -5,6 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "planner/cost_model.h"
+#include "planner/graph.h"
+#include "planner/graph_builder.h"
+#include "planner/metagraph.h"
 #include "planner/scenario.h"
 
 namespace spindle::testing {
@@ -20,6 +24,17 @@ Scenario load_text(const std::string& text, const std::vector<std::string>& over
 
 // The message of the InputError that loading `text` throws ("" when it loads).
 std::string load_error(const std::string& text, const std::vector<std::string>& overrides = {});
+
+// A scenario through the planner's front half. Tests bind it as
+// `auto& [s, g, mg, cost] = pipe;`.
+struct Pipeline {
+  explicit Pipeline(Scenario scenario)
+      : s(std::move(scenario)), g(build_graph(s)), mg(contract(g)), cost(s, g, mg) {}
+  Scenario s;
+  Graph g;
+  MetaGraph mg;
+  CostModel cost;
+};
 
 // Every scenario of the zoo: scenarios/*.toml, sorted.
 std::vector<std::string> zoo_files();
