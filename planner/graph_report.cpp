@@ -179,6 +179,8 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
                        {{"intra_node", ps.placement.transfer_intra_bytes}, {"inter_node", ps.placement.transfer_inter_bytes}}},
                       {"sync_bytes", {{"intra_node", ps.placement.sync_intra_bytes}, {"inter_node", ps.placement.sync_inter_bytes}}},
                       {"peak_mem_GiB", ps.placement.peak_mem_GiB},
+                      {"over_memory_devices", ps.placement.over_memory_devices},
+                      {"placement_backtracks", ps.placement.backtracks},
                       {"schedule_from", ps.plan.schedule_from},
                       {"waves", ps.plan.waves.size()}});
     j["systems"] = list;

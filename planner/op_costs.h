@@ -2,7 +2,8 @@
 // bytes stored for backward. FLOPs count multiply-adds as 2; attention counts the full S x S
 // score matrix even when causal (as Megatron-LM's formula does), so a GELU layer with ffn = 4h
 // gives 24 B s h^2 + 4 B s^2 h forward. Activations follow Korthikanti et al. 2022 (bf16,
-// no recomputation): 34 s b h + 5 a s^2 b bytes for a GELU layer with ffn = 4h.
+// no recomputation) with fused attention: 34 s b h + 4 a s b bytes for a GELU layer with
+// ffn = 4h (FlashAttention keeps softmax statistics, not Korthikanti's 5 a s^2 b of scores).
 #pragma once
 
 #include "planner/graph.h"

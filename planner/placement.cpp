@@ -43,11 +43,142 @@ class Placer {
     capacity_ = (s.cluster.gpu.memory_GiB() - s.planner.workspace_GiB) * kGiB;
   }
 
-  void run(Plan& plan) {
-    for (const SliceRef& r : in_start_order(plan)) place(plan.waves[r.wave].slices[r.slice]);
+  // Places every slice. The spindle policy first tries its preferred (affinity) device set
+  // for each slice; when a slice finds fewer than n free devices with room, it backjumps to
+  // the latest earlier slice that filled one of those devices and still has an untried
+  // alternative (the n devices with most free memory), re-placing everything after it. If
+  // the search runs out of alternatives or budget, the preferred sets are kept and devices
+  // run over memory (the report counts them).
+  int run(Plan& plan, bool backtrack) {
+    slices_.clear();
+    for (const SliceRef& r : in_start_order(plan)) slices_.push_back(&plan.waves[r.wave].slices[r.slice]);
+    for (const Slice* sl : slices_) {
+      const MetaOp& m = mg_.metaops[static_cast<size_t>(sl->metaop)];
+      for (int l = sl->first_layer; l < sl->last_layer; ++l) {
+        const std::string& w = g_.op(m.ops[static_cast<size_t>(l)]).weights;
+        if (!w.empty()) min_group_[w] = std::max(min_group_[w], sl->n);
+      }
+    }
+    if (policy_ == PlacementPolicy::kSequential) {
+      for (Slice* sl : slices_) commit(*sl, sequential_pick(*sl));
+      return 0;
+    }
+    int backtracks = 0;
+    std::vector<int> choice(slices_.size(), 0);
+    long budget = 64L * static_cast<long>(slices_.size());
+    size_t k = 0;
+    while (k < slices_.size()) {
+      const std::vector<std::vector<int>> options = candidates(*slices_[k]);
+      if (static_cast<size_t>(choice[k]) < options.size()) {
+        commit(*slices_[k], options[static_cast<size_t>(choice[k])]);
+        ++k;
+        continue;
+      }
+      const int j = backtrack ? culprit(k, choice) : -1;
+      if (j < 0 || budget-- <= 0) {  // no memory-feasible placement found: best effort
+        reset(0);
+        for (Slice* sl : slices_) commit(*sl, best_effort(*sl));
+        return -1;
+      }
+      ++backtracks;
+      ++choice[static_cast<size_t>(j)];
+      std::fill(choice.begin() + j + 1, choice.end(), 0);
+      reset(static_cast<size_t>(j));
+      for (size_t i = 0; i < static_cast<size_t>(j); ++i)
+        commit(*slices_[i], candidates(*slices_[i])[static_cast<size_t>(choice[i])]);
+      k = static_cast<size_t>(j);
+    }
+    return backtracks;
   }
 
  private:
+  std::vector<int> free_devices(const Slice& sl) const {
+    std::vector<int> free;
+    for (int d = 0; d < gpus_; ++d)
+      if (free_at_[static_cast<size_t>(d)] <= sl.start_s + 1e-12) free.push_back(d);
+    if (static_cast<int>(free.size()) < sl.n)
+      throw InternalError("placement: " + std::to_string(free.size()) + " devices free for a slice of " +
+                          std::to_string(sl.n));
+    return free;
+  }
+
+  bool fits(int d, const Slice& sl) const { return mem_[static_cast<size_t>(d)] + need(d, sl) <= capacity_; }
+
+  std::vector<int> sequential_pick(const Slice& sl) const {
+    std::vector<int> free = free_devices(sl);
+    free.resize(static_cast<size_t>(sl.n));
+    return align_rows(free, sl);
+  }
+
+  // The device sets that keep every device within memory, preferred first: by affinity, then
+  // the n devices with most memory left after taking the slice. Empty when fewer than n fit.
+  std::vector<std::vector<int>> candidates(const Slice& sl) const {
+    std::vector<int> room;
+    for (int d : free_devices(sl))
+      if (fits(d, sl)) room.push_back(d);
+    if (static_cast<int>(room.size()) < sl.n) return {};
+    std::vector<std::vector<int>> out{align_rows(pick(room, sl), sl)};
+    std::stable_sort(room.begin(), room.end(), [&](int a, int b) {
+      return mem_[static_cast<size_t>(a)] + need(a, sl) < mem_[static_cast<size_t>(b)] + need(b, sl);
+    });
+    room.resize(static_cast<size_t>(sl.n));
+    std::vector<int> roomiest = align_rows(pick(room, sl), sl);
+    auto as_set = [](std::vector<int> v) {
+      std::sort(v.begin(), v.end());
+      return v;
+    };
+    if (as_set(roomiest) != as_set(out.front())) out.push_back(std::move(roomiest));
+    return out;
+  }
+
+  // The preferred set among devices with room, or among all free devices when too few have it.
+  std::vector<int> best_effort(const Slice& sl) const {
+    std::vector<int> free = free_devices(sl), room;
+    for (int d : free)
+      if (fits(d, sl)) room.push_back(d);
+    return align_rows(pick(static_cast<int>(room.size()) >= sl.n ? room : free, sl), sl);
+  }
+
+  // The latest slice before k that placed work on a device free at slice k's start but
+  // without room for it, and that has not tried its alternative yet; -1 when none.
+  int culprit(size_t k, const std::vector<int>& choice) const {
+    const Slice& sl = *slices_[k];
+    std::set<int> full;
+    for (int d : free_devices(sl))
+      if (!fits(d, sl)) full.insert(d);
+    for (size_t i = k; i-- > 0;) {
+      if (choice[i] > 0) continue;
+      for (int d : slices_[i]->devices)
+        if (full.count(d)) return static_cast<int>(i);
+    }
+    return -1;
+  }
+
+  // Forgets every placement (the caller replays those before `from`) and clears the devices
+  // of slices from position `from` on.
+  void reset(size_t from) {
+    std::fill(free_at_.begin(), free_at_.end(), 0.0);
+    std::fill(mem_.begin(), mem_.end(), 0.0);
+    for (auto& h : held_) h.clear();
+    group_.clear();
+    std::fill(last_.begin(), last_.end(), nullptr);
+    for (size_t i = from; i < slices_.size(); ++i) slices_[i]->devices.clear();
+  }
+
+  // What a device keeps for weight set w: its sync group is the devices holding it so far
+  // (`members` of them), and at least the largest slice of the layer, so this only shrinks
+  // as placement goes on (ZeRO-1 shards over the group).
+  double state_bytes(const Operator& op, size_t members) const {
+    const int group = std::max(static_cast<int>(members), min_group_.at(op.weights));
+    return weight_state_bytes(static_cast<double>(op.cost.params), group, s_.planner.zero1,
+                              tasks_of_.at(op.weight_set) > 1);
+  }
+
+  size_t members(const std::string& w) const {
+    auto it = group_.find(w);
+    return it == group_.end() ? 0 : it->second.size();
+  }
+
   // New memory a device takes on by running `sl` (weights it does not hold yet, activations).
   double need(int d, const Slice& sl) const {
     const MetaOp& m = mg_.metaops[static_cast<size_t>(sl.metaop)];
@@ -55,7 +186,7 @@ class Placer {
     for (int l = sl.first_layer; l < sl.last_layer; ++l) {
       const Operator& op = g_.op(m.ops[static_cast<size_t>(l)]);
       if (!op.weights.empty() && !held_[static_cast<size_t>(d)].count(op.weights))
-        bytes += (16.0 + (tasks_of_.at(op.weight_set) > 1 ? 4.0 : 0.0)) * static_cast<double>(op.cost.params);
+        bytes += state_bytes(op, members(op.weights) + 1);
       bytes += static_cast<double>(op.cost.activation_bytes) / sl.n;
     }
     return bytes;
@@ -87,36 +218,32 @@ class Placer {
       if (!op.weights.empty() && held_[static_cast<size_t>(d)].count(op.weights))
         bytes += 0.25 * 2.0 * static_cast<double>(op.cost.params);  // shared weights stay put
     }
-    return bytes - 1e-3 * mem_[static_cast<size_t>(d)];  // then the least loaded device
+    return bytes;
   }
 
-  void place(Slice& sl) {
-    std::vector<int> free;
-    for (int d = 0; d < gpus_; ++d)
-      if (free_at_[static_cast<size_t>(d)] <= sl.start_s + 1e-12) free.push_back(d);
-    if (static_cast<int>(free.size()) < sl.n)
-      throw InternalError("placement: " + std::to_string(free.size()) + " devices free for a slice of " +
-                          std::to_string(sl.n));
-    std::vector<int> chosen;
-    if (policy_ == PlacementPolicy::kSequential) {
-      chosen.assign(free.begin(), free.begin() + sl.n);
-    } else {
-      std::vector<int> fits;
-      for (int d : free)
-        if (mem_[static_cast<size_t>(d)] + need(d, sl) <= capacity_) fits.push_back(d);
-      const std::vector<int>& pool = static_cast<int>(fits.size()) >= sl.n ? fits : free;
-      chosen = pick(pool, sl);
+  // Higher affinity first; among equals, the device with the least memory in use.
+  bool preferred(int a, int b, const Slice& sl) const {
+    const double x = affinity(a, sl), y = affinity(b, sl);
+    if (x != y) return x > y;
+    return mem_[static_cast<size_t>(a)] < mem_[static_cast<size_t>(b)];
+  }
+
+  void commit(Slice& sl, const std::vector<int>& chosen) {
+    const MetaOp& m = mg_.metaops[static_cast<size_t>(sl.metaop)];
+    for (int l = sl.first_layer; l < sl.last_layer; ++l) {
+      const Operator& op = g_.op(m.ops[static_cast<size_t>(l)]);
+      for (int d : chosen) mem_[static_cast<size_t>(d)] += static_cast<double>(op.cost.activation_bytes) / sl.n;
+      if (op.weights.empty()) continue;
+      std::vector<int>& group = group_[op.weights];
+      const double before = group.empty() ? 0.0 : state_bytes(op, group.size());
+      const size_t old_members = group.size();
+      for (int d : chosen)
+        if (held_[static_cast<size_t>(d)].insert(op.weights).second) group.push_back(d);
+      const double after = state_bytes(op, group.size());
+      for (size_t i = 0; i < group.size(); ++i)
+        mem_[static_cast<size_t>(group[i])] += i < old_members ? after - before : after;
     }
-    chosen = align_rows(chosen, sl);
-    for (int d : chosen) {
-      mem_[static_cast<size_t>(d)] += need(d, sl);
-      const MetaOp& m = mg_.metaops[static_cast<size_t>(sl.metaop)];
-      for (int l = sl.first_layer; l < sl.last_layer; ++l) {
-        const Operator& op = g_.op(m.ops[static_cast<size_t>(l)]);
-        if (!op.weights.empty()) held_[static_cast<size_t>(d)].insert(op.weights);
-      }
-      free_at_[static_cast<size_t>(d)] = sl.end_s;
-    }
+    for (int d : chosen) free_at_[static_cast<size_t>(d)] = sl.end_s;
     sl.devices = chosen;
     last_[static_cast<size_t>(sl.metaop)] = &sl;
   }
@@ -176,22 +303,26 @@ class Placer {
     std::map<int, std::vector<int>> by_node;
     for (int d : pool) by_node[d / gpn_].push_back(d);
     auto ranked = [&](std::vector<int> v) {
-      std::stable_sort(v.begin(), v.end(), [&](int a, int b) { return affinity(a, sl) > affinity(b, sl); });
+      std::stable_sort(v.begin(), v.end(), [&](int a, int b) { return preferred(a, b, sl); });
       return v;
     };
     if (sl.n <= gpn_) {
       int best_node = -1;
-      double best_score = 0;
+      double best_score = 0, best_mem = 0;
       std::vector<int> best;
-      for (auto& [node, devs] : by_node) {
+      for (auto& [node, devs] : by_node) {  // most affinity, then least memory in use
         if (static_cast<int>(devs.size()) < sl.n) continue;
         std::vector<int> top = ranked(devs);
         top.resize(static_cast<size_t>(sl.n));
-        double score = 0;
-        for (int d : top) score += affinity(d, sl);
-        if (best_node < 0 || score > best_score + 1e-9) {
+        double score = 0, mem = 0;
+        for (int d : top) {
+          score += affinity(d, sl);
+          mem += mem_[static_cast<size_t>(d)];
+        }
+        if (best_node < 0 || score > best_score + 1e-9 || (score >= best_score - 1e-9 && mem < best_mem)) {
           best_node = node;
           best_score = score;
+          best_mem = mem;
           best = top;
         }
       }
@@ -216,6 +347,9 @@ class Placer {
   std::vector<std::set<std::string>> held_;
   std::vector<const Slice*> last_;
   std::map<std::string, int> tasks_of_;
+  std::vector<Slice*> slices_;  // in start order
+  std::map<std::string, int> min_group_;  // per weight set: its largest slice's devices
+  std::map<std::string, std::vector<int>> group_;  // per weight set: the devices holding it so far
 };
 
 }  // namespace
@@ -237,9 +371,12 @@ std::vector<RowOverlap> row_overlaps(int batch, const Slice& a, const Slice& b) 
   return out;
 }
 
-PlacementReport place(Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg, PlacementPolicy policy) {
-  Placer(s, g, mg, policy).run(plan);
-  return measure_placement(plan, s, g, mg);
+PlacementReport place(Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg, PlacementPolicy policy,
+                      bool backtrack) {
+  const int backtracks = Placer(s, g, mg, policy).run(plan, backtrack);
+  PlacementReport r = measure_placement(plan, s, g, mg);
+  r.backtracks = backtracks;
+  return r;
 }
 
 PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg) {
@@ -313,8 +450,8 @@ PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Gra
     const double inter = nodes.size() > 1 ? 2.0 * static_cast<double>(nodes.size()) * size * (ranks - 1) / ranks : 0.0;
     r.sync_inter_bytes += inter;
     r.sync_intra_bytes += total - inter;
-    const double states = 4.0 * p + 12.0 * p / (s.planner.zero1 ? ranks : 1.0) +
-                          (tasks_of.at(op.weight_set) > 1 ? 4.0 * p : 0.0);
+    const double states = weight_state_bytes(p, static_cast<int>(devs.size()), s.planner.zero1,
+                                             tasks_of.at(op.weight_set) > 1);
     for (int d : devs) mem[static_cast<size_t>(d)] += states;
   }
   for (const MetaOp& m : mg.metaops)

@@ -4,8 +4,9 @@
 // node (NVLink island), the devices already holding the slice's input rows (its MetaOp's
 // previous slice, its predecessors' outputs), the devices already holding its weights, and the
 // devices with the least memory in use; devices that would run out of memory are avoided
-// (accepting worse communication). `sequential` takes the lowest free device ids: the ablation
-// that shows what placement buys.
+// (accepting worse communication), and where too few devices with room are free, placement
+// backtracks into earlier slices and moves them to the devices with most room. `sequential`
+// takes the lowest free device ids: the ablation that shows what placement buys.
 #pragma once
 
 #include <vector>
@@ -29,10 +30,13 @@ struct PlacementReport {
   double peak_mem_GiB = 0;          // the fullest device
   std::vector<double> mem_GiB;      // per device
   int over_memory_devices = 0;
+  int backtracks = 0;               // re-placements to stay within memory; -1: none found (best effort)
 };
 
-// Fills every slice's `devices`; returns the traffic and memory of the result.
-PlacementReport place(Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg, PlacementPolicy policy);
+// Fills every slice's `devices`; returns the traffic and memory of the result. `backtrack`
+// false keeps the greedy choice of every slice (to show what backtracking buys).
+PlacementReport place(Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg, PlacementPolicy policy,
+                      bool backtrack = true);
 
 // The traffic and memory of an already placed plan (every slice has devices).
 PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg);

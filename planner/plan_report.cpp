@@ -57,7 +57,20 @@ std::string plans_text(const Scenario& s, const MetaGraph& mg, const std::vector
          "state and stored activations of the fullest GPU\n";
   if (over)
     out += "  ! a slice needs more memory than a GPU's " + fixed(gpu_GiB, 1) +
-           " GiB: such a plan cannot run as is (placement must split its layers, or set planner.zero1 = true)\n";
+           " GiB: such a plan cannot run (more GPUs, planner.zero1 = true, or smaller batches)\n";
+  for (const PlannedSystem& ps : systems) {
+    const std::string who = ps.plan.system + (ps.placement_label.empty() ? "" : " (" + ps.placement_label + ")");
+    if (ps.placement.over_memory_devices > 0)
+      out += "  ! " + who + ": " + std::to_string(ps.placement.over_memory_devices) + " GPUs over their " +
+             fixed(gpu_GiB, 1) + " GiB" +
+             (ps.placement_label.empty() ? ": placement found no way to fit this plan (more GPUs, planner.zero1 = "
+                                           "true, or smaller batches)"
+                                         : "") +
+             "\n";
+    else if (ps.placement.backtracks > 0)
+      out += "  " + who + ": placement backtracked " + std::to_string(ps.placement.backtracks) +
+             " times to keep every GPU within memory\n";
+  }
   for (const PlannedSystem& ps : systems)
     for (const std::string& note : ps.plan.notes) out += "  " + ps.plan.system + ": " + note + "\n";
   for (const PlannedSystem& ps : systems)

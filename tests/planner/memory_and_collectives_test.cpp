@@ -23,17 +23,20 @@ TEST(MemoryModel, OneLayerByHand) {
   op.cost = op_cost(op);
   const double p = 12.0 * 1024 * 1024 + 13 * 1024;  // 12 h^2 + 13 h
   ASSERT_EQ(op.cost.params, static_cast<std::int64_t>(p));
-  // Korthikanti: 34 s b h + 5 a s^2 b bytes for the whole batch of 8.
-  const double act = 34.0 * 77 * 8 * 1024 + 5.0 * 16 * 77 * 77 * 8;
+  // Korthikanti's 34 s b h for the whole batch of 8; fused attention keeps fp32 softmax
+  // statistics (4 a s b) instead of his 5 a s^2 b of scores.
+  const double act = 34.0 * 77 * 8 * 1024 + 4.0 * 16 * 77 * 8;
   ASSERT_EQ(op.cost.activation_bytes, static_cast<std::int64_t>(act));
   MemoryBreakdown m = layer_memory(op, 3, ParallelConfig{2, 1, true}, 4, /*shared=*/true);
   EXPECT_DOUBLE_EQ(m.weights, 3 * 2 * p);
-  EXPECT_DOUBLE_EQ(m.grads, 3 * 2 * p);
+  EXPECT_DOUBLE_EQ(m.grads, 0);                 // shared: gradients accumulate in fp32 ...
+  EXPECT_DOUBLE_EQ(m.accumulation, 3 * 4 * p);  // ... in this buffer
   EXPECT_DOUBLE_EQ(m.optimizer, 3 * 12 * p / 4);
-  EXPECT_DOUBLE_EQ(m.accumulation, 3 * 4 * p);
+  EXPECT_DOUBLE_EQ(weight_state_bytes(p, 4, true, true), 2 * p + 4 * p + 3 * p);
   EXPECT_DOUBLE_EQ(m.activations, 3 * act / 2);  // local batch 4 of 8
   MemoryBreakdown plain = layer_memory(op, 1, ParallelConfig{}, 1, false);
   EXPECT_DOUBLE_EQ(plain.total(), 16 * p + act);
+  EXPECT_DOUBLE_EQ(weight_state_bytes(p, 4, false, false), 16 * p);
 }
 
 TEST(MemoryModel, MetaOpThatCannotFitIsAClearError) {

@@ -50,7 +50,8 @@ TEST(Overrides, ValidatedLikeTheFile) {
 }
 
 TEST(Overrides, SizesThatOverflowAreRefused) {
-  Scenario s = load_text(kBase, {"tasks.0.batch=16777216", "model.components.a.tokens=1048576"});
+  Scenario s = load_text(kBase, {"tasks.0.batch=16777216", "model.components.a.tokens=1048576",
+                                 "model.components.a.hidden=65536"});
   EXPECT_THROW(build_graph(s), InputError);
 }
 

@@ -1,12 +1,14 @@
 // Device placement: every slice gets n distinct devices that run nothing else meanwhile, the
 // devices' rows partition the batch, placed plans round-trip through the plan file, and
-// placement cuts cross-node traffic against the sequential-placement ablation.
+// placement cuts cross-node traffic against the sequential-placement ablation, every zoo
+// plan fits in GPU memory, and backtracking rescues a plan that greedy placement overflows.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <set>
 
 #include "planner/graph_builder.h"
+#include "planner/memory_model.h"
 #include "planner/placement.h"
 #include "planner/systems.h"
 #include "test_scenarios.h"
@@ -63,6 +65,119 @@ TEST(Placement, EverySystemOnEveryZooScenario) {
           }
         }
     }
+}
+
+TEST(Placement, EveryZooPlanFitsInMemory) {
+  for (const std::string& file : zoo_files()) {
+    Pipeline pipe(load_scenario(file));
+    auto& [s, g, mg, cost] = pipe;
+    for (const std::string& name : system_names()) {
+      Plan p = plan_system(name, s, mg, cost);
+      PlacementReport r = place(p, s, g, mg, PlacementPolicy::kSpindle);
+      EXPECT_EQ(r.over_memory_devices, 0) << file << " " << name << ": peak " << r.peak_mem_GiB << " GiB";
+      EXPECT_LE(r.peak_mem_GiB, s.cluster.gpu.memory_GiB()) << file << " " << name;
+    }
+  }
+}
+
+// Four GPUs; two encoders of equal, large layers shared by two tasks. Hand plan: the
+// embeddings first, then a[0,1) and a[1,2) one after the other on one device each while
+// b/ab (3 layers) runs long on another, then b/ab2 on 3 devices. Greedy placement puts
+// a[1,2) where a[0,1) ran (its rows are there), so that device cannot also take b's three
+// layers; backtracking moves a[1,2) to another device and everything fits.
+TEST(Placement, BacktrackingRescuesAPlanGreedyPlacementOverflows) {
+  const std::string text = R"([scenario]
+name = "overflow"
+[cluster]
+nodes = 1
+gpus_per_node = 4
+gpu = "a800-80gb"
+intra_node = { bw_GBps = 200.0, latency_us = 2.0 }
+inter_node = { bw_GBps = 50.0, latency_us = 5.0 }
+[model.components.a]
+kind = "encoder"
+embedding = "patch"
+patch_dim = 16
+tokens = 10
+layers = 2
+hidden = 4096
+heads = 32
+ffn = 16384
+[model.components.b]
+kind = "encoder"
+embedding = "token"
+vocab = 100
+tokens = 12
+layers = 3
+hidden = 4096
+heads = 32
+ffn = 16384
+[model.components.ha]
+kind = "projection"
+inputs = ["a"]
+hidden = 32
+[model.components.hb]
+kind = "projection"
+inputs = ["b"]
+hidden = 32
+[[tasks]]
+name = "ab"
+components = ["a", "ha", "b", "hb"]
+batch = 8
+loss = "contrastive"
+[[tasks]]
+name = "ab2"
+components = ["a", "ha", "b", "hb"]
+batch = 6
+loss = "contrastive"
+)";
+  // Room for four layers' weight state and a half, not five (plus the small rest).
+  Pipeline probe(load_text(text));
+  const Operator& layer = probe.g.op(probe.mg.metaops[4].ops.front());
+  const double state_GiB = weight_state_bytes(static_cast<double>(layer.cost.params), 3, false, true) / kGiB;
+  const double workspace = probe.s.cluster.gpu.memory_GiB() - 4.5 * state_GiB;
+  Pipeline pipe(load_text(text, {"planner.workspace_GiB=" + std::to_string(workspace)}));
+  auto& [s, g, mg, cost] = pipe;
+  ASSERT_EQ(mg.metaops.size(), 14u);
+  ASSERT_EQ(mg.metaops[4].L, 2);  // a/ab
+  ASSERT_EQ(mg.metaops[5].L, 3);  // b/ab
+  ASSERT_EQ(mg.metaops[7].L, 3);  // b/ab2
+
+  Plan plan;
+  plan.system = "hand";
+  plan.gpus = 4;
+  Wave w;
+  auto add = [&](int metaop, int first, int last, int n, double start) {
+    Slice sl{metaop, first, last, n, start, start + (last - first) * cost.metaop(metaop).curve.time_s(n), {}};
+    w.slices.push_back(sl);
+    return sl.end_s;
+  };
+  double t = 0;
+  for (int m = 0; m < 4; ++m) t = std::max(t, add(m, 0, 1, 1, 0.0));  // embeddings
+  const double a0_end = add(4, 0, 1, 1, t);                          // a/ab [0,1)
+  const double b_end = add(5, 0, 3, 1, t);                           // b/ab, long
+  const double a1_end = add(4, 1, 2, 1, a0_end);                     // a/ab [1,2)
+  ASSERT_LT(a1_end, b_end);
+  t = add(7, 0, 3, 3, a1_end);  // b/ab2 on the 3 devices b/ab leaves free
+  t = std::max(t, b_end);
+  t = add(6, 0, 1, 1, t);  // a/ab2, one layer at a time: no device has room for both
+  t = add(6, 1, 2, 1, t);
+  for (int m = 8; m < 12; ++m) t = add(m, 0, 1, 1, t);  // heads
+  t = add(12, 0, 1, 1, t);                               // losses
+  t = add(13, 0, 1, 1, t);
+  w.end_s = t;
+  plan.waves.push_back(w);
+  plan.finish();
+  ASSERT_EQ(check_plan(plan, mg, cost), "");
+
+  Plan greedy = plan;
+  PlacementReport g_rep = place(greedy, s, g, mg, PlacementPolicy::kSpindle, /*backtrack=*/false);
+  EXPECT_GT(g_rep.over_memory_devices, 0) << "greedy placement should overflow this plan";
+  PlacementReport b_rep = place(plan, s, g, mg, PlacementPolicy::kSpindle);
+  EXPECT_GT(b_rep.backtracks, 0);
+  EXPECT_EQ(b_rep.over_memory_devices, 0) << "peak " << b_rep.peak_mem_GiB << " GiB";
+  check_placed(plan, mg, "backtracked");
+  EXPECT_EQ(check_plan(plan, mg, cost), "");
 }
 
 TEST(Placement, CutsCrossNodeTrafficAgainstSequentialPlacement) {
