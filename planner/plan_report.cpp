@@ -73,10 +73,8 @@ std::string plans_text(const Scenario& s, const MetaGraph& mg, const std::vector
   }
   for (const PlannedSystem& ps : systems)
     for (const std::string& note : ps.plan.notes) out += "  " + ps.plan.system + ": " + note + "\n";
-  for (const PlannedSystem& ps : systems)
-    if ((ps.plan.system == "spindle" || ps.plan.system == "spindle-paper") && ps.from_file.empty() &&
-        ps.placement_label.empty())
-      out += "\n" + waves_text(s, mg, ps.plan);
+  for (const PlannedSystem& ps : systems)  // where every slice of every system runs
+    if (ps.from_file.empty() && ps.placement_label.empty()) out += "\n" + waves_text(s, mg, ps.plan);
   return out;
 }
 
