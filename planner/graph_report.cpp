@@ -181,6 +181,7 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
                       {"peak_mem_GiB", ps.placement.peak_mem_GiB},
                       {"over_memory_devices", ps.placement.over_memory_devices},
                       {"placement_backtracks", ps.placement.backtracks},
+                      {"placement_in_order_kept", ps.placement.in_order_kept},
                       {"schedule_from", ps.plan.schedule_from},
                       {"waves", ps.plan.waves.size()}});
     j["systems"] = list;

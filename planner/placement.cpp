@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "planner/memory_model.h"
 #include "traces/errors.h"
@@ -328,8 +329,15 @@ class Placer {
       }
       if (best_node >= 0) return best;
     }
+    // Fewest nodes: those with most free devices first; among equals, most affinity.
     std::vector<std::pair<int, std::vector<int>>> nodes(by_node.begin(), by_node.end());
-    std::stable_sort(nodes.begin(), nodes.end(), [](auto& a, auto& b) { return a.second.size() > b.second.size(); });
+    std::map<int, double> node_affinity;
+    for (auto& [node, devs] : nodes)
+      for (int d : devs) node_affinity[node] += affinity(d, sl);
+    std::stable_sort(nodes.begin(), nodes.end(), [&](auto& a, auto& b) {
+      if (a.second.size() != b.second.size()) return a.second.size() > b.second.size();
+      return node_affinity[a.first] > node_affinity[b.first];
+    });
     std::vector<int> out;
     for (auto& [node, devs] : nodes)
       for (int d : ranked(devs))
@@ -376,6 +384,21 @@ PlacementReport place(Plan& plan, const Scenario& s, const Graph& g, const MetaG
   const int backtracks = Placer(s, g, mg, policy).run(plan, backtrack);
   PlacementReport r = measure_placement(plan, s, g, mg);
   r.backtracks = backtracks;
+  if (policy == PlacementPolicy::kSequential) return r;
+  // The greedy is a heuristic: where device ids in order fit in memory and move fewer bytes
+  // across nodes (then inside nodes), that placement is kept instead, and the report says so.
+  Plan in_order = plan;
+  Placer(s, g, mg, PlacementPolicy::kSequential).run(in_order, false);
+  PlacementReport o = measure_placement(in_order, s, g, mg);
+  auto key = [](const PlacementReport& x) {
+    return std::make_tuple(x.over_memory_devices > 0, x.transfer_inter_bytes, x.transfer_intra_bytes);
+  };
+  if (key(o) < key(r)) {
+    plan = std::move(in_order);
+    o.backtracks = 0;
+    o.in_order_kept = true;
+    return o;
+  }
   return r;
 }
 

@@ -5,7 +5,8 @@
 // previous slice, its predecessors' outputs), the devices already holding its weights, and the
 // devices with the least memory in use; devices that would run out of memory are avoided
 // (accepting worse communication), and where too few devices with room are free, placement
-// backtracks into earlier slices and moves them to the devices with most room. `sequential`
+// backtracks into earlier slices and moves them to the devices with most room. Where device
+// ids in order fit and move fewer bytes across nodes, spindle keeps that instead. `sequential`
 // takes the lowest free device ids: the ablation that shows what placement buys.
 #pragma once
 
@@ -31,6 +32,7 @@ struct PlacementReport {
   std::vector<double> mem_GiB;      // per device
   int over_memory_devices = 0;
   int backtracks = 0;               // re-placements to stay within memory; -1: none found (best effort)
+  bool in_order_kept = false;       // spindle policy: device ids in order beat the greedy
 };
 
 // Fills every slice's `devices`; returns the traffic and memory of the result. `backtrack`

@@ -67,6 +67,8 @@ std::string plans_text(const Scenario& s, const MetaGraph& mg, const std::vector
                                            "true, or smaller batches)"
                                          : "") +
              "\n";
+    if (ps.placement.in_order_kept)
+      out += "  " + who + ": device ids in order moved fewer bytes across nodes than the greedy placement; kept\n";
     else if (ps.placement.backtracks > 0)
       out += "  " + who + ": placement backtracked " + std::to_string(ps.placement.backtracks) +
              " times to keep every GPU within memory\n";

@@ -14,6 +14,10 @@
 namespace spindle {
 namespace {
 
+// Re-planned level schedules are also tried with this many seeded perturbations (+-15%) of
+// their slack and widening priorities; the seeds are fixed, so plans stay deterministic.
+constexpr std::uint64_t kReplanSeeds = 8;
+
 // The fewest devices reaching the MetaOp's best time: "as many of the GPUs as help it",
 // within `limit` devices.
 int best_n(const MetaOp& m, const CostModel& cost, int limit) {
@@ -195,25 +199,31 @@ Plan plan_spindle_paper(const Scenario& s, const MetaGraph& mg, const CostModel&
   for (int level = 1; level <= mg.levels; ++level) {
     std::vector<LevelItem> items = level_items(mg, cost, level);
     LevelAllocation a = allocate_level(items, gpus);
-    // The published align rule, and the best-span candidate; the faster schedule is taken.
     // Candidates: the published rule, best-span align, and re-planning before every wave
-    // (with the slack-capped efficient span, or with look-ahead).
+    // (with the slack-capped efficient span, or with look-ahead; from bi-point or water-filled
+    // counts), the last also with seeded perturbations of its priorities. The fastest is taken.
     struct Candidate {
-      const char* name;
+      std::string name;
       std::vector<Wave> waves;
       double end = 0;
-    } cands[6] = {{"published", {}, 0},
-                  {"best-span", {}, 0},
-                  {"re-planned", {}, 0},
-                  {"re-planned look-ahead", {}, 0},
-                  {"water-filled", {}, 0},
-                  {"water-filled look-ahead", {}, 0}};
-    cands[0].end = schedule_level(items, a.pieces, gpus, now, cands[0].waves, AlignRule::kShortestPiece);
-    cands[1].end = schedule_level(items, a.pieces, gpus, now, cands[1].waves, AlignRule::kBestSpan);
-    for (int k = 0; k < 4; ++k)
-      cands[2 + k].end = schedule_level_replanned(items, gpus, now, cands[2 + k].waves, k % 2 == 1, k >= 2);
-    Candidate* best = &cands[0];
-    for (Candidate& c : cands)
+    };
+    std::vector<Candidate> cands;
+    for (AlignRule rule : {AlignRule::kShortestPiece, AlignRule::kBestSpan}) {
+      Candidate c{rule == AlignRule::kShortestPiece ? "published" : "best-span", {}, 0};
+      c.end = schedule_level(items, a.pieces, gpus, now, c.waves, rule);
+      cands.push_back(std::move(c));
+    }
+    for (std::uint64_t seed = 0; seed <= kReplanSeeds; ++seed)
+      for (int k = 0; k < 4; ++k) {
+        const bool look_ahead = k % 2 == 1, water_fill = k >= 2;
+        std::string name = std::string(water_fill ? "water-filled" : "re-planned") + (look_ahead ? " look-ahead" : "");
+        if (seed > 0) name += " (perturbation " + std::to_string(seed) + ")";
+        Candidate c{name, {}, 0};
+        c.end = schedule_level_replanned(items, gpus, now, c.waves, look_ahead, water_fill, seed);
+        cands.push_back(std::move(c));
+      }
+    const Candidate* best = &cands[0];
+    for (const Candidate& c : cands)
       if (c.end < best->end * (1 - 1e-9)) best = &c;
     p.waves.insert(p.waves.end(), best->waves.begin(), best->waves.end());
     chosen += (level > 1 ? ", " : "") + std::to_string(level) + ": " + best->name + " " +
@@ -222,7 +232,8 @@ Plan plan_spindle_paper(const Scenario& s, const MetaGraph& mg, const CostModel&
   }
   p.notes.push_back("MPSP allocation and wavefront scheduling per MetaLevel, levels concatenated");
   p.notes.push_back("wave schedule taken per MetaLevel (fastest of the published wavefront, best-span align, and "
-                    "re-planning before every wave, from bi-point or water-filled counts, with or without look-ahead): " + chosen);
+                    "re-planning before every wave, from bi-point or water-filled counts, with or without look-ahead, "
+                    "each also with " + std::to_string(kReplanSeeds) + " seeded perturbations of its priorities): " + chosen);
   return p;
 }
 

@@ -188,8 +188,21 @@ double schedule_level(const std::vector<LevelItem>& items, const std::vector<Pie
   return now;
 }
 
+namespace {
+// A deterministic factor in [1 - spread, 1 + spread] for (seed, a, b); 1 when seed is 0.
+double jitter(std::uint64_t seed, std::uint64_t a, std::uint64_t b, double spread) {
+  if (seed == 0) return 1.0;
+  std::uint64_t z = seed * 0x9E3779B97F4A7C15ULL + a * 0xBF58476D1CE4E5B9ULL + b * 0x94D049BB133111EBULL;
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  return 1.0 + spread * (2.0 * static_cast<double>(z >> 11) / 9007199254740992.0 - 1.0);
+}
+}  // namespace
+
 double schedule_level_replanned(const std::vector<LevelItem>& items, int gpus, double start_s, std::vector<Wave>& out,
-                                bool look_ahead, bool water_fill) {
+                                bool look_ahead, bool water_fill, std::uint64_t seed) {
+  std::uint64_t wave_no = 0;
   const size_t first_wave = out.size();
   std::vector<int> left(items.size()), next(items.size(), 0);
   for (size_t i = 0; i < items.size(); ++i) left[i] = items[i].L;
@@ -205,6 +218,7 @@ double schedule_level_replanned(const std::vector<LevelItem>& items, int gpus, d
         rest.push_back(it);
       }
     if (active.empty()) break;
+    ++wave_no;
     LevelAllocation a = allocate_level(rest, gpus);
     // Each MetaOp's narrower bi-point count (1 below one device); slack = how long it can wait.
     struct Want {
@@ -220,7 +234,7 @@ double schedule_level_replanned(const std::vector<LevelItem>& items, int gpus, d
         if (p.metaop == rest[k].metaop) n = std::min(n, p.n);
       if (water_fill) n = 1;  // every MetaOp starts on one device; extend hands out the rest
       const double rem = left[active[k]] * rest[k].curve->time_s(n);
-      wants.push_back(Want{active[k], n, rem, a.cstar_s - rem});
+      wants.push_back(Want{active[k], n, rem, a.cstar_s - rem * jitter(seed, active[k], wave_no, 0.15)});
     }
     // Least slack first: those that must run now to finish with the rest.
     std::stable_sort(wants.begin(), wants.end(), [](const Want& x, const Want& y) { return x.slack_s < y.slack_s; });
@@ -245,7 +259,7 @@ double schedule_level_replanned(const std::vector<LevelItem>& items, int gpus, d
         const int wider = next_valid(it, cand[i].n);
         if (wider == 0 || used + wider - cand[i].n > gpus || !(it.curve->time_s(wider) < it.curve->time_s(cand[i].n)))
           continue;
-        const double rem = cand[i].layers * it.curve->time_s(cand[i].n);
+        const double rem = cand[i].layers * it.curve->time_s(cand[i].n) * jitter(seed, cand[i].queue, wave_no + 7777, 0.15);
         if (rem > best_rem) {
           best_rem = rem;
           best = i;
@@ -292,7 +306,7 @@ double schedule_level_replanned(const std::vector<LevelItem>& items, int gpus, d
             it.L = left[i] - done[i];
             after.push_back(it);
           }
-        const double score = sp + (after.empty() ? 0.0 : allocate_level(after, gpus).cstar_s);
+        const double score = sp + (after.empty() ? 0.0 : valid_count_cstar(after, gpus));
         if (score < best_score * (1 - 1e-9) || (score < best_score * (1 + 1e-9) && sp > span)) {
           best_score = score;
           span = sp;

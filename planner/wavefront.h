@@ -6,6 +6,8 @@
 // At most one slice per MetaOp per wave, layers in order; identical consecutive waves merge.
 #pragma once
 
+#include <cstdint>
+
 #include <vector>
 
 #include "planner/allocator.h"
@@ -38,7 +40,7 @@ double schedule_level(const std::vector<LevelItem>& items, const std::vector<Pie
 // `water_fill`, every MetaOp starts on one device instead of its bi-point count and extend
 // hands out the rest, one valid step at a time, to the MetaOp with most remaining time.
 double schedule_level_replanned(const std::vector<LevelItem>& items, int gpus, double start_s, std::vector<Wave>& out,
-                                bool look_ahead, bool water_fill);
+                                bool look_ahead, bool water_fill, std::uint64_t seed = 0);
 
 // Merges consecutive waves running the same MetaOps on the same device counts, each slice
 // continuing the layers of the one before (its slices then run back to back).

@@ -180,13 +180,20 @@ loss = "contrastive"
   EXPECT_EQ(check_plan(plan, mg, cost), "");
 }
 
+// Placement never moves more bytes across nodes than device ids in order, and its greedy
+// (not the in-order fallback) strictly cuts them on some zoo scenarios.
 TEST(Placement, CutsCrossNodeTrafficAgainstSequentialPlacement) {
-  Pipeline pipe(load_scenario(default_data_dir() / "multitask-clip-10.toml"));
-  auto& [s, g, mg, cost] = pipe;
-  Plan a = plan_system("spindle", s, mg, cost), b = a;
-  PlacementReport placed = place(a, s, g, mg, PlacementPolicy::kSpindle);
-  PlacementReport in_order = place(b, s, g, mg, PlacementPolicy::kSequential);
-  EXPECT_LT(placed.transfer_inter_bytes, in_order.transfer_inter_bytes);
+  int greedy_wins = 0;
+  for (const std::string& file : zoo_files()) {
+    Pipeline pipe(load_scenario(file));
+    auto& [s, g, mg, cost] = pipe;
+    Plan a = plan_system("spindle", s, mg, cost), b = a;
+    PlacementReport placed = place(a, s, g, mg, PlacementPolicy::kSpindle);
+    PlacementReport in_order = place(b, s, g, mg, PlacementPolicy::kSequential);
+    EXPECT_LE(placed.transfer_inter_bytes, in_order.transfer_inter_bytes) << file;
+    if (!placed.in_order_kept && placed.transfer_inter_bytes < in_order.transfer_inter_bytes) ++greedy_wins;
+  }
+  EXPECT_GE(greedy_wins, 3);
 }
 
 TEST(Placement, PlacedPlansRoundTrip) {
