@@ -65,7 +65,7 @@ std::string chrome_trace_json(const Scenario& s, const MetaGraph& mg, const Prog
              std::to_string(in.collective);
       args = {{"bytes", in.bytes}, {"group", group_text(in.group)}};
     }
-    add({{"name", name}, {"cat", busy_name(b.what)}, {"ph", "X"}, {"ts", us(b.start_s)}, {"dur", us(b.end_s) - us(b.start_s)},
+    add({{"name", name}, {"cat", busy_name(b.what)}, {"ph", "X"}, {"ts", us(b.start_s)}, {"dur", std::round((us(b.end_s) - us(b.start_s)) * 1e3) / 1e3},
          {"pid", b.device / gpn}, {"tid", b.device}, {"args", args}});
   }
   // Transfers: an async slice on the sender's node while in flight, and a flow arrow from the

@@ -5,7 +5,7 @@
 // member and cannot route a GPU's network traffic apart from its NVLink traffic, hence a full
 // zone with the star's routes. Between nodes: the sender's NIC up, its leaf's up-link (leaf
 // down-links bandwidth / oversubscription, none inside one leaf), the receiver's leaf and NIC
-// down; the spine itself does not block. Routes are explicit per pair of nodes (create_fatTree_zone
+// down (inside one leaf, only the leaf switch); the spine itself does not block. Routes are explicit per pair of nodes (create_fatTree_zone
 // gives every level one bandwidth and so cannot express a fractional oversubscription).
 #include "sim/simgrid_platform.h"
 
@@ -44,9 +44,14 @@ std::vector<s4u::Host*> build_platform(const Cluster& c) {
   const double nic_Bps = per_gpu ? node_Bps / c.gpus_per_node : node_Bps;
   auto* root = s4u::create_full_zone("cluster");
   const int leaves = (c.nodes + c.nodes_per_leaf - 1) / c.nodes_per_leaf;
-  std::vector<s4u::Link*> uplinks;
+  std::vector<s4u::Link*> uplinks, switches;
   for (int l = 0; l < leaves; ++l) {
     const int under = std::min(c.nodes_per_leaf, c.nodes - l * c.nodes_per_leaf);
+    // Traffic between nodes of one leaf crosses its (non-blocking) switch: SimGrid forbids
+    // empty routes, and this link never binds (it carries all the leaf's NICs at once).
+    switches.push_back(root->create_split_duplex_link("leaf-" + std::to_string(l) + "-switch", node_Bps * under)
+                           ->set_latency(0)
+                           ->seal());
     uplinks.push_back(root->create_split_duplex_link("leaf-" + std::to_string(l), node_Bps * under / c.oversubscription)
                           ->set_latency(0)
                           ->seal());
@@ -97,6 +102,8 @@ std::vector<s4u::Host*> build_platform(const Cluster& c) {
       if (li != lj) {
         links.emplace_back(uplinks[static_cast<size_t>(li)], Dir::UP);
         links.emplace_back(uplinks[static_cast<size_t>(lj)], Dir::DOWN);
+      } else {
+        links.emplace_back(switches[static_cast<size_t>(li)], Dir::UP);
       }
       root->add_route(zones[static_cast<size_t>(i)]->get_netpoint(), zones[static_cast<size_t>(j)]->get_netpoint(),
                       gateways[static_cast<size_t>(i)], gateways[static_cast<size_t>(j)], links, false);
