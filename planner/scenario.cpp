@@ -218,6 +218,7 @@ class Loader {
     Link l;
     l.bw_GBps = r.number("bw_GBps", 1e-6, 1e6);
     l.latency_us = r.number("latency_us", 0, 1e6);
+    l.efficiency = r.number_or("efficiency", 0.8, 1e-3, 1.0);
     r.finish();
     return l;
   }
@@ -230,6 +231,10 @@ class Loader {
     c.gpu = read_gpu(gpu, r.loc_of("gpu"));
     c.intra_node = read_link(r.table("intra_node"));
     c.inter_node = read_link(r.table("inter_node"));
+    c.nic = r.choice_or("nic", "per_node", {"per_node", "per_gpu"}) == "per_gpu" ? NicPlacement::kPerGpu
+                                                                             : NicPlacement::kPerNode;
+    c.nodes_per_leaf = static_cast<int>(r.integer_or("nodes_per_leaf", 1, 1, 65536));
+    c.oversubscription = r.number_or("oversubscription", 1.0, 1.0, 1e3);
     r.finish();
     return c;
   }

@@ -40,14 +40,22 @@ struct PlannerOptions {
 struct Link {
   double bw_GBps = 0;  // per direction
   double latency_us = 0;
+  double efficiency = 0.8;  // achievable fraction of bw_GBps (NVLink and InfiniBand reach about 80%)
 };
+
+// Where a node's network bandwidth (inter_node.bw_GBps, the node's total) enters the network:
+// one NIC per node, or one NIC per GPU with an equal share each.
+enum class NicPlacement { kPerNode, kPerGpu };
 
 struct Cluster {
   int nodes = 0;
   int gpus_per_node = 0;
   GpuSpec gpu;
   Link intra_node;  // NVLink inside a node
-  Link inter_node;  // network between nodes
+  Link inter_node;  // network between nodes (bw_GBps: a node's total)
+  NicPlacement nic = NicPlacement::kPerNode;
+  int nodes_per_leaf = 1;         // nodes under one leaf switch of the two-level fat tree
+  double oversubscription = 1.0;  // a leaf's down-link bandwidth over its up-link bandwidth
   int gpus() const { return nodes * gpus_per_node; }
 };
 

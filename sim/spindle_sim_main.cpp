@@ -1,5 +1,8 @@
-// spindle-sim: reads a scenario, builds its multi-task graph, contracts it into MetaOps and
-// prints the summary (text or --json), optionally writing Graphviz files of G and G_M.
+// spindle-sim: reads a scenario, builds its multi-task graph, contracts it into MetaOps, plans
+// it with Spindle and the baselines, places and lowers the plans, and replays every plan on a
+// SimGrid model of the cluster (one child process per system), printing the summary (text or
+// --json) and writing Chrome traces; --plan-only stops before the simulation, --collective
+// runs the nccl-tests-style microbenchmark instead.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -20,6 +23,10 @@
 #include "planner/systems.h"
 #include "planner/metagraph.h"
 #include "planner/scenario.h"
+#include "sim/chrome_trace.h"
+#include "sim/collective_bench.h"
+#include "sim/sim_report.h"
+#include "sim/simulation.h"
 #include "traces/atomic_file.h"
 #include "traces/errors.h"
 #include "traces/main_guard.h"
@@ -39,6 +46,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> systems = spindle::system_names();
   std::string plan_file;
   std::string programs_dir;
+  std::string collective;
+  int bench_gpus = 0;
+  bool ring_steps = false;
   app.add_option("scenario", scenario_file, "Scenario file (TOML), e.g. scenarios/multitask-clip-10.toml")
       ->required();
   app.add_option("--set", sets, "Override a scenario value, KEY=VALUE with a dotted KEY (repeatable)")
@@ -46,7 +56,10 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "Print the summary as JSON on stdout instead of text")->capture_default_str();
   app.add_option("--dump-graph", dump_dir, "Write graph.dot (G) and metagraph.dot (G_M) into DIR")
       ->type_name("DIR");
-  app.add_option("--out", out_dir, "Also write summary.txt and summary.json into DIR")->type_name("DIR");
+  app.add_option("--out", out_dir,
+                 "Write summary.txt, summary.json, plan files and (when simulating) <system>.trace.json into DIR; "
+                 "a simulation writes them to out/<scenario name> without it")
+      ->type_name("DIR");
   app.add_flag("--explain-cost", explain_cost, "Print each MetaOp's scaling curve T(n), configuration and memory")
       ->capture_default_str();
   app.add_option("--profile", profile_file,
@@ -56,7 +69,16 @@ int main(int argc, char** argv) {
                "Plan with every --system and print planned times against C* and the lower bound; with --out DIR "
                "also write DIR/<system>.plan.json")
       ->capture_default_str();
-  app.add_option("--system", systems, "Systems to plan (repeatable): spindle, spindle-paper, sequential, uniform, optimus")
+  app.add_option("--system", systems,
+                 "Systems to plan and simulate (repeatable): spindle, spindle-paper, sequential, uniform, optimus")
+      ->capture_default_str();
+  app.add_option("--collective", collective,
+                 "Instead of plans: simulate one collective at nccl-tests' sizes (all_reduce, all_gather, "
+                 "reduce_scatter, broadcast, sendrecv)")
+      ->type_name("NAME");
+  app.add_option("--gpus", bench_gpus, "With --collective: use the first N GPUs (default: all)")->type_name("N");
+  app.add_flag("--ring-steps", ring_steps,
+               "Simulate every ring step of a collective as its own flow (default: one flow per rank per phase)")
       ->capture_default_str();
   app.add_option("--plan", plan_file, "Read a plan file back (validated against the scenario) and report it")
       ->type_name("FILE.json");
@@ -75,6 +97,18 @@ int main(int argc, char** argv) {
     spindle::LoadOptions options;
     options.overrides = sets;
     spindle::Scenario s = spindle::load_scenario(scenario_file, options);
+    const spindle::NetworkOptions net{ring_steps};
+    if (app.count("--gpus") > 0 && collective.empty())
+      throw spindle::InputError("--gpus: only used with --collective; allowed: --collective NAME --gpus N");
+    if (!collective.empty()) {
+      if (plan_only || !plan_file.empty())
+        throw spindle::InputError("--collective: runs alone; allowed: no --plan-only or --plan with --collective");
+      const spindle::Collective c = spindle::parse_collective(collective, "--collective");
+      const int gpus = app.count("--gpus") > 0 ? bench_gpus : s.cluster.gpus();
+      const auto rows = spindle::bench_collective(s.cluster, c, gpus, net);
+      std::cout << (json ? spindle::bench_json(s, c, gpus, rows) : spindle::bench_text(s, c, gpus, rows, net));
+      return spindle::kExitOk;
+    }
     spindle::Graph g = spindle::build_graph(s);
     spindle::MetaGraph mg = spindle::contract(g);
     std::optional<spindle::Profile> profile;
@@ -85,14 +119,14 @@ int main(int argc, char** argv) {
       spindle::write_file_atomically(std::filesystem::path(dump_dir) / "metagraph.dot",
                                      spindle::metagraph_dot(s, mg));
     }
-    if (!plan_only && app.count("--system") > 0)
-      throw spindle::InputError("--system: only used with --plan-only; allowed: --plan-only --system NAME");
+    const bool simulate = !plan_only;
+    if (simulate && out_dir.empty()) out_dir = (std::filesystem::path("out") / s.name).string();
     std::vector<std::string> unique_systems;
     for (const std::string& name : systems)
       if (std::find(unique_systems.begin(), unique_systems.end(), name) == unique_systems.end())
         unique_systems.push_back(name);
     std::vector<spindle::PlannedSystem> planned, ablated;
-    if (plan_only) {
+    if (plan_only || plan_file.empty()) {  // a plan read back with --plan is simulated alone
       for (const std::string& name : unique_systems) {
         const auto t0 = std::chrono::steady_clock::now();
         spindle::Plan p = spindle::plan_system(name, s, mg, cost);
@@ -138,7 +172,24 @@ int main(int argc, char** argv) {
     std::string text = spindle::summary_text(s, g, mg);
     if (explain_cost) text += "\n" + spindle::cost_text(s, g, mg, cost, profile_file);
     if (!planned.empty()) text += "\n" + spindle::plans_text(s, mg, planned, s.cluster.gpu.memory_GiB());
-    const std::string js = spindle::summary_json(s, g, mg, &cost, profile_file, &planned);
+    std::string js = spindle::summary_json(s, g, mg, &cost, profile_file, &planned);
+    if (simulate) {
+      std::vector<const spindle::Plan*> plans;
+      for (const spindle::PlannedSystem& ps : planned) plans.push_back(&ps.plan);
+      const std::vector<spindle::SimulatedPlan> sims = spindle::simulate_plans(plans, s, g, mg, cost, net);
+      std::vector<spindle::ReplayResult> results;
+      std::vector<std::string> trace_files, trace_paths;
+      for (size_t i = 0; i < sims.size(); ++i) {
+        const std::string name = spindle::simulated_name(planned[i]);
+        const std::filesystem::path file = std::filesystem::path(out_dir) / (name + ".trace.json");
+        spindle::write_file_atomically(file, spindle::chrome_trace_json(s, mg, sims[i].programs, sims[i].replay, name));
+        trace_files.push_back(name + ".trace.json");
+        trace_paths.push_back(file.string());
+        results.push_back(sims[i].replay);
+      }
+      text += "\n" + spindle::simulation_text(s, planned, results, trace_paths, net);
+      js = spindle::merge_simulation_json(js, s, results, trace_files, net);
+    }
     if (!out_dir.empty()) {
       spindle::write_file_atomically(std::filesystem::path(out_dir) / "summary.txt", text);
       spindle::write_file_atomically(std::filesystem::path(out_dir) / "summary.json", js);

@@ -44,7 +44,7 @@ TEST(Overrides, ValidatedLikeTheFile) {
             "--set cluster.nodes=four: cluster.nodes: expected integer, found string; allowed: integer 1..65536");
   EXPECT_EQ(load_error(kBase, {"cluster.nodez=3"}),
             "--set cluster.nodez=3: cluster.nodez: unknown key; allowed: nodes, gpus_per_node, gpu, intra_node, "
-            "inter_node");
+            "inter_node, nic, nodes_per_leaf, oversubscription");
   EXPECT_EQ(load_error(kBase, {"tasks.0.loss=mse"}),
             "--set tasks.0.loss=mse: tasks.0.loss: 'mse' is not known; allowed: one of contrastive, cross_entropy");
 }
@@ -65,6 +65,25 @@ TEST(Overrides, MalformedOverrides) {
                                                            "has no key 'x'" + allowed, 0),
             0u);
   EXPECT_EQ(load_error(kBase, {"cluster..nodes=1"}).rfind("--set cluster..nodes=1: empty key segment", 0), 0u);
+}
+
+// The simulator's topology keys: defaults (NIC per node, one node per leaf, no
+// oversubscription, links at 80% of nominal) and overrides, validated like every other key.
+TEST(Overrides, NetworkTopologyKeys) {
+  const Scenario d = load_text(kBase);
+  EXPECT_EQ(d.cluster.nic, NicPlacement::kPerNode);
+  EXPECT_EQ(d.cluster.nodes_per_leaf, 1);
+  EXPECT_DOUBLE_EQ(d.cluster.oversubscription, 1.0);
+  EXPECT_DOUBLE_EQ(d.cluster.intra_node.efficiency, 0.8);
+  EXPECT_DOUBLE_EQ(d.cluster.inter_node.efficiency, 0.8);
+  const Scenario s = load_text(kBase, {"cluster.nic=per_gpu", "cluster.nodes_per_leaf=2", "cluster.oversubscription=4",
+                                       "cluster.intra_node.efficiency=0.9"});
+  EXPECT_EQ(s.cluster.nic, NicPlacement::kPerGpu);
+  EXPECT_EQ(s.cluster.nodes_per_leaf, 2);
+  EXPECT_DOUBLE_EQ(s.cluster.oversubscription, 4.0);
+  EXPECT_DOUBLE_EQ(s.cluster.intra_node.efficiency, 0.9);
+  EXPECT_EQ(load_error(kBase, {"cluster.oversubscription=0.5"}),
+            "--set cluster.oversubscription=0.5: cluster.oversubscription: 0.5 is out of range; allowed: number 1..1000");
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// spindle-sim as a user runs it: a golden JSON summary per zoo scenario, byte-identical
-// output on repeated runs, exit code 2 with one line for bad input, --help, output files.
+// spindle-sim as a user runs it: a golden JSON summary (plans and their simulation) per zoo
+// scenario, byte-identical output on repeated runs, exit code 2 with one line for bad input,
+// --help, output files, Chrome traces, the collective microbenchmark.
 // Set SPINDLE_UPDATE_GOLDEN=1 to rewrite tests/sim/golden/ after an intended change.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -25,13 +26,16 @@ struct SimRun {
   std::string out, err;
 };
 
-// Runs spindle-sim with `args` in the source folder; captures stdout and stderr.
+// Runs spindle-sim with `args` in the source folder; captures stdout and stderr. Without an
+// --out of its own, its files go to a temporary folder rather than the source tree's out/.
 SimRun sim(const std::string& args) {
   static int counter = 0;
   fs::path dir = fs::temp_directory_path() / ("spindle-cli-" + std::to_string(::getpid()));
   fs::create_directories(dir);
+  fs::path files = dir / ("files" + std::to_string(counter));
   fs::path out = dir / ("out" + std::to_string(counter)), err = dir / ("err" + std::to_string(counter++));
-  std::string cmd = "cd '" SPINDLE_SOURCE_DIR "' && '" SPINDLE_SIM "' " + args + " >'" + out.string() + "' 2>'" +
+  const std::string all = args.find("--out ") == std::string::npos && !args.empty() ? args + " --out " + files.string() : args;
+  std::string cmd = "cd '" SPINDLE_SOURCE_DIR "' && '" SPINDLE_SIM "' " + all + " >'" + out.string() + "' 2>'" +
                     err.string() + "'";
   int status = std::system(cmd.c_str());
   SimRun r;
@@ -53,6 +57,16 @@ std::string first_difference(const std::string& got, const std::string& want) {
   return "line " + std::to_string(line) + ": got '" + line_at(got) + "', want '" + line_at(want) + "'";
 }
 
+// Planning times are wall clock: blanked before outputs are compared.
+std::string without_wall_clock(std::string json) {
+  const std::string key = "\"planning_s\": ";
+  for (size_t at = json.find(key); at != std::string::npos; at = json.find(key, at + 1)) {
+    const size_t from = at + key.size(), to = json.find_first_of(",\n", from);
+    json.replace(from, to - from, "\"-\"");
+  }
+  return json;
+}
+
 const char* kZoo[] = {"multitask-clip-4", "multitask-clip-7", "multitask-clip-10", "ofasys-4", "ofasys-7",
                       "qwen-val-3", "h100-multitask-clip-10", "h100-ofasys-7", "h100-qwen-val-3"};
 
@@ -63,9 +77,10 @@ TEST(SimCli, GoldenJsonPerZooScenario) {
     ASSERT_EQ(r.rc, 0) << r.err;
     EXPECT_EQ(r.err, "");
     fs::path golden = fs::path(SPINDLE_SOURCE_DIR) / "tests/sim/golden" / (std::string(name) + ".json");
-    if (std::getenv("SPINDLE_UPDATE_GOLDEN")) spindle::write_file_atomically(golden, r.out);
+    const std::string got = without_wall_clock(r.out);
+    if (std::getenv("SPINDLE_UPDATE_GOLDEN")) spindle::write_file_atomically(golden, got);
     const std::string want = spindle::read_file(golden);
-    if (r.out != want) ADD_FAILURE() << first_difference(r.out, want) << " (vs " << golden << ")";
+    if (got != want) ADD_FAILURE() << first_difference(got, want) << " (vs " << golden << ")";
   }
 }
 
@@ -88,11 +103,15 @@ TEST(SimCli, TextSummaryShowsTheMetaOpTable) {
 }
 
 TEST(SimCli, IdenticalInputGivesIdenticalOutput) {
-  SimRun a = sim("scenarios/ofasys-7.toml"), b = sim("scenarios/ofasys-7.toml");
+  // The text's plan table has a planning-time column (wall clock); the simulation table does not.
+  const std::string dir = (fs::temp_directory_path() / ("spindle-same-" + std::to_string(::getpid()))).string();
+  SimRun a = sim("scenarios/ofasys-7.toml --out " + dir), b = sim("scenarios/ofasys-7.toml --out " + dir);
   ASSERT_EQ(a.rc, 0);
-  EXPECT_EQ(a.out, b.out);
+  ASSERT_NE(a.out.find("\nSimulation"), std::string::npos);
+  EXPECT_EQ(a.out.substr(a.out.find("\nSimulation")), b.out.substr(b.out.find("\nSimulation")));
   SimRun c = sim("scenarios/qwen-val-3.toml --json"), d = sim("scenarios/qwen-val-3.toml --json");
-  EXPECT_EQ(c.out, d.out);
+  EXPECT_EQ(without_wall_clock(c.out), without_wall_clock(d.out));
+  fs::remove_all(dir);
 }
 
 TEST(SimCli, SetOverridesFromTheCommandLine) {
@@ -111,7 +130,19 @@ TEST(SimCli, BadInputIsOneLineAndExitCodeTwo) {
        "--set cluster.nodes=0: cluster.nodes: 0 is out of range; allowed: integer 1..65536\n"},
       {"scenarios/multitask-clip-10.toml --set cluster.gpus=8",
        "--set cluster.gpus=8: cluster.gpus: unknown key; allowed: nodes, gpus_per_node, gpu, intra_node, "
-       "inter_node\n"},
+       "inter_node, nic, nodes_per_leaf, oversubscription\n"},
+      {"scenarios/multitask-clip-10.toml --set cluster.nic=per_rack",
+       "--set cluster.nic=per_rack: cluster.nic: 'per_rack' is not known; allowed: one of per_node, per_gpu\n"},
+      {"scenarios/multitask-clip-10.toml --set cluster.inter_node.efficiency=1.5",
+       "--set cluster.inter_node.efficiency=1.5: cluster.inter_node.efficiency: 1.5 is out of range; allowed: number "
+       "0.001..1\n"},
+      {"scenarios/multitask-clip-10.toml --collective all_to_all",
+       "--collective all_to_all: unknown collective; allowed: all_reduce, all_gather, reduce_scatter, broadcast, "
+       "sendrecv\n"},
+      {"scenarios/multitask-clip-10.toml --collective all_reduce --gpus 1",
+       "--gpus 1: out of range; allowed: 2..32 (the scenario's GPUs)\n"},
+      {"scenarios/multitask-clip-10.toml --gpus 4",
+       "--gpus: only used with --collective; allowed: --collective NAME --gpus N\n"},
       {"scenarios/multitask-clip-10.toml --frobnicate",
        "spindle-sim: The following argument was not expected: --frobnicate; allowed: see spindle-sim --help\n"},
       {"", "spindle-sim: scenario is required; allowed: see spindle-sim --help\n"},
@@ -279,9 +310,52 @@ TEST(SimCli, ProgramsAreWrittenPerDevice) {
   EXPECT_THAT(text, HasSubstr("device 0 (node 0)\n"));
   EXPECT_THAT(text, HasSubstr("  fwd         metaop "));
   EXPECT_THAT(text, HasSubstr("  step        optimizer"));
-  SimRun bad = sim("scenarios/multitask-clip-4.toml --programs " + dir.string());
+  SimRun bad = sim("scenarios/multitask-clip-4.toml --plan-only --system nope --programs " + dir.string());
   EXPECT_EQ(bad.rc, 2);
   fs::remove_all(dir);
+}
+
+TEST(SimCli, SimulatesEverySystemAndWritesTraces) {
+  fs::path dir = fs::temp_directory_path() / ("spindle-sim-out-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  SimRun r = sim("scenarios/multitask-clip-4.toml --out " + dir.string());
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_THAT(r.out, HasSubstr("Simulation  32 GPUs on SimGrid (CM02, split-duplex)"));
+  EXPECT_THAT(r.out, HasSubstr("simulated ms  sim/planned  speedup vs sequential  compute ms  transfer ms  sync ms  idle ms"));
+  for (const char* sys : {"spindle", "spindle-paper", "sequential", "uniform", "optimus", "spindle.sequential-placement"}) {
+    SCOPED_TRACE(sys);
+    const fs::path trace = dir / (std::string(sys) + ".trace.json");
+    EXPECT_THAT(r.out, HasSubstr(trace.string()));
+    const std::string text = spindle::read_file(trace);
+    EXPECT_THAT(text, HasSubstr("\"traceEvents\": ["));
+    EXPECT_THAT(text, HasSubstr("\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":0,\"args\":{\"name\":\"GPU 0\"}"));
+    EXPECT_THAT(text, HasSubstr(" / fwd\",\"cat\":\"fwd\",\"ph\":\"X\""));
+    // Flow arrows wherever a transfer crosses devices (a plan may keep every transfer local).
+    if (text.find("\"name\":\"recv tensor ") != std::string::npos) EXPECT_THAT(text, HasSubstr("\"ph\":\"s\""));
+    if (std::string(sys) == "spindle") EXPECT_THAT(text, HasSubstr("\"ph\":\"s\""));
+  }
+  // Same inputs, same trace bytes; --plan-only does not simulate.
+  fs::path again = dir / "again";
+  ASSERT_EQ(sim("scenarios/multitask-clip-4.toml --system uniform --out " + again.string()).rc, 0);
+  EXPECT_EQ(spindle::read_file(again / "uniform.trace.json"), spindle::read_file(dir / "uniform.trace.json"));
+  SimRun plan_only = sim("scenarios/multitask-clip-4.toml --plan-only");
+  EXPECT_EQ(plan_only.out.find("Simulation"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(SimCli, CollectiveMicrobenchmark) {
+  SimRun r = sim("scenarios/multitask-clip-10.toml --collective all_reduce --gpus 8");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("all_reduce on GPUs 0-7 (1 node) of multitask-clip-10"));
+  EXPECT_THAT(r.out, HasSubstr("size B   time us  algbw GB/s  busbw GB/s"));
+  EXPECT_THAT(r.out, HasSubstr("\n        1024 "));
+  EXPECT_THAT(r.out, HasSubstr("\n  8589934592 "));
+  SimRun j = sim("scenarios/multitask-clip-10.toml --collective sendrecv --json");
+  ASSERT_EQ(j.rc, 0) << j.err;
+  EXPECT_THAT(j.out, HasSubstr("\"gpus\": 32"));
+  EXPECT_THAT(j.out, HasSubstr("\"bytes\": 1024,\n      \"time_us\": "));
+  EXPECT_THAT(j.out, HasSubstr("\"busbw_GBps\": "));
 }
 
 }  // namespace

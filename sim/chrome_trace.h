@@ -1,0 +1,20 @@
+// A simulated iteration as Chrome trace-event JSON, which Perfetto (ui.perfetto.dev) and
+// chrome://tracing open: one process per node, one thread per GPU with its compute slices
+// (named task / MetaOp component / layers / fwd|bwd) and the time it was blocked on transfers
+// or weight sync, flow arrows from each send to its receiver, and the communication itself
+// (transfers and collectives) as async slices per node. Same inputs, same bytes.
+#pragma once
+
+#include <string>
+
+#include "planner/lowering.h"
+#include "planner/metagraph.h"
+#include "planner/scenario.h"
+#include "sim/replay_result.h"
+
+namespace spindle {
+
+std::string chrome_trace_json(const Scenario& s, const MetaGraph& mg, const Programs& programs,
+                              const ReplayResult& r, const std::string& system);
+
+}  // namespace spindle

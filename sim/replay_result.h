@@ -1,0 +1,61 @@
+// What one simulated iteration produced: every GPU's timeline (compute, and the time it was
+// blocked on a transfer or on weight sync), every point-to-point transfer and every collective
+// with its simulated start and end, and per-GPU totals. It crosses the process boundary as
+// text (serialize / deserialize, exact: doubles as hex floats).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "planner/lowering.h"
+
+namespace spindle {
+
+// What a GPU's compute stream was doing during an interval.
+enum class Busy { kForward, kBackward, kTransfer, kSync };
+const char* busy_name(Busy b);
+
+struct BusyInterval {
+  int device = 0;
+  int instr = 0;  // index in the device's program
+  Busy what = Busy::kForward;
+  double start_s = 0, end_s = 0;
+};
+
+struct TransferRecord {  // a send/recv pair
+  int tensor = 0, src = 0, dst = 0;
+  std::int64_t bytes = 0;
+  double posted_s = 0, arrived_s = 0;
+};
+
+struct CollectiveRecord {  // one collective, from its last member's arrival to its end
+  int id = 0;
+  InstrKind kind = InstrKind::kGather;  // kGather, kSyncStart (weight sync) or kParamGather
+  std::vector<int> group;
+  std::int64_t bytes = 0;
+  double start_s = 0, end_s = 0;
+};
+
+// Seconds of one GPU's iteration; idle = iteration - the rest (waiting for inputs or for
+// other members, and after its program ends).
+struct DeviceTime {
+  double forward_s = 0, backward_s = 0, transfer_s = 0, sync_s = 0, end_s = 0;
+  double compute_s() const { return forward_s + backward_s; }
+};
+
+struct ReplayResult {
+  double iteration_s = 0;  // the simulated clock when everything is done
+  std::vector<DeviceTime> devices;
+  std::vector<BusyInterval> busy;  // by device, then time
+  std::vector<TransferRecord> transfers;      // by tensor id
+  std::vector<CollectiveRecord> collectives;  // by (id, kind)
+
+  double idle_s(int device) const;
+};
+
+std::string serialize(const ReplayResult& r);
+// Throws InternalError on malformed text.
+ReplayResult deserialize_replay(const std::string& text);
+
+}  // namespace spindle

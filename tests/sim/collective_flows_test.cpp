@@ -1,0 +1,76 @@
+// Collectives as flows: a ring inside a node, a hierarchical ring across nodes that moves
+// each node's 2(m-1)/m share of an all-reduce over the network, ring-step expansion; and the
+// child-process pool that keeps one SimGrid engine per process.
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "sim/collective_flows.h"
+#include "sim/process_pool.h"
+#include "traces/errors.h"
+
+namespace spindle {
+namespace {
+
+double bytes_leaving_node(const std::vector<FlowPhase>& phases, int node, int gpn) {
+  double b = 0;
+  for (const FlowPhase& ph : phases)
+    for (const Flow& f : ph.flows)
+      if (f.src / gpn == node && f.dst / gpn != node) b += f.bytes;
+  return b;
+}
+
+TEST(CollectiveFlows, RingInsideANode) {
+  const auto phases = collective_flows(Collective::kAllReduce, {0, 1, 2, 3}, 400, 8);
+  ASSERT_EQ(phases.size(), 2u);  // reduce-scatter, all-gather
+  for (const FlowPhase& ph : phases) {
+    ASSERT_EQ(ph.flows.size(), 4u);
+    for (const Flow& f : ph.flows) {
+      EXPECT_EQ(f.dst, (f.src + 1) % 4);
+      EXPECT_DOUBLE_EQ(f.bytes, 300);  // (p-1)/p of the buffer
+      EXPECT_EQ(f.steps, 3);
+    }
+  }
+  EXPECT_TRUE(collective_flows(Collective::kAllReduce, {5}, 400, 8).empty());
+}
+
+TEST(CollectiveFlows, HierarchicalAcrossNodes) {
+  // 3 nodes of 4 GPUs, 2 members on node 0, 4 on node 1, 2 on node 2: channels = 2.
+  const std::vector<int> group{0, 1, 4, 5, 6, 7, 8, 9};
+  const auto ar = collective_flows(Collective::kAllReduce, group, 1200, 4);
+  ASSERT_EQ(ar.size(), 3u);
+  for (int node = 0; node < 3; ++node) EXPECT_DOUBLE_EQ(bytes_leaving_node(ar, node, 4), 2.0 * 2 / 3 * 1200);
+  EXPECT_EQ(ar[1].flows.size(), 6u);  // 2 channels x 3 nodes
+  for (const Flow& f : ar[1].flows) EXPECT_EQ(f.src % 4 == 0 || f.src % 4 == 1, true);
+  const auto ag = collective_flows(Collective::kAllGather, group, 1200, 4);
+  for (int node = 0; node < 3; ++node) EXPECT_DOUBLE_EQ(bytes_leaving_node(ag, node, 4), 2.0 / 3 * 1200);
+}
+
+TEST(CollectiveFlows, RingStepsSplitEveryFlow) {
+  const auto phases = expand_ring_steps(collective_flows(Collective::kAllGather, {0, 1, 2, 3}, 400, 8));
+  ASSERT_EQ(phases.size(), 3u);
+  for (const FlowPhase& ph : phases)
+    for (const Flow& f : ph.flows) {
+      EXPECT_DOUBLE_EQ(f.bytes, 100);
+      EXPECT_EQ(f.steps, 1);
+    }
+  const auto bcast = expand_ring_steps(collective_flows(Collective::kBroadcast, {0, 1, 2}, 400, 8));
+  ASSERT_EQ(bcast.size(), 1u);  // a pipelined chain is not split
+  EXPECT_EQ(bcast[0].flows.size(), 2u);
+}
+
+TEST(ProcessPool, ResultsInJobOrderAndTypedErrors) {
+  std::vector<std::function<std::string()>> jobs;
+  for (int i = 0; i < 5; ++i) jobs.push_back([i] { return std::to_string(i * i); });
+  EXPECT_EQ(run_in_children(jobs, 2), (std::vector<std::string>{"0", "1", "4", "9", "16"}));
+  EXPECT_THROW(run_in_children({[]() -> std::string { throw InputError("bad"); }}), InputError);
+  try {
+    run_in_children({[]() -> std::string { throw InternalError("broken invariant"); }});
+    FAIL();
+  } catch (const InternalError& e) {
+    EXPECT_STREQ(e.what(), "broken invariant");
+  }
+}
+
+}  // namespace
+}  // namespace spindle

@@ -1,0 +1,101 @@
+// Replaying lowered programs on the simulated cluster: every zoo scenario's programs finish for
+// every system, no GPU's iteration is shorter than its compute, time splits add up, a compute
+// instruction takes its cost-model time, and adding one send to a program changes the result.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "../planner/test_scenarios.h"
+#include "planner/placement.h"
+#include "planner/systems.h"
+#include "sim/compute_time.h"
+#include "sim/sim_report.h"
+#include "sim/simulation.h"
+
+namespace spindle {
+namespace {
+
+TEST(Replay, EveryZooPlanFinishesAndIsNeverFasterThanItsCompute) {
+  for (const std::string& file : testing::zoo_files()) {
+    SCOPED_TRACE(file);
+    testing::Pipeline pipe(load_scenario(file));
+    auto& [s, g, mg, cost] = pipe;
+    std::vector<Plan> plans;
+    for (const std::string& name : system_names()) {
+      plans.push_back(plan_system(name, s, mg, cost));
+      place(plans.back(), s, g, mg, PlacementPolicy::kSpindle);
+    }
+    std::vector<const Plan*> ptrs;
+    for (const Plan& p : plans) ptrs.push_back(&p);
+    const auto sims = simulate_plans(ptrs, s, g, mg, cost, {});
+    ASSERT_EQ(sims.size(), plans.size());
+    for (size_t i = 0; i < sims.size(); ++i) {
+      SCOPED_TRACE(plans[i].system);
+      const ReplayResult& r = sims[i].replay;
+      const auto secs = compute_seconds(sims[i].programs, s, mg, cost);
+      ASSERT_EQ(r.devices.size(), static_cast<size_t>(s.cluster.gpus()));
+      for (size_t d = 0; d < r.devices.size(); ++d) {
+        double want = 0;
+        for (size_t k = 0; k < secs[d].size(); ++k)
+          if (sims[i].programs.devices[d].instrs[k].kind != InstrKind::kCopy) want += secs[d][k];
+        EXPECT_NEAR(r.devices[d].compute_s(), want, 1e-9 + 1e-6 * want) << "device " << d;
+        EXPECT_GE(r.iteration_s, r.devices[d].compute_s() - 1e-12);
+        EXPECT_LE(r.devices[d].end_s, r.iteration_s + 1e-12);
+        EXPECT_GE(r.idle_s(static_cast<int>(d)), -1e-9);
+      }
+      const SimSummary m = summarize(r);
+      EXPECT_NEAR(m.compute_s + m.transfer_s + m.sync_s + m.idle_s, m.simulated_s, 1e-9);
+    }
+  }
+}
+
+TEST(Replay, ComputeTakesTheCostModelTimeAtTheSlicesDeviceCount) {
+  testing::Pipeline pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml"));
+  auto& [s, g, mg, cost] = pipe;
+  Plan p = plan_system("sequential", s, mg, cost);
+  place(p, s, g, mg, PlacementPolicy::kSpindle);
+  const Programs progs = lower(p, s, g, mg);
+  const auto secs = compute_seconds(progs, s, mg, cost);
+  const Slice& sl = p.waves.front().slices.front();
+  const Instr* fwd = nullptr;
+  size_t at = 0;
+  const auto& code = progs.devices[static_cast<size_t>(sl.devices.front())].instrs;
+  for (size_t k = 0; k < code.size() && fwd == nullptr; ++k)
+    if (code[k].kind == InstrKind::kForward && code[k].metaop == sl.metaop) fwd = &code[at = k];
+  ASSERT_NE(fwd, nullptr);
+  double fwd_s = 0;
+  for (const CurvePoint& cp : cost.metaop(sl.metaop).curve.points())
+    if (cp.n == sl.n) fwd_s = cp.fwd_s;
+  EXPECT_DOUBLE_EQ(secs[static_cast<size_t>(sl.devices.front())][at], sl.layers() * fwd_s);
+}
+
+TEST(Replay, AddingOneSendChangesTheSimulatedTime) {
+  testing::Pipeline pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml"));
+  auto& [s, g, mg, cost] = pipe;
+  Plan p = plan_system("spindle", s, mg, cost);
+  place(p, s, g, mg, PlacementPolicy::kSpindle);
+  const Programs base = lower(p, s, g, mg);
+  Programs more = base;
+  Instr send;
+  send.kind = InstrKind::kSend;
+  send.peer = 9;
+  send.tensor = more.tensors++;
+  send.bytes = 200'000'000;
+  Instr recv = send;
+  recv.kind = InstrKind::kRecv;
+  recv.peer = 0;
+  recv.for_metaop = -1;
+  auto& code0 = more.devices[0].instrs;
+  code0.insert(code0.end() - 1, send);  // before the optimizer step
+  auto& code9 = more.devices[9].instrs;
+  code9.insert(code9.end() - 1, recv);
+  ASSERT_EQ(replay(more), "");
+  const auto secs = compute_seconds(base, s, mg, cost);
+  const auto secs_more = compute_seconds(more, s, mg, cost);
+  const auto r = simulate_programs(s.cluster, {base, more}, {secs, secs_more}, {});
+  EXPECT_GT(r[1].iteration_s, r[0].iteration_s);
+  EXPECT_EQ(r[1].transfers.size(), r[0].transfers.size() + 1);
+}
+
+}  // namespace
+}  // namespace spindle
