@@ -1,0 +1,89 @@
+// The backend interface: memory and every kernel the zoo's models need, forward and backward,
+// on tensors the backend allocated. The CPU backend (cpu_backend.h) is the fp32 reference; a
+// GPU backend implements the same calls on device memory and is chosen in backend_registry.cpp.
+// Shapes are read from the tensors; leading dimensions are rows. Every backward call ADDS into
+// its gradient outputs (shared weights and residual branches accumulate); an empty Tensor
+// means "not needed".
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "engine/cpu/adamw.h"
+#include "engine/tensor.h"
+
+namespace spindle::engine {
+
+using AdamWParams = cpu::AdamWParams;
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string name() const = 0;
+
+  // Memory. alloc returns zeroed memory.
+  virtual Tensor alloc(const Dims& shape, DType dtype = DType::kF32) = 0;
+  virtual void zero(Tensor& t) = 0;
+  virtual void upload(Tensor& dst, std::span<const float> src) = 0;
+  virtual void upload(Tensor& dst, std::span<const std::int32_t> src) = 0;
+  virtual void download(const Tensor& src, std::span<float> dst) = 0;
+  // dst[:, dst_first + i] (+)= src[:, src_first + i] for i < count, on [B, S, D] tensors.
+  virtual void copy_tokens(const Tensor& src, std::int64_t src_first, Tensor& dst, std::int64_t dst_first,
+                           std::int64_t count, bool accumulate) = 0;
+  // dst [B, S, D] = src [S, D] for every b; backward: dsrc += sum over b of ddst.
+  virtual void repeat_batch(const Tensor& src, Tensor& dst) = 0;
+  virtual void repeat_batch_backward(const Tensor& ddst, Tensor& dsrc) = 0;
+  virtual double sum_squares(const Tensor& t) = 0;
+  virtual void scale(Tensor& t, float factor) = 0;
+
+  // Kernels (engine/cpu/<name>.h documents each one's math).
+  virtual void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) = 0;
+  virtual void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
+                               Tensor& db) = 0;
+  virtual void layer_norm_forward(const Tensor& x, const Tensor& g, const Tensor& b, Tensor& y, Tensor& mean,
+                                  Tensor& rstd) = 0;
+  virtual void layer_norm_backward(const Tensor& x, const Tensor& g, const Tensor& mean, const Tensor& rstd,
+                                   const Tensor& dy, Tensor& dx, Tensor& dg, Tensor& db) = 0;
+  // q [B, Sq, D], k, v [B, Sk, D], probs [B, heads, Sq, Sk].
+  virtual void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal,
+                                 Tensor& out, Tensor& probs) = 0;
+  virtual void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& probs, int heads,
+                                  const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) = 0;
+  virtual void gelu_mlp_forward(const Tensor& x, const Tensor& w1, const Tensor& b1, const Tensor& w2,
+                                const Tensor& b2, Tensor& pre, Tensor& act, Tensor& y) = 0;
+  virtual void gelu_mlp_backward(const Tensor& x, const Tensor& w1, const Tensor& w2, const Tensor& pre,
+                                 const Tensor& act, const Tensor& dy, Tensor& dx, Tensor& dw1, Tensor& db1,
+                                 Tensor& dw2, Tensor& db2) = 0;
+  virtual void swiglu_mlp_forward(const Tensor& x, const Tensor& wg, const Tensor& wu, const Tensor& wd, Tensor& gate,
+                                  Tensor& up, Tensor& act, Tensor& y) = 0;
+  virtual void swiglu_mlp_backward(const Tensor& x, const Tensor& wg, const Tensor& wu, const Tensor& wd,
+                                   const Tensor& gate, const Tensor& up, const Tensor& act, const Tensor& dy,
+                                   Tensor& dx, Tensor& dwg, Tensor& dwu, Tensor& dwd) = 0;
+  virtual void residual_forward(const Tensor& a, const Tensor& b, Tensor& y) = 0;
+  virtual void residual_backward(const Tensor& dy, Tensor& da, Tensor& db) = 0;
+  // x [B, S, D] -> y [B, O, D].
+  virtual void mean_pool_forward(const Tensor& x, Tensor& y) = 0;
+  virtual void mean_pool_backward(const Tensor& dy, Tensor& dx) = 0;
+  // x [B, T, P] raw features -> y [B, T, H].
+  virtual void patch_embed_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& pos,
+                                   Tensor& y) = 0;
+  virtual void patch_embed_backward(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor& db, Tensor& dpos) = 0;
+  // ids [B, T] int32 -> y [B, T, H].
+  virtual void token_embed_forward(const Tensor& ids, const Tensor& table, Tensor& y) = 0;
+  virtual void token_embed_backward(const Tensor& ids, const Tensor& dy, Tensor& dtable) = 0;
+  // a, b [B, D] -> loss [1].
+  virtual void contrastive_loss_forward(const Tensor& a, const Tensor& b, float inv_temperature, Tensor& loss) = 0;
+  virtual void contrastive_loss_backward(const Tensor& a, const Tensor& b, float inv_temperature, float dloss,
+                                         Tensor& da, Tensor& db) = 0;
+  // x [n, H], table [V, H], labels [n] int32 -> probs [n, V], loss [1].
+  virtual void lm_head_loss_forward(const Tensor& x, const Tensor& table, const Tensor& labels, Tensor& probs,
+                                    Tensor& loss) = 0;
+  virtual void lm_head_loss_backward(const Tensor& x, const Tensor& table, const Tensor& labels, const Tensor& probs,
+                                     float dloss, Tensor& dx, Tensor& dtable) = 0;
+  // In place on fp32 master weights w with moments m, v.
+  virtual void adamw_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& p,
+                          std::int64_t step) = 0;
+};
+
+}  // namespace spindle::engine

@@ -1,0 +1,28 @@
+// The backend registry (see backend_registry.h). A CUDA backend registers here, behind
+// SPINDLE_HAVE_CUDA, when it exists; until then a CUDA build offers the CPU backend alone.
+#include "engine/backend_registry.h"
+
+#include "engine/cpu_backend.h"
+#include "traces/errors.h"
+
+namespace spindle::engine {
+
+std::vector<std::string> backend_names() {
+  std::vector<std::string> names{"cpu"};
+#ifdef SPINDLE_HAVE_CUDA_BACKEND
+  names.push_back("cuda");
+#endif
+  return names;
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& name) {
+  if (name == "cpu") return std::make_unique<CpuBackend>();
+#ifdef SPINDLE_HAVE_CUDA_BACKEND
+  if (name == "cuda") return make_cuda_backend();
+#endif
+  std::string allowed;
+  for (const std::string& n : backend_names()) allowed += (allowed.empty() ? "" : ", ") + n;
+  throw InputError("--backend " + name + ": not built into this binary; allowed: " + allowed);
+}
+
+}  // namespace spindle::engine
