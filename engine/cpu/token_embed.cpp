@@ -1,8 +1,5 @@
 // Token embedding forward and backward (see token_embed.h).
-// pe(t)[2i] = sin(t / 10000^(2i/H)), pe(t)[2i+1] = cos(t / 10000^(2i/H)).
 #include "engine/cpu/token_embed.h"
-
-#include <cmath>
 
 #include "traces/errors.h"
 
@@ -18,11 +15,7 @@ void token_embed_forward(const std::int32_t* ids, const T* table, T* y, std::int
         throw InternalError("token id " + std::to_string(id) + " outside the vocabulary of " + std::to_string(vocab));
       T* yr = y + (b * tokens + t) * hidden;
       const T* row = table + static_cast<std::int64_t>(id) * hidden;
-      for (std::int64_t c = 0; c < hidden; ++c) {
-        const double freq = std::pow(10000.0, -static_cast<double>(c - c % 2) / static_cast<double>(hidden));
-        const double angle = static_cast<double>(t) * freq;
-        yr[c] = row[c] + static_cast<T>(c % 2 == 0 ? std::sin(angle) : std::cos(angle));
-      }
+      for (std::int64_t c = 0; c < hidden; ++c) yr[c] = row[c];
     }
 }
 

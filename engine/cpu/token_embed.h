@@ -1,6 +1,6 @@
-// Token embedding: y[b, t] = table[id[b, t]] + pe(t), with pe the fixed sinusoidal position
-// code of Vaswani et al. (no parameters, so the weights are the planner's: the vocabulary
-// table alone). ids [B, T] int32; table [V, H]. Backward scatters dy into the table rows.
+// Token embedding: y[b, t] = table[id[b, t]], the planner's weights (the vocabulary table
+// alone, no position embedding: a causal tower knows positions through its mask).
+// ids [B, T] int32; table [V, H]. Backward scatters dy into the table rows.
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,29 @@
+// Communication between logical devices: point-to-point send/recv and the collectives of
+// weight sync and contrastive gathers (all-reduce, reduce-scatter, all-gather) over a group of
+// device ids. Sums are taken in group order, so every member gets the same bits. A GPU
+// implementation maps these onto NCCL; thread_comm.h runs devices as threads of one process.
+#pragma once
+
+#include <vector>
+
+#include "engine/tensor.h"
+
+namespace spindle::engine {
+
+class Communicator {
+ public:
+  virtual ~Communicator() = default;
+  virtual int device() const = 0;  // this device's id
+  // Asynchronous: returns once the data is copied out; never waits for the receiver.
+  virtual void send(int peer, int tag, const Tensor& t) = 0;
+  // Blocks until the matching send (same peer, tag) arrives; sizes must agree.
+  virtual void recv(int peer, int tag, Tensor& t) = 0;
+  // Collectives block until every member of `group` (device ids, this one among them) arrives.
+  virtual void all_reduce(const std::vector<int>& group, Tensor& t) = 0;  // sum, in place
+  // in [n x k] -> out [k]: the sum over members of chunk r, r = this device's place in group.
+  virtual void reduce_scatter(const std::vector<int>& group, const Tensor& in, Tensor& out) = 0;
+  // in [k] -> out [n x k]: members' inputs concatenated in group order.
+  virtual void all_gather(const std::vector<int>& group, const Tensor& in, Tensor& out) = 0;
+};
+
+}  // namespace spindle::engine

@@ -1,0 +1,107 @@
+// Thread communicators (see thread_comm.h).
+#include "engine/comm/thread_comm.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "traces/errors.h"
+
+namespace spindle::engine {
+
+class ThreadComm final : public Communicator {
+ public:
+  ThreadComm(ThreadWorld& w, int device) : w_(w), device_(device) {}
+  int device() const override { return device_; }
+
+  void send(int peer, int tag, const Tensor& t) override {
+    std::vector<float> data(t.f32(), t.f32() + t.numel());
+    std::lock_guard<std::mutex> lock(w_.mu_);
+    w_.mail_[{device_, peer, tag}].push_back(std::move(data));
+    w_.cv_.notify_all();
+  }
+
+  void recv(int peer, int tag, Tensor& t) override {
+    std::unique_lock<std::mutex> lock(w_.mu_);
+    auto& box = w_.mail_[{peer, device_, tag}];
+    w_.cv_.wait(lock, [&] { return !box.empty(); });
+    std::vector<float> data = std::move(box.front());
+    box.pop_front();
+    if (static_cast<std::int64_t>(data.size()) != t.numel())
+      throw InternalError("recv from device " + std::to_string(peer) + " tag " + std::to_string(tag) + ": " +
+                          std::to_string(data.size()) + " elements sent, " + std::to_string(t.numel()) + " expected");
+    std::memcpy(t.f32(), data.data(), data.size() * 4);
+  }
+
+  void all_reduce(const std::vector<int>& group, Tensor& t) override {
+    exchange(group, t, [&](const std::vector<const std::vector<float>*>& in) {
+      for (std::int64_t i = 0; i < t.numel(); ++i) {
+        float s = 0;
+        for (const auto* v : in) s += (*v)[static_cast<size_t>(i)];
+        t.f32()[i] = s;
+      }
+    });
+  }
+
+  void reduce_scatter(const std::vector<int>& group, const Tensor& in, Tensor& out) override {
+    const std::int64_t k = out.numel();
+    if (in.numel() != k * static_cast<std::int64_t>(group.size()))
+      throw InternalError("reduce_scatter: input of " + std::to_string(in.numel()) + " for " +
+                          std::to_string(group.size()) + " chunks of " + std::to_string(k));
+    const std::int64_t r = rank(group);
+    exchange(group, in, [&](const std::vector<const std::vector<float>*>& all) {
+      for (std::int64_t i = 0; i < k; ++i) {
+        float s = 0;
+        for (const auto* v : all) s += (*v)[static_cast<size_t>(r * k + i)];
+        out.f32()[i] = s;
+      }
+    });
+  }
+
+  void all_gather(const std::vector<int>& group, const Tensor& in, Tensor& out) override {
+    const std::int64_t k = in.numel();
+    if (out.numel() != k * static_cast<std::int64_t>(group.size()))
+      throw InternalError("all_gather: output of " + std::to_string(out.numel()) + " for " +
+                          std::to_string(group.size()) + " inputs of " + std::to_string(k));
+    exchange(group, in, [&](const std::vector<const std::vector<float>*>& all) {
+      for (size_t m = 0; m < all.size(); ++m) std::memcpy(out.f32() + m * static_cast<size_t>(k), all[m]->data(), static_cast<size_t>(k) * 4);
+    });
+  }
+
+ private:
+  std::int64_t rank(const std::vector<int>& group) const {
+    auto it = std::find(group.begin(), group.end(), device_);
+    if (it == group.end()) throw InternalError("device " + std::to_string(device_) + " is not in the collective's group");
+    return it - group.begin();
+  }
+
+  // Deposits this device's contribution, waits for every member's, and hands them, in group
+  // order, to `combine`; the last member to read frees the slot.
+  template <class Combine>
+  void exchange(const std::vector<int>& group, const Tensor& mine, Combine combine) {
+    rank(group);
+    const long call = calls_[group]++;
+    std::unique_lock<std::mutex> lock(w_.mu_);
+    ThreadWorld::Slot& slot = w_.slots_[{group, call}];
+    slot.contributions[device_] = std::vector<float>(mine.f32(), mine.f32() + mine.numel());
+    if (slot.contributions.size() == group.size()) {
+      slot.readers_left = static_cast<int>(group.size());
+      w_.cv_.notify_all();
+    }
+    w_.cv_.wait(lock, [&] { return slot.contributions.size() == group.size(); });
+    std::vector<const std::vector<float>*> in;
+    for (int d : group) in.push_back(&slot.contributions.at(d));
+    combine(in);
+    if (--slot.readers_left == 0) w_.slots_.erase({group, call});
+  }
+
+  ThreadWorld& w_;
+  int device_;
+  std::map<std::vector<int>, long> calls_;
+};
+
+std::unique_ptr<Communicator> ThreadWorld::communicator(int device) {
+  if (device < 0 || device >= devices_) throw InternalError("no device " + std::to_string(device));
+  return std::make_unique<ThreadComm>(*this, device);
+}
+
+}  // namespace spindle::engine
