@@ -111,17 +111,23 @@ class Placer {
     return align_rows(free, sl);
   }
 
+  // The free devices at the slice's start that have room for it, in id order.
+  std::vector<int> with_room(const Slice& sl, const std::vector<int>& free) const {
+    std::vector<int> room;
+    for (int d : free)
+      if (fits(d, sl)) room.push_back(d);
+    return room;
+  }
+
   // The device sets that keep every device within memory, preferred first: by affinity, then
   // the n devices with most memory left after taking the slice. Empty when fewer than n fit.
   std::vector<std::vector<int>> candidates(const Slice& sl) const {
-    std::vector<int> room;
-    for (int d : free_devices(sl))
-      if (fits(d, sl)) room.push_back(d);
+    std::vector<int> room = with_room(sl, free_devices(sl));
     if (static_cast<int>(room.size()) < sl.n) return {};
     std::vector<std::vector<int>> out{align_rows(pick(room, sl), sl)};
-    std::stable_sort(room.begin(), room.end(), [&](int a, int b) {
-      return mem_[static_cast<size_t>(a)] + need(a, sl) < mem_[static_cast<size_t>(b)] + need(b, sl);
-    });
+    std::map<int, double> after;  // memory in use once the device takes the slice
+    for (int d : room) after[d] = mem_[static_cast<size_t>(d)] + need(d, sl);
+    std::stable_sort(room.begin(), room.end(), [&](int a, int b) { return after[a] < after[b]; });
     room.resize(static_cast<size_t>(sl.n));
     std::vector<int> roomiest = align_rows(pick(room, sl), sl);
     auto as_set = [](std::vector<int> v) {
@@ -134,9 +140,7 @@ class Placer {
 
   // The preferred set among devices with room, or among all free devices when too few have it.
   std::vector<int> best_effort(const Slice& sl) const {
-    std::vector<int> free = free_devices(sl), room;
-    for (int d : free)
-      if (fits(d, sl)) room.push_back(d);
+    const std::vector<int> free = free_devices(sl), room = with_room(sl, free);
     return align_rows(pick(static_cast<int>(room.size()) >= sl.n ? room : free, sl), sl);
   }
 

@@ -86,57 +86,19 @@ TEST(Placement, EveryZooPlanFitsInMemory) {
 // a[1,2) where a[0,1) ran (its rows are there), so that device cannot also take b's three
 // layers; backtracking moves a[1,2) to another device and everything fits.
 TEST(Placement, BacktrackingRescuesAPlanGreedyPlacementOverflows) {
-  const std::string text = R"([scenario]
-name = "overflow"
-[cluster]
-nodes = 1
-gpus_per_node = 4
-gpu = "a800-80gb"
-intra_node = { bw_GBps = 200.0, latency_us = 2.0 }
-inter_node = { bw_GBps = 50.0, latency_us = 5.0 }
-[model.components.a]
-kind = "encoder"
-embedding = "patch"
-patch_dim = 16
-tokens = 10
-layers = 2
-hidden = 4096
-heads = 32
-ffn = 16384
-[model.components.b]
-kind = "encoder"
-embedding = "token"
-vocab = 100
-tokens = 12
-layers = 3
-hidden = 4096
-heads = 32
-ffn = 16384
-[model.components.ha]
-kind = "projection"
-inputs = ["a"]
-hidden = 32
-[model.components.hb]
-kind = "projection"
-inputs = ["b"]
-hidden = 32
-[[tasks]]
-name = "ab"
-components = ["a", "ha", "b", "hb"]
-batch = 8
-loss = "contrastive"
-[[tasks]]
-name = "ab2"
-components = ["a", "ha", "b", "hb"]
-batch = 6
-loss = "contrastive"
-)";
+  // small_scenario() on one node of 4 GPUs, both encoders widened to 4096, task ab2 batch 6.
+  const std::string text = small_scenario();
+  std::vector<std::string> overrides = {"cluster.nodes=1", "tasks.1.batch=6"};
+  for (const char* c : {"a", "b"})
+    for (const char* kv : {"hidden=4096", "heads=32", "ffn=16384"})
+      overrides.push_back(std::string("model.components.") + c + "." + kv);
   // Room for four layers' weight state and a half, not five (plus the small rest).
-  Pipeline probe(load_text(text));
+  Pipeline probe(load_text(text, overrides));
   const Operator& layer = probe.g.op(probe.mg.metaops[4].ops.front());
   const double state_GiB = weight_state_bytes(static_cast<double>(layer.cost.params), 3, false, true) / kGiB;
   const double workspace = probe.s.cluster.gpu.memory_GiB() - 4.5 * state_GiB;
-  Pipeline pipe(load_text(text, {"planner.workspace_GiB=" + std::to_string(workspace)}));
+  overrides.push_back("planner.workspace_GiB=" + std::to_string(workspace));
+  Pipeline pipe(load_text(text, overrides));
   auto& [s, g, mg, cost] = pipe;
   ASSERT_EQ(mg.metaops.size(), 14u);
   ASSERT_EQ(mg.metaops[4].L, 2);  // a/ab
