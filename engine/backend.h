@@ -72,10 +72,12 @@ class Backend {
   // ids [B, T] int32 -> y [B, T, H].
   virtual void token_embed_forward(const Tensor& ids, const Tensor& table, Tensor& y) = 0;
   virtual void token_embed_backward(const Tensor& ids, const Tensor& dy, Tensor& dtable) = 0;
-  // a, b [B, D] -> loss [1].
-  virtual void contrastive_loss_forward(const Tensor& a, const Tensor& b, float inv_temperature, Tensor& loss) = 0;
-  virtual void contrastive_loss_backward(const Tensor& a, const Tensor& b, float inv_temperature, float dloss,
-                                         Tensor& da, Tensor& db) = 0;
+  // a, b [B, D] -> loss [1]: the share of rows [first, last) (cpu/contrastive_loss.h), the
+  // whole loss for [0, B); backward adds the share's gradient into all B rows of da, db.
+  virtual void contrastive_loss_forward(const Tensor& a, const Tensor& b, float inv_temperature, std::int64_t first,
+                                        std::int64_t last, Tensor& loss) = 0;
+  virtual void contrastive_loss_backward(const Tensor& a, const Tensor& b, float inv_temperature, std::int64_t first,
+                                         std::int64_t last, float dloss, Tensor& da, Tensor& db) = 0;
   // x [n, H], table [V, H], labels [n] int32 -> probs [n, V], loss [1].
   virtual void lm_head_loss_forward(const Tensor& x, const Tensor& table, const Tensor& labels, Tensor& probs,
                                     Tensor& loss) = 0;

@@ -214,14 +214,21 @@ void CpuBackend::token_embed_backward(const Tensor& ids, const Tensor& dy, Tenso
   cpu::token_embed_backward(ids.i32(), dy.f32(), dtable.f32(), ids.dim(0), ids.dim(1), dtable.dim(1));
 }
 
-void CpuBackend::contrastive_loss_forward(const Tensor& a, const Tensor& b, float inv_temperature, Tensor& loss) {
-  expect(a.numel() == b.numel() && loss.numel() == 1, "contrastive_loss", dims_str(a.shape()));
-  loss.f32()[0] = cpu::contrastive_loss_forward(a.f32(), b.f32(), a.rows(), a.dim(-1), inv_temperature);
+void CpuBackend::contrastive_loss_forward(const Tensor& a, const Tensor& b, float inv_temperature, std::int64_t first,
+                                          std::int64_t last, Tensor& loss) {
+  expect(a.numel() == b.numel() && loss.numel() == 1 && 0 <= first && first <= last && last <= a.rows(),
+         "contrastive_loss", dims_str(a.shape()));
+  loss.f32()[0] =
+      cpu::contrastive_loss_share(a.f32(), b.f32(), a.rows(), a.dim(-1), inv_temperature, first, last);
 }
 
-void CpuBackend::contrastive_loss_backward(const Tensor& a, const Tensor& b, float inv_temperature, float dloss,
-                                           Tensor& da, Tensor& db) {
-  cpu::contrastive_loss_backward(a.f32(), b.f32(), dloss, da.f32(), db.f32(), a.rows(), a.dim(-1), inv_temperature);
+void CpuBackend::contrastive_loss_backward(const Tensor& a, const Tensor& b, float inv_temperature, std::int64_t first,
+                                           std::int64_t last, float dloss, Tensor& da, Tensor& db) {
+  expect(a.numel() == b.numel() && da.numel() == a.numel() && db.numel() == b.numel() && 0 <= first &&
+             first <= last && last <= a.rows(),
+         "contrastive_loss_backward", dims_str(a.shape()));
+  cpu::contrastive_loss_share_backward(a.f32(), b.f32(), dloss, da.f32(), db.f32(), a.rows(), a.dim(-1),
+                                       inv_temperature, first, last);
 }
 
 void CpuBackend::lm_head_loss_forward(const Tensor& x, const Tensor& table, const Tensor& labels, Tensor& probs,

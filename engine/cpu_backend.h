@@ -49,9 +49,10 @@ class CpuBackend final : public Backend {
   void patch_embed_backward(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor& db, Tensor& dpos) override;
   void token_embed_forward(const Tensor& ids, const Tensor& table, Tensor& y) override;
   void token_embed_backward(const Tensor& ids, const Tensor& dy, Tensor& dtable) override;
-  void contrastive_loss_forward(const Tensor& a, const Tensor& b, float inv_temperature, Tensor& loss) override;
-  void contrastive_loss_backward(const Tensor& a, const Tensor& b, float inv_temperature, float dloss, Tensor& da,
-                                 Tensor& db) override;
+  void contrastive_loss_forward(const Tensor& a, const Tensor& b, float inv_temperature, std::int64_t first,
+                                std::int64_t last, Tensor& loss) override;
+  void contrastive_loss_backward(const Tensor& a, const Tensor& b, float inv_temperature, std::int64_t first,
+                                 std::int64_t last, float dloss, Tensor& da, Tensor& db) override;
   void lm_head_loss_forward(const Tensor& x, const Tensor& table, const Tensor& labels, Tensor& probs,
                             Tensor& loss) override;
   void lm_head_loss_backward(const Tensor& x, const Tensor& table, const Tensor& labels, const Tensor& probs,

@@ -13,9 +13,6 @@
 
 namespace spindle::engine {
 
-// InfoNCE temperature (CLIP's initial 0.07, fixed: the planner's loss has no parameters).
-inline constexpr float kContrastiveTemperature = 0.07f;
-
 class Model {
  public:
   Model(const Scenario& s, const Graph& g, Backend& backend, std::uint64_t seed);

@@ -24,4 +24,21 @@ Tensor Tensor::reshaped(Dims shape) const {
   return t;
 }
 
+Tensor Tensor::rows_view(std::int64_t first, std::int64_t last) const {
+  if (shape_.empty() || first < 0 || last < first || last > shape_[0])
+    throw InternalError("rows [" + std::to_string(first) + "," + std::to_string(last) + ") of " + dims_str(shape_));
+  Dims d = shape_;
+  d[0] = last - first;
+  const std::int64_t per_row = shape_[0] > 0 ? numel() / shape_[0] : 0;
+  return Tensor(std::move(d), dtype_,
+                std::shared_ptr<void>(memory_, static_cast<char*>(memory_.get()) + first * per_row * 4));
+}
+
+Tensor Tensor::flat_view(std::int64_t offset, std::int64_t count) const {
+  if (offset < 0 || count < 0 || offset + count > numel())
+    throw InternalError("elements [" + std::to_string(offset) + "," + std::to_string(offset + count) + ") of " +
+                        dims_str(shape_));
+  return Tensor({count}, dtype_, std::shared_ptr<void>(memory_, static_cast<char*>(memory_.get()) + offset * 4));
+}
+
 }  // namespace spindle::engine

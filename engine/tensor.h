@@ -35,6 +35,10 @@ class Tensor {
 
   // The same memory seen with another shape of the same element count.
   Tensor reshaped(Dims shape) const;
+  // Leading-dimension rows [first, last) of this tensor: a view sharing its memory.
+  Tensor rows_view(std::int64_t first, std::int64_t last) const;
+  // Elements [offset, offset + count) of the flattened tensor: a 1-D view sharing its memory.
+  Tensor flat_view(std::int64_t offset, std::int64_t count) const;
 
  private:
   Dims shape_;

@@ -9,6 +9,13 @@
 
 namespace spindle::engine {
 
+AdamWParams step_params(const TrainOptions& options, std::int64_t step, bool decay) {
+  AdamWParams hp = options.adam;
+  if (step <= options.warmup_steps) hp.lr *= static_cast<float>(step) / static_cast<float>(options.warmup_steps);
+  if (!decay) hp.weight_decay = 0;
+  return hp;
+}
+
 Trainer::Trainer(const Scenario& scenario, Backend& backend, const TrainOptions& options)
     : s_(scenario),
       g_(build_graph(s_)),
@@ -37,13 +44,7 @@ StepResult Trainer::step() {
     for (auto& [name, p] : ws.params()) be_.scale(p.grad, f);
   }
   ++step_;
-  AdamWParams hp = opt_.adam;
-  if (step_ <= opt_.warmup_steps) hp.lr *= static_cast<float>(step_) / static_cast<float>(opt_.warmup_steps);
-  for (auto& [name, p] : ws.params()) {
-    AdamWParams q = hp;
-    if (!p.decay) q.weight_decay = 0;
-    be_.adamw_step(p.value, p.grad, p.m, p.v, q, step_);
-  }
+  for (auto& [name, p] : ws.params()) be_.adamw_step(p.value, p.grad, p.m, p.v, step_params(opt_, step_, p.decay), step_);
   r.step = step_;
   return r;
 }

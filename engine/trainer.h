@@ -23,6 +23,10 @@ struct TrainOptions {
   double clip_norm = 1.0;      // global gradient norm clip (0: none)
 };
 
+// The AdamW hyper-parameters of iteration `step` (1-based): the warmed-up learning rate, and
+// weight decay only for weights that take it.
+AdamWParams step_params(const TrainOptions& options, std::int64_t step, bool decay);
+
 struct StepResult {
   std::int64_t step = 0;         // 1-based number of the iteration just done
   std::vector<float> task_loss;  // per task, scenario order

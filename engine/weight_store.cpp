@@ -10,10 +10,11 @@
 
 namespace spindle::engine {
 
-WeightStore::WeightStore(const Scenario& s, const Graph& g, Backend& backend, std::uint64_t seed) {
+WeightStore::WeightStore(const Scenario& s, const Graph& g, Backend& backend, std::uint64_t seed,
+                         const std::set<std::string>* only) {
   std::map<std::string, std::string> created_by;  // group -> operator that created it
   for (const Operator& op : g.ops()) {
-    if (op.weights.empty()) continue;
+    if (op.weights.empty() || (only && !only->count(op.weights))) continue;
     const std::vector<WeightShape> shapes = weight_shapes(op);
     auto [it, fresh] = created_by.emplace(op.weights, op.name);
     if (!fresh) {  // a shared or tied group: every user must agree on its shapes

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 
 #include "engine/backend.h"
@@ -22,7 +23,9 @@ class WeightStore {
  public:
   // Initialisation depends only on (seed, weight name), per weight_shapes.h: N(0, 0.02) for
   // matrices, tables and positions (output projections smaller), gains 1, biases 0.
-  WeightStore(const Scenario& s, const Graph& g, Backend& backend, std::uint64_t seed);
+  // With `only`, just those weight groups (a device's share of the model).
+  WeightStore(const Scenario& s, const Graph& g, Backend& backend, std::uint64_t seed,
+              const std::set<std::string>* only = nullptr);
 
   Param& at(const std::string& name);
   const Tensor& value(const std::string& name) { return at(name).value; }

@@ -149,11 +149,17 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
       for (const Slice* sl : own) {
         std::vector<int> group(sl->devices.begin(), sl->devices.end());
         std::sort(group.begin(), group.end());
+        std::vector<std::pair<int, int>> rows_of;
+        for (int d : group) {
+          const auto k = std::find(sl->devices.begin(), sl->devices.end(), d) - sl->devices.begin();
+          rows_of.push_back(slice_rows(static_cast<int>(m.shape.batch), sl->n, static_cast<int>(k)));
+        }
         for (bool backward : {false, true}) {
           Instr in;
           in.kind = InstrKind::kGather;
           in.metaop = m.id;
           in.group = group;
+          in.rows_of = rows_of;
           in.bytes = static_cast<std::int64_t>(2.0 * 2.0 * static_cast<double>(m.shape.batch * m.shape.hidden));
           in.planned_s = sl->start_s;
           // Forward: gather the embeddings before the loss. Backward: reduce-scatter their
@@ -185,6 +191,7 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
   }
   struct Bucket {
     std::vector<int> group;
+    std::vector<std::string> weights;  // ascending (group_of is a sorted map)
     std::int64_t bytes = 0;
     std::map<int, int> ready;  // device -> backward index after which its gradients are ready
     int global = 0;
@@ -194,6 +201,7 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
     std::vector<int> group(devs.begin(), devs.end());
     Bucket& b = buckets[group];
     b.group = group;
+    b.weights.push_back(w);
     b.bytes += 2 * params_of[w];
     for (auto [d, idx] : last_bwd[w]) b.ready[d] = std::max(b.ready[d], idx);
   }
@@ -208,6 +216,7 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
     if (b.group.size() < 2) continue;  // weights on one device need no sync
     Instr in;
     in.group = b.group;
+    in.weights = b.weights;
     in.bytes = b.bytes;
     in.zero1 = s.planner.zero1;
     // Every member starts the bucket at the same global point: after the backward slice at

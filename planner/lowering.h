@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "planner/graph.h"
@@ -37,6 +38,8 @@ struct Instr {
   int collective = -1;                  // gather / sync: the same id on every member
   std::vector<int> group;               // gather / sync members, ascending
   bool zero1 = false;                   // sync: reduce-scatter + all-gather instead of all-reduce
+  std::vector<std::string> weights;     // sync / param gather: the bucket's weight groups, ascending
+  std::vector<std::pair<int, int>> rows_of;  // gather: each member's batch rows [first, last), group order
   double planned_s = 0;                 // planned start of the compute it belongs to
   // recv / copy: the compute that needs the data (its MetaOp, first layer, backward or not).
   int for_metaop = -1;

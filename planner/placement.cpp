@@ -406,6 +406,12 @@ PlacementReport place(Plan& plan, const Scenario& s, const Graph& g, const MetaG
   return r;
 }
 
+bool is_placed(const Plan& plan) {
+  return std::all_of(plan.waves.begin(), plan.waves.end(), [](const Wave& w) {
+    return std::all_of(w.slices.begin(), w.slices.end(), [](const Slice& sl) { return !sl.devices.empty(); });
+  });
+}
+
 PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg) {
   const int gpn = s.cluster.gpus_per_node;
   PlacementReport r;

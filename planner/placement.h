@@ -40,6 +40,9 @@ struct PlacementReport {
 PlacementReport place(Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg, PlacementPolicy policy,
                       bool backtrack = true);
 
+// Whether every slice has its devices.
+bool is_placed(const Plan& plan);
+
 // The traffic and memory of an already placed plan (every slice has devices).
 PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg);
 

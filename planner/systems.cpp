@@ -7,6 +7,7 @@
 #include <set>
 
 #include "planner/no_barrier.h"
+#include "planner/placement.h"
 #include "planner/wavefront.h"
 #include "traces/errors.h"
 #include "traces/text_table.h"
@@ -359,6 +360,21 @@ Plan plan_system(const std::string& name, const Scenario& s, const MetaGraph& mg
       }
     }
   }
+  return p;
+}
+
+Plan placed_plan(const std::string& name, const Scenario& s, const Graph& g, const MetaGraph& mg, const CostModel& cost) {
+  Plan p = plan_system(name, s, mg, cost);
+  place(p, s, g, mg, PlacementPolicy::kSpindle);
+  return p;
+}
+
+Plan placed_plan_file(const std::string& file, const Scenario& s, const Graph& g, const MetaGraph& mg,
+                      const CostModel& cost) {
+  Plan p = read_plan(file, s, mg, cost);
+  set_bounds(p, mg, cost);
+  p.peak_slice_GiB = peak_slice_GiB(p, s, g, mg);
+  if (!is_placed(p)) place(p, s, g, mg, PlacementPolicy::kSpindle);
   return p;
 }
 

@@ -20,6 +20,15 @@ const std::vector<std::string>& system_names();
 // Throws InputError for an unknown name (listing the known ones).
 Plan plan_system(const std::string& name, const Scenario& s, const MetaGraph& mg, const CostModel& cost);
 
+// The plan system `name` makes, placed by Spindle's placement: what spindle-sim simulates and
+// spindle-run executes.
+Plan placed_plan(const std::string& name, const Scenario& s, const Graph& g, const MetaGraph& mg, const CostModel& cost);
+
+// A plan file read and checked against the scenario, placed by Spindle's placement unless it
+// names its devices already.
+Plan placed_plan_file(const std::string& file, const Scenario& s, const Graph& g, const MetaGraph& mg,
+                      const CostModel& cost);
+
 // The LevelItems of MetaLevel `level` (1-based).
 std::vector<LevelItem> level_items(const MetaGraph& mg, const CostModel& cost, int level);
 

@@ -146,10 +146,7 @@ int main(int argc, char** argv) {
       spindle::Plan p = spindle::read_plan(plan_file, s, mg, cost);
       spindle::set_bounds(p, mg, cost);
       p.peak_slice_GiB = spindle::peak_slice_GiB(p, s, g, mg);
-      const bool placed = std::all_of(p.waves.begin(), p.waves.end(), [](const spindle::Wave& w) {
-        return std::all_of(w.slices.begin(), w.slices.end(), [](const spindle::Slice& sl) { return !sl.devices.empty(); });
-      });
-      spindle::PlacementReport rep = placed ? spindle::measure_placement(p, s, g, mg)
+      spindle::PlacementReport rep = spindle::is_placed(p) ? spindle::measure_placement(p, s, g, mg)
                                             : spindle::place(p, s, g, mg, spindle::PlacementPolicy::kSpindle);
       planned.push_back({std::move(p), rep, 0.0, plan_file, ""});
     }

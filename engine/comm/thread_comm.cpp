@@ -23,7 +23,8 @@ class ThreadComm final : public Communicator {
   void recv(int peer, int tag, Tensor& t) override {
     std::unique_lock<std::mutex> lock(w_.mu_);
     auto& box = w_.mail_[{peer, device_, tag}];
-    w_.cv_.wait(lock, [&] { return !box.empty(); });
+    w_.cv_.wait(lock, [&] { return !box.empty() || w_.aborted_; });
+    if (box.empty()) throw CommAborted("device " + std::to_string(device_) + ": communication aborted");
     std::vector<float> data = std::move(box.front());
     box.pop_front();
     if (static_cast<std::int64_t>(data.size()) != t.numel())
@@ -87,7 +88,9 @@ class ThreadComm final : public Communicator {
       slot.readers_left = static_cast<int>(group.size());
       w_.cv_.notify_all();
     }
-    w_.cv_.wait(lock, [&] { return slot.contributions.size() == group.size(); });
+    w_.cv_.wait(lock, [&] { return slot.contributions.size() == group.size() || w_.aborted_; });
+    if (slot.contributions.size() != group.size())
+      throw CommAborted("device " + std::to_string(device_) + ": communication aborted");
     std::vector<const std::vector<float>*> in;
     for (int d : group) in.push_back(&slot.contributions.at(d));
     combine(in);
@@ -98,6 +101,12 @@ class ThreadComm final : public Communicator {
   int device_;
   std::map<std::vector<int>, long> calls_;
 };
+
+void ThreadWorld::abort() {
+  std::lock_guard<std::mutex> lock(mu_);
+  aborted_ = true;
+  cv_.notify_all();
+}
 
 std::unique_ptr<Communicator> ThreadWorld::communicator(int device) {
   if (device < 0 || device >= devices_) throw InternalError("no device " + std::to_string(device));

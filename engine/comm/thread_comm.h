@@ -12,14 +12,24 @@
 #include <tuple>
 
 #include "engine/comm/communicator.h"
+#include "traces/errors.h"
 
 namespace spindle::engine {
+
+// What a communication call throws after ThreadWorld::abort().
+class CommAborted : public Error {
+ public:
+  using Error::Error;
+};
 
 class ThreadWorld {
  public:
   explicit ThreadWorld(int devices) : devices_(devices) {}
   int devices() const { return devices_; }
   std::unique_ptr<Communicator> communicator(int device);
+  // Makes every waiting and later call throw (a device that failed must not leave the others
+  // waiting for it forever).
+  void abort();
 
  private:
   friend class ThreadComm;
@@ -28,6 +38,7 @@ class ThreadWorld {
     int readers_left = 0;
   };
   int devices_;
+  bool aborted_ = false;
   std::mutex mu_;
   std::condition_variable cv_;
   std::map<std::tuple<int, int, int>, std::deque<std::vector<float>>> mail_;  // (from, to, tag)

@@ -58,9 +58,21 @@ T softmax_line(const std::vector<T>& logits, std::int64_t n, std::int64_t i, boo
 
 template <class T>
 T contrastive_loss_forward(const T* a, const T* b, std::int64_t batch, std::int64_t width, T inv_temperature) {
+  return contrastive_loss_share(a, b, batch, width, inv_temperature, std::int64_t{0}, batch);
+}
+
+template <class T>
+void contrastive_loss_backward(const T* a, const T* b, T dloss, T* da, T* db, std::int64_t batch, std::int64_t width,
+                               T inv_temperature) {
+  contrastive_loss_share_backward(a, b, dloss, da, db, batch, width, inv_temperature, std::int64_t{0}, batch);
+}
+
+template <class T>
+T contrastive_loss_share(const T* a, const T* b, std::int64_t batch, std::int64_t width, T inv_temperature,
+                         std::int64_t first, std::int64_t last) {
   const Normalised<T> r = normalise(a, b, batch, width, inv_temperature);
   T loss = 0;
-  for (std::int64_t i = 0; i < batch; ++i) {
+  for (std::int64_t i = first; i < last; ++i) {
     const T diag = r.logits[static_cast<size_t>(i * batch + i)];
     loss += softmax_line<T>(r.logits, batch, i, true, nullptr) - diag;
     loss += softmax_line<T>(r.logits, batch, i, false, nullptr) - diag;
@@ -69,13 +81,13 @@ T contrastive_loss_forward(const T* a, const T* b, std::int64_t batch, std::int6
 }
 
 template <class T>
-void contrastive_loss_backward(const T* a, const T* b, T dloss, T* da, T* db, std::int64_t batch, std::int64_t width,
-                               T inv_temperature) {
+void contrastive_loss_share_backward(const T* a, const T* b, T dloss, T* da, T* db, std::int64_t batch,
+                                     std::int64_t width, T inv_temperature, std::int64_t first, std::int64_t last) {
   const std::int64_t n = batch, d = width;
   const Normalised<T> r = normalise(a, b, n, d, inv_temperature);
   std::vector<T> dl(static_cast<size_t>(n * n), T(0)), p(static_cast<size_t>(n));
   const T scale = dloss / static_cast<T>(2 * n);
-  for (std::int64_t i = 0; i < n; ++i) {
+  for (std::int64_t i = first; i < last; ++i) {
     softmax_line<T>(r.logits, n, i, true, p.data());
     for (std::int64_t j = 0; j < n; ++j) dl[static_cast<size_t>(i * n + j)] += scale * p[static_cast<size_t>(j)];
     softmax_line<T>(r.logits, n, i, false, p.data());
@@ -108,5 +120,13 @@ template void contrastive_loss_backward<float>(const float*, const float*, float
                                                std::int64_t, float);
 template void contrastive_loss_backward<double>(const double*, const double*, double, double*, double*,
                                                 std::int64_t, std::int64_t, double);
+template float contrastive_loss_share<float>(const float*, const float*, std::int64_t, std::int64_t, float,
+                                             std::int64_t, std::int64_t);
+template double contrastive_loss_share<double>(const double*, const double*, std::int64_t, std::int64_t, double,
+                                               std::int64_t, std::int64_t);
+template void contrastive_loss_share_backward<float>(const float*, const float*, float, float*, float*, std::int64_t,
+                                                     std::int64_t, float, std::int64_t, std::int64_t);
+template void contrastive_loss_share_backward<double>(const double*, const double*, double, double*, double*,
+                                                      std::int64_t, std::int64_t, double, std::int64_t, std::int64_t);
 
 }  // namespace spindle::engine::cpu

@@ -233,6 +233,29 @@ TEST(KernelGradients, ContrastiveLoss) {
   check_gradients("contrastive_loss", {"a", "b"}, {random_vec(b * d, 111), random_vec(b * d, 112)}, loss, grads);
 }
 
+// A device's share of a data-parallel contrastive loss (rows [1, 3) of 5): its gradient, and
+// the shares of a partition summing to the loss.
+TEST(KernelGradients, ContrastiveLossShare) {
+  const int64_t b = 5, d = 4, first = 1, last = 3;
+  const double s = 1.0 / 0.07;
+  auto loss = [&]<class T>(const Vecs<T>& x) {
+    return cpu::contrastive_loss_share(x[0].data(), x[1].data(), b, d, static_cast<T>(s), first, last);
+  };
+  auto grads = [&]<class T>(const Vecs<T>& x) {
+    Vecs<T> g{zeros<T>(b * d), zeros<T>(b * d)};
+    cpu::contrastive_loss_share_backward(x[0].data(), x[1].data(), T(1), g[0].data(), g[1].data(), b, d,
+                                         static_cast<T>(s), first, last);
+    return g;
+  };
+  const auto a = random_vec(b * d, 113), c = random_vec(b * d, 114);
+  check_gradients("contrastive_loss_share", {"a", "b"}, {a, c}, loss, grads);
+  const double whole = cpu::contrastive_loss_forward(a.data(), c.data(), b, d, s);
+  const double parts = cpu::contrastive_loss_share(a.data(), c.data(), b, d, s, int64_t{0}, first) +
+                       cpu::contrastive_loss_share(a.data(), c.data(), b, d, s, first, last) +
+                       cpu::contrastive_loss_share(a.data(), c.data(), b, d, s, last, b);
+  EXPECT_NEAR(parts, whole, 1e-12);
+}
+
 TEST(KernelGradients, LmHeadLoss) {
   const int64_t n = 4, h = 3, v = 6;
   const std::vector<std::int32_t> labels{0, 5, 2, 5};
