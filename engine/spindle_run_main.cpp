@@ -1,5 +1,7 @@
-// spindle-run: trains a scenario's model (optionally scaled down) on one device of a backend,
-// with synthetic learnable data; writes per-task losses (--metrics) and checkpoints.
+// spindle-run: trains a scenario's model (optionally scaled down) with synthetic learnable
+// data, on one device of a backend or on N logical devices executing a system's (or a plan
+// file's) per-device programs; writes per-task losses (--metrics), checkpoints (one device)
+// and a Chrome trace of the last iteration's real execution (--trace).
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cmath>
@@ -10,7 +12,10 @@
 #include <vector>
 
 #include "engine/backend_registry.h"
+#include "engine/executor.h"
+#include "engine/execution_trace.h"
 #include "engine/model_scale.h"
+#include "engine/run_plan.h"
 #include "engine/trainer.h"
 #include "planner/scenario.h"
 #include "traces/atomic_file.h"
@@ -30,7 +35,8 @@ std::string fmt(const char* f, double v) {
 int main(int argc, char** argv) {
   CLI::App app{"spindle-run: train a scenario's model (synthetic learnable data) on a backend"};
   app.get_formatter()->column_width(34);
-  std::string scenario_file, backend = "cpu", scale = "full", metrics, checkpoint_dir;
+  std::string scenario_file, backend = "cpu", scale = "full", metrics, checkpoint_dir, system = "spindle", plan_file,
+      trace;
   std::vector<std::string> sets;
   int devices = 1;
   std::int64_t steps = 100, checkpoint_every = 0, log_every = 50;
@@ -42,7 +48,15 @@ int main(int argc, char** argv) {
   app.add_option("--set", sets, "Override a scenario value, KEY=VALUE with a dotted KEY (repeatable)")
       ->type_name("KEY=VALUE");
   app.add_option("--backend", backend, "Backend: cpu (cuda when built with it)")->capture_default_str();
-  app.add_option("--devices", devices, "Devices to train on (this version: 1)")->capture_default_str();
+  app.add_option("--devices", devices,
+                 "Logical devices; more than 1 (or --system / --plan) runs a plan's per-device programs")
+      ->capture_default_str();
+  app.add_option("--system", system, "Planner whose plan runs: spindle, spindle-paper, sequential, uniform, optimus")
+      ->capture_default_str();
+  app.add_option("--plan", plan_file, "Run this plan file (spindle-sim --plan-json) instead of --system's")
+      ->type_name("FILE.json");
+  app.add_option("--trace", trace, "Write a Chrome trace (Perfetto) of the last iteration's execution")
+      ->type_name("FILE.json");
   app.add_option("--steps", steps, "Train until this many iterations are done (counting resumed ones)")
       ->capture_default_str();
   app.add_option("--seed", seed, "Seed of weights and data (default: the scenario's [scenario] seed)");
@@ -69,9 +83,12 @@ int main(int argc, char** argv) {
   return spindle::run_guarded("spindle-run", [&] {
     using spindle::InputError;
     namespace eng = spindle::engine;
-    if (devices != 1)
-      throw InputError("--devices " + std::to_string(devices) +
-                       ": multi-device execution of per-device programs is not in this version; allowed: 1");
+    if (devices < 1) throw InputError("--devices " + std::to_string(devices) + ": allowed: 1 or more");
+    const bool distributed = devices > 1 || app.count("--system") > 0 || !plan_file.empty();
+    if (distributed && (!checkpoint_dir.empty() || resume))
+      throw InputError("--checkpoint / --resume: only on one device without --system or --plan in this version");
+    if (!distributed && !trace.empty())
+      throw InputError("--trace: traces the execution of a plan; allowed: with --devices N, --system or --plan");
     if (steps < 0) throw InputError("--steps " + std::to_string(steps) + ": allowed: >= 0");
     if (checkpoint_every < 0) throw InputError("--checkpoint-every: allowed: >= 0");
     if (log_every < 0) throw InputError("--log-every: allowed: >= 0");
@@ -85,21 +102,36 @@ int main(int argc, char** argv) {
     opt.seed = seed >= 0 ? static_cast<std::uint64_t>(seed) : full.seed;
     opt.scale = factors.name;
     opt.adam.lr = lr;
-    eng::Trainer trainer(eng::scale_scenario(full, factors), *be, opt);
+    std::unique_ptr<eng::Trainer> trainer;
+    std::unique_ptr<eng::Executor> executor;
+    spindle::Scenario scaled = eng::scale_scenario(full, factors);
+    std::string plan_name;
+    if (distributed) {
+      scaled = eng::on_devices(scaled, devices);
+      eng::RunPlan rp = eng::make_run_plan(scaled, system, plan_file);
+      plan_name = plan_file.empty() ? rp.plan.system : plan_file;
+      executor = std::make_unique<eng::Executor>(scaled, rp.programs, backend, opt);
+    } else {
+      trainer = std::make_unique<eng::Trainer>(scaled, *be, opt);
+    }
     const std::filesystem::path ckpt = checkpoint_dir.empty() ? "" : std::filesystem::path(checkpoint_dir) / "checkpoint.bin";
-    if (resume) trainer.load(ckpt);
-    const spindle::Scenario& s = trainer.scenario();
+    if (resume) trainer->load(ckpt);
+    auto steps_done = [&] { return trainer ? trainer->steps_done() : executor->steps_done(); };
+    const spindle::Scenario& s = trainer ? trainer->scenario() : executor->scenario();
     std::cout << "spindle-run: " << s.name << " at scale " << factors.name << ", "
-              << trainer.model().weights().total_size() << " parameters, backend " << be->name() << ", seed "
-              << opt.seed << (resume ? ", resumed at step " + std::to_string(trainer.steps_done()) : "") << "\n";
+              << (trainer ? trainer->model().weights().total_size() : executor->parameters()) << " parameters, backend "
+              << be->name() << ", seed " << opt.seed
+              << (resume ? ", resumed at step " + std::to_string(steps_done()) : "")
+              << (executor ? ", " + std::to_string(devices) + " logical devices running the plan of " + plan_name : "")
+              << "\n";
 
     std::string csv = "step,task,loss,step_s\n";
     std::vector<float> first, last;
     double total_s = 0;
     std::int64_t done = 0;
-    while (trainer.steps_done() < steps) {
+    while (steps_done() < steps) {
       const auto t0 = std::chrono::steady_clock::now();
-      const eng::StepResult r = trainer.step();
+      const eng::StepResult r = trainer ? trainer->step() : executor->step();
       const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       total_s += secs;
       ++done;
@@ -115,9 +147,13 @@ int main(int argc, char** argv) {
         for (size_t t = 0; t < s.tasks.size(); ++t) std::cout << (t ? ", " : "") << s.tasks[t].name << " " << fmt("%.4f", r.task_loss[t]);
         std::cout << ")  grad norm " << fmt("%.3f", r.grad_norm) << "\n";
       }
-      if (!ckpt.empty() && checkpoint_every > 0 && r.step % checkpoint_every == 0) trainer.save(ckpt);
+      if (!ckpt.empty() && checkpoint_every > 0 && r.step % checkpoint_every == 0) trainer->save(ckpt);
     }
-    if (!ckpt.empty()) trainer.save(ckpt);
+    if (!ckpt.empty()) trainer->save(ckpt);
+    if (!trace.empty()) {
+      if (done == 0) throw InputError("--trace: no iteration ran; allowed: with --steps above the resumed step");
+      spindle::write_file_atomically(trace, eng::execution_trace_json(*executor, plan_name));
+    }
     if (!metrics.empty()) spindle::write_file_atomically(metrics, csv);
     if (done > 0) {
       std::cout << "\ntask                 loss first   loss last   chance     last/chance\n";

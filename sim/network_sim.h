@@ -9,7 +9,7 @@
 #include "planner/lowering.h"
 #include "planner/scenario.h"
 #include "sim/collective_flows.h"
-#include "sim/replay_result.h"
+#include "planner/replay_result.h"
 
 namespace spindle {
 

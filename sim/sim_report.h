@@ -9,7 +9,7 @@
 
 #include "planner/plan_report.h"
 #include "sim/network_sim.h"
-#include "sim/replay_result.h"
+#include "planner/replay_result.h"
 
 namespace spindle {
 

@@ -10,7 +10,7 @@
 #include "planner/lowering.h"
 #include "planner/plan.h"
 #include "sim/network_sim.h"
-#include "sim/replay_result.h"
+#include "planner/replay_result.h"
 
 namespace spindle {
 

@@ -23,7 +23,7 @@
 #include "planner/systems.h"
 #include "planner/metagraph.h"
 #include "planner/scenario.h"
-#include "sim/chrome_trace.h"
+#include "planner/chrome_trace.h"
 #include "sim/collective_bench.h"
 #include "sim/sim_report.h"
 #include "sim/simulation.h"

@@ -1,13 +1,18 @@
 // spindle-run as a program: a short run writes its metrics; bad flags and bad checkpoints
-// exit 2 with one line.
+// exit 2 with one line; on N logical devices it runs a system's plan or a plan file and writes
+// a trace, and a plan file for another GPU count or scenario exits 2 with one line.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 
+#include "engine/model_scale.h"
+#include "engine/run_plan.h"
+#include "planner/graph_builder.h"
 #include "traces/atomic_file.h"
 
 namespace {
@@ -24,7 +29,10 @@ TEST(SpindleRunCli, RunsAndRejectsBadInput) {
   ASSERT_EQ(run(s + " --scale tiny --steps 2 --metrics " + (dir / "m.csv").string() + " --checkpoint " + dir.string()), 0);
   const std::string csv = spindle::read_file(dir / "m.csv");
   EXPECT_EQ(csv.rfind("step,task,loss,step_s\n1,text-audio,", 0), 0u);
-  EXPECT_EQ(run(s + " --devices 2"), 2);
+  EXPECT_EQ(run(s + " --devices 0"), 2);
+  EXPECT_EQ(run(s + " --devices 2 --scale tiny --system magic"), 2);
+  EXPECT_EQ(run(s + " --devices 2 --scale tiny --checkpoint " + dir.string()), 2);
+  EXPECT_EQ(run(s + " --scale tiny --trace " + (dir / "t.json").string()), 2);
   EXPECT_EQ(run(s + " --backend tpu"), 2);
   EXPECT_EQ(run(s + " --scale huge"), 2);
   EXPECT_EQ(run(s + " --steps -1"), 2);
@@ -32,6 +40,50 @@ TEST(SpindleRunCli, RunsAndRejectsBadInput) {
   const std::string good = spindle::read_file(dir / "checkpoint.bin");
   spindle::write_file_atomically(dir / "checkpoint.bin", good.substr(0, good.size() - 3));
   EXPECT_EQ(run(s + " --scale tiny --steps 3 --checkpoint " + dir.string() + " --resume"), 2);
+  std::filesystem::remove_all(dir);
+}
+
+// Runs spindle-run, returning its exit code and what it wrote to stderr.
+std::pair<int, std::string> run_err(const std::string& args, const std::filesystem::path& err) {
+  const std::string cmd = std::string(SPINDLE_RUN) + " " + args + " > /dev/null 2> " + err.string();
+  const int status = std::system(cmd.c_str());
+  return {WEXITSTATUS(status), spindle::read_file(err)};
+}
+
+// A plan file of tiny multitask-clip-4 (or `name`) for `gpus` devices, as spindle-sim writes them.
+std::filesystem::path plan_file(const std::filesystem::path& dir, const std::string& name, int gpus) {
+  namespace eng = spindle::engine;
+  const spindle::Scenario s = eng::on_devices(
+      eng::scale_scenario(spindle::load_scenario(std::string(SPINDLE_SOURCE_DIR) + "/scenarios/" + name + ".toml"),
+                          eng::find_scale("tiny")),
+      gpus);
+  const eng::RunPlan rp = eng::make_run_plan(s, "spindle", "");
+  const spindle::Graph g = spindle::build_graph(s);
+  const auto file = dir / (name + "-" + std::to_string(gpus) + ".json");
+  spindle::write_file_atomically(file, spindle::plan_json(rp.plan, s, spindle::contract(g)));
+  return file;
+}
+
+TEST(SpindleRunCli, RunsPlansOnLogicalDevices) {
+  const auto dir = std::filesystem::temp_directory_path() / ("spindle-run-plans-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string s = std::string(SPINDLE_SOURCE_DIR) + "/scenarios/multitask-clip-4.toml --scale tiny --steps 2";
+  ASSERT_EQ(run(s + " --devices 4 --system uniform --metrics " + (dir / "m.csv").string() + " --trace " +
+                (dir / "t.json").string()),
+            0);
+  EXPECT_EQ(spindle::read_file(dir / "m.csv").rfind("step,task,loss,step_s\n1,text-audio,", 0), 0u);
+  const std::string trace = spindle::read_file(dir / "t.json");
+  EXPECT_NE(trace.find("\"measured_ms\""), std::string::npos);
+  EXPECT_NE(trace.find("/ fwd\""), std::string::npos);
+  EXPECT_NE(trace.find("contrastive gather"), std::string::npos);
+  EXPECT_EQ(run(s + " --devices 2 --plan " + plan_file(dir, "multitask-clip-4", 2).string()), 0);
+  // A plan for more devices than given, and a plan of another scenario: one line, exit 2.
+  for (const auto& bad : {plan_file(dir, "multitask-clip-4", 4), plan_file(dir, "ofasys-4", 2)}) {
+    const auto [code, err] = run_err(s + " --devices 2 --plan " + bad.string(), dir / "err.txt");
+    EXPECT_EQ(code, 2) << bad;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    EXPECT_NE(err.find(bad.string()), std::string::npos) << err;
+  }
   std::filesystem::remove_all(dir);
 }
 

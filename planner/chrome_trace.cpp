@@ -1,6 +1,6 @@
 // Chrome trace-event writer (see chrome_trace.h). Timestamps in microseconds, rounded to
 // nanoseconds; one event per line.
-#include "sim/chrome_trace.h"
+#include "planner/chrome_trace.h"
 
 #include <algorithm>
 #include <cmath>
@@ -27,7 +27,7 @@ std::string megabytes(std::int64_t b) { return fixed(static_cast<double>(b) / 1e
 }  // namespace
 
 std::string chrome_trace_json(const Scenario& s, const MetaGraph& mg, const Programs& programs,
-                              const ReplayResult& r, const std::string& system) {
+                              const ReplayResult& r, const std::string& system, const std::string& clock) {
   const int gpn = s.cluster.gpus_per_node;
   std::vector<std::string> lines;
   auto add = [&](const ordered_json& e) { lines.push_back(e.dump(-1, ' ', false, ordered_json::error_handler_t::replace)); };
@@ -60,9 +60,13 @@ std::string chrome_trace_json(const Scenario& s, const MetaGraph& mg, const Prog
     } else if (in.kind == InstrKind::kGather) {
       name = "contrastive gather M" + std::to_string(in.metaop);
       args = {{"bytes", in.bytes}, {"group", group_text(in.group)}};
+    } else if (in.kind == InstrKind::kStep) {
+      name = "optimizer step";
     } else {
-      name = std::string(in.kind == InstrKind::kParamGather ? "param gather" : "sync wait") + " bucket " +
-             std::to_string(in.collective);
+      name = std::string(in.kind == InstrKind::kParamGather ? "param gather"
+                         : in.kind == InstrKind::kSyncStart ? "weight sync"
+                                                             : "sync wait") +
+             " bucket " + std::to_string(in.collective);
       args = {{"bytes", in.bytes}, {"group", group_text(in.group)}};
     }
     add({{"name", name}, {"cat", busy_name(b.what)}, {"ph", "X"}, {"ts", us(b.start_s)}, {"dur", std::round((us(b.end_s) - us(b.start_s)) * 1e3) / 1e3},
@@ -92,7 +96,7 @@ std::string chrome_trace_json(const Scenario& s, const MetaGraph& mg, const Prog
       add({{"name", name}, {"cat", what}, {"ph", "e"}, {"id", id}, {"ts", us(c.end_s)}, {"pid", node}, {"tid", node * gpn}});
     }
   }
-  const ordered_json other = {{"system", system}, {"scenario", s.name}, {"simulated_ms", std::round(r.iteration_s * 1e9) / 1e6}};
+  const ordered_json other = {{"system", system}, {"scenario", s.name}, {clock + "_ms", std::round(r.iteration_s * 1e9) / 1e6}};
   std::string out = "{\"displayTimeUnit\": \"ms\", \"otherData\": " +
                     other.dump(-1, ' ', false, ordered_json::error_handler_t::replace) + ",\n\"traceEvents\": [\n";
   for (size_t i = 0; i < lines.size(); ++i) out += lines[i] + (i + 1 < lines.size() ? ",\n" : "\n");

@@ -1,4 +1,4 @@
-// What one simulated iteration produced: every GPU's timeline (compute, and the time it was
+// What one iteration produced, simulated (spindle-sim) or measured (the engine's executor): every GPU's timeline (compute, and the time it was
 // blocked on a transfer or on weight sync), every point-to-point transfer and every collective
 // with its simulated start and end, and per-GPU totals. It crosses the process boundary as
 // text (serialize / deserialize, exact: doubles as hex floats).

@@ -1,4 +1,4 @@
-// A simulated iteration as Chrome trace-event JSON, which Perfetto (ui.perfetto.dev) and
+// An iteration, simulated (spindle-sim) or measured (spindle-run's executor), as Chrome trace-event JSON, which Perfetto (ui.perfetto.dev) and
 // chrome://tracing open: one process per node, one thread per GPU with its compute slices
 // (named task / MetaOp component / layers / fwd|bwd) and the time it was blocked on transfers
 // or weight sync, flow arrows from each send to its receiver, and the communication itself
@@ -10,11 +10,12 @@
 #include "planner/lowering.h"
 #include "planner/metagraph.h"
 #include "planner/scenario.h"
-#include "sim/replay_result.h"
+#include "planner/replay_result.h"
 
 namespace spindle {
 
+// `clock`: "simulated" or "measured" (names the iteration-time field of otherData).
 std::string chrome_trace_json(const Scenario& s, const MetaGraph& mg, const Programs& programs,
-                              const ReplayResult& r, const std::string& system);
+                              const ReplayResult& r, const std::string& system, const std::string& clock = "simulated");
 
 }  // namespace spindle

@@ -1,6 +1,6 @@
 // Exact text round trip of a ReplayResult (hex floats), for results coming back from a child
 // process.
-#include "sim/replay_result.h"
+#include "planner/replay_result.h"
 
 #include <cstdio>
 #include <cstdlib>

@@ -1,0 +1,19 @@
+// The executor's last iteration in the simulator's terms: its measured wall-clock timeline as
+// a ReplayResult (compute, time in receives, gathers and weight sync; transfers from send to
+// receive; collectives from their last member's arrival to their end), written with the
+// simulator's Chrome trace writer so both open side by side in Perfetto.
+#pragma once
+
+#include <string>
+
+#include "engine/executor.h"
+#include "planner/replay_result.h"
+
+namespace spindle::engine {
+
+ReplayResult measured_iteration(const Executor& ex);
+
+// `label`: the system or plan file, recorded in the trace.
+std::string execution_trace_json(const Executor& ex, const std::string& label);
+
+}  // namespace spindle::engine
