@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   CLI::App app{"spindle-run: train a scenario's model (synthetic learnable data) on a backend"};
   app.get_formatter()->column_width(34);
   std::string scenario_file, backend = "cpu", scale = "full", metrics, checkpoint_dir, system = "spindle", plan_file,
-      trace;
+      trace, save_plan;
   std::vector<std::string> sets;
   int devices = 1;
   std::int64_t steps = 100, checkpoint_every = 0, log_every = 50;
@@ -54,6 +54,8 @@ int main(int argc, char** argv) {
   app.add_option("--system", system, "Planner whose plan runs: spindle, spindle-paper, sequential, uniform, optimus")
       ->capture_default_str();
   app.add_option("--plan", plan_file, "Run this plan file (spindle-sim --plan-json) instead of --system's")
+      ->type_name("FILE.json");
+  app.add_option("--save-plan", save_plan, "Write the plan that runs as a plan file (to edit and run with --plan)")
       ->type_name("FILE.json");
   app.add_option("--trace", trace, "Write a Chrome trace (Perfetto) of the last iteration's execution")
       ->type_name("FILE.json");
@@ -87,8 +89,9 @@ int main(int argc, char** argv) {
     const bool distributed = devices > 1 || app.count("--system") > 0 || !plan_file.empty();
     if (distributed && (!checkpoint_dir.empty() || resume))
       throw InputError("--checkpoint / --resume: only on one device without --system or --plan in this version");
-    if (!distributed && !trace.empty())
-      throw InputError("--trace: traces the execution of a plan; allowed: with --devices N, --system or --plan");
+    if (!distributed && (!trace.empty() || !save_plan.empty()))
+      throw InputError(std::string(trace.empty() ? "--save-plan" : "--trace") +
+                       ": only for a plan's execution; allowed: with --devices N, --system or --plan");
     if (steps < 0) throw InputError("--steps " + std::to_string(steps) + ": allowed: >= 0");
     if (checkpoint_every < 0) throw InputError("--checkpoint-every: allowed: >= 0");
     if (log_every < 0) throw InputError("--log-every: allowed: >= 0");
@@ -111,6 +114,8 @@ int main(int argc, char** argv) {
       eng::RunPlan rp = eng::make_run_plan(scaled, system, plan_file);
       plan_name = plan_file.empty() ? rp.plan.system : plan_file;
       executor = std::make_unique<eng::Executor>(scaled, rp.programs, backend, opt);
+      if (!save_plan.empty())
+        spindle::write_file_atomically(save_plan, spindle::plan_json(rp.plan, scaled, executor->metagraph()));
     } else {
       trainer = std::make_unique<eng::Trainer>(scaled, *be, opt);
     }
