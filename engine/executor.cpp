@@ -42,7 +42,7 @@ struct Bucket {
   std::vector<Piece> pieces;
   std::int64_t total = 0, chunk = 0;  // elements; ZeRO-1 shard size (total padded to group x chunk)
   std::int64_t rank = 0;
-  std::int64_t own_first() const { return rank * chunk; }
+  std::int64_t own_first() const { return std::min(total, rank * chunk); }  // a small bucket leaves late ranks none
   std::int64_t own_last() const { return std::min(total, (rank + 1) * chunk); }
 };
 
