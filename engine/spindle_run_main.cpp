@@ -175,6 +175,18 @@ int main(int argc, char** argv) {
                       chance, last[t] / chance);
         std::cout << line;
       }
+      if (executor) {  // what each device did in the last iteration, counted by the executor
+        std::cout << "\nlast iteration  fwd row-ops bwd row-ops  sent MB   received MB   gathered MB\n";
+        for (int d = 0; d < executor->devices(); ++d) {
+          const eng::DeviceCounters& c = executor->counters(d);
+          char line[160];
+          std::snprintf(line, sizeof line, "device %-8d %11lld %11lld %8.3f %13.3f %13.3f\n", d,
+                        static_cast<long long>(c.forward_rows), static_cast<long long>(c.backward_rows),
+                        static_cast<double>(c.sent_bytes) / 1e6, static_cast<double>(c.recv_bytes) / 1e6,
+                        static_cast<double>(c.gathered_bytes) / 1e6);
+          std::cout << line;
+        }
+      }
       std::cout << fmt("\n%.1f steps/s", static_cast<double>(done) / total_s) << " (" << done << " steps, "
                 << fmt("%.2f s)\n", total_s);
     }
