@@ -46,14 +46,17 @@ ReplayResult measured_iteration(const Executor& ex) {
       } else if (in.kind == InstrKind::kRecv) {
         transfers[in.tensor].arrived_s = e.end_s;
       } else if (in.collective >= 0 && in.kind != InstrKind::kSyncWait) {
-        // Under ZeRO-1 or not, a bucket's sync is one record (kSyncStart), as the simulator's.
+        // Under ZeRO-1 or not, a bucket's sync is one record (kSyncStart), as the simulator's;
+        // it ran on the device's sync thread.
+        const auto [start, end] =
+            in.kind == InstrKind::kSyncStart ? ex.sync_spans(d).at(in.collective) : std::pair{e.start_s, e.end_s};
         CollectiveRecord& c = collectives[{in.collective, in.kind}];
         c.id = in.collective;
         c.kind = in.kind;
         c.group = in.group;
         c.bytes = in.bytes;
-        c.start_s = std::max(c.start_s, e.start_s);  // the last member's arrival
-        c.end_s = std::max(c.end_s, e.end_s);
+        c.start_s = std::max(c.start_s, start);  // the last member's arrival
+        c.end_s = std::max(c.end_s, end);
       }
     }
     r.devices.push_back(time);

@@ -1,7 +1,8 @@
 // The executor's last iteration in the simulator's terms: its measured wall-clock timeline as
-// a ReplayResult (compute, time in receives, gathers and weight sync; transfers from send to
-// receive; collectives from their last member's arrival to their end), written with the
-// simulator's Chrome trace writer so both open side by side in Perfetto.
+// a ReplayResult (compute, time in receives, gathers and waiting for weight sync; transfers
+// from send to receive; collectives from their last member's arrival to their end, a bucket's
+// as it ran on the sync threads), written with the simulator's Chrome trace writer so both
+// open side by side in Perfetto.
 #pragma once
 
 #include <string>

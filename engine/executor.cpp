@@ -4,6 +4,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
 #include <cmath>
 #include <exception>
 #include <set>
@@ -60,6 +64,7 @@ struct Executor::Device {
   std::unique_ptr<WeightStore> ws;
   std::unique_ptr<SyntheticData> data;
   std::unique_ptr<Communicator> comm;
+  std::unique_ptr<Communicator> sync_comm;       // the sync thread's, in a world of its own
   std::map<int, Bucket> buckets;                 // by collective id
   std::map<std::string, int> bucket_of;          // weight tensor -> collective id
   // Per iteration.
@@ -72,10 +77,67 @@ struct Executor::Device {
   double grad_norm = 0;
   DeviceCounters counters;
   std::vector<ExecutedInstr> timeline;
+  std::map<int, std::pair<double, double>> sync_span;  // bucket -> its collective on the sync thread
   GradientSnapshot snapshot;
 };
 
 namespace {
+
+// A device's weight-sync thread: runs the buckets' collectives in the order their sync-starts
+// post them, while the device goes on with its program; sync-wait waits for one.
+class SyncThread {
+ public:
+  SyncThread() : thread_([this] { loop(); }) {}
+  ~SyncThread() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+  }
+  void post(int id, std::function<void()> job) {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.emplace_back(id, std::move(job));
+    cv_.notify_all();
+  }
+  // Waits until bucket `id` is synced; rethrows the sync thread's failure.
+  void wait(int id) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_.count(id) > 0 || error_; });
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+      if (jobs_.empty() || error_) return;
+      auto [id, job] = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      try {
+        job();
+      } catch (...) {
+        lock.lock();
+        error_ = std::current_exception();
+        cv_.notify_all();
+        return;
+      }
+      lock.lock();
+      done_.insert(id);
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<int, std::function<void()>>> jobs_;
+  std::set<int> done_;
+  std::exception_ptr error_;
+  bool stop_ = false;
+  std::jthread thread_;  // last: started once the rest exists, joined first
+};
 
 // One device's iteration: the interpreter of its program.
 class Interpreter {
@@ -86,7 +148,20 @@ class Interpreter {
       : d_(d), s_(s), g_(g), mg_(mg), p_(p), op_key_(op_key), positions_(positions), opt_(opt), step_(step),
         world_(world), keep_(keep), be_(*d.be), runner_(*d.be, *d.ws) {}
 
-  void run(double t0_s) {
+  // `abort_all` stops every device's communication (called before this device's failure
+  // unwinds, so that the sync thread it joins is not left waiting for other devices).
+  void run(double t0_s, const std::function<void()>& abort_all) {
+    t0_s_ = t0_s;
+    try {
+      interpret(t0_s);
+    } catch (...) {
+      abort_all();
+      throw;
+    }
+  }
+
+ private:
+  void interpret(double t0_s) {
     for (size_t i = 0; i < p_.instrs.size(); ++i) {
       const Instr& in = p_.instrs[i];
       const double t = now_s();
@@ -98,7 +173,7 @@ class Interpreter {
         case InstrKind::kCopy: break;  // the rows are already in this device's buffer
         case InstrKind::kGather: gather(in); break;
         case InstrKind::kSyncStart: sync(in); break;
-        case InstrKind::kSyncWait: break;  // the collective ran at its start
+        case InstrKind::kSyncWait: sync_.wait(in.collective); break;
         case InstrKind::kStep: optimizer_step(); break;
         case InstrKind::kParamGather: param_gather(in); break;
       }
@@ -106,7 +181,6 @@ class Interpreter {
     }
   }
 
- private:
   const Operator& op_at(const Key& k) const {
     return g_.op(mg_.metaops[static_cast<size_t>(k.first)].ops[static_cast<size_t>(k.second)]);
   }
@@ -317,18 +391,25 @@ class Interpreter {
     }
   }
 
+  // Posts the bucket's collective to the sync thread: its gradients are final (the program
+  // starts a bucket after its last gradient anywhere is ready) and only the optimizer step,
+  // after the sync-wait, reads them again.
   void sync(const Instr& in) {
     Bucket& b = bucket(in);
-    const auto n = static_cast<std::int64_t>(b.group.size());
-    if (!b.zero1) {
-      Tensor f = flatten(b, b.total, false);
-      d_.comm->all_reduce(b.group, f);
-      unflatten(b, f, 0, 0, b.total, false);
-      return;
-    }
-    Tensor f = flatten(b, n * b.chunk, false), mine = be_.alloc({b.chunk});
-    d_.comm->reduce_scatter(b.group, f, mine);
-    unflatten(b, mine, b.own_first(), b.own_first(), b.own_last(), false);
+    sync_.post(in.collective, [this, &b, id = in.collective] {
+      const double start = now_s() - t0_s_;
+      const auto n = static_cast<std::int64_t>(b.group.size());
+      if (!b.zero1) {
+        Tensor f = flatten(b, b.total, false);
+        d_.sync_comm->all_reduce(b.group, f);
+        unflatten(b, f, 0, 0, b.total, false);
+      } else {
+        Tensor f = flatten(b, n * b.chunk, false), mine = be_.alloc({b.chunk});
+        d_.sync_comm->reduce_scatter(b.group, f, mine);
+        unflatten(b, mine, b.own_first(), b.own_first(), b.own_last(), false);
+      }
+      d_.sync_span[id] = {start, now_s() - t0_s_};
+    });
   }
 
   void param_gather(const Instr& in) {
@@ -410,6 +491,8 @@ class Interpreter {
   bool keep_;
   Backend& be_;
   OpRunner runner_;
+  double t0_s_ = 0;
+  SyncThread sync_;  // last: joined before the rest goes
 };
 
 }  // namespace
@@ -425,6 +508,7 @@ Executor::Executor(const Scenario& scenario, const Programs& programs, const std
   const std::string problem = replay(programs_);
   if (!problem.empty()) throw InternalError("the programs do not complete: " + problem);
   world_ = std::make_unique<ThreadWorld>(static_cast<int>(programs_.devices.size()));
+  sync_world_ = std::make_unique<ThreadWorld>(static_cast<int>(programs_.devices.size()));
   for (size_t i = 0; i < programs_.devices.size(); ++i) {
     const DeviceProgram& p = programs_.devices[i];
     if (p.device != static_cast<int>(i)) throw InternalError("program " + std::to_string(i) + " is for device " + std::to_string(p.device));
@@ -445,6 +529,7 @@ Executor::Executor(const Scenario& scenario, const Programs& programs, const std
     d->ws = std::make_unique<WeightStore>(s_, g_, *d->be, opt_.seed, &groups);
     d->data = std::make_unique<SyntheticData>(s_, g_, opt_.seed);
     d->comm = world_->communicator(d->id);
+    d->sync_comm = sync_world_->communicator(d->id);
     devices_.push_back(std::move(d));
   }
   op_key_.resize(static_cast<size_t>(g_.size()));
@@ -458,6 +543,9 @@ int Executor::devices() const { return static_cast<int>(devices_.size()); }
 const DeviceCounters& Executor::counters(int device) const { return devices_.at(static_cast<size_t>(device))->counters; }
 const std::vector<ExecutedInstr>& Executor::timeline(int device) const {
   return devices_.at(static_cast<size_t>(device))->timeline;
+}
+const std::map<int, std::pair<double, double>>& Executor::sync_spans(int device) const {
+  return devices_.at(static_cast<size_t>(device))->sync_span;
 }
 const GradientSnapshot& Executor::gradients(int device) const { return devices_.at(static_cast<size_t>(device))->snapshot; }
 WeightStore& Executor::weights(int device) { return *devices_.at(static_cast<size_t>(device))->ws; }
@@ -482,10 +570,14 @@ void Executor::run_device(Device& d, double t0_s) {
   d.loss.assign(s_.tasks.size(), 0.0);
   d.counters = DeviceCounters{};
   d.timeline.clear();
+  d.sync_span.clear();
   d.snapshot = GradientSnapshot{};
   Interpreter(d, s_, g_, mg_, programs_.devices[static_cast<size_t>(d.id)], op_key_, position_, opt_, step_, devices(),
               keep_gradients_)
-      .run(t0_s);
+      .run(t0_s, [this] {
+        world_->abort();
+        sync_world_->abort();
+      });
 }
 
 StepResult Executor::step() {
@@ -502,8 +594,7 @@ StepResult Executor::step() {
         } catch (const CommAborted&) {
           aborted = true;  // another device failed first
         } catch (...) {
-          errors[i] = std::current_exception();
-          world_->abort();
+          errors[i] = std::current_exception();  // the device aborted the worlds before unwinding
         }
       });
   }

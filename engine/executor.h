@@ -7,8 +7,9 @@
 // computes its rows' share of the loss, whose gradients reduce-scatter back; backward runs in
 // the program's reverse order. Gradients of shared weights accumulate across tasks and sync
 // in the program's buckets (all-reduce, or under ZeRO-1 reduce-scatter, AdamW on the own shard
-// and all-gather of the updated shards). Each bucket's collective runs at its sync-start
-// (blocking; no overlap with the remaining backward on the CPU).
+// and all-gather of the updated shards): a sync-start posts the bucket's collective to the
+// device's sync thread, which runs it while the device goes on with its backward; the
+// sync-wait waits for it.
 //
 // Gradient clipping, outside the program: each device sums the squares of the gradients it
 // owns (its local weights, a bucket's weights on the group's first member, its ZeRO-1 shard),
@@ -74,6 +75,8 @@ class Executor {
   // Of the last iteration.
   const DeviceCounters& counters(int device) const;
   const std::vector<ExecutedInstr>& timeline(int device) const;
+  // Bucket (collective id) -> when its collective ran on the device's sync thread.
+  const std::map<int, std::pair<double, double>>& sync_spans(int device) const;
   double iteration_s() const { return iteration_s_; }
   // Snapshots of the gradients are taken at the next steps when on.
   void keep_gradients(bool on) { keep_gradients_ = on; }
@@ -92,6 +95,7 @@ class Executor {
   Programs programs_;
   TrainOptions opt_;
   std::unique_ptr<ThreadWorld> world_;
+  std::unique_ptr<ThreadWorld> sync_world_;  // the sync threads' bucket collectives
   std::vector<std::unique_ptr<Device>> devices_;
   std::vector<std::pair<int, int>> op_key_;  // operator -> (MetaOp, layer in it)
   std::int64_t step_ = 0;
