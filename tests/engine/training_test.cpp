@@ -1,7 +1,7 @@
 // Real learning and exact resumption: 300 steps of tiny multitask-clip-4 bring every task's
 // contrastive loss to at most half its chance level ln B; a run checkpointed at step 50 and
 // resumed repeats the uninterrupted run's losses bitwise to step 100; bad checkpoints are
-// InputErrors.
+// InputErrors; tiny ofasys-4 (cross-entropy) lowers every task's loss.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -47,6 +47,31 @@ TEST(EngineTraining, ClipFourLearnsEveryTaskBelowHalfOfChance) {
     std::printf("[training] %-14s first %.3f  mean of last %d %.3f  chance ln B %.3f  ratio %.3f\n",
                 s.tasks[t].name.c_str(), first[t], window, tail[t], chance, tail[t] / chance);
     EXPECT_LE(tail[t], 0.5 * chance) << s.tasks[t].name;
+  }
+}
+
+// The cross-entropy path (encoders, decoders with cross-attention, LM heads): 40 steps of tiny
+// ofasys-4 lower every task's loss by at least 4% of its first step (measured: 7-8%, flattening
+// near 0.91 after 60 steps). It holds the cross-entropy wiring end to end (a broken LM-head or
+// embedding backward keeps the loss flat); the gradients themselves are checked per kernel.
+TEST(EngineTraining, OfasysFourCrossEntropyFallsForEveryTask) {
+  const Scenario s = zoo("ofasys-4");
+  CpuBackend be;
+  TrainOptions opt;
+  opt.scale = "tiny";
+  Trainer tr(s, be, opt);
+  const int steps = 40, window = 10;
+  std::vector<double> tail(s.tasks.size(), 0.0), first;
+  for (int i = 0; i < steps; ++i) {
+    const StepResult r = tr.step();
+    if (i == 0) first.assign(r.task_loss.begin(), r.task_loss.end());
+    if (i >= steps - window)
+      for (size_t t = 0; t < s.tasks.size(); ++t) tail[t] += r.task_loss[t] / window;
+  }
+  for (size_t t = 0; t < s.tasks.size(); ++t) {
+    std::printf("[training] %-10s first %.3f  mean of last %d %.3f  ratio %.3f\n", s.tasks[t].name.c_str(), first[t],
+                window, tail[t], tail[t] / first[t]);
+    EXPECT_LE(tail[t], 0.96 * first[t]) << s.tasks[t].name;
   }
 }
 
