@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -192,6 +193,8 @@ Plan read_plan(const std::string& file, const Scenario& s, const MetaGraph& mg, 
 namespace {
 
 Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
+  if (!std::filesystem::is_regular_file(file))
+    throw InputError(file + ": no such plan file; allowed: a plan file written by spindle-sim --plan-only");
   json j;
   try {
     j = json::parse(read_file(file));

@@ -73,11 +73,12 @@ TEST(SpindleRunCli, RunsPlansOnLogicalDevices) {
   ASSERT_EQ(run(s + " --devices 2 --save-plan " + plan2 + " --metrics " + (dir / "a.csv").string()), 0);
   ASSERT_EQ(run(s + " --devices 2 --plan " + plan2 + " --metrics " + (dir / "b.csv").string()), 0);
   EXPECT_EQ(losses(dir / "a.csv"), losses(dir / "b.csv"));
-  // A plan for more devices than given, and a plan of another scenario: one line, exit 2.
+  // Bad plans below: one line, exit 2.
   ASSERT_EQ(run(s + " --devices 4 --save-plan " + plan4), 0);
   const std::string ofasys = (dir / "ofasys.json").string();
   ASSERT_EQ(run(std::string(SPINDLE_SOURCE_DIR) + "/scenarios/ofasys-4.toml --scale tiny --steps 0 --devices 2 --save-plan " + ofasys), 0);
-  for (const std::string& bad : {plan4, ofasys}) {
+  // A plan for more devices than given, a plan of another scenario, and no file at all.
+  for (const std::string& bad : {plan4, ofasys, (dir / "missing.json").string()}) {
     const auto [code, err] = run_err(s + " --devices 2 --plan " + bad, dir / "err.txt");
     EXPECT_EQ(code, 2) << bad;
     EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
