@@ -1,0 +1,30 @@
+// The report a person opens locally: index.html beside the pictures it shows, written from the
+// files of a finished run (run_results.h). A run's page: its summary table, the Gantt charts
+// (Spindle and sequential first), utilisation over time, the scaling curves, links to every
+// file of the folder (traces, JSON, CSV) and the scenario text. A study's page: the paper
+// comparison (when the study names a data file of published speedups), the points with each
+// system's time and speedup, the sweep plots, each point's Gantt charts, links to the points'
+// pages. Nothing loads from the network; a small inline script marks pictures that fail.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+namespace spindle {
+
+// Writes DIR/gantt-<system>.svg, utilization.svg, scaling.svg and DIR/index.html for the run in
+// DIR; `scenario_text` is shown as the scenario (file text, or a study point's coordinates and
+// the study file) and kept as DIR/scenario.txt; "" reuses that file. Returns the path of
+// index.html.
+std::filesystem::path write_run_report(const std::filesystem::path& dir, const std::string& scenario_text);
+
+// Writes DIR/index.html, DIR/points.csv and the sweep plots for the study in DIR (points.json,
+// study.toml, points/<slug>/ as spindle-sim writes them); points not finished are listed as
+// missing. Returns the path of index.html.
+std::filesystem::path write_study_report(const std::filesystem::path& dir);
+
+// The HTML page's shell: <head> with inline style and the picture check, then `body`.
+std::string html_page(const std::string& title, const std::string& body);
+std::string html_escape(const std::string& text);
+
+}  // namespace spindle
