@@ -113,6 +113,7 @@ class Loader {
   Scenario load(Value root, const std::string& file) {
     file_ = file;
     root = resolve_extends(std::move(root), dirs_.front(), 0);
+    for (const auto& [key, value] : options_.values) config::set_path(root, key, value);
     for (const std::string& o : options_.overrides) apply_override(root, o);
     if (!options_.only_tasks.empty()) keep_tasks(root);
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "planner/config_tree.h"
@@ -90,7 +91,10 @@ struct LoadOptions {
   std::vector<std::filesystem::path> preset_dirs;    // searched after the scenario's own folder
   // When not empty: keep only these tasks (by name, in the file's order), e.g. a study's task
   // subset; a name that is not a task is an InputError.
-  std::vector<std::string> only_tasks;
+  std::vector<std::string> only_tasks{};
+  // Values set at dotted keys once `extends` is resolved and before `overrides` (a study
+  // point's sweep values; they keep the location they were written at).
+  std::vector<std::pair<std::string, config::Value>> values{};
 };
 
 // The folder holding the project's models/ and gpus/ presets (compiled in).

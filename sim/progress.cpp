@@ -12,7 +12,8 @@ Progress::Progress(std::FILE* out, bool tty, int total)
 std::string Progress::duration(double seconds) {
   const long s = std::lround(std::max(0.0, seconds));
   char buf[32];
-  if (s < 60) std::snprintf(buf, sizeof buf, "%lds", s);
+  if (seconds < 9.95) std::snprintf(buf, sizeof buf, "%.1fs", std::max(0.0, seconds));
+  else if (s < 60) std::snprintf(buf, sizeof buf, "%lds", s);
   else if (s < 3600) std::snprintf(buf, sizeof buf, "%ldm%02lds", s / 60, s % 60);
   else std::snprintf(buf, sizeof buf, "%ldh%02ldm", s / 3600, (s % 3600) / 60);
   return buf;

@@ -115,12 +115,16 @@ int main(int argc, char** argv) {
     std::optional<spindle::Study> st;
     if (spindle::is_study_file(scenario_file)) st = spindle::read_study_file(scenario_file);
     if (st && point < 0) {  // a study: every point in its own process, then the report
+      if (json || plan_only || !plan_file.empty() || !collective.empty() || !programs_dir.empty() || !dump_dir.empty())
+        throw spindle::InputError(scenario_file + ": a study (it has [sweep]) runs whole points; allowed: no --json, "
+                                  "--plan-only, --plan, --collective, --programs or --dump-graph with a study");
       if (!shard.empty()) spindle::parse_shard(shard, study.shard, study.shards);
       study.out_dir = out_dir;
       study.sets = sets;
       for (const std::string& name : systems) study.pass.insert(study.pass.end(), {"--system", name});
       if (!profile_file.empty()) study.pass.insert(study.pass.end(), {"--profile", profile_file});
       if (ring_steps) study.pass.push_back("--ring-steps");
+      if (explain_cost) study.pass.push_back("--explain-cost");
       return spindle::run_study(scenario_file, study);
     }
     if (!st && (point >= 0 || !shard.empty() || study.resume || app.count("--jobs") > 0))

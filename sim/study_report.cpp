@@ -282,8 +282,8 @@ fs::path write_study_report(const fs::path& dir) {
                                                     numeric ? std::vector<std::string>{} : labels));
       write_file_atomically(dir / sf, line_plot_svg(what + ": speedup over sequential", x_key, "x", speed,
                                                     numeric ? std::vector<std::string>{} : labels));
-      body += "<h3>" + html_escape(what) + "</h3>\n<img src=\"" + tf + "\" alt=\"iteration time\">\n<img src=\"" + sf +
-              "\" alt=\"speedup\">\n";
+      body += "<h3>" + html_escape(what) + "</h3>\n<div class=\"pair\"><img src=\"" + tf +
+              "\" alt=\"iteration time\">\n<img src=\"" + sf + "\" alt=\"speedup\"></div>\n";
     }
   }
 

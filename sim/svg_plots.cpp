@@ -18,7 +18,7 @@ struct Range {
 std::string plot(const std::string& title, const std::string& x_label, const std::string& y_label,
                  const std::vector<Series>& series, const std::vector<std::string>& x_labels, Range x, Range y,
                  bool markers) {
-  const double legend_w = 230, width = 600 + legend_w, height = 380;
+  const double legend_w = 300, width = 600 + legend_w, height = 380;
   svg::Canvas c(width, height, title);
   c.text(20, 20, title, 13, "start", "font-weight=\"bold\"");
   svg::Frame f{70, 40, 500, 280, x.lo, x.hi, y.lo, y.hi};

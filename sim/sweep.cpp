@@ -208,8 +208,10 @@ Scenario load_point(const Study& study, int index, const LoadOptions& options) {
       if (c.key == "tasks") {
         opts.only_tasks.clear();
         for (const Value& n : c.value.array()) opts.only_tasks.push_back(n.string());
+      } else if (c.key == "scenario.extends") {
+        config::set_path(root, c.key, c.value);  // before the base file is read
       } else {
-        config::set_path(root, c.key, c.value);
+        opts.values.emplace_back(c.key, c.value);  // after it, as --set
       }
     }
     return load_scenario_tree(std::move(root), study.file, fs::path(study.file).parent_path(), opts);
