@@ -122,7 +122,7 @@ fs::path write_run_report(const fs::path& dir, const std::string& text) {
     if (f != "index.html") list += "<li>" + link(f, f) + "</li>\n";
   list += "</ul>\n";
   std::string body = "<h1>" + html_escape(r.scenario) + "</h1>\n<p class=\"note\">" + std::to_string(r.gpus) +
-                     " GPUs (" + std::to_string(r.nodes) + " nodes x " + std::to_string(r.gpus_per_node) + "), " +
+                     " GPUs (" + std::to_string(r.nodes) + (r.nodes == 1 ? " node x " : " nodes x ") + std::to_string(r.gpus_per_node) + "), " +
                      std::to_string(r.tasks.size()) + " tasks, " + std::to_string(r.metaops.size()) +
                      " MetaOps; simulated by spindle-sim.</p>\n";
   body += "<h2>Simulated iteration per system</h2>\n" + summary_table(r);

@@ -105,9 +105,9 @@ std::vector<double> ticks(double lo, double hi, int count) {
       step = m * mag;
       break;
     }
-  std::vector<double> out;
-  for (double t = std::ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step)
-    out.push_back(std::abs(t) < step * 1e-9 ? 0.0 : t);
+  std::vector<double> out;  // whole multiples of the step, so no error accumulates
+  for (long k = std::lround(std::ceil(lo / step - 1e-9)); k * step <= hi + step * 1e-9; ++k)
+    out.push_back(static_cast<double>(k) * step);
   return out;
 }
 

@@ -14,29 +14,34 @@ struct Range {
   double lo, hi;
 };
 
+struct XAxis {
+  Range range;  // log10 values when log
+  bool log = false;
+  std::vector<double> ticks{};  // empty: automatic
+  std::vector<std::string> labels{};
+};
+
 // One framed plot with a line (and markers) per series and a legend on the right.
 std::string plot(const std::string& title, const std::string& x_label, const std::string& y_label,
-                 const std::vector<Series>& series, const std::vector<std::string>& x_labels, Range x, Range y,
-                 bool markers) {
+                 const std::vector<Series>& series, const XAxis& x, Range y, bool markers) {
   const double legend_w = 300, width = 600 + legend_w, height = 380;
   svg::Canvas c(width, height, title);
   c.text(20, 20, title, 13, "start", "font-weight=\"bold\"");
-  svg::Frame f{70, 40, 500, 280, x.lo, x.hi, y.lo, y.hi};
-  std::vector<double> xt;
-  if (!x_labels.empty())
-    for (size_t i = 0; i < x_labels.size(); ++i) xt.push_back(static_cast<double>(i));
-  f.draw(c, x_label, y_label, xt, x_labels);
+  svg::Frame f{70, 40, 500, 280, x.range.lo, x.range.hi, y.lo, y.hi, x.log};
+  f.draw(c, x_label, y_label, x.ticks, x.labels);
   for (size_t k = 0; k < series.size(); ++k) {
     const std::string colour = svg::palette(static_cast<int>(k));
     std::vector<std::pair<double, double>> pts;
     for (const auto& [px, py] : series[k].points) pts.emplace_back(f.px(px), f.py(py));
-    c.polyline(pts, colour, 2, "class=\"series\"");
+    // A placement ablation ("spindle.sequential-placement") dashed: it often lies on its system.
+    const std::string dash = series[k].name.find('.') != std::string::npos ? " stroke-dasharray=\"6 4\"" : "";
+    c.polyline(pts, colour, 2, "class=\"series\"" + dash);
     if (markers)
       for (size_t i = 0; i < pts.size(); ++i)
         c.circle(pts[i].first, pts[i].second, 3, colour, colour,
                  series[k].name + ": " + svg::tick_label(series[k].points[i].second));
     const double ly = 50 + 16.0 * static_cast<double>(k);
-    c.line(600, ly - 4, 620, ly - 4, colour, 3);
+    c.line(600, ly - 4, 620, ly - 4, colour, 3, dash);
     c.text(626, ly, series[k].name, 10);
   }
   return c.str();
@@ -62,10 +67,24 @@ Range data_range(const std::vector<Series>& series, bool want_x, bool from_zero)
 std::string line_plot_svg(const std::string& title, const std::string& x_label, const std::string& y_label,
                           const std::vector<Series>& series, const std::vector<std::string>& x_labels,
                           bool y_from_zero) {
-  Range x = data_range(series, true, false);
-  if (!x_labels.empty()) x = {-0.3, static_cast<double>(x_labels.size()) - 0.7};
-  else if (x.hi > x.lo) x = {x.lo - (x.hi - x.lo) * 0.04, x.hi + (x.hi - x.lo) * 0.04};
-  return plot(title, x_label, y_label, series, x_labels, x, data_range(series, false, y_from_zero), true);
+  XAxis x{data_range(series, true, false)};
+  if (!x_labels.empty()) {
+    x.range = {-0.3, static_cast<double>(x_labels.size()) - 0.7};
+    x.labels = x_labels;
+    for (size_t i = 0; i < x_labels.size(); ++i) x.ticks.push_back(static_cast<double>(i));
+  } else if (x.range.lo > 0 && x.range.hi >= 8 * x.range.lo) {  // doublings: a log axis, ticks at the values
+    x.log = true;
+    const double lo = std::log10(x.range.lo), hi = std::log10(x.range.hi);
+    x.range = {lo - (hi - lo) * 0.04, hi + (hi - lo) * 0.04};
+    for (const Series& s : series)
+      for (const auto& p : s.points) x.ticks.push_back(p.first);
+    std::sort(x.ticks.begin(), x.ticks.end());
+    x.ticks.erase(std::unique(x.ticks.begin(), x.ticks.end()), x.ticks.end());
+    for (double t : x.ticks) x.labels.push_back(svg::tick_label(t));
+  } else if (x.range.hi > x.range.lo) {
+    x.range = {x.range.lo - (x.range.hi - x.range.lo) * 0.04, x.range.hi + (x.range.hi - x.range.lo) * 0.04};
+  }
+  return plot(title, x_label, y_label, series, x, data_range(series, false, y_from_zero), true);
 }
 
 std::string utilization_svg(const RunResults& r) {
@@ -89,7 +108,7 @@ std::string utilization_svg(const RunResults& r) {
     series.push_back(std::move(line));
   }
   return plot(r.scenario + ": GPUs computing over time (share of " + std::to_string(r.gpus) + " GPUs)",
-              "simulated time (ms)", "GPUs computing (%)", series, {}, {0, span * 1e3}, {0, 105}, false);
+              "simulated time (ms)", "GPUs computing (%)", series, XAxis{{0, span * 1e3}}, {0, 105}, false);
 }
 
 std::string scaling_svg(const RunResults& r) {

@@ -3,8 +3,9 @@
 
   report_check.py files SPINDLE_SIM SOURCE_DIR     a two-point study: plain progress lines on a
       non-terminal, every SVG parses as XML, every Gantt chart has one row per GPU, every
-      index.html references only files that exist, --resume runs only the missing point, a bad
-      point stops the study before anything runs, compare prints both sides.
+      index.html references only files that exist, --resume runs only the missing point,
+      --shard I/N runs every N-th point and report merges them, a bad point stops the study
+      before anything runs, compare prints both sides.
   report_check.py browser SPINDLE_SIM SOURCE_DIR OUT_DIR   one run's report written to OUT_DIR
       and opened in headless chromium: no console message, every picture loaded, and a
       screenshot saved beside the report (OUT_DIR/screenshot.png, kept for people to look at);
@@ -133,6 +134,23 @@ def files(sim, source):
         # report DIR rebuilds the page from the folder alone.
         run([sim, "report", out], source)
         check_html(index)
+
+        # Shards: each runs every 2nd point; report merges what is there.
+        out2 = os.path.join(tmp, "sharded")
+        shard = [sim, study, "--out", out2, "--system", "spindle", "--system", "sequential"]
+        for k in (0, 1):
+            p = run(shard + ["--shard", "%d/2" % k], source)
+            if "shard %d/2 finished" % k not in p.stdout:
+                fail("a shard should say how to merge:\n" + p.stdout)
+            done = sorted(d for d in os.listdir(os.path.join(out2, "points"))
+                          if os.path.isfile(os.path.join(out2, "points", d, "done")))
+            if len(done) != k + 1 or not done[k].startswith("%03d-" % k):
+                fail("after shard %d/2 the finished points are %s" % (k, done))
+            run([sim, "report", out2], source)
+            with open(os.path.join(out2, "index.html")) as f:
+                if "%d of 2 points finished" % (k + 1) not in f.read():
+                    fail("the merged report should count %d finished points" % (k + 1))
+            check_html(os.path.join(out2, "index.html"))
 
         # compare: two systems of one run.
         p = run([sim, "compare", first + ":spindle", first + ":sequential"], source)

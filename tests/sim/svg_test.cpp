@@ -85,7 +85,9 @@ TEST(Svg, NumbersTicksAndEscaping) {
   EXPECT_EQ(spindle::svg::num(-0.001), "0");
   EXPECT_EQ(spindle::svg::escape("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
   EXPECT_THAT(spindle::svg::ticks(0, 10), ::testing::ElementsAre(0, 2, 4, 6, 8, 10));
-  EXPECT_THAT(spindle::svg::ticks(0.1, 0.75, 3), ::testing::ElementsAre(0.2, 0.4, 0.6));
+  using ::testing::DoubleNear;
+  EXPECT_THAT(spindle::svg::ticks(0.1, 0.7, 3), ::testing::ElementsAre(DoubleNear(0.2, 1e-12), DoubleNear(0.4, 1e-12),
+                                                                        DoubleNear(0.6, 1e-12)));
   EXPECT_NE(spindle::svg::palette(0), spindle::svg::palette(10));
 }
 

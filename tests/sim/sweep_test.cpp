@@ -54,7 +54,7 @@ TEST(Sweep, ZipPairsValuesAndNeedsEqualLengths) {
   EXPECT_THAT(labels(s), ::testing::ElementsAre("tasks.0.batch=32, tasks.1.batch=16", "tasks.0.batch=64, tasks.1.batch=32"));
   EXPECT_EQ(spindle::load_point(s, 1).tasks[1].batch, 32);
   const std::string e = error_of(std::string(kBase) + "[sweep]\nmode = \"zip\"\n\"a.b\" = [1, 2]\n\"c.d\" = [1, 2, 3]\n");
-  EXPECT_THAT(e, HasSubstr("test-study.toml:5:"));
+  EXPECT_THAT(e, HasSubstr("test-study.toml:6:9: sweep.c.d"));
   EXPECT_THAT(e, HasSubstr("zip needs lists of one length"));
 }
 
