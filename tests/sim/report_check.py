@@ -2,7 +2,7 @@
 """Checks spindle-sim's studies and reports as a user meets them (run by ctest).
 
   report_check.py files SPINDLE_SIM SOURCE_DIR     a two-point study: plain progress lines on a
-      non-terminal, every SVG parses as XML, every Gantt chart has one row per GPU, every
+      non-terminal and a bar on a terminal, every SVG parses as XML, every Gantt chart has one row per GPU, every
       index.html references only files that exist, --resume runs only the missing point,
       --shard I/N runs every N-th point and report merges them, a bad point stops the study
       before anything runs, compare prints both sides.
@@ -13,6 +13,7 @@
 """
 import json
 import os
+import pty
 import re
 import shutil
 import subprocess
@@ -116,6 +117,30 @@ def files(sim, source):
             fail("the study page shows no Spindle Gantt chart")
         if check_svgs(out) < 2 * 3 + 2:
             fail("too few SVG files")
+
+        # On a terminal: one bar redrawn in place.
+        master, slave = pty.openpty()
+        tty = [sim, study, "--out", os.path.join(tmp, "tty"), "--system", "spindle", "--system", "sequential"]
+        p = subprocess.run(tty, cwd=source, stdout=subprocess.PIPE,
+                           stderr=slave, stdin=subprocess.DEVNULL)
+        os.close(slave)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+        os.close(master)
+        if p.returncode != 0 or b"\r\x1b[K[" not in shown or b"] 2/2 points, 0 running" not in shown:
+            fail("no progress bar on a terminal: %r" % shown[-400:])
+
+        # Study flags on a plain scenario are bad input.
+        p = run([sim, "scenarios/multitask-clip-4.toml", "--resume"], source, expect=2)
+        if "for studies" not in p.stderr:
+            fail("--resume without a study: " + p.stderr)
 
         # --resume: only the point without its done marker runs again.
         first = os.path.join(out, "points", points[0], "summary.json")
