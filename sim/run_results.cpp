@@ -123,8 +123,8 @@ RunResults read_run(const fs::path& dir, bool summary_only) {
     std::string shape;
     for (const json& d : m["shape"]) shape += (shape.empty() ? "" : ", ") + std::to_string(d.get<long long>());
     if (!m["shape"].empty()) mi.batch = m["shape"][0].get<double>();
-    mi.label = "M" + std::to_string(mi.id) + " " + text(m, "component") + " x" + std::to_string(mi.layers) + " [" +
-               shape + "]";
+    mi.label = "M" + std::to_string(mi.id) + " " + text(m, "component") + " " + text(m, "kind") + " x" +
+               std::to_string(mi.layers) + " [" + shape + "]";
     for (const json& tn : m["tasks"]) {
       auto it = std::find(r.tasks.begin(), r.tasks.end(), tn.get<std::string>());
       if (it != r.tasks.end()) mi.tasks.push_back(static_cast<int>(it - r.tasks.begin()));

@@ -40,7 +40,7 @@ struct SystemRun {
 
 struct MetaOpInfo {
   int id = 0;
-  std::string label;  // "M3 vision ×24 [8, 257, 768]"
+  std::string label;  // "M3 vision layer x24 [8, 257, 768]"
   std::vector<int> tasks;
   int layers = 0;
   double batch = 0;
