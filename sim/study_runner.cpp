@@ -2,6 +2,7 @@
 #include "sim/study_runner.h"
 
 #include <fcntl.h>
+#include <csignal>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -27,6 +28,9 @@ namespace fs = std::filesystem;
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+volatile std::sig_atomic_t g_interrupted = 0;
+extern "C" void on_interrupt(int) { g_interrupted = 1; }
 
 std::string points_json(const Study& st, const std::string& paper_file) {
   nlohmann::ordered_json j;
@@ -164,7 +168,14 @@ int run_study(const fs::path& file, const StudyOptions& o) {
   std::map<pid_t, Running> running;
   std::vector<int> failed;
   size_t next = 0;
-  while (next < todo.size() || !running.empty()) {
+  // Ctrl-C (or a scheduler's SIGTERM): stop the running points, keep the finished ones.
+  struct sigaction act {};
+  act.sa_handler = on_interrupt;
+  struct sigaction old_int {}, old_term {};
+  sigaction(SIGINT, &act, &old_int);
+  sigaction(SIGTERM, &act, &old_term);
+  int finished = 0;
+  while ((next < todo.size() || !running.empty()) && !g_interrupted) {
     while (next < todo.size() && static_cast<int>(running.size()) < jobs) {
       const SweepPoint& p = st.points[static_cast<size_t>(todo[next++])];
       const fs::path pdir = dir / "points" / p.slug();
@@ -189,12 +200,29 @@ int run_study(const fs::path& file, const StudyOptions& o) {
     const SweepPoint& p = st.points[static_cast<size_t>(it->second.index)];
     const double secs = std::chrono::duration<double>(Clock::now() - it->second.start).count();
     const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    if (ok) write_file_atomically(dir / "points" / p.slug() / "done", "ok\n");
-    else failed.push_back(p.index);
+    if (ok) {
+      write_file_atomically(dir / "points" / p.slug() / "done", "ok\n");
+      ++finished;
+    } else {
+      failed.push_back(p.index);
+    }
     running.erase(it);
     progress.finished("point " + std::to_string(p.index) + " (" + p.label() + ")", ok, secs,
                       static_cast<int>(running.size()));
   }
+  if (g_interrupted) {
+    for (const auto& [pid, r] : running) ::kill(pid, SIGTERM);
+    for (const auto& [pid, r] : running) ::waitpid(pid, nullptr, 0);
+    progress.done();
+    std::cerr << "interrupted: " << (skipped + finished) << " finished points are kept in " << (dir / "points").string()
+              << "; run the same command with --resume to run the other "
+              << (todo.size() - static_cast<size_t>(finished)) << "\n";
+    sigaction(SIGINT, &old_int, nullptr);
+    sigaction(SIGTERM, &old_term, nullptr);
+    return 130;
+  }
+  sigaction(SIGINT, &old_int, nullptr);
+  sigaction(SIGTERM, &old_term, nullptr);
   progress.done();
   std::sort(failed.begin(), failed.end());
   for (int i : failed) {

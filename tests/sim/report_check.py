@@ -2,7 +2,7 @@
 """Checks spindle-sim's studies and reports as a user meets them (run by ctest).
 
   report_check.py files SPINDLE_SIM SOURCE_DIR     a two-point study: plain progress lines on a
-      non-terminal and a bar on a terminal, every SVG parses as XML, every Gantt chart has one row per GPU, every
+      non-terminal and a bar on a terminal, an interrupt keeps the finished points, every SVG parses as XML, every Gantt chart has one row per GPU, every
       index.html references only files that exist, --resume runs only the missing point,
       --shard I/N runs every N-th point and report merges them, a bad point stops the study
       before anything runs, compare prints both sides.
@@ -14,11 +14,13 @@
 import json
 import os
 import pty
+import signal
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
@@ -136,6 +138,33 @@ def files(sim, source):
         os.close(master)
         if p.returncode != 0 or b"\r\x1b[K[" not in shown or b"] 2/2 points, 0 running" not in shown:
             fail("no progress bar on a terminal: %r" % shown[-400:])
+
+        # Interrupted (SIGINT after the first point finished): finished points stay, --resume runs the rest.
+        three = os.path.join(tmp, "three.toml")
+        with open(three, "w") as f:
+            f.write(study_text(source, [1, 2, 4]))
+        out3 = os.path.join(tmp, "interrupted")
+        cmd3 = [sim, three, "--out", out3, "--system", "spindle", "--system", "sequential", "-j", "1"]
+        proc = subprocess.Popen(cmd3, cwd=source, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        first_done = os.path.join(out3, "points", "000-multitask-clip-4-nodes-1", "done")
+        for _ in range(3000):
+            if os.path.exists(first_done) or proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        kept = [d for d in os.listdir(os.path.join(out3, "points"))
+                if os.path.isfile(os.path.join(out3, "points", d, "done"))]
+        if proc.returncode == 130:
+            if "interrupted: %d finished points are kept" % len(kept) not in err:
+                fail("an interrupted study should say what it kept:\n" + err)
+        elif proc.returncode != 0:  # it may have finished before the signal arrived
+            fail("interrupted study exit %d:\n%s" % (proc.returncode, err))
+        if not kept:
+            fail("the finished point was not kept")
+        p = run(cmd3 + ["--resume"], source)
+        if "%d already done; running %d," % (len(kept), 3 - len(kept)) not in p.stderr:
+            fail("--resume after the interrupt:\n" + p.stderr)
 
         # Study flags on a plain scenario are bad input.
         p = run([sim, "scenarios/multitask-clip-4.toml", "--resume"], source, expect=2)
