@@ -2,20 +2,22 @@
 """Checks spindle-sim's studies and reports as a user meets them (run by ctest).
 
   report_check.py files SPINDLE_SIM SOURCE_DIR     a two-point study: plain progress lines on a
-      non-terminal and a bar on a terminal, an interrupt keeps the finished points, every SVG parses as XML, every Gantt chart has one row per GPU, every
-      index.html references only files that exist, --resume runs only the missing point,
-      --shard I/N runs every N-th point and report merges them, a bad point stops the study
-      before anything runs, compare prints both sides.
+      non-terminal and a bar on a terminal, every SVG parses as XML, every Gantt chart has one
+      row per GPU, every index.html references only files that exist, --resume runs only the
+      missing point, an interrupt keeps the finished points, --shard I/N runs every N-th point
+      and report merges them, a bad point stops the study before anything runs, compare prints
+      both sides.
   report_check.py browser SPINDLE_SIM SOURCE_DIR OUT_DIR   one run's report written to OUT_DIR
-      and opened in headless chromium: no console message, every picture loaded, and a
-      screenshot saved beside the report (OUT_DIR/screenshot.png, kept for people to look at);
+      (OUT_DIR/run) and a two-point study's (OUT_DIR/study), each opened in headless chromium:
+      no console message, every picture loaded, and a screenshot saved beside the report
+      (screenshot.png, kept for people to look at);
       exit 77 (skipped) only when chromium is not installed.
 """
 import json
 import os
 import pty
-import signal
 import re
+import signal
 import shutil
 import subprocess
 import sys
@@ -225,6 +227,37 @@ def files(sim, source):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def load_in_chromium(chromium, profile, index, min_images):
+    """Opens index.html headless: every picture loaded, no error, no console message; saves
+    screenshot.png beside it."""
+    flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=" + profile,
+             "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000"]
+    p = subprocess.run(flags + ["--dump-dom", "file://" + index], capture_output=True, text=True, timeout=120)
+    body = re.search(r"<body([^>]*)>", p.stdout)
+    if body is None:
+        fail("chromium returned no page for %s:\n%s" % (index, p.stderr[-2000:]))
+    images = re.search(r'data-images="(\d+)/(\d+)"', body.group(1))
+    errors = re.search(r'data-errors="(\d+)"', body.group(1))
+    if images is None or errors is None:
+        fail("%s: the page's load check did not run: <body%s>" % (index, body.group(1)))
+    if images.group(1) != images.group(2) or int(images.group(2)) < min_images:
+        fail("%s: pictures loaded: %s/%s" % (index, images.group(1), images.group(2)))
+    if errors.group(1) != "0":
+        fail("%s: %s errors while loading the page" % (index, errors.group(1)))
+    console = [l for l in p.stderr.splitlines() if "CONSOLE" in l]
+    if console:
+        fail("%s: console messages:\n%s" % (index, "\n".join(console)))
+    shot = os.path.join(os.path.dirname(index), "screenshot.png")
+    subprocess.run(flags + ["--hide-scrollbars", "--window-size=1280,2000", "--screenshot=" + shot, "file://" + index],
+                   capture_output=True, text=True, timeout=120)
+    if not os.path.isfile(shot) or os.path.getsize(shot) < 10000:
+        fail("no screenshot at " + shot)
+    with open(shot, "rb") as f:
+        if f.read(8) != b"\x89PNG\r\n\x1a\n":
+            fail(shot + " is not a PNG")
+    print("%s loaded with %s pictures, screenshot %s" % (index, images.group(2), shot))
+
+
 def browser(sim, source, out):
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
@@ -233,34 +266,15 @@ def browser(sim, source, out):
     tmp = tempfile.mkdtemp(prefix="spindle-report-browser-")
     try:
         shutil.rmtree(out, ignore_errors=True)
-        run([sim, "scenarios/multitask-clip-4.toml", "--set", "cluster.nodes=1", "--out", out], source)
-        index = os.path.join(out, "index.html")
-        flags = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--user-data-dir=" + os.path.join(tmp, "profile"),
-                 "--enable-logging=stderr", "--v=0", "--virtual-time-budget=10000"]
-        p = subprocess.run(flags + ["--dump-dom", "file://" + index], capture_output=True, text=True, timeout=120)
-        body = re.search(r"<body([^>]*)>", p.stdout)
-        if body is None:
-            fail("chromium returned no page:\n" + p.stderr[-2000:])
-        images = re.search(r'data-images="(\d+)/(\d+)"', body.group(1))
-        errors = re.search(r'data-errors="(\d+)"', body.group(1))
-        if images is None or errors is None:
-            fail("the page's load check did not run: <body%s>" % body.group(1))
-        if images.group(1) != images.group(2) or int(images.group(2)) < 3:
-            fail("pictures loaded: %s/%s" % (images.group(1), images.group(2)))
-        if errors.group(1) != "0":
-            fail("%s errors while loading the page" % errors.group(1))
-        console = [l for l in p.stderr.splitlines() if "CONSOLE" in l]
-        if console:
-            fail("console messages:\n" + "\n".join(console))
-        shot = os.path.join(out, "screenshot.png")
-        subprocess.run(flags + ["--hide-scrollbars", "--window-size=1280,2000", "--screenshot=" + shot, "file://" + index],
-                       capture_output=True, text=True, timeout=120)
-        if not os.path.isfile(shot) or os.path.getsize(shot) < 10000:
-            fail("no screenshot at " + shot)
-        with open(shot, "rb") as f:
-            if f.read(8) != b"\x89PNG\r\n\x1a\n":
-                fail(shot + " is not a PNG")
-        print("page loaded with %s pictures, screenshot %s" % (images.group(2), shot))
+        run_dir = os.path.join(out, "run")
+        run([sim, "scenarios/multitask-clip-4.toml", "--set", "cluster.nodes=1", "--out", run_dir], source)
+        load_in_chromium(chromium, os.path.join(tmp, "profile"), os.path.join(run_dir, "index.html"), 8)
+        study = os.path.join(tmp, "check.toml")
+        with open(study, "w") as f:
+            f.write(study_text(source, [1, 2]))
+        study_dir = os.path.join(out, "study")
+        run([sim, study, "--out", study_dir, "--system", "spindle", "--system", "sequential"], source)
+        load_in_chromium(chromium, os.path.join(tmp, "profile"), os.path.join(study_dir, "index.html"), 6)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
