@@ -72,17 +72,22 @@ std::string line_plot_svg(const std::string& title, const std::string& x_label, 
     x.range = {-0.3, static_cast<double>(x_labels.size()) - 0.7};
     x.labels = x_labels;
     for (size_t i = 0; i < x_labels.size(); ++i) x.ticks.push_back(static_cast<double>(i));
-  } else if (x.range.lo > 0 && x.range.hi >= 8 * x.range.lo) {  // doublings: a log axis, ticks at the values
-    x.log = true;
-    const double lo = std::log10(x.range.lo), hi = std::log10(x.range.hi);
-    x.range = {lo - (hi - lo) * 0.04, hi + (hi - lo) * 0.04};
+  } else {
+    std::vector<double> values;  // a sweep's few values: ticks there, not between
     for (const Series& s : series)
-      for (const auto& p : s.points) x.ticks.push_back(p.first);
-    std::sort(x.ticks.begin(), x.ticks.end());
-    x.ticks.erase(std::unique(x.ticks.begin(), x.ticks.end()), x.ticks.end());
-    for (double t : x.ticks) x.labels.push_back(svg::tick_label(t));
-  } else if (x.range.hi > x.range.lo) {
-    x.range = {x.range.lo - (x.range.hi - x.range.lo) * 0.04, x.range.hi + (x.range.hi - x.range.lo) * 0.04};
+      for (const auto& p : s.points) values.push_back(p.first);
+    std::sort(values.begin(), values.end());
+    values.erase(std::unique(values.begin(), values.end()), values.end());
+    if (values.size() <= 12) {
+      x.ticks = values;
+      for (double t : values) x.labels.push_back(svg::tick_label(t));
+    }
+    if (x.range.lo > 0 && x.range.hi >= 8 * x.range.lo) {  // doublings: a log axis
+      x.log = true;
+      x.range = {std::log10(x.range.lo), std::log10(x.range.hi)};
+    }
+    const double pad = (x.range.hi - x.range.lo) * 0.04;
+    if (x.range.hi > x.range.lo) x.range = {x.range.lo - pad, x.range.hi + pad};
   }
   return plot(title, x_label, y_label, series, x, data_range(series, false, y_from_zero), true);
 }
