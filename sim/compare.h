@@ -1,9 +1,8 @@
-// `spindle-sim compare A B`: two results side by side. A and B name a run's summary.json (or its
-// folder), optionally with ":SYSTEM" (default `spindle`), so one file compares two systems and
-// two files compare two scenarios (or, later, a simulated and a measured run of one plan):
-// the iteration time and its split, then per MetaOp the GPU time of its compute in each and
-// the difference. MetaOps are matched by id when both runs have the same MetaOps, else by
-// component, layer count and shape.
+// `spindle-sim compare A B`: two results side by side, each a run's summary.json (or folder)
+// with an optional ":SYSTEM" (default `spindle`): two systems, two scenarios, or later a
+// simulated and a measured run. Iteration time and its split, then per MetaOp the GPU time of
+// its compute in each and the difference (MetaOps matched by id when both runs have the same
+// ones, else by component, kind, layers and shape).
 #pragma once
 
 #include <string>

@@ -1,10 +1,8 @@
-// The report a person opens locally: index.html beside the pictures it shows, written from the
-// files of a finished run (run_results.h). A run's page: its summary table, the Gantt charts
-// (Spindle and sequential first), utilisation over time, the scaling curves, links to every
-// file of the folder (traces, JSON, CSV) and the scenario text. A study's page: the paper
-// comparison (when the study names a data file of published speedups), the points with each
-// system's time and speedup, the sweep plots, each point's Gantt charts, links to the points'
-// pages. Nothing loads from the network; a small inline script marks pictures that fail.
+// The report a person opens locally, written from a finished run's files (run_results.h): a
+// run's index.html (summary table, Gantt charts with Spindle and sequential first, utilisation,
+// scaling curves, links to every file, the scenario) and a study's (the paper comparison, the
+// points, sweep plots, each point's Gantt charts). Nothing loads from the network; a small
+// inline script marks pictures that fail to load.
 #pragma once
 
 #include <filesystem>
