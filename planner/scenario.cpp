@@ -113,7 +113,9 @@ class Loader {
   Scenario load(Value root, const std::string& file) {
     file_ = file;
     root = resolve_extends(std::move(root), dirs_.front(), 0);
+    for (const auto& [key, value] : options_.values) config::set_path(root, key, value);
     for (const std::string& o : options_.overrides) apply_override(root, o);
+    if (!options_.only_tasks.empty()) keep_tasks(root);
 
     Scenario s;
     s.file = file;
@@ -172,6 +174,25 @@ class Loader {
                    "extends in the scenario file");
     config::set_path(root, assignment.substr(0, eq),
                      config::parse_override_value(assignment.substr(eq + 1), loc));
+  }
+
+  // Keeps the tasks named in options_.only_tasks (LoadOptions::only_tasks).
+  void keep_tasks(Value& root) {
+    Value* tasks = root.is_table() ? root.table().find("tasks") : nullptr;
+    if (tasks == nullptr || tasks->type() != Value::Type::kArray) return;  // read_tasks reports it
+    std::vector<std::string> names;
+    config::Array kept;
+    for (const Value& t : tasks->array()) {
+      const Value* n = t.is_table() ? t.table().find("name") : nullptr;
+      const std::string name = n != nullptr && n->type() == Value::Type::kString ? n->string() : "";
+      names.push_back(name);
+      if (std::find(options_.only_tasks.begin(), options_.only_tasks.end(), name) != options_.only_tasks.end())
+        kept.push_back(t);
+    }
+    for (const std::string& want : options_.only_tasks)
+      if (std::find(names.begin(), names.end(), want) == names.end())
+        config::fail(tasks->loc(), "tasks", "no task named '" + want + "' to keep", "one of " + config::join(names));
+    tasks->array() = std::move(kept);
   }
 
   fs::path find_preset(const std::string& sub, const std::string& name, const Location& loc,
@@ -564,6 +585,10 @@ Scenario load_scenario_text(const std::string& text, const std::string& name, co
                             const LoadOptions& options) {
   Value root = config::parse_toml_string(text, name);
   return Loader(base_dir, options).load(std::move(root), name);
+}
+
+Scenario load_scenario_tree(Value root, const std::string& file, const fs::path& base_dir, const LoadOptions& options) {
+  return Loader(base_dir, options).load(std::move(root), file);
 }
 
 }  // namespace spindle

@@ -7,8 +7,10 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "planner/config_tree.h"
 #include "planner/model_spec.h"
 
 namespace spindle {
@@ -87,6 +89,12 @@ struct Scenario {
 struct LoadOptions {
   std::vector<std::string> overrides;                // "KEY=VALUE", applied in order
   std::vector<std::filesystem::path> preset_dirs;    // searched after the scenario's own folder
+  // When not empty: keep only these tasks (by name, in the file's order), e.g. a study's task
+  // subset; a name that is not a task is an InputError.
+  std::vector<std::string> only_tasks{};
+  // Values set at dotted keys once `extends` is resolved and before `overrides` (a study
+  // point's sweep values; they keep the location they were written at).
+  std::vector<std::pair<std::string, config::Value>> values{};
 };
 
 // The folder holding the project's models/ and gpus/ presets (compiled in).
@@ -98,6 +106,11 @@ Scenario load_scenario(const std::filesystem::path& file, const LoadOptions& opt
 // The same from TOML text named `name`, resolving presets and `extends` against `base_dir`.
 Scenario load_scenario_text(const std::string& text, const std::string& name,
                             const std::filesystem::path& base_dir,
+                            const LoadOptions& options = {});
+
+// The same from an already parsed tree (a study point: the study file with its sweep values
+// set), `file` naming it in messages and `base_dir` resolving `extends` and presets.
+Scenario load_scenario_tree(config::Value root, const std::string& file, const std::filesystem::path& base_dir,
                             const LoadOptions& options = {});
 
 }  // namespace spindle

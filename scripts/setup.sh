@@ -10,6 +10,7 @@ SPINDLE_PACKAGES=(
   g++ cmake ninja-build pkg-config
   libboost-graph-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libsimgrid-dev libhdf5-dev
+  python3 chromium
 )
 
 spindle_install_packages() {

@@ -27,12 +27,17 @@
 #include "sim/collective_bench.h"
 #include "sim/sim_report.h"
 #include "sim/simulation.h"
+#include "sim/html_report.h"
+#include "sim/study_commands.h"
+#include "sim/study_runner.h"
+#include "sim/sweep.h"
 #include "traces/atomic_file.h"
 #include "traces/errors.h"
 #include "traces/main_guard.h"
 #include "traces/profile.h"
 
 int main(int argc, char** argv) {
+  if (spindle::is_subcommand(argc, argv)) return spindle::run_subcommand(argc, argv);
   CLI::App app{"spindle-sim: plan and simulate multi-task multi-modal training (what-if studies)"};
   app.get_formatter()->column_width(34);
   std::string scenario_file;
@@ -49,8 +54,19 @@ int main(int argc, char** argv) {
   std::string collective;
   int bench_gpus = 0;
   bool ring_steps = false;
-  app.add_option("scenario", scenario_file, "Scenario file (TOML), e.g. scenarios/multitask-clip-10.toml")
+  app.add_option("scenario", scenario_file,
+                 "Scenario file (TOML), e.g. scenarios/multitask-clip-10.toml; a file with [sweep] runs a study "
+                 "(scenarios/studies/). Also: spindle-sim report DIR, spindle-sim compare A B")
       ->required();
+  spindle::StudyOptions study;
+  std::string shard;
+  int point = -1;
+  app.add_option("-j,--jobs", study.jobs, "Study: points run at once (default: the number of CPUs)")->type_name("N");
+  app.add_flag("--resume", study.resume, "Study: skip the points already finished in the output folder")
+      ->capture_default_str();
+  app.add_option("--shard", shard, "Study: run only points I, I+N, I+2N, ... (0 <= I < N); merge with spindle-sim report")
+      ->type_name("I/N");
+  app.add_option("--point", point, "Study: run only point K into --out (what the study runner starts)")->group("");
   app.add_option("--set", sets, "Override a scenario value, KEY=VALUE with a dotted KEY (repeatable)")
       ->type_name("KEY=VALUE");
   app.add_flag("--json", json, "Print the summary as JSON on stdout instead of text")->capture_default_str();
@@ -96,7 +112,25 @@ int main(int argc, char** argv) {
   return spindle::run_guarded("spindle-sim", [&] {
     spindle::LoadOptions options;
     options.overrides = sets;
-    spindle::Scenario s = spindle::load_scenario(scenario_file, options);
+    std::optional<spindle::Study> st;
+    if (spindle::is_study_file(scenario_file)) st = spindle::read_study_file(scenario_file);
+    if (st && point < 0) {  // a study: every point in its own process, then the report
+      if (json || plan_only || !plan_file.empty() || !collective.empty() || !programs_dir.empty() || !dump_dir.empty())
+        throw spindle::InputError(scenario_file + ": a study (it has [sweep]) runs whole points; allowed: no --json, "
+                                  "--plan-only, --plan, --collective, --programs or --dump-graph with a study");
+      if (!shard.empty()) spindle::parse_shard(shard, study.shard, study.shards);
+      study.out_dir = out_dir;
+      study.sets = sets;
+      for (const std::string& name : systems) study.pass.insert(study.pass.end(), {"--system", name});
+      if (!profile_file.empty()) study.pass.insert(study.pass.end(), {"--profile", profile_file});
+      if (ring_steps) study.pass.push_back("--ring-steps");
+      if (explain_cost) study.pass.push_back("--explain-cost");
+      return spindle::run_study(scenario_file, study);
+    }
+    if (!st && (point >= 0 || !shard.empty() || study.resume || app.count("--jobs") > 0))
+      throw spindle::InputError(scenario_file + ": --point, --shard, --resume and --jobs are for studies; allowed: a "
+                                "scenario file with a [sweep] table");
+    spindle::Scenario s = st ? spindle::load_point(*st, point, options) : spindle::load_scenario(scenario_file, options);
     const spindle::NetworkOptions net{ring_steps};
     if (app.count("--gpus") > 0 && collective.empty())
       throw spindle::InputError("--gpus: only used with --collective; allowed: --collective NAME --gpus N");
@@ -187,6 +221,7 @@ int main(int argc, char** argv) {
       text += "\n" + spindle::simulation_text(s, planned, results, trace_paths, net);
       js = spindle::merge_simulation_json(js, s, results, trace_files, net);
     }
+    if (simulate) text += "\nReport: " + (std::filesystem::path(out_dir) / "index.html").string() + "\n";
     if (!out_dir.empty()) {
       spindle::write_file_atomically(std::filesystem::path(out_dir) / "summary.txt", text);
       spindle::write_file_atomically(std::filesystem::path(out_dir) / "summary.json", js);
@@ -194,6 +229,11 @@ int main(int argc, char** argv) {
         if (ps.from_file.empty() && ps.placement_label.empty())
           spindle::write_file_atomically(std::filesystem::path(out_dir) / (ps.plan.system + ".plan.json"),
                                          spindle::plan_json(ps.plan, s, mg));
+    }
+    if (simulate) {
+      std::string shown = st ? spindle::point_scenario_text(*st, point) : spindle::read_file(scenario_file);
+      for (const std::string& o : sets) shown += "# --set " + o + "\n";
+      spindle::write_run_report(out_dir, shown);
     }
     std::cout << (json ? js : text);
     return spindle::kExitOk;
