@@ -182,6 +182,7 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
                       {"over_memory_devices", ps.placement.over_memory_devices},
                       {"placement_backtracks", ps.placement.backtracks},
                       {"placement_in_order_kept", ps.placement.in_order_kept},
+                      {"placement_topology_repairs", ps.placement.topology_repairs},
                       {"schedule_from", ps.plan.schedule_from},
                       {"waves", ps.plan.waves.size()}});
     j["systems"] = list;

@@ -14,8 +14,12 @@
 namespace spindle {
 namespace {
 
+// Re-placements tried by the topology repair of place() (each places the whole plan again).
+constexpr int kTopologyRepairRounds = 8;
+
 struct SliceRef {
   size_t wave = 0, slice = 0;
+  bool operator<(const SliceRef& o) const { return wave != o.wave ? wave < o.wave : slice < o.slice; }
 };
 
 std::vector<SliceRef> in_start_order(const Plan& plan) {
@@ -35,6 +39,50 @@ double out_bytes_per_sample(const Graph& g, const MetaOp& m, int layer) {
   return 2.0 * static_cast<double>(op.out_seq) * static_cast<double>(op.out_hidden);
 }
 
+bool holds_weights(const Slice& sl, const Graph& g, const MetaGraph& mg) {
+  const MetaOp& m = mg.metaops[static_cast<size_t>(sl.metaop)];
+  for (int l = sl.first_layer; l < sl.last_layer; ++l)
+    if (!g.op(m.ops[static_cast<size_t>(l)]).weights.empty()) return true;
+  return false;
+}
+
+// A slice that holds weights and would fit in one node (n <= GPUs per node) but spans several
+// syncs its gradients across the network, the costliest traffic of an iteration. `node` is
+// where it has most devices; `blockers` the slices placed before it still running there at
+// its start (what kept it out).
+struct Split {
+  SliceRef slice;
+  int node = -1;
+  std::vector<SliceRef> blockers;
+};
+
+std::vector<Split> needless_splits(const Plan& plan, const Graph& g, const MetaGraph& mg, int gpn) {
+  std::vector<Split> out;
+  const std::vector<SliceRef> order = in_start_order(plan);
+  for (size_t i = 0; i < order.size(); ++i) {
+    const Slice& sl = plan.waves[order[i].wave].slices[order[i].slice];
+    if (sl.n > gpn || !holds_weights(sl, g, mg)) continue;
+    std::map<int, int> per_node;
+    for (int d : sl.devices) ++per_node[d / gpn];
+    if (per_node.size() < 2) continue;
+    Split sp{order[i], -1, {}};
+    int most = 0;
+    for (const auto& [node, count] : per_node)
+      if (count > most) {
+        most = count;
+        sp.node = node;
+      }
+    for (size_t j = 0; j < i; ++j) {
+      const Slice& t = plan.waves[order[j].wave].slices[order[j].slice];
+      if (t.end_s <= sl.start_s + 1e-12) continue;
+      if (std::any_of(t.devices.begin(), t.devices.end(), [&](int d) { return d / gpn == sp.node; }))
+        sp.blockers.push_back(order[j]);
+    }
+    if (!sp.blockers.empty()) out.push_back(std::move(sp));
+  }
+  return out;
+}
+
 class Placer {
  public:
   Placer(const Scenario& s, const Graph& g, const MetaGraph& mg, PlacementPolicy policy)
@@ -50,9 +98,19 @@ class Placer {
   // alternative (the n devices with most free memory), re-placing everything after it. If
   // the search runs out of alternatives or budget, the preferred sets are kept and devices
   // run over memory (the report counts them).
+  // Slices asked to stay off nodes when they have enough devices elsewhere.
+  void set_avoid(std::map<SliceRef, std::set<int>> avoid) { avoid_ = std::move(avoid); }
+
   int run(Plan& plan, bool backtrack) {
     slices_.clear();
-    for (const SliceRef& r : in_start_order(plan)) slices_.push_back(&plan.waves[r.wave].slices[r.slice]);
+    avoiding_.clear();
+    for (const SliceRef& r : in_start_order(plan)) {
+      slices_.push_back(&plan.waves[r.wave].slices[r.slice]);
+      auto it = avoid_.find(r);
+      if (it != avoid_.end()) avoiding_[slices_.back()] = it->second;
+    }
+    min_group_.clear();
+    reset(0);
     for (const Slice* sl : slices_) {
       const MetaOp& m = mg_.metaops[static_cast<size_t>(sl->metaop)];
       for (int l = sl->first_layer; l < sl->last_layer; ++l) {
@@ -111,12 +169,18 @@ class Placer {
     return align_rows(free, sl);
   }
 
-  // The free devices at the slice's start that have room for it, in id order.
+  // The free devices at the slice's start that have room for it, in id order; off the nodes
+  // the slice is asked to avoid while enough devices remain without them.
   std::vector<int> with_room(const Slice& sl, const std::vector<int>& free) const {
     std::vector<int> room;
     for (int d : free)
       if (fits(d, sl)) room.push_back(d);
-    return room;
+    auto it = avoiding_.find(&sl);
+    if (it == avoiding_.end()) return room;
+    std::vector<int> away;
+    for (int d : room)
+      if (!it->second.count(d / gpn_)) away.push_back(d);
+    return static_cast<int>(away.size()) >= sl.n ? away : room;
   }
 
   // The device sets that keep every device within memory, preferred first: by affinity, then
@@ -360,6 +424,8 @@ class Placer {
   std::vector<const Slice*> last_;
   std::map<std::string, int> tasks_of_;
   std::vector<Slice*> slices_;  // in start order
+  std::map<SliceRef, std::set<int>> avoid_;           // nodes a slice should stay off (topology repair)
+  std::map<const Slice*, std::set<int>> avoiding_;    // the same, by the slices of the plan being placed
   std::map<std::string, int> min_group_;  // per weight set: its largest slice's devices
   std::map<std::string, std::vector<int>> group_;  // per weight set: the devices holding it so far
 };
@@ -385,18 +451,52 @@ std::vector<RowOverlap> row_overlaps(int batch, const Slice& a, const Slice& b) 
 
 PlacementReport place(Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg, PlacementPolicy policy,
                       bool backtrack) {
-  const int backtracks = Placer(s, g, mg, policy).run(plan, backtrack);
+  Placer placer(s, g, mg, policy);
+  const int backtracks = placer.run(plan, backtrack);
   PlacementReport r = measure_placement(plan, s, g, mg);
   r.backtracks = backtracks;
   if (policy == PlacementPolicy::kSequential) return r;
+  // Placements compare by memory first, then the bytes crossing nodes (activations and weight
+  // sync), then those inside nodes.
+  auto key = [](const PlacementReport& x) {
+    return std::make_tuple(x.over_memory_devices > 0, x.transfer_inter_bytes + x.sync_inter_bytes,
+                           x.transfer_intra_bytes + x.sync_intra_bytes);
+  };
+  // Topology repair: the greedy places in start order, so a slice that starts early can take a
+  // device of the node a wider slice starting later needed whole. For each needlessly split
+  // slice (a few rounds), the slices that blocked its node are asked to stay off it, everything
+  // is placed again, and the result is kept when it moves fewer bytes across nodes.
+  std::map<SliceRef, std::set<int>> avoid;
+  std::set<SliceRef> tried;
+  for (int round = 0; round < kTopologyRepairRounds; ++round) {
+    const Split* next = nullptr;
+    const std::vector<Split> splits = needless_splits(plan, g, mg, s.cluster.gpus_per_node);
+    for (const Split& sp : splits)
+      if (!tried.count(sp.slice)) {
+        next = &sp;
+        break;
+      }
+    if (next == nullptr) break;
+    tried.insert(next->slice);
+    std::map<SliceRef, std::set<int>> trial_avoid = avoid;
+    for (const SliceRef& b : next->blockers) trial_avoid[b].insert(next->node);
+    Plan trial = plan;
+    placer.set_avoid(trial_avoid);
+    const int bt = placer.run(trial, backtrack);
+    PlacementReport t = measure_placement(trial, s, g, mg);
+    t.backtracks = bt;
+    if (key(t) < key(r)) {
+      t.topology_repairs = r.topology_repairs + 1;
+      plan = std::move(trial);
+      r = std::move(t);
+      avoid = std::move(trial_avoid);
+    }
+  }
   // The greedy is a heuristic: where device ids in order fit in memory and move fewer bytes
   // across nodes (then inside nodes), that placement is kept instead, and the report says so.
   Plan in_order = plan;
   Placer(s, g, mg, PlacementPolicy::kSequential).run(in_order, false);
   PlacementReport o = measure_placement(in_order, s, g, mg);
-  auto key = [](const PlacementReport& x) {
-    return std::make_tuple(x.over_memory_devices > 0, x.transfer_inter_bytes, x.transfer_intra_bytes);
-  };
   if (key(o) < key(r)) {
     plan = std::move(in_order);
     o.backtracks = 0;

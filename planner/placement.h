@@ -33,6 +33,7 @@ struct PlacementReport {
   int over_memory_devices = 0;
   int backtracks = 0;               // re-placements to stay within memory; -1: none found (best effort)
   bool in_order_kept = false;       // spindle policy: device ids in order beat the greedy
+  int topology_repairs = 0;         // spindle policy: re-placements kept that kept a slice in one node
 };
 
 // Fills every slice's `devices`; returns the traffic and memory of the result. `backtrack`

@@ -68,10 +68,13 @@ std::string plans_text(const Scenario& s, const MetaGraph& mg, const std::vector
                                          : "") +
              "\n";
     if (ps.placement.in_order_kept)
-      out += "  " + who + ": device ids in order moved fewer bytes across nodes than the greedy placement; kept\n";
+      out += "  " + who + ": device ids in order moved fewer bytes across nodes (activations and weight sync) than the greedy placement; kept\n";
     else if (ps.placement.backtracks > 0)
       out += "  " + who + ": placement backtracked " + std::to_string(ps.placement.backtracks) +
              " times to keep every GPU within memory\n";
+    if (ps.placement.topology_repairs > 0 && !ps.placement.in_order_kept)
+      out += "  " + who + ": " + std::to_string(ps.placement.topology_repairs) +
+             " re-placement(s) kept slices that fit in one node inside one node (fewer bytes across nodes)\n";
   }
   for (const PlannedSystem& ps : systems)
     for (const std::string& note : ps.plan.notes) out += "  " + ps.plan.system + ": " + note + "\n";
