@@ -11,6 +11,7 @@
 // and so cannot express a fractional oversubscription).
 #include "sim/simgrid_platform.h"
 
+#include <malloc.h>
 #include <simgrid/s4u.hpp>
 
 #include <memory>
@@ -34,9 +35,16 @@ s4u::Engine& start_engine() {
     s4u::Engine::set_config("network/crosstraffic:0");
     s4u::Engine::set_config("network/TCP-gamma:0");
     s4u::Engine::set_config("network/weight-S:0");
-    // Actors run short loops over a program: 128 KiB stacks instead of 8 MiB keep 16,384
-    // device actors (and the collectives') to a few GiB of address space.
+    // Actors run short loops over a program (no recursion): 128 KiB stacks instead of 8 MiB
+    // keep tens of thousands of actors (devices, inbox sinks, flow helpers) to a few GiB of
+    // address space, and without guard pages (two memory mappings each) they stay under
+    // Linux's default limit of 65,536 mappings per process.
     s4u::Engine::set_config("contexts/stack-size:128");
+    s4u::Engine::set_config("contexts/guard-size:0");
+    // Unguarded stacks are calloc'ed: a fixed mmap threshold below their size keeps every
+    // stack its own lazily touched mapping (glibc's adaptive threshold would soon serve them
+    // from the heap, zeroing all 128 KiB of each), and neighbouring mappings merge.
+    mallopt(M_MMAP_THRESHOLD, 64 * 1024);
   }
   return *engine;
 }
