@@ -55,46 +55,54 @@ std::vector<s4u::Host*> build_platform(const Cluster& c) {
   const double node_Bps = c.inter_node.bw_GBps * 1e9 * c.inter_node.efficiency;
   const bool per_gpu = c.nic == NicPlacement::kPerGpu;
   const double nic_Bps = per_gpu ? node_Bps / c.gpus_per_node : node_Bps;
+  const int gpn = c.gpus_per_node;
   auto* root = s4u::create_star_zone("cluster");
   const int leaves = (c.nodes + c.nodes_per_leaf - 1) / c.nodes_per_leaf;
+  auto under = [&](int l) { return std::min(c.nodes_per_leaf, c.nodes - l * c.nodes_per_leaf); };
+  // Every link is created (in the root zone) before any other zone: SimGrid checks a new
+  // link's name against every zone, which would make building quadratic in the nodes.
+  std::vector<s4u::Link*> nvlink, nic, uplink;
+  for (int g = 0; g < c.gpus(); ++g) {
+    const std::string gpu = "gpu-" + std::to_string(g);
+    nvlink.push_back(root->create_split_duplex_link(gpu + "-nvlink", nvlink_Bps)
+                         ->set_latency(c.intra_node.latency_us * 1e-6 / 2)
+                         ->seal());
+    if (per_gpu || g % gpn == 0)
+      nic.push_back(root->create_split_duplex_link((per_gpu ? gpu : "node-" + std::to_string(g / gpn)) + "-nic", nic_Bps)
+                        ->set_latency(c.inter_node.latency_us * 1e-6 / 2)
+                        ->seal());
+  }
+  for (int l = 0; l < leaves; ++l)
+    uplink.push_back(root->create_split_duplex_link("leaf-" + std::to_string(l), node_Bps * under(l) / c.oversubscription)
+                         ->set_latency(0)
+                         ->seal());
   std::vector<s4u::Host*> gpus;
   gpus.reserve(static_cast<size_t>(c.gpus()));
   for (int l = 0; l < leaves; ++l) {
-    const int under = std::min(c.nodes_per_leaf, c.nodes - l * c.nodes_per_leaf);
     const std::string leaf_name = "leaf-" + std::to_string(l);
     auto* leaf = s4u::create_star_zone(leaf_name);
     leaf->set_parent(root);
     // The leaf's gateway is its first node's switch (SimGrid's hierarchical routing wants a
     // gateway reachable inside the leaf's own children).
     simgrid::kernel::routing::NetPoint* leaf_gw = nullptr;
-    for (int j = l * c.nodes_per_leaf; j < l * c.nodes_per_leaf + under; ++j) {
+    for (int j = l * c.nodes_per_leaf; j < l * c.nodes_per_leaf + under(l); ++j) {
       const std::string node = "node-" + std::to_string(j);
       auto* z = s4u::create_full_zone(node);
       z->set_parent(leaf);
       auto* gw = z->create_router(node + "-switch");
       std::vector<s4u::Host*> hosts;
-      std::vector<s4u::Link*> nvlink, nic;
-      for (int k = 0; k < c.gpus_per_node; ++k) {
-        const std::string gpu = "gpu-" + std::to_string(j * c.gpus_per_node + k);
-        hosts.push_back(z->create_host(gpu, 1e9)->seal());
-        nvlink.push_back(z->create_split_duplex_link(gpu + "-nvlink", nvlink_Bps)
-                             ->set_latency(c.intra_node.latency_us * 1e-6 / 2)
-                             ->seal());
-        if (per_gpu || k == 0)
-          nic.push_back(z->create_split_duplex_link((per_gpu ? gpu : node) + "-nic", nic_Bps)
-                            ->set_latency(c.inter_node.latency_us * 1e-6 / 2)
-                            ->seal());
-      }
-      for (int a = 0; a < c.gpus_per_node; ++a) {
-        s4u::Link* own_nic = nic[per_gpu ? static_cast<size_t>(a) : 0];
+      for (int k = 0; k < gpn; ++k) hosts.push_back(z->create_host("gpu-" + std::to_string(j * gpn + k), 1e9)->seal());
+      for (int a = 0; a < gpn; ++a) {
+        const size_t ga = static_cast<size_t>(j * gpn + a);
+        s4u::Link* own_nic = nic[per_gpu ? ga : static_cast<size_t>(j)];
         auto* pa = hosts[static_cast<size_t>(a)]->get_netpoint();
         z->add_route(pa, gw, nullptr, nullptr, {s4u::LinkInRoute(own_nic, Dir::UP)}, false);
         z->add_route(gw, pa, nullptr, nullptr, {s4u::LinkInRoute(own_nic, Dir::DOWN)}, false);
-        for (int b = 0; b < c.gpus_per_node; ++b)
+        for (int b = 0; b < gpn; ++b)
           if (a != b)
             z->add_route(pa, hosts[static_cast<size_t>(b)]->get_netpoint(), nullptr, nullptr,
-                         {s4u::LinkInRoute(nvlink[static_cast<size_t>(a)], Dir::UP),
-                          s4u::LinkInRoute(nvlink[static_cast<size_t>(b)], Dir::DOWN)},
+                         {s4u::LinkInRoute(nvlink[ga], Dir::UP),
+                          s4u::LinkInRoute(nvlink[static_cast<size_t>(j * gpn + b)], Dir::DOWN)},
                          false);
       }
       z->seal();
@@ -105,10 +113,9 @@ std::vector<s4u::Host*> build_platform(const Cluster& c) {
       if (leaf_gw == nullptr) leaf_gw = gw;
     }
     leaf->seal();
-    s4u::Link* uplink =
-        root->create_split_duplex_link(leaf_name, node_Bps * under / c.oversubscription)->set_latency(0)->seal();
-    root->add_route(leaf->get_netpoint(), nullptr, leaf_gw, nullptr, {s4u::LinkInRoute(uplink, Dir::UP)}, false);
-    root->add_route(nullptr, leaf->get_netpoint(), nullptr, leaf_gw, {s4u::LinkInRoute(uplink, Dir::DOWN)}, false);
+    s4u::Link* up = uplink[static_cast<size_t>(l)];
+    root->add_route(leaf->get_netpoint(), nullptr, leaf_gw, nullptr, {s4u::LinkInRoute(up, Dir::UP)}, false);
+    root->add_route(nullptr, leaf->get_netpoint(), nullptr, leaf_gw, {s4u::LinkInRoute(up, Dir::DOWN)}, false);
   }
   root->seal();
   return gpus;
