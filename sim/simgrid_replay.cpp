@@ -1,8 +1,8 @@
 // Per-device programs, collectives and flows run as SimGrid actors and communications (see
 // network_sim.h). All simulation state lives in one Replay object shared by the actors; SimGrid
 // runs actors one at a time, so an actor that must wait for another (a receive posted before
-// its send, a collective not yet done) records itself and suspends, and the other resumes it:
-// no mailboxes, no global condition that wakes every waiter.
+// its send, a collective not yet done) records itself and parks, and the other wakes it: no
+// global condition that wakes every waiter.
 #include <simgrid/s4u.hpp>
 
 #include <algorithm>
@@ -27,11 +27,15 @@ int token = 0;  // the payload every flow carries (sizes are simulated)
 
 class Network {
  public:
-  Network(const Cluster& c, const NetworkOptions& o) : engine_(start_engine()), hosts_(build_platform(c)), options_(o) {
+  // `sinks`: a sink actor per GPU receives its inbox; without, the caller makes an actor on
+  // each GPU its inbox's receiver (one that never suspends itself) and drains it.
+  Network(const Cluster& c, const NetworkOptions& o, bool sinks = true)
+      : engine_(start_engine()), hosts_(build_platform(c)), options_(o) {
     inbox_.reserve(hosts_.size());
     idle_.resize(hosts_.size());
     for (size_t g = 0; g < hosts_.size(); ++g) {
       inbox_.push_back(s4u::Mailbox::by_name("in-" + std::to_string(g)));
+      if (!sinks) continue;
       s4u::Actor::create("sink-" + std::to_string(g), hosts_[g], [this, g] {
         inbox_[g]->set_receiver(s4u::Actor::self());
         for (;;) inbox_[g]->get<int>();
@@ -40,6 +44,7 @@ class Network {
   }
 
   s4u::Host* host(int gpu) const { return hosts_.at(static_cast<size_t>(gpu)); }
+  s4u::Mailbox* inbox(size_t gpu) const { return inbox_[gpu]; }
   int gpus() const { return static_cast<int>(hosts_.size()); }
   void run() { engine_.run(); }
 
@@ -139,12 +144,12 @@ struct CollectiveRun {
   int arrived = 0;
   double start_s = 0, end_s = 0;  // all members arrived / flows done
   bool done = false;
-  std::vector<s4u::ActorPtr> waiters;  // suspended until done
+  std::vector<size_t> waiters;  // devices parked until done
 };
 
 struct TensorSlot {  // one send/recv pair
   double posted_s = 0, arrived_s = -1;  // arrived_s < 0: not yet
-  s4u::ActorPtr waiter;                 // a receiver suspended until the data arrives
+  int waiter = -1;                      // a receiving device parked until the data arrives
 };
 
 Collective collective_of(const Instr& in) {
@@ -155,13 +160,14 @@ Collective collective_of(const Instr& in) {
 class Replay {
  public:
   Replay(const Cluster& c, const Programs& p, const std::vector<std::vector<double>>& seconds, const NetworkOptions& o)
-      : net_(c, o), cluster_(c), programs_(p), seconds_(seconds) {
+      : net_(c, o, false), cluster_(c), programs_(p), seconds_(seconds) {
     if (static_cast<int>(p.devices.size()) != net_.gpus() || seconds.size() != p.devices.size())
       throw InternalError("replay: programs for " + std::to_string(p.devices.size()) + " devices on a cluster of " +
                           std::to_string(net_.gpus()) + " GPUs");
     tensors_.resize(static_cast<size_t>(p.tensors));
     sends_in_flight_.resize(p.devices.size(), 0);
-    end_waiters_.resize(p.devices.size());
+    end_waiting_.resize(p.devices.size(), false);
+    for (size_t d = 0; d < p.devices.size(); ++d) parked_.push_back(s4u::Semaphore::create(0));
     result_.transfers.resize(static_cast<size_t>(p.tensors), TransferRecord{-1, 0, 0, 0, 0, 0});
     result_.devices.resize(p.devices.size());
     busy_.resize(p.devices.size());
@@ -192,9 +198,11 @@ class Replay {
 
   void device(size_t d) {
     const auto& code = programs_.devices[d].instrs;
+    net_.inbox(d)->set_receiver(s4u::Actor::self());
     DeviceTime& time = result_.devices[d];
     for (size_t i = 0; i < code.size(); ++i) {
       const Instr& in = code[i];
+      drain(d);
       const double t0 = s4u::Engine::get_clock();
       auto busy = [&](Busy what, double from) {
         const double now = s4u::Engine::get_clock();
@@ -221,8 +229,8 @@ class Replay {
         case InstrKind::kRecv: {
           TensorSlot& slot = tensors_[static_cast<size_t>(in.tensor)];
           if (slot.arrived_s < 0) {
-            slot.waiter = s4u::Actor::self();
-            s4u::this_actor::suspend();
+            slot.waiter = static_cast<int>(d);
+            park(d);
           }
           const double posted = slot.posted_s;
           busy(Busy::kTransfer, std::max(t0, posted));
@@ -233,14 +241,14 @@ class Replay {
         case InstrKind::kGather:
         case InstrKind::kParamGather: {
           CollectiveRun& c = arrive(in, in.kind);
-          wait(c);
+          wait(d, c);
           busy(in.kind == InstrKind::kGather ? Busy::kTransfer : Busy::kSync, std::max(t0, c.start_s));
           break;
         }
         case InstrKind::kSyncStart: arrive(in, in.kind); break;
         case InstrKind::kSyncWait: {
           CollectiveRun& c = collectives_.at({in.collective, static_cast<int>(InstrKind::kSyncStart)});
-          wait(c);
+          wait(d, c);
           busy(Busy::kSync, std::max(t0, c.start_s));
           break;
         }
@@ -248,10 +256,11 @@ class Replay {
       }
     }
     if (sends_in_flight_[d] > 0) {
-      end_waiters_[d] = s4u::Actor::self();
-      s4u::this_actor::suspend();
+      end_waiting_[d] = true;
+      park(d);
     }
     time.end_s = s4u::Engine::get_clock();
+    drain(d);
     finished_[d] = true;
   }
 
@@ -265,8 +274,11 @@ class Replay {
     ++net_.stats.events;
     net_.move(static_cast<int>(d), in.peer, static_cast<double>(in.bytes), [this, d, &slot] {
       slot.arrived_s = s4u::Engine::get_clock();
-      if (slot.waiter) std::exchange(slot.waiter, nullptr)->resume();
-      if (--sends_in_flight_[d] == 0 && end_waiters_[d]) std::exchange(end_waiters_[d], nullptr)->resume();
+      if (slot.waiter >= 0) wake(static_cast<size_t>(std::exchange(slot.waiter, -1)));
+      if (--sends_in_flight_[d] == 0 && end_waiting_[d]) {
+        end_waiting_[d] = false;
+        wake(d);
+      }
     });
   }
 
@@ -284,17 +296,30 @@ class Replay {
                            CollectiveRun& run = collectives_.at(key);
                            run.end_s = s4u::Engine::get_clock();
                            run.done = true;
-                           for (const s4u::ActorPtr& a : run.waiters) a->resume();
+                           for (size_t w : run.waiters) wake(w);
                            run.waiters.clear();
                          });
     }
     return c;
   }
 
-  static void wait(CollectiveRun& c) {
+  void wait(size_t d, CollectiveRun& c) {
     if (c.done) return;
-    c.waiters.push_back(s4u::Actor::self());
-    s4u::this_actor::suspend();
+    c.waiters.push_back(d);
+    park(d);
+  }
+
+  // A device waits on its own semaphore, never by suspending itself: it is its inbox's
+  // receiver, and SimGrid holds back the transfers of a suspended receiver.
+  void park(size_t d) {
+    drain(d);
+    parked_[d]->acquire();
+  }
+  void wake(size_t d) { parked_[d]->release(); }
+  // Takes the data that arrived off the device's inbox (sizes are simulated; the data is not).
+  void drain(size_t d) {
+    s4u::Mailbox* in = net_.inbox(d);
+    while (in->ready()) in->get<int>();
   }
 
   Network net_;
@@ -303,7 +328,8 @@ class Replay {
   const std::vector<std::vector<double>>& seconds_;
   std::vector<TensorSlot> tensors_;
   std::vector<int> sends_in_flight_;
-  std::vector<s4u::ActorPtr> end_waiters_;  // senders at their program's end, waiting for sends
+  std::vector<bool> end_waiting_;         // senders at their program's end, waiting for sends
+  std::vector<s4u::SemaphorePtr> parked_;  // by device
   std::map<Key, CollectiveRun> collectives_;
   std::vector<std::vector<BusyInterval>> busy_;
   std::vector<bool> finished_;

@@ -94,7 +94,12 @@ int main(int argc, char** argv) {
   std::string system = "spindle";
   std::vector<std::string> sets;
   bool ring_steps = false;
+  int fine_up_to = 1024;
   app.add_option("--gpus", gpus, "GPU counts (multiples of 8)")->capture_default_str();
+  app.add_option("--fine-up-to", fine_up_to,
+                 "Also simulate every ring step as its own flow (the fine collective model) up to this many GPUs, "
+                 "and print the default model's error against it")
+      ->capture_default_str();
   app.add_option("--system", system, "System to plan and simulate")->capture_default_str();
   app.add_option("--set", sets, "Extra scenario override KEY=VALUE (repeatable)")->type_name("KEY=VALUE");
   app.add_flag("--ring-steps", ring_steps, "Every ring step its own flow")->capture_default_str();
@@ -103,7 +108,8 @@ int main(int argc, char** argv) {
     using spindle::fixed;
     spindle::TextTable t;
     for (const char* c : {"GPUs", "cost model s", "plan s", "place s", "lower s", "planning s", "simulation s",
-                          "sim CPU s", "total s", "peak MiB", "flows", "events", "events/s", "simulated ms", "planned ms"})
+                          "sim CPU s", "total s", "peak MiB", "flows", "events", "events/s", "simulated ms", "planned ms",
+                          "fine ms", "fine sim s", "error %"})
       t.add_column(c, spindle::TextTable::Align::kRight);
     const spindle::NetworkOptions net{ring_steps};
     for (int n : gpus) {
@@ -114,14 +120,28 @@ int main(int argc, char** argv) {
              sim_cpu = 0;
       in >> g >> cost >> plan >> place >> low >> sim >> mib >> flows >> events >> iter >> planned >> sim_cpu;
       const double planning = cost + plan + place + low;
+      std::string fine_ms = "-", fine_s = "-", error = "-";
+      if (!ring_steps && n <= fine_up_to) {  // the same plan with every ring step its own flow
+        const spindle::NetworkOptions fine{true};
+        std::istringstream f(spindle::run_in_children({[&] { return run_size(n, system, sets, fine); }}, 1).front());
+        double fg = 0, fc = 0, fp = 0, fpl = 0, fl = 0, fsim = 0, fmib = 0, ff = 0, fe = 0, fiter = 0;
+        f >> fg >> fc >> fp >> fpl >> fl >> fsim >> fmib >> ff >> fe >> fiter;
+        fine_ms = fixed(fiter * 1e3, 3);
+        fine_s = fixed(fsim, 3);
+        error = fixed(100 * (iter - fiter) / fiter, 2);
+      }
       t.add_row({fixed(g, 0), fixed(cost, 3), fixed(plan, 3), fixed(place, 3), fixed(low, 3), fixed(planning, 3),
                  fixed(sim, 3), fixed(sim_cpu, 3), fixed(planning + sim, 3), fixed(mib, 0), fixed(flows, 0), fixed(events, 0),
-                 fixed(events / std::max(sim, 1e-9), 0), fixed(iter * 1e3, 3), fixed(planned * 1e3, 3)});
+                 fixed(events / std::max(sim, 1e-9), 0), fixed(iter * 1e3, 3), fixed(planned * 1e3, 3), fine_ms, fine_s, error});
       std::cerr << "  " << n << " GPUs: planning " << fixed(planning, 2) << " s, simulation " << fixed(sim, 2) << " s\n";
     }
     std::cout << "Plan (" << system << ") and simulate one iteration, multitask-clip-10 weak-scaled (batches x GPUs/32), "
               << (ring_steps ? "every ring step a flow" : "one flow per rank per phase") << "\n"
-              << t.render();
+              << t.render()
+              << "  planning = cost model + plan + place + lower (programs, their check, compute times); simulation: "
+                 "SimGrid replay of one iteration, in its own process; peak: max RSS of that process\n"
+                 "  fine: the same plan with every ring step of a collective its own flow (--ring-steps); error: "
+                 "(simulated - fine) / fine\n";
     return spindle::kExitOk;
   });
 }
