@@ -25,6 +25,13 @@ namespace s4u = simgrid::s4u;
 
 int token = 0;  // the payload every flow carries (sizes are simulated)
 
+// How flows move, shaped by what SimGrid 3.32 costs at scale: a host-to-host comm (sendto) is
+// kept on the engine's one list of activities, which every completion scans, so thousands in
+// flight cost quadratically. Flows are therefore mailbox comms: every GPU has an inbox with a
+// permanent receiver on that GPU, and every flow is put by a helper actor on the source GPU,
+// which waits for it: the lists a completion scans hold one comm. An actor that sends or
+// receives must never suspend itself: SimGrid holds back the transfers of a suspended sender
+// or receiver.
 class Network {
  public:
   // `sinks`: a sink actor per GPU receives its inbox; without, the caller makes an actor on
