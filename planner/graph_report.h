@@ -19,7 +19,7 @@ std::string summary_text(const Scenario& s, const Graph& g, const MetaGraph& mg)
 // With `cost`, each MetaOp also carries `curve`, `config`, `mem_GiB`, `fit` and
 // `flops_only_t1_s`, and the top level a `cost_model` object (`profile_file` names the profile).
 // With `systems`, a top-level `systems` list: name, planned_s, cstar_s, lower_bound_s,
-// planning_s (wall clock), waves (count).
+// planning_s (wall clock; null when not shown, as in files), waves (count).
 std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg, const CostModel* cost = nullptr,
                          const std::string& profile_file = "", const std::vector<PlannedSystem>* systems = nullptr);
 

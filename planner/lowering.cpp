@@ -299,7 +299,7 @@ std::string replay(const Programs& programs) {
   // Static checks: inputs of a compute come before it; collective ids are consistent.
   struct Coll {
     InstrKind kind;
-    std::vector<int> group;
+    Group group;
     std::int64_t bytes;
   };
   std::map<std::pair<int, InstrKind>, Coll> colls;  // sync-start/wait/param-gather share an id
@@ -319,7 +319,7 @@ std::string replay(const Programs& programs) {
         if (!std::binary_search(in.group.begin(), in.group.end(), static_cast<int>(d)))
           return "device " + std::to_string(d) + " is not a member of collective " + std::to_string(in.collective);
         auto [it, fresh] = colls.insert({{in.collective, in.kind}, Coll{in.kind, in.group, in.bytes}});
-        if (!fresh && (it->second.group != in.group || it->second.bytes != in.bytes))
+        if (!fresh && (!(it->second.group == in.group) || it->second.bytes != in.bytes))
           return "collective " + std::to_string(in.collective) + " differs between its members";
         if (in.kind == InstrKind::kParamGather) param_order.push_back(in.collective);
         else if (in.kind != InstrKind::kSyncWait) order.push_back(in.collective);

@@ -14,6 +14,8 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +29,32 @@ namespace spindle {
 enum class InstrKind { kForward, kBackward, kSend, kRecv, kCopy, kGather, kSyncStart, kSyncWait, kStep, kParamGather };
 const char* instr_name(InstrKind k);
 
+// The members of a collective (GPU ids, ascending), one copy shared by every member's
+// instruction: copied per member, a data-parallel group of 8,192 GPUs would cost 8,192^2 ids.
+class Group {
+ public:
+  Group() = default;
+  Group(std::vector<int> members) : members_(std::make_shared<const std::vector<int>>(std::move(members))) {}  // NOLINT
+  Group(std::initializer_list<int> members) : Group(std::vector<int>(members)) {}
+  const std::vector<int>& members() const { return members_ ? *members_ : empty(); }
+  operator const std::vector<int>&() const { return members(); }  // NOLINT: reads as the vector
+  size_t size() const { return members().size(); }
+  std::vector<int>::const_iterator begin() const { return members().begin(); }
+  std::vector<int>::const_iterator end() const { return members().end(); }
+  int front() const { return members().front(); }
+  int back() const { return members().back(); }
+  friend bool operator==(const Group& a, const Group& b) {
+    return a.members_ == b.members_ || a.members() == b.members();
+  }
+
+ private:
+  static const std::vector<int>& empty() {
+    static const std::vector<int> none;
+    return none;
+  }
+  std::shared_ptr<const std::vector<int>> members_;
+};
+
 struct Instr {
   InstrKind kind = InstrKind::kForward;
   int metaop = -1;
@@ -36,7 +64,7 @@ struct Instr {
   int tensor = -1;                      // send / recv / copy: matches a send to its recv
   std::int64_t bytes = 0;
   int collective = -1;                  // gather / sync: the same id on every member
-  std::vector<int> group;               // gather / sync members, ascending
+  Group group;                          // gather / sync members, ascending
   bool zero1 = false;                   // sync: reduce-scatter + all-gather instead of all-reduce
   std::vector<std::string> weights;     // sync / param gather: the bucket's weight groups, ascending
   std::vector<std::pair<int, int>> rows_of;  // gather: each member's batch rows [first, last), group order

@@ -49,7 +49,7 @@ std::string plans_text(const Scenario& s, const MetaGraph& mg, const std::vector
                fixed(ps.placement.transfer_intra_bytes / 1e9, 2) + " / " + fixed(ps.placement.transfer_inter_bytes / 1e9, 2),
                fixed(ps.placement.sync_intra_bytes / 1e9, 2) + " / " + fixed(ps.placement.sync_inter_bytes / 1e9, 2),
                fixed(ps.placement.peak_mem_GiB, 1) + (ps.placement.over_memory_devices > 0 ? " !" : ""),
-               ps.from_file.empty() ? fixed(ps.planning_s * 1e3, 2) : "-"});
+               ps.from_file.empty() && ps.planning_s >= 0 ? fixed(ps.planning_s * 1e3, 2) : "-"});
   }
   out += t.render();
   out += "  moved: activations and their gradients between slices (and contrastive gathers), inside a node / across "

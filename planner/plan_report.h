@@ -13,7 +13,7 @@ namespace spindle {
 struct PlannedSystem {
   Plan plan;
   PlacementReport placement;  // after place()
-  double planning_s = 0;   // wall clock: printed, never written to plan files
+  double planning_s = 0;   // wall clock: printed, never written to files (< 0: not shown)
   std::string from_file;   // set for a plan read back with --plan
   std::string placement_label;  // set for the placement ablation row
 };

@@ -53,7 +53,7 @@ double ReplayResult::idle_s(int device) const {
 std::string serialize(const ReplayResult& r) {
   std::ostringstream o;
   o << "replay " << hex(r.iteration_s) << " " << r.devices.size() << " " << r.busy.size() << " "
-    << r.transfers.size() << " " << r.collectives.size() << "\n";
+    << r.transfers.size() << " " << r.collectives.size() << " " << r.stats.flows << " " << r.stats.events << "\n";
   for (const DeviceTime& d : r.devices)
     o << hex(d.forward_s) << " " << hex(d.backward_s) << " " << hex(d.transfer_s) << " " << hex(d.sync_s) << " "
       << hex(d.end_s) << "\n";
@@ -80,6 +80,8 @@ ReplayResult deserialize_replay(const std::string& text) {
   r.iteration_s = read_hex(in);
   const auto devices = read_int<size_t>(in), busy = read_int<size_t>(in), transfers = read_int<size_t>(in),
              collectives = read_int<size_t>(in);
+  r.stats.flows = read_int<std::int64_t>(in);
+  r.stats.events = read_int<std::int64_t>(in);
   for (size_t i = 0; i < devices; ++i) {
     DeviceTime d;
     d.forward_s = read_hex(in);

@@ -44,8 +44,15 @@ struct DeviceTime {
   double compute_s() const { return forward_s + backward_s; }
 };
 
+// What the simulation did (deterministic counts): network flows it simulated (point-to-point
+// transfers and collective flows) and events (compute sleeps, flows, collective starts).
+struct ReplayStats {
+  std::int64_t flows = 0, events = 0;
+};
+
 struct ReplayResult {
   double iteration_s = 0;  // the simulated clock when everything is done
+  ReplayStats stats;
   std::vector<DeviceTime> devices;
   std::vector<BusyInterval> busy;  // by device, then time
   std::vector<TransferRecord> transfers;      // by tensor id

@@ -16,7 +16,7 @@ class Host;
 namespace spindle {
 
 // The process's engine: CM02 network model without cross traffic (split-duplex links carry
-// each direction on its own), no TCP window bound, SimGrid's logs silenced.
+// each direction on its own), no TCP window bound, small actor stacks, SimGrid's logs silenced.
 simgrid::s4u::Engine& start_engine();
 
 // Builds the platform of `c` in the started engine; returns the GPU hosts, by GPU id.

@@ -25,6 +25,7 @@
 #include "planner/scenario.h"
 #include "planner/chrome_trace.h"
 #include "sim/collective_bench.h"
+#include "sim/result_files.h"
 #include "sim/sim_report.h"
 #include "sim/simulation.h"
 #include "sim/html_report.h"
@@ -200,41 +201,62 @@ int main(int argc, char** argv) {
         }
       }
     }
-    std::string text = spindle::summary_text(s, g, mg);
-    if (explain_cost) text += "\n" + spindle::cost_text(s, g, mg, cost, profile_file);
-    if (!planned.empty()) text += "\n" + spindle::plans_text(s, mg, planned, s.cluster.gpu.memory_GiB());
-    std::string js = spindle::summary_json(s, g, mg, &cost, profile_file, &planned);
+    // The terminal shows wall-clock times; files get them only in timing.json (same inputs, same bytes).
+    std::vector<spindle::SimulatedPlan> sims;
+    std::vector<spindle::ReplayResult> results;
+    std::vector<std::string> names, trace_files, trace_paths;
+    double simulation_s = 0;
     if (simulate) {
       std::vector<const spindle::Plan*> plans;
       for (const spindle::PlannedSystem& ps : planned) plans.push_back(&ps.plan);
-      const std::vector<spindle::SimulatedPlan> sims = spindle::simulate_plans(plans, s, g, mg, cost, net);
-      std::vector<spindle::ReplayResult> results;
-      std::vector<std::string> trace_files, trace_paths;
+      const auto t0 = std::chrono::steady_clock::now();
+      sims = spindle::simulate_plans(plans, s, g, mg, cost, net);
+      simulation_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
       for (size_t i = 0; i < sims.size(); ++i) {
-        const std::string name = spindle::simulated_name(planned[i]);
-        const std::filesystem::path file = std::filesystem::path(out_dir) / (name + ".trace.json");
-        spindle::write_file_atomically(file, spindle::chrome_trace_json(s, mg, sims[i].programs, sims[i].replay, name));
-        trace_files.push_back(name + ".trace.json");
+        names.push_back(spindle::simulated_name(planned[i]));
+        const std::filesystem::path file = std::filesystem::path(out_dir) / (names.back() + ".trace.json");
+        spindle::write_file_atomically(file, spindle::chrome_trace_json(s, mg, sims[i].programs, sims[i].replay, names.back()));
+        trace_files.push_back(names.back() + ".trace.json");
         trace_paths.push_back(file.string());
         results.push_back(sims[i].replay);
       }
-      text += "\n" + spindle::simulation_text(s, planned, results, trace_paths, net);
-      js = spindle::merge_simulation_json(js, s, results, trace_files, net);
     }
-    if (simulate) text += "\nReport: " + (std::filesystem::path(out_dir) / "index.html").string() + "\n";
-    if (!out_dir.empty()) {
-      spindle::write_file_atomically(std::filesystem::path(out_dir) / "summary.txt", text);
-      spindle::write_file_atomically(std::filesystem::path(out_dir) / "summary.json", js);
-      for (const spindle::PlannedSystem& ps : planned)
-        if (ps.from_file.empty() && ps.placement_label.empty())
-          spindle::write_file_atomically(std::filesystem::path(out_dir) / (ps.plan.system + ".plan.json"),
-                                         spindle::plan_json(ps.plan, s, mg));
-    }
-    if (simulate) {
+    // The scenario as run: the file (or the study point) and its --set overrides.
+    auto scenario_shown = [&] {
       std::string shown = st ? spindle::point_scenario_text(*st, point) : spindle::read_file(scenario_file);
       for (const std::string& o : sets) shown += "# --set " + o + "\n";
-      spindle::write_run_report(out_dir, shown);
+      return shown;
+    };
+    auto report = [&](const std::vector<spindle::PlannedSystem>& shown) {
+      std::string text = spindle::summary_text(s, g, mg);
+      if (explain_cost) text += "\n" + spindle::cost_text(s, g, mg, cost, profile_file);
+      if (!shown.empty()) text += "\n" + spindle::plans_text(s, mg, shown, s.cluster.gpu.memory_GiB());
+      std::string js = spindle::summary_json(s, g, mg, &cost, profile_file, &shown);
+      if (simulate) {
+        text += "\n" + spindle::simulation_text(s, shown, results, trace_paths, net);
+        js = spindle::merge_simulation_json(js, s, results, trace_files, net);
+        text += "\nReport: " + (std::filesystem::path(out_dir) / "index.html").string() + "\n";
+      }
+      return std::pair{text, js};
+    };
+    const auto [text, js] = report(planned);
+    if (!out_dir.empty()) {
+      const std::filesystem::path dir(out_dir);
+      std::vector<spindle::PlannedSystem> untimed = planned;
+      for (spindle::PlannedSystem& ps : untimed) ps.planning_s = -1;
+      const auto [file_text, file_js] = report(untimed);
+      spindle::write_file_atomically(dir / "summary.txt", file_text);
+      spindle::write_file_atomically(dir / "summary.json", file_js);
+      for (const spindle::PlannedSystem& ps : planned)
+        if (ps.from_file.empty() && ps.placement_label.empty())
+          spindle::write_file_atomically(dir / (ps.plan.system + ".plan.json"), spindle::plan_json(ps.plan, s, mg));
+      if (simulate) {
+        spindle::write_file_atomically(dir / "results.csv", spindle::results_csv(planned, names, results));
+        spindle::write_results_h5(dir / "results.h5", scenario_shown(), planned, names, results);
+      }
+      spindle::write_file_atomically(dir / "timing.json", spindle::timing_json(planned, simulate ? simulation_s : -1));
     }
+    if (simulate) spindle::write_run_report(out_dir, scenario_shown());
     std::cout << (json ? js : text);
     return spindle::kExitOk;
   });
