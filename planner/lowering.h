@@ -29,31 +29,35 @@ namespace spindle {
 enum class InstrKind { kForward, kBackward, kSend, kRecv, kCopy, kGather, kSyncStart, kSyncWait, kStep, kParamGather };
 const char* instr_name(InstrKind k);
 
-// The members of a collective (GPU ids, ascending), one copy shared by every member's
-// instruction: copied per member, a data-parallel group of 8,192 GPUs would cost 8,192^2 ids.
-class Group {
+// An immutable list shared by every instruction that carries it (a collective's members and
+// what each member holds): copied per member, a data-parallel group of 8,192 GPUs would cost
+// 8,192^2 entries.
+template <class T>
+class SharedList {
  public:
-  Group() = default;
-  Group(std::vector<int> members) : members_(std::make_shared<const std::vector<int>>(std::move(members))) {}  // NOLINT
-  Group(std::initializer_list<int> members) : Group(std::vector<int>(members)) {}
-  const std::vector<int>& members() const { return members_ ? *members_ : empty(); }
-  operator const std::vector<int>&() const { return members(); }  // NOLINT: reads as the vector
-  size_t size() const { return members().size(); }
-  std::vector<int>::const_iterator begin() const { return members().begin(); }
-  std::vector<int>::const_iterator end() const { return members().end(); }
-  int front() const { return members().front(); }
-  int back() const { return members().back(); }
-  friend bool operator==(const Group& a, const Group& b) {
-    return a.members_ == b.members_ || a.members() == b.members();
-  }
+  SharedList() = default;
+  SharedList(std::vector<T> items) : items_(std::make_shared<const std::vector<T>>(std::move(items))) {}  // NOLINT
+  SharedList(std::initializer_list<T> items) : SharedList(std::vector<T>(items)) {}
+  const std::vector<T>& items() const { return items_ ? *items_ : empty(); }
+  operator const std::vector<T>&() const { return items(); }  // NOLINT: reads as the vector
+  size_t size() const { return items().size(); }
+  const T& operator[](size_t i) const { return items()[i]; }
+  typename std::vector<T>::const_iterator begin() const { return items().begin(); }
+  typename std::vector<T>::const_iterator end() const { return items().end(); }
+  const T& front() const { return items().front(); }
+  const T& back() const { return items().back(); }
+  friend bool operator==(const SharedList& a, const SharedList& b) { return a.items_ == b.items_ || a.items() == b.items(); }
 
  private:
-  static const std::vector<int>& empty() {
-    static const std::vector<int> none;
+  static const std::vector<T>& empty() {
+    static const std::vector<T> none;
     return none;
   }
-  std::shared_ptr<const std::vector<int>> members_;
+  std::shared_ptr<const std::vector<T>> items_;
 };
+
+// The members of a collective: GPU ids, ascending.
+using Group = SharedList<int>;
 
 struct Instr {
   InstrKind kind = InstrKind::kForward;
@@ -66,8 +70,8 @@ struct Instr {
   int collective = -1;                  // gather / sync: the same id on every member
   Group group;                          // gather / sync members, ascending
   bool zero1 = false;                   // sync: reduce-scatter + all-gather instead of all-reduce
-  std::vector<std::string> weights;     // sync / param gather: the bucket's weight groups, ascending
-  std::vector<std::pair<int, int>> rows_of;  // gather: each member's batch rows [first, last), group order
+  SharedList<std::string> weights;      // sync / param gather: the bucket's weight groups, ascending
+  SharedList<std::pair<int, int>> rows_of;  // gather: each member's batch rows [first, last), group order
   double planned_s = 0;                 // planned start of the compute it belongs to
   // recv / copy: the compute that needs the data (its MetaOp, first layer, backward or not).
   int for_metaop = -1;
