@@ -30,10 +30,12 @@ spindle_install_packages() {
 }
 
 spindle_build() {
-  local werror=OFF
-  [ "${CI:-}" = "true" ] && werror=ON
+  # CI turns warnings into errors; elsewhere an existing build keeps its own setting (forcing
+  # OFF here would rebuild everything after a build with the release preset's options).
+  local werror=()
+  [ "${CI:-}" = "true" ] && werror=(-DSPINDLE_WERROR=ON)
   cmake -S "$SPINDLE_ROOT" -B "$SPINDLE_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release \
-    -DSPINDLE_WERROR="$werror" >"$SPINDLE_BUILD.configure.log" 2>&1 || {
+    "${werror[@]}" >"$SPINDLE_BUILD.configure.log" 2>&1 || {
     cat "$SPINDLE_BUILD.configure.log" >&2
     exit 1
   }

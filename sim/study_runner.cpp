@@ -85,12 +85,14 @@ pid_t spawn(const std::vector<std::string>& args, const fs::path& out, const fs:
   const pid_t pid = ::fork();
   if (pid < 0) throw IoError("fork failed for a study point");
   if (pid == 0) {
+    ::setpgid(0, 0);  // its own process group: stopping a point also stops its simulation children
     const int o = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int e = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (o < 0 || e < 0 || ::dup2(o, 1) < 0 || ::dup2(e, 2) < 0) _exit(126);
     ::execv(argv[0], argv.data());
     _exit(127);
   }
+  ::setpgid(pid, pid);  // also here, so the group exists before the parent may signal it
   return pid;
 }
 
@@ -211,7 +213,7 @@ int run_study(const fs::path& file, const StudyOptions& o) {
                       static_cast<int>(running.size()));
   }
   if (g_interrupted) {
-    for (const auto& [pid, r] : running) ::kill(pid, SIGTERM);
+    for (const auto& [pid, r] : running) ::kill(-pid, SIGTERM);  // the point and its children
     for (const auto& [pid, r] : running) ::waitpid(pid, nullptr, 0);
     progress.done();
     std::cerr << "interrupted: " << (skipped + finished) << " finished points are kept in " << (dir / "points").string()
