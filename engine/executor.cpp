@@ -72,7 +72,6 @@ struct Executor::Device {
   std::map<int, OpState> ctx;                    // by operator
   std::map<int, TaskBatch> batches;              // by task: the whole batch
   std::map<int, Tensor> contrastive_din;         // by loss MetaOp: the share's gradient, all rows
-  std::set<int> backward_done;                   // MetaOps
   std::vector<double> loss;                      // per task: this device's share
   double grad_norm = 0;
   DeviceCounters counters;
@@ -279,7 +278,6 @@ class Interpreter {
       }
       d_.counters.backward_rows += rows.rows();
     }
-    d_.backward_done.insert(in.metaop);
   }
 
   Tensor transfer_view(const Instr& in) {
@@ -321,32 +319,33 @@ class Interpreter {
     std::int64_t most = 0;
     for (auto [f, e] : in.rows_of) most = std::max<std::int64_t>(most, e - f);
     const std::int64_t chunk = most * 2 * width, n = static_cast<std::int64_t>(in.group.size());
-    auto packed = [&](const Tensor& t, size_t j) {  // member j's rows of a [n x chunk] buffer, as [rows, 2, D]
+    // Member j's rows in chunk `slot` of a buffer of chunks (padded to the most rows), as [rows, 2, D].
+    auto packed = [&](const Tensor& t, size_t j, size_t slot) {
       const auto [f, e] = in.rows_of[j];
-      return t.flat_view(static_cast<std::int64_t>(j) * chunk, (e - f) * 2 * width).reshaped({e - f, 2, width});
+      return t.flat_view(static_cast<std::int64_t>(slot) * chunk, (e - f) * 2 * width).reshaped({e - f, 2, width});
     };
     const auto [own_f, own_e] = in.rows_of[r];
-    if (!d_.backward_done.count(in.metaop)) {
+    if (!in.for_backward) {
       Tensor mine = be_.alloc({chunk}), all = be_.alloc({n * chunk});
-      Tensor dst = packed(mine, 0);
+      Tensor dst = packed(mine, r, 0);
       copy_flat(be_, concat_tokens(be_, views(io.sources, false, own_f, own_e)), dst, false);
       d_.comm->all_gather(in.group, mine, all);
       for (size_t j = 0; j < in.group.size(); ++j) {
         if (j == r) continue;
         std::vector<Tensor> parts = views(io.sources, false, in.rows_of[j].first, in.rows_of[j].second);
-        split_tokens(be_, packed(all, j), parts, false);
+        split_tokens(be_, packed(all, j, j), parts, false);
       }
       d_.counters.gathered_bytes += (own_e - own_f) * 2 * width * 4;
     } else {
       const Tensor& din = d_.contrastive_din.at(in.metaop);
       Tensor all = be_.alloc({n * chunk}), mine = be_.alloc({chunk});
       for (size_t j = 0; j < in.group.size(); ++j) {
-        Tensor dst = packed(all, j);
+        Tensor dst = packed(all, j, j);
         copy_flat(be_, din.rows_view(in.rows_of[j].first, in.rows_of[j].second), dst, false);
       }
       d_.comm->reduce_scatter(in.group, all, mine);
       std::vector<Tensor> parts = views(io.sources, true, own_f, own_e);
-      split_tokens(be_, packed(mine, 0), parts, true);
+      split_tokens(be_, packed(mine, r, 0), parts, true);
     }
   }
 
@@ -357,13 +356,19 @@ class Interpreter {
     b.group = in.group;
     b.zero1 = in.zero1;
     b.rank = std::find(in.group.begin(), in.group.end(), d_.id) - in.group.begin();
-    for (const std::string& w : in.weights)
+    for (const std::string& w : in.weights) {
+      const size_t before = b.pieces.size();
       for (auto& [name, p] : d_.ws->params())
         if (name.compare(0, w.size() + 1, w + "/") == 0) {
           b.pieces.push_back({name, b.total, p.value.numel()});
           b.total += p.value.numel();
           d_.bucket_of[name] = in.collective;
         }
+      // Members that flattened different sizes would read past each other's buffers.
+      if (b.pieces.size() == before)
+        throw InternalError("device " + std::to_string(d_.id) + ": bucket " + std::to_string(in.collective) +
+                            " names weight group " + w + ", which the device does not hold");
+    }
     const auto n = static_cast<std::int64_t>(b.group.size());
     b.chunk = (b.total + n - 1) / n;
     return b;
@@ -566,7 +571,6 @@ void Executor::run_device(Device& d, double t0_s) {
   d.ctx.clear();
   d.batches.clear();
   d.contrastive_din.clear();
-  d.backward_done.clear();
   d.loss.assign(s_.tasks.size(), 0.0);
   d.counters = DeviceCounters{};
   d.timeline.clear();
@@ -585,18 +589,30 @@ StepResult Executor::step() {
   std::vector<std::exception_ptr> errors(devices_.size());
   std::atomic<bool> aborted = false;
   const double t0 = now_s();
+  if (failed_) throw InternalError("executor: a previous step failed; its communicators are aborted");
+  auto abort_all = [this] {
+    failed_ = true;
+    world_->abort();
+    sync_world_->abort();
+  };
   {
     std::vector<std::jthread> threads;
-    for (size_t i = 0; i < devices_.size(); ++i)
-      threads.emplace_back([&, i] {
-        try {
-          run_device(*devices_[i], t0);
-        } catch (const CommAborted&) {
-          aborted = true;  // another device failed first
-        } catch (...) {
-          errors[i] = std::current_exception();  // the device aborted the worlds before unwinding
-        }
-      });
+    try {
+      for (size_t i = 0; i < devices_.size(); ++i)
+        threads.emplace_back([&, i] {
+          try {
+            run_device(*devices_[i], t0);
+          } catch (const CommAborted&) {
+            aborted = true;  // another device failed first
+          } catch (...) {
+            errors[i] = std::current_exception();
+            abort_all();  // wherever it failed, no other device waits for it forever
+          }
+        });
+    } catch (...) {  // a thread that could not start: release the started ones before joining them
+      abort_all();
+      throw;
+    }
   }
   iteration_s_ = now_s() - t0;
   for (const auto& e : errors)

@@ -17,6 +17,7 @@
 // device's share of each task's mean loss; the iteration's task loss is their sum.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -101,6 +102,7 @@ class Executor {
   std::int64_t step_ = 0;
   std::vector<std::int64_t> position_;  // per task: next sample
   bool keep_gradients_ = false;
+  std::atomic<bool> failed_ = false;  // a step failed: the communicators stay aborted
   double iteration_s_ = 0;
 };
 

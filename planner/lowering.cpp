@@ -157,6 +157,7 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
         for (bool backward : {false, true}) {
           Instr in;
           in.kind = InstrKind::kGather;
+          in.for_backward = backward;  // forward: all-gather; backward: reduce-scatter
           in.metaop = m.id;
           in.group = group;
           in.rows_of = rows_of;

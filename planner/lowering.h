@@ -73,7 +73,8 @@ struct Instr {
   SharedList<std::string> weights;      // sync / param gather: the bucket's weight groups, ascending
   SharedList<std::pair<int, int>> rows_of;  // gather: each member's batch rows [first, last), group order
   double planned_s = 0;                 // planned start of the compute it belongs to
-  // recv / copy: the compute that needs the data (its MetaOp, first layer, backward or not).
+  // recv / copy: the compute that needs the data (its MetaOp, first layer, backward or not);
+  // gather: for_backward marks the reduce-scatter of the gradients after the loss.
   int for_metaop = -1;
   int for_first_layer = -1;
   bool for_backward = false;
