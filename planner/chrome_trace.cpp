@@ -16,9 +16,19 @@ using nlohmann::ordered_json;
 
 double us(double s) { return std::round(s * 1e9) / 1e3; }
 
+// Members as runs ("0-7,16-23"); past 16 runs the rest is counted, not listed: every member's
+// event carries this text, so a full list would make the trace quadratic in the group's size.
 std::string group_text(const std::vector<int>& g) {
+  constexpr int kMaxRuns = 16;
   std::string t;
-  for (size_t i = 0; i < g.size(); ++i) t += (i ? "," : "") + std::to_string(g[i]);
+  int runs = 0;
+  for (size_t i = 0; i < g.size();) {
+    size_t j = i;
+    while (j + 1 < g.size() && g[j + 1] == g[j] + 1) ++j;
+    if (runs == kMaxRuns) return t + ",... (" + std::to_string(g.size()) + " GPUs)";
+    t += (runs++ ? "," : "") + std::to_string(g[i]) + (j > i ? "-" + std::to_string(g[j]) : "");
+    i = j + 1;
+  }
   return t;
 }
 

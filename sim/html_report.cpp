@@ -88,8 +88,15 @@ std::string summary_table(const RunResults& r) {
 
 }  // namespace
 
+// Above this many GPUs a run's page leaves out the Gantt and utilisation pictures: a row per GPU
+// stops being readable, and reading every trace back costs several times its size in memory
+// (16,384 GPUs: gigabytes of trace). The traces and results.h5 keep every interval.
+constexpr int kPictureMaxGpus = 1024;
+
 fs::path write_run_report(const fs::path& dir, const std::string& text) {
-  const RunResults r = read_run(dir);
+  RunResults r = read_run(dir, true);
+  const bool pictures = r.gpus <= kPictureMaxGpus;
+  if (pictures) r = read_run(dir);
   std::error_code ec;
   std::string scenario_text = text;
   if (!text.empty()) write_file_atomically(dir / "scenario.txt", text);
@@ -98,7 +105,10 @@ fs::path write_run_report(const fs::path& dir, const std::string& text) {
   for (const SystemRun& s : r.systems) scale = std::max(scale, s.simulated_s);
   std::string gantts;
   bool first = true;
-  for (const SystemRun* s : gantt_order(r)) {
+  if (!pictures)
+    gantts = "<p class=\"note\">" + std::to_string(r.gpus) + " GPUs: Gantt and utilisation charts are drawn up to " +
+             std::to_string(kPictureMaxGpus) + " GPUs; every GPU's busy intervals are in results.h5 and the traces.</p>\n";
+  for (const SystemRun* s : pictures ? gantt_order(r) : std::vector<const SystemRun*>{}) {
     const std::string file = "gantt-" + s->name + ".svg";
     write_file_atomically(dir / file, gantt_svg(r, *s, scale));
     const bool headline = s->name == "spindle" || s->name == "sequential";
@@ -109,7 +119,7 @@ fs::path write_run_report(const fs::path& dir, const std::string& text) {
     gantts += (headline ? "<h3>" + html_escape(s->name) + "</h3>\n" : "<h4>" + html_escape(s->name) + "</h4>\n") +
               img(file, "Gantt chart of " + s->name);
   }
-  write_file_atomically(dir / "utilization.svg", utilization_svg(r));
+  if (pictures) write_file_atomically(dir / "utilization.svg", utilization_svg(r));
   write_file_atomically(dir / "scaling.svg", scaling_svg(r));
   std::vector<std::string> files;
   for (const auto& e : fs::directory_iterator(dir))
@@ -130,7 +140,7 @@ fs::path write_run_report(const fs::path& dir, const std::string& text) {
           "time across on one scale for every system; compute coloured by task (backward darker), transfers hatched, "
           "weight sync dark grey; dashed lines: simulated start of each forward wave (F), dotted: backward (B).</p>\n" +
           gantts;
-  body += "<h2>GPU utilisation over time</h2>\n" + img("utilization.svg", "utilisation over time");
+  if (pictures) body += "<h2>GPU utilisation over time</h2>\n" + img("utilization.svg", "utilisation over time");
   body += "<h2>Scaling curves T_m(n)</h2>\n" + img("scaling.svg", "scaling curves");
   body += "<h2>Files</h2>\n" + list;
   body += "<h2>Scenario</h2>\n<pre>" + html_escape(scenario_text) + "</pre>\n";

@@ -336,6 +336,11 @@ TEST(SimCli, SimulatesEverySystemAndWritesTraces) {
     EXPECT_THAT(text, HasSubstr("\"traceEvents\": ["));
     EXPECT_THAT(text, HasSubstr("\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":0,\"tid\":0,\"args\":{\"name\":\"GPU 0\"}"));
     EXPECT_THAT(text, HasSubstr(" / fwd\",\"cat\":\"fwd\",\"ph\":\"X\""));
+    // Collective members as runs of GPU ids: sequential syncs every layer over all 32 GPUs.
+    if (std::string(sys) == "sequential") {
+      EXPECT_THAT(text, HasSubstr("\"group\":\"0-31\""));
+      EXPECT_EQ(text.find("0,1,2,3"), std::string::npos);
+    }
     // Flow arrows wherever a transfer crosses devices (a plan may keep every transfer local).
     if (text.find("\"name\":\"recv tensor ") != std::string::npos || std::string(sys) == "spindle") {
       EXPECT_THAT(text, HasSubstr("\"ph\":\"s\""));
