@@ -113,6 +113,14 @@ int main(int argc, char** argv) {
   return spindle::run_guarded("spindle-sim", [&] {
     spindle::LoadOptions options;
     options.overrides = sets;
+    // Flags every point would reject: one line here, not one failed point each.
+    for (const std::string& name : systems)
+      if (std::find(spindle::system_names().begin(), spindle::system_names().end(), name) ==
+          spindle::system_names().end())
+        throw spindle::InputError("--system " + name + ": unknown system; allowed: spindle, spindle-paper, sequential, "
+                                  "uniform, optimus");
+    if (app.count("--jobs") > 0 && study.jobs < 1)
+      throw spindle::InputError("--jobs " + std::to_string(study.jobs) + ": allowed: 1 or more points at once");
     std::optional<spindle::Study> st;
     if (spindle::is_study_file(scenario_file)) st = spindle::read_study_file(scenario_file);
     if (st && point < 0) {  // a study: every point in its own process, then the report

@@ -15,7 +15,9 @@ std::string escape(const std::string& text) {
       case '>': out += "&gt;"; break;
       case '"': out += "&quot;"; break;
       case '\'': out += "&#39;"; break;
-      default: out += c;
+      default:  // XML 1.0 allows no control characters but tab, LF and CR
+        if (static_cast<unsigned char>(c) >= 0x20 || c == '\t' || c == '\n' || c == '\r') out += c;
+        else out += "?";
     }
   }
   return out;

@@ -2,6 +2,7 @@
 #include "sim/sweep.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 #include "planner/config_reader.h"
@@ -23,10 +24,10 @@ std::string value_text(const Value& v) {
   switch (v.type()) {
     case Value::Type::kString: return v.string();
     case Value::Type::kInteger: return std::to_string(v.integer());
-    case Value::Type::kFloat: {
+    case Value::Type::kFloat: {  // shortest text that reads back exactly: distinct values stay distinct
       char buf[32];
-      std::snprintf(buf, sizeof buf, "%g", v.floating());
-      return buf;
+      const auto r = std::to_chars(buf, buf + sizeof buf, v.floating());
+      return std::string(buf, r.ptr);
     }
     case Value::Type::kBoolean: return v.boolean() ? "true" : "false";
     case Value::Type::kArray: {

@@ -49,6 +49,12 @@ TEST(Sweep, CartesianCrossesKeysLastFastest) {
   EXPECT_EQ(sc.name, "multitask-clip-4");
 }
 
+TEST(Sweep, FloatValuesKeepEveryDigitInLabels) {  // else distinct points would share a plot line
+  const auto s = study(std::string(kBase) + "[sweep]\n\"cluster.inter_node.bw_GBps\" = [12.3456781, 12.3456782, 6.25]\n");
+  EXPECT_THAT(labels(s), ::testing::ElementsAre("cluster.inter_node.bw_GBps=12.3456781",
+                                                "cluster.inter_node.bw_GBps=12.3456782", "cluster.inter_node.bw_GBps=6.25"));
+}
+
 TEST(Sweep, ZipPairsValuesAndNeedsEqualLengths) {
   const auto s = study(std::string(kBase) + "[sweep]\nmode = \"zip\"\n\"tasks.0.batch\" = [32, 64]\n\"tasks.1.batch\" = [16, 32]\n");
   EXPECT_THAT(labels(s), ::testing::ElementsAre("tasks.0.batch=32, tasks.1.batch=16", "tasks.0.batch=64, tasks.1.batch=32"));
