@@ -242,13 +242,24 @@ fs::path write_study_report(const fs::path& dir) {
   if (!meta.value("x", std::string()).empty()) x_key = meta["x"].get<std::string>();
   if (!x_key.empty() && done > 0) {
     body += "<h2>Sweep: iteration time and speedup against " + html_escape(x_key) + "</h2>\n";
+    // Keys that move with x (zipped with it: one value per x value over every point) belong to
+    // the x axis, not to the lines; the other keys split the points into one plot each.
+    std::set<std::string> with_x;
+    for (const std::string& k : keys) {
+      if (k == x_key) continue;
+      std::map<std::string, std::set<std::string>> per_x;
+      for (const PointRow& p : points)
+        if (p.coord(x_key) && p.coord(k)) per_x[p.coord(x_key)->value].insert(p.coord(k)->value);
+      if (!per_x.empty() && std::all_of(per_x.begin(), per_x.end(), [](const auto& e) { return e.second.size() == 1; }))
+        with_x.insert(k);
+    }
     std::vector<std::string> groups;
     std::map<std::string, std::vector<const PointRow*>> by_group;
     for (const PointRow& p : points) {
       if (!p.done || !p.coord(x_key)) continue;
       std::string g;
       for (const Coord& c : p.coords)
-        if (c.key != x_key) g += (g.empty() ? "" : ", ") + c.key + "=" + c.value;
+        if (c.key != x_key && !with_x.count(c.key)) g += (g.empty() ? "" : ", ") + c.key + "=" + c.value;
       if (!by_group.count(g)) groups.push_back(g);
       by_group[g].push_back(&p);
     }

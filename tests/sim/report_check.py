@@ -122,6 +122,18 @@ def files(sim, source):
         if check_svgs(out) < 2 * 3 + 2:
             fail("too few SVG files")
 
+        # Keys zipped with the x axis move along it: one plot for the whole sweep, not one per point.
+        zipped = os.path.join(tmp, "zipped.toml")
+        with open(zipped, "w") as f:
+            f.write('[study]\nname = "zipped"\nx = "tasks.0.batch"\n\n[scenario]\nextends = "%s"\n\n'
+                    '[sweep]\nmode = "zip"\n"tasks.0.batch" = [32, 64]\n"tasks.1.batch" = [16, 32]\n'
+                    % os.path.join(source, "scenarios", "multitask-clip-4.toml"))
+        zout = os.path.join(tmp, "zout")
+        run([sim, zipped, "--out", zout, "--system", "spindle", "--system", "sequential", "-j", "2"], source)
+        plots = sorted(f for f in os.listdir(zout) if f.startswith("sweep-"))
+        if plots != ["sweep-0-speedup.svg", "sweep-0-time.svg"]:
+            fail("a zipped sweep should give one time and one speedup plot, got %s" % plots)
+
         # On a terminal: one bar redrawn in place.
         master, slave = pty.openpty()
         tty = [sim, study, "--out", os.path.join(tmp, "tty"), "--system", "spindle", "--system", "sequential"]
