@@ -72,11 +72,24 @@ Value parse_text(const std::string& text, const std::string& name) {
 
 }  // namespace
 
+namespace {
+thread_local ReadLog* g_read_log = nullptr;
+}  // namespace
+
+ReadLog::ReadLog() : outer_(g_read_log) { g_read_log = this; }
+ReadLog::~ReadLog() { g_read_log = outer_; }
+void ReadLog::add(const std::string& path, const std::string& text) {
+  files_.emplace_back(path, text);
+  if (outer_ != nullptr) outer_->add(path, text);
+}
+
 Value parse_toml_file(const std::filesystem::path& path) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
     throw InputError(path.string() + ": no such scenario file; allowed: a path to a TOML file");
-  return parse_text(read_file(path), path.string());
+  const std::string text = read_file(path);
+  if (g_read_log != nullptr) g_read_log->add(path.string(), text);
+  return parse_text(text, path.string());
 }
 
 Value parse_toml_string(const std::string& text, const std::string& name) {

@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "planner/config_tree.h"
 
@@ -11,6 +13,22 @@ namespace spindle::config {
 
 // Parses a TOML file; the tree's locations name `path` as given.
 Value parse_toml_file(const std::filesystem::path& path);
+
+// While alive, records every file parse_toml_file reads on this thread (path as given, text):
+// what a loaded scenario depends on (its extends chain, presets, GPU file). Nests.
+class ReadLog {
+ public:
+  ReadLog();
+  ~ReadLog();
+  ReadLog(const ReadLog&) = delete;
+  ReadLog& operator=(const ReadLog&) = delete;
+  const std::vector<std::pair<std::string, std::string>>& files() const { return files_; }
+  void add(const std::string& path, const std::string& text);
+
+ private:
+  ReadLog* outer_;
+  std::vector<std::pair<std::string, std::string>> files_;
+};
 
 // Parses TOML text as if it were the file `name` (used by tests and generated scenarios).
 Value parse_toml_string(const std::string& text, const std::string& name);

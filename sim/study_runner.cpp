@@ -17,6 +17,7 @@
 #include "planner/cost_model.h"
 #include "planner/graph_builder.h"
 #include "planner/metagraph.h"
+#include "planner/toml_reader.h"
 #include "sim/html_report.h"
 #include "sim/progress.h"
 #include "traces/atomic_file.h"
@@ -66,6 +67,31 @@ void validate(const Study& st, const LoadOptions& load) {
       throw InputError(st.file + ": sweep point " + std::to_string(p.index) + " (" + p.label() + "): " + e.what());
     }
   }
+}
+
+// What a point's results depend on: the study file, every file its scenario reads (extends
+// chain, presets, GPU file), the --set overrides and the flags its run gets. Written into the
+// point's `done` file; --resume skips a point only when they are unchanged.
+std::string point_fingerprint(const Study& st, int index, const LoadOptions& load, const std::vector<std::string>& pass) {
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a, 64 bits
+  auto mix = [&](const std::string& text) {
+    for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xffu) * 1099511628211ull;  // a separator no text byte sequence can fake
+  };
+  mix(point_scenario_text(st, index));
+  {
+    config::ReadLog log;
+    load_point(st, index, load);
+    for (const auto& [path, text] : log.files()) {
+      mix(path);
+      mix(text);
+    }
+  }
+  for (const std::string& set : load.overrides) mix("--set " + set);
+  for (const std::string& arg : pass) mix(arg);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return std::string("inputs ") + buf + "\n";
 }
 
 std::string last_line(const fs::path& file) {
@@ -145,13 +171,19 @@ int run_study(const fs::path& file, const StudyOptions& o) {
   write_file_atomically(dir / "points.json", points_json(st, paper_file));
 
   std::vector<int> todo;
-  int skipped = 0;
+  std::map<int, std::string> fingerprint;
+  int skipped = 0, stale = 0;
   for (const SweepPoint& p : st.points) {
     if (p.index % o.shards != o.shard) continue;
+    fingerprint[p.index] = point_fingerprint(st, p.index, load, o.pass);
     std::error_code ec;
-    if (o.resume && fs::is_regular_file(dir / "points" / p.slug() / "done", ec)) {
-      ++skipped;
-      continue;
+    const fs::path done = dir / "points" / p.slug() / "done";
+    if (o.resume && fs::is_regular_file(done, ec)) {
+      if (read_file(done) == fingerprint[p.index]) {
+        ++skipped;
+        continue;
+      }
+      ++stale;  // finished with other inputs: run again
     }
     todo.push_back(p.index);
   }
@@ -159,6 +191,7 @@ int run_study(const fs::path& file, const StudyOptions& o) {
   std::cerr << "study " << st.name << ": " << st.points.size() << " points";
   if (o.shards > 1) std::cerr << ", shard " << o.shard << "/" << o.shards;
   if (o.resume) std::cerr << ", " << skipped << " already done";
+  if (stale > 0) std::cerr << ", " << stale << " done with other inputs (run again)";
   std::cerr << "; running " << todo.size() << ", " << jobs << " at a time, into " << dir.string() << "\n";
 
   const std::string self = fs::read_symlink("/proc/self/exe").string();
@@ -203,7 +236,7 @@ int run_study(const fs::path& file, const StudyOptions& o) {
     const double secs = std::chrono::duration<double>(Clock::now() - it->second.start).count();
     const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (ok) {
-      write_file_atomically(dir / "points" / p.slug() / "done", "ok\n");
+      write_file_atomically(dir / "points" / p.slug() / "done", fingerprint.at(p.index));
       ++finished;
     } else {
       failed.push_back(p.index);

@@ -198,6 +198,10 @@ def files(sim, source):
             fail("--resume rewrote the finished point")
         if os.stat(second).st_mtime == 1:
             fail("--resume did not run the missing point")
+        # --resume with other inputs (here a --set): finished points are stale and run again.
+        p = run(base + ["--resume", "--set", "cluster.intra_node.latency_us=2.5"], source)
+        if "0 already done, 2 done with other inputs (run again); running 2," not in p.stderr:
+            fail("--resume with another --set should run both points again:\n" + p.stderr)
 
         # report DIR rebuilds the page from the folder alone.
         run([sim, "report", out], source)
