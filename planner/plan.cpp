@@ -83,6 +83,15 @@ std::string check_plan(const Plan& plan, const MetaGraph& mg, const CostModel& c
       if (first_start[static_cast<size_t>(m.id)] < last_end[static_cast<size_t>(p)] - eps)
         return "MetaOp " + std::to_string(m.id) + " starts at " + fixed(first_start[static_cast<size_t>(m.id)], 9) +
                " s before its predecessor " + std::to_string(p) + " ends at " + fixed(last_end[static_cast<size_t>(p)], 9) + " s";
+  // Placed or not, as a whole: a plan placing only some slices would be silently re-placed.
+  size_t placed = 0, slices = 0;
+  for (const Wave& w : plan.waves)
+    for (const Slice& s : w.slices) {
+      ++slices;
+      placed += s.devices.empty() ? 0 : 1;
+    }
+  if (placed > 0 && placed < slices)
+    return std::to_string(placed) + " of " + std::to_string(slices) + " slices list their devices (either all or none)";
   // A device runs one slice at a time.
   std::map<int, std::vector<std::pair<double, double>>> busy;
   for (const Wave& w : plan.waves)

@@ -227,6 +227,11 @@ TEST(PlanFile, MismatchesAreOneClearLine) {
   EXPECT_THAT(plan_error(f, edit("\"n\": 32,", "\"n\": 32, \"devices\": \"x\",")),
               ::testing::HasSubstr(".devices: expected array"));
   EXPECT_THAT(plan_error(f, edit("\"notes\": [", "\"schedule_from\": 5, \"notes\": [")), ::testing::Eq(""));
+  // Devices on some slices only: all or none.
+  std::string ids;
+  for (int d = 0; d < 32; ++d) ids += (d ? "," : "") + std::to_string(d);
+  EXPECT_THAT(plan_error(f, edit("\"n\": 32,", "\"n\": 32, \"devices\": [" + ids + "],")),
+              ::testing::HasSubstr("slices list their devices (either all or none)"));
 }
 
 }  // namespace
