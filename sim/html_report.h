@@ -21,6 +21,10 @@ std::filesystem::path write_run_report(const std::filesystem::path& dir, const s
 // missing. Returns the path of index.html.
 std::filesystem::path write_study_report(const std::filesystem::path& dir);
 
+// Reads a study's published-speedups file as the report will (InputError naming file:line:col),
+// so a bad one stops the study before any point runs.
+void check_paper_speedups(const std::filesystem::path& file);
+
 // The HTML page's shell: <head> with inline style and the picture check, then `body`.
 std::string html_page(const std::string& title, const std::string& body);
 std::string html_escape(const std::string& text);

@@ -75,8 +75,11 @@ PaperData read_paper(const fs::path& file) {
       const config::Value* v = r.find("range");
       if (v->type() != config::Value::Type::kArray || v->array().size() != 2)
         config::fail(v->loc(), r.key_path("range"), "expected [low, high]", "two numbers");
-      auto val = [](const config::Value& x) {
-        return x.type() == config::Value::Type::kInteger ? static_cast<double>(x.integer()) : x.floating();
+      auto val = [&](const config::Value& x) {
+        if (x.type() == config::Value::Type::kInteger) return static_cast<double>(x.integer());
+        if (x.type() != config::Value::Type::kFloat)
+          config::fail(x.loc(), r.key_path("range"), "expected [low, high]", "two numbers");
+        return x.floating();
       };
       e.range_lo = val(v->array()[0]);
       e.range_hi = val(v->array()[1]);
@@ -141,6 +144,8 @@ std::string paper_table(const PaperData& paper, const std::vector<PointRow>& poi
 }
 
 }  // namespace
+
+void check_paper_speedups(const fs::path& file) { read_paper(file); }
 
 fs::path write_study_report(const fs::path& dir) {
   const fs::path pj = dir / "points.json";

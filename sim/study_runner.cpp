@@ -165,6 +165,7 @@ int run_study(const fs::path& file, const StudyOptions& o) {
     if (!fs::is_regular_file(src, ec))
       throw InputError(file.string() + ": study.paper_speedups: no such file '" + src.string() +
                        "'; allowed: a data file relative to the study file");
+    check_paper_speedups(src);
     paper_file = "paper-speedups.toml";
     write_file_atomically(dir / paper_file, read_file(src));
   }

@@ -239,6 +239,18 @@ def files(sim, source):
             fail("a bad point should be named with its coordinates:\n" + p.stderr)
         if os.path.exists(os.path.join(tmp, "bad-out", "points")):
             fail("a study with a bad point ran something")
+
+        # A malformed published-speedups file stops the study before any point runs, too.
+        with open(os.path.join(tmp, "bad-speedups.toml"), "w") as f:
+            f.write('[source]\ncitation = "x"\n[[speedup]]\nmodel = "M"\nbaseline = "B"\nrange = ["a", 2]\n')
+        with open(bad, "w") as f:
+            f.write(study_text(source, [1, 2]).replace('name = "check"', 'name = "check"\npaper_speedups = "bad-speedups.toml"'))
+        p = run([sim, bad, "--out", os.path.join(tmp, "bad-paper")], source, expect=2)
+        if "bad-speedups.toml:6:10: speedup.0.range" not in p.stderr or p.stderr.count("\n") != 1:
+            fail("a malformed paper_speedups file should be one line naming its place:\n" + p.stderr)
+        pts = os.path.join(tmp, "bad-paper", "points")
+        if os.path.isdir(pts) and os.listdir(pts):
+            fail("a study with a bad paper_speedups file ran points")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
