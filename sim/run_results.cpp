@@ -38,7 +38,7 @@ std::string text(const json& j, const char* key) {
 void read_bars(const fs::path& file, SystemRun& sr) {
   const json t = read_json(file);
   if (!t.contains("traceEvents")) throw InputError(file.string() + ": no traceEvents; allowed: a Chrome trace from spindle-sim");
-  for (const json& e : t["traceEvents"]) {
+  for (const json& e : t.at("traceEvents")) {
     if (text(e, "ph") != "X") continue;
     const std::string cat = text(e, "cat");
     Bar b;
@@ -51,9 +51,9 @@ void read_bars(const fs::path& file, SystemRun& sr) {
     b.start_s = number(e, "ts") * 1e-6;
     b.end_s = b.start_s + number(e, "dur") * 1e-6;
     b.name = text(e, "name");
-    if (e.contains("args") && e["args"].contains("metaop")) {
-      b.metaop = e["args"]["metaop"].get<int>();
-      if (e["args"].contains("layers")) b.first_layer = e["args"]["layers"][0].get<int>();
+    if (e.contains("args") && e.at("args").contains("metaop")) {
+      b.metaop = e.at("args").at("metaop").get<int>();
+      if (e.at("args").contains("layers")) b.first_layer = e.at("args").at("layers")[0].get<int>();
     }
     sr.bars.push_back(std::move(b));
   }
@@ -65,7 +65,7 @@ void read_bars(const fs::path& file, SystemRun& sr) {
 // The simulated start of every wave: the earliest compute of any of its slices.
 void wave_starts(const json& plan, SystemRun& sr) {
   if (!plan.contains("waves")) return;
-  const json& waves = plan["waves"];
+  const json& waves = plan.at("waves");
   sr.waves = static_cast<int>(waves.size());
   const double inf = std::numeric_limits<double>::infinity();
   sr.forward_wave_s.assign(waves.size(), inf);
@@ -74,9 +74,9 @@ void wave_starts(const json& plan, SystemRun& sr) {
     if (b.kind != BarKind::kForward && b.kind != BarKind::kBackward) continue;
     const int layer = b.first_layer;
     for (size_t w = 0; w < waves.size(); ++w)
-      for (const json& sl : waves[w]["slices"]) {
-        if (sl["metaop"].get<int>() != b.metaop) continue;
-        if (layer < sl["first_layer"].get<int>() || layer >= sl["last_layer"].get<int>()) continue;
+      for (const json& sl : waves[w].at("slices")) {
+        if (sl.at("metaop").get<int>() != b.metaop) continue;
+        if (layer < sl.at("first_layer").get<int>() || layer >= sl.at("last_layer").get<int>()) continue;
         double& at = b.kind == BarKind::kForward ? sr.forward_wave_s[w] : sr.backward_wave_s[w];
         at = std::min(at, b.start_s);
       }
@@ -101,7 +101,24 @@ std::map<int, double> RunResults::metaop_gpu_s(const SystemRun& s) const {
 
 int task_colour(const MetaOpInfo& m) { return m.tasks.size() == 1 ? m.tasks.front() : -1; }
 
+namespace {
+
+RunResults read_run_checked(const fs::path& dir, bool summary_only);
+
+}  // namespace
+
+// A missing key or a wrong type anywhere in the run's files is bad input, never a crash.
 RunResults read_run(const fs::path& dir, bool summary_only) {
+  try {
+    return read_run_checked(dir, summary_only);
+  } catch (const json::exception& e) {
+    throw InputError(dir.string() + ": " + e.what() + "; allowed: a folder written by spindle-sim");
+  }
+}
+
+namespace {
+
+RunResults read_run_checked(const fs::path& dir, bool summary_only) {
   RunResults r;
   r.dir = dir;
   const fs::path file = dir / "summary.json";
@@ -111,27 +128,27 @@ RunResults read_run(const fs::path& dir, bool summary_only) {
     return j[key];
   };
   r.scenario = text(need("scenario"), "name");
-  r.scenario_file = text(j["scenario"], "file");
+  r.scenario_file = text(j.at("scenario"), "file");
   r.nodes = static_cast<int>(number(need("cluster"), "nodes"));
-  r.gpus_per_node = static_cast<int>(number(j["cluster"], "gpus_per_node"));
+  r.gpus_per_node = static_cast<int>(number(j.at("cluster"), "gpus_per_node"));
   r.gpus = r.nodes * r.gpus_per_node;
   for (const json& t : need("tasks")) r.tasks.push_back(text(t, "name"));
   for (const json& m : need("metaops")) {
     MetaOpInfo mi;
-    mi.id = m["id"].get<int>();
+    mi.id = m.at("id").get<int>();
     mi.layers = static_cast<int>(number(m, "L"));
     std::string shape;
-    for (const json& d : m["shape"]) shape += (shape.empty() ? "" : ", ") + std::to_string(d.get<long long>());
-    if (!m["shape"].empty()) mi.batch = m["shape"][0].get<double>();
+    for (const json& d : m.at("shape")) shape += (shape.empty() ? "" : ", ") + std::to_string(d.get<long long>());
+    if (!m.at("shape").empty()) mi.batch = m.at("shape")[0].get<double>();
     mi.label = "M" + std::to_string(mi.id) + " " + text(m, "component") + " " + text(m, "kind") + " x" +
                std::to_string(mi.layers) + " [" + shape + "]";
-    for (const json& tn : m["tasks"]) {
+    for (const json& tn : m.at("tasks")) {
       auto it = std::find(r.tasks.begin(), r.tasks.end(), tn.get<std::string>());
       if (it != r.tasks.end()) mi.tasks.push_back(static_cast<int>(it - r.tasks.begin()));
     }
-    for (const json& p : m["curve"]) {
+    for (const json& p : m.at("curve")) {
       CurvePoint cp;
-      cp.n = p["n"].get<int>();
+      cp.n = p.at("n").get<int>();
       cp.t_s = number(p, "t_s");
       cp.fwd_s = number(p, "fwd_s");
       cp.bwd_s = number(p, "bwd_s");
@@ -166,5 +183,7 @@ RunResults read_run(const fs::path& dir, bool summary_only) {
   }
   return r;
 }
+
+}  // namespace
 
 }  // namespace spindle

@@ -54,9 +54,11 @@ int run_subcommand(int argc, char** argv) {
     }
     std::error_code ec;
     if (fs::is_regular_file(fs::path(dir) / "points.json", ec)) {
-      std::cout << "Report: " << write_study_report(dir).string() << "\n";
+      const fs::path index = write_study_report(dir);  // written before anything is printed
+      std::cout << "Report: " << index.string() << "\n";
     } else if (fs::is_regular_file(fs::path(dir) / "summary.json", ec)) {
-      std::cout << "Report: " << write_run_report(dir, "").string() << "\n";
+      const fs::path index = write_run_report(dir, "");
+      std::cout << "Report: " << index.string() << "\n";
     } else {
       throw InputError(dir + ": neither points.json nor summary.json; allowed: a folder written by spindle-sim");
     }

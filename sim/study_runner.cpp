@@ -271,7 +271,8 @@ int run_study(const fs::path& file, const StudyOptions& o) {
     std::cout << "shard " << o.shard << "/" << o.shards << " finished; once every shard is done: spindle-sim report "
               << dir.string() << "\n";
   } else {
-    std::cout << "Report: " << write_study_report(dir).string() << "\n";
+    const fs::path index = write_study_report(dir);  // written before anything is printed
+    std::cout << "Report: " << index.string() << "\n";
   }
   return failed.empty() ? 0 : 1;
 }

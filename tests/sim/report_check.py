@@ -230,6 +230,19 @@ def files(sim, source):
             if want not in p.stdout:
                 fail("compare output lacks %r:\n%s" % (want, p.stdout))
 
+        # A hand-edited run folder with a key missing: one line, exit 2, never a crash.
+        edited = os.path.join(tmp, "edited")
+        shutil.copytree(os.path.dirname(first), edited)
+        with open(os.path.join(edited, "summary.json")) as f:
+            summary = json.load(f)
+        del summary["metaops"][0]["id"]
+        with open(os.path.join(edited, "summary.json"), "w") as f:
+            json.dump(summary, f)
+        for cmd in ([sim, "report", edited], [sim, "compare", edited, edited]):
+            p = run(cmd, source, expect=2)
+            if p.stdout or p.stderr.count("\n") != 1 or "key 'id' not found" not in p.stderr:
+                fail("%s on a summary.json without a MetaOp id: want one line, exit 2:\n%s%s" % (cmd[1], p.stdout, p.stderr))
+
         # A bad point stops the study before anything runs, naming its coordinates.
         bad = os.path.join(tmp, "bad.toml")
         with open(bad, "w") as f:
