@@ -40,6 +40,9 @@ Side load(const std::string& spec, const std::string& default_system) {
     for (const SystemRun& s : side.run.systems) names += (names.empty() ? "" : ", ") + s.name;
     throw InputError(spec + ": no system '" + system + "' in " + (dir / "summary.json").string() + "; allowed: " + names);
   }
+  if (side.system->trace.empty() || side.system->simulated_s <= 0)
+    throw InputError(spec + ": system '" + system + "' in " + (dir / "summary.json").string() +
+                     " was not simulated; allowed: a run spindle-sim simulated (not --plan-only)");
   side.gpu_s = side.run.metaop_gpu_s(*side.system);
   return side;
 }

@@ -28,9 +28,19 @@ struct SimRun {
 
 // Runs spindle-sim with `args` in the source folder; captures stdout and stderr. Without an
 // --out of its own, its files go to a temporary folder rather than the source tree's out/.
+fs::path scratch_dir() { return fs::temp_directory_path() / ("spindle-cli-" + std::to_string(::getpid())); }
+
+// The scratch folder goes when the test process ends (ctest runs each test in its own).
+struct ScratchCleanup {
+  ~ScratchCleanup() {
+    std::error_code ec;
+    fs::remove_all(scratch_dir(), ec);
+  }
+} g_scratch_cleanup;
+
 SimRun sim(const std::string& args) {
   static int counter = 0;
-  fs::path dir = fs::temp_directory_path() / ("spindle-cli-" + std::to_string(::getpid()));
+  fs::path dir = scratch_dir();
   fs::create_directories(dir);
   fs::path files = dir / ("files" + std::to_string(counter));
   fs::path out = dir / ("out" + std::to_string(counter)), err = dir / ("err" + std::to_string(counter++));

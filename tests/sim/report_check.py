@@ -243,6 +243,13 @@ def files(sim, source):
             if p.stdout or p.stderr.count("\n") != 1 or "key 'id' not found" not in p.stderr:
                 fail("%s on a summary.json without a MetaOp id: want one line, exit 2:\n%s%s" % (cmd[1], p.stdout, p.stderr))
 
+        # compare needs simulated runs: a --plan-only summary is bad input, not a table of zeros.
+        planned = os.path.join(tmp, "planned")
+        run([sim, "scenarios/multitask-clip-4.toml", "--plan-only", "--out", planned], source)
+        p = run([sim, "compare", planned, first], source, expect=2)
+        if "was not simulated" not in p.stderr or p.stderr.count("\n") != 1:
+            fail("compare of a --plan-only summary: want one line, exit 2:\n" + p.stderr)
+
         # A bad point stops the study before anything runs, naming its coordinates.
         bad = os.path.join(tmp, "bad.toml")
         with open(bad, "w") as f:
