@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--system", system, "Planner whose plan runs: spindle, spindle-paper, sequential, uniform, optimus")
       ->capture_default_str();
-  app.add_option("--plan", plan_file, "Run this plan file (spindle-sim --plan-json) instead of --system's")
+  app.add_option("--plan", plan_file, "Run this plan file (spindle-sim --plan-only --out DIR, or --save-plan) instead of --system's")
       ->type_name("FILE.json");
   app.add_option("--save-plan", save_plan, "Write the plan that runs as a plan file (to edit and run with --plan)")
       ->type_name("FILE.json");

@@ -328,6 +328,14 @@ double lower_bound_s(const MetaGraph& mg, const CostModel& cost, int gpus) {
   return std::max(critical, area / gpus);
 }
 
+void check_system_name(const std::string& name) {
+  const std::vector<std::string>& names = system_names();
+  if (std::find(names.begin(), names.end(), name) != names.end()) return;
+  std::string all;
+  for (const std::string& n : names) all += (all.empty() ? "" : ", ") + n;
+  throw InputError("--system " + name + ": unknown system; allowed: " + all);
+}
+
 Plan plan_system(const std::string& name, const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
   Plan p;
   if (name == "spindle") p = plan_spindle(s, mg, cost);
@@ -335,11 +343,7 @@ Plan plan_system(const std::string& name, const Scenario& s, const MetaGraph& mg
   else if (name == "sequential") p = plan_sequential(s, mg, cost);
   else if (name == "uniform") p = plan_uniform(s, mg, cost);
   else if (name == "optimus") p = plan_optimus(s, mg, cost);
-  else throw InputError("--system " + name + ": unknown system; allowed: " + [] {
-         std::string all;
-         for (const std::string& n : system_names()) all += (all.empty() ? "" : ", ") + n;
-         return all;
-       }());
+  else check_system_name(name);
   p.system = name;
   p.gpus = s.cluster.gpus();
   set_bounds(p, mg, cost);

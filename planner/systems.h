@@ -16,6 +16,8 @@ namespace spindle {
 
 // spindle (no level barrier), spindle-paper, sequential, uniform, optimus.
 const std::vector<std::string>& system_names();
+// Throws InputError "--system NAME: unknown system; allowed: ..." unless NAME is one of them.
+void check_system_name(const std::string& name);
 
 // Throws InputError for an unknown name (listing the known ones).
 Plan plan_system(const std::string& name, const Scenario& s, const MetaGraph& mg, const CostModel& cost);

@@ -94,9 +94,8 @@ std::string summary_table(const RunResults& r) {
 constexpr int kPictureMaxGpus = 1024;
 
 fs::path write_run_report(const fs::path& dir, const std::string& text) {
-  RunResults r = read_run(dir, true);
+  const RunResults r = read_run(dir, kPictureMaxGpus);
   const bool pictures = r.gpus <= kPictureMaxGpus;
-  if (pictures) r = read_run(dir);
   std::error_code ec;
   std::string scenario_text = text;
   if (!text.empty()) write_file_atomically(dir / "scenario.txt", text);

@@ -4,22 +4,16 @@
 #include <hdf5.h>
 #include <unistd.h>
 
-#include <charconv>
 #include <cstring>
 #include <memory>
 #include <nlohmann/json.hpp>
 
 #include "sim/sim_report.h"
 #include "traces/errors.h"
+#include "traces/text_table.h"
 
 namespace spindle {
 namespace {
-
-std::string exact(double x) {  // shortest text that reads back to the same double
-  char buf[32];
-  const auto r = std::to_chars(buf, buf + sizeof buf, x);
-  return std::string(buf, r.ptr);
-}
 
 struct Row {  // one per system, also the HDF5 /summary compound
   char system[64];

@@ -103,14 +103,14 @@ int task_colour(const MetaOpInfo& m) { return m.tasks.size() == 1 ? m.tasks.fron
 
 namespace {
 
-RunResults read_run_checked(const fs::path& dir, bool summary_only);
+RunResults read_run_checked(const fs::path& dir, int bars_up_to_gpus);
 
 }  // namespace
 
 // A missing key or a wrong type anywhere in the run's files is bad input, never a crash.
-RunResults read_run(const fs::path& dir, bool summary_only) {
+RunResults read_run(const fs::path& dir, int bars_up_to_gpus) {
   try {
-    return read_run_checked(dir, summary_only);
+    return read_run_checked(dir, bars_up_to_gpus);
   } catch (const json::exception& e) {
     throw InputError(dir.string() + ": " + e.what() + "; allowed: a folder written by spindle-sim");
   }
@@ -118,7 +118,7 @@ RunResults read_run(const fs::path& dir, bool summary_only) {
 
 namespace {
 
-RunResults read_run_checked(const fs::path& dir, bool summary_only) {
+RunResults read_run_checked(const fs::path& dir, int bars_up_to_gpus) {
   RunResults r;
   r.dir = dir;
   const fs::path file = dir / "summary.json";
@@ -173,7 +173,7 @@ RunResults read_run_checked(const fs::path& dir, bool summary_only) {
     sr.utilization = number(s, "gpu_utilization");
     sr.waves = static_cast<int>(number(s, "waves"));
     sr.trace = text(s, "trace");
-    if (!summary_only && !sr.trace.empty()) {
+    if (r.gpus <= bars_up_to_gpus && !sr.trace.empty()) {
       read_bars(dir / sr.trace, sr);
       const fs::path plan = dir / (sr.system + ".plan.json");
       std::error_code ec;

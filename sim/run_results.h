@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -59,9 +60,10 @@ struct RunResults {
   std::map<int, double> metaop_gpu_s(const SystemRun& s) const;
 };
 
-// Reads DIR/summary.json (a simulated run) and, unless `summary_only`, the plan and trace files
-// it names. Throws InputError when a file is missing or not what spindle-sim writes.
-RunResults read_run(const std::filesystem::path& dir, bool summary_only = false);
+// Reads DIR/summary.json (a simulated run) and, when the run has at most `bars_up_to_gpus`
+// GPUs, the plan and trace files it names (0: the summary only). Throws InputError when a file
+// is missing or not what spindle-sim writes.
+RunResults read_run(const std::filesystem::path& dir, int bars_up_to_gpus = std::numeric_limits<int>::max());
 
 // Colour index of a MetaOp: its task, or -1 when several tasks share it.
 int task_colour(const MetaOpInfo& m);

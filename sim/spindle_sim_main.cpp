@@ -114,11 +114,7 @@ int main(int argc, char** argv) {
     spindle::LoadOptions options;
     options.overrides = sets;
     // Flags every point would reject: one line here, not one failed point each.
-    for (const std::string& name : systems)
-      if (std::find(spindle::system_names().begin(), spindle::system_names().end(), name) ==
-          spindle::system_names().end())
-        throw spindle::InputError("--system " + name + ": unknown system; allowed: spindle, spindle-paper, sequential, "
-                                  "uniform, optimus");
+    for (const std::string& name : systems) spindle::check_system_name(name);
     if (app.count("--jobs") > 0 && study.jobs < 1)
       throw spindle::InputError("--jobs " + std::to_string(study.jobs) + ": allowed: 1 or more points at once");
     std::optional<spindle::Study> st;

@@ -178,7 +178,7 @@ fs::path write_study_report(const fs::path& dir) {
     const fs::path pdir = dir / "points" / row.slug;
     row.done = fs::is_regular_file(pdir / "done", ec) && fs::is_regular_file(pdir / "summary.json", ec);
     if (row.done) {
-      row.run = read_run(pdir, true);
+      row.run = read_run(pdir, 0);
       for (const SystemRun& s : row.run.systems)
         if (std::find(systems.begin(), systems.end(), s.name) == systems.end()) systems.push_back(s.name);
     }

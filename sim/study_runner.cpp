@@ -55,9 +55,34 @@ std::string points_json(const Study& st, const std::string& paper_file) {
   return j.dump(2) + "\n";
 }
 
-// Every point loads as a scenario and its MetaOps fit in memory, before anything runs.
-void validate(const Study& st, const LoadOptions& load) {
+// What a point's results depend on: the study file, every file its scenario read (extends
+// chain, presets, GPU file), the --set overrides and the flags its run gets. Written into the
+// point's `done` file; --resume skips a point only when they are unchanged.
+std::string fingerprint(const Study& st, int index, const config::ReadLog& log, const LoadOptions& load,
+                        const std::vector<std::string>& pass) {
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a, 64 bits
+  auto mix = [&](const std::string& text) {
+    for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+    h = (h ^ 0xffu) * 1099511628211ull;  // a separator no text byte sequence can fake
+  };
+  mix(point_scenario_text(st, index));
+  for (const auto& [path, text] : log.files()) {
+    mix(path);
+    mix(text);
+  }
+  for (const std::string& set : load.overrides) mix("--set " + set);
+  for (const std::string& arg : pass) mix(arg);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return std::string("inputs ") + buf + "\n";
+}
+
+// Every point loads as a scenario and its MetaOps fit in memory, before anything runs. Returns
+// each point's input fingerprint, taken from the same load.
+std::vector<std::string> validate(const Study& st, const LoadOptions& load, const std::vector<std::string>& pass) {
+  std::vector<std::string> fingerprints;
   for (const SweepPoint& p : st.points) {
+    config::ReadLog log;
     const Scenario s = load_point(st, p.index, load);
     try {
       const Graph g = build_graph(s);
@@ -66,32 +91,9 @@ void validate(const Study& st, const LoadOptions& load) {
     } catch (const InputError& e) {
       throw InputError(st.file + ": sweep point " + std::to_string(p.index) + " (" + p.label() + "): " + e.what());
     }
+    fingerprints.push_back(fingerprint(st, p.index, log, load, pass));
   }
-}
-
-// What a point's results depend on: the study file, every file its scenario reads (extends
-// chain, presets, GPU file), the --set overrides and the flags its run gets. Written into the
-// point's `done` file; --resume skips a point only when they are unchanged.
-std::string point_fingerprint(const Study& st, int index, const LoadOptions& load, const std::vector<std::string>& pass) {
-  std::uint64_t h = 1469598103934665603ull;  // FNV-1a, 64 bits
-  auto mix = [&](const std::string& text) {
-    for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
-    h = (h ^ 0xffu) * 1099511628211ull;  // a separator no text byte sequence can fake
-  };
-  mix(point_scenario_text(st, index));
-  {
-    config::ReadLog log;
-    load_point(st, index, load);
-    for (const auto& [path, text] : log.files()) {
-      mix(path);
-      mix(text);
-    }
-  }
-  for (const std::string& set : load.overrides) mix("--set " + set);
-  for (const std::string& arg : pass) mix(arg);
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return std::string("inputs ") + buf + "\n";
+  return fingerprints;
 }
 
 std::string last_line(const fs::path& file) {
@@ -154,7 +156,7 @@ int run_study(const fs::path& file, const StudyOptions& o) {
   const Study st = read_study_file(file);
   LoadOptions load;
   load.overrides = o.sets;
-  validate(st, load);
+  const std::vector<std::string> inputs = validate(st, load, o.pass);  // fingerprint per point
   const fs::path dir = o.out_dir.empty() ? fs::path("out") / st.name : fs::path(o.out_dir);
   fs::create_directories(dir / "points");
   write_file_atomically(dir / "study.toml", read_file(file));
@@ -172,15 +174,13 @@ int run_study(const fs::path& file, const StudyOptions& o) {
   write_file_atomically(dir / "points.json", points_json(st, paper_file));
 
   std::vector<int> todo;
-  std::map<int, std::string> fingerprint;
   int skipped = 0, stale = 0;
   for (const SweepPoint& p : st.points) {
     if (p.index % o.shards != o.shard) continue;
-    fingerprint[p.index] = point_fingerprint(st, p.index, load, o.pass);
     std::error_code ec;
     const fs::path done = dir / "points" / p.slug() / "done";
     if (o.resume && fs::is_regular_file(done, ec)) {
-      if (read_file(done) == fingerprint[p.index]) {
+      if (read_file(done) == inputs[static_cast<size_t>(p.index)]) {
         ++skipped;
         continue;
       }
@@ -237,7 +237,7 @@ int run_study(const fs::path& file, const StudyOptions& o) {
     const double secs = std::chrono::duration<double>(Clock::now() - it->second.start).count();
     const bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     if (ok) {
-      write_file_atomically(dir / "points" / p.slug() / "done", fingerprint.at(p.index));
+      write_file_atomically(dir / "points" / p.slug() / "done", inputs[static_cast<size_t>(p.index)]);
       ++finished;
     } else {
       failed.push_back(p.index);

@@ -2,12 +2,12 @@
 #include "sim/sweep.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cstdio>
 
 #include "planner/config_reader.h"
 #include "planner/toml_reader.h"
 #include "traces/errors.h"
+#include "traces/text_table.h"
 
 namespace spindle {
 namespace fs = std::filesystem;
@@ -24,11 +24,7 @@ std::string value_text(const Value& v) {
   switch (v.type()) {
     case Value::Type::kString: return v.string();
     case Value::Type::kInteger: return std::to_string(v.integer());
-    case Value::Type::kFloat: {  // shortest text that reads back exactly: distinct values stay distinct
-      char buf[32];
-      const auto r = std::to_chars(buf, buf + sizeof buf, v.floating());
-      return std::string(buf, r.ptr);
-    }
+    case Value::Type::kFloat: return exact(v.floating());  // distinct values stay distinct
     case Value::Type::kBoolean: return v.boolean() ? "true" : "false";
     case Value::Type::kArray: {
       std::string t = "[";

@@ -2,6 +2,7 @@
 #include "traces/text_table.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 #include "traces/errors.h"
@@ -54,6 +55,12 @@ std::string fixed(double x, int decimals) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", decimals, x);
   return buf;
+}
+
+std::string exact(double x) {
+  char buf[32];
+  const auto r = std::to_chars(buf, buf + sizeof buf, x);
+  return std::string(buf, r.ptr);
 }
 
 std::string billions(std::int64_t n) { return fixed(static_cast<double>(n) / 1e9, 3) + " B"; }

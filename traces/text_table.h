@@ -24,6 +24,7 @@ class TextTable {
 
 std::string with_commas(std::int64_t n);            // 1234567 -> "1,234,567"
 std::string fixed(double x, int decimals);           // locale-independent "%.*f"
+std::string exact(double x);                         // shortest text that reads back to the same double
 std::string billions(std::int64_t n);               // 1234567890 -> "1.235 B"
 
 }  // namespace spindle
