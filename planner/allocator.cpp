@@ -14,6 +14,11 @@ double inverse_time(const ScalingCurve& curve, double t) {
   if (t >= t1) return t1 / t;
   const double n_max = curve.max_n();
   if (curve.time_s(n_max) > t) return std::numeric_limits<double>::infinity();
+  // Solved on the fitted pieces when they can answer, checked against T itself.
+  const double n = curve.inverse_on_pieces(t);
+  if (n >= 1 && n <= n_max && curve.time_s(std::min(n * (1 + 1e-12), n_max)) <= t &&
+      (n <= 1 || curve.time_s(n * (1 - 1e-9)) > t))
+    return n;
   double lo = 1, hi = n_max;  // T(lo) > t >= T(hi)
   for (int i = 0; i < 100 && hi - lo > 1e-13 * hi; ++i) {
     const double mid = 0.5 * (lo + hi);

@@ -93,6 +93,26 @@ ScalingCurve::ScalingCurve(std::vector<CurvePoint> points, double batch, double 
     envelope_correction_ = std::max(envelope_correction_, (p.t_s - time_s(p.n)) / p.t_s);
 }
 
+double ScalingCurve::inverse_on_pieces(double t) const {
+  const double w_min = batch_ / points_.back().n, w_max = batch_;
+  // fitted() is non-decreasing in w: find the largest w in [w_min, w_max] it keeps <= t,
+  // scanning the pieces from the most work per device down.
+  for (size_t k = pieces_.size(); k-- > 0;) {
+    const CurvePiece& p = pieces_[k];
+    const double a = k == 0 ? w_min : std::max(p.w_from, w_min);
+    const double b = k + 1 < pieces_.size() ? std::min(pieces_[k + 1].w_from, w_max) : w_max;
+    if (a > b) continue;
+    if (p.alpha + p.beta * a <= 0 || p.alpha + p.beta * b <= 0) return 0;  // not for the pieces
+    double w = -1;
+    if (later_min_[k] <= t || (p.beta == 0 && p.alpha <= t))
+      w = b;
+    else if (p.beta > 0 && (t - p.alpha) / p.beta >= a)
+      w = std::min((t - p.alpha) / p.beta, b);
+    if (w > 0) return batch_ / w;
+  }
+  return std::numeric_limits<double>::infinity();
+}
+
 double ScalingCurve::fitted(double w) const {
   size_t k = 0;
   while (k + 1 < pieces_.size() && pieces_[k + 1].w_from <= w) ++k;

@@ -33,6 +33,10 @@ class ScalingCurve {
 
   // T(n) for real n > 0 (seconds per operator).
   double time_s(double n) const;
+  // inf { n in [1, max_n] : T(n) <= t } solved on the fitted pieces, for t < T(1); 0 when
+  // the pieces cannot answer exactly (a piece that reaches zero: callers bisect instead),
+  // +infinity when even max_n is slower than t.
+  double inverse_on_pieces(double t) const;
   const std::vector<CurvePoint>& points() const { return points_; }  // ascending n
   const std::vector<CurvePiece>& pieces() const { return pieces_; }  // ascending w
   // Max relative error of the fit at the sampled points, after the monotone envelope.

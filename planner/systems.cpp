@@ -8,6 +8,7 @@
 
 #include "planner/no_barrier.h"
 #include "planner/placement.h"
+#include "planner/wave_packing.h"
 #include "planner/wavefront.h"
 #include "traces/errors.h"
 #include "traces/text_table.h"
@@ -17,7 +18,7 @@ namespace {
 
 // Re-planned level schedules are also tried with this many seeded perturbations (+-15%) of
 // their slack and widening priorities; the seeds are fixed, so plans stay deterministic.
-constexpr std::uint64_t kReplanSeeds = 8;
+constexpr std::uint64_t kReplanSeeds = 32;
 
 // The fewest devices reaching the MetaOp's best time: "as many of the GPUs as help it",
 // within `limit` devices.
@@ -192,17 +193,42 @@ Plan plan_optimus(const Scenario& s, const MetaGraph& mg, const CostModel& cost)
   return p;
 }
 
-Plan plan_spindle_paper(const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
-  Plan p;
+// Appends `waves` (of a level scheduled from time 0) to `p` from `offset`.
+double append_level(Plan& p, const std::vector<Wave>& waves, double offset) {
+  double end = offset;
+  for (Wave w : waves) {
+    w.start_s += offset;
+    w.end_s += offset;
+    for (Slice& sl : w.slices) {
+      sl.start_s += offset;
+      sl.end_s += offset;
+    }
+    end = std::max(end, w.end_s);
+    p.waves.push_back(std::move(w));
+  }
+  return end;
+}
+
+// spindle-paper's level plans: `packed` is spindle-paper; `polished` and `scheduled` are the
+// fastest heuristic schedule of each level after and before local moves (spindle compacts
+// each of them too: a faster level plan does not always compact to a faster one).
+struct LevelPlans {
+  Plan packed, polished, scheduled;
+};
+
+LevelPlans plan_levels(const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
+  LevelPlans out;
+  Plan& p = out.packed;
   const int gpus = s.cluster.gpus();
-  double now = 0;
-  std::string chosen;
+  double now = 0, now_polished = 0, now_scheduled = 0;
+  std::string chosen, packing;
   for (int level = 1; level <= mg.levels; ++level) {
     std::vector<LevelItem> items = level_items(mg, cost, level);
     LevelAllocation a = allocate_level(items, gpus);
-    // Candidates: the published rule, best-span align, and re-planning before every wave
-    // (with the slack-capped efficient span, or with look-ahead; from bi-point or water-filled
-    // counts), the last also with seeded perturbations of its priorities. The fastest is taken.
+    // Candidates, each scheduled from time 0: the published rule, best-span align, and
+    // re-planning before every wave (with the slack-capped efficient span, or with
+    // look-ahead; from bi-point or water-filled counts), the last also with seeded
+    // perturbations of its priorities.
     struct Candidate {
       std::string name;
       std::vector<Wave> waves;
@@ -211,31 +237,76 @@ Plan plan_spindle_paper(const Scenario& s, const MetaGraph& mg, const CostModel&
     std::vector<Candidate> cands;
     for (AlignRule rule : {AlignRule::kShortestPiece, AlignRule::kBestSpan}) {
       Candidate c{rule == AlignRule::kShortestPiece ? "published" : "best-span", {}, 0};
-      c.end = schedule_level(items, a.pieces, gpus, now, c.waves, rule);
+      c.end = schedule_level(items, a.pieces, gpus, 0.0, c.waves, rule);
       cands.push_back(std::move(c));
     }
     for (std::uint64_t seed = 0; seed <= kReplanSeeds; ++seed)
       for (int k = 0; k < 4; ++k) {
         const bool look_ahead = k % 2 == 1, water_fill = k >= 2;
-        std::string name = std::string(water_fill ? "water-filled" : "re-planned") + (look_ahead ? " look-ahead" : "");
+        std::string name = std::string(water_fill ? "water-filled" : "re-planned") +
+                           (look_ahead ? " look-ahead" : "");
         if (seed > 0) name += " (perturbation " + std::to_string(seed) + ")";
         Candidate c{name, {}, 0};
-        c.end = schedule_level_replanned(items, gpus, now, c.waves, look_ahead, water_fill, seed);
+        c.end = schedule_level_replanned(items, gpus, 0.0, c.waves, look_ahead, water_fill, seed);
         cands.push_back(std::move(c));
       }
-    const Candidate* best = &cands[0];
+    const Candidate* first = &cands[0];
     for (const Candidate& c : cands)
-      if (c.end < best->end * (1 - 1e-9)) best = &c;
-    p.waves.insert(p.waves.end(), best->waves.begin(), best->waves.end());
-    chosen += (level > 1 ? ", " : "") + std::to_string(level) + ": " + best->name + " " +
-              fixed((best->end - now) / a.cstar_s, 3) + "x C*";
-    now = best->end;
+      if (c.end < first->end * (1 - 1e-9)) first = &c;
+    now_scheduled = append_level(out.scheduled, first->waves, now_scheduled);
+    // Every candidate is polished by local moves; the fastest seed the integer program over
+    // wave configurations, which keeps the fastest unless it finds a smaller summed span.
+    for (Candidate& c : cands) c.end = polish_level_waves(items, gpus, 0.0, c.waves);
+    std::vector<const Candidate*> ranked;
+    for (const Candidate& c : cands) ranked.push_back(&c);
+    std::stable_sort(ranked.begin(), ranked.end(),
+                     [](const Candidate* x, const Candidate* y) { return x->end < y->end; });
+    const Candidate* best = ranked.front();
+    now_polished = append_level(out.polished, best->waves, now_polished);
+    std::vector<const std::vector<Wave>*> schedules;
+    for (const Candidate* c : ranked) schedules.push_back(&c->waves);
+    Candidate packed{"wave packing", {}, 0};
+    WavePackingReport rep;
+    packed.end = pack_level_waves(items, gpus, 0.0, schedules, packed.waves, &rep);
+    const std::string polished_name = best->name + " polished";
+    if (packed.end < best->end * (1 - 1e-9)) best = &packed;
+    now = append_level(p, best->waves, now);
+    chosen += (level > 1 ? ", " : "") + std::to_string(level) + ": " +
+              (best == &packed ? best->name : polished_name) + " " +
+              fixed(best->end / a.cstar_s, 3) + "x C*";
+    if (!rep.ran)
+      packing +=
+          (packing.empty() ? "" : ", ") + std::to_string(level) + ": not run, " + rep.why_not;
+    else
+      packing += (packing.empty() ? "" : ", ") + std::to_string(level) + ": " +
+                 (rep.lp_converged ? "LP bound " + fixed(rep.lp_bound_s / a.cstar_s, 3) + "x C*"
+                                   : std::string("LP not converged")) +
+                 ", " + std::to_string(rep.columns) + " columns, " + std::to_string(rep.nodes) +
+                 " nodes";
   }
   p.notes.push_back("MPSP allocation and wavefront scheduling per MetaLevel, levels concatenated");
-  p.notes.push_back("wave schedule taken per MetaLevel (fastest of the published wavefront, best-span align, and "
-                    "re-planning before every wave, from bi-point or water-filled counts, with or without look-ahead, "
-                    "each also with " + std::to_string(kReplanSeeds) + " seeded perturbations of its priorities): " + chosen);
-  return p;
+  p.notes.push_back(
+      "wave schedule taken per MetaLevel (fastest of the published wavefront, best-span align, and "
+      "re-planning before every wave, from bi-point or water-filled counts, with or without "
+      "look-ahead, "
+      "each also with " +
+      std::to_string(kReplanSeeds) +
+      " seeded perturbations of its priorities, "
+      "every one polished by local moves; the fastest few then start an integer program over wave "
+      "configurations): " +
+      chosen);
+  p.notes.push_back(
+      "wave packing (configuration LP by column generation, a rounding dive, branch and bound from "
+      "the "
+      "fastest schedules, re-planning of two or three waves at a time; the LP bound holds for "
+      "every "
+      "barrier-wave schedule of the level): " +
+      packing);
+  return out;
+}
+
+Plan plan_spindle_paper(const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
+  return plan_levels(s, mg, cost).packed;
 }
 
 Plan plan_spindle(const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
@@ -247,7 +318,10 @@ Plan plan_spindle(const Scenario& s, const MetaGraph& mg, const CostModel& cost)
     Plan plan;
   };
   std::vector<Candidate> cands;
-  cands.push_back({"spindle-paper's level plan", plan_spindle_paper(s, mg, cost)});
+  LevelPlans levels = plan_levels(s, mg, cost);
+  cands.push_back({"spindle-paper's level plan", std::move(levels.packed)});
+  cands.push_back({"its fastest heuristic level plan, polished", std::move(levels.polished)});
+  cands.push_back({"its fastest heuristic level plan, as scheduled", std::move(levels.scheduled)});
   for (SpanChoice c : {SpanChoice::kFirstCompletion, SpanChoice::kBestSpan}) {
     Plan p;
     schedule_without_barriers(mg, cost, gpus, c, p.waves);

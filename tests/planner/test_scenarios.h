@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "planner/allocator.h"
 #include "planner/cost_model.h"
 #include "planner/graph.h"
 #include "planner/graph_builder.h"
@@ -35,6 +36,9 @@ struct Pipeline {
   MetaGraph mg;
   CostModel cost;
 };
+
+// A LevelItem of MetaOp `id` with `L` layers on curve `c` (valid counts: its points).
+LevelItem level_item(int id, int L, const ScalingCurve& c);
 
 // Every scenario of the zoo: scenarios/*.toml, sorted.
 std::vector<std::string> zoo_files();
