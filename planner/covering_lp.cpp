@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <memory>
 
 #include "traces/errors.h"
@@ -14,7 +15,8 @@ constexpr double kPivotTol = 1e-9;
 constexpr double kFeasTol = 1e-9;
 
 // The program in tableau form: basic variables + T x_nonbasic = beta, reduced costs d.
-// Columns: the structural ones (shifted by their lower bounds), then one surplus per row.
+// Columns: the structural ones (shifted by their lower bounds), then one surplus or slack
+// per row: covering rows, upper-bound rows, and the bound rows branching adds.
 struct Tableau {
   int rows = 0;
   int cols = 0;
@@ -48,7 +50,10 @@ void pivot(Tableau& tab, int r, int q) {
   tab.basic[static_cast<size_t>(r)] = q;
 }
 
-// Runs the dual simplex; `bland` picks the lowest index among candidates (no cycling).
+// Runs the dual simplex. The leaving row is the most infeasible one; among entering columns
+// with the least ratio (within a relative tolerance) the one with the largest pivot, the
+// lowest index on ties. With `bland`, the lowest basic variable leaves and the lowest index
+// enters among the least ratios: Bland's rule, which cannot cycle.
 LpStatus dual_simplex(Tableau& tab, bool bland, long limit) {
   std::vector<char> is_basic(static_cast<size_t>(tab.cols), 0);
   for (int b : tab.basic) is_basic[static_cast<size_t>(b)] = 1;
@@ -57,23 +62,30 @@ LpStatus dual_simplex(Tableau& tab, bool bland, long limit) {
     for (int i = 0; i < tab.rows; ++i) {
       const double b = tab.beta[static_cast<size_t>(i)];
       if (b >= -kFeasTol) continue;
-      if (r < 0) {
+      if (r < 0 || (bland ? tab.basic[static_cast<size_t>(i)] < tab.basic[static_cast<size_t>(r)]
+                          : b < tab.beta[static_cast<size_t>(r)]))
         r = i;
-        if (bland) break;
-      } else if (b < tab.beta[static_cast<size_t>(r)]) {
-        r = i;
-      }
     }
     if (r < 0) return LpStatus::kOptimal;
     const double* pr = tab.row(r);
-    int q = -1;
-    double best = 0;
+    double row_max = 0;
+    for (int j = 0; j < tab.cols; ++j) row_max = std::max(row_max, std::abs(pr[j]));
+    const double pivot_tol = kPivotTol * std::max(row_max, 1.0);
+    double best = std::numeric_limits<double>::infinity();
     for (int j = 0; j < tab.cols; ++j) {
-      if (is_basic[static_cast<size_t>(j)] || pr[j] >= -kPivotTol) continue;
-      const double ratio = std::max(tab.d[static_cast<size_t>(j)], 0.0) / -pr[j];
-      if (q < 0 || ratio < best * (1 - 1e-12) - 1e-300) {
+      if (is_basic[static_cast<size_t>(j)] || pr[j] >= -pivot_tol) continue;
+      best = std::min(best, std::max(tab.d[static_cast<size_t>(j)], 0.0) / -pr[j]);
+    }
+    int q = -1;
+    const double within = best * (1 + 1e-9) + 1e-15;
+    for (int j = 0; j < tab.cols; ++j) {
+      if (is_basic[static_cast<size_t>(j)] || pr[j] >= -pivot_tol) continue;
+      if (std::max(tab.d[static_cast<size_t>(j)], 0.0) / -pr[j] > within) continue;
+      if (q < 0) {
         q = j;
-        best = ratio;
+        if (bland) break;
+      } else if (-pr[j] > -pr[q]) {
+        q = j;
       }
     }
     if (q < 0) return LpStatus::kInfeasible;
@@ -192,6 +204,8 @@ LpSolution solve_covering_lp(const CoveringProgram& p, const std::vector<double>
           ? std::vector<double>(static_cast<size_t>(n), std::numeric_limits<double>::infinity())
           : hi_in;
   LpSolution sol;
+  if (lo.size() != p.cost.size() || hi.size() != p.cost.size())
+    throw InternalError("covering LP: bounds for another number of columns");
   for (int j = 0; j < n; ++j) {
     if (p.column[static_cast<size_t>(j)].size() != static_cast<size_t>(m))
       throw InternalError("covering LP: a column's length is not the number of rows");
@@ -213,8 +227,13 @@ LpSolution solve_covering_lp(const CoveringProgram& p, const std::vector<double>
   for (int i = 0; i < m; ++i)
     sol.dual[static_cast<size_t>(i)] = std::max(tab.d[static_cast<size_t>(n + i)], 0.0) * scale;
   sol.reduced_cost.resize(static_cast<size_t>(n));
-  for (int j = 0; j < n; ++j)
-    sol.reduced_cost[static_cast<size_t>(j)] = tab.d[static_cast<size_t>(j)] * scale;
+  for (int j = 0; j < n; ++j) {
+    double rc = p.cost[static_cast<size_t>(j)];
+    for (int i = 0; i < m; ++i)
+      rc -= sol.dual[static_cast<size_t>(i)] *
+            p.column[static_cast<size_t>(j)][static_cast<size_t>(i)];
+    sol.reduced_cost[static_cast<size_t>(j)] = rc;
+  }
   return sol;
 }
 
@@ -278,6 +297,7 @@ IpSolution solve_covering_ip(const CoveringProgram& p, const std::vector<long>& 
   };
   std::vector<Node> stack;
   stack.push_back(Node{});
+  bool gave_up = false;  // a node's LP hit its iteration limit
   while (!stack.empty() && best.nodes < node_limit) {
     Node node = std::move(stack.back());
     stack.pop_back();
@@ -291,7 +311,9 @@ IpSolution solve_covering_ip(const CoveringProgram& p, const std::vector<long>& 
       *tab = *node.parent;
       add_bound_row(*tab, node.column, node.bound, node.upper);
     }
-    if (solve_tableau(*tab) != LpStatus::kOptimal) continue;
+    const LpStatus status = solve_tableau(*tab);
+    if (status == LpStatus::kIterationLimit) gave_up = true;
+    if (status != LpStatus::kOptimal) continue;
     const std::vector<double> xs = primal(*tab, ns);
     double obj = 0;
     for (int k = 0; k < ns; ++k)
@@ -323,7 +345,7 @@ IpSolution solve_covering_ip(const CoveringProgram& p, const std::vector<long>& 
     stack.push_back(Node{solved, col, std::ceil(xs[branch]),
                          false});  // explored first: rounding up keeps the cover
   }
-  best.proven_optimal = stack.empty();
+  best.proven_optimal = stack.empty() && !gave_up && !value_in;
   return best;
 }
 

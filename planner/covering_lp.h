@@ -23,7 +23,7 @@ struct LpSolution {
   double objective = 0;
   std::vector<double> x;             // per column
   std::vector<double> dual;          // per row, >= 0
-  std::vector<double> reduced_cost;  // per column, c_j - dual.A_j
+  std::vector<double> reduced_cost;  // per column, c_j - dual.A_j (bound rows' duals left out)
 };
 
 // Bounds per column (empty: 0 and +infinity).
@@ -32,9 +32,9 @@ LpSolution solve_covering_lp(const CoveringProgram& p, const std::vector<double>
 
 struct IpSolution {
   bool found = false;           // x holds a solution (the incumbent given, or better)
-  bool proven_optimal = false;  // the search finished within its node limit
-  double objective = std::numeric_limits<double>::infinity();
-  double lp_bound = 0;  // the root relaxation
+  bool proven_optimal = false;  // min cost.x: the search finished (no `value`, no LP gave up)
+  double objective = std::numeric_limits<double>::infinity();  // value(x)
+  double lp_bound = 0;                                         // the root relaxation of cost.x
   long nodes = 0;
   std::vector<long> x;  // per column
 };
@@ -45,7 +45,8 @@ using CoverValue = std::function<double(const std::vector<long>&)>;
 
 // Branch and bound (depth first, rounding up first) from `incumbent` (may be empty); every
 // node also tries its LP rounded up, and covers are compared by `value`. Columns whose root
-// reduced cost alone would reach the incumbent are fixed at zero.
+// reduced cost alone would reach the incumbent are fixed at zero. Pruning and fixing are
+// sound for cost.x only: with a `value` below it the search is a heuristic for `value`.
 IpSolution solve_covering_ip(const CoveringProgram& p, const std::vector<long>& incumbent,
                              long node_limit, const CoverValue& value = {});
 

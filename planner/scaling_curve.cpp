@@ -102,7 +102,7 @@ double ScalingCurve::inverse_on_pieces(double t) const {
     const double a = k == 0 ? w_min : std::max(p.w_from, w_min);
     const double b = k + 1 < pieces_.size() ? std::min(pieces_[k + 1].w_from, w_max) : w_max;
     if (a > b) continue;
-    if (p.alpha + p.beta * a <= 0 || p.alpha + p.beta * b <= 0) return 0;  // not for the pieces
+    if (p.alpha + p.beta * a <= 0) return 0;  // T falls back to the samples here: bisect
     double w = -1;
     if (later_min_[k] <= t || (p.beta == 0 && p.alpha <= t))
       w = b;

@@ -8,6 +8,7 @@
 
 #include "planner/no_barrier.h"
 #include "planner/placement.h"
+#include "planner/wave_moves.h"
 #include "planner/wave_packing.h"
 #include "planner/wavefront.h"
 #include "traces/errors.h"

@@ -1,9 +1,12 @@
 // Scalability curves: the fit recovers a known two-piece curve, reproduces its points, and
-// T(n) is positive and non-increasing for every MetaOp of every zoo model.
+// T(n) is positive and non-increasing for every MetaOp of every zoo model; its closed-form
+// inverse on the fitted pieces agrees with bisection.
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <random>
 
+#include "planner/allocator.h"
 #include "planner/cost_model.h"
 #include "planner/graph_builder.h"
 #include "planner/scaling_curve.h"
@@ -89,6 +92,40 @@ TEST(ScalingCurve, LightMetaOpsStopScalingEarlyHeavyOnesScale) {
   EXPECT_GT(speedup("vision", "vision-text", 32), 12);  // 64 images of 257 tokens
   EXPECT_LT(speedup("imu", "imu-thermal", 8), 3);       // 8 IMU clips
   EXPECT_LT(speedup("audio", "audio-thermal", 8), 3);
+}
+
+TEST(ScalingCurve, InverseOnPiecesMatchesBisection) {
+  std::mt19937 rng(3);
+  for (int trial = 0; trial < 200; ++trial) {
+    const int batch = 1 << (1 + rng() % 7);
+    std::vector<CurvePoint> pts;
+    double t = 1e-3 * (1 + rng() % 100);
+    for (int n = 1; n <= batch; n *= 2) {
+      pts.push_back(CurvePoint{n, t, 0, 0, false, 0});
+      t *= 0.5 + 0.5 * static_cast<double>(rng() % 1000) / 1000;  // scaling from ideal to none
+    }
+    const ScalingCurve c(pts, batch);
+    for (int k = 0; k < 20; ++k) {
+      const double target = c.time_s(batch) * (0.9 + 1.2 * static_cast<double>(rng() % 1000) /
+                                                         1000 * c.time_s(1) / c.time_s(batch));
+      double lo = 1, hi = batch;
+      const double got = inverse_time(c, target);
+      if (target >= c.time_s(1)) {
+        EXPECT_NEAR(got, c.time_s(1) / target, 1e-12);
+        continue;
+      }
+      if (c.time_s(batch) > target) {
+        EXPECT_TRUE(std::isinf(got));
+        continue;
+      }
+      for (int i = 0; i < 200; ++i) {
+        const double mid = 0.5 * (lo + hi);
+        (c.time_s(mid) <= target ? hi : lo) = mid;
+      }
+      EXPECT_NEAR(got, hi, 1e-9 * hi) << "trial " << trial << " t " << target;
+      EXPECT_LE(c.time_s(got * (1 + 1e-12)), target * (1 + 1e-12));
+    }
+  }
 }
 
 }  // namespace

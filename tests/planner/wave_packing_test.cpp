@@ -1,21 +1,24 @@
 // The covering LP/IP solver against optimality certificates and brute force, and the wave
 // packing of a MetaLevel: its column generation against an LP over every configuration of a
-// small level, its schedules valid and never slower than the schedule it starts from, its LP
-// bound between C*valid and the schedule. Also the fitted curve's closed-form inverse
-// against bisection.
+// small level, its schedules valid, deterministic and never slower than the schedule it
+// starts from, its LP bound between C*valid and the schedule.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <functional>
+#include <map>
 #include <random>
+#include <set>
 
 #include "planner/allocator.h"
 #include "planner/covering_lp.h"
 #include "planner/scenario.h"
 #include "planner/systems.h"
+#include "planner/wave_moves.h"
 #include "planner/wave_packing.h"
 #include "planner/wavefront.h"
 #include "test_scenarios.h"
+#include "traces/errors.h"
 
 namespace spindle::testing {
 namespace {
@@ -56,6 +59,13 @@ TEST(CoveringLp, SmallProgramByHand) {
   // x2 <= 1: x1 >= 2 -> 3. x1 >= 3: x2 >= 1/2 -> 3.5. Both capped at 0: infeasible.
   EXPECT_NEAR(solve_covering_lp(p, {}, {INFINITY, 1}).objective, 3.0, 1e-12);
   EXPECT_NEAR(solve_covering_lp(p, {3, 0}, {}).objective, 3.5, 1e-12);
+  // With bounds the reduced costs still leave out the bound rows' duals: c - dual.A.
+  const LpSolution capped = solve_covering_lp(p, {}, {INFINITY, 1});
+  for (size_t j = 0; j < 2; ++j)
+    EXPECT_NEAR(capped.reduced_cost[j],
+                p.cost[j] - capped.dual[0] * p.column[j][0] - capped.dual[1] * p.column[j][1],
+                1e-12);
+  EXPECT_LT(capped.reduced_cost[1], 0);  // x2 would pay, the bound holds it back
   EXPECT_EQ(solve_covering_lp(p, {}, {0, 0}).status, LpStatus::kInfeasible);
   EXPECT_EQ(solve_covering_lp(p, {2, 0}, {1, INFINITY}).status, LpStatus::kInfeasible);
 }
@@ -238,6 +248,33 @@ TEST(WavePacking, ColumnGenerationMatchesEveryConfiguration) {
   EXPECT_NEAR(end, best.objective, 1e-9 * best.objective);
 }
 
+TEST(WavePacking, SameInputsSameWavesAndEmptyLevelsRefused) {
+  LoadOptions o;
+  o.overrides = {"cluster.nodes=1"};
+  Pipeline pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml", o));
+  auto& [s, g, mg, cost] = pipe;
+  const std::vector<LevelItem> items = level_items(mg, cost, 2);
+  std::vector<Wave> seed, a, b;
+  schedule_level_replanned(items, 8, 0.0, seed, false, true);
+  pack_level_waves(items, 8, 0.0, {&seed}, a, nullptr);
+  pack_level_waves(items, 8, 0.0, {&seed}, b, nullptr);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t w = 0; w < a.size(); ++w) {
+    EXPECT_EQ(a[w].start_s, b[w].start_s);
+    EXPECT_EQ(a[w].end_s, b[w].end_s);
+    ASSERT_EQ(a[w].slices.size(), b[w].slices.size());
+    for (size_t k = 0; k < a[w].slices.size(); ++k) {
+      EXPECT_EQ(a[w].slices[k].metaop, b[w].slices[k].metaop);
+      EXPECT_EQ(a[w].slices[k].first_layer, b[w].slices[k].first_layer);
+      EXPECT_EQ(a[w].slices[k].last_layer, b[w].slices[k].last_layer);
+      EXPECT_EQ(a[w].slices[k].n, b[w].slices[k].n);
+    }
+  }
+  std::vector<Wave> none, out;
+  EXPECT_THROW(pack_level_waves({}, 8, 0.0, {&none}, out, nullptr), InternalError);
+  EXPECT_THROW(pack_level_waves(items, 8, 0.0, {}, out, nullptr), InternalError);
+}
+
 TEST(WavePacking, ZooLevelsAreValidAndNeverSlowerThanTheirStart) {
   for (int nodes : {1, 2}) {
     LoadOptions o;
@@ -267,40 +304,6 @@ TEST(WavePacking, ZooLevelsAreValidAndNeverSlowerThanTheirStart) {
         EXPECT_GE(rep.lp_bound_s, valid_count_cstar(items, gpus) * (1 - 1e-9)) << what;
         EXPECT_LE(rep.lp_bound_s, (end - 1.0) * (1 + 1e-9)) << what;
       }
-    }
-  }
-}
-
-TEST(ScalingCurve, InverseOnPiecesMatchesBisection) {
-  std::mt19937 rng(3);
-  for (int trial = 0; trial < 200; ++trial) {
-    const int batch = 1 << (1 + rng() % 7);
-    std::vector<CurvePoint> pts;
-    double t = 1e-3 * (1 + rng() % 100);
-    for (int n = 1; n <= batch; n *= 2) {
-      pts.push_back(CurvePoint{n, t, 0, 0, false, 0});
-      t *= 0.5 + 0.5 * static_cast<double>(rng() % 1000) / 1000;  // scaling from ideal to none
-    }
-    const ScalingCurve c(pts, batch);
-    for (int k = 0; k < 20; ++k) {
-      const double target = c.time_s(batch) * (0.9 + 1.2 * static_cast<double>(rng() % 1000) /
-                                                         1000 * c.time_s(1) / c.time_s(batch));
-      double lo = 1, hi = batch;
-      const double got = inverse_time(c, target);
-      if (target >= c.time_s(1)) {
-        EXPECT_NEAR(got, c.time_s(1) / target, 1e-12);
-        continue;
-      }
-      if (c.time_s(batch) > target) {
-        EXPECT_TRUE(std::isinf(got));
-        continue;
-      }
-      for (int i = 0; i < 200; ++i) {
-        const double mid = 0.5 * (lo + hi);
-        (c.time_s(mid) <= target ? hi : lo) = mid;
-      }
-      EXPECT_NEAR(got, hi, 1e-9 * hi) << "trial " << trial << " t " << target;
-      EXPECT_LE(c.time_s(got * (1 + 1e-12)), target * (1 + 1e-12));
     }
   }
 }
