@@ -287,21 +287,17 @@ LevelPlans plan_levels(const Scenario& s, const MetaGraph& mg, const CostModel& 
   }
   p.notes.push_back("MPSP allocation and wavefront scheduling per MetaLevel, levels concatenated");
   p.notes.push_back(
-      "wave schedule taken per MetaLevel (fastest of the published wavefront, best-span align, and "
-      "re-planning before every wave, from bi-point or water-filled counts, with or without "
-      "look-ahead, "
-      "each also with " +
+      "wave schedule taken per MetaLevel (fastest of the published wavefront, best-span align, "
+      "and re-planning before every wave, from bi-point or water-filled counts, with or without "
+      "look-ahead, each also with " +
       std::to_string(kReplanSeeds) +
-      " seeded perturbations of its priorities, "
-      "every one polished by local moves; the fastest few then start an integer program over wave "
-      "configurations): " +
+      " seeded perturbations of its priorities, every one polished by local moves; the fastest "
+      "few then start an integer program over wave configurations): " +
       chosen);
   p.notes.push_back(
-      "wave packing (configuration LP by column generation, a rounding dive, branch and bound from "
-      "the "
-      "fastest schedules, re-planning of two or three waves at a time; the LP bound holds for "
-      "every "
-      "barrier-wave schedule of the level): " +
+      "wave packing (configuration LP by column generation, a rounding dive, branch and bound "
+      "from the fastest schedules and the dive's cover, re-planning of two or three waves at a "
+      "time; the LP bound holds for every barrier-wave schedule of the level): " +
       packing);
   return out;
 }

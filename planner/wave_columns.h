@@ -5,6 +5,7 @@
 // candidate span), and the conversions between configurations and waves.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <tuple>
 #include <vector>
@@ -34,6 +35,9 @@ struct Part {
 };
 using Column = std::vector<Part>;  // sorted by item, at most one part per item
 
+// The configurations of one level: each MetaOp's options (its valid device counts up to
+// `gpus` and T(n) there), spans and device counts of columns, and column generation. Pricing
+// counts the knapsack cells it evaluates; generate() stops once they pass the limit set.
 class Packer {
  public:
   Packer(const std::vector<LevelItem>& items, int gpus);
