@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <set>
 #include <string>
 
 #include "planner/wavefront.h"
@@ -202,34 +203,32 @@ Column Packer::price(const std::vector<double>& y, const SpanTable& tab) {
 Packer::Master Packer::generate(const std::vector<int>& left, const std::vector<Column>& seed,
                                 std::map<Column, double>& pool) {
   Master ms;
-  std::map<Column, bool> seen;
+  std::vector<size_t> rows;
+  for (size_t i = 0; i < size(); ++i)
+    if (left[i] > 0) rows.push_back(i);
+  // The master program grows by one column per round; rows are the MetaOps with layers left.
+  CoveringProgram p;
+  for (size_t i : rows) p.demand.push_back(left[i]);
+  std::set<Column> seen;
   auto add = [&](const Column& c) {
-    if (c.empty() || seen.count(c)) return false;
-    seen[c] = true;
+    if (c.empty() || !seen.insert(c).second) return false;
     ms.cols.push_back(c);
     pool.emplace(c, span(c));
+    std::vector<double> a(rows.size(), 0.0);
+    for (const Part& part : c) {
+      const auto it = std::lower_bound(rows.begin(), rows.end(), static_cast<size_t>(part.item));
+      a[static_cast<size_t>(it - rows.begin())] = part.layers;
+    }
+    p.column.push_back(std::move(a));
+    p.cost.push_back(span(c));
     return true;
   };
   for (const Column& c : seed) add(cap(c, left));
   for (size_t i = 0; i < size(); ++i)
     if (left[i] > 0) add(single(i, left[i]));
-  std::vector<size_t> rows;
-  for (size_t i = 0; i < size(); ++i)
-    if (left[i] > 0) rows.push_back(i);
   const SpanTable tab = span_table(left);
   cells_ += static_cast<double>(tab.layers.size());
   for (int round = 0; round < kMaxPricingRounds; ++round) {
-    CoveringProgram p;
-    for (size_t i : rows) p.demand.push_back(left[i]);
-    for (const Column& c : ms.cols) {
-      std::vector<double> a(rows.size(), 0.0);
-      for (const Part& part : c) {
-        const auto it = std::lower_bound(rows.begin(), rows.end(), static_cast<size_t>(part.item));
-        a[static_cast<size_t>(it - rows.begin())] = part.layers;
-      }
-      p.column.push_back(std::move(a));
-      p.cost.push_back(span(c));
-    }
     ms.lp = solve_covering_lp(p);
     if (ms.lp.status != LpStatus::kOptimal) return ms;
     if (cells_ > limit_) return ms;

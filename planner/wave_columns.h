@@ -52,6 +52,11 @@ class Packer {
     for (const Part& p : c) s = std::max(s, p.layers * option(p).t);
     return s;
   }
+  double total_span(const std::vector<Column>& waves) const {
+    double s = 0;
+    for (const Column& c : waves) s += span(c);
+    return s;
+  }
   int devices(const Column& c) const {
     int d = 0;
     for (const Part& p : c) d += option(p).n;

@@ -74,9 +74,7 @@ std::vector<Column> solve_pool(const Packer& pk, const std::map<Column, double>&
   std::vector<long> inc(cols.size(), 0);
   for (const Column& c : seed) ++inc[index.at(c)];
   IpSolution ip = solve_covering_ip(p, inc, node_limit, [&](const std::vector<long>& x) {
-    double v = 0;
-    for (const Column& c : realise(pk, cols, x, demand)) v += pk.span(c);
-    return v;
+    return pk.total_span(realise(pk, cols, x, demand));
   });
   if (!ip.found) throw InternalError("wave packing: no cover found from a covering seed");
   std::vector<Column> waves = realise(pk, cols, ip.x, demand);
@@ -105,24 +103,20 @@ void improve_by_neighbourhoods(Packer& pk, std::vector<Column>& waves, int gpus,
       if (pk.cells_used() >= pk.limit()) break;
       std::vector<int> demand(m, 0);
       std::vector<Column> seed;
-      double before = 0;
       for (size_t k : sub) {
         seed.push_back(waves[k]);
-        before += pk.span(waves[k]);
         for (const Part& p : waves[k]) demand[static_cast<size_t>(p.item)] += p.layers;
       }
       std::vector<Column> key = seed;
       std::sort(key.begin(), key.end());
-      if (failed.count(key)) continue;
-      failed.insert(key);
+      if (!failed.insert(key).second) continue;
+      const double before = pk.total_span(seed);
       std::map<Column, double> pool;
       Packer::Master ms = pk.generate(demand, seed, pool);
       if (ms.lp.status != LpStatus::kOptimal || ms.lp.objective >= before * (1 - 1e-9)) continue;
       std::vector<Column> better = solve_pool(pk, pool, demand, seed, kNeighbourhoodNodes, nullptr);
       packing::shift_layers(pk, better, gpus);
-      double after = 0;
-      for (const Column& c : better) after += pk.span(c);
-      if (after >= before * (1 - 1e-9)) continue;
+      if (pk.total_span(better) >= before * (1 - 1e-9)) continue;
       std::vector<Column> next;
       for (size_t k = 0; k < w; ++k)
         if (std::find(sub.begin(), sub.end(), k) == sub.end()) next.push_back(waves[k]);
@@ -148,13 +142,14 @@ double pack_level_waves(const std::vector<LevelItem>& items, int gpus, double st
   const std::map<int, size_t> item_of = packing::item_index(items);
   std::vector<int> L;
   for (const LevelItem& it : items) L.push_back(it.L);
+  std::vector<std::vector<Column>> given;  // the schedules as configurations
+  for (const std::vector<Wave>* sch : schedules)
+    given.push_back(packing::columns_of(pk, item_of, *sch));
   // Starts: the first kStarts distinct schedules.
   std::vector<std::vector<Column>> starts;
-  for (const std::vector<Wave>* sch : schedules) {
-    std::vector<Column> cols = packing::columns_of(pk, item_of, *sch);
+  for (const std::vector<Column>& cols : given)
     if (starts.size() < kStarts && std::find(starts.begin(), starts.end(), cols) == starts.end())
-      starts.push_back(std::move(cols));
-  }
+      starts.push_back(cols);
   std::vector<Column> waves = starts.front();
   const double cells = pk.pricing_cells(L);
   if (cells * 8 > kPricingCells) {
@@ -164,8 +159,8 @@ double pack_level_waves(const std::vector<LevelItem>& items, int gpus, double st
   } else {
     rep.ran = true;
     std::map<Column, double> pool;  // every configuration seen, and its span
-    for (const std::vector<Wave>* sch : schedules)
-      for (const Column& c : packing::columns_of(pk, item_of, *sch)) pool.emplace(c, pk.span(c));
+    for (const std::vector<Column>& cols : given)
+      for (const Column& c : cols) pool.emplace(c, pk.span(c));
     // Root column generation, then a dive: take the columns the LP uses whole, or round up
     // the one it uses most, and generate again for the layers left.
     pk.set_limit(kRootCells);
@@ -218,8 +213,7 @@ double pack_level_waves(const std::vector<LevelItem>& items, int gpus, double st
       packing::shift_layers(pk, result, gpus);
       pk.set_limit(pk.cells_used() + share);
       improve_by_neighbourhoods(pk, result, gpus, failed);
-      double total = 0;
-      for (const Column& c : result) total += pk.span(c);
+      const double total = pk.total_span(result);
       if (total < best * (1 - 1e-12)) {
         best = total;
         waves = std::move(result);
