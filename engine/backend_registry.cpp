@@ -2,7 +2,7 @@
 // SPINDLE_HAVE_CUDA, when it exists; until then a CUDA build offers the CPU backend alone.
 #include "engine/backend_registry.h"
 
-#include "engine/cpu_backend.h"
+#include "engine/cpu/cpu_backend.h"
 #include "traces/errors.h"
 
 namespace spindle::engine {

@@ -8,11 +8,11 @@
 #include <string>
 #include <vector>
 
-#include "planner/cost_model.h"
-#include "planner/graph_builder.h"
-#include "planner/metagraph.h"
-#include "planner/scenario.h"
 #include "bench_timing.h"
+#include "planner/config/scenario.h"
+#include "planner/cost/cost_model.h"
+#include "planner/graph/graph_builder.h"
+#include "planner/graph/metagraph.h"
 
 namespace {
 

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "planner/graph_builder.h"
-#include "planner/metagraph.h"
-#include "planner/scenario.h"
 #include "bench_timing.h"
+#include "planner/config/scenario.h"
+#include "planner/graph/graph_builder.h"
+#include "planner/graph/metagraph.h"
 #include "traces/atomic_file.h"
 #include "traces/text_table.h"
 

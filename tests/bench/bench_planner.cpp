@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "planner/cost_model.h"
-#include "planner/graph_builder.h"
-#include "planner/systems.h"
+#include "planner/cost/cost_model.h"
+#include "planner/graph/graph_builder.h"
+#include "planner/schedule/systems.h"
 #include "traces/text_table.h"
 
 int main() {

@@ -15,14 +15,14 @@
 #include <string>
 #include <vector>
 
-#include "planner/cost_model.h"
-#include "planner/graph_builder.h"
-#include "planner/lowering.h"
-#include "planner/placement.h"
-#include "planner/systems.h"
-#include "sim/compute_time.h"
-#include "sim/network_sim.h"
-#include "sim/process_pool.h"
+#include "planner/cost/cost_model.h"
+#include "planner/graph/graph_builder.h"
+#include "planner/place/placement.h"
+#include "planner/program/lowering.h"
+#include "planner/schedule/systems.h"
+#include "sim/replay/compute_time.h"
+#include "sim/replay/network_sim.h"
+#include "sim/replay/process_pool.h"
 #include "traces/errors.h"
 #include "traces/main_guard.h"
 #include "traces/text_table.h"

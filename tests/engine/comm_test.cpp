@@ -5,7 +5,7 @@
 #include <thread>
 
 #include "engine/comm/thread_comm.h"
-#include "engine/cpu_backend.h"
+#include "engine/cpu/cpu_backend.h"
 
 namespace spindle::engine::test {
 namespace {

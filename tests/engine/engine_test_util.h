@@ -3,8 +3,8 @@
 
 #include <string>
 
-#include "engine/model_scale.h"
-#include "planner/scenario.h"
+#include "engine/model/model_scale.h"
+#include "planner/config/scenario.h"
 
 namespace spindle::engine::test {
 

@@ -16,11 +16,11 @@
 #include <string>
 #include <vector>
 
-#include "engine/cpu_backend.h"
-#include "engine/executor.h"
-#include "engine/model.h"
-#include "engine/synthetic_data.h"
-#include "planner/graph_builder.h"
+#include "engine/cpu/cpu_backend.h"
+#include "engine/launch/thread_launcher.h"
+#include "engine/model/model.h"
+#include "engine/model/synthetic_data.h"
+#include "planner/graph/graph_builder.h"
 
 namespace spindle::engine::test {
 
@@ -68,7 +68,7 @@ inline Agreement check_equivalence(const Scenario& s, const Programs& programs, 
   TrainOptions opt;
   opt.seed = 7;
   const Reference ref = reference(s, opt.seed);
-  Executor ex(s, programs, "cpu", opt);
+  ThreadLauncher ex(s, programs, "cpu", opt);
   ex.keep_gradients(true);
   const StepResult r = ex.step();
   Agreement a;
@@ -83,7 +83,7 @@ inline Agreement check_equivalence(const Scenario& s, const Programs& programs, 
     std::vector<float> got(want.size(), 0.0f);
     std::vector<int> holders(want.size(), 0);
     for (int d = 0; d < ex.devices(); ++d) {
-      const GradientSnapshot& snap = ex.gradients(d);
+      const GradientSnapshot& snap = ex.rank(d).gradients();
       auto it = snap.grad.find(name);
       if (it == snap.grad.end()) continue;
       for (auto [first, last] : snap.valid.at(name))
@@ -118,7 +118,7 @@ inline Agreement check_equivalence(const Scenario& s, const Programs& programs, 
   // After the step: every replica of a weight bitwise identical.
   std::map<std::string, std::pair<int, std::vector<float>>> first_copy;
   for (int d = 0; d < ex.devices(); ++d)
-    for (auto& [name, p] : ex.weights(d).params()) {
+    for (auto& [name, p] : ex.rank(d).weights().params()) {
       std::vector<float> v(static_cast<size_t>(p.value.numel()));
       CpuBackend().download(p.value, v);
       auto [it, fresh] = first_copy.try_emplace(name, d, v);
@@ -143,7 +143,7 @@ inline Agreement check_equivalence(const Scenario& s, const Programs& programs, 
         ++recvs;
       }
     }
-    const DeviceCounters& c = ex.counters(d);
+    const DeviceCounters& c = ex.rank(d).counters();
     EXPECT_EQ(c.forward_rows, fwd) << what << ": device " << d;
     EXPECT_EQ(c.backward_rows, bwd) << what << ": device " << d;
     // The program counts bf16 activations; the CPU executor moves fp32.

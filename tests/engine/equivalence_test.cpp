@@ -6,10 +6,11 @@
 #include <cstdio>
 #include <tuple>
 
-#include "engine/run_plan.h"
+#include "engine/launch/logical_devices.h"
 #include "engine_test_util.h"
 #include "equivalence_check.h"
-#include "planner/systems.h"
+#include "planner/pipeline.h"
+#include "planner/schedule/systems.h"
 
 namespace spindle::engine::test {
 namespace {
@@ -21,7 +22,7 @@ class Systems : public ::testing::TestWithParam<Case> {};
 TEST_P(Systems, MatchOneDevice) {
   const auto& [name, system, devices] = GetParam();
   const Scenario s = on_devices(zoo(name), devices);
-  const RunPlan run = make_run_plan(s, system, "");
+  const LoweredPlan run = lowered_plan(ScenarioModel(s), system, "");
   const Agreement a = check_equivalence(s, run.programs, name + " " + system + " on " + std::to_string(devices));
   std::printf("[equivalence] %s %s %d devices: worst loss diff %.3g, worst gradient diff %.3g (%s)\n", name.c_str(),
               system.c_str(), devices, a.worst_loss, a.worst_grad, a.worst_grad_name.c_str());

@@ -7,10 +7,12 @@
 #include <cmath>
 #include <cstdio>
 
-#include "engine/cpu_backend.h"
-#include "engine/executor.h"
-#include "engine/run_plan.h"
+#include "engine/cpu/cpu_backend.h"
+#include "engine/launch/logical_devices.h"
+#include "engine/launch/thread_launcher.h"
+#include "engine/train/trainer.h"
 #include "engine_test_util.h"
+#include "planner/pipeline.h"
 
 namespace spindle::engine::test {
 namespace {
@@ -23,7 +25,7 @@ double follow(Scenario s, int devices, int steps, double clip_norm) {
   CpuBackend be;
   Trainer one(s, be, opt);
   s = on_devices(s, devices);
-  Executor many(s, make_run_plan(s, "spindle", "").programs, "cpu", opt);
+  ThreadLauncher many(s, lowered_plan(ScenarioModel(s), "spindle", "").programs, "cpu", opt);
   double worst = 0;
   for (int i = 0; i < steps; ++i) {
     const StepResult a = one.step(), b = many.step();
@@ -49,9 +51,9 @@ TEST(ExecutorTraining, FollowsTheOneDeviceTrainer) {
 
 TEST(ExecutorTraining, RepeatsBitwise) {
   const Scenario s = on_devices(zoo("multitask-clip-4"), 4);
-  const Programs programs = make_run_plan(s, "uniform", "").programs;
+  const Programs programs = lowered_plan(ScenarioModel(s), "uniform", "").programs;
   TrainOptions opt;
-  Executor a(s, programs, "cpu", opt), b(s, programs, "cpu", opt);
+  ThreadLauncher a(s, programs, "cpu", opt), b(s, programs, "cpu", opt);
   for (int i = 0; i < 3; ++i) {
     const StepResult x = a.step(), y = b.step();
     EXPECT_EQ(x.task_loss, y.task_loss);

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/rng.h"
+#include "engine/model/rng.h"
 
 namespace spindle::engine::test {
 

@@ -4,12 +4,12 @@
 
 #include <cmath>
 
-#include "engine/cpu_backend.h"
-#include "engine/synthetic_data.h"
-#include "engine/trainer.h"
+#include "engine/cpu/cpu_backend.h"
+#include "engine/model/synthetic_data.h"
+#include "engine/train/trainer.h"
 #include "engine_test_util.h"
-#include "planner/graph_builder.h"
-#include "planner/param_count.h"
+#include "planner/graph/graph_builder.h"
+#include "planner/graph/param_count.h"
 
 namespace spindle::engine::test {
 namespace {

@@ -11,8 +11,8 @@
 #include <random>
 #include <vector>
 
-#include "planner/cost_model.h"
-#include "planner/plan.h"
+#include "planner/cost/cost_model.h"
+#include "planner/schedule/plan.h"
 
 namespace spindle::engine::test {
 

@@ -8,7 +8,7 @@
 
 #include "engine_test_util.h"
 #include "equivalence_check.h"
-#include "planner/lowering.h"
+#include "planner/program/lowering.h"
 #include "random_plan.h"
 
 namespace spindle::engine::test {

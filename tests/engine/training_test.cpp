@@ -11,8 +11,8 @@
 #include <cstdio>
 #include <filesystem>
 
-#include "engine/cpu_backend.h"
-#include "engine/trainer.h"
+#include "engine/cpu/cpu_backend.h"
+#include "engine/train/trainer.h"
 #include "engine_test_util.h"
 #include "traces/atomic_file.h"
 #include "traces/errors.h"

@@ -7,9 +7,9 @@
 #include <random>
 #include <set>
 
-#include "planner/graph_algorithms.h"
-#include "planner/graph_builder.h"
-#include "planner/metagraph.h"
+#include "planner/graph/graph_algorithms.h"
+#include "planner/graph/graph_builder.h"
+#include "planner/graph/metagraph.h"
 #include "test_scenarios.h"
 
 namespace spindle::testing {

@@ -4,8 +4,8 @@
 
 #include <cmath>
 
-#include "planner/graph_builder.h"
-#include "planner/op_time.h"
+#include "planner/cost/op_time.h"
+#include "planner/graph/graph_builder.h"
 #include "test_scenarios.h"
 
 namespace spindle::testing {

@@ -7,57 +7,17 @@
 #include <map>
 #include <set>
 
-#include "planner/graph_builder.h"
-#include "planner/lowering.h"
-#include "planner/placement.h"
-#include "planner/systems.h"
+#include "planner/graph/graph_builder.h"
+#include "planner/place/placement.h"
+#include "planner/program/lowering.h"
+#include "planner/schedule/systems.h"
 #include "test_scenarios.h"
 
 namespace spindle::testing {
 namespace {
 
-TEST(Lowering, ProgramsReplayForEverySystemOnEveryZooScenario) {
-  for (const std::string& file : zoo_files())
-    for (int nodes : {1, 4}) {
-      LoadOptions o;
-      o.overrides = {"cluster.nodes=" + std::to_string(nodes)};
-      Pipeline pipe(load_scenario(file, o));
-      auto& [s, g, mg, cost] = pipe;
-      for (const std::string& name : system_names()) {
-        const std::string what = file + " nodes=" + std::to_string(nodes) + " " + name;
-        Plan p = plan_system(name, s, mg, cost);
-        place(p, s, g, mg, PlacementPolicy::kSpindle);
-        Programs progs = lower(p, s, g, mg);
-        ASSERT_EQ(progs.devices.size(), static_cast<size_t>(s.cluster.gpus()));
-        EXPECT_EQ(replay(progs), "") << what;
-        // Every slice's layers run forward and backward on each of its devices, once.
-        std::map<std::tuple<int, int, int, int>, int> fwd, bwd;  // (device, metaop, first, last)
-        for (const DeviceProgram& dp : progs.devices)
-          for (const Instr& in : dp.instrs) {
-            if (in.kind == InstrKind::kForward) ++fwd[{dp.device, in.metaop, in.first_layer, in.last_layer}];
-            if (in.kind == InstrKind::kBackward) ++bwd[{dp.device, in.metaop, in.first_layer, in.last_layer}];
-          }
-        size_t runs = 0;
-        for (const Wave& w : p.waves)
-          for (const Slice& sl : w.slices)
-            for (int d : sl.devices) {
-              ++runs;
-              EXPECT_EQ((fwd[{d, sl.metaop, sl.first_layer, sl.last_layer}]), 1) << what;
-              EXPECT_EQ((bwd[{d, sl.metaop, sl.first_layer, sl.last_layer}]), 1) << what;
-            }
-        EXPECT_EQ(fwd.size(), runs) << what;
-        // Each device has one optimizer step, after every compute.
-        for (const DeviceProgram& dp : progs.devices) {
-          int steps = 0;
-          for (const Instr& in : dp.instrs) steps += in.kind == InstrKind::kStep;
-          EXPECT_EQ(steps, 1) << what;
-        }
-      }
-    }
-}
-
 TEST(Lowering, SyncBytesMatchTheWeightsOfSharedLayers) {
-  Pipeline pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml"));
+  ScenarioModel pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml"));
   auto& [s, g, mg, cost] = pipe;
   Plan p = plan_system("spindle", s, mg, cost);
   place(p, s, g, mg, PlacementPolicy::kSpindle);
@@ -140,7 +100,7 @@ TEST(Lowering, ReplayRejectsWhatARealEngineCouldNotRun) {
 }
 
 TEST(Lowering, ZeroOneProgramsReplay) {
-  Pipeline pipe(load_scenario(default_data_dir() / "ofasys-7.toml", LoadOptions{{"planner.zero1=true"}, {}}));
+  ScenarioModel pipe(load_scenario(default_data_dir() / "ofasys-7.toml", LoadOptions{{"planner.zero1=true"}, {}}));
   auto& [s, g, mg, cost] = pipe;
   Plan p = plan_system("spindle", s, mg, cost);
   place(p, s, g, mg, PlacementPolicy::kSpindle);

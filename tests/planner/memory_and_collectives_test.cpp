@@ -2,11 +2,11 @@
 // alpha-beta formulas and nccl-tests' bus bandwidth definitions.
 #include <gtest/gtest.h>
 
-#include "planner/collective_cost.h"
-#include "planner/cost_model.h"
-#include "planner/graph_builder.h"
-#include "planner/memory_model.h"
-#include "planner/op_costs.h"
+#include "planner/cost/collective_cost.h"
+#include "planner/cost/cost_model.h"
+#include "planner/cost/memory_model.h"
+#include "planner/graph/graph_builder.h"
+#include "planner/graph/op_costs.h"
 #include "test_scenarios.h"
 #include "traces/errors.h"
 

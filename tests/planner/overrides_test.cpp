@@ -2,7 +2,7 @@
 // checked exactly like the file and their errors point at the override.
 #include <gtest/gtest.h>
 
-#include "planner/graph_builder.h"
+#include "planner/graph/graph_builder.h"
 #include "test_scenarios.h"
 #include "traces/errors.h"
 

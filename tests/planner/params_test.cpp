@@ -5,8 +5,8 @@
 #include <cmath>
 #include <map>
 
-#include "planner/graph_builder.h"
-#include "planner/param_count.h"
+#include "planner/graph/graph_builder.h"
+#include "planner/graph/param_count.h"
 #include "test_scenarios.h"
 
 namespace spindle::testing {

@@ -6,10 +6,10 @@
 #include <cmath>
 #include <random>
 
-#include "planner/allocator.h"
-#include "planner/cost_model.h"
-#include "planner/graph_builder.h"
-#include "planner/scaling_curve.h"
+#include "planner/cost/cost_model.h"
+#include "planner/cost/scaling_curve.h"
+#include "planner/graph/graph_builder.h"
+#include "planner/schedule/allocator.h"
 #include "test_scenarios.h"
 
 namespace spindle::testing {
@@ -70,7 +70,7 @@ void expect_monotone(const ScalingCurve& c, int gpus, const std::string& what) {
 
 TEST(ScalingCurve, PositiveAndNonIncreasingOnEveryZooModel) {
   for (const std::string& file : zoo_files()) {
-    Pipeline pipe(load_scenario(file));
+    ScenarioModel pipe(load_scenario(file));
     auto& [s, g, mg, cost] = pipe;
     for (const MetaOp& m : mg.metaops) {
       const ScalingCurve& c = cost.metaop(m.id).curve;
@@ -81,7 +81,7 @@ TEST(ScalingCurve, PositiveAndNonIncreasingOnEveryZooModel) {
 }
 
 TEST(ScalingCurve, LightMetaOpsStopScalingEarlyHeavyOnesScale) {
-  Pipeline pipe(load_scenario(default_data_dir() / "multitask-clip-10.toml"));
+  ScenarioModel pipe(load_scenario(default_data_dir() / "multitask-clip-10.toml"));
   auto& [s, g, mg, cost] = pipe;
   auto speedup = [&](const std::string& comp, const std::string& task, int n) {
     for (const MetaOp& m : mg.metaops)

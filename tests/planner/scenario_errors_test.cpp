@@ -3,7 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "planner/graph_builder.h"
+#include "planner/graph/graph_builder.h"
 #include "test_scenarios.h"
 #include "traces/errors.h"
 

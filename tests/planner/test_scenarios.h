@@ -2,15 +2,18 @@
 // error tests can assert exact FILE:LINE:COL messages) and loaders for the zoo.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
-#include "planner/allocator.h"
-#include "planner/cost_model.h"
-#include "planner/graph.h"
-#include "planner/graph_builder.h"
-#include "planner/metagraph.h"
-#include "planner/scenario.h"
+#include "planner/config/scenario.h"
+#include "planner/cost/cost_model.h"
+#include "planner/graph/graph.h"
+#include "planner/graph/graph_builder.h"
+#include "planner/graph/metagraph.h"
+#include "planner/pipeline.h"
+#include "planner/schedule/allocator.h"
+#include "planner/schedule/plan.h"
 
 namespace spindle::testing {
 
@@ -26,19 +29,19 @@ Scenario load_text(const std::string& text, const std::vector<std::string>& over
 // The message of the InputError that loading `text` throws ("" when it loads).
 std::string load_error(const std::string& text, const std::vector<std::string>& overrides = {});
 
-// A scenario through the planner's front half. Tests bind it as
-// `auto& [s, g, mg, cost] = pipe;`.
-struct Pipeline {
-  explicit Pipeline(Scenario scenario)
-      : s(std::move(scenario)), g(build_graph(s)), mg(contract(g)), cost(s, g, mg) {}
-  Scenario s;
-  Graph g;
-  MetaGraph mg;
-  CostModel cost;
-};
+// T(n) = a / n sampled at the divisors of `batch` (forward a third of it).
+ScalingCurve linear_curve(double a, int batch);
 
 // A LevelItem of MetaOp `id` with `L` layers on curve `c` (valid counts: its points).
 LevelItem level_item(int id, int L, const ScalingCurve& c);
+
+// Expects every slice of `p` placed on n distinct devices that run nothing else meanwhile,
+// with the devices' rows partitioning the batch (gtest failures name `what`).
+void check_placed(const Plan& p, const MetaGraph& mg, const std::string& what);
+
+// A path in the temporary folder no other test run uses: NAME prefixed with the process id
+// and a counter, so that two runs of the suite can overlap.
+std::filesystem::path unique_temp_path(const std::string& name);
 
 // Every scenario of the zoo: scenarios/*.toml, sorted.
 std::vector<std::string> zoo_files();

@@ -10,13 +10,14 @@
 #include <random>
 #include <set>
 
-#include "planner/allocator.h"
-#include "planner/covering_lp.h"
-#include "planner/scenario.h"
-#include "planner/systems.h"
-#include "planner/wave_moves.h"
-#include "planner/wave_packing.h"
-#include "planner/wavefront.h"
+#include "planner/config/scenario.h"
+#include "planner/schedule/allocator.h"
+#include "planner/schedule/bounds.h"
+#include "planner/schedule/packing/covering_lp.h"
+#include "planner/schedule/packing/wave_moves.h"
+#include "planner/schedule/packing/wave_packing.h"
+#include "planner/schedule/systems.h"
+#include "planner/schedule/wavefront.h"
 #include "test_scenarios.h"
 #include "traces/errors.h"
 
@@ -251,7 +252,7 @@ TEST(WavePacking, ColumnGenerationMatchesEveryConfiguration) {
 TEST(WavePacking, SameInputsSameWavesAndEmptyLevelsRefused) {
   LoadOptions o;
   o.overrides = {"cluster.nodes=1"};
-  Pipeline pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml", o));
+  ScenarioModel pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml", o));
   auto& [s, g, mg, cost] = pipe;
   const std::vector<LevelItem> items = level_items(mg, cost, 2);
   std::vector<Wave> seed, a, b;
@@ -279,7 +280,7 @@ TEST(WavePacking, ZooLevelsAreValidAndNeverSlowerThanTheirStart) {
   for (int nodes : {1, 2}) {
     LoadOptions o;
     o.overrides = {"cluster.nodes=" + std::to_string(nodes)};
-    Pipeline pipe(load_scenario(default_data_dir() / "multitask-clip-7.toml", o));
+    ScenarioModel pipe(load_scenario(default_data_dir() / "multitask-clip-7.toml", o));
     auto& [s, g, mg, cost] = pipe;
     const int gpus = s.cluster.gpus();
     for (int level = 1; level <= mg.levels; ++level) {

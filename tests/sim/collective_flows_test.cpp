@@ -5,8 +5,8 @@
 
 #include <map>
 
-#include "sim/collective_flows.h"
-#include "sim/process_pool.h"
+#include "sim/replay/collective_flows.h"
+#include "sim/replay/process_pool.h"
 #include "traces/errors.h"
 
 namespace spindle {

@@ -6,10 +6,10 @@
 
 #include <sstream>
 
-#include "planner/collective_cost.h"
-#include "sim/collective_bench.h"
-#include "sim/network_sim.h"
-#include "sim/process_pool.h"
+#include "planner/cost/collective_cost.h"
+#include "sim/replay/collective_bench.h"
+#include "sim/replay/network_sim.h"
+#include "sim/replay/process_pool.h"
 
 namespace spindle {
 namespace {

@@ -6,11 +6,12 @@
 #include <algorithm>
 
 #include "../planner/test_scenarios.h"
-#include "planner/placement.h"
-#include "planner/systems.h"
-#include "sim/compute_time.h"
-#include "sim/sim_report.h"
-#include "sim/simulation.h"
+#include "planner/pipeline.h"
+#include "planner/place/placement.h"
+#include "planner/schedule/systems.h"
+#include "sim/replay/compute_time.h"
+#include "sim/replay/simulation.h"
+#include "sim/report/sim_report.h"
 
 namespace spindle {
 namespace {
@@ -18,39 +19,34 @@ namespace {
 TEST(Replay, EveryZooPlanFinishesAndIsNeverFasterThanItsCompute) {
   for (const std::string& file : testing::zoo_files()) {
     SCOPED_TRACE(file);
-    testing::Pipeline pipe(load_scenario(file));
-    auto& [s, g, mg, cost] = pipe;
-    std::vector<Plan> plans;
-    for (const std::string& name : system_names()) {
-      plans.push_back(plan_system(name, s, mg, cost));
-      place(plans.back(), s, g, mg, PlacementPolicy::kSpindle);
-    }
-    std::vector<const Plan*> ptrs;
-    for (const Plan& p : plans) ptrs.push_back(&p);
-    const auto sims = simulate_plans(ptrs, s, g, mg, cost, {});
-    ASSERT_EQ(sims.size(), plans.size());
+    const ScenarioModel m(load_scenario(file));
+    const std::vector<PlannedSystem> planned = plan_systems(m, system_names());
+    std::vector<Programs> programs;
+    for (const PlannedSystem& ps : planned) programs.push_back(lower_checked(m, ps.plan));
+    const std::vector<ReplayResult> sims = simulate(m, programs, {});
+    ASSERT_EQ(sims.size(), planned.size());
     for (size_t i = 0; i < sims.size(); ++i) {
-      SCOPED_TRACE(plans[i].system);
-      const ReplayResult& r = sims[i].replay;
-      const auto secs = compute_seconds(sims[i].programs, s, mg, cost);
-      ASSERT_EQ(r.devices.size(), static_cast<size_t>(s.cluster.gpus()));
+      SCOPED_TRACE(planned[i].plan.system);
+      const ReplayResult& r = sims[i];
+      const auto secs = compute_seconds(programs[i], m.s, m.mg, m.cost);
+      ASSERT_EQ(r.devices.size(), static_cast<size_t>(m.s.cluster.gpus()));
       for (size_t d = 0; d < r.devices.size(); ++d) {
         double want = 0;
         for (size_t k = 0; k < secs[d].size(); ++k)
-          if (sims[i].programs.devices[d].instrs[k].kind != InstrKind::kCopy) want += secs[d][k];
+          if (programs[i].devices[d].instrs[k].kind != InstrKind::kCopy) want += secs[d][k];
         EXPECT_NEAR(r.devices[d].compute_s(), want, 1e-9 + 1e-6 * want) << "device " << d;
         EXPECT_GE(r.iteration_s, r.devices[d].compute_s() - 1e-12);
         EXPECT_LE(r.devices[d].end_s, r.iteration_s + 1e-12);
         EXPECT_GE(r.idle_s(static_cast<int>(d)), -1e-9);
       }
-      const SimSummary m = summarize(r);
-      EXPECT_NEAR(m.compute_s + m.transfer_s + m.sync_s + m.idle_s, m.simulated_s, 1e-9);
+      const SimSummary sum = summarize(r);
+      EXPECT_NEAR(sum.compute_s + sum.transfer_s + sum.sync_s + sum.idle_s, sum.simulated_s, 1e-9);
     }
   }
 }
 
 TEST(Replay, ComputeTakesTheCostModelTimeAtTheSlicesDeviceCount) {
-  testing::Pipeline pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml"));
+  ScenarioModel pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml"));
   auto& [s, g, mg, cost] = pipe;
   Plan p = plan_system("sequential", s, mg, cost);
   place(p, s, g, mg, PlacementPolicy::kSpindle);
@@ -70,7 +66,7 @@ TEST(Replay, ComputeTakesTheCostModelTimeAtTheSlicesDeviceCount) {
 }
 
 TEST(Replay, AddingOneSendChangesTheSimulatedTime) {
-  testing::Pipeline pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml"));
+  ScenarioModel pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml"));
   auto& [s, g, mg, cost] = pipe;
   Plan p = plan_system("spindle", s, mg, cost);
   place(p, s, g, mg, PlacementPolicy::kSpindle);

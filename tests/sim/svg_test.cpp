@@ -5,8 +5,8 @@
 
 #include <regex>
 
-#include "sim/svg_canvas.h"
-#include "sim/svg_charts.h"
+#include "sim/report/svg_canvas.h"
+#include "sim/report/svg_charts.h"
 
 namespace {
 

@@ -4,8 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "planner/toml_reader.h"
-#include "sim/sweep.h"
+#include "planner/config/toml_reader.h"
+#include "sim/study/sweep.h"
 #include "traces/errors.h"
 
 namespace {

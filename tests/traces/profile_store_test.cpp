@@ -158,14 +158,14 @@ TEST(ProfileStore, MissingDataset) {
   hid_t file = H5Fopen(f.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
   H5Ldelete(file, "/collectives", H5P_DEFAULT);
   H5Fclose(file);
-  EXPECT_EQ(read_error(f), f.string() + ": missing dataset /collectives; allowed: a profile of schema version 1 "
-                                        "(README.md, Profile files)");
+  EXPECT_EQ(read_error(f), f.string() + ": missing dataset /collectives; allowed: a profile written by spindle-calibrate "
+                                        "(schema version 1)");
   fs::remove(f);
 }
 
 TEST(ProfileStore, MissingFile) {
   EXPECT_EQ(read_error("no/such.h5"),
-            "no/such.h5: no such profile file; allowed: a profile written by spindle-calibrate (schema version 1)");
+            "no/such.h5: no such file; allowed: a profile written by spindle-calibrate (schema version 1)");
 }
 
 }  // namespace
@@ -191,7 +191,8 @@ TEST(ProfileStore, MalformedAttributeIsAnInputError) {
   H5Sclose(s);
   H5Tclose(t);
   H5Fclose(file);
-  EXPECT_EQ(read_error(f), f.string() + ": attribute 'gpu' is not one fixed-length string; allowed: schema version 1");
+  EXPECT_EQ(read_error(f), f.string() + ": attribute 'gpu' is not one fixed-length string; allowed: a profile written by "
+                                        "spindle-calibrate (schema version 1)");
   fs::remove(f);
 }
 

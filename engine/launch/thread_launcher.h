@@ -1,0 +1,65 @@
+// Runs a lowered plan's per-device programs as ranks (engine/runner/rank_runner.h) in one
+// process: one thread per rank, communicators over shared memory (comm/thread_comm.h). Each
+// iteration starts every rank, waits for all, and adds up the ranks' loss shares; any rank's
+// failure aborts every communicator so that no rank waits forever, and the launcher then
+// refuses further steps. One process per GPU under mpirun or srun is the next launcher.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/runner/rank_runner.h"
+#include "planner/graph/graph.h"
+#include "planner/graph/metagraph.h"
+#include "planner/program/lowering.h"
+
+namespace spindle::engine {
+
+class ThreadWorld;
+
+class ThreadLauncher {
+ public:
+  // `scenario` is the model as trained (already scaled); `programs` were lowered from a plan of
+  // it (checked again to complete). `backend`: a backend_registry.h name.
+  ThreadLauncher(const Scenario& scenario, const Programs& programs, const std::string& backend,
+                 const TrainOptions& options);
+  ~ThreadLauncher();
+
+  StepResult step();
+  std::int64_t steps_done() const { return step_; }
+  int devices() const { return static_cast<int>(ranks_.size()); }
+  const Scenario& scenario() const { return s_; }
+  const Graph& graph() const { return g_; }
+  const MetaGraph& metagraph() const { return mg_; }
+  const Programs& programs() const { return programs_; }
+  // Of the last iteration.
+  double iteration_s() const { return iteration_s_; }
+  const RankRunner& rank(int device) const { return *ranks_.at(static_cast<size_t>(device)); }
+  RankRunner& rank(int device) { return *ranks_.at(static_cast<size_t>(device)); }
+  // Gradient snapshots are taken at the next steps when on.
+  void keep_gradients(bool on) { keep_gradients_ = on; }
+  // Parameters of the model (each weight counted once over the ranks).
+  std::int64_t parameters() const;
+
+ private:
+  Scenario s_;
+  Graph g_;
+  MetaGraph mg_;
+  Programs programs_;
+  TrainOptions opt_;
+  std::unique_ptr<ThreadWorld> world_;
+  std::unique_ptr<ThreadWorld> sync_world_;  // the sync threads' bucket collectives
+  std::vector<std::unique_ptr<RankRunner>> ranks_;
+  std::int64_t step_ = 0;
+  std::vector<std::int64_t> position_;  // per task: next sample
+  bool keep_gradients_ = false;
+  std::atomic<bool> failed_ = false;  // a step failed: the communicators stay aborted
+  double iteration_s_ = 0;
+};
+
+}  // namespace spindle::engine

@@ -1,0 +1,158 @@
+// Checkpoint writing and reading (see checkpoint.h for the format).
+#include "engine/model/checkpoint.h"
+
+#include <cstring>
+#include <set>
+
+#include "traces/atomic_file.h"
+#include "traces/errors.h"
+
+namespace spindle::engine {
+namespace {
+
+constexpr char kMagic[8] = {'S', 'P', 'N', 'D', 'L', 'C', 'K', 'P'};
+constexpr std::uint32_t kVersion = 1;
+
+std::uint64_t fnv1a(const char* p, size_t n) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<unsigned char>(p[i])) * 0x100000001b3ULL;
+  return h;
+}
+
+class Writer {
+ public:
+  template <class T>
+  void put(T v) {
+    buf_.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  void str(const std::string& s) {
+    put(static_cast<std::uint32_t>(s.size()));
+    buf_ += s;
+  }
+  void floats(const std::vector<float>& v) { buf_.append(reinterpret_cast<const char*>(v.data()), v.size() * 4); }
+  std::string& bytes() { return buf_; }
+
+ private:
+  std::string buf_;
+};
+
+class Reader {
+ public:
+  Reader(const std::string& data, std::string file) : d_(data), file_(std::move(file)) {}
+  template <class T>
+  T get() {
+    T v;
+    need(sizeof v);
+    std::memcpy(&v, d_.data() + at_, sizeof v);
+    at_ += sizeof v;
+    return v;
+  }
+  std::string str() {
+    const std::uint32_t n = get<std::uint32_t>();
+    need(n);
+    std::string s = d_.substr(at_, n);
+    at_ += n;
+    return s;
+  }
+  void floats(std::vector<float>& v) {
+    need(v.size() * 4);
+    std::memcpy(v.data(), d_.data() + at_, v.size() * 4);
+    at_ += v.size() * 4;
+  }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw InputError(file_ + ": " + what + "; allowed: a checkpoint spindle-run wrote for this scenario, scale and seed");
+  }
+
+ private:
+  void need(size_t n) const {
+    if (at_ + n > d_.size()) fail("checkpoint ends early (truncated)");
+  }
+  const std::string& d_;
+  std::string file_;
+  size_t at_ = 0;
+};
+
+}  // namespace
+
+void write_checkpoint(const std::filesystem::path& file, const TrainingState& state, Backend& be,
+                      const WeightStore& weights) {
+  Writer w;
+  w.bytes().append(kMagic, sizeof kMagic);
+  w.put(kVersion);
+  w.put(static_cast<std::uint64_t>(state.step));
+  w.put(state.seed);
+  w.str(state.scale);
+  w.put(static_cast<std::uint32_t>(state.positions.size()));
+  for (const auto& [task, pos] : state.positions) {
+    w.str(task);
+    w.put(static_cast<std::uint64_t>(pos));
+  }
+  w.put(static_cast<std::uint32_t>(weights.params().size()));
+  for (const auto& [name, p] : weights.params()) {
+    w.str(name);
+    w.put(static_cast<std::uint32_t>(p.value.rank()));
+    for (std::int64_t d : p.value.shape()) w.put(static_cast<std::uint64_t>(d));
+    std::vector<float> host(static_cast<size_t>(p.value.numel()));
+    for (const Tensor* t : {&p.value, &p.m, &p.v}) {
+      be.download(*t, host);
+      w.floats(host);
+    }
+  }
+  w.put(fnv1a(w.bytes().data(), w.bytes().size()));
+  write_file_atomically(file, w.bytes());
+}
+
+TrainingState read_checkpoint(const std::filesystem::path& file, const TrainingState& expected, Backend& be,
+                              WeightStore& weights) {
+  if (!std::filesystem::exists(file))
+    throw InputError(file.string() + ": no checkpoint to resume from; allowed: a DIR an earlier --checkpoint DIR wrote");
+  const std::string data = read_file(file);
+  Reader r(data, file.string());
+  if (data.size() < sizeof kMagic + 8 || std::memcmp(data.data(), kMagic, sizeof kMagic) != 0)
+    r.fail("not a spindle checkpoint (bad magic)");
+  std::uint64_t stored;
+  std::memcpy(&stored, data.data() + data.size() - 8, 8);
+  if (stored != fnv1a(data.data(), data.size() - 8)) r.fail("checksum mismatch (truncated or corrupt file)");
+  const std::string body = data.substr(0, data.size() - 8);
+  Reader b(body, file.string());
+  for (size_t i = 0; i < sizeof kMagic; ++i) b.get<char>();
+  if (const auto v = b.get<std::uint32_t>(); v != kVersion) b.fail("format version " + std::to_string(v) + ", not 1");
+  TrainingState st;
+  st.step = static_cast<std::int64_t>(b.get<std::uint64_t>());
+  st.seed = b.get<std::uint64_t>();
+  st.scale = b.str();
+  if (st.seed != expected.seed)
+    b.fail("written with --seed " + std::to_string(st.seed) + ", this run has " + std::to_string(expected.seed));
+  if (st.scale != expected.scale) b.fail("written with --scale " + st.scale + ", this run has " + expected.scale);
+  const auto tasks = b.get<std::uint32_t>();
+  for (std::uint32_t i = 0; i < tasks; ++i) {
+    std::string name = b.str();
+    st.positions.emplace_back(name, static_cast<std::int64_t>(b.get<std::uint64_t>()));
+  }
+  std::set<std::string> want, have;
+  for (const auto& [name, pos] : expected.positions) want.insert(name);
+  for (const auto& [name, pos] : st.positions) have.insert(name);
+  if (want != have) b.fail("its tasks differ from the scenario's");
+  const auto count = b.get<std::uint32_t>();
+  if (count != weights.params().size())
+    b.fail("holds " + std::to_string(count) + " weight tensors, the model has " +
+           std::to_string(weights.params().size()) + " (another model)");
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const std::string name = b.str();
+    auto it = weights.params().find(name);
+    if (it == weights.params().end()) b.fail("weight " + name + " is not in this model (another model)");
+    Dims dims(b.get<std::uint32_t>());
+    for (std::int64_t& d : dims) d = static_cast<std::int64_t>(b.get<std::uint64_t>());
+    Param& p = it->second;
+    if (dims != p.value.shape())
+      b.fail("weight " + name + " is " + dims_str(dims) + " there but " + dims_str(p.value.shape()) + " here");
+    std::vector<float> host(static_cast<size_t>(p.value.numel()));
+    for (Tensor* t : {&p.value, &p.m, &p.v}) {
+      b.floats(host);
+      be.upload(*t, host);
+    }
+  }
+  return st;
+}
+
+}  // namespace spindle::engine

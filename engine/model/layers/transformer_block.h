@@ -1,0 +1,34 @@
+// A pre-norm transformer block, the encoder and decoder layer of the planner's graph:
+// h = x + attn(ln1 x) (causal or not); for a decoder with memory, h += cross(lnc h, memory);
+// y = h + mlp(ln2 h) with a GELU or SwiGLU MLP. Weights "<group>/ln1.g", ".../attn.wq", ...
+#pragma once
+
+#include <string>
+
+#include "engine/model/layers/attention_layer.h"
+#include "engine/model/layers/norm_layer.h"
+#include "planner/config/model_spec.h"
+
+namespace spindle::engine {
+
+struct BlockSpec {
+  int heads = 1;
+  bool causal = false;
+  Mlp mlp = Mlp::kGelu;
+  bool cross = false;  // reads a memory through cross-attention
+};
+
+struct BlockCtx {
+  NormCtx ln1, lnc, ln2;
+  AttentionCtx attn, cross;
+  Tensor h1, h2, pre, up, act;  // residual stream after attention / cross-attention; MLP state
+};
+
+// `memory` [B, M, H] is read when spec.cross.
+Tensor block_forward(Backend& be, WeightStore& ws, const std::string& group, const BlockSpec& spec, const Tensor& x,
+                     const Tensor& memory, BlockCtx& ctx);
+// Adds into dx, dmemory (when spec.cross) and the weight gradients.
+void block_backward(Backend& be, WeightStore& ws, const std::string& group, const BlockSpec& spec,
+                    const BlockCtx& ctx, const Tensor& dy, Tensor& dx, Tensor& dmemory);
+
+}  // namespace spindle::engine

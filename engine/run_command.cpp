@@ -1,0 +1,144 @@
+// spindle-run's work behind its flags (see run_command.h).
+#include "engine/run_command.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+
+#include "engine/backend_registry.h"
+#include "engine/launch/execution_trace.h"
+#include "engine/launch/logical_devices.h"
+#include "engine/launch/thread_launcher.h"
+#include "engine/model/model_scale.h"
+#include "engine/train/trainer.h"
+#include "planner/pipeline.h"
+#include "traces/atomic_file.h"
+#include "traces/errors.h"
+#include "traces/main_guard.h"
+
+namespace spindle::engine {
+namespace {
+
+std::string fmt(const char* f, double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+}  // namespace
+
+int run_command(const RunCommand& c) {
+  if (c.devices < 1) throw InputError("--devices " + std::to_string(c.devices) + ": allowed: 1 or more");
+  const bool distributed = c.devices > 1 || c.system_set || !c.plan_file.empty();
+  if (distributed && (!c.checkpoint_dir.empty() || c.resume))
+    throw InputError("--checkpoint / --resume: only on one device without --system or --plan in this version");
+  if (!distributed && (!c.trace.empty() || !c.save_plan.empty()))
+    throw InputError(std::string(c.trace.empty() ? "--save-plan" : "--trace") +
+                     ": only for a plan's execution; allowed: with --devices N, --system or --plan");
+  if (c.steps < 0) throw InputError("--steps " + std::to_string(c.steps) + ": allowed: >= 0");
+  if (c.checkpoint_every < 0) throw InputError("--checkpoint-every: allowed: >= 0");
+  if (c.log_every < 0) throw InputError("--log-every: allowed: >= 0");
+  if (!(c.lr > 0) || !std::isfinite(c.lr)) throw InputError("--lr " + std::to_string(c.lr) + ": allowed: a positive number");
+  if (c.resume && c.checkpoint_dir.empty()) throw InputError("--resume: needs --checkpoint DIR to resume from");
+  const ScaleFactors factors = find_scale(c.scale);
+  std::unique_ptr<Backend> be = make_backend(c.backend);
+  LoadOptions lo;
+  lo.overrides = c.sets;
+  const Scenario full = load_scenario(c.scenario_file, lo);
+  TrainOptions opt;
+  opt.seed = c.seed >= 0 ? static_cast<std::uint64_t>(c.seed) : full.seed;
+  opt.scale = factors.name;
+  opt.adam.lr = c.lr;
+  std::unique_ptr<Trainer> trainer;
+  std::unique_ptr<ThreadLauncher> executor;
+  Scenario scaled = scale_scenario(full, factors);
+  std::string plan_name;
+  if (distributed) {
+    scaled = on_devices(scaled, c.devices);
+    LoweredPlan rp = lowered_plan(ScenarioModel(scaled), c.system, c.plan_file);
+    plan_name = c.plan_file.empty() ? rp.plan.system : c.plan_file;
+    executor = std::make_unique<ThreadLauncher>(scaled, rp.programs, c.backend, opt);
+    if (!c.save_plan.empty())
+      write_file_atomically(c.save_plan, plan_json(rp.plan, scaled, executor->metagraph()));
+  } else {
+    trainer = std::make_unique<Trainer>(scaled, *be, opt);
+  }
+  const std::filesystem::path ckpt =
+      c.checkpoint_dir.empty() ? "" : std::filesystem::path(c.checkpoint_dir) / "checkpoint.bin";
+  if (c.resume) trainer->load(ckpt);
+  auto steps_done = [&] { return trainer ? trainer->steps_done() : executor->steps_done(); };
+  const Scenario& s = trainer ? trainer->scenario() : executor->scenario();
+  std::cout << "spindle-run: " << s.name << " at scale " << factors.name << ", "
+            << (trainer ? trainer->model().weights().total_size() : executor->parameters()) << " parameters, backend "
+            << be->name() << ", seed " << opt.seed
+            << (c.resume ? ", resumed at step " + std::to_string(steps_done()) : "")
+            << (executor ? ", " + std::to_string(c.devices) + " logical devices running the plan of " + plan_name : "")
+            << "\n";
+
+  std::string csv = "step,task,loss,step_s\n";
+  std::vector<float> first, last;
+  double total_s = 0;
+  std::int64_t done = 0;
+  while (steps_done() < c.steps) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const StepResult r = trainer ? trainer->step() : executor->step();
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    total_s += secs;
+    ++done;
+    if (!std::isfinite(r.loss))
+      throw Error("step " + std::to_string(r.step) + ": the loss is not finite (" + fmt("%g", r.loss) + ")");
+    if (first.empty()) first = r.task_loss;
+    last = r.task_loss;
+    for (size_t t = 0; t < s.tasks.size(); ++t)
+      csv += std::to_string(r.step) + "," + s.tasks[t].name + "," + fmt("%.9g", r.task_loss[t]) + "," +
+             fmt("%.6f", secs) + "\n";
+    if (c.log_every > 0 && (r.step % c.log_every == 0 || r.step == 1)) {
+      std::cout << "step " << r.step << "  loss " << fmt("%.4f", r.loss) << "  (";
+      for (size_t t = 0; t < s.tasks.size(); ++t) std::cout << (t ? ", " : "") << s.tasks[t].name << " " << fmt("%.4f", r.task_loss[t]);
+      std::cout << ")  grad norm " << fmt("%.3f", r.grad_norm) << "\n";
+    }
+    if (!ckpt.empty() && c.checkpoint_every > 0 && r.step % c.checkpoint_every == 0) trainer->save(ckpt);
+  }
+  if (!ckpt.empty()) trainer->save(ckpt);
+  if (!c.trace.empty()) {
+    if (done == 0) throw InputError("--trace: no iteration ran; allowed: with --steps above the resumed step");
+    write_file_atomically(c.trace, execution_trace_json(*executor, plan_name));
+  }
+  if (!c.metrics.empty()) write_file_atomically(c.metrics, csv);
+  if (done > 0) {
+    std::cout << "\ntask                 loss first   loss last   chance     last/chance\n";
+    for (size_t t = 0; t < s.tasks.size(); ++t) {
+      // Chance: ln B for a contrastive task, ln V for a cross-entropy one.
+      double chance = std::log(static_cast<double>(s.tasks[t].batch));
+      if (s.tasks[t].loss == LossKind::kCrossEntropy) {
+        const Component& head = s.model.components[static_cast<size_t>(s.tasks[t].components.back())];
+        const Component* table = head.tie_embedding.empty() ? &head : s.model.find(head.tie_embedding);
+        chance = std::log(static_cast<double>(table->vocab));
+      }
+      char line[160];
+      std::snprintf(line, sizeof line, "%-20s %10.4f %11.4f %8.4f %12.3f\n", s.tasks[t].name.c_str(), first[t], last[t],
+                    chance, last[t] / chance);
+      std::cout << line;
+    }
+    if (executor) {  // what each device did in the last iteration, counted by the executor
+      std::cout << "\nlast iteration  fwd row-ops bwd row-ops  sent MB   received MB   gathered MB\n";
+      for (int d = 0; d < executor->devices(); ++d) {
+        const DeviceCounters& dc = executor->rank(d).counters();
+        char line[160];
+        std::snprintf(line, sizeof line, "device %-8d %11lld %11lld %8.3f %13.3f %13.3f\n", d,
+                      static_cast<long long>(dc.forward_rows), static_cast<long long>(dc.backward_rows),
+                      static_cast<double>(dc.sent_bytes) / 1e6, static_cast<double>(dc.recv_bytes) / 1e6,
+                      static_cast<double>(dc.gathered_bytes) / 1e6);
+        std::cout << line;
+      }
+    }
+    std::cout << fmt("\n%.1f steps/s", static_cast<double>(done) / total_s) << " (" << done << " steps, "
+              << fmt("%.2f s)\n", total_s);
+  }
+  return kExitOk;
+}
+
+}  // namespace spindle::engine

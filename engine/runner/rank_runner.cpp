@@ -1,0 +1,571 @@
+// One rank's execution of its program (see rank_runner.h).
+#include "engine/runner/rank_runner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "engine/backend_registry.h"
+#include "engine/model/op_runner.h"
+#include "engine/model/synthetic_data.h"
+#include "traces/errors.h"
+
+namespace spindle::engine {
+namespace {
+
+using Key = std::pair<int, int>;  // (MetaOp, layer): whose output a buffer holds
+
+// dst (+)= src, element by element, for tensors of one element count.
+void copy_flat(Backend& be, const Tensor& src, Tensor& dst, bool accumulate) {
+  if (src.numel() != dst.numel()) throw InternalError("copy of " + dims_str(src.shape()) + " into " + dims_str(dst.shape()));
+  if (src.numel() == 0) return;
+  Tensor d = dst.reshaped({1, 1, dst.numel()});
+  be.copy_tokens(src.reshaped({1, 1, src.numel()}), 0, d, 0, 1, accumulate);
+}
+
+// A weight tensor's place in a bucket's flattened gradients.
+struct Piece {
+  std::string param;
+  std::int64_t offset = 0, numel = 0;
+};
+
+struct Bucket {
+  std::vector<int> group;
+  bool zero1 = false;
+  std::vector<Piece> pieces;
+  std::int64_t total = 0, chunk = 0;  // elements; ZeRO-1 shard size (total padded to group x chunk)
+  std::int64_t rank = 0;
+  std::int64_t own_first() const { return std::min(total, rank * chunk); }  // a small bucket leaves late ranks none
+  std::int64_t own_last() const { return std::min(total, (rank + 1) * chunk); }
+};
+
+// The part of `p` inside [first, last) of the flattened bucket, in the piece's own elements.
+std::pair<std::int64_t, std::int64_t> overlap(const Piece& p, std::int64_t first, std::int64_t last) {
+  const std::int64_t a = std::max(first, p.offset), b = std::min(last, p.offset + p.numel);
+  return {a - p.offset, std::max(a, b) - p.offset};
+}
+
+}  // namespace
+
+struct RankRunner::State {
+  State(const Scenario& scenario, const Graph& graph, const MetaGraph& metagraph, const DeviceProgram& prog, int ranks,
+        const TrainOptions& options)
+      : id(prog.device), s(scenario), g(graph), mg(metagraph), program(prog), world(ranks), opt(options) {}
+  int id = 0;
+  const Scenario& s;
+  const Graph& g;
+  const MetaGraph& mg;
+  const DeviceProgram& program;
+  int world = 1;
+  TrainOptions opt;
+  std::vector<std::pair<int, int>> op_key;      // operator -> (MetaOp, layer in it)
+  std::unique_ptr<Backend> be;
+  std::unique_ptr<WeightStore> ws;
+  std::unique_ptr<SyntheticData> data;
+  std::unique_ptr<Communicator> comm;
+  std::unique_ptr<Communicator> sync_comm;       // the sync thread's, in a world of its own
+  std::map<int, Bucket> buckets;                 // by collective id
+  std::map<std::string, int> bucket_of;          // weight tensor -> collective id
+  // Per iteration.
+  std::map<Key, Tensor> act, grad;               // [B, S, H] per MetaOp layer output
+  std::map<int, OpState> ctx;                    // by operator
+  std::map<int, TaskBatch> batches;              // by task: the whole batch
+  std::map<int, Tensor> contrastive_din;         // by loss MetaOp: the share's gradient, all rows
+  std::vector<double> loss;                      // per task: this device's share
+  double grad_norm = 0;
+  DeviceCounters counters;
+  std::vector<ExecutedInstr> timeline;
+  std::map<int, std::pair<double, double>> sync_span;  // bucket -> its collective on the sync thread
+  GradientSnapshot snapshot;
+};
+
+
+namespace {
+
+// A device's weight-sync thread: runs the buckets' collectives in the order their sync-starts
+// post them, while the device goes on with its program; sync-wait waits for one.
+class SyncThread {
+ public:
+  SyncThread() : thread_([this] { loop(); }) {}
+  ~SyncThread() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+  }
+  void post(int id, std::function<void()> job) {
+    std::lock_guard<std::mutex> lock(mu_);
+    jobs_.emplace_back(id, std::move(job));
+    cv_.notify_all();
+  }
+  // Waits until bucket `id` is synced; rethrows the sync thread's failure.
+  void wait(int id) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return done_.count(id) > 0 || error_; });
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  void loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+      if (jobs_.empty() || error_) return;
+      auto [id, job] = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      try {
+        job();
+      } catch (...) {
+        lock.lock();
+        error_ = std::current_exception();
+        cv_.notify_all();
+        return;
+      }
+      lock.lock();
+      done_.insert(id);
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::pair<int, std::function<void()>>> jobs_;
+  std::set<int> done_;
+  std::exception_ptr error_;
+  bool stop_ = false;
+  std::jthread thread_;  // last: started once the rest exists, joined first
+};
+
+// One device's iteration: the interpreter of its program.
+class Interpreter {
+ public:
+  Interpreter(RankRunner::State& d, const Scenario& s, const Graph& g, const MetaGraph& mg, const DeviceProgram& p,
+              const std::vector<Key>& op_key, const std::vector<std::int64_t>& positions, const TrainOptions& opt,
+              std::int64_t step, int world, bool keep)
+      : d_(d), s_(s), g_(g), mg_(mg), p_(p), op_key_(op_key), positions_(positions), opt_(opt), step_(step),
+        world_(world), keep_(keep), be_(*d.be), runner_(*d.be, *d.ws) {}
+
+  // `abort_all` stops every device's communication (called before this device's failure
+  // unwinds, so that the sync thread it joins is not left waiting for other devices).
+  void run(double t0_s, const std::function<void()>& abort_all) {
+    t0_s_ = t0_s;
+    try {
+      interpret(t0_s);
+    } catch (...) {
+      abort_all();
+      throw;
+    }
+  }
+
+ private:
+  void interpret(double t0_s) {
+    for (size_t i = 0; i < p_.instrs.size(); ++i) {
+      const Instr& in = p_.instrs[i];
+      const double t = wall_clock_s();
+      switch (in.kind) {
+        case InstrKind::kForward: forward(in); break;
+        case InstrKind::kBackward: backward(in); break;
+        case InstrKind::kSend: send(in); break;
+        case InstrKind::kRecv: recv(in); break;
+        case InstrKind::kCopy: break;  // the rows are already in this device's buffer
+        case InstrKind::kGather: gather(in); break;
+        case InstrKind::kSyncStart: sync(in); break;
+        case InstrKind::kSyncWait: sync_.wait(in.collective); break;
+        case InstrKind::kStep: optimizer_step(); break;
+        case InstrKind::kParamGather: param_gather(in); break;
+      }
+      d_.timeline.push_back({static_cast<int>(i), t - t0_s, wall_clock_s() - t0_s});
+    }
+  }
+
+  const Operator& op_at(const Key& k) const {
+    return g_.op(mg_.metaops[static_cast<size_t>(k.first)].ops[static_cast<size_t>(k.second)]);
+  }
+  std::int64_t batch_of(const Operator& op) const { return s_.tasks[static_cast<size_t>(op.task)].batch; }
+
+  Tensor& buffer(std::map<Key, Tensor>& m, const Key& k) {
+    auto it = m.find(k);
+    if (it != m.end()) return it->second;
+    const Operator& op = op_at(k);
+    return m.emplace(k, be_.alloc({batch_of(op), op.out_seq, op.out_hidden})).first->second;
+  }
+  Tensor& act(const Key& k) { return buffer(d_.act, k); }
+  Tensor& grad(const Key& k) { return buffer(d_.grad, k); }
+
+  const TaskBatch& task_batch(int task) {
+    auto it = d_.batches.find(task);
+    if (it == d_.batches.end())
+      it = d_.batches.emplace(task, d_.data->batch(task, positions_[static_cast<size_t>(task)])).first;
+    return it->second;
+  }
+
+  // Rows [first, last) of the outputs (or their gradients) of `ids`.
+  std::vector<Tensor> views(const std::vector<int>& ids, bool grads, std::int64_t first, std::int64_t last) {
+    std::vector<Tensor> v;
+    for (int id : ids) {
+      const Key& k = op_key_[static_cast<size_t>(id)];
+      v.push_back((grads ? grad(k) : act(k)).rows_view(first, last));
+    }
+    return v;
+  }
+
+  void forward(const Instr& in) {
+    const MetaOp& m = mg_.metaops[static_cast<size_t>(in.metaop)];
+    for (int l = in.first_layer; l < in.last_layer; ++l) {
+      const int id = m.ops[static_cast<size_t>(l)];
+      const Operator& op = g_.op(id);
+      const RowBlock rows{in.first_row, in.last_row, batch_of(op)};
+      const OpInputs io = op_inputs(g_, id);
+      // A contrastive loss reads both embeddings of the whole batch (gathered before it).
+      const bool whole = op.kind == OpKind::kContrastiveLoss;
+      const std::int64_t f = whole ? 0 : rows.first, e = whole ? rows.batch : rows.last;
+      const Tensor x = io.sources.empty() ? Tensor() : concat_tokens(be_, views(io.sources, false, f, e));
+      const Tensor mem = io.memory.empty() ? Tensor() : concat_tokens(be_, views(io.memory, false, f, e));
+      const bool reads_data =
+          op.kind == OpKind::kPatchEmbed || op.kind == OpKind::kTokenEmbed || op.kind == OpKind::kLmHead;
+      const TaskBatch data = reads_data ? batch_rows(task_batch(op.task), rows.first, rows.last) : TaskBatch{};
+      OpState& st = d_.ctx[id];
+      const Tensor out = runner_.forward(op, rows, data, x, mem, st);
+      if (out.empty()) {
+        d_.loss[static_cast<size_t>(op.task)] += st.loss;
+        d_.counters.forward_rows += rows.rows();
+        continue;
+      }
+      Tensor dst = act(op_key_[static_cast<size_t>(id)]).rows_view(rows.first, rows.last);
+      if (dst.shape() != out.shape())
+        throw InternalError(op.name + ": output " + dims_str(out.shape()) + " does not fit its rows " +
+                            dims_str(dst.shape()));
+      copy_flat(be_, out, dst, false);
+      d_.counters.forward_rows += out.dim(0);
+    }
+  }
+
+  // The gradient `ids`' concatenated input adds into: the one source's rows, or a buffer.
+  Tensor grads_for(const std::vector<int>& ids, const Tensor& like, const RowBlock& rows) {
+    if (ids.empty()) return Tensor();
+    if (ids.size() == 1) return views(ids, true, rows.first, rows.last)[0];
+    return be_.alloc(like.shape());
+  }
+  void hand_back(const std::vector<int>& ids, const Tensor& d, const RowBlock& rows) {
+    if (ids.size() < 2) return;
+    std::vector<Tensor> parts = views(ids, true, rows.first, rows.last);
+    split_tokens(be_, d, parts, true);
+  }
+
+  void backward(const Instr& in) {
+    const MetaOp& m = mg_.metaops[static_cast<size_t>(in.metaop)];
+    for (int l = in.last_layer - 1; l >= in.first_layer; --l) {
+      const int id = m.ops[static_cast<size_t>(l)];
+      const Operator& op = g_.op(id);
+      const RowBlock rows{in.first_row, in.last_row, batch_of(op)};
+      const OpInputs io = op_inputs(g_, id);
+      OpState& st = d_.ctx.at(id);
+      const bool loss = op.kind == OpKind::kContrastiveLoss || op.kind == OpKind::kLmHead;
+      const Tensor dout = loss ? Tensor() : grad(op_key_[static_cast<size_t>(id)]).rows_view(rows.first, rows.last);
+      if (op.kind == OpKind::kContrastiveLoss) {
+        // Gradients for all rows of both embeddings: reduce-scattered by the next gather.
+        Tensor din = be_.alloc(st.in.shape()), none;
+        runner_.backward(op, rows, st, dout, din, none);
+        d_.contrastive_din[in.metaop] = din;
+      } else {
+        Tensor din = grads_for(io.sources, st.in, rows);
+        Tensor dmem = grads_for(io.memory, st.mem, rows);
+        runner_.backward(op, rows, st, dout, din, dmem);
+        hand_back(io.sources, din, rows);
+        hand_back(io.memory, dmem, rows);
+      }
+      d_.counters.backward_rows += rows.rows();
+    }
+  }
+
+  Tensor transfer_view(const Instr& in) {
+    const Key k{in.metaop, in.first_layer};
+    return (in.for_backward ? grad(k) : act(k)).rows_view(in.first_row, in.last_row);
+  }
+
+  void send(const Instr& in) {
+    Tensor v = transfer_view(in);
+    d_.comm->send(in.peer, in.tensor, v);
+    // A gradient leaves with its rows: later contributions to them go in a later send.
+    if (in.for_backward) be_.zero(v);
+    d_.counters.sent_bytes += v.numel() * 4;
+    ++d_.counters.sends;
+  }
+
+  void recv(const Instr& in) {
+    Tensor v = transfer_view(in);
+    if (in.for_backward) {  // gradients from several consumers add up
+      Tensor t = be_.alloc(v.shape());
+      d_.comm->recv(in.peer, in.tensor, t);
+      copy_flat(be_, t, v, true);
+    } else {
+      d_.comm->recv(in.peer, in.tensor, v);
+    }
+    d_.counters.recv_bytes += v.numel() * 4;
+    ++d_.counters.recvs;
+  }
+
+  // Contrastive loss: before its forward, all-gather both embeddings' rows of every member;
+  // after its backward, reduce-scatter the gradients of all rows, each member keeping its own.
+  void gather(const Instr& in) {
+    const MetaOp& m = mg_.metaops[static_cast<size_t>(in.metaop)];
+    const OpInputs io = op_inputs(g_, m.ops.front());
+    if (io.sources.size() != 2 || in.rows_of.size() != in.group.size())
+      throw InternalError("gather of MetaOp " + std::to_string(in.metaop) + ": not a contrastive loss of two inputs");
+    const auto r = static_cast<size_t>(std::find(in.group.begin(), in.group.end(), d_.id) - in.group.begin());
+    const std::int64_t width = act(op_key_[static_cast<size_t>(io.sources[0])]).dim(2);
+    std::int64_t most = 0;
+    for (auto [f, e] : in.rows_of) most = std::max<std::int64_t>(most, e - f);
+    const std::int64_t chunk = most * 2 * width, n = static_cast<std::int64_t>(in.group.size());
+    // Member j's rows in chunk `slot` of a buffer of chunks (padded to the most rows), as [rows, 2, D].
+    auto packed = [&](const Tensor& t, size_t j, size_t slot) {
+      const auto [f, e] = in.rows_of[j];
+      return t.flat_view(static_cast<std::int64_t>(slot) * chunk, (e - f) * 2 * width).reshaped({e - f, 2, width});
+    };
+    const auto [own_f, own_e] = in.rows_of[r];
+    if (!in.for_backward) {
+      Tensor mine = be_.alloc({chunk}), all = be_.alloc({n * chunk});
+      Tensor dst = packed(mine, r, 0);
+      copy_flat(be_, concat_tokens(be_, views(io.sources, false, own_f, own_e)), dst, false);
+      d_.comm->all_gather(in.group, mine, all);
+      for (size_t j = 0; j < in.group.size(); ++j) {
+        if (j == r) continue;
+        std::vector<Tensor> parts = views(io.sources, false, in.rows_of[j].first, in.rows_of[j].second);
+        split_tokens(be_, packed(all, j, j), parts, false);
+      }
+      d_.counters.gathered_bytes += (own_e - own_f) * 2 * width * 4;
+    } else {
+      const Tensor& din = d_.contrastive_din.at(in.metaop);
+      Tensor all = be_.alloc({n * chunk}), mine = be_.alloc({chunk});
+      for (size_t j = 0; j < in.group.size(); ++j) {
+        Tensor dst = packed(all, j, j);
+        copy_flat(be_, din.rows_view(in.rows_of[j].first, in.rows_of[j].second), dst, false);
+      }
+      d_.comm->reduce_scatter(in.group, all, mine);
+      std::vector<Tensor> parts = views(io.sources, true, own_f, own_e);
+      split_tokens(be_, packed(mine, r, 0), parts, true);
+    }
+  }
+
+  Bucket& bucket(const Instr& in) {
+    auto [it, fresh] = d_.buckets.try_emplace(in.collective);
+    Bucket& b = it->second;
+    if (!fresh) return b;
+    b.group = in.group;
+    b.zero1 = in.zero1;
+    b.rank = std::find(in.group.begin(), in.group.end(), d_.id) - in.group.begin();
+    for (const std::string& w : in.weights) {
+      const size_t before = b.pieces.size();
+      for (auto& [name, p] : d_.ws->params())
+        if (name.compare(0, w.size() + 1, w + "/") == 0) {
+          b.pieces.push_back({name, b.total, p.value.numel()});
+          b.total += p.value.numel();
+          d_.bucket_of[name] = in.collective;
+        }
+      // Members that flattened different sizes would read past each other's buffers.
+      if (b.pieces.size() == before)
+        throw InternalError("device " + std::to_string(d_.id) + ": bucket " + std::to_string(in.collective) +
+                            " names weight group " + w + ", which the device does not hold");
+    }
+    const auto n = static_cast<std::int64_t>(b.group.size());
+    b.chunk = (b.total + n - 1) / n;
+    return b;
+  }
+
+  Tensor flatten(const Bucket& b, std::int64_t size, bool values) {
+    Tensor f = be_.alloc({size});
+    for (const Piece& pc : b.pieces) {
+      Param& p = d_.ws->at(pc.param);
+      Tensor dst = f.flat_view(pc.offset, pc.numel);
+      copy_flat(be_, values ? p.value : p.grad, dst, false);
+    }
+    return f;
+  }
+
+  // Writes elements [first, last) of a flattened bucket back into its tensors.
+  void unflatten(const Bucket& b, const Tensor& f, std::int64_t f_offset, std::int64_t first, std::int64_t last,
+                 bool values) {
+    for (const Piece& pc : b.pieces) {
+      const auto [a, e] = overlap(pc, first, last);
+      if (a >= e) continue;
+      Param& p = d_.ws->at(pc.param);
+      Tensor dst = (values ? p.value : p.grad).flat_view(a, e - a);
+      copy_flat(be_, f.flat_view(pc.offset + a - f_offset, e - a), dst, false);
+    }
+  }
+
+  // Posts the bucket's collective to the sync thread: its gradients are final (the program
+  // starts a bucket after its last gradient anywhere is ready) and only the optimizer step,
+  // after the sync-wait, reads them again.
+  void sync(const Instr& in) {
+    Bucket& b = bucket(in);
+    sync_.post(in.collective, [this, &b, id = in.collective] {
+      const double start = wall_clock_s() - t0_s_;
+      const auto n = static_cast<std::int64_t>(b.group.size());
+      if (!b.zero1) {
+        Tensor f = flatten(b, b.total, false);
+        d_.sync_comm->all_reduce(b.group, f);
+        unflatten(b, f, 0, 0, b.total, false);
+      } else {
+        Tensor f = flatten(b, n * b.chunk, false), mine = be_.alloc({b.chunk});
+        d_.sync_comm->reduce_scatter(b.group, f, mine);
+        unflatten(b, mine, b.own_first(), b.own_first(), b.own_last(), false);
+      }
+      d_.sync_span[id] = {start, wall_clock_s() - t0_s_};
+    });
+  }
+
+  void param_gather(const Instr& in) {
+    Bucket& b = bucket(in);
+    const auto n = static_cast<std::int64_t>(b.group.size());
+    Tensor mine = be_.alloc({b.chunk}), all = be_.alloc({n * b.chunk});
+    Tensor full = flatten(b, b.total, true);
+    Tensor src = full.flat_view(b.own_first(), b.own_last() - b.own_first());
+    Tensor dst = mine.flat_view(0, src.numel());
+    copy_flat(be_, src, dst, false);
+    d_.comm->all_gather(b.group, mine, all);
+    unflatten(b, all, 0, 0, b.total, true);
+  }
+
+  // The element ranges of weight `name` this device holds reduced: its shard under ZeRO-1.
+  std::vector<std::pair<std::int64_t, std::int64_t>> owned(const std::string& name, const Param& p) const {
+    auto it = d_.bucket_of.find(name);
+    if (it == d_.bucket_of.end()) return {{0, p.value.numel()}};
+    const Bucket& b = d_.buckets.at(it->second);
+    if (!b.zero1) return {{0, p.value.numel()}};
+    for (const Piece& pc : b.pieces)
+      if (pc.param == name) {
+        const auto [a, e] = overlap(pc, b.own_first(), b.own_last());
+        if (a < e) return {{a, e}};
+      }
+    return {};
+  }
+
+  void optimizer_step() {
+    // The global gradient norm: each weight counted once (its group's first member, or the
+    // shards' owners), summed over all devices.
+    double sq = 0;
+    for (auto& [name, p] : d_.ws->params()) {
+      auto it = d_.bucket_of.find(name);
+      const bool counted_elsewhere = it != d_.bucket_of.end() && !d_.buckets.at(it->second).zero1 &&
+                                     d_.buckets.at(it->second).group.front() != d_.id;
+      if (counted_elsewhere) continue;
+      for (auto [a, e] : owned(name, p)) sq += be_.sum_squares(p.grad.flat_view(a, e - a));
+    }
+    Tensor norm = be_.alloc({1});
+    const float partial = static_cast<float>(sq);
+    be_.upload(norm, std::span<const float>(&partial, 1));
+    std::vector<int> everyone(static_cast<size_t>(world_));
+    for (int i = 0; i < world_; ++i) everyone[static_cast<size_t>(i)] = i;
+    d_.comm->all_reduce(everyone, norm);
+    float total = 0;
+    be_.download(norm, std::span<float>(&total, 1));
+    d_.grad_norm = std::sqrt(static_cast<double>(total));
+    if (keep_)
+      for (auto& [name, p] : d_.ws->params()) {
+        std::vector<float>& v = d_.snapshot.grad[name];
+        v.resize(static_cast<size_t>(p.grad.numel()));
+        be_.download(p.grad, v);
+        d_.snapshot.valid[name] = owned(name, p);
+      }
+    if (opt_.clip_norm > 0 && d_.grad_norm > opt_.clip_norm) {
+      const float f = static_cast<float>(opt_.clip_norm / d_.grad_norm);
+      for (auto& [name, p] : d_.ws->params()) be_.scale(p.grad, f);
+    }
+    for (auto& [name, p] : d_.ws->params()) {
+      const AdamWParams hp = step_params(opt_, step_, p.decay);
+      for (auto [a, e] : owned(name, p)) {
+        Tensor w = p.value.flat_view(a, e - a), m = p.m.flat_view(a, e - a), v = p.v.flat_view(a, e - a);
+        be_.adamw_step(w, p.grad.flat_view(a, e - a), m, v, hp, step_);
+      }
+    }
+  }
+
+  RankRunner::State& d_;
+  const Scenario& s_;
+  const Graph& g_;
+  const MetaGraph& mg_;
+  const DeviceProgram& p_;
+  const std::vector<Key>& op_key_;
+  const std::vector<std::int64_t>& positions_;
+  const TrainOptions& opt_;
+  std::int64_t step_;
+  int world_;
+  bool keep_;
+  Backend& be_;
+  OpRunner runner_;
+  double t0_s_ = 0;
+  SyncThread sync_;  // last: joined before the rest goes
+};
+
+}  // namespace
+
+RankRunner::RankRunner(const Scenario& s, const Graph& g, const MetaGraph& mg, const DeviceProgram& program, int world,
+                       const std::string& backend, const TrainOptions& options, std::unique_ptr<Communicator> comm,
+                       std::unique_ptr<Communicator> sync_comm) {
+  std::set<std::string> groups;
+  for (const Instr& in : program.instrs) {
+    if (in.kind != InstrKind::kForward) continue;
+    if (in.metaop < 0 || in.metaop >= static_cast<int>(mg.metaops.size()))
+      throw InternalError("device " + std::to_string(program.device) + ": no MetaOp " + std::to_string(in.metaop));
+    const MetaOp& m = mg.metaops[static_cast<size_t>(in.metaop)];
+    for (int l = in.first_layer; l < in.last_layer; ++l) {
+      const Operator& op = g.op(m.ops[static_cast<size_t>(l)]);
+      if (!op.weights.empty()) groups.insert(op.weights);
+    }
+  }
+  st_ = std::make_unique<State>(s, g, mg, program, world, options);
+  State& d = *st_;
+  d.be = make_backend(backend);
+  d.ws = std::make_unique<WeightStore>(s, g, *d.be, options.seed, &groups);
+  d.data = std::make_unique<SyntheticData>(s, g, options.seed);
+  d.comm = std::move(comm);
+  d.sync_comm = std::move(sync_comm);
+  d.op_key.resize(static_cast<size_t>(g.size()));
+  for (const MetaOp& m : mg.metaops)
+    for (size_t l = 0; l < m.ops.size(); ++l) d.op_key[static_cast<size_t>(m.ops[l])] = {m.id, static_cast<int>(l)};
+}
+
+RankRunner::~RankRunner() = default;
+
+void RankRunner::run(std::int64_t step, const std::vector<std::int64_t>& positions, double t0_s, bool keep_gradients,
+                     const std::function<void()>& abort_all) {
+  State& d = *st_;
+  for (auto& [name, p] : d.ws->params()) d.be->zero(p.grad);
+  d.act.clear();
+  d.grad.clear();
+  d.ctx.clear();
+  d.batches.clear();
+  d.contrastive_din.clear();
+  d.loss.assign(d.s.tasks.size(), 0.0);
+  d.counters = DeviceCounters{};
+  d.timeline.clear();
+  d.sync_span.clear();
+  d.snapshot = GradientSnapshot{};
+  Interpreter(d, d.s, d.g, d.mg, d.program, d.op_key, positions, d.opt, step, d.world, keep_gradients).run(t0_s, abort_all);
+}
+
+int RankRunner::id() const { return st_->id; }
+const std::vector<double>& RankRunner::loss() const { return st_->loss; }
+double RankRunner::grad_norm() const { return st_->grad_norm; }
+const DeviceCounters& RankRunner::counters() const { return st_->counters; }
+const std::vector<ExecutedInstr>& RankRunner::timeline() const { return st_->timeline; }
+const std::map<int, std::pair<double, double>>& RankRunner::sync_spans() const { return st_->sync_span; }
+const GradientSnapshot& RankRunner::gradients() const { return st_->snapshot; }
+WeightStore& RankRunner::weights() { return *st_->ws; }
+const WeightStore& RankRunner::weights() const { return *st_->ws; }
+
+double wall_clock_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace spindle::engine

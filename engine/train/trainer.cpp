@@ -1,0 +1,64 @@
+// The training loop's iteration, checkpoint save and load (see trainer.h).
+#include "engine/train/trainer.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/model/checkpoint.h"
+#include "planner/graph/graph_builder.h"
+
+namespace spindle::engine {
+
+Trainer::Trainer(const Scenario& scenario, Backend& backend, const TrainOptions& options)
+    : s_(scenario),
+      g_(build_graph(s_)),
+      be_(backend),
+      opt_(options),
+      model_(std::make_unique<Model>(s_, g_, backend, options.seed)),
+      data_(s_, g_, options.seed),
+      position_(s_.tasks.size(), 0) {}
+
+StepResult Trainer::step() {
+  WeightStore& ws = model_->weights();
+  for (auto& [name, p] : ws.params()) be_.zero(p.grad);
+  StepResult r;
+  for (size_t t = 0; t < s_.tasks.size(); ++t) {
+    const TaskBatch batch = data_.batch(static_cast<int>(t), position_[t]);
+    const float loss = model_->train_task(static_cast<int>(t), batch);
+    position_[t] += s_.tasks[t].batch;
+    r.task_loss.push_back(loss);
+    r.loss += loss;
+  }
+  double sq = 0;
+  for (auto& [name, p] : ws.params()) sq += be_.sum_squares(p.grad);
+  r.grad_norm = std::sqrt(sq);
+  if (opt_.clip_norm > 0 && r.grad_norm > opt_.clip_norm) {
+    const float f = static_cast<float>(opt_.clip_norm / r.grad_norm);
+    for (auto& [name, p] : ws.params()) be_.scale(p.grad, f);
+  }
+  ++step_;
+  for (auto& [name, p] : ws.params()) be_.adamw_step(p.value, p.grad, p.m, p.v, step_params(opt_, step_, p.decay), step_);
+  r.step = step_;
+  return r;
+}
+
+TrainingState Trainer::state() const {
+  TrainingState st;
+  st.step = step_;
+  st.seed = opt_.seed;
+  st.scale = opt_.scale;
+  for (size_t t = 0; t < s_.tasks.size(); ++t) st.positions.emplace_back(s_.tasks[t].name, position_[t]);
+  return st;
+}
+
+void Trainer::save(const std::filesystem::path& file) { write_checkpoint(file, state(), be_, model_->weights()); }
+
+void Trainer::load(const std::filesystem::path& file) {
+  const TrainingState st = read_checkpoint(file, state(), be_, model_->weights());
+  step_ = st.step;
+  for (size_t t = 0; t < s_.tasks.size(); ++t)
+    for (const auto& [name, pos] : st.positions)
+      if (name == s_.tasks[t].name) position_[t] = pos;
+}
+
+}  // namespace spindle::engine

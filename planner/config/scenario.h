@@ -1,0 +1,116 @@
+// A what-if study as read from a scenario file: the cluster, the model (components), the
+// tasks and planner options, validated strictly (see config_reader.h for the error format).
+// Presets (`[model] preset`, `[cluster] gpu`) and `[scenario] extends` are resolved here.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "planner/config/config_tree.h"
+#include "planner/config/model_spec.h"
+
+namespace spindle {
+
+// One GPU model, read from scenarios/gpus/NAME.toml (datasheet figures with sources there).
+struct GpuSpec {
+  std::string id;    // file stem, as the scenario names it
+  std::string name;  // marketing name
+  double bf16_dense_TFLOPS = 0;
+  double hbm_bw_GBps = 0;
+  double memory_GB = 0;
+  double nvlink_bw_GBps = 0;  // per direction
+  double launch_overhead_us = 0;    // per kernel
+  double hbm_efficiency = 0;        // achievable fraction of hbm_bw_GBps (STREAM-like)
+  double attention_efficiency = 0;  // fused attention's fraction of peak (FlashAttention-2)
+  double gemm_peak_efficiency = 0;  // best GEMM's fraction of peak
+  double gemm_half_GFLOP = 0;       // GEMM size (2mnk) at which the size factor is 1/2
+  double gemm_half_dim = 0;         // smallest GEMM dimension at which the shape factor is 1/2
+
+  double memory_GiB() const { return memory_GB * 1e9 / (1024.0 * 1024.0 * 1024.0); }
+};
+
+// Planner options ([planner] in the scenario).
+struct PlannerOptions {
+  bool zero1 = false;          // shard optimizer state across each weight-sync group (ZeRO-1)
+  double workspace_GiB = 2.0;  // per GPU: CUDA context, cuBLAS workspace, NCCL buffers
+};
+
+struct Link {
+  double bw_GBps = 0;  // per direction
+  double latency_us = 0;
+  double efficiency = 0.8;  // achievable fraction of bw_GBps (NVLink and InfiniBand reach about 80%)
+};
+
+// Where a node's network bandwidth (inter_node.bw_GBps, the node's total) enters the network:
+// one NIC per node, or one NIC per GPU with an equal share each.
+enum class NicPlacement { kPerNode, kPerGpu };
+
+struct Cluster {
+  int nodes = 0;
+  int gpus_per_node = 0;
+  GpuSpec gpu;
+  Link intra_node;  // NVLink inside a node
+  Link inter_node;  // network between nodes (bw_GBps: a node's total)
+  NicPlacement nic = NicPlacement::kPerNode;
+  int nodes_per_leaf = 1;         // nodes under one leaf switch of the two-level fat tree
+  double oversubscription = 1.0;  // a leaf's down-link bandwidth over its up-link bandwidth
+  int gpus() const { return nodes * gpus_per_node; }
+};
+
+enum class LossKind { kContrastive, kCrossEntropy };
+const char* loss_kind_name(LossKind k);
+
+struct Task {
+  std::string name;
+  std::vector<int> components;  // model component indices, in model topological order
+  int batch = 0;                // global batch size (samples per iteration)
+  LossKind loss = LossKind::kContrastive;
+  std::map<int, int> tokens;    // per-task token counts overriding a component's `tokens`
+};
+
+struct Scenario {
+  std::string name;
+  std::string file;  // as given on the command line
+  std::uint64_t seed = 0;
+  Cluster cluster;
+  ModelSpec model;
+  std::vector<Task> tasks;
+  PlannerOptions planner;
+
+  // Tokens of component `c`'s own input in task `t` (0 when it has no embedding).
+  int own_tokens(const Task& t, int c) const;
+  bool task_uses(const Task& t, int c) const;
+};
+
+struct LoadOptions {
+  std::vector<std::string> overrides;                // "KEY=VALUE", applied in order
+  std::vector<std::filesystem::path> preset_dirs;    // searched after the scenario's own folder
+  // When not empty: keep only these tasks (by name, in the file's order), e.g. a study's task
+  // subset; a name that is not a task is an InputError.
+  std::vector<std::string> only_tasks{};
+  // Values set at dotted keys once `extends` is resolved and before `overrides` (a study
+  // point's sweep values; they keep the location they were written at).
+  std::vector<std::pair<std::string, config::Value>> values{};
+};
+
+// The folder holding the project's models/ and gpus/ presets (compiled in).
+std::filesystem::path default_data_dir();
+
+// Reads and validates a scenario file. Throws InputError on any bad input.
+Scenario load_scenario(const std::filesystem::path& file, const LoadOptions& options = {});
+
+// The same from TOML text named `name`, resolving presets and `extends` against `base_dir`.
+Scenario load_scenario_text(const std::string& text, const std::string& name,
+                            const std::filesystem::path& base_dir,
+                            const LoadOptions& options = {});
+
+// The same from an already parsed tree (a study point: the study file with its sweep values
+// set), `file` naming it in messages and `base_dir` resolving `extends` and presets.
+Scenario load_scenario_tree(config::Value root, const std::string& file, const std::filesystem::path& base_dir,
+                            const LoadOptions& options = {});
+
+}  // namespace spindle

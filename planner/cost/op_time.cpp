@@ -1,0 +1,181 @@
+// Kernel decomposition of each operator kind and the roofline-with-efficiency kernel time.
+// Bytes are bf16 activations and weights unless noted (fp32 logits, fp32 embedding grads).
+#include "planner/cost/op_time.h"
+
+#include <algorithm>
+
+#include "traces/errors.h"
+
+namespace spindle {
+namespace {
+
+constexpr double kBf16 = 2;
+constexpr double kFp32 = 4;
+// FlashAttention-2's backward runs 5 matmuls against the forward's 2 (it recomputes scores).
+constexpr double kAttentionBwdFactor = 2.5;
+
+class KernelList {
+ public:
+  KernelList(std::vector<Kernel>& fwd, std::vector<Kernel>& bwd) : fwd_(fwd), bwd_(bwd) {}
+
+  // A linear layer: forward m x n x k; backward dX (m x k x n) and, if it has weights, dW (k x n x m).
+  void gemm(double m, double n, double k, bool weight_grad = true, bool input_grad = true) {
+    fwd_.push_back(make_gemm(m, n, k));
+    if (input_grad) bwd_.push_back(make_gemm(m, k, n));
+    if (weight_grad) bwd_.push_back(make_gemm(k, n, m));
+  }
+  // Fused attention of b*heads problems, s queries over t keys, width h in total.
+  void attention(double b, double s, double t, double h, bool causal) {
+    Kernel k;
+    k.type = Kernel::Type::kAttention;
+    k.flops = 4 * b * s * t * h * (causal ? 0.5 : 1.0);
+    k.bytes = kBf16 * (2 * b * s * h + 2 * b * t * h);
+    fwd_.push_back(k);
+    k.flops *= kAttentionBwdFactor;
+    k.bytes *= 2;
+    bwd_.push_back(k);
+  }
+  // A memory-bound kernel moving `bytes` forward and `bwd_factor` x that backward.
+  void memory(double bytes, double bwd_factor = 2.0) {
+    Kernel k;
+    k.bytes = bytes;
+    fwd_.push_back(k);
+    if (bwd_factor > 0) {
+      k.bytes = bytes * bwd_factor;
+      bwd_.push_back(k);
+    }
+  }
+  void backward_only_gemm(double m, double n, double k) { bwd_.push_back(make_gemm(m, n, k)); }
+  void backward_memory(double bytes) {
+    Kernel k;
+    k.bytes = bytes;
+    bwd_.push_back(k);
+  }
+
+ private:
+  static Kernel make_gemm(double m, double n, double k) {
+    Kernel g;
+    g.type = Kernel::Type::kGemm;
+    g.m = m;
+    g.n = n;
+    g.k = k;
+    g.flops = 2 * m * n * k;
+    g.bytes = kBf16 * (m * k + k * n + m * n);
+    return g;
+  }
+  std::vector<Kernel>& fwd_;
+  std::vector<Kernel>& bwd_;
+};
+
+void transformer_layer(const Operator& op, double b, KernelList& k) {
+  const double s = static_cast<double>(op.shape.seq), h = static_cast<double>(op.shape.hidden);
+  const double f = static_cast<double>(op.ffn), bs = b * s;
+  k.memory(2 * kBf16 * bs * h);  // layer norm
+  k.gemm(bs, 3 * h, h);          // q, k, v
+  k.attention(b, s, s, h, op.causal);
+  k.gemm(bs, h, h);                 // output projection
+  k.memory(4 * kBf16 * bs * h);     // residual + layer norm
+  if (op.cross_seq > 0) {           // cross-attention block
+    const double m = static_cast<double>(op.cross_seq);
+    k.gemm(bs, h, h);               // q
+    k.gemm(b * m, 2 * h, h);        // k, v of the memory
+    k.attention(b, s, m, h, false);
+    k.gemm(bs, h, h);               // output projection
+    k.memory(4 * kBf16 * bs * h);   // residual + layer norm
+  }
+  const bool swiglu = op.mlp == Mlp::kSwiglu;
+  k.gemm(bs, swiglu ? 2 * f : f, h);                      // up (and gate)
+  k.memory((swiglu ? 3 : 2) * kBf16 * bs * f);            // activation
+  k.gemm(bs, h, f);                                       // down
+  k.memory(3 * kBf16 * bs * h);                           // residual
+}
+
+}  // namespace
+
+double gemm_efficiency(const GpuSpec& gpu, double m, double n, double k) {
+  const double f = 2 * m * n * k;
+  const double d = std::min({m, n, k});
+  return gpu.gemm_peak_efficiency * f / (f * (1 + gpu.gemm_half_dim / d) + gpu.gemm_half_GFLOP * 1e9);
+}
+
+double gemm_tflops(const GpuSpec& gpu, double m, double n, double k) {
+  return gpu.bf16_dense_TFLOPS * gemm_efficiency(gpu, m, n, k);
+}
+
+double kernel_time_s(const GpuSpec& gpu, const Kernel& kernel) {
+  const double peak = gpu.bf16_dense_TFLOPS * 1e12;
+  double compute = 0;
+  if (kernel.type == Kernel::Type::kGemm) {
+    compute = kernel.flops / (peak * gemm_efficiency(gpu, kernel.m, kernel.n, kernel.k));
+  } else if (kernel.type == Kernel::Type::kAttention) {
+    const double size = kernel.flops / (kernel.flops + gpu.gemm_half_GFLOP * 1e9);
+    compute = kernel.flops / (peak * gpu.attention_efficiency * size);
+  }
+  const double memory = kernel.bytes / (gpu.hbm_bw_GBps * 1e9 * gpu.hbm_efficiency);
+  return std::max(compute, memory) + gpu.launch_overhead_us * 1e-6;
+}
+
+void op_kernels(const Operator& op, const ParallelConfig& cfg, std::vector<Kernel>& fwd, std::vector<Kernel>& bwd) {
+  if (cfg.tp != 1) throw InternalError("tensor parallelism is not modelled yet");
+  if (cfg.dp < 1 || op.shape.batch % cfg.dp != 0)
+    throw InternalError("dp " + std::to_string(cfg.dp) + " does not divide the batch of " + op.name);
+  const double b = static_cast<double>(op.shape.batch / cfg.dp);
+  const double s = static_cast<double>(op.shape.seq), h = static_cast<double>(op.shape.hidden);
+  const double out_h = static_cast<double>(op.out_hidden), out_s = static_cast<double>(op.out_seq);
+  const double in_f = static_cast<double>(op.in_features);
+  KernelList k(fwd, bwd);
+  switch (op.kind) {
+    case OpKind::kEncoderLayer:
+    case OpKind::kDecoderLayer:
+      transformer_layer(op, b, k);
+      break;
+    case OpKind::kPatchEmbed:
+      k.gemm(b * s, h, in_f, /*weight_grad=*/true, /*input_grad=*/false);  // raw inputs need no grad
+      k.memory(3 * kBf16 * b * s * h, 1.0);                                  // + position embedding
+      break;
+    case OpKind::kTokenEmbed:
+      k.memory(2 * kBf16 * b * s * h, 0);                        // gather rows
+      k.backward_memory(kBf16 * b * s * h + 2 * kFp32 * b * s * h);  // scatter-add into fp32 grads
+      break;
+    case OpKind::kCrossAttention:  // resampler: out_s learned queries over the s input tokens
+      k.memory(2 * kBf16 * b * s * h);
+      k.gemm(b * out_s, out_h, out_h);
+      k.gemm(b * s, 2 * out_h, h);
+      k.attention(b, out_s, s, out_h, false);
+      k.gemm(b * out_s, out_h, out_h);
+      break;
+    case OpKind::kProjectionHead:
+      k.memory(3 * kBf16 * b * s * h);  // layer norm + pooling
+      k.gemm(b * out_s, out_h, h);
+      break;
+    case OpKind::kContrastiveLoss: {
+      // Each device scores its b rows against the gathered batch, both directions.
+      const double global = static_cast<double>(op.shape.batch);
+      k.gemm(b, global, h, /*weight_grad=*/false);
+      k.gemm(b, global, h, /*weight_grad=*/false);
+      k.backward_only_gemm(global, h, b);
+      k.backward_only_gemm(global, h, b);
+      k.memory(2 * 3 * kFp32 * b * global);  // two softmax cross-entropies
+      break;
+    }
+    case OpKind::kLmHead:
+      k.gemm(b * s, in_f, h);
+      k.memory(3 * kFp32 * b * s * in_f);  // fp32 logits: max, exp-sum, loss
+      break;
+  }
+}
+
+OpTime analytic_op_time(const Operator& op, const GpuSpec& gpu, const ParallelConfig& cfg) {
+  std::vector<Kernel> fwd, bwd;
+  op_kernels(op, cfg, fwd, bwd);
+  OpTime t;
+  for (const Kernel& k : fwd) t.fwd_s += kernel_time_s(gpu, k);
+  for (const Kernel& k : bwd) t.bwd_s += kernel_time_s(gpu, k);
+  return t;
+}
+
+double flops_only_time_s(const Operator& op, const GpuSpec& gpu, const ParallelConfig& cfg) {
+  return (op.cost.fwd_flops + op.cost.bwd_flops) / cfg.devices() / (gpu.bf16_dense_TFLOPS * 1e12);
+}
+
+}  // namespace spindle

@@ -1,0 +1,71 @@
+// Device placement (SPINDLE.md §5): which GPUs run each slice, and each device's batch rows
+// (device k of a slice on n devices holds rows [k B/n, (k+1) B/n)). Slices are placed in order
+// of planned start on devices free for their whole interval. The `spindle` policy prefers one
+// node (NVLink island), the devices already holding the slice's input rows (its MetaOp's
+// previous slice, its predecessors' outputs), the devices already holding its weights, and the
+// devices with the least memory in use; devices that would run out of memory are avoided
+// (accepting worse communication), and where too few devices with room are free, placement
+// backtracks into earlier slices and moves them to the devices with most room. Where device
+// ids in order fit and move fewer bytes across nodes, spindle keeps that instead. `sequential`
+// takes the lowest free device ids: the ablation that shows what placement buys.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "planner/cost/cost_model.h"
+#include "planner/graph/graph.h"
+#include "planner/schedule/plan.h"
+
+namespace spindle {
+
+enum class PlacementPolicy { kSpindle, kSequential };
+const char* placement_name(PlacementPolicy p);
+
+// What a placed plan moves and holds.
+struct PlacementReport {
+  double transfer_intra_bytes = 0;  // activations and their gradients between slices, inside nodes
+  double transfer_inter_bytes = 0;  // ... across nodes
+  double transfer_local_bytes = 0;  // stayed on the same device (no transfer)
+  double sync_intra_bytes = 0;      // weight-gradient sync: ring all-reduce over each layer's devices
+  double sync_inter_bytes = 0;      //   (ZeRO-1's RS + AG moves the same), the share crossing nodes
+  double peak_mem_GiB = 0;          // the fullest device
+  std::vector<double> mem_GiB;      // per device
+  int over_memory_devices = 0;
+  int backtracks = 0;               // re-placements to stay within memory; -1: none found (best effort)
+  bool in_order_kept = false;       // spindle policy: device ids in order beat the greedy
+  int topology_repairs = 0;         // spindle policy: re-placements kept that kept a slice in one node
+};
+
+// Fills every slice's `devices`; returns the traffic and memory of the result. `backtrack`
+// false keeps the greedy choice of every slice (to show what backtracking buys).
+PlacementReport place(Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg, PlacementPolicy policy,
+                      bool backtrack = true);
+
+// Whether every slice has its devices.
+bool is_placed(const Plan& plan);
+
+// The traffic and memory of an already placed plan (every slice has devices).
+PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg);
+
+// Device k's rows of a slice of `batch` samples on n devices: [first, last).
+std::pair<int, int> slice_rows(int batch, int n, int k);
+
+// Row overlaps from slice `a` to slice `b` (same batch): (position in a, position in b, rows).
+struct RowOverlap {
+  int from = 0, to = 0;  // positions
+  int first_row = 0, rows = 0;
+};
+std::vector<RowOverlap> row_overlaps(int batch, const Slice& a, const Slice& b);
+
+// A system's plan as the programs see it: placed, with what placement measured and where it
+// came from.
+struct PlannedSystem {
+  Plan plan;
+  PlacementReport placement;  // after place()
+  double planning_s = 0;   // wall clock: printed, never written to files (< 0: not shown)
+  std::string from_file;   // set for a plan read back with --plan
+  std::string placement_label;  // set for the placement ablation row
+};
+
+}  // namespace spindle

@@ -1,0 +1,400 @@
+// Plan -> per-device programs, and a replay that proves them complete (see lowering.h).
+#include "planner/program/lowering.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+
+#include "planner/graph/metaop_json.h"
+#include "planner/place/placement.h"
+#include "traces/errors.h"
+#include "traces/text_table.h"
+
+namespace spindle {
+namespace {
+
+// Instructions are ordered per device by (phase, slice index in that phase, step, tie).
+using Key = std::tuple<int, int, int, int>;
+enum Phase { kForwardPhase = 0, kBackwardPhase = 1, kSyncPhase = 2 };
+enum Step { kInputs = 0, kGatherStep = 1, kCompute = 2, kAfterCompute = 3, kOutputs = 4, kSyncStep = 5 };
+
+struct Keyed {
+  Key key;
+  Instr instr;
+};
+
+}  // namespace
+
+const char* instr_name(InstrKind k) {
+  switch (k) {
+    case InstrKind::kForward: return "fwd";
+    case InstrKind::kBackward: return "bwd";
+    case InstrKind::kSend: return "send";
+    case InstrKind::kRecv: return "recv";
+    case InstrKind::kCopy: return "copy";
+    case InstrKind::kGather: return "gather";
+    case InstrKind::kSyncStart: return "sync-start";
+    case InstrKind::kSyncWait: return "sync-wait";
+    case InstrKind::kStep: return "step";
+    case InstrKind::kParamGather: return "param-gather";
+  }
+  return "?";
+}
+
+Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg) {
+  Programs out;
+  std::vector<std::vector<Keyed>> stream(static_cast<size_t>(plan.gpus));
+  // Slices in forward order; index = position in it.
+  std::vector<const Slice*> order;
+  for (const Wave& w : plan.waves)
+    for (const Slice& sl : w.slices) {
+      if (static_cast<int>(sl.devices.size()) != sl.n) throw InternalError("lowering an unplaced plan");
+      order.push_back(&sl);
+    }
+  std::stable_sort(order.begin(), order.end(), [](const Slice* a, const Slice* b) {
+    return std::tie(a->start_s, a->metaop, a->first_layer) < std::tie(b->start_s, b->metaop, b->first_layer);
+  });
+  std::map<const Slice*, int> fwd_index, bwd_index;
+  for (size_t i = 0; i < order.size(); ++i) {
+    fwd_index[order[i]] = static_cast<int>(i);
+    bwd_index[order[i]] = static_cast<int>(order.size() - 1 - i);
+  }
+  std::vector<std::vector<const Slice*>> of_meta(mg.metaops.size());
+  for (const Slice* sl : order) of_meta[static_cast<size_t>(sl->metaop)].push_back(sl);
+  for (auto& v : of_meta)
+    std::sort(v.begin(), v.end(), [](const Slice* a, const Slice* b) { return a->first_layer < b->first_layer; });
+  auto emit = [&](int device, Key key, Instr in) { stream[static_cast<size_t>(device)].push_back(Keyed{key, std::move(in)}); };
+  // Collectives are numbered in the order of their global keys once all are known, so every
+  // rank issues them in ascending id order.
+  struct PendingCollective {
+    Key key;
+    Instr instr;
+    std::vector<std::pair<Key, InstrKind>> parts;  // same id, emitted at these keys as these kinds
+  };
+  std::vector<PendingCollective> pending;
+
+  // Compute.
+  for (const Slice* sl : order)
+    for (int k = 0; k < sl->n; ++k) {
+      auto [r0, r1] = slice_rows(static_cast<int>(mg.metaops[static_cast<size_t>(sl->metaop)].shape.batch), sl->n, k);
+      Instr in;
+      in.metaop = sl->metaop;
+      in.first_layer = sl->first_layer;
+      in.last_layer = sl->last_layer;
+      in.first_row = r0;
+      in.last_row = r1;
+      in.planned_s = sl->start_s;
+      in.kind = InstrKind::kForward;
+      emit(sl->devices[static_cast<size_t>(k)], {kForwardPhase, fwd_index[sl], kCompute, 0}, in);
+      in.kind = InstrKind::kBackward;
+      emit(sl->devices[static_cast<size_t>(k)], {kBackwardPhase, bwd_index[sl], kCompute, 0}, in);
+    }
+
+  // Data between slices: activations forward, their gradients backward.
+  std::set<std::tuple<int, int, int, int>> delivered;  // side inputs: (producer, device, first row, rows)
+  auto move = [&](const Slice& from, const Slice& to, const MetaOp& carried, int layer, bool side) {
+    const Operator& op = g.op(carried.ops[static_cast<size_t>(layer)]);
+    const double per_row = 2.0 * static_cast<double>(op.out_seq) * static_cast<double>(op.out_hidden);
+    const int batch = static_cast<int>(carried.shape.batch);
+    for (const RowOverlap& o : row_overlaps(batch, from, to)) {
+      const int a = from.devices[static_cast<size_t>(o.from)], b = to.devices[static_cast<size_t>(o.to)];
+      // A side input (cross-attention memory) stays on a device for all its later readers,
+      // whose gradients for it accumulate there before going back once.
+      if (side && !delivered.insert({carried.id, b, o.first_row, o.rows}).second) continue;
+      Instr in;
+      in.metaop = carried.id;
+      in.first_layer = layer;
+      in.last_layer = layer + 1;
+      in.first_row = o.first_row;
+      in.last_row = o.first_row + o.rows;
+      in.bytes = static_cast<std::int64_t>(o.rows * per_row);
+      for (bool backward : {false, true}) {
+        // Forward: from -> to. Backward: the gradient goes to -> from.
+        const int src = backward ? b : a, dst = backward ? a : b;
+        const Slice& producer = backward ? to : from;
+        const Slice& consumer = backward ? from : to;
+        const int phase = backward ? kBackwardPhase : kForwardPhase;
+        auto index = [&](const Slice& sl) { return backward ? bwd_index[&sl] : fwd_index[&sl]; };
+        in.tensor = out.tensors++;
+        in.planned_s = consumer.start_s;
+        in.for_metaop = consumer.metaop;
+        in.for_first_layer = consumer.first_layer;
+        in.for_backward = backward;
+        if (src == dst) {
+          in.kind = InstrKind::kCopy;
+          in.peer = src;
+          emit(dst, {phase, index(consumer), kInputs, in.tensor}, in);
+        } else {
+          in.kind = InstrKind::kSend;
+          in.peer = dst;
+          emit(src, {phase, index(producer), kOutputs, in.tensor}, in);
+          in.kind = InstrKind::kRecv;
+          in.peer = src;
+          emit(dst, {phase, index(consumer), kInputs, in.tensor}, in);
+        }
+      }
+    }
+  };
+  for (const MetaOp& m : mg.metaops) {
+    const auto& own = of_meta[static_cast<size_t>(m.id)];
+    for (size_t k = 1; k < own.size(); ++k) move(*own[k - 1], *own[k], m, own[k]->first_layer - 1, false);
+    for (int p : m.preds) {
+      const MetaOp& pm = mg.metaops[static_cast<size_t>(p)];
+      const bool side = is_side_input(g, mg, p, m.id);
+      const size_t readers = side ? own.size() : 1;
+      for (size_t k = 0; k < readers; ++k) move(*of_meta[static_cast<size_t>(p)].back(), *own[k], pm, pm.L - 1, side);
+    }
+    if (m.kind == OpKind::kContrastiveLoss)  // both embeddings of the whole batch, forward and backward
+      for (const Slice* sl : own) {
+        std::vector<int> group(sl->devices.begin(), sl->devices.end());
+        std::sort(group.begin(), group.end());
+        std::vector<std::pair<int, int>> rows_of;
+        for (int d : group) {
+          const auto k = std::find(sl->devices.begin(), sl->devices.end(), d) - sl->devices.begin();
+          rows_of.push_back(slice_rows(static_cast<int>(m.shape.batch), sl->n, static_cast<int>(k)));
+        }
+        for (bool backward : {false, true}) {
+          Instr in;
+          in.kind = InstrKind::kGather;
+          in.for_backward = backward;  // forward: all-gather; backward: reduce-scatter
+          in.metaop = m.id;
+          in.group = group;
+          in.rows_of = rows_of;
+          in.bytes = static_cast<std::int64_t>(2.0 * 2.0 * static_cast<double>(m.shape.batch * m.shape.hidden));
+          in.planned_s = sl->start_s;
+          // Forward: gather the embeddings before the loss. Backward: reduce-scatter their
+          // gradients after it. Keys are global (the slice's index), so every member agrees.
+          const Key key{backward ? kBackwardPhase : kForwardPhase, backward ? bwd_index[sl] : fwd_index[sl],
+                        backward ? kAfterCompute : kGatherStep, m.id};
+          pending.push_back({key, in, {{key, InstrKind::kGather}}});
+        }
+      }
+  }
+
+  // Weight sync in buckets of layers with the same device group, in one global order: by the
+  // backward index at which the bucket's last gradient is ready.
+  std::map<std::string, std::set<int>> group_of;
+  std::map<std::string, std::int64_t> params_of;
+  std::map<std::string, std::map<int, int>> last_bwd;  // weight -> device -> latest backward index
+  for (const Slice* sl : order) {
+    const MetaOp& m = mg.metaops[static_cast<size_t>(sl->metaop)];
+    for (int l = sl->first_layer; l < sl->last_layer; ++l) {
+      const Operator& op = g.op(m.ops[static_cast<size_t>(l)]);
+      if (op.weights.empty()) continue;
+      params_of[op.weights] = op.cost.params;
+      for (int d : sl->devices) {
+        group_of[op.weights].insert(d);
+        int& b = last_bwd[op.weights][d];
+        b = std::max(b, bwd_index[sl]);
+      }
+    }
+  }
+  struct Bucket {
+    std::vector<int> group;
+    std::vector<std::string> weights;  // ascending (group_of is a sorted map)
+    std::int64_t bytes = 0;
+    std::map<int, int> ready;  // device -> backward index after which its gradients are ready
+    int global = 0;
+  };
+  std::map<std::vector<int>, Bucket> buckets;
+  for (const auto& [w, devs] : group_of) {
+    std::vector<int> group(devs.begin(), devs.end());
+    Bucket& b = buckets[group];
+    b.group = group;
+    b.weights.push_back(w);
+    b.bytes += 2 * params_of[w];
+    for (auto [d, idx] : last_bwd[w]) b.ready[d] = std::max(b.ready[d], idx);
+  }
+  std::vector<Bucket*> sorted;
+  for (auto& [grp, b] : buckets) {
+    for (auto [d, idx] : b.ready) b.global = std::max(b.global, idx);
+    sorted.push_back(&b);
+  }
+  std::stable_sort(sorted.begin(), sorted.end(), [](const Bucket* a, const Bucket* b) { return a->global < b->global; });
+  for (size_t k = 0; k < sorted.size(); ++k) {
+    Bucket& b = *sorted[k];
+    if (b.group.size() < 2) continue;  // weights on one device need no sync
+    Instr in;
+    in.group = b.group;
+    in.weights = b.weights;
+    in.bytes = b.bytes;
+    in.zero1 = s.planner.zero1;
+    // Every member starts the bucket at the same global point: after the backward slice at
+    // which the bucket's last gradient anywhere is ready (its local gradients are ready by
+    // then too), so all ranks order their collectives alike.
+    const Key start{kBackwardPhase, b.global, kSyncStep, static_cast<int>(k)};
+    PendingCollective pc{start, in, {{start, InstrKind::kSyncStart}, {{kSyncPhase, 0, 0, static_cast<int>(k)}, InstrKind::kSyncWait}}};
+    if (s.planner.zero1) pc.parts.push_back({{kSyncPhase, 2, 0, static_cast<int>(k)}, InstrKind::kParamGather});
+    pending.push_back(pc);
+  }
+  std::stable_sort(pending.begin(), pending.end(), [](const PendingCollective& a, const PendingCollective& b) { return a.key < b.key; });
+  for (PendingCollective& pc : pending) {
+    pc.instr.collective = out.collectives++;
+    for (auto [key, kind] : pc.parts) {
+      Instr in = pc.instr;
+      in.kind = kind;
+      for (int d : in.group) emit(d, key, in);
+    }
+  }
+  for (int d = 0; d < plan.gpus; ++d) {
+    Instr step;
+    step.kind = InstrKind::kStep;
+    step.zero1 = s.planner.zero1;
+    emit(d, {kSyncPhase, 1, 0, 0}, step);
+  }
+  for (int d = 0; d < plan.gpus; ++d) {
+    auto& v = stream[static_cast<size_t>(d)];
+    std::stable_sort(v.begin(), v.end(), [](const Keyed& a, const Keyed& b) { return a.key < b.key; });
+    DeviceProgram p;
+    p.device = d;
+    for (Keyed& k : v) p.instrs.push_back(std::move(k.instr));
+    out.devices.push_back(std::move(p));
+  }
+  return out;
+}
+
+std::string program_text(const DeviceProgram& p, const Scenario& s, const MetaGraph& mg) {
+  std::string out = "device " + std::to_string(p.device) + " (node " +
+                    std::to_string(p.device / s.cluster.gpus_per_node) + ")\n";
+  auto group_text = [](const std::vector<int>& g) {
+    std::string t = "{";
+    for (size_t i = 0; i < g.size(); ++i) t += (i ? "," : "") + std::to_string(g[i]);
+    return t + "}";
+  };
+  for (const Instr& in : p.instrs) {
+    std::string line = "  " + std::string(instr_name(in.kind));
+    line.resize(14, ' ');
+    auto what = [&] {
+      const MetaOp& m = mg.metaops[static_cast<size_t>(in.metaop)];
+      return "metaop " + std::to_string(m.id) + " " + component_name(s, m) + "/" +
+             s.tasks[static_cast<size_t>(m.tasks.front())].name + " layers [" + std::to_string(in.first_layer) + "," +
+             std::to_string(in.last_layer) + ") rows [" + std::to_string(in.first_row) + "," +
+             std::to_string(in.last_row) + ")";
+    };
+    switch (in.kind) {
+      case InstrKind::kForward:
+      case InstrKind::kBackward: line += what() + "  planned " + fixed(in.planned_s * 1e3, 3) + " ms"; break;
+      case InstrKind::kSend: line += "to " + std::to_string(in.peer) + " tensor " + std::to_string(in.tensor) + " " + with_commas(in.bytes) + " B  " + what(); break;
+      case InstrKind::kRecv: line += "from " + std::to_string(in.peer) + " tensor " + std::to_string(in.tensor) + " " + with_commas(in.bytes) + " B  " + what(); break;
+      case InstrKind::kCopy: line += "local tensor " + std::to_string(in.tensor) + " " + with_commas(in.bytes) + " B  " + what(); break;
+      case InstrKind::kGather: line += "all-gather " + group_text(in.group) + " " + with_commas(in.bytes) + " B  metaop " + std::to_string(in.metaop); break;
+      case InstrKind::kSyncStart:
+        line += std::string(in.zero1 ? "reduce-scatter " : "all-reduce ") + group_text(in.group) + " " + with_commas(in.bytes) +
+                " B  bucket " + std::to_string(in.collective);
+        break;
+      case InstrKind::kSyncWait: line += "bucket " + std::to_string(in.collective); break;
+      case InstrKind::kParamGather:
+        line += "all-gather of the updated shards " + group_text(in.group) + " " + with_commas(in.bytes) + " B  bucket " +
+                std::to_string(in.collective);
+        break;
+      case InstrKind::kStep: line += in.zero1 ? "optimizer on the own shard of each bucket" : "optimizer"; break;
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string replay(const Programs& programs) {
+  const size_t n = programs.devices.size();
+  // Static checks: inputs of a compute come before it; collective ids are consistent.
+  struct Coll {
+    InstrKind kind;
+    Group group;
+    std::int64_t bytes;
+  };
+  std::map<std::pair<int, InstrKind>, Coll> colls;  // sync-start/wait/param-gather share an id
+  for (size_t d = 0; d < n; ++d) {
+    const auto& code = programs.devices[d].instrs;
+    std::set<std::tuple<int, int, bool>> computed;
+    std::vector<int> order, param_order;  // collective ids in program order
+    for (size_t i = 0; i < code.size(); ++i) {
+      const Instr& in = code[i];
+      if (in.kind == InstrKind::kForward || in.kind == InstrKind::kBackward)
+        computed.insert({in.metaop, in.first_layer, in.kind == InstrKind::kBackward});
+      if ((in.kind == InstrKind::kRecv || in.kind == InstrKind::kCopy) &&
+          computed.count({in.for_metaop, in.for_first_layer, in.for_backward}))
+        return "device " + std::to_string(d) + ": tensor " + std::to_string(in.tensor) +
+               " arrives after the compute that needs it";
+      if (in.collective >= 0) {
+        if (!std::binary_search(in.group.begin(), in.group.end(), static_cast<int>(d)))
+          return "device " + std::to_string(d) + " is not a member of collective " + std::to_string(in.collective);
+        auto [it, fresh] = colls.insert({{in.collective, in.kind}, Coll{in.kind, in.group, in.bytes}});
+        if (!fresh && (!(it->second.group == in.group) || it->second.bytes != in.bytes))
+          return "collective " + std::to_string(in.collective) + " differs between its members";
+        if (in.kind == InstrKind::kParamGather) param_order.push_back(in.collective);
+        else if (in.kind != InstrKind::kSyncWait) order.push_back(in.collective);
+      }
+    }
+    // Collectives issued in ascending id order: ids follow the one global order.
+    for (const auto* seq : {&order, &param_order})
+      for (size_t i = 1; i < seq->size(); ++i)
+        if ((*seq)[i] < (*seq)[i - 1])
+          return "device " + std::to_string(d) + " issues collective " + std::to_string((*seq)[i]) + " after " +
+                 std::to_string((*seq)[i - 1]) + ": ranks would disagree on the order";
+  }
+  std::vector<size_t> pc(n, 0);
+  std::map<int, std::tuple<int, int, std::int64_t>> mailbox;  // tensor -> (from, to, bytes)
+  std::map<std::pair<int, InstrKind>, int> arrivals;
+  std::set<std::tuple<int, int, InstrKind>> arrived;  // (device, collective, kind)
+  auto arrive = [&](int d, const Instr& in, InstrKind as) {
+    if (arrived.insert({d, in.collective, as}).second) ++arrivals[{in.collective, as}];
+    return arrivals[{in.collective, as}] >= static_cast<int>(in.group.size());
+  };
+  for (bool progress = true; progress;) {
+    progress = false;
+    for (size_t d = 0; d < n; ++d) {
+      const auto& code = programs.devices[d].instrs;
+      while (pc[d] < code.size()) {
+        const Instr& in = code[pc[d]];
+        bool done = true;
+        switch (in.kind) {
+          case InstrKind::kSend:
+            if (mailbox.count(in.tensor)) return "tensor " + std::to_string(in.tensor) + " sent twice";
+            mailbox[in.tensor] = {static_cast<int>(d), in.peer, in.bytes};
+            break;
+          case InstrKind::kRecv: {
+            auto it = mailbox.find(in.tensor);
+            if (it == mailbox.end()) {
+              done = false;
+              break;
+            }
+            auto [from, to, bytes] = it->second;
+            if (to != static_cast<int>(d) || from != in.peer || bytes != in.bytes)
+              return "device " + std::to_string(d) + " receives tensor " + std::to_string(in.tensor) + " of " +
+                     std::to_string(in.bytes) + " B from " + std::to_string(in.peer) + ", sent by " +
+                     std::to_string(from) + " to " + std::to_string(to) + " with " + std::to_string(bytes) + " B";
+            mailbox.erase(it);
+            break;
+          }
+          case InstrKind::kGather:
+          case InstrKind::kParamGather:
+            done = arrive(static_cast<int>(d), in, in.kind);
+            break;
+          case InstrKind::kSyncStart:
+            arrive(static_cast<int>(d), in, InstrKind::kSyncStart);
+            break;
+          case InstrKind::kSyncWait:
+            done = arrivals[{in.collective, InstrKind::kSyncStart}] >= static_cast<int>(in.group.size());
+            break;
+          default:
+            break;
+        }
+        if (!done) break;
+        ++pc[d];
+        progress = true;
+      }
+    }
+  }
+  for (size_t d = 0; d < n; ++d)
+    if (pc[d] < programs.devices[d].instrs.size()) {
+      const Instr& in = programs.devices[d].instrs[pc[d]];
+      return "deadlock: device " + std::to_string(d) + " waits at instruction " + std::to_string(pc[d]) + " (" +
+             instr_name(in.kind) + (in.tensor >= 0 ? " tensor " + std::to_string(in.tensor) : "") +
+             (in.collective >= 0 ? " collective " + std::to_string(in.collective) : "") + ")";
+    }
+  if (!mailbox.empty()) return "tensor " + std::to_string(mailbox.begin()->first) + " sent but never received";
+  return "";
+}
+
+}  // namespace spindle

@@ -1,0 +1,75 @@
+// Lowering: a placed plan becomes one program per device, the single interface the simulator
+// and the engine both execute. Forward slices run in planned order, backward in reverse on
+// the same devices; between slices, rows move by send/recv (or a local copy); contrastive
+// losses all-gather both embeddings first; weight gradients sync in buckets per device group
+// (all-reduce, or reduce-scatter + step on the own shard + all-gather under ZeRO-1), started
+// in one global order and waited for before the optimizer step (under ZeRO-1 the updated
+// shards are all-gathered after it).
+//
+// Execution contract, which the replay checks: sends are asynchronous (an engine posts them
+// on a communication stream or thread, or groups them, and never lets them block compute);
+// receives block until their data is there; collectives block until every member arrives.
+// Every rank issues the collectives it takes part in in one global order (the order of
+// their global keys), so communicators shared by several collectives never see two orders.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "planner/graph/graph.h"
+#include "planner/graph/metagraph.h"
+#include "planner/program/shared_list.h"
+#include "planner/schedule/plan.h"
+
+namespace spindle {
+
+enum class InstrKind { kForward, kBackward, kSend, kRecv, kCopy, kGather, kSyncStart, kSyncWait, kStep, kParamGather };
+const char* instr_name(InstrKind k);
+
+// The members of a collective: GPU ids, ascending.
+using Group = SharedList<int>;
+
+struct Instr {
+  InstrKind kind = InstrKind::kForward;
+  int metaop = -1;
+  int first_layer = 0, last_layer = 0;  // compute, and what a transfer carries
+  int first_row = 0, last_row = 0;      // batch rows
+  int peer = -1;                        // send / recv
+  int tensor = -1;                      // send / recv / copy: matches a send to its recv
+  std::int64_t bytes = 0;
+  int collective = -1;                  // gather / sync: the same id on every member
+  Group group;                          // gather / sync members, ascending
+  bool zero1 = false;                   // sync: reduce-scatter + all-gather instead of all-reduce
+  SharedList<std::string> weights;      // sync / param gather: the bucket's weight groups, ascending
+  SharedList<std::pair<int, int>> rows_of;  // gather: each member's batch rows [first, last), group order
+  double planned_s = 0;                 // planned start of the compute it belongs to
+  // recv / copy: the compute that needs the data (its MetaOp, first layer, backward or not);
+  // gather: for_backward marks the reduce-scatter of the gradients after the loss.
+  int for_metaop = -1;
+  int for_first_layer = -1;
+  bool for_backward = false;
+};
+
+struct DeviceProgram {
+  int device = 0;
+  std::vector<Instr> instrs;
+};
+
+struct Programs {
+  std::vector<DeviceProgram> devices;
+  int tensors = 0;
+  int collectives = 0;
+};
+
+// `plan` must be placed (every slice has devices).
+Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg);
+
+// Readable text of one device's program.
+std::string program_text(const DeviceProgram& p, const Scenario& s, const MetaGraph& mg);
+
+// The first problem found replaying `programs` in program order (buffered sends, blocking
+// receives and collectives), or "" when every device finishes.
+std::string replay(const Programs& programs);
+
+}  // namespace spindle

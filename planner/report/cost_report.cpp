@@ -1,0 +1,80 @@
+// Text rendering of the cost model (see cost_report.h).
+#include "planner/report/cost_report.h"
+
+#include <cmath>
+
+#include "planner/graph/metaop_json.h"
+#include "traces/text_table.h"
+
+namespace spindle {
+namespace {
+
+std::string ms(double s) { return fixed(s * 1e3, 3); }
+
+}  // namespace
+
+std::string cost_text(const Scenario& s, const Graph& g, const MetaGraph& mg, const CostModel& cost,
+                      const std::string& profile_file) {
+  const GpuSpec& gpu = s.cluster.gpu;
+  std::string out = "Cost model  " + gpu.name + ": " + fixed(gpu.bf16_dense_TFLOPS, 0) + " TFLOP/s bf16, " +
+                    fixed(gpu.hbm_bw_GBps, 0) + " GB/s HBM, " + fixed(gpu.memory_GiB(), 1) + " GiB; ";
+  if (cost.has_profile()) {
+    out += "profile " + profile_file + ": " + std::to_string(cost.measured_points()) + " measured points used, " +
+           std::to_string(cost.filled_keys().size()) + " shapes filled in by the analytic model\n";
+  } else {
+    out += "analytic (no profile)\n";
+  }
+  out += "T = one operator, forward + backward, at local batch = batch / n (data parallel"
+         + std::string(s.planner.zero1 ? ", ZeRO-1" : "") +
+         "); valid n divide the batch, up to " + std::to_string(s.cluster.gpus()) +
+         " GPUs; memory per device holds the MetaOp's L layers.\n\n";
+
+  TextTable t;
+  using A = TextTable::Align;
+  for (auto [h, a] : std::vector<std::pair<const char*, A>>{
+           {"id", A::kRight}, {"component", A::kLeft}, {"task", A::kLeft}, {"kind", A::kLeft}, {"L", A::kRight},
+           {"T(1) ms", A::kRight}, {"FLOPs-only", A::kRight}, {"max n", A::kRight}, {"T(max n) ms", A::kRight},
+           {"T(1)/T(max n)", A::kRight}, {"config", A::kLeft}, {"pieces", A::kRight}, {"fit err", A::kRight},
+           {"GiB n=1", A::kRight}, {"GiB max n", A::kRight}})
+    t.add_column(h, a);
+  for (const MetaOp& m : mg.metaops) {
+    const MetaOpCost& c = cost.metaop(m.id);
+    const ScalingCurve& curve = c.curve;
+    const int nmax = curve.max_n();
+    const double t1 = curve.time_s(1), tn = curve.time_s(nmax);
+    t.add_row({std::to_string(m.id), component_name(s, m),
+               s.tasks[static_cast<size_t>(m.tasks.front())].name, op_kind_name(m.kind), std::to_string(m.L), ms(t1),
+               ms(c.flops_only_t1_s), std::to_string(nmax), ms(tn), fixed(t1 / tn, 2) + "x",
+               std::string("dp=n") + (c.zero1 ? " zero1" : ""), std::to_string(curve.pieces().size()),
+               fixed(100 * curve.fit_error(), 1) + "%", fixed(curve.points().front().mem_GiB, 2),
+               fixed(curve.points().back().mem_GiB, 2)});
+  }
+  out += "MetaOp costs\n" + t.render() + "\n";
+
+  out += "Scaling curves: n: T ms (T(1)/T(n)) of the fitted curve; * = measured; [sampled] where a sample\n"
+         "differs by more than 2.5% (slower than at fewer devices: those extra devices idle)\n";
+  for (const MetaOp& m : mg.metaops) {
+    const ScalingCurve& curve = cost.metaop(m.id).curve;
+    std::string line = "  " + std::to_string(m.id) + " " +
+                       (component_name(s, m)) + "/" +
+                       s.tasks[static_cast<size_t>(m.tasks.front())].name + ":";
+    const double t1 = curve.time_s(1);
+    for (const CurvePoint& p : curve.points()) {
+      const double tn = curve.time_s(p.n);
+      line += " " + std::to_string(p.n) + (p.measured ? "*" : "") + ": " + ms(tn) +
+              (p.n > 1 ? " (" + fixed(t1 / tn, 2) + "x)" : "");
+      if (std::abs(p.t_s - tn) > 0.025 * tn) line += " [sampled " + ms(p.t_s) + "]";
+      line += ";";
+    }
+    line.pop_back();
+    out += line + "\n";
+  }
+  if (!cost.filled_keys().empty()) {
+    out += "\nShapes not in the profile (analytic model used):\n";
+    for (const std::string& k : cost.filled_keys()) out += "  " + k + "\n";
+  }
+  (void)g;
+  return out;
+}
+
+}  // namespace spindle

@@ -1,0 +1,291 @@
+// Plan soundness checks and the plan file (JSON) in both directions.
+#include "planner/schedule/plan.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <nlohmann/json.hpp>
+
+#include "planner/graph/metaop_json.h"
+#include "traces/atomic_file.h"
+#include "traces/errors.h"
+#include "traces/text_table.h"
+
+namespace spindle {
+
+void Plan::finish() {
+  planned_s = 0;
+  for (const Wave& w : waves)
+    for (const Slice& s : w.slices) planned_s = std::max(planned_s, s.end_s);
+}
+
+double peak_slice_GiB(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg) {
+  const std::map<std::string, int> tasks_of = tasks_per_weight_set(g);
+  double peak = 0;
+  for (const Wave& w : plan.waves)
+    for (const Slice& sl : w.slices) {
+      const Operator& op = g.op(mg.metaops[static_cast<size_t>(sl.metaop)].ops.front());
+      MemoryBreakdown m = layer_memory(op, sl.layers(), ParallelConfig{sl.n, 1, s.planner.zero1}, sl.n,
+                                       !op.weights.empty() && tasks_of.at(op.weight_set) > 1);
+      m.workspace = s.planner.workspace_GiB * kGiB;
+      peak = std::max(peak, m.total() / kGiB);
+    }
+  return peak;
+}
+
+std::string check_plan(const Plan& plan, const MetaGraph& mg, const CostModel& cost) {
+  const double eps = 1e-9;
+  std::vector<std::vector<const Slice*>> by_meta(mg.metaops.size());
+  for (size_t w = 0; w < plan.waves.size(); ++w) {
+    const Wave& wave = plan.waves[w];
+    for (const Slice& s : wave.slices) {
+      const std::string where = "wave " + std::to_string(w) + ", MetaOp " + std::to_string(s.metaop);
+      if (s.metaop < 0 || s.metaop >= static_cast<int>(mg.metaops.size())) return where + ": no such MetaOp";
+      const MetaOp& m = mg.metaops[static_cast<size_t>(s.metaop)];
+      if (s.first_layer < 0 || s.last_layer > m.L || s.layers() < 1)
+        return where + ": layers [" + std::to_string(s.first_layer) + ", " + std::to_string(s.last_layer) +
+               ") outside [0, " + std::to_string(m.L) + ")";
+      if (s.n < 1 || s.n > plan.gpus || m.shape.batch % s.n != 0)
+        return where + ": " + std::to_string(s.n) + " devices do not divide its batch " +
+               std::to_string(m.shape.batch) + " or exceed " + std::to_string(plan.gpus) + " GPUs";
+      const double want = s.layers() * cost.metaop(s.metaop).curve.time_s(s.n);
+      if (!(s.start_s >= -eps) || std::abs((s.end_s - s.start_s) - want) > eps + 1e-9 * want)
+        return where + ": runs " + fixed(s.end_s - s.start_s, 9) + " s, but " + std::to_string(s.layers()) +
+               " layers on " + std::to_string(s.n) + " devices take " + fixed(want, 9) + " s";
+      if (s.start_s < wave.start_s - eps || s.end_s > wave.end_s + eps) return where + ": outside its wave's span";
+      by_meta[static_cast<size_t>(s.metaop)].push_back(&s);
+    }
+  }
+  std::vector<double> first_start(mg.metaops.size()), last_end(mg.metaops.size());
+  for (const MetaOp& m : mg.metaops) {
+    auto& slices = by_meta[static_cast<size_t>(m.id)];
+    std::sort(slices.begin(), slices.end(), [](const Slice* a, const Slice* b) { return a->first_layer < b->first_layer; });
+    int next = 0;
+    double prev_end = 0;
+    for (const Slice* s : slices) {
+      if (s->first_layer != next)
+        return "MetaOp " + std::to_string(m.id) + ": layer " + std::to_string(next) + " scheduled " +
+               (s->first_layer > next ? "never" : "twice");
+      if (s->start_s < prev_end - eps) return "MetaOp " + std::to_string(m.id) + ": layers run out of order";
+      next = s->last_layer;
+      prev_end = s->end_s;
+    }
+    if (next != m.L)
+      return "MetaOp " + std::to_string(m.id) + ": layers " + std::to_string(next) + ".." + std::to_string(m.L) +
+             " never scheduled";
+    first_start[static_cast<size_t>(m.id)] = slices.front()->start_s;
+    last_end[static_cast<size_t>(m.id)] = slices.back()->end_s;
+  }
+  for (const MetaOp& m : mg.metaops)
+    for (int p : m.preds)
+      if (first_start[static_cast<size_t>(m.id)] < last_end[static_cast<size_t>(p)] - eps)
+        return "MetaOp " + std::to_string(m.id) + " starts at " + fixed(first_start[static_cast<size_t>(m.id)], 9) +
+               " s before its predecessor " + std::to_string(p) + " ends at " + fixed(last_end[static_cast<size_t>(p)], 9) + " s";
+  // Placed or not, as a whole: a plan placing only some slices would be silently re-placed.
+  size_t placed = 0, slices = 0;
+  for (const Wave& w : plan.waves)
+    for (const Slice& s : w.slices) {
+      ++slices;
+      placed += s.devices.empty() ? 0 : 1;
+    }
+  if (placed > 0 && placed < slices)
+    return std::to_string(placed) + " of " + std::to_string(slices) + " slices list their devices (either all or none)";
+  // A device runs one slice at a time.
+  std::map<int, std::vector<std::pair<double, double>>> busy;
+  for (const Wave& w : plan.waves)
+    for (const Slice& s : w.slices) {
+      std::set<int> distinct(s.devices.begin(), s.devices.end());
+      if (!s.devices.empty() && static_cast<int>(distinct.size()) != s.n)
+        return "MetaOp " + std::to_string(s.metaop) + ": a slice lists a device twice";
+      for (int d : s.devices) {
+        for (auto [a, b] : busy[d])
+          if (s.start_s < b - eps && s.end_s > a + eps)
+            return "device " + std::to_string(d) + " runs two slices at " + fixed(std::max(a, s.start_s), 9) + " s";
+        busy[d].push_back({s.start_s, s.end_s});
+      }
+    }
+  // Devices in use over time: ends before starts at the same instant.
+  std::vector<std::pair<double, int>> events;
+  for (const Wave& w : plan.waves)
+    for (const Slice& s : w.slices) {
+      events.push_back({s.start_s, s.n});
+      events.push_back({s.end_s - eps, -s.n});
+    }
+  std::sort(events.begin(), events.end(), [](auto& a, auto& b) { return a.first != b.first ? a.first < b.first : a.second < b.second; });
+  int in_use = 0;
+  for (auto [t, d] : events) {
+    in_use += d;
+    if (in_use > plan.gpus)
+      return std::to_string(in_use) + " devices in use at " + fixed(t, 9) + " s, more than " + std::to_string(plan.gpus);
+  }
+  return "";
+}
+
+std::string plan_json(const Plan& plan, const Scenario& s, const MetaGraph& mg) {
+  using nlohmann::ordered_json;
+  ordered_json j;
+  j["format_version"] = kPlanFormatVersion;
+  j["system"] = plan.system;
+  j["scenario"] = s.name;
+  j["gpus"] = plan.gpus;
+  ordered_json metas = ordered_json::array();
+  for (const MetaOp& m : mg.metaops) {
+    metas.push_back(metaop_json(s, m));
+    metas.back()["preds"] = m.preds;
+  }
+  j["metaops"] = metas;
+  ordered_json waves = ordered_json::array();
+  for (const Wave& w : plan.waves) {
+    ordered_json slices = ordered_json::array();
+    for (const Slice& sl : w.slices) {
+      ordered_json o = {{"metaop", sl.metaop}, {"first_layer", sl.first_layer}, {"last_layer", sl.last_layer},
+                        {"n", sl.n},           {"start_s", sl.start_s},         {"end_s", sl.end_s}};
+      if (!sl.devices.empty()) {
+        o["devices"] = sl.devices;
+        ordered_json rows = ordered_json::array();
+        const int batch = static_cast<int>(mg.metaops[static_cast<size_t>(sl.metaop)].shape.batch);
+        for (int k = 0; k < sl.n; ++k) rows.push_back({k * (batch / sl.n), (k + 1) * (batch / sl.n)});
+        o["rows"] = rows;
+      }
+      slices.push_back(o);
+    }
+    waves.push_back({{"start_s", w.start_s}, {"end_s", w.end_s}, {"slices", slices}});
+  }
+  j["waves"] = waves;
+  j["planned_s"] = plan.planned_s;
+  j["cstar_s"] = plan.cstar_s;
+  j["cstar_valid_s"] = plan.cstar_valid_s;
+  j["lower_bound_s"] = plan.lower_bound_s;
+  j["notes"] = plan.notes;
+  if (!plan.schedule_from.empty()) j["schedule_from"] = plan.schedule_from;
+  return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
+}
+
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void bad(const std::string& file, const std::string& where, const std::string& what,
+                      const std::string& allowed) {
+  throw InputError(file + ": " + where + ": " + what + "; allowed: " + allowed);
+}
+
+const json& field(const std::string& file, const json& obj, const std::string& where, const std::string& key,
+                  json::value_t type, const std::string& allowed) {
+  auto it = obj.find(key);
+  const std::string path = where.empty() ? key : where + "." + key;
+  if (it == obj.end()) bad(file, path, "missing", allowed);
+  const bool number_ok = (type == json::value_t::number_float) && it->is_number();
+  const bool int_ok = (type == json::value_t::number_integer) && it->is_number_integer() &&
+                      it->get<std::int64_t>() >= -(1LL << 30) && it->get<std::int64_t>() <= (1LL << 30);
+  if (!(it->type() == type || number_ok || int_ok))
+    bad(file, path, std::string("expected ") + (type == json::value_t::number_integer ? "an integer" : json(type).type_name()) +
+                        ", found " + it->type_name(),
+        allowed);
+  return *it;
+}
+
+Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGraph& mg, const CostModel& cost);
+
+}  // namespace
+
+Plan read_plan(const std::string& file, const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
+  try {
+    return read_plan_checked(file, s, mg, cost);
+  } catch (const json::exception& e) {
+    throw InputError(file + ": " + std::string(e.what()) + "; allowed: a plan file written by spindle-sim --plan-only");
+  }
+}
+
+namespace {
+
+Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
+  if (!std::filesystem::is_regular_file(file))
+    throw InputError(file + ": no such plan file; allowed: a plan file written by spindle-sim --plan-only");
+  json j;
+  try {
+    j = json::parse(read_file(file));
+  } catch (const json::parse_error& e) {
+    throw InputError(file + ": not JSON (" + std::string(e.what()) + "); allowed: a plan file written by spindle-sim --plan-only");
+  }
+  const std::string allowed_root = "a plan file of format_version " + std::to_string(kPlanFormatVersion);
+  if (!j.is_object()) bad(file, "(root)", "expected an object", allowed_root);
+  const int version = field(file, j, "", "format_version", json::value_t::number_integer, allowed_root).get<int>();
+  if (version != kPlanFormatVersion) bad(file, "format_version", std::to_string(version) + " is not supported", allowed_root);
+  Plan p;
+  p.system = field(file, j, "", "system", json::value_t::string, "a system name").get<std::string>();
+  p.gpus = field(file, j, "", "gpus", json::value_t::number_integer, "the scenario's GPU count").get<int>();
+  if (p.gpus != s.cluster.gpus())
+    bad(file, "gpus", "plan is for " + std::to_string(p.gpus) + " GPUs, " + s.file + " has " + std::to_string(s.cluster.gpus()),
+        "a plan of this scenario");
+  const json& metas = field(file, j, "", "metaops", json::value_t::array, "the scenario's MetaOps");
+  if (metas.size() != mg.metaops.size())
+    bad(file, "metaops", std::to_string(metas.size()) + " MetaOps, the scenario has " + std::to_string(mg.metaops.size()),
+        "a plan of this scenario (same model, tasks and batches)");
+  for (size_t i = 0; i < metas.size(); ++i) {
+    const MetaOp& m = mg.metaops[i];
+    const std::string where = "metaops." + std::to_string(i);
+    const std::string allowed = "MetaOp " + std::to_string(m.id) + " of this scenario: " + op_kind_name(m.kind) + " x" +
+                                std::to_string(m.L) + " " + m.shape.str();
+    const json& e = metas[i];
+    if (!e.is_object()) bad(file, where, "expected an object", allowed);
+    const json& shape = field(file, e, where, "shape", json::value_t::array, allowed);
+    const bool same = field(file, e, where, "id", json::value_t::number_integer, allowed).get<int>() == m.id &&
+                      field(file, e, where, "L", json::value_t::number_integer, allowed).get<int>() == m.L &&
+                      field(file, e, where, "kind", json::value_t::string, allowed).get<std::string>() == op_kind_name(m.kind) &&
+                      shape == json({m.shape.batch, m.shape.seq, m.shape.hidden}) &&
+                      field(file, e, where, "preds", json::value_t::array, allowed) == json(m.preds);
+    if (!same) bad(file, where, "does not match the scenario", allowed);
+  }
+  const json& waves = field(file, j, "", "waves", json::value_t::array, "a list of waves");
+  for (size_t w = 0; w < waves.size(); ++w) {
+    const std::string where = "waves." + std::to_string(w);
+    const json& wj = waves[w];
+    if (!wj.is_object()) bad(file, where, "expected an object", "a wave");
+    Wave wave;
+    wave.start_s = field(file, wj, where, "start_s", json::value_t::number_float, "seconds").get<double>();
+    wave.end_s = field(file, wj, where, "end_s", json::value_t::number_float, "seconds").get<double>();
+    if (!(wave.start_s >= 0) || !(wave.end_s >= wave.start_s) || !std::isfinite(wave.end_s))
+      bad(file, where, "span [" + fixed(wave.start_s, 6) + ", " + fixed(wave.end_s, 6) + "] s", "0 <= start_s <= end_s");
+    const json& slices = field(file, wj, where, "slices", json::value_t::array, "a list of slices");
+    for (size_t k = 0; k < slices.size(); ++k) {
+      const std::string sw = where + ".slices." + std::to_string(k);
+      const json& sj = slices[k];
+      if (!sj.is_object()) bad(file, sw, "expected an object", "a slice");
+      Slice sl;
+      sl.metaop = field(file, sj, sw, "metaop", json::value_t::number_integer, "a MetaOp id").get<int>();
+      sl.first_layer = field(file, sj, sw, "first_layer", json::value_t::number_integer, "a layer index").get<int>();
+      sl.last_layer = field(file, sj, sw, "last_layer", json::value_t::number_integer, "a layer index").get<int>();
+      sl.n = field(file, sj, sw, "n", json::value_t::number_integer, "a device count").get<int>();
+      sl.start_s = field(file, sj, sw, "start_s", json::value_t::number_float, "seconds").get<double>();
+      sl.end_s = field(file, sj, sw, "end_s", json::value_t::number_float, "seconds").get<double>();
+      if (sj.contains("devices")) {
+        const json& d = field(file, sj, sw, "devices", json::value_t::array, "distinct device ids below gpus");
+        std::set<int> seen;
+        for (const json& id : d) {
+          if (!id.is_number_integer() || id.get<std::int64_t>() < 0 || id.get<std::int64_t>() >= p.gpus ||
+              !seen.insert(id.get<int>()).second)
+            bad(file, sw + ".devices", "'" + id.dump() + "' is not a distinct device id", "distinct ids 0.." + std::to_string(p.gpus - 1));
+          sl.devices.push_back(id.get<int>());
+        }
+        if (!sl.devices.empty() && static_cast<int>(sl.devices.size()) != sl.n)
+          bad(file, sw + ".devices", std::to_string(sl.devices.size()) + " devices for n = " + std::to_string(sl.n), "n device ids");
+      }
+      wave.slices.push_back(sl);
+    }
+    p.waves.push_back(std::move(wave));
+  }
+  if (j.contains("schedule_from") && j["schedule_from"].is_string()) p.schedule_from = j["schedule_from"].get<std::string>();
+  if (j.contains("notes") && j["notes"].is_array())
+    for (const json& n : j["notes"])
+      if (n.is_string()) p.notes.push_back(n.get<std::string>());
+  p.finish();
+  std::string problem = check_plan(p, mg, cost);
+  if (!problem.empty()) throw InputError(file + ": " + problem + "; allowed: a sound plan of this scenario");
+  return p;
+}
+
+}  // namespace
+}  // namespace spindle

@@ -1,0 +1,23 @@
+// `spindle-paper`, Spindle as published (SPINDLE.md §3-4): per MetaLevel, MPSP allocation and
+// wavefront scheduling (the published rule and its re-planned, perturbed variants), local
+// moves on every candidate, then wave packing (schedule/packing/); levels concatenated.
+#pragma once
+
+#include "planner/config/scenario.h"
+#include "planner/cost/cost_model.h"
+#include "planner/graph/metagraph.h"
+#include "planner/schedule/plan.h"
+
+namespace spindle {
+
+// spindle-paper's level plans: `packed` is spindle-paper; `polished` and `scheduled` are the
+// fastest heuristic schedule of each level after and before local moves (spindle compacts
+// each of them too: a faster level plan does not always compact to a faster one). Plans come
+// unfinished, as baselines.h's.
+struct LevelPlans {
+  Plan packed, polished, scheduled;
+};
+
+LevelPlans plan_levels(const Scenario& s, const MetaGraph& mg, const CostModel& cost);
+
+}  // namespace spindle

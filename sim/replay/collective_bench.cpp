@@ -1,0 +1,73 @@
+// nccl-tests-style tables from simulated collectives (see collective_bench.h).
+#include "sim/replay/collective_bench.h"
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "sim/replay/collective_flows.h"
+#include "sim/replay/process_pool.h"
+#include "traces/errors.h"
+#include "traces/text_table.h"
+
+namespace spindle {
+
+Collective parse_collective(const std::string& name, const std::string& flag) {
+  if (name == "all_reduce") return Collective::kAllReduce;
+  if (name == "all_gather") return Collective::kAllGather;
+  if (name == "reduce_scatter") return Collective::kReduceScatter;
+  if (name == "broadcast") return Collective::kBroadcast;
+  if (name == "sendrecv" || name == "send_recv") return Collective::kSendRecv;
+  throw InputError(flag + " " + name + ": unknown collective; allowed: all_reduce, all_gather, reduce_scatter, broadcast, sendrecv");
+}
+
+std::vector<BenchRow> bench_collective(const Cluster& cluster, Collective c, int gpus, const NetworkOptions& options) {
+  if (gpus < 2 || gpus > cluster.gpus())
+    throw InputError("--gpus " + std::to_string(gpus) + ": out of range; allowed: 2.." + std::to_string(cluster.gpus()) +
+                     " (the scenario's GPUs)");
+  std::vector<int> group;
+  for (int g = 0; g < gpus; ++g) group.push_back(g);
+  std::vector<std::int64_t> sizes;
+  for (std::int64_t b = std::int64_t{1} << 10; b <= std::int64_t{8} << 30; b *= 2) sizes.push_back(b);
+  std::vector<std::vector<FlowPhase>> runs;
+  for (std::int64_t b : sizes) runs.push_back(collective_flows(c, group, static_cast<double>(b), cluster.gpus_per_node));
+  const std::string text = run_in_children({[&] {
+    std::ostringstream o;
+    for (double t : time_collectives_on_network(cluster, runs, options)) o << std::hexfloat << t << "\n";
+    return o.str();
+  }}).front();
+  std::istringstream in(text);
+  std::vector<BenchRow> rows;
+  for (std::int64_t b : sizes) {
+    std::string t;
+    if (!(in >> t)) throw InternalError("collective benchmark: missing result");
+    const double secs = std::strtod(t.c_str(), nullptr);
+    rows.push_back({b, secs, algbw_GBps(static_cast<double>(b), secs), busbw_GBps(c, gpus, static_cast<double>(b), secs)});
+  }
+  return rows;
+}
+
+std::string bench_text(const Scenario& s, Collective c, int gpus, const std::vector<BenchRow>& rows,
+                       const NetworkOptions& options) {
+  const int nodes = (gpus + s.cluster.gpus_per_node - 1) / s.cluster.gpus_per_node;
+  std::string out = std::string(collective_name(c)) + " on GPUs 0-" + std::to_string(gpus - 1) + " (" +
+                    std::to_string(nodes) + " node" + (nodes > 1 ? "s" : "") + ") of " + s.name +
+                    ", simulated (CM02; collectives as " + (options.ring_steps ? "every ring step" : "one flow per rank per phase") +
+                    "); sizes and bandwidths as nccl-tests defines them\n";
+  using A = TextTable::Align;
+  TextTable t;
+  for (const char* h : {"size B", "time us", "algbw GB/s", "busbw GB/s"}) t.add_column(h, A::kRight);
+  for (const BenchRow& r : rows)
+    t.add_row({std::to_string(r.bytes), fixed(r.time_s * 1e6, 2), fixed(r.algbw_GBps, 2), fixed(r.busbw_GBps, 2)});
+  return out + t.render();
+}
+
+std::string bench_json(const Scenario& s, Collective c, int gpus, const std::vector<BenchRow>& rows) {
+  using nlohmann::ordered_json;
+  ordered_json list = ordered_json::array();
+  for (const BenchRow& r : rows)
+    list.push_back({{"bytes", r.bytes}, {"time_us", r.time_s * 1e6}, {"algbw_GBps", r.algbw_GBps}, {"busbw_GBps", r.busbw_GBps}});
+  ordered_json j = {{"scenario", s.name}, {"collective", collective_name(c)}, {"gpus", gpus}, {"rows", list}};
+  return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace spindle

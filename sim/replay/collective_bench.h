@@ -1,0 +1,31 @@
+// The collective microbenchmark: one collective on the first N GPUs of the simulated cluster
+// at nccl-tests' sizes (1 KiB .. 8 GiB by factor 2), with nccl-tests' algbw and busbw, so a
+// user can hold it against all_reduce_perf (and friends) on their own machines.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "planner/cost/collective_cost.h"
+#include "sim/replay/network_sim.h"
+
+namespace spindle {
+
+struct BenchRow {
+  std::int64_t bytes = 0;  // nccl-tests' size
+  double time_s = 0;
+  double algbw_GBps = 0, busbw_GBps = 0;
+};
+
+// Throws InputError when `gpus` is not 2..the cluster's GPUs. Runs in one child process.
+std::vector<BenchRow> bench_collective(const Cluster& cluster, Collective c, int gpus, const NetworkOptions& options);
+
+// "all_reduce" -> Collective (nccl-tests names; "sendrecv" too); throws InputError naming `flag`.
+Collective parse_collective(const std::string& name, const std::string& flag);
+
+std::string bench_text(const Scenario& s, Collective c, int gpus, const std::vector<BenchRow>& rows,
+                       const NetworkOptions& options);
+std::string bench_json(const Scenario& s, Collective c, int gpus, const std::vector<BenchRow>& rows);
+
+}  // namespace spindle

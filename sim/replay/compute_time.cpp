@@ -1,0 +1,40 @@
+// Cost-model time of every compute instruction (see compute_time.h).
+#include "sim/replay/compute_time.h"
+
+#include "traces/errors.h"
+
+namespace spindle {
+
+std::vector<std::vector<double>> compute_seconds(const Programs& programs, const Scenario& s, const MetaGraph& mg,
+                                                 const CostModel& cost) {
+  const GpuSpec& gpu = s.cluster.gpu;
+  const double hbm_Bps = gpu.hbm_bw_GBps * 1e9 * gpu.hbm_efficiency;
+  std::vector<std::vector<double>> out;
+  for (const DeviceProgram& p : programs.devices) {
+    std::vector<double> secs;
+    for (const Instr& in : p.instrs) {
+      double t = 0;
+      if (in.kind == InstrKind::kForward || in.kind == InstrKind::kBackward) {
+        const MetaOp& m = mg.metaops.at(static_cast<size_t>(in.metaop));
+        const std::int64_t rows = in.last_row - in.first_row;
+        if (rows <= 0 || m.shape.batch % rows != 0)
+          throw InternalError("device " + std::to_string(p.device) + ": metaop " + std::to_string(m.id) + " rows [" +
+                              std::to_string(in.first_row) + "," + std::to_string(in.last_row) + ") do not split its batch");
+        const int n = static_cast<int>(m.shape.batch / rows);
+        const CurvePoint* point = nullptr;
+        for (const CurvePoint& cp : cost.metaop(m.id).curve.points())
+          if (cp.n == n) point = &cp;
+        if (point == nullptr)
+          throw InternalError("metaop " + std::to_string(m.id) + " has no cost sample at n = " + std::to_string(n));
+        t = (in.last_layer - in.first_layer) * (in.kind == InstrKind::kForward ? point->fwd_s : point->bwd_s);
+      } else if (in.kind == InstrKind::kCopy) {
+        t = 2.0 * static_cast<double>(in.bytes) / hbm_Bps;
+      }
+      secs.push_back(t);
+    }
+    out.push_back(std::move(secs));
+  }
+  return out;
+}
+
+}  // namespace spindle

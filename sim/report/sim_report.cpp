@@ -1,0 +1,135 @@
+// Simulation tables and JSON fields (see sim_report.h).
+#include "sim/report/sim_report.h"
+
+#include <nlohmann/json.hpp>
+
+#include "traces/errors.h"
+#include "traces/text_table.h"
+
+namespace spindle {
+namespace {
+
+double sequential_s(const std::vector<PlannedSystem>& systems, const std::vector<ReplayResult>& results) {
+  for (size_t i = 0; i < systems.size(); ++i)
+    if (systems[i].plan.system == "sequential" && systems[i].placement_label.empty() && systems[i].from_file.empty())
+      return results[i].iteration_s;
+  return 0;
+}
+
+}  // namespace
+
+SimSummary summarize(const ReplayResult& r) {
+  SimSummary s;
+  s.simulated_s = r.iteration_s;
+  if (r.devices.empty()) return s;
+  for (size_t d = 0; d < r.devices.size(); ++d) {
+    const DeviceTime& t = r.devices[d];
+    s.forward_s += t.forward_s;
+    s.backward_s += t.backward_s;
+    s.transfer_s += t.transfer_s;
+    s.sync_s += t.sync_s;
+    s.idle_s += r.idle_s(static_cast<int>(d));
+  }
+  const double n = static_cast<double>(r.devices.size());
+  for (double* x : {&s.forward_s, &s.backward_s, &s.transfer_s, &s.sync_s, &s.idle_s}) *x /= n;
+  s.compute_s = s.forward_s + s.backward_s;
+  return s;
+}
+
+std::string simulated_name(const PlannedSystem& ps) {
+  return ps.placement_label.empty() ? ps.plan.system : ps.plan.system + "." + ps.placement_label;
+}
+
+static std::string network_line(const Scenario& s, const NetworkOptions& o) {
+  const Cluster& c = s.cluster;
+  return "NVLink " + fixed(c.intra_node.bw_GBps, 0) + " GB/s x " + fixed(c.intra_node.efficiency, 2) + ", " +
+         fixed(c.intra_node.latency_us, 1) + " us; network " + fixed(c.inter_node.bw_GBps, 0) + " GB/s per node x " +
+         fixed(c.inter_node.efficiency, 2) + ", " + fixed(c.inter_node.latency_us, 1) + " us, NIC " +
+         (c.nic == NicPlacement::kPerGpu ? "per GPU" : "per node") + ", " + std::to_string(c.nodes_per_leaf) +
+         " node(s) per leaf, oversubscription " + fixed(c.oversubscription, 2) + "; collectives: " +
+         (o.ring_steps ? "every ring step a flow" : "one flow per rank per phase");
+}
+
+std::string simulation_text(const Scenario& s, const std::vector<PlannedSystem>& systems,
+                            const std::vector<ReplayResult>& results, const std::vector<std::string>& traces,
+                            const NetworkOptions& options) {
+  if (systems.size() != results.size()) throw InternalError("simulation_text: systems and results differ in count");
+  std::string out = "Simulation  " + std::to_string(s.cluster.gpus()) + " GPUs on SimGrid (CM02, split-duplex): " +
+                    network_line(s, options) + "\n";
+  using A = TextTable::Align;
+  TextTable t;
+  for (auto [h, a] : std::vector<std::pair<const char*, A>>{{"system", A::kLeft},
+                                                             {"planned ms", A::kRight},
+                                                             {"simulated ms", A::kRight},
+                                                             {"sim/planned", A::kRight},
+                                                             {"speedup vs sequential", A::kRight},
+                                                             {"compute ms", A::kRight},
+                                                             {"transfer ms", A::kRight},
+                                                             {"sync ms", A::kRight},
+                                                             {"idle ms", A::kRight},
+                                                             {"GPU util", A::kRight},
+                                                             {"peak GiB/GPU", A::kRight}})
+    t.add_column(h, a);
+  const double seq = sequential_s(systems, results);
+  for (size_t i = 0; i < systems.size(); ++i) {
+    const SimSummary m = summarize(results[i]);
+    const Plan& p = systems[i].plan;
+    std::string name = p.system;
+    if (!systems[i].placement_label.empty()) name += " (" + systems[i].placement_label + ")";
+    if (!systems[i].from_file.empty()) name += " (from " + systems[i].from_file + ")";
+    t.add_row({name, fixed(p.planned_s * 1e3, 3), fixed(m.simulated_s * 1e3, 3), fixed(m.simulated_s / p.planned_s, 3),
+               seq > 0 ? fixed(seq / m.simulated_s, 2) + "x" : "-", fixed(m.compute_s * 1e3, 3),
+               fixed(m.transfer_s * 1e3, 3), fixed(m.sync_s * 1e3, 3), fixed(m.idle_s * 1e3, 3),
+               fixed(100 * m.utilization(), 1) + "%", fixed(systems[i].placement.peak_mem_GiB, 1)});
+  }
+  out += t.render();
+  out += "  per GPU, means over GPUs: compute = forward + backward; transfer = blocked on activations, their gradients "
+         "and contrastive gathers once sent; sync = blocked on weight-gradient sync once every member arrived; idle = "
+         "the rest (waiting for inputs, for other members, after the program ends)\n";
+  bool any = false;
+  for (const std::string& tr : traces) any = any || !tr.empty();
+  if (any) {
+    out += "  traces (Chrome trace events; open in https://ui.perfetto.dev):\n";
+    for (const std::string& tr : traces)
+      if (!tr.empty()) out += "    " + tr + "\n";
+  }
+  return out;
+}
+
+std::string merge_simulation_json(const std::string& summary_json, const Scenario& s,
+                                  const std::vector<ReplayResult>& results, const std::vector<std::string>& traces,
+                                  const NetworkOptions& options) {
+  using nlohmann::ordered_json;
+  ordered_json j = ordered_json::parse(summary_json);
+  ordered_json& list = j["systems"];
+  if (!list.is_array() || list.size() != results.size())
+    throw InternalError("merge_simulation_json: the summary's systems do not match the simulations");
+  double seq = 0;
+  for (size_t i = 0; i < results.size(); ++i)
+    if (list[i]["name"] == "sequential" && list[i]["placement"] == "spindle") seq = results[i].iteration_s;
+  for (size_t i = 0; i < results.size(); ++i) {
+    const SimSummary m = summarize(results[i]);
+    ordered_json& e = list[i];
+    e["simulated_s"] = m.simulated_s;
+    e["speedup_vs_sequential"] = seq > 0 ? ordered_json(seq / m.simulated_s) : ordered_json(nullptr);
+    e["compute_s"] = m.compute_s;
+    e["forward_s"] = m.forward_s;
+    e["backward_s"] = m.backward_s;
+    e["transfer_s"] = m.transfer_s;
+    e["sync_s"] = m.sync_s;
+    e["idle_s"] = m.idle_s;
+    e["gpu_utilization"] = m.utilization();
+    e["trace"] = i < traces.size() ? traces[i] : "";
+  }
+  const Cluster& c = s.cluster;
+  j["network"] = {{"model", "CM02"},
+                  {"intra_node_efficiency", c.intra_node.efficiency},
+                  {"inter_node_efficiency", c.inter_node.efficiency},
+                  {"nic", c.nic == NicPlacement::kPerGpu ? "per_gpu" : "per_node"},
+                  {"nodes_per_leaf", c.nodes_per_leaf},
+                  {"oversubscription", c.oversubscription},
+                  {"collective_flows", options.ring_steps ? "ring_steps" : "per_phase"}};
+  return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace spindle

@@ -1,0 +1,166 @@
+// spindle-sim's work behind its flags (see sim_command.h).
+#include "sim/sim_command.h"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <optional>
+
+#include "planner/graph/graph_builder.h"
+#include "planner/pipeline.h"
+#include "planner/report/cost_report.h"
+#include "planner/report/graph_report.h"
+#include "planner/report/iteration_trace.h"
+#include "planner/report/plan_report.h"
+#include "sim/replay/collective_bench.h"
+#include "sim/replay/simulation.h"
+#include "sim/report/html_report.h"
+#include "sim/report/result_files.h"
+#include "sim/report/sim_report.h"
+#include "sim/study/sweep.h"
+#include "traces/atomic_file.h"
+#include "traces/errors.h"
+#include "traces/main_guard.h"
+
+namespace spindle {
+namespace {
+
+namespace fs = std::filesystem;
+
+int run_study_command(const SimCommand& c) {
+  if (c.json || c.plan_only || !c.plan_file.empty() || !c.collective.empty() || !c.programs_dir.empty() ||
+      !c.dump_dir.empty())
+    throw InputError(c.scenario_file + ": a study (it has [sweep]) runs whole points; allowed: no --json, "
+                     "--plan-only, --plan, --collective, --programs or --dump-graph with a study");
+  StudyOptions study = c.study;
+  if (!c.shard.empty()) parse_shard(c.shard, study.shard, study.shards);
+  study.out_dir = c.out_dir;
+  study.sets = c.sets;
+  for (const std::string& name : c.systems) study.pass.insert(study.pass.end(), {"--system", name});
+  if (!c.profile_file.empty()) study.pass.insert(study.pass.end(), {"--profile", c.profile_file});
+  if (c.ring_steps) study.pass.push_back("--ring-steps");
+  if (c.explain_cost) study.pass.push_back("--explain-cost");
+  return run_study(c.scenario_file, study);
+}
+
+int run_collective_command(const SimCommand& c, const Scenario& s) {
+  if (c.plan_only || !c.plan_file.empty())
+    throw InputError("--collective: runs alone; allowed: no --plan-only or --plan with --collective");
+  const Collective coll = parse_collective(c.collective, "--collective");
+  const int gpus = c.bench_gpus_set ? c.bench_gpus : s.cluster.gpus();
+  const NetworkOptions net{c.ring_steps};
+  const auto rows = bench_collective(s.cluster, coll, gpus, net);
+  std::cout << (c.json ? bench_json(s, coll, gpus, rows) : bench_text(s, coll, gpus, rows, net));
+  return kExitOk;
+}
+
+void write_programs(const SimCommand& c, const ScenarioModel& m, const std::vector<PlannedSystem>& planned) {
+  if (planned.empty())
+    throw InputError("--programs: needs plans; allowed: --plan-only or --plan FILE with --programs DIR");
+  for (const PlannedSystem& ps : planned) {
+    if (!ps.placement_label.empty()) continue;
+    for (const DeviceProgram& dp : lower_checked(m, ps.plan).devices) {
+      char name[32];
+      std::snprintf(name, sizeof name, "device-%03d.txt", dp.device);
+      write_file_atomically(fs::path(c.programs_dir) / ps.plan.system / name, program_text(dp, m.s, m.mg));
+    }
+  }
+}
+
+}  // namespace
+
+int run_sim_command(SimCommand c) {
+  // Flags every point would reject: one line here, not one failed point each.
+  for (const std::string& name : c.systems) check_system_name(name);
+  if (c.jobs_set && c.study.jobs < 1)
+    throw InputError("--jobs " + std::to_string(c.study.jobs) + ": allowed: 1 or more points at once");
+  std::optional<Study> st;
+  if (is_study_file(c.scenario_file)) st = read_study_file(c.scenario_file);
+  if (st && c.point < 0) return run_study_command(c);
+  if (!st && (c.point >= 0 || !c.shard.empty() || c.study.resume || c.jobs_set))
+    throw InputError(c.scenario_file + ": --point, --shard, --resume and --jobs are for studies; allowed: a "
+                     "scenario file with a [sweep] table");
+  LoadOptions options;
+  options.overrides = c.sets;
+  Scenario scenario = st ? load_point(*st, c.point, options) : load_scenario(c.scenario_file, options);
+  if (c.bench_gpus_set && c.collective.empty())
+    throw InputError("--gpus: only used with --collective; allowed: --collective NAME --gpus N");
+  if (!c.collective.empty()) return run_collective_command(c, scenario);
+
+  std::optional<Profile> profile;
+  if (!c.profile_file.empty()) profile = read_profile(c.profile_file);
+  const ScenarioModel m(std::move(scenario), profile ? &*profile : nullptr);
+  const Scenario& s = m.s;
+  if (!c.dump_dir.empty()) {
+    write_file_atomically(fs::path(c.dump_dir) / "graph.dot", graph_dot(s, m.g));
+    write_file_atomically(fs::path(c.dump_dir) / "metagraph.dot", metagraph_dot(s, m.mg));
+  }
+  const bool simulate_plans = !c.plan_only;
+  if (simulate_plans && c.out_dir.empty()) c.out_dir = (fs::path("out") / s.name).string();
+  std::vector<PlannedSystem> planned;
+  if (c.plan_only || c.plan_file.empty())  // a plan read back with --plan is simulated alone
+    planned = plan_systems(m, c.systems, /*placement_ablation=*/true);
+  if (!c.plan_file.empty()) planned.push_back(plan_from_file(m, c.plan_file));
+  if (!c.programs_dir.empty()) write_programs(c, m, planned);
+
+  // The terminal shows wall-clock times; files get them only in timing.json (same inputs, same bytes).
+  const NetworkOptions net{c.ring_steps};
+  std::vector<ReplayResult> results;
+  std::vector<std::string> names, trace_files, trace_paths;
+  double simulation_s = 0;
+  if (simulate_plans) {
+    std::vector<Programs> programs;
+    for (const PlannedSystem& ps : planned) programs.push_back(lower_checked(m, ps.plan));
+    const auto t0 = std::chrono::steady_clock::now();
+    results = simulate(m, programs, net);
+    simulation_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (size_t i = 0; i < results.size(); ++i) {
+      names.push_back(simulated_name(planned[i]));
+      const fs::path file = fs::path(c.out_dir) / (names.back() + ".trace.json");
+      write_file_atomically(file, iteration_trace_json(s, m.mg, programs[i], results[i], names.back()));
+      trace_files.push_back(names.back() + ".trace.json");
+      trace_paths.push_back(file.string());
+    }
+  }
+  // The scenario as run: the file (or the study point) and its --set overrides.
+  auto scenario_shown = [&] {
+    std::string shown = st ? point_scenario_text(*st, c.point) : read_file(c.scenario_file);
+    for (const std::string& o : c.sets) shown += "# --set " + o + "\n";
+    return shown;
+  };
+  auto report = [&](const std::vector<PlannedSystem>& shown) {
+    std::string text = summary_text(s, m.g, m.mg);
+    if (c.explain_cost) text += "\n" + cost_text(s, m.g, m.mg, m.cost, c.profile_file);
+    if (!shown.empty()) text += "\n" + plans_text(s, m.mg, shown, s.cluster.gpu.memory_GiB());
+    std::string js = summary_json(s, m.g, m.mg, &m.cost, c.profile_file, &shown);
+    if (simulate_plans) {
+      text += "\n" + simulation_text(s, shown, results, trace_paths, net);
+      js = merge_simulation_json(js, s, results, trace_files, net);
+      text += "\nReport: " + (fs::path(c.out_dir) / "index.html").string() + "\n";
+    }
+    return std::pair{text, js};
+  };
+  const auto [text, js] = report(planned);
+  if (!c.out_dir.empty()) {
+    const fs::path dir(c.out_dir);
+    std::vector<PlannedSystem> untimed = planned;
+    for (PlannedSystem& ps : untimed) ps.planning_s = -1;
+    const auto [file_text, file_js] = report(untimed);
+    write_file_atomically(dir / "summary.txt", file_text);
+    write_file_atomically(dir / "summary.json", file_js);
+    for (const PlannedSystem& ps : planned)
+      if (ps.from_file.empty() && ps.placement_label.empty())
+        write_file_atomically(dir / (ps.plan.system + ".plan.json"), plan_json(ps.plan, s, m.mg));
+    if (simulate_plans) {
+      write_file_atomically(dir / "results.csv", results_csv(planned, names, results));
+      write_results_h5(dir / "results.h5", scenario_shown(), planned, names, results);
+    }
+    write_file_atomically(dir / "timing.json", timing_json(planned, simulate_plans ? simulation_s : -1));
+  }
+  if (simulate_plans) write_run_report(c.out_dir, scenario_shown());
+  std::cout << (c.json ? js : text);
+  return kExitOk;
+}
+
+}  // namespace spindle

@@ -1,0 +1,69 @@
+// `spindle-sim report` and `spindle-sim compare` (see study_commands.h).
+#include "sim/study/study_commands.h"
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include "sim/report/compare.h"
+#include "sim/report/html_report.h"
+#include "traces/atomic_file.h"
+#include "traces/errors.h"
+#include "traces/main_guard.h"
+
+namespace spindle {
+namespace fs = std::filesystem;
+
+bool is_subcommand(int argc, char** argv) {
+  if (argc < 2) return false;
+  const std::string a = argv[1];
+  return a == "report" || a == "compare";
+}
+
+int run_subcommand(int argc, char** argv) {
+  const std::string cmd = argv[1];
+  CLI::App app{cmd == "report"
+                   ? "spindle-sim report: rebuild index.html and the pictures of a run folder (out/<scenario>) or a "
+                     "study folder (out/<study>, merging every shard's points)"
+                   : "spindle-sim compare: two results side by side (iteration time, per MetaOp GPU time and the "
+                     "difference)"};
+  app.name("spindle-sim " + cmd);
+  std::string dir, a, b, system = "spindle";
+  if (cmd == "report") {
+    app.add_option("dir", dir, "A folder written by spindle-sim (summary.json) or by a study (points.json)")->required();
+  } else {
+    app.add_option("a", a, "A result: DIR, DIR/summary.json, optionally :SYSTEM (e.g. out/x/summary.json:sequential)")
+        ->required();
+    app.add_option("b", b, "B result, the same forms")->required();
+    app.add_option("--system", system, "System of a side that names none")->capture_default_str();
+  }
+  try {
+    app.parse(argc - 1, argv + 1);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "spindle-sim " << cmd << ": " << e.what() << "; allowed: see spindle-sim " << cmd << " --help\n";
+    return kExitBadInput;
+  }
+  const std::string program = "spindle-sim " + cmd;
+  return run_guarded(program.c_str(), [&] {
+    if (cmd == "compare") {
+      std::cout << compare_text(a, b, system);
+      return kExitOk;
+    }
+    std::error_code ec;
+    if (fs::is_regular_file(fs::path(dir) / "points.json", ec)) {
+      const fs::path index = write_study_report(dir);  // written before anything is printed
+      std::cout << "Report: " << index.string() << "\n";
+    } else if (fs::is_regular_file(fs::path(dir) / "summary.json", ec)) {
+      const fs::path index = write_run_report(dir, "");
+      std::cout << "Report: " << index.string() << "\n";
+    } else {
+      throw InputError(dir + ": neither points.json nor summary.json; allowed: a folder written by spindle-sim");
+    }
+    return kExitOk;
+  });
+}
+
+}  // namespace spindle
