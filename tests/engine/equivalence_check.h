@@ -63,11 +63,17 @@ struct Agreement {
 };
 
 // Runs one iteration of `programs` and checks it against the reference; returns the worst
-// differences seen.
-inline Agreement check_equivalence(const Scenario& s, const Programs& programs, const std::string& what) {
+// differences seen. `reference_key`, when given, names the model (the same scenario at the
+// same scale on any device count gives the same reference): its reference is computed once
+// per test process.
+inline Agreement check_equivalence(const Scenario& s, const Programs& programs, const std::string& what,
+                                   const std::string& reference_key = "") {
   TrainOptions opt;
   opt.seed = 7;
-  const Reference ref = reference(s, opt.seed);
+  static std::map<std::string, Reference> cache;
+  const Reference ref = reference_key.empty() ? reference(s, opt.seed)
+                        : cache.contains(reference_key) ? cache.at(reference_key)
+                                                        : cache.emplace(reference_key, reference(s, opt.seed)).first->second;
   ThreadLauncher ex(s, programs, "cpu", opt);
   ex.keep_gradients(true);
   const StepResult r = ex.step();

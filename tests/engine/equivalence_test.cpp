@@ -23,7 +23,8 @@ TEST_P(Systems, MatchOneDevice) {
   const auto& [name, system, devices] = GetParam();
   const Scenario s = on_devices(zoo(name), devices);
   const LoweredPlan run = lowered_plan(ScenarioModel(s), system, "");
-  const Agreement a = check_equivalence(s, run.programs, name + " " + system + " on " + std::to_string(devices));
+  const Agreement a =
+      check_equivalence(s, run.programs, name + " " + system + " on " + std::to_string(devices), name + " tiny");
   std::printf("[equivalence] %s %s %d devices: worst loss diff %.3g, worst gradient diff %.3g (%s)\n", name.c_str(),
               system.c_str(), devices, a.worst_loss, a.worst_grad, a.worst_grad_name.c_str());
 }
