@@ -1,4 +1,4 @@
-// Memory per device, the quantity placement balances (SPINDLE.md §5): for every layer a
+// Memory per device, the quantity placement balances (Spindle paper, arXiv 2409.03365): for every layer a
 // device holds, bf16 weights, bf16 gradients (or, where a weight serves several tasks, an fp32
 // buffer that every task's weight gradient accumulates into, as Megatron-LM's main_grad),
 // fp32 master weights and Adam moments (divided by the weight-sync group under ZeRO-1); the

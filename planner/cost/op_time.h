@@ -32,7 +32,7 @@ struct OpTime {
 // (F (1 + d_half / d) + F_half) / (peak x gemm_peak_efficiency), F = 2mnk, d = min(m, n, k):
 // a latency floor (F_half) for small GEMMs and a throughput loss for skinny ones.
 double gemm_efficiency(const GpuSpec& gpu, double m, double n, double k);
-// Achieved TFLOP/s of an m x n x k GEMM under the model (what REFERENCE.md's points measure).
+// Achieved TFLOP/s of an m x n x k GEMM under the model (what the published GEMM measurements cited in scenarios/gpus/*.toml measure).
 double gemm_tflops(const GpuSpec& gpu, double m, double n, double k);
 
 double kernel_time_s(const GpuSpec& gpu, const Kernel& kernel);

@@ -1,4 +1,4 @@
-// Graph contraction (SPINDLE.md §1): runs of identical consecutive operators become one
+// Graph contraction (Spindle paper, arXiv 2409.03365): runs of identical consecutive operators become one
 // MetaOp holding L_m operators; MetaLevels group MetaOps with no path between them, by the
 // longest path from a source, so the planner solves one allocation problem per level.
 #pragma once

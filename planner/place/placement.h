@@ -1,4 +1,4 @@
-// Device placement (SPINDLE.md §5): which GPUs run each slice, and each device's batch rows
+// Device placement (Spindle paper, arXiv 2409.03365): which GPUs run each slice, and each device's batch rows
 // (device k of a slice on n devices holds rows [k B/n, (k+1) B/n)). Slices are placed in order
 // of planned start on devices free for their whole interval. The `spindle` policy prefers one
 // node (NVLink island), the devices already holding the slice's input rows (its MetaOp's

@@ -1,4 +1,4 @@
-// C* by bisection on sum_m T_m^-1(C/L_m) = N, then bi-point discretisation (SPINDLE.md §3).
+// C* by bisection on sum_m T_m^-1(C/L_m) = N, then bi-point discretisation (Spindle paper, arXiv 2409.03365).
 #include "planner/schedule/allocator.h"
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-// Spindle's allocator for one MetaLevel (SPINDLE.md §3): the malleable project scheduling
+// Spindle's allocator for one MetaLevel (Spindle paper, arXiv 2409.03365): the malleable project scheduling
 // relaxation gives every MetaOp a constant real device count n* with T_m(n*) x L_m = C* and
 // sum n* = N (Theorem 1; C* by bisection). Bi-point discretisation then turns n* into at most
 // two pieces on the nearest valid device counts, splitting the layers so both still finish

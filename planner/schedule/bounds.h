@@ -1,4 +1,4 @@
-// What a plan is measured against (SPINDLE.md §3): each MetaLevel's items for the allocator,
+// What a plan is measured against (Spindle paper, arXiv 2409.03365): each MetaLevel's items for the allocator,
 // C* (the sum of the levels' MPSP optima), C*valid (the same on valid device counts) and a
 // lower bound no plan can beat, level barrier or not.
 #pragma once

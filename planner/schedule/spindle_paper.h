@@ -1,4 +1,4 @@
-// `spindle-paper`, Spindle as published (SPINDLE.md §3-4): per MetaLevel, MPSP allocation and
+// `spindle-paper`, Spindle as published (Spindle paper, arXiv 2409.03365): per MetaLevel, MPSP allocation and
 // wavefront scheduling (the published rule and its re-planned, perturbed variants), local
 // moves on every candidate, then wave packing (schedule/packing/); levels concatenated.
 #pragma once

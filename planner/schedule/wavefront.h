@@ -1,4 +1,4 @@
-// Spindle's greedy wavefront scheduler for one MetaLevel (SPINDLE.md §4), as published:
+// Spindle's greedy wavefront scheduler for one MetaLevel (Spindle paper, arXiv 2409.03365), as published:
 // propose (fill the devices with the next piece of as many MetaOps as fit, most remaining
 // work first), extend (widen the pieces with most remaining time onto idle devices), align
 // (the wave lasts as long as its shortest piece; longer pieces run the whole operators that

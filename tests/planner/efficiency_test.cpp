@@ -1,4 +1,4 @@
-// The GEMM efficiency model against every published GEMM measurement in REFERENCE.md (within
+// The GEMM efficiency model against every published GEMM measurement cited in scenarios/gpus/*.toml (within
 // 15%): A100 points for the A100 and A800 files, H100 points for the H100 and H200 files.
 #include <gtest/gtest.h>
 

@@ -76,7 +76,7 @@ TEST(Params, MultitaskClipMatchesImageBindAndThePaper) {
   std::int64_t total = 0;
   auto p = params_of(zoo("multitask-clip-10"), &total);
   expect_within(static_cast<double>(total), 1.2e9, 0.10, "multitask-clip-10 (paper: 1.2 B)");
-  // ImageBind-huge per-modality figures (REFERENCE.md, inferred there from the dims).
+  // ImageBind-huge per-modality figures (the ImageBind paper's table, inferred from the dims).
   expect_within(static_cast<double>(p["vision"]), 630e6, 0.10, "vision");
   expect_within(static_cast<double>(p["text"]), 302e6 + 51e6, 0.10, "text");
   expect_within(static_cast<double>(p["audio"]), 85e6, 0.10, "audio");

@@ -1,4 +1,4 @@
-// The planner core: Theorem 1 against closed forms, the worked example of SPINDLE.md §3,
+// The planner core: Theorem 1 against closed forms, the allocator's worked example in the Spindle paper (arXiv 2409.03365),
 // and, for every system on every zoo scenario and on seeded random scenarios, sound plans
 // (layers once and in order, valid device counts, never more than N devices, dependencies
 // kept) that are never faster than the lower bound. Plan files round-trip and bad ones fail
