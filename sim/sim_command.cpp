@@ -7,7 +7,6 @@
 #include <iostream>
 #include <optional>
 
-#include "planner/graph/graph_builder.h"
 #include "planner/pipeline.h"
 #include "planner/report/cost_report.h"
 #include "planner/report/graph_report.h"
@@ -55,12 +54,13 @@ int run_collective_command(const SimCommand& c, const Scenario& s) {
   return kExitOk;
 }
 
-void write_programs(const SimCommand& c, const ScenarioModel& m, const std::vector<PlannedSystem>& planned) {
-  if (planned.empty())
-    throw InputError("--programs: needs plans; allowed: --plan-only or --plan FILE with --programs DIR");
-  for (const PlannedSystem& ps : planned) {
+// Each plan's programs as text (the placement ablation's left out).
+void write_programs(const SimCommand& c, const ScenarioModel& m, const std::vector<PlannedSystem>& planned,
+                    const std::vector<Programs>& programs) {
+  for (size_t i = 0; i < planned.size(); ++i) {
+    const PlannedSystem& ps = planned[i];
     if (!ps.placement_label.empty()) continue;
-    for (const DeviceProgram& dp : lower_checked(m, ps.plan).devices) {
+    for (const DeviceProgram& dp : programs[i].devices) {
       char name[32];
       std::snprintf(name, sizeof name, "device-%03d.txt", dp.device);
       write_file_atomically(fs::path(c.programs_dir) / ps.plan.system / name, program_text(dp, m.s, m.mg));
@@ -102,7 +102,13 @@ int run_sim_command(SimCommand c) {
   if (c.plan_only || c.plan_file.empty())  // a plan read back with --plan is simulated alone
     planned = plan_systems(m, c.systems, /*placement_ablation=*/true);
   if (!c.plan_file.empty()) planned.push_back(plan_from_file(m, c.plan_file));
-  if (!c.programs_dir.empty()) write_programs(c, m, planned);
+  if (!c.programs_dir.empty() && planned.empty())
+    throw InputError("--programs: needs plans; allowed: --plan-only or --plan FILE with --programs DIR");
+  // Every plan lowered once, for --programs and for the simulation alike.
+  std::vector<Programs> programs;
+  if (simulate_plans || !c.programs_dir.empty())
+    for (const PlannedSystem& ps : planned) programs.push_back(lower_checked(m, ps.plan));
+  if (!c.programs_dir.empty()) write_programs(c, m, planned, programs);
 
   // The terminal shows wall-clock times; files get them only in timing.json (same inputs, same bytes).
   const NetworkOptions net{c.ring_steps};
@@ -110,8 +116,6 @@ int run_sim_command(SimCommand c) {
   std::vector<std::string> names, trace_files, trace_paths;
   double simulation_s = 0;
   if (simulate_plans) {
-    std::vector<Programs> programs;
-    for (const PlannedSystem& ps : planned) programs.push_back(lower_checked(m, ps.plan));
     const auto t0 = std::chrono::steady_clock::now();
     results = simulate(m, programs, net);
     simulation_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -148,11 +148,10 @@ class SyncThread {
 // One device's iteration: the interpreter of its program.
 class Interpreter {
  public:
-  Interpreter(RankRunner::State& d, const Scenario& s, const Graph& g, const MetaGraph& mg, const DeviceProgram& p,
-              const std::vector<Key>& op_key, const std::vector<std::int64_t>& positions, const TrainOptions& opt,
-              std::int64_t step, int world, bool keep)
-      : d_(d), s_(s), g_(g), mg_(mg), p_(p), op_key_(op_key), positions_(positions), opt_(opt), step_(step),
-        world_(world), keep_(keep), be_(*d.be), runner_(*d.be, *d.ws) {}
+  // Iteration `step` of rank `d` on the tasks' samples from `positions`.
+  Interpreter(RankRunner::State& d, const std::vector<std::int64_t>& positions, std::int64_t step, bool keep)
+      : d_(d), s_(d.s), g_(d.g), mg_(d.mg), p_(d.program), op_key_(d.op_key), positions_(positions), opt_(d.opt),
+        step_(step), world_(d.world), keep_(keep), be_(*d.be), runner_(*d.be, *d.ws) {}
 
   // `abort_all` stops every device's communication (called before this device's failure
   // unwinds, so that the sync thread it joins is not left waiting for other devices).
@@ -551,7 +550,7 @@ void RankRunner::run(std::int64_t step, const std::vector<std::int64_t>& positio
   d.timeline.clear();
   d.sync_span.clear();
   d.snapshot = GradientSnapshot{};
-  Interpreter(d, d.s, d.g, d.mg, d.program, d.op_key, positions, d.opt, step, d.world, keep_gradients).run(t0_s, abort_all);
+  Interpreter(d, positions, step, keep_gradients).run(t0_s, abort_all);
 }
 
 int RankRunner::id() const { return st_->id; }

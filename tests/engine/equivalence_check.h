@@ -71,9 +71,16 @@ inline Agreement check_equivalence(const Scenario& s, const Programs& programs, 
   TrainOptions opt;
   opt.seed = 7;
   static std::map<std::string, Reference> cache;
-  const Reference ref = reference_key.empty() ? reference(s, opt.seed)
-                        : cache.contains(reference_key) ? cache.at(reference_key)
-                                                        : cache.emplace(reference_key, reference(s, opt.seed)).first->second;
+  Reference own;
+  const Reference* shared = nullptr;
+  if (reference_key.empty()) {
+    own = reference(s, opt.seed);
+  } else {
+    auto it = cache.find(reference_key);
+    if (it == cache.end()) it = cache.emplace(reference_key, reference(s, opt.seed)).first;
+    shared = &it->second;
+  }
+  const Reference& ref = shared ? *shared : own;  // the cached one is not copied
   ThreadLauncher ex(s, programs, "cpu", opt);
   ex.keep_gradients(true);
   const StepResult r = ex.step();
