@@ -4,10 +4,20 @@
 #include <algorithm>
 
 #include "planner/graph/graph_builder.h"
+#include "planner/program/instr_time.h"
 #include "planner/schedule/bounds.h"
 #include "traces/errors.h"
 
 namespace spindle {
+namespace {
+
+void set_estimate(const ScenarioModel& m, PlannedSystem& ps) {
+  const IterationEstimate e = estimate(m, lower_checked(m, ps.plan));
+  ps.estimated_s = e.iteration_s;
+  ps.estimated_sync_s = e.sync_s;
+}
+
+}  // namespace
 
 ScenarioModel::ScenarioModel(Scenario scenario, const Profile* profile)
     : s(std::move(scenario)), g(build_graph(s)), mg(contract(g)), cost(s, g, mg, profile) {}
@@ -32,6 +42,7 @@ std::vector<PlannedSystem> plan_systems(const ScenarioModel& m, const std::vecto
     out.push_back({std::move(p), rep, planner.seconds(name), "", ""});
   }
   for (PlannedSystem& a : ablated) out.push_back(std::move(a));
+  for (PlannedSystem& ps : out) set_estimate(m, ps);
   return out;
 }
 
@@ -41,7 +52,13 @@ PlannedSystem plan_from_file(const ScenarioModel& m, const std::string& file) {
   p.peak_slice_GiB = peak_slice_GiB(p, m.s, m.g, m.mg);
   PlacementReport rep = is_placed(p) ? measure_placement(p, m.s, m.g, m.mg)
                                      : place(p, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
-  return {std::move(p), rep, 0.0, file, ""};
+  PlannedSystem out{std::move(p), rep, 0.0, file, ""};
+  set_estimate(m, out);
+  return out;
+}
+
+IterationEstimate estimate(const ScenarioModel& m, const Programs& programs) {
+  return estimate_iteration(programs, compute_seconds(programs, m.s, m.mg, m.cost), m.s.cluster);
 }
 
 Programs lower_checked(const ScenarioModel& m, const Plan& plan) {

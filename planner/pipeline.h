@@ -9,6 +9,7 @@
 
 #include "planner/config/scenario.h"
 #include "planner/cost/cost_model.h"
+#include "planner/estimate/iteration_estimate.h"
 #include "planner/graph/graph.h"
 #include "planner/graph/metagraph.h"
 #include "planner/place/placement.h"
@@ -38,6 +39,10 @@ std::vector<PlannedSystem> plan_systems(const ScenarioModel& m, const std::vecto
 // A plan file read back and checked against the scenario (throws InputError naming the file),
 // its bounds set, placed by Spindle's placement unless it names its devices.
 PlannedSystem plan_from_file(const ScenarioModel& m, const std::string& file);
+
+// The planner's estimate of one iteration of lowered programs (compute from the cost model,
+// transfers and collectives over the cluster's links).
+IterationEstimate estimate(const ScenarioModel& m, const Programs& programs);
 
 // A placed plan lowered to per-device programs, replayed in program order to check that every
 // device finishes. Throws InternalError naming the system when they do not.

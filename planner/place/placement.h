@@ -66,6 +66,10 @@ struct PlannedSystem {
   double planning_s = 0;   // wall clock: printed, never written to files (< 0: not shown)
   std::string from_file;   // set for a plan read back with --plan
   std::string placement_label;  // set for the placement ablation row
+  // The planner's estimate of its iteration (estimate/iteration_estimate.h), filled by the
+  // pipeline: the whole iteration and the mean time a GPU waits on weight sync.
+  double estimated_s = 0;
+  double estimated_sync_s = 0;
 };
 
 }  // namespace spindle

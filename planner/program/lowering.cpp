@@ -42,6 +42,11 @@ const char* instr_name(InstrKind k) {
   return "?";
 }
 
+Collective instr_collective(const Instr& in) {
+  if (in.kind == InstrKind::kSyncStart) return in.zero1 ? Collective::kReduceScatter : Collective::kAllReduce;
+  return Collective::kAllGather;
+}
+
 Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg) {
   Programs out;
   std::vector<std::vector<Keyed>> stream(static_cast<size_t>(plan.gpus));

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "planner/cost/collective_cost.h"
 #include "planner/graph/graph.h"
 #include "planner/graph/metagraph.h"
 #include "planner/program/shared_list.h"
@@ -61,6 +62,11 @@ struct Programs {
   int tensors = 0;
   int collectives = 0;
 };
+
+// The collective a collective instruction runs, in the simulator and the estimate alike: a
+// weight sync all-reduces (reduce-scatters under ZeRO-1); a contrastive gather all-gathers
+// (its backward reduce-scatter moves as much) and so does a ZeRO-1 parameter gather.
+Collective instr_collective(const Instr& in);
 
 // `plan` must be placed (every slice has devices).
 Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg);

@@ -169,6 +169,7 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
     for (const PlannedSystem& ps : *systems)
       list.push_back({{"name", ps.plan.system},
                       {"planned_s", ps.plan.planned_s},
+                      {"estimated_s", ps.estimated_s},
                       {"cstar_s", ps.plan.cstar_s},
                       {"cstar_valid_s", ps.plan.cstar_valid_s},
                       {"lower_bound_s", ps.plan.lower_bound_s},

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "sim/replay/collective_flows.h"
+#include "planner/cost/collective_flows.h"
 #include "sim/replay/process_pool.h"
 #include "traces/errors.h"
 #include "traces/text_table.h"

@@ -9,7 +9,7 @@
 #include "planner/config/scenario.h"
 #include "planner/program/lowering.h"
 #include "planner/program/replay_result.h"
-#include "sim/replay/collective_flows.h"
+#include "planner/cost/collective_flows.h"
 
 namespace spindle {
 

@@ -159,11 +159,6 @@ struct TensorSlot {  // one send/recv pair
   int waiter = -1;                      // a receiving device parked until the data arrives
 };
 
-Collective collective_of(const Instr& in) {
-  if (in.kind == InstrKind::kSyncStart) return in.zero1 ? Collective::kReduceScatter : Collective::kAllReduce;
-  return Collective::kAllGather;  // contrastive gathers (the backward reduce-scatter moves as much), param-gather
-}
-
 class Replay {
  public:
   Replay(const Cluster& c, const Programs& p, const std::vector<std::vector<double>>& seconds, const NetworkOptions& o)
@@ -294,7 +289,7 @@ class Replay {
     if (++c.arrived == static_cast<int>(in.group.size())) {
       c.start_s = s4u::Engine::get_clock();
       ++net_.stats.events;
-      auto phases = collective_flows(collective_of(in), in.group, static_cast<double>(in.bytes), cluster_.gpus_per_node);
+      auto phases = collective_flows(instr_collective(in), in.group, static_cast<double>(in.bytes), cluster_.gpus_per_node);
       s4u::Actor::create("collective-" + std::to_string(in.collective), net_.host(in.group.front()),
                          [this, key, phases = std::move(phases)] {
                            net_.run_phases(phases);

@@ -3,7 +3,7 @@
 
 #include <functional>
 
-#include "sim/replay/compute_time.h"
+#include "planner/program/instr_time.h"
 #include "sim/replay/process_pool.h"
 #include "traces/errors.h"
 

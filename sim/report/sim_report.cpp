@@ -60,8 +60,10 @@ std::string simulation_text(const Scenario& s, const std::vector<PlannedSystem>&
   TextTable t;
   for (auto [h, a] : std::vector<std::pair<const char*, A>>{{"system", A::kLeft},
                                                              {"planned ms", A::kRight},
+                                                             {"estimated ms", A::kRight},
                                                              {"simulated ms", A::kRight},
                                                              {"sim/planned", A::kRight},
+                                                             {"est. error", A::kRight},
                                                              {"speedup vs sequential", A::kRight},
                                                              {"compute ms", A::kRight},
                                                              {"transfer ms", A::kRight},
@@ -77,7 +79,9 @@ std::string simulation_text(const Scenario& s, const std::vector<PlannedSystem>&
     std::string name = p.system;
     if (!systems[i].placement_label.empty()) name += " (" + systems[i].placement_label + ")";
     if (!systems[i].from_file.empty()) name += " (from " + systems[i].from_file + ")";
-    t.add_row({name, fixed(p.planned_s * 1e3, 3), fixed(m.simulated_s * 1e3, 3), fixed(m.simulated_s / p.planned_s, 3),
+    t.add_row({name, fixed(p.planned_s * 1e3, 3), fixed(systems[i].estimated_s * 1e3, 3), fixed(m.simulated_s * 1e3, 3),
+               fixed(m.simulated_s / p.planned_s, 3),
+               fixed(100 * (systems[i].estimated_s / m.simulated_s - 1), 1) + "%",
                seq > 0 ? fixed(seq / m.simulated_s, 2) + "x" : "-", fixed(m.compute_s * 1e3, 3),
                fixed(m.transfer_s * 1e3, 3), fixed(m.sync_s * 1e3, 3), fixed(m.idle_s * 1e3, 3),
                fixed(100 * m.utilization(), 1) + "%", fixed(systems[i].placement.peak_mem_GiB, 1)});
@@ -111,6 +115,7 @@ std::string merge_simulation_json(const std::string& summary_json, const Scenari
     const SimSummary m = summarize(results[i]);
     ordered_json& e = list[i];
     e["simulated_s"] = m.simulated_s;
+    e["estimate_error"] = e["estimated_s"].get<double>() / m.simulated_s - 1;
     e["speedup_vs_sequential"] = seq > 0 ? ordered_json(seq / m.simulated_s) : ordered_json(nullptr);
     e["compute_s"] = m.compute_s;
     e["forward_s"] = m.forward_s;

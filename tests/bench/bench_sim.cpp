@@ -20,7 +20,7 @@
 #include "planner/place/placement.h"
 #include "planner/program/lowering.h"
 #include "planner/schedule/systems.h"
-#include "sim/replay/compute_time.h"
+#include "planner/program/instr_time.h"
 #include "sim/replay/network_sim.h"
 #include "sim/replay/process_pool.h"
 #include "traces/errors.h"

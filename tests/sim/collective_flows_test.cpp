@@ -5,7 +5,7 @@
 
 #include <map>
 
-#include "sim/replay/collective_flows.h"
+#include "planner/cost/collective_flows.h"
 #include "sim/replay/process_pool.h"
 #include "traces/errors.h"
 

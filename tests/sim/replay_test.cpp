@@ -9,7 +9,7 @@
 #include "planner/pipeline.h"
 #include "planner/place/placement.h"
 #include "planner/schedule/systems.h"
-#include "sim/replay/compute_time.h"
+#include "planner/program/instr_time.h"
 #include "sim/replay/simulation.h"
 #include "sim/report/sim_report.h"
 

@@ -1,5 +1,5 @@
 // Ring and hierarchical-ring decomposition of collectives into flows (see collective_flows.h).
-#include "sim/replay/collective_flows.h"
+#include "planner/cost/collective_flows.h"
 
 #include <algorithm>
 #include <map>

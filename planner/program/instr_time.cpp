@@ -1,5 +1,5 @@
-// Cost-model time of every compute instruction (see compute_time.h).
-#include "sim/replay/compute_time.h"
+// Cost-model time of every compute instruction (see instr_time.h).
+#include "planner/program/instr_time.h"
 
 #include "traces/errors.h"
 

@@ -1,0 +1,337 @@
+// Event-driven run of the per-device programs over the fluid network (see iteration_estimate.h).
+// Time advances from event to event: a compute ends, a route's latency passes, a flow's last
+// byte arrives (at its current fair rate), a collective's ring-step latencies pass. Between
+// events every moving flow keeps its rate; rates are re-solved once per event time.
+#include "planner/estimate/iteration_estimate.h"
+
+#include <algorithm>
+#include <limits>
+#include <queue>
+#include <string>
+#include <tuple>
+#include <utility>
+
+#include "planner/cost/collective_flows.h"
+#include "planner/estimate/fluid_network.h"
+#include "planner/program/replay_result.h"
+#include "traces/errors.h"
+
+namespace spindle {
+namespace {
+
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+struct Tensor {
+  double posted_s = -1, arrived_s = -1;
+  int sender = -1, waiter = -1;
+};
+
+struct CollectiveRun {
+  const Instr* instr = nullptr;
+  int arrived = 0;
+  bool done = false;
+  double start_s = 0;
+  std::vector<FlowPhase> phases;
+  size_t phase = 0;
+  std::vector<int> waiters;
+};
+
+// A set of flows that start together after a latency and end together after a tail: one
+// transfer (one flow), or one phase of a collective.
+struct Activity {
+  int tensor = -1;      // a transfer: its tensor
+  int collective = -1;  // a phase: index of its CollectiveRun
+  std::vector<int> flows;
+  int moving = 0;       // flows not yet done
+  double tail_s = 0;    // ring steps after the first pay the latency again
+};
+
+struct FlowState {
+  FluidNetwork::Route route;
+  double left = 0, bytes = 0;
+  int activity = 0;
+};
+
+struct Device {
+  size_t pc = 0;
+  double blocked_since = -1;  // waiting at instruction pc since
+  int sends_in_flight = 0;
+  bool finished = false, end_waiting = false;
+  double end_s = 0;
+  DeviceTime time;
+};
+
+enum class Timer { kResume, kFlowsStart, kActivityDone };
+
+class Estimator {
+ public:
+  Estimator(const Programs& p, const std::vector<std::vector<double>>& seconds, const Cluster& c)
+      : programs_(p), seconds_(seconds), cluster_(c), net_(c) {
+    if (static_cast<int>(p.devices.size()) != c.gpus() || seconds.size() != p.devices.size())
+      throw InternalError("estimate: programs for " + std::to_string(p.devices.size()) + " devices on a cluster of " +
+                          std::to_string(c.gpus()) + " GPUs");
+    devices_.resize(p.devices.size());
+    tensors_.resize(static_cast<size_t>(p.tensors));
+    runs_.resize(static_cast<size_t>(p.collectives) * 3);
+  }
+
+  IterationEstimate run() {
+    for (size_t d = 0; d < devices_.size(); ++d) push(0.0, Timer::kResume, static_cast<int>(d));
+    while (true) {
+      if (rates_dirty_) solve_rates();
+      double next = timers_.empty() ? kInf : std::get<0>(timers_.top());
+      for (size_t i = 0; i < moving_.size(); ++i)
+        if (rates_[i] > 0) next = std::min(next, now_ + flows_[static_cast<size_t>(moving_[i])].left / rates_[i]);
+      if (next == kInf) break;
+      const double dt = next - now_;
+      now_ = next;
+      // Flows move at their rates; those with (all but rounding of) no bytes left are done.
+      std::vector<int> finished;
+      for (size_t i = 0; i < moving_.size(); ++i) {
+        FlowState& f = flows_[static_cast<size_t>(moving_[i])];
+        f.left -= rates_[i] * dt;
+        if (f.left <= f.bytes * 1e-9 + 1e-6) finished.push_back(moving_[i]);
+      }
+      if (!finished.empty()) {
+        std::vector<int> keep;
+        for (int f : moving_)
+          if (!std::binary_search(finished.begin(), finished.end(), f)) keep.push_back(f);
+        moving_ = std::move(keep);
+        rates_dirty_ = true;
+        for (int f : finished) flow_done(f);
+      }
+      while (!timers_.empty() && std::get<0>(timers_.top()) <= now_) {
+        const auto [t, seq, kind, id] = timers_.top();
+        timers_.pop();
+        if (kind == Timer::kResume) run_device(static_cast<size_t>(id));
+        else if (kind == Timer::kFlowsStart) start_flows(id);
+        else activity_done(id);
+      }
+    }
+    IterationEstimate out;
+    const double n = static_cast<double>(devices_.size());
+    for (size_t d = 0; d < devices_.size(); ++d) {
+      const Device& dev = devices_[d];
+      if (!dev.finished)
+        throw InternalError("estimate: device " + std::to_string(d) + " did not finish its program (instruction " +
+                            std::to_string(dev.pc) + ")");
+      out.iteration_s = std::max(out.iteration_s, dev.end_s);
+      out.compute_s += dev.time.compute_s() / n;
+      out.transfer_s += dev.time.transfer_s / n;
+      out.sync_s += dev.time.sync_s / n;
+    }
+    out.flows = static_cast<std::int64_t>(flows_.size());
+    return out;
+  }
+
+ private:
+  void push(double t, Timer kind, int id) { timers_.push({t, seq_++, kind, id}); }
+
+  // Device d runs from its program counter until it computes (resumed when done), blocks or ends.
+  void run_device(size_t d) {
+    Device& dev = devices_[d];
+    const auto& code = programs_.devices[d].instrs;
+    while (dev.pc < code.size()) {
+      const Instr& in = code[dev.pc];
+      const double since = dev.blocked_since < 0 ? now_ : dev.blocked_since;
+      // Time blocked at this instruction, from `from` (the data posted, the collective started) to now.
+      auto charge = [&](double from) {
+        const std::optional<Busy> what = busy_category(in.kind);
+        if (what && now_ > from) dev.time.seconds(*what) += now_ - from;
+      };
+      switch (in.kind) {
+        case InstrKind::kForward:
+        case InstrKind::kBackward:
+        case InstrKind::kCopy: {
+          const double t = seconds_[d][dev.pc];
+          if (dev.blocked_since < 0 && t > 0) {  // start the compute; resume here when it ends
+            dev.blocked_since = now_;
+            push(now_ + t, Timer::kResume, static_cast<int>(d));
+            return;
+          }
+          charge(since);
+          break;
+        }
+        case InstrKind::kSend: send(d, in); break;
+        case InstrKind::kRecv: {
+          Tensor& tn = tensors_.at(static_cast<size_t>(in.tensor));
+          if (tn.arrived_s < 0) {
+            tn.waiter = static_cast<int>(d);
+            dev.blocked_since = since;
+            return;
+          }
+          charge(std::max(since, tn.posted_s));
+          break;
+        }
+        case InstrKind::kGather:
+        case InstrKind::kParamGather: {
+          CollectiveRun& c = arrive(in, in.kind, d, dev.blocked_since < 0);
+          if (!c.done) {
+            c.waiters.push_back(static_cast<int>(d));
+            dev.blocked_since = since;
+            return;
+          }
+          charge(std::max(since, c.start_s));
+          break;
+        }
+        case InstrKind::kSyncStart: arrive(in, in.kind, d, true); break;
+        case InstrKind::kSyncWait: {
+          CollectiveRun& c = run_of(in.collective, InstrKind::kSyncStart);
+          if (!c.done) {
+            c.waiters.push_back(static_cast<int>(d));
+            dev.blocked_since = since;
+            return;
+          }
+          charge(std::max(since, c.start_s));
+          break;
+        }
+        case InstrKind::kStep: break;  // no optimizer time (the simulator and the plan charge none)
+      }
+      dev.blocked_since = -1;
+      ++dev.pc;
+    }
+    if (dev.sends_in_flight > 0) {
+      dev.end_waiting = true;
+      return;
+    }
+    dev.finished = true;
+    dev.end_s = now_;
+  }
+
+  void send(size_t d, const Instr& in) {
+    Tensor& tn = tensors_.at(static_cast<size_t>(in.tensor));
+    tn.posted_s = now_;
+    tn.sender = static_cast<int>(d);
+    ++devices_[d].sends_in_flight;
+    Activity a;
+    a.tensor = in.tensor;
+    add_flow(a, static_cast<int>(d), in.peer, static_cast<double>(in.bytes), 1);
+    begin(std::move(a));
+  }
+
+  static int kind_slot(InstrKind k) { return k == InstrKind::kGather ? 0 : k == InstrKind::kSyncStart ? 1 : 2; }
+  CollectiveRun& run_of(int id, InstrKind k) {
+    return runs_.at(static_cast<size_t>(id) * 3 + static_cast<size_t>(kind_slot(k)));
+  }
+
+  // A member arrives (once: `first` is false when a blocked device is resumed at it).
+  CollectiveRun& arrive(const Instr& in, InstrKind kind, size_t /*d*/, bool first) {
+    CollectiveRun& c = run_of(in.collective, kind);
+    if (!first) return c;
+    c.instr = &in;
+    if (++c.arrived == static_cast<int>(in.group.size())) {
+      c.start_s = now_;
+      const std::vector<int> group(in.group.begin(), in.group.end());
+      c.phases = collective_flows(instr_collective(in), group, static_cast<double>(in.bytes), cluster_.gpus_per_node);
+      c.phase = 0;
+      next_phase(static_cast<int>(&c - runs_.data()));
+    }
+    return c;
+  }
+
+  void next_phase(int run) {
+    CollectiveRun& c = runs_[static_cast<size_t>(run)];
+    if (c.phase == c.phases.size()) {
+      c.done = true;
+      for (int w : c.waiters) push(now_, Timer::kResume, w);
+      c.waiters.clear();
+      return;
+    }
+    const FlowPhase& ph = c.phases[c.phase++];
+    Activity a;
+    a.collective = run;
+    for (const Flow& f : ph.flows) add_flow(a, f.src, f.dst, f.bytes, f.steps);
+    begin(std::move(a));
+  }
+
+  void add_flow(Activity& a, int src, int dst, double bytes, int steps) {
+    FlowState f;
+    f.route = net_.route(src, dst);
+    f.bytes = f.left = std::max(0.0, bytes);
+    f.activity = static_cast<int>(activities_.size());
+    a.tail_s = std::max(a.tail_s, (steps - 1) * f.route.latency_s);
+    a.flows.push_back(static_cast<int>(flows_.size()));
+    flows_.push_back(f);
+  }
+
+  // The activity's flows start moving after their route latency.
+  void begin(Activity a) {
+    double latency = 0;
+    for (int f : a.flows) latency = std::max(latency, flows_[static_cast<size_t>(f)].route.latency_s);
+    activities_.push_back(std::move(a));
+    push(now_ + latency, Timer::kFlowsStart, static_cast<int>(activities_.size()) - 1);
+  }
+
+  void start_flows(int id) {
+    Activity& a = activities_[static_cast<size_t>(id)];
+    for (int f : a.flows)
+      if (flows_[static_cast<size_t>(f)].left > 0) {
+        moving_.push_back(f);
+        ++a.moving;
+      }
+    if (a.moving == 0) {
+      push(now_ + a.tail_s, Timer::kActivityDone, id);
+      return;
+    }
+    std::sort(moving_.begin(), moving_.end());
+    rates_dirty_ = true;
+  }
+
+  void flow_done(int f) {
+    Activity& a = activities_[static_cast<size_t>(flows_[static_cast<size_t>(f)].activity)];
+    if (--a.moving == 0) push(now_ + a.tail_s, Timer::kActivityDone, flows_[static_cast<size_t>(f)].activity);
+  }
+
+  void activity_done(int id) {
+    const Activity& a = activities_[static_cast<size_t>(id)];
+    if (a.collective >= 0) {
+      next_phase(a.collective);
+      return;
+    }
+    Tensor& tn = tensors_[static_cast<size_t>(a.tensor)];
+    tn.arrived_s = now_;
+    if (tn.waiter >= 0) push(now_, Timer::kResume, std::exchange(tn.waiter, -1));
+    Device& s = devices_[static_cast<size_t>(tn.sender)];
+    if (--s.sends_in_flight == 0 && s.end_waiting) {
+      s.end_waiting = false;
+      s.finished = true;
+      s.end_s = now_;
+    }
+  }
+
+  void solve_rates() {
+    routes_.clear();
+    for (int f : moving_) routes_.push_back(&flows_[static_cast<size_t>(f)].route);
+    net_.fair_rates(routes_, rates_);
+    rates_dirty_ = false;
+  }
+
+  const Programs& programs_;
+  const std::vector<std::vector<double>>& seconds_;
+  const Cluster& cluster_;
+  FluidNetwork net_;
+  double now_ = 0;
+  std::uint64_t seq_ = 0;
+  std::priority_queue<std::tuple<double, std::uint64_t, Timer, int>, std::vector<std::tuple<double, std::uint64_t, Timer, int>>,
+                      std::greater<>>
+      timers_;
+  std::vector<Device> devices_;
+  std::vector<Tensor> tensors_;
+  std::vector<CollectiveRun> runs_;
+  std::vector<Activity> activities_;
+  std::vector<FlowState> flows_;
+  std::vector<int> moving_;  // flows moving now, ascending
+  std::vector<double> rates_;  // of moving_
+  std::vector<const FluidNetwork::Route*> routes_;
+  bool rates_dirty_ = false;
+};
+
+}  // namespace
+
+IterationEstimate estimate_iteration(const Programs& programs, const std::vector<std::vector<double>>& seconds,
+                                     const Cluster& cluster) {
+  Estimator e(programs, seconds, cluster);
+  return e.run();
+}
+
+}  // namespace spindle
