@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <limits>
-#include <queue>
 
 #include "traces/errors.h"
 
@@ -60,7 +59,8 @@ FluidNetwork::Route FluidNetwork::route(int src, int dst) const {
   return r;
 }
 
-void FluidNetwork::fair_rates(const std::vector<const Route*>& routes, std::vector<double>& rates) const {
+void FluidNetwork::fair_rates(const std::vector<const Route*>& routes, const std::vector<int>& count,
+                              std::vector<double>& rates) const {
   rates.assign(routes.size(), 0.0);
   touched_.clear();
   for (size_t f = 0; f < routes.size(); ++f)
@@ -69,30 +69,38 @@ void FluidNetwork::fair_rates(const std::vector<const Route*>& routes, std::vect
       if (flows_of_[l].empty()) {
         touched_.push_back(static_cast<int>(l));
         left_[l] = capacity_Bps_[l];
+        unfixed_[l] = 0;
       }
       flows_of_[l].push_back(static_cast<int>(f));
+      unfixed_[l] += count[f];
     }
-  for (int l : touched_) unfixed_[static_cast<size_t>(l)] = static_cast<int>(flows_of_[static_cast<size_t>(l)].size());
   // Links by fair share (capacity left / flows not yet fixed), smallest first; entries go
   // stale when a link's flows are fixed elsewhere and are skipped by comparing the share.
-  using Entry = std::pair<double, int>;
-  std::priority_queue<Entry, std::vector<Entry>, std::greater<>> heap;
-  for (int l : touched_) heap.push({left_[static_cast<size_t>(l)] / unfixed_[static_cast<size_t>(l)], l});
-  std::vector<bool> fixed(routes.size(), false);
-  while (!heap.empty()) {
-    const auto [share, l] = heap.top();
-    heap.pop();
+  // Shares only grow as flows are fixed, so the smallest entry is always the next bottleneck.
+  heap_.clear();
+  const auto later = [](const std::pair<double, int>& a, const std::pair<double, int>& b) { return a > b; };
+  for (int l : touched_) heap_.push_back({left_[static_cast<size_t>(l)] / unfixed_[static_cast<size_t>(l)], l});
+  std::make_heap(heap_.begin(), heap_.end(), later);
+  fixed_.assign(routes.size(), 0);
+  while (!heap_.empty()) {
+    std::pop_heap(heap_.begin(), heap_.end(), later);
+    const auto [share, l] = heap_.back();
+    heap_.pop_back();
     const size_t li = static_cast<size_t>(l);
     if (unfixed_[li] == 0 || share != left_[li] / unfixed_[li]) continue;
     for (int f : flows_of_[li]) {
-      if (fixed[static_cast<size_t>(f)]) continue;
-      fixed[static_cast<size_t>(f)] = true;
+      if (fixed_[static_cast<size_t>(f)]) continue;
+      fixed_[static_cast<size_t>(f)] = 1;
       rates[static_cast<size_t>(f)] = share;
+      const int n = count[static_cast<size_t>(f)];
       for (int k = 0; k < routes[static_cast<size_t>(f)]->count; ++k) {
         const size_t o = static_cast<size_t>(routes[static_cast<size_t>(f)]->links[k]);
-        left_[o] = std::max(0.0, left_[o] - share);
-        --unfixed_[o];
-        if (o != li && unfixed_[o] > 0) heap.push({left_[o] / unfixed_[o], static_cast<int>(o)});
+        left_[o] = std::max(0.0, left_[o] - share * n);
+        unfixed_[o] -= n;
+        if (o != li && unfixed_[o] > 0) {
+          heap_.push_back({left_[o] / unfixed_[o], static_cast<int>(o)});
+          std::push_heap(heap_.begin(), heap_.end(), later);
+        }
       }
     }
   }

@@ -28,10 +28,12 @@ class FluidNetwork {
 
   const std::vector<double>& capacity() const { return capacity_Bps_; }
 
-  // Max-min fair rates (bytes/s) of flows sharing the links: `routes[i]` is flow i's route.
-  // Progressive filling: the link with the smallest fair share fixes the rate of its flows,
-  // which then leave the others their capacity; repeated until every flow has its rate.
-  void fair_rates(const std::vector<const Route*>& routes, std::vector<double>& rates) const;
+  // Max-min fair rates (bytes/s) of flows sharing the links: `routes[i]` is the route of
+  // `count[i]` flows (flows on one route always get one rate). Progressive filling: the link
+  // with the smallest fair share fixes the rate of its flows, which then leave the others
+  // their capacity; repeated until every flow has its rate.
+  void fair_rates(const std::vector<const Route*>& routes, const std::vector<int>& count,
+                  std::vector<double>& rates) const;
 
  private:
   const Cluster& cluster_;
@@ -42,6 +44,8 @@ class FluidNetwork {
   mutable std::vector<int> unfixed_;
   mutable std::vector<std::vector<int>> flows_of_;
   mutable std::vector<int> touched_;
+  mutable std::vector<char> fixed_;
+  mutable std::vector<std::pair<double, int>> heap_;
 };
 
 }  // namespace spindle

@@ -1,7 +1,8 @@
 // Event-driven run of the per-device programs over the fluid network (see iteration_estimate.h).
 // Time advances from event to event: a compute ends, a route's latency passes, a flow's last
 // byte arrives (at its current fair rate), a collective's ring-step latencies pass. Between
-// events every moving flow keeps its rate; rates are re-solved once per event time.
+// events every moving flow keeps its rate; after an event only the flows sharing links with
+// the flows that started or stopped get new rates.
 #include "planner/estimate/iteration_estimate.h"
 
 #include <algorithm>
@@ -48,8 +49,12 @@ struct Activity {
 
 struct FlowState {
   FluidNetwork::Route route;
-  double left = 0, bytes = 0;
+  double left = 0;    // bytes still to move as of `since_s`
+  double since_s = 0;
+  double rate = 0;    // bytes/s while moving
   int activity = 0;
+  int version = 0;    // bumped whenever its rate changes or it stops: older finish entries are stale
+  bool moving = false;
 };
 
 struct Device {
@@ -73,32 +78,30 @@ class Estimator {
     devices_.resize(p.devices.size());
     tensors_.resize(static_cast<size_t>(p.tensors));
     runs_.resize(static_cast<size_t>(p.collectives) * 3);
+    on_link_.resize(net_.capacity().size());
+    link_seen_.assign(net_.capacity().size(), 0);
   }
 
   IterationEstimate run() {
     for (size_t d = 0; d < devices_.size(); ++d) push(0.0, Timer::kResume, static_cast<int>(d));
     while (true) {
-      if (rates_dirty_) solve_rates();
-      double next = timers_.empty() ? kInf : std::get<0>(timers_.top());
-      for (size_t i = 0; i < moving_.size(); ++i)
-        if (rates_[i] > 0) next = std::min(next, now_ + flows_[static_cast<size_t>(moving_[i])].left / rates_[i]);
-      if (next == kInf) break;
-      const double dt = next - now_;
-      now_ = next;
-      // Flows move at their rates; those with (all but rounding of) no bytes left are done.
-      std::vector<int> finished;
-      for (size_t i = 0; i < moving_.size(); ++i) {
-        FlowState& f = flows_[static_cast<size_t>(moving_[i])];
-        f.left -= rates_[i] * dt;
-        if (f.left <= f.bytes * 1e-9 + 1e-6) finished.push_back(moving_[i]);
+      if (!dirty_links_.empty()) solve_rates();
+      // The next event: a timer, or the first flow to finish at its current rate (entries
+      // left over from an earlier rate are skipped).
+      while (!finishes_.empty()) {
+        const auto [t, f, version] = finishes_.top();
+        if (flows_[static_cast<size_t>(f)].version == version) break;
+        finishes_.pop();
       }
-      if (!finished.empty()) {
-        std::vector<int> keep;
-        for (int f : moving_)
-          if (!std::binary_search(finished.begin(), finished.end(), f)) keep.push_back(f);
-        moving_ = std::move(keep);
-        rates_dirty_ = true;
-        for (int f : finished) flow_done(f);
+      const double t_timer = timers_.empty() ? kInf : std::get<0>(timers_.top());
+      const double t_flow = finishes_.empty() ? kInf : std::get<0>(finishes_.top());
+      const double next = std::min(t_timer, t_flow);
+      if (next == kInf) break;
+      now_ = next;
+      while (!finishes_.empty() && std::get<0>(finishes_.top()) <= now_) {
+        const auto [t, f, version] = finishes_.top();
+        finishes_.pop();
+        if (flows_[static_cast<size_t>(f)].version == version) flow_done(f);
       }
       while (!timers_.empty() && std::get<0>(timers_.top()) <= now_) {
         const auto [t, seq, kind, id] = timers_.top();
@@ -247,11 +250,12 @@ class Estimator {
   void add_flow(Activity& a, int src, int dst, double bytes, int steps) {
     FlowState f;
     f.route = net_.route(src, dst);
-    f.bytes = f.left = std::max(0.0, bytes);
+    f.left = std::max(0.0, bytes);
     f.activity = static_cast<int>(activities_.size());
     a.tail_s = std::max(a.tail_s, (steps - 1) * f.route.latency_s);
     a.flows.push_back(static_cast<int>(flows_.size()));
     flows_.push_back(f);
+    flow_seen_.push_back(0);
   }
 
   // The activity's flows start moving after their route latency.
@@ -264,22 +268,32 @@ class Estimator {
 
   void start_flows(int id) {
     Activity& a = activities_[static_cast<size_t>(id)];
-    for (int f : a.flows)
-      if (flows_[static_cast<size_t>(f)].left > 0) {
-        moving_.push_back(f);
-        ++a.moving;
+    for (int f : a.flows) {
+      FlowState& fl = flows_[static_cast<size_t>(f)];
+      if (fl.left <= 0) continue;
+      fl.moving = true;
+      fl.since_s = now_;
+      ++a.moving;
+      for (int k = 0; k < fl.route.count; ++k) {
+        on_link_[static_cast<size_t>(fl.route.links[k])].push_back(f);
+        dirty_links_.push_back(fl.route.links[k]);
       }
-    if (a.moving == 0) {
-      push(now_ + a.tail_s, Timer::kActivityDone, id);
-      return;
     }
-    std::sort(moving_.begin(), moving_.end());
-    rates_dirty_ = true;
+    if (a.moving == 0) push(now_ + a.tail_s, Timer::kActivityDone, id);
   }
 
   void flow_done(int f) {
-    Activity& a = activities_[static_cast<size_t>(flows_[static_cast<size_t>(f)].activity)];
-    if (--a.moving == 0) push(now_ + a.tail_s, Timer::kActivityDone, flows_[static_cast<size_t>(f)].activity);
+    FlowState& fl = flows_[static_cast<size_t>(f)];
+    fl.moving = false;
+    fl.left = 0;
+    ++fl.version;
+    for (int k = 0; k < fl.route.count; ++k) {
+      std::vector<int>& on = on_link_[static_cast<size_t>(fl.route.links[k])];
+      on.erase(std::find(on.begin(), on.end(), f));
+      dirty_links_.push_back(fl.route.links[k]);
+    }
+    Activity& a = activities_[static_cast<size_t>(fl.activity)];
+    if (--a.moving == 0) push(now_ + a.tail_s, Timer::kActivityDone, fl.activity);
   }
 
   void activity_done(int id) {
@@ -299,11 +313,66 @@ class Estimator {
     }
   }
 
+  // Max-min fair rates decompose by connected components of flows and the links they share:
+  // only the components around links whose flows changed are solved again.
   void solve_rates() {
+    ++stamp_;
+    component_.clear();
+    std::vector<int> queue;
+    for (int l : dirty_links_)
+      if (link_seen_[static_cast<size_t>(l)] != stamp_) {
+        link_seen_[static_cast<size_t>(l)] = stamp_;
+        queue.push_back(l);
+      }
+    dirty_links_.clear();
+    while (!queue.empty()) {
+      const int l = queue.back();
+      queue.pop_back();
+      for (int f : on_link_[static_cast<size_t>(l)]) {
+        FlowState& fl = flows_[static_cast<size_t>(f)];
+        if (flow_seen_[static_cast<size_t>(f)] == stamp_) continue;
+        flow_seen_[static_cast<size_t>(f)] = stamp_;
+        component_.push_back(f);
+        for (int k = 0; k < fl.route.count; ++k) {
+          const int o = fl.route.links[k];
+          if (link_seen_[static_cast<size_t>(o)] != stamp_) {
+            link_seen_[static_cast<size_t>(o)] = stamp_;
+            queue.push_back(o);
+          }
+        }
+      }
+    }
+    // Flows on one route share one rate: solve per route, weighted by its flows.
+    std::sort(component_.begin(), component_.end(), [&](int a, int b) {
+      const FluidNetwork::Route& ra = flows_[static_cast<size_t>(a)].route;
+      const FluidNetwork::Route& rb = flows_[static_cast<size_t>(b)].route;
+      return std::tie(ra.links[0], ra.links[1], ra.links[2], ra.links[3], a) <
+             std::tie(rb.links[0], rb.links[1], rb.links[2], rb.links[3], b);
+    });
     routes_.clear();
-    for (int f : moving_) routes_.push_back(&flows_[static_cast<size_t>(f)].route);
-    net_.fair_rates(routes_, rates_);
-    rates_dirty_ = false;
+    count_.clear();
+    route_of_.clear();
+    for (int f : component_) {
+      const FluidNetwork::Route* r = &flows_[static_cast<size_t>(f)].route;
+      if (routes_.empty() || !std::equal(r->links, r->links + 4, routes_.back()->links)) {
+        routes_.push_back(r);
+        count_.push_back(0);
+      }
+      ++count_.back();
+      route_of_.push_back(static_cast<int>(routes_.size()) - 1);
+    }
+    net_.fair_rates(routes_, count_, route_rates_);
+    rates_.clear();
+    for (int r : route_of_) rates_.push_back(route_rates_[static_cast<size_t>(r)]);
+    for (size_t i = 0; i < component_.size(); ++i) {
+      FlowState& fl = flows_[static_cast<size_t>(component_[i])];
+      if (fl.rate == rates_[i] && fl.rate > 0) continue;  // unchanged: its finish entry holds
+      fl.left = std::max(0.0, fl.left - fl.rate * (now_ - fl.since_s));
+      fl.since_s = now_;
+      fl.rate = rates_[i];
+      ++fl.version;
+      if (fl.rate > 0) finishes_.push({now_ + fl.left / fl.rate, component_[i], fl.version});
+    }
   }
 
   const Programs& programs_;
@@ -320,10 +389,17 @@ class Estimator {
   std::vector<CollectiveRun> runs_;
   std::vector<Activity> activities_;
   std::vector<FlowState> flows_;
-  std::vector<int> moving_;  // flows moving now, ascending
-  std::vector<double> rates_;  // of moving_
-  std::vector<const FluidNetwork::Route*> routes_;
-  bool rates_dirty_ = false;
+  std::vector<std::vector<int>> on_link_;  // moving flows per link
+  std::vector<int> dirty_links_;            // links whose flows changed since the last solve
+  std::priority_queue<std::tuple<double, int, int>, std::vector<std::tuple<double, int, int>>, std::greater<>>
+      finishes_;  // (time, flow, version)
+  std::uint64_t stamp_ = 0;
+  std::vector<std::uint64_t> link_seen_, flow_seen_;
+  std::vector<int> component_;
+  std::vector<double> rates_;  // of component_
+  std::vector<const FluidNetwork::Route*> routes_;  // the component's distinct routes
+  std::vector<int> count_, route_of_;               // flows per route; each component flow's route
+  std::vector<double> route_rates_;
 };
 
 }  // namespace

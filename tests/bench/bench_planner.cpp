@@ -9,6 +9,8 @@
 
 #include "planner/cost/cost_model.h"
 #include "planner/graph/graph_builder.h"
+#include "planner/pipeline.h"
+#include "planner/program/instr_time.h"
 #include "planner/schedule/systems.h"
 #include "traces/text_table.h"
 
@@ -21,6 +23,10 @@ int main() {
   t.add_column("cost model ms", TextTable::Align::kRight);
   for (const std::string& name : system_names()) t.add_column(name + " ms", TextTable::Align::kRight);
   t.add_column("spindle-paper x C*", TextTable::Align::kRight);
+  t.add_column("place ms", TextTable::Align::kRight);
+  t.add_column("lower ms", TextTable::Align::kRight);
+  t.add_column("estimate ms", TextTable::Align::kRight);
+  t.add_column("flows", TextTable::Align::kRight);
   for (int nodes : {1, 2, 4, 8, 16, 32, 64, 128}) {
     LoadOptions o;
     o.overrides = {"cluster.nodes=" + std::to_string(nodes)};
@@ -43,6 +49,21 @@ int main() {
       if (name == "spindle-paper") ratio = p.planned_s / p.cstar_s;
     }
     row.push_back(fixed(ratio, 3));
+    {  // one candidate's scoring: placement, lowering, estimate (spindle-paper's plan)
+      ScenarioModel m(s);
+      Plan p = plan_system("spindle-paper", m.s, m.mg, m.cost);
+      t0 = Clock::now();
+      place(p, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
+      row.push_back(fixed(std::chrono::duration<double, std::milli>(Clock::now() - t0).count(), 2));
+      t0 = Clock::now();
+      Programs programs = lower(p, m.s, m.g, m.mg);
+      const auto secs = compute_seconds(programs, m.s, m.mg, m.cost);
+      row.push_back(fixed(std::chrono::duration<double, std::milli>(Clock::now() - t0).count(), 2));
+      t0 = Clock::now();
+      const IterationEstimate e = estimate_iteration(programs, secs, m.s.cluster);
+      row.push_back(fixed(std::chrono::duration<double, std::milli>(Clock::now() - t0).count(), 2));
+      row.push_back(std::to_string(e.flows));
+    }
     t.add_row(row);
   }
   std::printf("Planning time, multitask-clip-10 weak-scaled (batches x GPUs/32), one run each\n%s", t.render().c_str());
