@@ -2,11 +2,13 @@
 #include "planner/pipeline.h"
 
 #include <algorithm>
+#include <chrono>
 
 #include "planner/graph/graph_builder.h"
 #include "planner/program/instr_time.h"
 #include "planner/schedule/bounds.h"
 #include "traces/errors.h"
+#include "traces/text_table.h"
 
 namespace spindle {
 namespace {
@@ -22,6 +24,75 @@ void set_estimate(const ScenarioModel& m, PlannedSystem& ps) {
 ScenarioModel::ScenarioModel(Scenario scenario, const Profile* profile)
     : s(std::move(scenario)), g(build_graph(s)), mg(contract(g)), cost(s, g, mg, profile) {}
 
+namespace {
+
+// spindle's choice: every candidate plan (its own and every other system's) placed by Spindle's
+// placement and on device ids in order, lowered with spindle's default sync and estimated; the
+// two fastest are tried again with every other sync setting; the fastest estimate is taken.
+PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, const std::vector<std::string>& others) {
+  const auto t0 = std::chrono::steady_clock::now();
+  struct Scored {
+    std::string name;  // for the notes
+    std::string from;  // the system whose plan it is ("" for spindle's own)
+    Plan plan;         // placed
+    PlacementReport placement;
+    IterationEstimate estimate;
+  };
+  std::vector<PlanCandidate> cands = planner.spindle_own();
+  for (const std::string& other : others) {
+    PlanCandidate c{other + "'s plan", planner.plan(other)};
+    c.plan.system = "spindle";
+    c.plan.schedule_from = other;
+    c.plan.sync = sync_policy("spindle", m.s.planner);
+    cands.push_back(std::move(c));
+  }
+  std::vector<Scored> scored;
+  for (PlanCandidate& c : cands)
+    for (PlacementPolicy policy : {PlacementPolicy::kSpindle, PlacementPolicy::kSequential}) {
+      Scored x{c.name + ", " + placement_name(policy) + " placement", c.plan.schedule_from, c.plan, {}, {}};
+      x.placement = place(x.plan, m.s, m.g, m.mg, policy);
+      if (x.placement.over_memory_devices > 0 && policy == PlacementPolicy::kSequential) continue;
+      x.estimate = estimate(m, lower_checked(m, x.plan));
+      scored.push_back(std::move(x));
+    }
+  // Memory is a hard constraint: a placement within memory beats any that is not.
+  auto better = [](const Scored& a, const Scored& b) {
+    const bool fa = a.placement.over_memory_devices == 0, fb = b.placement.over_memory_devices == 0;
+    if (fa != fb) return fa;
+    return a.estimate.iteration_s < b.estimate.iteration_s * (1 - 1e-9);
+  };
+  std::vector<size_t> order(scored.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return better(scored[a], scored[b]); });
+  const std::vector<SyncPolicy> syncs = sync_choices(m.s.planner);
+  for (size_t k = 0; k < std::min<size_t>(2, order.size()); ++k) {
+    const Scored base = scored[order[k]];
+    for (size_t j = 1; j < syncs.size(); ++j) {
+      Scored x = base;
+      x.plan.sync = syncs[j];
+      x.name += ", " + syncs[j].framework + " sync";
+      x.estimate = estimate(m, lower_checked(m, x.plan));
+      scored.push_back(std::move(x));
+    }
+  }
+  size_t best = 0;
+  for (size_t i = 1; i < scored.size(); ++i)
+    if (better(scored[i], scored[best])) best = i;
+  std::string tried;
+  for (size_t i : order) tried += (tried.empty() ? "" : "; ") + scored[i].name + " " + fixed(scored[i].estimate.iteration_s * 1e3, 3) + " ms";
+  Scored& b = scored[best];
+  b.plan.notes.push_back("chosen by the estimated iteration (compute, transfers and weight sync on the placed devices) "
+                         "among " + std::to_string(scored.size()) + " candidates; taken: " + b.name + ", " +
+                         fixed(b.estimate.iteration_s * 1e3, 3) + " ms; candidates with spindle's default sync: " + tried);
+  b.plan.notes.push_back("weight sync: " + b.plan.sync.text());
+  PlannedSystem out{std::move(b.plan), b.placement, 0.0, "", ""};
+  out.planning_s = planner.seconds("spindle") + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (const std::string& other : others) out.planning_s += planner.seconds(other);
+  return out;
+}
+
+}  // namespace
+
 std::vector<PlannedSystem> plan_systems(const ScenarioModel& m, const std::vector<std::string>& systems,
                                         bool placement_ablation) {
   for (const std::string& name : systems) check_system_name(name);
@@ -31,15 +102,30 @@ std::vector<PlannedSystem> plan_systems(const ScenarioModel& m, const std::vecto
   SystemPlanner planner(m.s, m.mg, m.cost);
   std::vector<PlannedSystem> out, ablated;
   for (const std::string& name : unique) {
-    Plan p = planner.plan(name);
-    p.peak_slice_GiB = peak_slice_GiB(p, m.s, m.g, m.mg);
-    if (placement_ablation && name == "spindle") {
-      Plan in_order = p;
-      PlacementReport rep = place(in_order, m.s, m.g, m.mg, PlacementPolicy::kSequential);
-      ablated.push_back({std::move(in_order), rep, 0.0, "", "sequential-placement"});
+    PlannedSystem ps;
+    if (name == "spindle") {
+      std::vector<std::string> others;
+      for (const std::string& o : system_names())
+        if (o != "spindle") others.push_back(o);
+      ps = choose_spindle(m, planner, others);
+    } else {
+      Plan p = planner.plan(name);
+      p.notes.push_back("weight sync: " + p.sync.text());
+      PlacementReport rep = place(p, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
+      ps = PlannedSystem{std::move(p), rep, planner.seconds(name), "", ""};
     }
-    PlacementReport rep = place(p, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
-    out.push_back({std::move(p), rep, planner.seconds(name), "", ""});
+    ps.plan.peak_slice_GiB = peak_slice_GiB(ps.plan, m.s, m.g, m.mg);
+    if (placement_ablation && name == "spindle") {
+      // The same plan on device ids in order: what placement buys (left out when identical).
+      Plan in_order = ps.plan;
+      PlacementReport rep = place(in_order, m.s, m.g, m.mg, PlacementPolicy::kSequential);
+      bool same = true;
+      for (size_t w = 0; w < in_order.waves.size() && same; ++w)
+        for (size_t k = 0; k < in_order.waves[w].slices.size() && same; ++k)
+          same = in_order.waves[w].slices[k].devices == ps.plan.waves[w].slices[k].devices;
+      if (!same) ablated.push_back({std::move(in_order), rep, 0.0, "", "sequential-placement"});
+    }
+    out.push_back(std::move(ps));
   }
   for (PlannedSystem& a : ablated) out.push_back(std::move(a));
   for (PlannedSystem& ps : out) set_estimate(m, ps);

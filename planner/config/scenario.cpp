@@ -131,6 +131,8 @@ class Loader {
     if (auto planner = top.optional_table("planner")) {
       s.planner.zero1 = planner->boolean_or("zero1", false);
       s.planner.workspace_GiB = planner->number_or("workspace_GiB", 2.0, 0, 1e4);
+      s.planner.grad_reduce_bytes = planner->choice_or("grad_reduce_dtype", "fp32", {"fp32", "bf16"}) == "fp32" ? 4 : 2;
+      s.planner.sync_bucket_Mparams = planner->number_or("sync_bucket_Mparams", 0, 0, 1e6);
       planner->finish();
     }
     top.finish();

@@ -37,6 +37,8 @@ struct GpuSpec {
 struct PlannerOptions {
   bool zero1 = false;          // shard optimizer state across each weight-sync group (ZeRO-1)
   double workspace_GiB = 2.0;  // per GPU: CUDA context, cuBLAS workspace, NCCL buffers
+  int grad_reduce_bytes = 4;   // bytes per gradient element in weight sync: fp32 (Megatron-LM's default) 4, bf16 2
+  double sync_bucket_Mparams = 0;  // > 0: every system's bucket cap (millions of parameters); 0: each framework's own
 };
 
 struct Link {

@@ -197,25 +197,43 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
   }
   struct Bucket {
     std::vector<int> group;
-    std::vector<std::string> weights;  // ascending (group_of is a sorted map)
-    std::int64_t bytes = 0;
-    std::map<int, int> ready;  // device -> backward index after which its gradients are ready
-    int global = 0;
+    std::vector<std::string> weights;  // ascending
+    std::int64_t params = 0;
+    int global = 0;  // backward index after which its last gradient anywhere is ready
   };
-  std::map<std::vector<int>, Bucket> buckets;
+  // Each device group's weights in the order their gradients become ready (the global backward
+  // index of the last one), filled into buckets up to the policy's cap.
+  std::map<std::vector<int>, std::vector<std::pair<int, std::string>>> ready_of_group;
   for (const auto& [w, devs] : group_of) {
-    std::vector<int> group(devs.begin(), devs.end());
-    Bucket& b = buckets[group];
-    b.group = group;
-    b.weights.push_back(w);
-    b.bytes += 2 * params_of[w];
-    for (auto [d, idx] : last_bwd[w]) b.ready[d] = std::max(b.ready[d], idx);
+    int global = 0;
+    for (auto [d, idx] : last_bwd[w]) global = std::max(global, idx);
+    ready_of_group[std::vector<int>(devs.begin(), devs.end())].push_back({global, w});
+  }
+  const SyncPolicy& policy = plan.sync;
+  std::vector<Bucket> buckets;
+  for (auto& [group, ready] : ready_of_group) {
+    std::stable_sort(ready.begin(), ready.end());
+    const std::int64_t cap = policy.cap_params(static_cast<int>(group.size()));
+    bool first = true;
+    Bucket b;
+    auto close = [&] {
+      std::sort(b.weights.begin(), b.weights.end());
+      b.group = group;
+      buckets.push_back(std::move(b));
+      b = Bucket{};
+      first = false;
+    };
+    for (const auto& [global, w] : ready) {
+      b.weights.push_back(w);
+      b.params += params_of[w];
+      b.global = std::max(b.global, global);
+      const std::int64_t limit = first && policy.first_bucket_params > 0 ? policy.first_bucket_params : cap;
+      if (limit > 0 && b.params >= limit) close();
+    }
+    if (!b.weights.empty()) close();
   }
   std::vector<Bucket*> sorted;
-  for (auto& [grp, b] : buckets) {
-    for (auto [d, idx] : b.ready) b.global = std::max(b.global, idx);
-    sorted.push_back(&b);
-  }
+  for (Bucket& b : buckets) sorted.push_back(&b);
   std::stable_sort(sorted.begin(), sorted.end(), [](const Bucket* a, const Bucket* b) { return a->global < b->global; });
   for (size_t k = 0; k < sorted.size(); ++k) {
     Bucket& b = *sorted[k];
@@ -223,7 +241,7 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
     Instr in;
     in.group = b.group;
     in.weights = b.weights;
-    in.bytes = b.bytes;
+    in.bytes = policy.grad_bytes * b.params;
     in.zero1 = s.planner.zero1;
     // Every member starts the bucket at the same global point: after the backward slice at
     // which the bucket's last gradient anywhere is ready (its local gradients are ready by

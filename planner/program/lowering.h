@@ -2,6 +2,7 @@
 // and the engine both execute. Forward slices run in planned order, backward in reverse on
 // the same devices; between slices, rows move by send/recv (or a local copy); contrastive
 // losses all-gather both embeddings first; weight gradients sync in buckets per device group
+// (filled in the order gradients become ready, up to the plan's SyncPolicy cap)
 // (all-reduce, or reduce-scatter + step on the own shard + all-gather under ZeRO-1), started
 // in one global order and waited for before the optimizer step (under ZeRO-1 the updated
 // shards are all-gathered after it).

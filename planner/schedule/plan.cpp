@@ -9,11 +9,27 @@
 #include <nlohmann/json.hpp>
 
 #include "planner/graph/metaop_json.h"
+#include "planner/schedule/systems.h"
 #include "traces/atomic_file.h"
 #include "traces/errors.h"
 #include "traces/text_table.h"
 
 namespace spindle {
+
+std::int64_t SyncPolicy::cap_params(int ranks) const {
+  if (bucket_params <= 0) return 0;
+  return std::max(bucket_params, bucket_params_per_rank * ranks);
+}
+
+std::string SyncPolicy::text() const {
+  auto m = [](std::int64_t p) { return fixed(static_cast<double>(p) / 1e6, 2) + "M"; };
+  std::string cap = bucket_params <= 0 ? "one bucket per device group"
+                                       : "buckets of " + m(bucket_params) + " parameters" +
+                                             (bucket_params_per_rank > 0 ? " or " + m(bucket_params_per_rank) + " x ranks if more" : "") +
+                                             (first_bucket_params > 0 ? ", the first " + m(first_bucket_params) : "");
+  return framework + ": " + cap + ", gradients reduced in " + (grad_bytes == 4 ? "fp32" : "bf16") +
+         ", each bucket started when its last gradient is ready";
+}
 
 void Plan::finish() {
   planned_s = 0;
@@ -160,6 +176,11 @@ std::string plan_json(const Plan& plan, const Scenario& s, const MetaGraph& mg) 
   j["lower_bound_s"] = plan.lower_bound_s;
   j["notes"] = plan.notes;
   if (!plan.schedule_from.empty()) j["schedule_from"] = plan.schedule_from;
+  j["sync"] = {{"framework", plan.sync.framework},
+               {"bucket_params", plan.sync.bucket_params},
+               {"bucket_params_per_rank", plan.sync.bucket_params_per_rank},
+               {"first_bucket_params", plan.sync.first_bucket_params},
+               {"grad_reduce_dtype", plan.sync.grad_bytes == 4 ? "fp32" : "bf16"}};
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
 
@@ -278,6 +299,28 @@ Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGra
     p.waves.push_back(std::move(wave));
   }
   if (j.contains("schedule_from") && j["schedule_from"].is_string()) p.schedule_from = j["schedule_from"].get<std::string>();
+  p.sync = sync_policy(p.system, s.planner);  // a file without "sync": the system's own settings
+  if (j.contains("sync")) {
+    const json& sj = field(file, j, "", "sync", json::value_t::object, "the weight sync settings");
+    const std::string allowed = "a count of parameters, 0 to 10^9";
+    auto count = [&](const char* key) {
+      const std::int64_t v = field(file, sj, "sync", key, json::value_t::number_integer, allowed).get<std::int64_t>();
+      if (v < 0 || v > 1'000'000'000) bad(file, std::string("sync.") + key, std::to_string(v), allowed);
+      return v;
+    };
+    p.sync.framework = field(file, sj, "sync", "framework", json::value_t::string, "a name").get<std::string>();
+    p.sync.bucket_params = count("bucket_params");
+    p.sync.bucket_params_per_rank = count("bucket_params_per_rank");
+    p.sync.first_bucket_params = count("first_bucket_params");
+    const std::string dtype = field(file, sj, "sync", "grad_reduce_dtype", json::value_t::string, "fp32 or bf16").get<std::string>();
+    if (dtype != "fp32" && dtype != "bf16") bad(file, "sync.grad_reduce_dtype", "'" + dtype + "'", "fp32 or bf16");
+    p.sync.grad_bytes = dtype == "fp32" ? 4 : 2;
+    for (const auto& [key, value] : sj.items())
+      if (key != "framework" && key != "bucket_params" && key != "bucket_params_per_rank" &&
+          key != "first_bucket_params" && key != "grad_reduce_dtype")
+        bad(file, "sync." + key, "unknown key",
+            "framework, bucket_params, bucket_params_per_rank, first_bucket_params, grad_reduce_dtype");
+  }
   if (j.contains("notes") && j["notes"].is_array())
     for (const json& n : j["notes"])
       if (n.is_string()) p.notes.push_back(n.get<std::string>());

@@ -4,6 +4,7 @@
 // communication: the simulator adds it.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,22 @@ struct Wave {
   std::vector<Slice> slices;
 };
 
+// How a plan's weight gradients are synced, as the framework a system stands for does it
+// (README "Weight sync"): each weight group's gradients join a bucket of its device group in
+// the order they become ready in the backward; a bucket closes once it holds its cap, and is
+// all-reduced (or reduce-scattered under ZeRO-1) as soon as its last gradient is ready,
+// overlapping the rest of the backward. Weights used by several tasks are ready after the
+// last backward that uses them (gradients accumulate across tasks; one optimizer step).
+struct SyncPolicy {
+  std::string framework;               // whose settings, for people: "Megatron-LM", "PyTorch DDP", ...
+  std::int64_t bucket_params = 0;      // a bucket's cap in parameters; 0: one bucket per device group
+  std::int64_t bucket_params_per_rank = 0;  // Megatron-LM: the cap is max(bucket_params, this x ranks)
+  std::int64_t first_bucket_params = 0;     // PyTorch DDP: a smaller first bucket (0: none)
+  int grad_bytes = 4;                  // bytes per gradient element reduced (fp32 4, bf16 2)
+  std::int64_t cap_params(int ranks) const;
+  std::string text() const;            // one line: framework, cap, dtype
+};
+
 struct Plan {
   std::string system;
   int gpus = 0;
@@ -43,6 +60,7 @@ struct Plan {
   double lower_bound_s = 0;  // no plan of the scenario can be faster
   std::vector<std::string> notes;  // how the system decided what it did, for people
   std::string schedule_from;       // set when a planner took another system's schedule
+  SyncPolicy sync;                 // weight-gradient sync settings
   double peak_slice_GiB = 0;       // largest per-device memory of one slice (its layers alone)
 
   void finish();  // sets planned_s from the slices

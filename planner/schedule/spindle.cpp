@@ -1,4 +1,4 @@
-// spindle's candidates and compaction (see spindle.h).
+// spindle's own candidates and compaction (see spindle.h).
 #include "planner/schedule/spindle.h"
 
 #include <string>
@@ -9,16 +9,11 @@
 
 namespace spindle {
 
-Plan plan_spindle(const LevelPlans& levels, const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
-  // Candidates, each with its barriers removed by compaction: spindle-paper's plan, and the
-  // whole-graph wavefront with either span choice. The fastest is taken and named.
+std::vector<PlanCandidate> spindle_candidates(const LevelPlans& levels, const Scenario& s, const MetaGraph& mg,
+                                              const CostModel& cost) {
   const int gpus = s.cluster.gpus();
-  struct Candidate {
-    const char* name;
-    Plan plan;
-  };
-  std::vector<Candidate> cands;
-  cands.push_back({"spindle-paper's level plan", levels.packed});
+  std::vector<PlanCandidate> cands;
+  cands.push_back({"its level plan (wave packing)", levels.packed});
   cands.push_back({"its fastest heuristic level plan, polished", levels.polished});
   cands.push_back({"its fastest heuristic level plan, as scheduled", levels.scheduled});
   for (SpanChoice c : {SpanChoice::kFirstCompletion, SpanChoice::kBestSpan}) {
@@ -28,22 +23,25 @@ Plan plan_spindle(const LevelPlans& levels, const Scenario& s, const MetaGraph& 
                                                        : "whole-graph waves (best span)",
                      std::move(p)});
   }
-  Candidate* best = nullptr;
-  std::string tried;
-  for (Candidate& c : cands) {
+  for (PlanCandidate& c : cands) {
     c.plan.gpus = gpus;
     c.plan.finish();
     const double before = c.plan.planned_s;
     compact_plan(c.plan, mg, cost);
-    tried += (tried.empty() ? "" : "; ") + std::string(c.name) + " " + fixed(before * 1e3, 3) + " -> " +
-             fixed(c.plan.planned_s * 1e3, 3) + " ms";
-    if (best == nullptr || c.plan.planned_s < best->plan.planned_s * (1 - 1e-9)) best = &c;
+    c.plan.notes.clear();
+    c.plan.notes.push_back("no level barriers: slices start as soon as their MetaOp's predecessors are done and "
+                           "devices are free (compaction); " + c.name + " " + fixed(before * 1e3, 3) + " -> " +
+                           fixed(c.plan.planned_s * 1e3, 3) + " ms planned");
   }
-  Plan p = std::move(best->plan);
-  p.notes.clear();
-  p.notes.push_back("no level barriers: slices start as soon as their MetaOp's predecessors are done and devices are "
-                    "free (compaction); candidates, before -> after: " + tried + "; taken: " + best->name);
-  return p;
+  return cands;
+}
+
+Plan plan_spindle(const LevelPlans& levels, const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
+  std::vector<PlanCandidate> cands = spindle_candidates(levels, s, mg, cost);
+  size_t best = 0;
+  for (size_t i = 1; i < cands.size(); ++i)
+    if (cands[i].plan.planned_s < cands[best].plan.planned_s * (1 - 1e-9)) best = i;
+  return std::move(cands[best].plan);
 }
 
 }  // namespace spindle

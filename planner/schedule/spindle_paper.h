@@ -1,6 +1,8 @@
-// `spindle-paper`, Spindle as published (Spindle paper, arXiv 2409.03365): per MetaLevel, MPSP allocation and
-// wavefront scheduling (the published rule and its re-planned, perturbed variants), local
-// moves on every candidate, then wave packing (schedule/packing/); levels concatenated.
+// `spindle-paper`, Spindle as published (Spindle paper, arXiv 2409.03365, sections 4.2-4.3): per
+// MetaLevel, the MPSP allocation (allocator.h: C* and n*), bi-point discretisation of n* into
+// valid device counts, and the greedy wavefront (wavefront.h, the published rule: a wave lasts
+// as long as its shortest piece); levels run one after another. Nothing else: no re-planning,
+// no local moves, no wave packing, no other system's plan (those are `spindle`'s).
 #pragma once
 
 #include "planner/config/scenario.h"
@@ -10,14 +12,7 @@
 
 namespace spindle {
 
-// spindle-paper's level plans: `packed` is spindle-paper; `polished` and `scheduled` are the
-// fastest heuristic schedule of each level after and before local moves (spindle compacts
-// each of them too: a faster level plan does not always compact to a faster one). Plans come
-// unfinished, as baselines.h's.
-struct LevelPlans {
-  Plan packed, polished, scheduled;
-};
-
-LevelPlans plan_levels(const Scenario& s, const MetaGraph& mg, const CostModel& cost);
+// Unfinished, as baselines.h's plans (SystemPlanner finishes it).
+Plan plan_spindle_paper(const Scenario& s, const MetaGraph& mg, const CostModel& cost);
 
 }  // namespace spindle

@@ -7,15 +7,22 @@
 #include "planner/schedule/baselines.h"
 #include "planner/schedule/bounds.h"
 #include "planner/schedule/spindle.h"
+#include "planner/schedule/spindle_paper.h"
 #include "traces/errors.h"
 #include "traces/text_table.h"
 
 namespace spindle {
 namespace {
 
-const std::vector<std::string> kBaselines = {"sequential", "uniform", "optimus"};
+bool uses_levels(const std::string& name) { return name == "spindle"; }
 
-bool uses_levels(const std::string& name) { return name == "spindle" || name == "spindle-paper"; }
+SyncPolicy megatron(const PlannerOptions& o) {
+  return {"Megatron-LM", 40'000'000, 1'000'000, 0, o.grad_reduce_bytes};
+}
+SyncPolicy ddp(const PlannerOptions& o) {
+  const std::int64_t mib = 1 << 20;
+  return {"PyTorch DDP", 25 * mib / o.grad_reduce_bytes, 0, mib / o.grad_reduce_bytes, o.grad_reduce_bytes};
+}
 
 double since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -36,6 +43,18 @@ void check_system_name(const std::string& name) {
   throw InputError("--system " + name + ": unknown system; allowed: " + all);
 }
 
+SyncPolicy sync_policy(const std::string& system, const PlannerOptions& o) {
+  if (o.sync_bucket_Mparams > 0)
+    return {"[planner] sync_bucket_Mparams", static_cast<std::int64_t>(o.sync_bucket_Mparams * 1e6), 0, 0,
+            o.grad_reduce_bytes};
+  return system == "uniform" ? ddp(o) : megatron(o);
+}
+
+std::vector<SyncPolicy> sync_choices(const PlannerOptions& o) {
+  if (o.sync_bucket_Mparams > 0) return {sync_policy("spindle", o)};
+  return {megatron(o), ddp(o), SyncPolicy{"one bucket per device group", 0, 0, 0, o.grad_reduce_bytes}};
+}
+
 SystemPlanner::SystemPlanner(const Scenario& s, const MetaGraph& mg, const CostModel& cost)
     : s_(s), mg_(mg), cost_(cost) {}
 
@@ -48,40 +67,42 @@ const LevelPlans& SystemPlanner::levels() {
   return *levels_;
 }
 
+const std::vector<PlanCandidate>& SystemPlanner::spindle_own() {
+  if (!own_) {
+    levels();
+    const auto t0 = std::chrono::steady_clock::now();
+    own_ = spindle_candidates(*levels_, s_, mg_, cost_);
+    for (PlanCandidate& c : *own_) {
+      c.plan.system = "spindle";
+      c.plan.sync = sync_policy("spindle", s_.planner);
+      set_bounds(c.plan, mg_, cost_);
+    }
+    own_s_["spindle"] = since(t0);
+  }
+  return *own_;
+}
+
 const Plan& SystemPlanner::plan(const std::string& name) {
   if (auto it = plans_.find(name); it != plans_.end()) return it->second;
   check_system_name(name);
-  // The baselines a Spindle planner compares itself with, planned first (and timed apart).
-  if (uses_levels(name)) {
-    levels();
-    for (const std::string& other : kBaselines) plan(other);
+  if (name == "spindle") {
+    const std::vector<PlanCandidate>& own = spindle_own();
+    size_t best = 0;
+    for (size_t i = 1; i < own.size(); ++i)
+      if (own[i].plan.planned_s < own[best].plan.planned_s * (1 - 1e-9)) best = i;
+    return plans_.emplace(name, own[best].plan).first->second;
   }
   const auto t0 = std::chrono::steady_clock::now();
   Plan p;
-  if (name == "spindle") p = plan_spindle(levels(), s_, mg_, cost_);
-  else if (name == "spindle-paper") p = levels().packed;
+  if (name == "spindle-paper") p = plan_spindle_paper(s_, mg_, cost_);
   else if (name == "sequential") p = plan_sequential(s_, mg_, cost_);
   else if (name == "uniform") p = plan_uniform(s_, mg_, cost_);
   else p = plan_optimus(s_, mg_, cost_);
   p.system = name;
   p.gpus = s_.cluster.gpus();
+  p.sync = sync_policy(name, s_.planner);
   set_bounds(p, mg_, cost_);
   p.finish();
-  if (uses_levels(name)) {
-    // The planner may take another schedule as a candidate when it is better, and says so:
-    // spindle keeps spindle-paper's level-barrier schedule where that is faster.
-    for (const std::string& other : kBaselines) {
-      Plan b = plans_.at(other);
-      if (b.planned_s < p.planned_s * (1 - 1e-9)) {
-        const double own = p.planned_s;
-        b.notes.push_back(name + " took " + other + "'s schedule as a candidate: " + fixed(b.planned_s * 1e3, 3) +
-                          " ms against its own wavefront plan's " + fixed(own * 1e3, 3) + " ms");
-        b.system = name;
-        b.schedule_from = other;
-        p = std::move(b);
-      }
-    }
-  }
   own_s_[name] = since(t0);
   return plans_.emplace(name, std::move(p)).first->second;
 }
@@ -93,10 +114,7 @@ double SystemPlanner::own_seconds(const std::string& name) const {
 
 double SystemPlanner::seconds(const std::string& name) const {
   double s = own_seconds(name);
-  if (uses_levels(name)) {
-    s += levels_s_;
-    for (const std::string& other : kBaselines) s += own_seconds(other);
-  }
+  if (uses_levels(name)) s += levels_s_;
   return s;
 }
 
