@@ -4,8 +4,10 @@
 // layers that run on more than one device.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
+#include <vector>
 
 #include "planner/graph/graph_builder.h"
 #include "planner/place/placement.h"
@@ -22,7 +24,8 @@ TEST(Lowering, SyncBytesMatchTheWeightsOfSharedLayers) {
   Plan p = plan_system("spindle", s, mg, cost);
   place(p, s, g, mg, PlacementPolicy::kSpindle);
   Programs progs = lower(p, s, g, mg);
-  // The sum over buckets of their bytes = 2 x params of every layer on more than one device.
+  // The sum over buckets of their bytes = the reduced bytes per gradient (fp32: 4) x params of
+  // every layer on more than one device.
   std::map<std::string, std::set<int>> devices;
   std::map<std::string, std::int64_t> params;
   for (const Wave& w : p.waves)
@@ -35,7 +38,7 @@ TEST(Lowering, SyncBytesMatchTheWeightsOfSharedLayers) {
       }
   std::int64_t want = 0;
   for (const auto& [w, d] : devices)
-    if (d.size() > 1) want += 2 * params[w];
+    if (d.size() > 1) want += p.sync.grad_bytes * params[w];
   std::map<int, std::int64_t> bucket_bytes;
   for (const DeviceProgram& dp : progs.devices)
     for (const Instr& in : dp.instrs)
@@ -43,6 +46,53 @@ TEST(Lowering, SyncBytesMatchTheWeightsOfSharedLayers) {
   std::int64_t got = 0;
   for (auto [c, b] : bucket_bytes) got += b;
   EXPECT_EQ(got, want);
+}
+
+TEST(Lowering, BucketsFollowTheSyncPolicy) {
+  // sequential on clip-4 at 32 GPUs: every shared weight group is synced over the whole
+  // cluster. Without a cap there is one bucket per device group; with a cap of 10M
+  // parameters each bucket closes at the first weight that reaches the cap, so every bucket
+  // but each group's last holds >= 10M and < 10M + its largest weight group.
+  ScenarioModel pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml"));
+  auto& [s, g, mg, cost] = pipe;
+  Plan p = plan_system("sequential", s, mg, cost);
+  place(p, s, g, mg, PlacementPolicy::kSpindle);
+  std::int64_t largest = 0;
+  for (const Operator& op : g.ops()) largest = std::max(largest, op.cost.params);
+  auto buckets = [&](const SyncPolicy& policy) {
+    p.sync = policy;
+    std::map<int, std::pair<std::vector<int>, std::int64_t>> out;  // collective -> (group, params)
+    for (const DeviceProgram& dp : lower(p, s, g, mg).devices)
+      for (const Instr& in : dp.instrs)
+        if (in.kind == InstrKind::kSyncStart)
+          out[in.collective] = {std::vector<int>(in.group.begin(), in.group.end()), in.bytes / policy.grad_bytes};
+    return out;
+  };
+  const auto whole = buckets(SyncPolicy{"none", 0, 0, 0, 4});
+  std::set<std::vector<int>> groups;
+  std::int64_t total = 0;
+  for (const auto& [c, b] : whole) {
+    EXPECT_TRUE(groups.insert(b.first).second) << "two buckets for one device group without a cap";
+    total += b.second;
+  }
+  const std::int64_t cap = 10'000'000;
+  const auto capped = buckets(SyncPolicy{"cap", cap, 0, 0, 2});
+  EXPECT_GT(capped.size(), whole.size());
+  std::int64_t capped_total = 0;
+  std::map<std::vector<int>, int> per_group;
+  for (const auto& [c, b] : capped) {
+    capped_total += b.second;
+    ++per_group[b.first];
+    EXPECT_LT(b.second, cap + largest);
+  }
+  EXPECT_EQ(capped_total, total);
+  int below = 0;
+  for (const auto& [c, b] : capped) below += b.second < cap;
+  EXPECT_LE(below, static_cast<int>(per_group.size()));  // only a group's last bucket may be short
+  // PyTorch DDP's smaller first bucket: the earliest bucket of a group closes at 1M.
+  const auto ddp = buckets(SyncPolicy{"ddp", cap, 0, 1'000'000, 4});
+  EXPECT_GT(ddp.size(), capped.size() - 1);
+  EXPECT_LT(ddp.begin()->second.second, 1'000'000 + largest);
 }
 
 TEST(Lowering, ReplayFindsAMissingSend) {

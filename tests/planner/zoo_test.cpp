@@ -1,6 +1,6 @@
 // Properties over the whole zoo (and seeded random scenarios), on plans made once per process
 // (zoo_plans.h): every system's plans are sound and never faster than the lower bound,
-// spindle-paper stays within 1.07x of C* on Multitask-CLIP, spindle beats the level barrier
+// spindle stays within 1.07x of C* on Multitask-CLIP, spindle-paper is the published steps, spindle beats the level barrier
 // where levels are unbalanced, placement keeps every plan in memory and cuts cross-node
 // traffic, and every placed plan lowers to programs that replay to the end.
 #include <gtest/gtest.h>
@@ -13,24 +13,23 @@
 
 #include "planner/cost/memory_model.h"
 #include "planner/pipeline.h"
+#include "planner/schedule/allocator.h"
+#include "planner/schedule/bounds.h"
+#include "planner/schedule/wavefront.h"
 #include "test_scenarios.h"
 #include "zoo_plans.h"
 
 namespace spindle::testing {
 namespace {
 
-// Soundness of one system's plan. (spindle-paper <= the best baseline and spindle <=
-// spindle-paper are not checked: both Spindle planners adopt any faster baseline schedule,
-// so those held by construction and could not fail. Issue 17 stops the adoption.)
+// Soundness of one system's plan.
 void check_sound(const Plan& p, const ScenarioModel& m, const std::string& what) {
   EXPECT_EQ(check_plan(p, m.mg, m.cost), "") << what;
   EXPECT_GE(p.planned_s, p.lower_bound_s * (1 - 1e-9)) << what;
   EXPECT_GT(p.cstar_s, 0) << what;
   EXPECT_GE(p.cstar_valid_s, p.cstar_s * (1 - 1e-6)) << what;
   // C*valid bounds schedules with level barriers (spindle-paper; sequential is one too).
-  bool took_baseline = false;
-  for (const std::string& n : p.notes) took_baseline = took_baseline || n.find("as a candidate") != std::string::npos;
-  if ((p.system == "spindle-paper" && !took_baseline) || p.system == "sequential") {
+  if (p.system == "spindle-paper" || p.system == "sequential") {
     EXPECT_GE(p.planned_s, p.cstar_valid_s * (1 - 1e-6)) << what << ": faster than a bound";
   }
 }
@@ -99,16 +98,48 @@ TEST(Systems, SpindleWithoutBarriersIsStrictlyFasterOnUnbalancedLevels) {
   }
 }
 
-TEST(Systems, SpindlePaperWithinSevenPercentOfCstarOnMultitaskClip) {
-  // Issue 4's bar: spindle-paper within 1.07x of C* (the sum of the level optima) on every
-  // multitask-clip scenario at 8, 16, 32 and 64 GPUs.
+TEST(Systems, SpindleWithinSevenPercentOfCstarOnMultitaskClip) {
+  // Issue 4's bar, now spindle's (its own compute-fastest plan, before the pipeline's choice by
+  // the estimate): within 1.07x of C* (the sum of the level optima) on every multitask-clip
+  // scenario at 8, 16, 32 and 64 GPUs. spindle-paper, the published algorithm, does not reach
+  // it (1.13-1.50x: the greedy wavefront's waves last as long as their shortest piece).
   for (const char* name : {"multitask-clip-4", "multitask-clip-7", "multitask-clip-10"})
     for (int nodes : {1, 2, 4, 8}) {
       ZooCase& z = zoo_case(default_data_dir() / (std::string(name) + ".toml"), nodes);
-      const Plan& p = z.plan("spindle-paper");
+      const Plan& p = z.plan("spindle");
       EXPECT_LE(p.planned_s, 1.07 * p.cstar_s)
           << name << " at " << p.gpus << " GPUs: " << p.planned_s / p.cstar_s << "x C*";
     }
+}
+
+TEST(Systems, SpindlePaperIsThePublishedStepsPerLevel) {
+  // spindle-paper's plan is exactly, level after level, MPSP's allocation of that level
+  // rounded by bi-point and scheduled by the published greedy wavefront from where the level
+  // before ended: nothing searched, nothing taken from another system.
+  for (const std::string& file : zoo_files()) {
+    ZooCase& z = zoo_case(file, 2);
+    const ScenarioModel& m = z.model();
+    const Plan& p = z.plan("spindle-paper");
+    std::vector<Wave> want;
+    double now = 0;
+    for (int level = 1; level <= m.mg.levels; ++level) {
+      const std::vector<LevelItem> items = level_items(m.mg, m.cost, level);
+      now = schedule_level(items, allocate_level(items, m.s.cluster.gpus()).pieces, m.s.cluster.gpus(), now, want,
+                           AlignRule::kShortestPiece);
+    }
+    ASSERT_EQ(p.waves.size(), want.size()) << z.what();
+    for (size_t w = 0; w < want.size(); ++w) {
+      ASSERT_EQ(p.waves[w].slices.size(), want[w].slices.size()) << z.what() << " wave " << w;
+      for (size_t k = 0; k < want[w].slices.size(); ++k) {
+        const Slice &a = p.waves[w].slices[k], &b = want[w].slices[k];
+        EXPECT_EQ(std::tie(a.metaop, a.first_layer, a.last_layer, a.n), std::tie(b.metaop, b.first_layer, b.last_layer, b.n))
+            << z.what() << " wave " << w << " slice " << k;
+        EXPECT_DOUBLE_EQ(a.start_s, b.start_s) << z.what();
+      }
+    }
+    EXPECT_NEAR(p.planned_s, now, 1e-12) << z.what();
+    EXPECT_TRUE(p.schedule_from.empty()) << z.what();
+  }
 }
 
 TEST(Placement, EverySystemOnEveryZooScenario) {

@@ -316,7 +316,7 @@ def browser(sim, source, out):
         shutil.rmtree(out, ignore_errors=True)
         run_dir = os.path.join(out, "run")
         run([sim, "scenarios/multitask-clip-4.toml", "--set", "cluster.nodes=1", "--out", run_dir], source)
-        load_in_chromium(chromium, os.path.join(tmp, "profile"), os.path.join(run_dir, "index.html"), 8)
+        load_in_chromium(chromium, os.path.join(tmp, "profile"), os.path.join(run_dir, "index.html"), 7)
         study = os.path.join(tmp, "check.toml")
         with open(study, "w") as f:
             f.write(study_text(source, [1, 2]))
