@@ -44,6 +44,7 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
     c.plan.system = "spindle";
     c.plan.schedule_from = other;
     c.plan.sync = sync_policy("spindle", m.s.planner);
+    for (std::string& note : c.plan.notes) note = other + "'s plan: " + note;
     cands.push_back(std::move(c));
   }
   std::vector<Scored> scored;
@@ -79,11 +80,14 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
   for (size_t i = 1; i < scored.size(); ++i)
     if (better(scored[i], scored[best])) best = i;
   std::string tried;
-  for (size_t i : order) tried += (tried.empty() ? "" : "; ") + scored[i].name + " " + fixed(scored[i].estimate.iteration_s * 1e3, 3) + " ms";
+  const size_t shown = std::min<size_t>(6, order.size());
+  for (size_t k = 0; k < shown; ++k)
+    tried += (k ? "; " : "") + scored[order[k]].name + " " + fixed(scored[order[k]].estimate.iteration_s * 1e3, 3) + " ms";
+  if (order.size() > shown) tried += "; " + std::to_string(order.size() - shown) + " slower";
   Scored& b = scored[best];
   b.plan.notes.push_back("chosen by the estimated iteration (compute, transfers and weight sync on the placed devices) "
                          "among " + std::to_string(scored.size()) + " candidates; taken: " + b.name + ", " +
-                         fixed(b.estimate.iteration_s * 1e3, 3) + " ms; candidates with spindle's default sync: " + tried);
+                         fixed(b.estimate.iteration_s * 1e3, 3) + " ms; fastest with spindle's default sync: " + tried);
   b.plan.notes.push_back("weight sync: " + b.plan.sync.text());
   PlannedSystem out{std::move(b.plan), b.placement, 0.0, "", ""};
   out.planning_s = planner.seconds("spindle") + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -167,7 +167,8 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
   if (systems != nullptr && !systems->empty()) {
     ordered_json list = ordered_json::array();
     for (const PlannedSystem& ps : *systems)
-      list.push_back({{"name", ps.plan.system},
+      list.push_back({{"name", ps.placement_label.empty() ? ps.plan.system : ps.plan.system + "." + ps.placement_label},
+                      {"system", ps.plan.system},
                       {"planned_s", ps.plan.planned_s},
                       {"estimated_s", ps.estimated_s},
                       {"cstar_s", ps.plan.cstar_s},
@@ -185,6 +186,7 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
                       {"placement_in_order_kept", ps.placement.in_order_kept},
                       {"placement_topology_repairs", ps.placement.topology_repairs},
                       {"schedule_from", ps.plan.schedule_from},
+                      {"sync", ps.plan.sync.text()},
                       {"waves", ps.plan.waves.size()}});
     j["systems"] = list;
   }

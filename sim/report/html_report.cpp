@@ -134,7 +134,9 @@ fs::path write_run_report(const fs::path& dir, const std::string& text) {
                      " GPUs (" + std::to_string(r.nodes) + (r.nodes == 1 ? " node x " : " nodes x ") + std::to_string(r.gpus_per_node) + "), " +
                      std::to_string(r.tasks.size()) + " tasks, " + std::to_string(r.metaops.size()) +
                      " MetaOps; simulated by spindle-sim.</p>\n";
-  body += "<h2>Simulated iteration per system</h2>\n" + summary_table(r);
+  body += "<h2>Simulated iteration per system</h2>\n";
+  if (!r.verdict.empty()) body += "<p class=\"verdict\">" + html_escape(r.verdict) + "</p>\n";
+  body += summary_table(r);
   body += "<h2>Gantt charts: Spindle's waves vs sequential</h2>\n<p class=\"note\">GPUs as rows grouped by node, "
           "time across on one scale for every system; compute coloured by task (backward darker), transfers hatched, "
           "weight sync dark grey; dashed lines: simulated start of each forward wave (F), dotted: backward (B).</p>\n" +

@@ -129,6 +129,7 @@ RunResults read_run_checked(const fs::path& dir, int bars_up_to_gpus) {
   };
   r.scenario = text(need("scenario"), "name");
   r.scenario_file = text(j.at("scenario"), "file");
+  if (j.contains("verdict") && j["verdict"].is_string()) r.verdict = j["verdict"].get<std::string>();
   r.nodes = static_cast<int>(number(need("cluster"), "nodes"));
   r.gpus_per_node = static_cast<int>(number(j.at("cluster"), "gpus_per_node"));
   r.gpus = r.nodes * r.gpus_per_node;
@@ -160,9 +161,9 @@ RunResults read_run_checked(const fs::path& dir, int bars_up_to_gpus) {
   }
   for (const json& s : need("systems")) {
     SystemRun sr;
-    sr.system = text(s, "name");
+    sr.name = text(s, "name");
+    sr.system = text(s, "system");
     sr.placement = text(s, "placement");
-    sr.name = sr.placement == "spindle" || sr.placement.empty() ? sr.system : sr.system + "." + sr.placement;
     sr.planned_s = number(s, "planned_s");
     sr.simulated_s = number(s, "simulated_s");
     sr.speedup = number(s, "speedup_vs_sequential");

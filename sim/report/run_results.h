@@ -55,6 +55,7 @@ struct RunResults {
   std::vector<std::string> tasks;
   std::vector<MetaOpInfo> metaops;
   std::vector<SystemRun> systems;  // in summary order
+  std::string verdict;             // who wins and why (sim_report.h's verdict_line)
   const SystemRun* find(const std::string& name) const;
   // Per MetaOp the GPU-seconds of its compute (forward + backward) in a system's trace.
   std::map<int, double> metaop_gpu_s(const SystemRun& s) const;

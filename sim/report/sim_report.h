@@ -27,11 +27,18 @@ std::string simulation_text(const Scenario& s, const std::vector<PlannedSystem>&
                             const NetworkOptions& options);
 
 // Adds to each entry i of the summary JSON's `systems`: simulated_s, speedup_vs_sequential,
-// compute_s, forward_s, backward_s, transfer_s, sync_s, idle_s, gpu_utilization, trace; and a
-// top-level `network` object (the simulated topology). Returns the re-rendered JSON.
+// compute_s, forward_s, backward_s, transfer_s, sync_s, idle_s, gpu_utilization, trace; and
+// top-level `network` (the simulated topology) and `verdict` (verdict_line). Returns the
+// re-rendered JSON.
 std::string merge_simulation_json(const std::string& summary_json, const Scenario& s,
                                   const std::vector<ReplayResult>& results, const std::vector<std::string>& traces,
                                   const NetworkOptions& options);
+
+// One line saying who wins and why: "uniform is 1.06x faster than spindle: weight sync 8.7
+// vs 29.6 ms" or "spindle is the fastest: 1.05x over uniform (idle 3.1 vs 5.0 ms)"; "" without
+// a spindle row or another system. `rows`: name and summary of each system (ablation rows and
+// plans read from files left out by the caller).
+std::string verdict_line(const std::vector<std::pair<std::string, SimSummary>>& rows);
 
 // The name a system's row and trace go by ("spindle", "spindle.sequential-placement").
 std::string simulated_name(const PlannedSystem& ps);
