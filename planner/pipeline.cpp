@@ -14,6 +14,7 @@ namespace spindle {
 namespace {
 
 void set_estimate(const ScenarioModel& m, PlannedSystem& ps) {
+  if (ps.estimated_s > 0) return;  // spindle's, from its choice
   const IterationEstimate e = estimate(m, lower_checked(m, ps.plan));
   ps.estimated_s = e.iteration_s;
   ps.estimated_sync_s = e.sync_s;
@@ -27,10 +28,25 @@ ScenarioModel::ScenarioModel(Scenario scenario, const Profile* profile)
 namespace {
 
 // spindle's choice: every candidate plan (its own and every other system's) placed by Spindle's
-// placement and on device ids in order, lowered with spindle's default sync and estimated; the
-// two fastest are tried again with every other sync setting; the fastest estimate is taken.
+// placement, lowered with spindle's default sync and estimated; the three fastest also placed
+// on device ids in order; the two fastest of all tried again with every other sync setting;
+// the fastest estimate within memory is taken. Above [planner] score_candidates_up_to_gpus,
+// the compute-fastest own candidate is kept unscored.
 PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, const std::vector<std::string>& others) {
   const auto t0 = std::chrono::steady_clock::now();
+  // Planning time: the plans spindle uses (each as if planned alone, whenever it was planned)
+  // plus its own scoring (the window's wall time less the plans made inside it).
+  auto shared_s = [&] {
+    double x = planner.seconds("spindle");
+    for (const std::string& other : others) x += planner.seconds(other);
+    return x;
+  };
+  const double shared_before = shared_s();
+  auto planning_s = [&] {
+    const double shared = shared_s();
+    return shared + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() -
+           (shared - shared_before);
+  };
   struct Scored {
     std::string name;  // for the notes
     std::string from;  // the system whose plan it is ("" for spindle's own)
@@ -48,14 +64,37 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
     cands.push_back(std::move(c));
   }
   std::vector<Scored> scored;
-  for (PlanCandidate& c : cands)
-    for (PlacementPolicy policy : {PlacementPolicy::kSpindle, PlacementPolicy::kSequential}) {
-      Scored x{c.name + ", " + placement_name(policy) + " placement", c.plan.schedule_from, c.plan, {}, {}};
-      x.placement = place(x.plan, m.s, m.g, m.mg, policy);
-      if (x.placement.over_memory_devices > 0 && policy == PlacementPolicy::kSequential) continue;
-      x.estimate = estimate(m, lower_checked(m, x.plan));
-      scored.push_back(std::move(x));
-    }
+  auto score = [&](const PlanCandidate& c, PlacementPolicy policy) {
+    Scored x{c.name + ", " + placement_name(policy) + " placement", c.plan.schedule_from, c.plan, {}, {}};
+    x.placement = place(x.plan, m.s, m.g, m.mg, policy);
+    x.estimate = estimate(m, lower_checked(m, x.plan));
+    scored.push_back(std::move(x));
+  };
+  const int gpus = m.s.cluster.gpus();
+  if (gpus > m.s.planner.score_candidates_up_to_gpus) {
+    // Too large to score every candidate (the estimate costs about as much as a simulation):
+    // the compute-fastest own candidate, as SystemPlanner plans it.
+    Scored b{"its compute-fastest plan", "", planner.plan("spindle"), {}, {}};
+    b.placement = place(b.plan, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
+    b.plan.notes.push_back("candidates not scored by the estimate: " + std::to_string(gpus) +
+                           " GPUs > [planner] score_candidates_up_to_gpus = " +
+                           std::to_string(m.s.planner.score_candidates_up_to_gpus) +
+                           "; kept the compute-fastest own candidate");
+    b.plan.notes.push_back("weight sync: " + b.plan.sync.text());
+    PlannedSystem out{std::move(b.plan), b.placement, 0.0, "", ""};
+    out.planning_s = planning_s();
+    return out;
+  }
+  // Every candidate with Spindle's placement, then the three fastest also on device ids in order.
+  for (const PlanCandidate& c : cands) score(c, PlacementPolicy::kSpindle);
+  {
+    std::vector<size_t> by(scored.size());
+    for (size_t i = 0; i < by.size(); ++i) by[i] = i;
+    std::stable_sort(by.begin(), by.end(), [&](size_t a, size_t b) {
+      return scored[a].estimate.iteration_s < scored[b].estimate.iteration_s;
+    });
+    for (size_t k = 0; k < std::min<size_t>(3, by.size()); ++k) score(cands[by[k]], PlacementPolicy::kSequential);
+  }
   // Memory is a hard constraint: a placement within memory beats any that is not.
   auto better = [](const Scored& a, const Scored& b) {
     const bool fa = a.placement.over_memory_devices == 0, fb = b.placement.over_memory_devices == 0;
@@ -90,8 +129,9 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
                          fixed(b.estimate.iteration_s * 1e3, 3) + " ms; fastest with spindle's default sync: " + tried);
   b.plan.notes.push_back("weight sync: " + b.plan.sync.text());
   PlannedSystem out{std::move(b.plan), b.placement, 0.0, "", ""};
-  out.planning_s = planner.seconds("spindle") + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  for (const std::string& other : others) out.planning_s += planner.seconds(other);
+  out.estimated_s = b.estimate.iteration_s;
+  out.estimated_sync_s = b.estimate.sync_s;
+  out.planning_s = planning_s();
   return out;
 }
 

@@ -133,6 +133,8 @@ class Loader {
       s.planner.workspace_GiB = planner->number_or("workspace_GiB", 2.0, 0, 1e4);
       s.planner.grad_reduce_bytes = planner->choice_or("grad_reduce_dtype", "fp32", {"fp32", "bf16"}) == "fp32" ? 4 : 2;
       s.planner.sync_bucket_Mparams = planner->number_or("sync_bucket_Mparams", 0, 0, 1e6);
+      s.planner.score_candidates_up_to_gpus =
+          static_cast<int>(planner->integer_or("score_candidates_up_to_gpus", 128, 0, 1 << 20));
       planner->finish();
     }
     top.finish();

@@ -39,6 +39,7 @@ struct PlannerOptions {
   double workspace_GiB = 2.0;  // per GPU: CUDA context, cuBLAS workspace, NCCL buffers
   int grad_reduce_bytes = 4;   // bytes per gradient element in weight sync: fp32 (Megatron-LM's default) 4, bf16 2
   double sync_bucket_Mparams = 0;  // > 0: every system's bucket cap (millions of parameters); 0: each framework's own
+  int score_candidates_up_to_gpus = 128;  // spindle scores its candidates by the estimate up to this many GPUs
 };
 
 struct Link {

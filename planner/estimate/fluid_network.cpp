@@ -59,20 +59,19 @@ FluidNetwork::Route FluidNetwork::route(int src, int dst) const {
   return r;
 }
 
-void FluidNetwork::fair_rates(const std::vector<const Route*>& routes, const std::vector<int>& count,
-                              std::vector<double>& rates) const {
-  rates.assign(routes.size(), 0.0);
+void FluidNetwork::fair_rates(const std::vector<const Usage*>& groups, std::vector<double>& rates) const {
+  rates.assign(groups.size(), 0.0);
   touched_.clear();
-  for (size_t f = 0; f < routes.size(); ++f)
-    for (int k = 0; k < routes[f]->count; ++k) {
-      const size_t l = static_cast<size_t>(routes[f]->links[k]);
+  for (size_t f = 0; f < groups.size(); ++f)
+    for (const auto& [link, count] : *groups[f]) {
+      const size_t l = static_cast<size_t>(link);
       if (flows_of_[l].empty()) {
-        touched_.push_back(static_cast<int>(l));
+        touched_.push_back(link);
         left_[l] = capacity_Bps_[l];
         unfixed_[l] = 0;
       }
       flows_of_[l].push_back(static_cast<int>(f));
-      unfixed_[l] += count[f];
+      unfixed_[l] += count;
     }
   // Links by fair share (capacity left / flows not yet fixed), smallest first; entries go
   // stale when a link's flows are fixed elsewhere and are skipped by comparing the share.
@@ -81,7 +80,7 @@ void FluidNetwork::fair_rates(const std::vector<const Route*>& routes, const std
   const auto later = [](const std::pair<double, int>& a, const std::pair<double, int>& b) { return a > b; };
   for (int l : touched_) heap_.push_back({left_[static_cast<size_t>(l)] / unfixed_[static_cast<size_t>(l)], l});
   std::make_heap(heap_.begin(), heap_.end(), later);
-  fixed_.assign(routes.size(), 0);
+  fixed_.assign(groups.size(), 0);
   while (!heap_.empty()) {
     std::pop_heap(heap_.begin(), heap_.end(), later);
     const auto [share, l] = heap_.back();
@@ -92,13 +91,12 @@ void FluidNetwork::fair_rates(const std::vector<const Route*>& routes, const std
       if (fixed_[static_cast<size_t>(f)]) continue;
       fixed_[static_cast<size_t>(f)] = 1;
       rates[static_cast<size_t>(f)] = share;
-      const int n = count[static_cast<size_t>(f)];
-      for (int k = 0; k < routes[static_cast<size_t>(f)]->count; ++k) {
-        const size_t o = static_cast<size_t>(routes[static_cast<size_t>(f)]->links[k]);
-        left_[o] = std::max(0.0, left_[o] - share * n);
-        unfixed_[o] -= n;
+      for (const auto& [link, count] : *groups[static_cast<size_t>(f)]) {
+        const size_t o = static_cast<size_t>(link);
+        left_[o] = std::max(0.0, left_[o] - share * count);
+        unfixed_[o] -= count;
         if (o != li && unfixed_[o] > 0) {
-          heap_.push_back({left_[o] / unfixed_[o], static_cast<int>(o)});
+          heap_.push_back({left_[o] / unfixed_[o], link});
           std::push_heap(heap_.begin(), heap_.end(), later);
         }
       }

@@ -28,12 +28,15 @@ class FluidNetwork {
 
   const std::vector<double>& capacity() const { return capacity_Bps_; }
 
-  // Max-min fair rates (bytes/s) of flows sharing the links: `routes[i]` is the route of
-  // `count[i]` flows (flows on one route always get one rate). Progressive filling: the link
-  // with the smallest fair share fixes the rate of its flows, which then leave the others
-  // their capacity; repeated until every flow has its rate.
-  void fair_rates(const std::vector<const Route*>& routes, const std::vector<int>& count,
-                  std::vector<double>& rates) const;
+  // A group of flows that move the same bytes and start and end together (a transfer, or the
+  // flows of one collective phase): the links they cross and how many of them cross each.
+  using Usage = std::vector<std::pair<int, int>>;  // (link, flows), links ascending
+
+  // Max-min fair rates (bytes/s per flow) of flow groups sharing the links, one rate per group:
+  // a link carrying c flows of a group at rate r gives the group c x r of its capacity.
+  // Progressive filling: the link with the smallest fair share fixes the rate of its groups,
+  // which then leave the others their capacity; repeated until every group has its rate.
+  void fair_rates(const std::vector<const Usage*>& groups, std::vector<double>& rates) const;
 
  private:
   const Cluster& cluster_;

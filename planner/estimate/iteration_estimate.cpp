@@ -42,13 +42,16 @@ struct CollectiveRun {
 struct Activity {
   int tensor = -1;      // a transfer: its tensor
   int collective = -1;  // a phase: index of its CollectiveRun
-  std::vector<int> flows;
-  int moving = 0;       // flows not yet done
+  std::vector<int> flows;  // flow groups
+  int moving = 0;       // groups not yet done
+  double latency_s = 0; // the longest route latency of its flows
   double tail_s = 0;    // ring steps after the first pay the latency again
 };
 
+// The flows of an activity that move the same bytes, as one group (fluid_network.h's Usage):
+// they share one rate, so they end together.
 struct FlowState {
-  FluidNetwork::Route route;
+  FluidNetwork::Usage usage;
   double left = 0;    // bytes still to move as of `since_s`
   double since_s = 0;
   double rate = 0;    // bytes/s while moving
@@ -123,7 +126,7 @@ class Estimator {
       out.transfer_s += dev.time.transfer_s / n;
       out.sync_s += dev.time.sync_s / n;
     }
-    out.flows = static_cast<std::int64_t>(flows_.size());
+    out.flows = flow_count_;
     return out;
   }
 
@@ -248,20 +251,41 @@ class Estimator {
   }
 
   void add_flow(Activity& a, int src, int dst, double bytes, int steps) {
-    FlowState f;
-    f.route = net_.route(src, dst);
-    f.left = std::max(0.0, bytes);
-    f.activity = static_cast<int>(activities_.size());
-    a.tail_s = std::max(a.tail_s, (steps - 1) * f.route.latency_s);
-    a.flows.push_back(static_cast<int>(flows_.size()));
-    flows_.push_back(f);
-    flow_seen_.push_back(0);
+    const FluidNetwork::Route r = net_.route(src, dst);
+    a.latency_s = std::max(a.latency_s, r.latency_s);
+    a.tail_s = std::max(a.tail_s, (steps - 1) * r.latency_s);
+    bytes = std::max(0.0, bytes);
+    // Joins the activity's group of flows with the same bytes, or starts one.
+    int group = -1;
+    for (int f : a.flows)
+      if (flows_[static_cast<size_t>(f)].left == bytes) group = f;
+    if (group < 0) {
+      group = static_cast<int>(flows_.size());
+      FlowState f;
+      f.left = bytes;
+      f.activity = static_cast<int>(activities_.size());
+      a.flows.push_back(group);
+      flows_.push_back(std::move(f));
+      flow_seen_.push_back(0);
+    }
+    FluidNetwork::Usage& u = flows_[static_cast<size_t>(group)].usage;
+    for (int k = 0; k < r.count; ++k) u.push_back({r.links[k], 1});  // merged in begin()
+    ++flow_count_;
   }
 
   // The activity's flows start moving after their route latency.
   void begin(Activity a) {
-    double latency = 0;
-    for (int f : a.flows) latency = std::max(latency, flows_[static_cast<size_t>(f)].route.latency_s);
+    for (int f : a.flows) {  // each group's links ascending, once each with its flow count
+      FluidNetwork::Usage& u = flows_[static_cast<size_t>(f)].usage;
+      std::sort(u.begin(), u.end());
+      size_t w = 0;
+      for (size_t i = 0; i < u.size(); ++i) {
+        if (w > 0 && u[w - 1].first == u[i].first) u[w - 1].second += u[i].second;
+        else u[w++] = u[i];
+      }
+      u.resize(w);
+    }
+    const double latency = a.latency_s;
     activities_.push_back(std::move(a));
     push(now_ + latency, Timer::kFlowsStart, static_cast<int>(activities_.size()) - 1);
   }
@@ -274,9 +298,9 @@ class Estimator {
       fl.moving = true;
       fl.since_s = now_;
       ++a.moving;
-      for (int k = 0; k < fl.route.count; ++k) {
-        on_link_[static_cast<size_t>(fl.route.links[k])].push_back(f);
-        dirty_links_.push_back(fl.route.links[k]);
+      for (const auto& [link, count] : fl.usage) {
+        on_link_[static_cast<size_t>(link)].push_back(f);
+        dirty_links_.push_back(link);
       }
     }
     if (a.moving == 0) push(now_ + a.tail_s, Timer::kActivityDone, id);
@@ -287,10 +311,10 @@ class Estimator {
     fl.moving = false;
     fl.left = 0;
     ++fl.version;
-    for (int k = 0; k < fl.route.count; ++k) {
-      std::vector<int>& on = on_link_[static_cast<size_t>(fl.route.links[k])];
+    for (const auto& [link, count] : fl.usage) {
+      std::vector<int>& on = on_link_[static_cast<size_t>(link)];
       on.erase(std::find(on.begin(), on.end(), f));
-      dirty_links_.push_back(fl.route.links[k]);
+      dirty_links_.push_back(link);
     }
     Activity& a = activities_[static_cast<size_t>(fl.activity)];
     if (--a.moving == 0) push(now_ + a.tail_s, Timer::kActivityDone, fl.activity);
@@ -333,8 +357,7 @@ class Estimator {
         if (flow_seen_[static_cast<size_t>(f)] == stamp_) continue;
         flow_seen_[static_cast<size_t>(f)] = stamp_;
         component_.push_back(f);
-        for (int k = 0; k < fl.route.count; ++k) {
-          const int o = fl.route.links[k];
+        for (const auto& [o, count] : fl.usage) {
           if (link_seen_[static_cast<size_t>(o)] != stamp_) {
             link_seen_[static_cast<size_t>(o)] = stamp_;
             queue.push_back(o);
@@ -342,28 +365,10 @@ class Estimator {
         }
       }
     }
-    // Flows on one route share one rate: solve per route, weighted by its flows.
-    std::sort(component_.begin(), component_.end(), [&](int a, int b) {
-      const FluidNetwork::Route& ra = flows_[static_cast<size_t>(a)].route;
-      const FluidNetwork::Route& rb = flows_[static_cast<size_t>(b)].route;
-      return std::tie(ra.links[0], ra.links[1], ra.links[2], ra.links[3], a) <
-             std::tie(rb.links[0], rb.links[1], rb.links[2], rb.links[3], b);
-    });
-    routes_.clear();
-    count_.clear();
-    route_of_.clear();
-    for (int f : component_) {
-      const FluidNetwork::Route* r = &flows_[static_cast<size_t>(f)].route;
-      if (routes_.empty() || !std::equal(r->links, r->links + 4, routes_.back()->links)) {
-        routes_.push_back(r);
-        count_.push_back(0);
-      }
-      ++count_.back();
-      route_of_.push_back(static_cast<int>(routes_.size()) - 1);
-    }
-    net_.fair_rates(routes_, count_, route_rates_);
-    rates_.clear();
-    for (int r : route_of_) rates_.push_back(route_rates_[static_cast<size_t>(r)]);
+    std::sort(component_.begin(), component_.end());
+    usages_.clear();
+    for (int f : component_) usages_.push_back(&flows_[static_cast<size_t>(f)].usage);
+    net_.fair_rates(usages_, rates_);
     for (size_t i = 0; i < component_.size(); ++i) {
       FlowState& fl = flows_[static_cast<size_t>(component_[i])];
       if (fl.rate == rates_[i] && fl.rate > 0) continue;  // unchanged: its finish entry holds
@@ -397,9 +402,8 @@ class Estimator {
   std::vector<std::uint64_t> link_seen_, flow_seen_;
   std::vector<int> component_;
   std::vector<double> rates_;  // of component_
-  std::vector<const FluidNetwork::Route*> routes_;  // the component's distinct routes
-  std::vector<int> count_, route_of_;               // flows per route; each component flow's route
-  std::vector<double> route_rates_;
+  std::vector<const FluidNetwork::Usage*> usages_;  // of component_
+  std::int64_t flow_count_ = 0;
 };
 
 }  // namespace
