@@ -2,6 +2,7 @@
 #include "planner/config/config_reader.h"
 
 #include <algorithm>
+#include <vector>
 #include <sstream>
 
 #include "traces/errors.h"
@@ -52,9 +53,33 @@ Location TableReader::loc_of(const std::string& key) {
   return v != nullptr ? v->loc() : value_->loc();
 }
 
+namespace {
+
+// Edits (insert, delete, replace, swap of neighbours) from a to b, to tell a typo.
+size_t edit_distance(const std::string& a, const std::string& b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i)
+    for (size_t j = 1; j <= b.size(); ++j) {
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] != b[j - 1])});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+}  // namespace
+
 const Value& TableReader::require(const std::string& key, const std::string& allowed) {
   const Value* v = find(key);
-  if (v == nullptr) fail(value_->loc(), path_, "missing key '" + key + "'", allowed);
+  if (v == nullptr) {
+    // A key of the table that no reader asked for and that is a few edits from the missing
+    // one is most likely it, misspelt: name it at its place.
+    for (const Entry& e : value_->table().entries())
+      if (std::find(known_.begin(), known_.end(), e.key) == known_.end() && edit_distance(e.key, key) <= 2)
+        fail(e.key_loc, key_path(e.key), "unknown key (missing key '" + key + "': a typo?)", allowed);
+    fail(value_->loc(), path_, "missing key '" + key + "'", allowed);
+  }
   return *v;
 }
 

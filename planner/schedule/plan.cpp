@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <tuple>
 #include <nlohmann/json.hpp>
 
 #include "planner/graph/metaop_json.h"
@@ -137,6 +138,85 @@ std::string check_plan(const Plan& plan, const MetaGraph& mg, const CostModel& c
       return std::to_string(in_use) + " devices in use at " + fixed(t, 9) + " s, more than " + std::to_string(plan.gpus);
   }
   return "";
+}
+
+int retime_plan(Plan& plan, const MetaGraph& mg, const CostModel& cost) {
+  std::vector<Slice*> order;
+  for (Wave& w : plan.waves)
+    for (Slice& sl : w.slices) {
+      if (sl.metaop < 0 || sl.metaop >= static_cast<int>(mg.metaops.size())) return -1;
+      const MetaOp& m = mg.metaops[static_cast<size_t>(sl.metaop)];
+      if (sl.first_layer < 0 || sl.last_layer > m.L || sl.layers() < 1 || sl.n < 1 || sl.n > plan.gpus ||
+          m.shape.batch % sl.n != 0 || !std::isfinite(sl.start_s))
+        return -1;
+      order.push_back(&sl);
+    }
+  std::stable_sort(order.begin(), order.end(), [](const Slice* a, const Slice* b) {
+    return std::tie(a->start_s, a->metaop, a->first_layer) < std::tie(b->start_s, b->metaop, b->first_layer);
+  });
+  // End of each timed MetaOp's layers so far: (next layer, end time).
+  std::vector<std::pair<int, double>> done(mg.metaops.size(), {0, 0.0});
+  std::vector<double> device_free(static_cast<size_t>(plan.gpus), 0.0);
+  std::vector<const Slice*> timed;  // for the device-count profile of unplaced plans
+  int changed = 0;
+  for (Slice* sl : order) {
+    const MetaOp& m = mg.metaops[static_cast<size_t>(sl->metaop)];
+    const double dur = sl->layers() * cost.metaop(sl->metaop).curve.time_s(sl->n);
+    double start = std::max(0.0, sl->start_s);
+    const auto& own = done[static_cast<size_t>(m.id)];
+    if (own.first == sl->first_layer && sl->first_layer > 0) start = std::max(start, own.second);
+    if (sl->first_layer == 0)
+      for (int p : m.preds)
+        if (done[static_cast<size_t>(p)].first == mg.metaops[static_cast<size_t>(p)].L)
+          start = std::max(start, done[static_cast<size_t>(p)].second);
+    if (!sl->devices.empty()) {
+      for (int d : sl->devices)
+        if (d >= 0 && d < plan.gpus) start = std::max(start, device_free[static_cast<size_t>(d)]);
+    } else {
+      // The first time from `start` at which n more devices are free for the whole slice.
+      auto fits = [&](double t0) {
+        std::vector<double> points = {t0};
+        for (const Slice* o : timed)
+          if (o->start_s > t0 && o->start_s < t0 + dur) points.push_back(o->start_s);
+        for (double t : points) {
+          int used = 0;
+          for (const Slice* o : timed)
+            if (o->start_s <= t + 1e-12 && o->end_s > t + 1e-12) used += o->n;
+          if (used + sl->n > plan.gpus) return false;
+        }
+        return true;
+      };
+      if (!fits(start)) {
+        std::vector<double> ends;
+        for (const Slice* o : timed)
+          if (o->end_s > start) ends.push_back(o->end_s);
+        std::sort(ends.begin(), ends.end());
+        for (double t : ends)
+          if (fits(t)) {
+            start = t;
+            break;
+          }
+      }
+    }
+    const double end = start + dur;
+    const double tol = 1e-9;
+    if (std::abs(start - sl->start_s) > tol || std::abs(end - sl->end_s) > tol) ++changed;
+    // Keep the stated times where they are within rounding of the derived ones (same bytes back).
+    if (std::abs(start - sl->start_s) > 1e-12 * std::max(1.0, start)) sl->start_s = start;
+    if (std::abs(end - sl->end_s) > 1e-12 * std::max(1.0, end) || std::abs((sl->end_s - sl->start_s) - dur) > 1e-12 * dur)
+      sl->end_s = sl->start_s + dur;
+    for (int d : sl->devices)
+      if (d >= 0 && d < plan.gpus) device_free[static_cast<size_t>(d)] = sl->end_s;
+    auto& mine = done[static_cast<size_t>(m.id)];
+    if (mine.first == sl->first_layer) mine = {sl->last_layer, sl->end_s};
+    timed.push_back(sl);
+  }
+  for (Wave& w : plan.waves)  // a wave's span grows to hold its slices (a stated longer span stays)
+    for (const Slice& sl : w.slices) {
+      w.start_s = std::min(w.start_s, sl.start_s);
+      w.end_s = std::max(w.end_s, sl.end_s);
+    }
+  return changed;
 }
 
 std::string plan_json(const Plan& plan, const Scenario& s, const MetaGraph& mg) {
@@ -324,7 +404,13 @@ Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGra
   if (j.contains("notes") && j["notes"].is_array())
     for (const json& n : j["notes"])
       if (n.is_string()) p.notes.push_back(n.get<std::string>());
+  const double stated_s = j.contains("planned_s") && j["planned_s"].is_number() ? j["planned_s"].get<double>() : -1;
+  const int retimed = retime_plan(p, mg, cost);
   p.finish();
+  if (retimed > 0)
+    p.notes.push_back(file + ": times re-derived from the allocation: " + std::to_string(retimed) +
+                      " slice(s) moved or changed length; planned " + fixed(stated_s * 1e3, 3) + " -> " +
+                      fixed(p.planned_s * 1e3, 3) + " ms");
   std::string problem = check_plan(p, mg, cost);
   if (!problem.empty()) throw InputError(file + ": " + problem + "; allowed: a sound plan of this scenario");
   return p;

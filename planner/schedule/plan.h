@@ -76,12 +76,21 @@ double peak_slice_GiB(const Plan& plan, const Scenario& s, const Graph& g, const
 // more than the plan's GPUs at once, dependencies respected in planned time.
 std::string check_plan(const Plan& plan, const MetaGraph& mg, const CostModel& cost);
 
+// Times derived from the allocation: every slice lasts layers x T(n), and starts at its stated
+// start or, where that no longer holds, as soon after it as its MetaOp's earlier layers and
+// predecessors are done and its devices (or, unplaced, enough devices) are free; slices are
+// taken in order of stated start, so an edited plan keeps its order. Returns how many slices
+// moved or changed length by more than a nanosecond; -1 (plan untouched) when a slice names
+// no MetaOp, layers outside it or a device count that does not divide its batch.
+int retime_plan(Plan& plan, const MetaGraph& mg, const CostModel& cost);
+
 // The plan file (JSON; README.md, "Plan files"). No wall-clock figures: the same inputs give
 // the same bytes.
 std::string plan_json(const Plan& plan, const Scenario& s, const MetaGraph& mg);
 
-// Reads a plan file back and validates it against the scenario (MetaOps must match, then
-// check_plan). Throws InputError naming the file and the first mismatch.
+// Reads a plan file back and validates it against the scenario: MetaOps must match, times are
+// re-derived (retime_plan; stale ones are reported in one note, not refused), then
+// check_plan. Throws InputError naming the file and the first mismatch.
 Plan read_plan(const std::string& file, const Scenario& s, const MetaGraph& mg, const CostModel& cost);
 
 }  // namespace spindle

@@ -11,6 +11,9 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <sstream>
+#include <utility>
+#include <vector>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -22,6 +25,7 @@
 #include "sim/study/progress.h"
 #include "traces/atomic_file.h"
 #include "traces/errors.h"
+#include "traces/text_table.h"
 
 namespace spindle {
 namespace fs = std::filesystem;
@@ -272,9 +276,33 @@ int run_study(const fs::path& file, const StudyOptions& o) {
               << dir.string() << "\n";
   } else {
     const fs::path index = write_study_report(dir);  // written before anything is printed
-    std::cout << "Report: " << index.string() << "\n";
+    std::cout << points_table(dir / "points.csv") << "Report: " << index.string() << "\n";
   }
   return failed.empty() ? 0 : 1;
+}
+
+std::string points_table(const fs::path& csv) {
+  std::istringstream in(read_file(csv));
+  TextTable t;
+  bool header = true;
+  for (std::string line; std::getline(in, line);) {
+    std::vector<std::string> cells;
+    std::string cell;
+    bool quoted = false;
+    for (char ch : line) {  // points.csv quotes cells holding commas
+      if (ch == '"') quoted = !quoted;
+      else if (ch == ',' && !quoted) cells.push_back(std::exchange(cell, ""));
+      else cell += ch;
+    }
+    cells.push_back(cell);
+    if (header) {
+      for (const std::string& h : cells) t.add_column(h, TextTable::Align::kRight);
+      header = false;
+    } else {
+      t.add_row(cells);
+    }
+  }
+  return "Points (" + csv.string() + ")\n" + t.render();
 }
 
 }  // namespace spindle

@@ -131,5 +131,34 @@ TEST(PlanFile, MismatchesAreOneClearLine) {
               ::testing::HasSubstr("slices list their devices (either all or none)"));
 }
 
+TEST(PlanFile, AnEditedAllocationIsAcceptedWithItsTimesDerived) {
+  // A person edits sequential's first slice from 32 to 16 devices and leaves the times as they
+  // were: the file is accepted, the slice lasts what 16 devices take, the slices after it move
+  // where they must, and one note says the times were re-derived.
+  PlanFixture f;
+  const Plan original = plan_system("sequential", f.s, f.mg, f.cost);
+  std::string text = plan_json(original, f.s, f.mg);
+  const size_t at = text.find("\"n\": 32");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 7, "\"n\": 16");
+  const std::string file = unique_temp_path("spindle-plan-edit.json").string();
+  write_file_atomically(file, text);
+  const Plan p = read_plan(file, f.s, f.mg, f.cost);
+  std::filesystem::remove(file);
+  const Slice& first = p.waves.front().slices.front();
+  EXPECT_EQ(first.n, 16);
+  EXPECT_NEAR(first.end_s - first.start_s, f.cost.metaop(first.metaop).curve.time_s(16) * first.layers(), 1e-12);
+  EXPECT_EQ(check_plan(p, f.mg, f.cost), "");
+  ASSERT_FALSE(p.notes.empty());
+  EXPECT_THAT(p.notes.back(), ::testing::HasSubstr("times re-derived from the allocation"));
+  // Unedited, nothing moves and no note is added.
+  const std::string same = unique_temp_path("spindle-plan-same.json").string();
+  write_file_atomically(same, plan_json(original, f.s, f.mg));
+  const Plan q = read_plan(same, f.s, f.mg, f.cost);
+  std::filesystem::remove(same);
+  EXPECT_EQ(q.notes, original.notes);
+  EXPECT_DOUBLE_EQ(q.planned_s, original.planned_s);
+}
+
 }  // namespace
 }  // namespace spindle::testing

@@ -31,6 +31,12 @@ TEST(ScenarioErrors, UnknownKey) {
             "t.toml:5:1: cluster.nodez: unknown key; allowed: nodes, gpus_per_node, gpu, intra_node, inter_node, nic, nodes_per_leaf, oversubscription");
 }
 
+TEST(ScenarioErrors, AMisspeltRequiredKeyIsNamedBesideTheMissingOne) {
+  // Line 4 is "nodes = 1": misspelt, the error points at the typo, not only at the table.
+  EXPECT_THAT(load_error(replace_line(kBase, 4, "ndoes = 1")),
+              StartsWith("t.toml:4:1: cluster.ndoes: unknown key (missing key 'nodes': a typo?); allowed: "));
+}
+
 TEST(ScenarioErrors, UnknownTable) {
   EXPECT_EQ(load_error(kBase + "[plannerr]\n"),
             "t.toml:45:2: plannerr: unknown key; allowed: scenario, cluster, model, tasks, planner");
@@ -38,7 +44,7 @@ TEST(ScenarioErrors, UnknownTable) {
 
 TEST(ScenarioErrors, UnknownPlannerOption) {
   EXPECT_EQ(load_error(kBase + "[planner]\nzero = 1\n"),
-            "t.toml:46:1: planner.zero: unknown key; allowed: zero1, workspace_GiB, grad_reduce_dtype, sync_bucket_Mparams");
+            "t.toml:46:1: planner.zero: unknown key; allowed: zero1, workspace_GiB, grad_reduce_dtype, sync_bucket_Mparams, score_candidates_up_to_gpus");
 }
 
 TEST(ScenarioErrors, WrongType) {
