@@ -26,7 +26,7 @@ std::string html_page(const std::string& title, const std::string& body) {
          "img { max-width: 100%; border: 1px solid #ddd; margin: 4px 0; display: block; }\n"
          "pre { background: #f7f7f7; padding: 8px; overflow-x: auto; font-size: 12px; }\n"
          ".missing { color: #b00; font-weight: bold; } .note { color: #555; font-size: 13px; }\n"
-         ".pair { display: flex; gap: 8px; } .pair img { max-width: 49%; }\n"
+         ".pair img { max-width: 100%; }\n"
          "</style>\n"
          // Marks pictures that did not load, and records on <body> how many did (the report test
          // reads data-images and data-errors from the loaded page).

@@ -22,6 +22,8 @@ struct XAxis {
 };
 
 // One framed plot with a line (and markers) per series and a legend on the right.
+// Without markers, earlier series are drawn wider so that identical lines stay visible as
+// nested bands instead of the last one hiding the others.
 std::string plot(const std::string& title, const std::string& x_label, const std::string& y_label,
                  const std::vector<Series>& series, const XAxis& x, Range y, bool markers) {
   const double legend_w = 300, width = 600 + legend_w, height = 380;
@@ -35,7 +37,8 @@ std::string plot(const std::string& title, const std::string& x_label, const std
     for (const auto& [px, py] : series[k].points) pts.emplace_back(f.px(px), f.py(py));
     // A placement ablation ("spindle.sequential-placement") dashed: it often lies on its system.
     const std::string dash = series[k].name.find('.') != std::string::npos ? " stroke-dasharray=\"6 4\"" : "";
-    c.polyline(pts, colour, 2, "class=\"series\"" + dash);
+    const double stroke = markers ? 2 : 2 + 1.5 * static_cast<double>(series.size() - 1 - k);
+    c.polyline(pts, colour, stroke, "class=\"series\"" + dash);
     if (markers)
       for (size_t i = 0; i < pts.size(); ++i)
         c.circle(pts[i].first, pts[i].second, 3, colour, colour,
@@ -117,20 +120,43 @@ std::string utilization_svg(const RunResults& r) {
 }
 
 std::string scaling_svg(const RunResults& r) {
+  // Panels for the MetaOps that do most of the work (layers x T(1): device-seconds of the
+  // iteration on one device), largest first; the rest are folded into one line.
   constexpr int kCols = 4;
-  constexpr double kW = 270, kH = 200;
-  const int rows = std::max(1, (static_cast<int>(r.metaops.size()) + kCols - 1) / kCols);
+  constexpr size_t kPanels = 12;
+  constexpr double kW = 280, kH = 210;
+  std::vector<std::pair<double, const MetaOpInfo*>> work;
+  double total = 0;
+  for (const MetaOpInfo& m : r.metaops) {
+    if (m.points.empty()) continue;
+    const double w = m.layers * m.points.front().t_s * m.points.front().n;
+    work.push_back({w, &m});
+    total += w;
+  }
+  std::stable_sort(work.begin(), work.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+  const size_t shown = std::min(kPanels, work.size());
+  const int rows = std::max(1, (static_cast<int>(shown) + kCols - 1) / kCols);
   const std::string title = r.scenario + ": scaling curves T_m(n), time of one operator (forward + backward)";
-  svg::Canvas c(kCols * kW + 20, rows * kH + 70, title);
+  svg::Canvas c(kCols * kW + 20, rows * kH + 90, title);
   c.text(20, 20, title, 13, "start", "font-weight=\"bold\"");
   c.text(20, 38,
          "filled dots: measured, hollow: modelled samples; blue line: fitted piecewise alpha-beta curve; dashed: "
          "linear scaling from n = 1; eff = T(1) / (n T(n)) at the largest n",
          10);
-  for (size_t i = 0; i < r.metaops.size(); ++i) {
-    const MetaOpInfo& m = r.metaops[i];
-    if (m.points.empty()) continue;
-    const double ox = 10 + static_cast<double>(i % kCols) * kW, oy = 50 + static_cast<double>(i / kCols) * kH;
+  std::string rest;
+  double rest_share = 0;
+  for (size_t i = shown; i < work.size(); ++i) {
+    rest_share += total > 0 ? work[i].first / total : 0;
+    rest += (rest.empty() ? "" : ", ") + std::to_string(work[i].second->id);
+  }
+  c.text(20, 54,
+         "largest " + std::to_string(shown) + " of " + std::to_string(work.size()) + " MetaOps by work (layers x T(1))" +
+             (rest.empty() ? "" : "; the other " + std::to_string(work.size() - shown) + " (" +
+                                      fixed(100 * rest_share, 1) + "% of the work) not drawn: MetaOps " + rest),
+         10);
+  for (size_t i = 0; i < shown; ++i) {
+    const MetaOpInfo& m = *work[i].second;
+    const double ox = 10 + static_cast<double>(i % kCols) * kW, oy = 66 + static_cast<double>(i / kCols) * kH;
     const ScalingCurve curve(m.points, m.batch);
     const int nmax = curve.max_n();
     double tmin = INFINITY, tmax = 0;
@@ -141,7 +167,7 @@ std::string scaling_svg(const RunResults& r) {
     tmin = std::min(tmin, curve.time_s(nmax) * 1e3);
     const double t1 = m.points.front().t_s * 1e3 * m.points.front().n;
     tmin = std::max(std::min(tmin, t1 / nmax), tmin / 8);
-    svg::Frame f{ox + 58, oy + 22, kW - 78, kH - 66, 0, std::log10(std::max(2, nmax)),
+    svg::Frame f{ox + 58, oy + 32, kW - 78, kH - 76, 0, std::log10(std::max(2, nmax)),
                  std::log10(tmin) - 0.05, std::log10(tmax) + 0.05, true, true};
     std::vector<double> nt;
     std::vector<std::string> nl;
@@ -152,8 +178,10 @@ std::string scaling_svg(const RunResults& r) {
     c.open_group("class=\"metaop\" data-metaop=\"" + std::to_string(m.id) + "\"");
     const double eff = m.points.front().t_s * m.points.front().n / (nmax * curve.time_s(nmax));
     std::string label = m.label;
-    if (label.size() > 40) label = label.substr(0, 39) + "...";
-    c.text(ox + 10, oy + 12, label + "  eff " + fixed(100 * eff, 0) + "%", 10, "start", "font-weight=\"bold\"");
+    if (label.size() > 38) label = label.substr(0, 37) + "...";
+    c.text(ox + 10, oy + 10, label, 10, "start", "font-weight=\"bold\"");
+    c.text(ox + 10, oy + 23,
+           fixed(total > 0 ? 100 * work[i].first / total : 0, 1) + "% of the work, eff " + fixed(100 * eff, 0) + "%", 10);
     f.draw(c, "devices n", "ms", nt, nl);
     std::vector<std::pair<double, double>> fit, ideal;
     for (int k = 0; k <= 40; ++k) {

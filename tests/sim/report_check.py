@@ -109,8 +109,13 @@ def files(sim, source):
         if len(lines) != 2:
             fail("want two progress lines [k/2] point ..., got:\n" + p.stderr)
         index = os.path.join(out, "index.html")
-        if p.stdout.strip() != "Report: " + index:
-            fail("stdout should end with the report path, got %r" % p.stdout)
+        if not p.stdout.startswith("Points (" + os.path.join(out, "points.csv") + ")\n") or \
+                not p.stdout.endswith("\nReport: " + index + "\n"):
+            fail("stdout should be the points table, then the report path, got %r" % p.stdout)
+        with open(os.path.join(out, "points.csv")) as f:
+            csv_lines = len(f.read().splitlines())
+        if len(p.stdout.splitlines()) != 1 + csv_lines + 1:  # title, header and rows, report path
+            fail("the points table should have a row per row of points.csv, got %r" % p.stdout)
         refs = check_html(index)
         points = sorted(os.listdir(os.path.join(out, "points")))
         if len(points) != 2:

@@ -74,6 +74,25 @@ TEST(Svg, UtilisationScalingAndLinePlots) {
   EXPECT_EQ(count(sc, "class=\"metaop\""), 2);
   EXPECT_EQ(count(sc, "<circle"), 8);
   EXPECT_THAT(sc, HasSubstr("(measured)"));
+  // Many MetaOps: the 12 with the most work (layers x T(1)) get panels, largest first; the
+  // rest are named in one line.
+  spindle::RunResults many = r;
+  many.metaops.clear();
+  for (int k = 0; k < 14; ++k) {
+    spindle::MetaOpInfo m = r.metaops.front();
+    m.id = k;
+    m.layers = 1 + (k * 5) % 14;  // 1..14 layers, each once
+    many.metaops.push_back(m);
+  }
+  int largest = 0;
+  for (const auto& m : many.metaops)
+    if (m.layers > many.metaops[static_cast<size_t>(largest)].layers) largest = m.id;
+  const std::string big = spindle::scaling_svg(many);
+  EXPECT_EQ(count(big, "class=\"metaop\""), 12);
+  EXPECT_EQ(big.find("data-metaop=\"" + std::to_string(largest) + "\""), big.find("data-metaop="));
+  EXPECT_THAT(big, HasSubstr("the other 2 ("));
+  // Without markers (utilisation), earlier series are drawn wider so identical lines show.
+  EXPECT_THAT(u, HasSubstr("class=\"series\""));
   const std::string lp = spindle::line_plot_svg("t", "x", "y", {{"one", {{1, 2}, {2, 3}}}, {"two", {{1, 1}}}});
   EXPECT_EQ(count(lp, "class=\"series\""), 2);
   EXPECT_EQ(lp.rfind("</svg>\n"), lp.size() - 7);
