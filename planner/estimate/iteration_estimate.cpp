@@ -48,8 +48,8 @@ struct Activity {
   double tail_s = 0;    // ring steps after the first pay the latency again
 };
 
-// The flows of an activity that move the same bytes, as one group (fluid_network.h's Usage):
-// they share one rate, so they end together.
+// The flows of an activity that move the same bytes over the same route, as one group
+// (fluid_network.h's Usage, the route's links counted once per flow): they share one rate.
 struct FlowState {
   FluidNetwork::Usage usage;
   double left = 0;    // bytes still to move as of `since_s`
@@ -57,6 +57,7 @@ struct FlowState {
   double rate = 0;    // bytes/s while moving
   int activity = 0;
   int version = 0;    // bumped whenever its rate changes or it stops: older finish entries are stale
+  FluidNetwork::Route route;  // the route all its flows take
   bool moving = false;
 };
 
@@ -255,14 +256,19 @@ class Estimator {
     a.latency_s = std::max(a.latency_s, r.latency_s);
     a.tail_s = std::max(a.tail_s, (steps - 1) * r.latency_s);
     bytes = std::max(0.0, bytes);
-    // Joins the activity's group of flows with the same bytes, or starts one.
+    // Joins the activity's group of flows with the same bytes on the same route, or starts one:
+    // flows on one route always get one max-min rate, so the group is exact (a ring phase
+    // between nodes with one NIC per node sends all its channels' flows over one route).
     int group = -1;
-    for (int f : a.flows)
-      if (flows_[static_cast<size_t>(f)].left == bytes) group = f;
+    for (int f : a.flows) {
+      const FlowState& g = flows_[static_cast<size_t>(f)];
+      if (g.left == bytes && std::equal(g.route.links, g.route.links + 4, r.links)) group = f;
+    }
     if (group < 0) {
       group = static_cast<int>(flows_.size());
       FlowState f;
       f.left = bytes;
+      f.route = r;
       f.activity = static_cast<int>(activities_.size());
       a.flows.push_back(group);
       flows_.push_back(std::move(f));

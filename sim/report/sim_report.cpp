@@ -18,23 +18,30 @@ double sequential_s(const std::vector<PlannedSystem>& systems, const std::vector
 
 }  // namespace
 
-std::string verdict_line(const std::vector<std::pair<std::string, SimSummary>>& rows) {
-  const SimSummary* spindle = nullptr;
-  const std::pair<std::string, SimSummary>* other = nullptr;
-  for (const auto& row : rows) {
-    if (row.first == "spindle") spindle = &row.second;
-    else if (other == nullptr || row.second.simulated_s < other->second.simulated_s) other = &row;
+std::string verdict_line(const std::vector<VerdictRow>& rows) {
+  const VerdictRow* spindle = nullptr;
+  const VerdictRow* other = nullptr;
+  bool any_fits = false;
+  for (const VerdictRow& row : rows) any_fits = any_fits || (row.name != "spindle" && row.fits);
+  for (const VerdictRow& row : rows) {
+    if (row.name == "spindle") spindle = &row;
+    else if ((row.fits || !any_fits) && (other == nullptr || row.sim.simulated_s < other->sim.simulated_s)) other = &row;
   }
   if (spindle == nullptr || other == nullptr) return "";
-  const SimSummary& o = other->second;
+  std::string unfit;
+  for (const VerdictRow& row : rows)
+    if (row.name != "spindle" && !row.fits && any_fits && row.sim.simulated_s < spindle->sim.simulated_s)
+      unfit += (unfit.empty() ? "" : ", ") + row.name;
+  if (!unfit.empty()) unfit = "; faster but over the GPUs' memory: " + unfit;
+  const SimSummary& o = other->sim;
   // The category where the two differ most, as "what a vs b ms".
   struct Part {
     const char* what;
     double a, b;
   };
-  const bool spindle_wins = spindle->simulated_s <= o.simulated_s;
-  const SimSummary& win = spindle_wins ? *spindle : o;
-  const SimSummary& lose = spindle_wins ? o : *spindle;
+  const bool spindle_wins = spindle->sim.simulated_s <= o.simulated_s;
+  const SimSummary& win = spindle_wins ? spindle->sim : o;
+  const SimSummary& lose = spindle_wins ? o : spindle->sim;
   const Part parts[] = {{"compute", win.compute_s, lose.compute_s},
                         {"transfer", win.transfer_s, lose.transfer_s},
                         {"weight sync", win.sync_s, lose.sync_s},
@@ -45,9 +52,10 @@ std::string verdict_line(const std::vector<std::pair<std::string, SimSummary>>& 
   const std::string why = std::string(cause->what) + " " + fixed(cause->a * 1e3, 1) + " vs " + fixed(cause->b * 1e3, 1) +
                           " ms per GPU";
   if (spindle_wins)
-    return "spindle is the fastest: " + fixed(o.simulated_s / spindle->simulated_s, 2) + "x over " + other->first +
-           ", the next (" + why + ")";
-  return other->first + " is " + fixed(spindle->simulated_s / o.simulated_s, 2) + "x faster than spindle: " + why;
+    return "spindle is the fastest: " + fixed(o.simulated_s / spindle->sim.simulated_s, 2) + "x over " + other->name +
+           ", the next (" + why + ")" + unfit;
+  return other->name + " is " + fixed(spindle->sim.simulated_s / o.simulated_s, 2) + "x faster than spindle: " + why +
+         unfit;
 }
 
 SimSummary summarize(const ReplayResult& r) {
@@ -119,10 +127,10 @@ std::string simulation_text(const Scenario& s, const std::vector<PlannedSystem>&
                fixed(100 * m.utilization(), 1) + "%", fixed(systems[i].placement.peak_mem_GiB, 1)});
   }
   out += t.render();
-  std::vector<std::pair<std::string, SimSummary>> rows;
+  std::vector<VerdictRow> rows;
   for (size_t i = 0; i < systems.size(); ++i)
     if (systems[i].placement_label.empty() && systems[i].from_file.empty())
-      rows.push_back({systems[i].plan.system, summarize(results[i])});
+      rows.push_back({systems[i].plan.system, summarize(results[i]), systems[i].placement.over_memory_devices == 0});
   if (const std::string v = verdict_line(rows); !v.empty()) out += "  " + v + "\n";
   out += "  per GPU, means over GPUs: compute = forward + backward; transfer = blocked on activations, their gradients "
          "and contrastive gathers once sent; sync = blocked on weight-gradient sync once every member arrived; idle = "
@@ -163,9 +171,10 @@ std::string merge_simulation_json(const std::string& summary_json, const Scenari
     e["gpu_utilization"] = m.utilization();
     e["trace"] = i < traces.size() ? traces[i] : "";
   }
-  std::vector<std::pair<std::string, SimSummary>> rows;
+  std::vector<VerdictRow> rows;
   for (size_t i = 0; i < results.size(); ++i)
-    if (list[i]["placement"] == "spindle") rows.push_back({list[i]["name"].get<std::string>(), summarize(results[i])});
+    if (list[i]["placement"] == "spindle")
+      rows.push_back({list[i]["name"].get<std::string>(), summarize(results[i]), list[i]["over_memory_devices"] == 0});
   j["verdict"] = verdict_line(rows);
   const Cluster& c = s.cluster;
   j["network"] = {{"model", "CM02"},

@@ -74,7 +74,8 @@ std::string run_config(const Config& c, bool always_simulate) {
   const std::vector<PlannedSystem> planned = plan_systems(m, system_names());
   const double planning_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   double best_other = 1e300;
-  for (size_t i = 1; i < planned.size(); ++i) best_other = std::min(best_other, planned[i].estimated_s);
+  for (size_t i = 1; i < planned.size(); ++i)
+    if (planned[i].placement.over_memory_devices == 0) best_other = std::min(best_other, planned[i].estimated_s);
   const bool simulate_it = always_simulate || planned[0].estimated_s > best_other * 0.98;
   std::vector<ReplayResult> results;
   if (simulate_it) {
@@ -90,7 +91,8 @@ std::string run_config(const Config& c, bool always_simulate) {
   const double sync = results.empty() ? sp.estimated_sync_s : summarize(results[0]).sync_s;
   const double iter = results.empty() ? sp.estimated_s : results[0].iteration_s;
   out += "\t" + (sp.plan.schedule_from.empty() ? std::string("own") : sp.plan.schedule_from);
-  out += "\t" + std::to_string(sync / iter) + "\t" + std::to_string(planning_s);
+  out += "\t" + std::to_string(sync / iter) + "\t" + std::to_string(planning_s) + "\t";
+  for (const PlannedSystem& ps : planned) out += ps.placement.over_memory_devices > 0 ? "!" : "-";
   return out;
 }
 
@@ -133,9 +135,13 @@ int run_planner_grid(const GridOptions& options) {
     for (const std::string& x : split(f[1 + names.size()], ',')) sim.push_back(std::stod(x));
     const bool has_sim = !sim.empty();
     const std::vector<double>& v = has_sim ? sim : est;
-    size_t best = 1;
-    for (size_t k = 2; k < names.size(); ++k)
-      if (v[k] < v[best]) best = k;
+    // The best other system among those whose plans fit in memory (all, when none does).
+    const std::string fits = f[5 + names.size()];
+    bool any_fits = false;
+    for (size_t k = 1; k < names.size(); ++k) any_fits = any_fits || fits[k] == '-';
+    size_t best = 0;
+    for (size_t k = 1; k < names.size(); ++k)
+      if ((!any_fits || fits[k] == '-') && (best == 0 || v[k] < v[best])) best = k;
     const double ratio = v[0] / v[best];
     ratios.push_back(ratio);
     double max_err = 0;
@@ -159,7 +165,7 @@ int run_planner_grid(const GridOptions& options) {
                      ": " + fixed(ratio, 3) + " (" + (has_sim ? "simulated" : "estimated") + ")\n";
     }
     std::vector<std::string> row = {c.scenario, std::to_string(c.nodes), c.net, "x" + fixed(c.batch, 1), f[0]};
-    for (size_t k = 0; k < names.size(); ++k) row.push_back(fixed(v[k] * 1e3, 2));
+    for (size_t k = 0; k < names.size(); ++k) row.push_back(fixed(v[k] * 1e3, 2) + (fits[k] == '!' ? " !" : ""));
     row.push_back(has_sim ? "yes" : "est");
     row.push_back(fixed(ratio, 3));
     row.push_back(names[best]);
@@ -172,8 +178,9 @@ int run_planner_grid(const GridOptions& options) {
   std::printf("Planner grid: %zu configurations (%d simulated on SimGrid, the rest by the planner's estimate), %.0f s wall "
               "on %d processes\n%s",
               configs.size(), simulated, wall, options.parallel, t.render().c_str());
-  std::printf("spindle/best other: spindle's iteration over the fastest other system (simulated where simulated); "
-              "spindle's plan: its own or the system whose plan it took\n");
+  std::printf("spindle/best other: spindle's iteration over the fastest other system whose plan fits in memory "
+              "(simulated where simulated); !: the plan does not fit in the GPUs' memory; spindle's plan: its own or "
+              "the system whose plan it took\n");
   std::printf("spindle's own plan: %d of %zu; another system's: %d; gain of its own plans over the best other system: "
               "median %.3fx, worst %.3fx\n",
               own, configs.size(), taken, median(own_gain), own_gain.empty() ? 0.0 : *std::min_element(own_gain.begin(), own_gain.end()));
