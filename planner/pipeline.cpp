@@ -27,8 +27,9 @@ ScenarioModel::ScenarioModel(Scenario scenario, const Profile* profile)
 
 namespace {
 
-// spindle's choice: every candidate plan (its own and every other system's) placed by Spindle's
-// placement, lowered with spindle's default sync and estimated; the three fastest also placed
+// spindle's choice: every candidate plan (its own, with Megatron-LM's sync, and every other
+// system's, with that system's sync) placed by Spindle's placement, lowered and estimated;
+// the three fastest also placed
 // on device ids in order; the two fastest of all tried again with every other sync setting;
 // the fastest estimate within memory is taken. Above [planner] score_candidates_up_to_gpus,
 // the compute-fastest own candidate is kept unscored.
@@ -58,8 +59,7 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
   for (const std::string& other : others) {
     PlanCandidate c{other + "'s plan", planner.plan(other)};
     c.plan.system = "spindle";
-    c.plan.schedule_from = other;
-    c.plan.sync = sync_policy("spindle", m.s.planner);
+    c.plan.schedule_from = other;  // and its sync settings, as that system runs it
     for (std::string& note : c.plan.notes) note = other + "'s plan: " + note;
     cands.push_back(std::move(c));
   }
@@ -107,7 +107,8 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
   const std::vector<SyncPolicy> syncs = sync_choices(m.s.planner);
   for (size_t k = 0; k < std::min<size_t>(2, order.size()); ++k) {
     const Scored base = scored[order[k]];
-    for (size_t j = 1; j < syncs.size(); ++j) {
+    for (size_t j = 0; j < syncs.size(); ++j) {
+      if (syncs[j].framework == base.plan.sync.framework) continue;
       Scored x = base;
       x.plan.sync = syncs[j];
       x.name += ", " + syncs[j].framework + " sync";
@@ -126,7 +127,7 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
   Scored& b = scored[best];
   b.plan.notes.push_back("chosen by the estimated iteration (compute, transfers and weight sync on the placed devices) "
                          "among " + std::to_string(scored.size()) + " candidates; taken: " + b.name + ", " +
-                         fixed(b.estimate.iteration_s * 1e3, 3) + " ms; fastest with spindle's default sync: " + tried);
+                         fixed(b.estimate.iteration_s * 1e3, 3) + " ms; fastest before trying other sync settings: " + tried);
   b.plan.notes.push_back("weight sync: " + b.plan.sync.text());
   PlannedSystem out{std::move(b.plan), b.placement, 0.0, "", ""};
   out.estimated_s = b.estimate.iteration_s;
