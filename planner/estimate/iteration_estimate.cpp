@@ -146,6 +146,17 @@ class Estimator {
         const std::optional<Busy> what = busy_category(in.kind);
         if (what && now_ > from) dev.time.seconds(*what) += now_ - from;
       };
+      // A collective this device waits for: parks it until the collective is done (false), or
+      // charges the wait since the collective started (true).
+      auto waited = [&](CollectiveRun& c) {
+        if (!c.done) {
+          c.waiters.push_back(static_cast<int>(d));
+          dev.blocked_since = since;
+          return false;
+        }
+        charge(std::max(since, c.start_s));
+        return true;
+      };
       switch (in.kind) {
         case InstrKind::kForward:
         case InstrKind::kBackward:
@@ -171,27 +182,13 @@ class Estimator {
           break;
         }
         case InstrKind::kGather:
-        case InstrKind::kParamGather: {
-          CollectiveRun& c = arrive(in, in.kind, d, dev.blocked_since < 0);
-          if (!c.done) {
-            c.waiters.push_back(static_cast<int>(d));
-            dev.blocked_since = since;
-            return;
-          }
-          charge(std::max(since, c.start_s));
+        case InstrKind::kParamGather:
+          if (!waited(arrive(in, in.kind, dev.blocked_since < 0))) return;
           break;
-        }
-        case InstrKind::kSyncStart: arrive(in, in.kind, d, true); break;
-        case InstrKind::kSyncWait: {
-          CollectiveRun& c = run_of(in.collective, InstrKind::kSyncStart);
-          if (!c.done) {
-            c.waiters.push_back(static_cast<int>(d));
-            dev.blocked_since = since;
-            return;
-          }
-          charge(std::max(since, c.start_s));
+        case InstrKind::kSyncStart: arrive(in, in.kind, true); break;
+        case InstrKind::kSyncWait:
+          if (!waited(run_of(in.collective, InstrKind::kSyncStart))) return;
           break;
-        }
         case InstrKind::kStep: break;  // no optimizer time (the simulator and the plan charge none)
       }
       dev.blocked_since = -1;
@@ -222,7 +219,7 @@ class Estimator {
   }
 
   // A member arrives (once: `first` is false when a blocked device is resumed at it).
-  CollectiveRun& arrive(const Instr& in, InstrKind kind, size_t /*d*/, bool first) {
+  CollectiveRun& arrive(const Instr& in, InstrKind kind, bool first) {
     CollectiveRun& c = run_of(in.collective, kind);
     if (!first) return c;
     c.instr = &in;
