@@ -1,6 +1,8 @@
 // Simulation tables and JSON fields (see sim_report.h).
 #include "sim/report/sim_report.h"
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "traces/errors.h"
@@ -33,6 +35,7 @@ std::string verdict_line(const std::vector<VerdictRow>& rows) {
     if (row.name != "spindle" && !row.fits && any_fits && row.sim.simulated_s < spindle->sim.simulated_s)
       unfit += (unfit.empty() ? "" : ", ") + row.name;
   if (!unfit.empty()) unfit = "; faster but over the GPUs' memory: " + unfit;
+  if (!spindle->from.empty()) unfit += "; spindle runs " + spindle->from + "'s plan (its estimate was the fastest)";
   const SimSummary& o = other->sim;
   // The category where the two differ most, as "what a vs b ms".
   struct Part {
@@ -51,6 +54,9 @@ std::string verdict_line(const std::vector<VerdictRow>& rows) {
     if (p.b - p.a > cause->b - cause->a) cause = &p;
   const std::string why = std::string(cause->what) + " " + fixed(cause->a * 1e3, 1) + " vs " + fixed(cause->b * 1e3, 1) +
                           " ms per GPU";
+  if (std::abs(spindle->sim.simulated_s / o.simulated_s - 1) < 0.005)
+    return "spindle and " + other->name + " tie (" + fixed(spindle->sim.simulated_s * 1e3, 3) + " vs " +
+           fixed(o.simulated_s * 1e3, 3) + " ms)" + unfit;
   if (spindle_wins)
     return "spindle is the fastest: " + fixed(o.simulated_s / spindle->sim.simulated_s, 2) + "x over " + other->name +
            ", the next (" + why + ")" + unfit;
@@ -130,7 +136,8 @@ std::string simulation_text(const Scenario& s, const std::vector<PlannedSystem>&
   std::vector<VerdictRow> rows;
   for (size_t i = 0; i < systems.size(); ++i)
     if (systems[i].placement_label.empty() && systems[i].from_file.empty())
-      rows.push_back({systems[i].plan.system, summarize(results[i]), systems[i].placement.over_memory_devices == 0});
+      rows.push_back({systems[i].plan.system, summarize(results[i]), systems[i].placement.over_memory_devices == 0,
+                      systems[i].plan.schedule_from});
   if (const std::string v = verdict_line(rows); !v.empty()) out += "  " + v + "\n";
   out += "  per GPU, means over GPUs: compute = forward + backward; transfer = blocked on activations, their gradients "
          "and contrastive gathers once sent; sync = blocked on weight-gradient sync once every member arrived; idle = "
@@ -174,7 +181,8 @@ std::string merge_simulation_json(const std::string& summary_json, const Scenari
   std::vector<VerdictRow> rows;
   for (size_t i = 0; i < results.size(); ++i)
     if (list[i]["placement"] == "spindle")
-      rows.push_back({list[i]["name"].get<std::string>(), summarize(results[i]), list[i]["over_memory_devices"] == 0});
+      rows.push_back({list[i]["name"].get<std::string>(), summarize(results[i]), list[i]["over_memory_devices"] == 0,
+                      list[i]["schedule_from"].get<std::string>()});
   j["verdict"] = verdict_line(rows);
   const Cluster& c = s.cluster;
   j["network"] = {{"model", "CM02"},

@@ -37,12 +37,14 @@ std::string merge_simulation_json(const std::string& summary_json, const Scenari
 // One line saying who wins and why: "uniform is 1.06x faster than spindle: weight sync 8.7
 // vs 29.6 ms" or "spindle is the fastest: 1.05x over uniform (idle 3.1 vs 5.0 ms)", comparing
 // with the fastest other system whose plan fits in memory (and naming faster ones that do
-// not); "" without a spindle row or another system. `rows`: each system (ablation rows and
+// not, and the system whose plan spindle runs when it is not its own); "" without a spindle
+// row or another system. `rows`: each system (ablation rows and
 // plans read from files left out by the caller).
 struct VerdictRow {
   std::string name;
   SimSummary sim;
   bool fits = true;  // within every GPU's memory
+  std::string from;  // the system whose plan it runs (spindle's schedule_from), "" for its own
 };
 std::string verdict_line(const std::vector<VerdictRow>& rows);
 
