@@ -11,6 +11,10 @@
 #include "traces/text_table.h"
 
 namespace spindle {
+
+ScenarioModel::ScenarioModel(Scenario scenario, const Profile* profile)
+    : s(std::move(scenario)), g(build_graph(s)), mg(contract(g)), cost(s, g, mg, profile) {}
+
 namespace {
 
 void set_estimate(const ScenarioModel& m, PlannedSystem& ps) {
@@ -20,19 +24,20 @@ void set_estimate(const ScenarioModel& m, PlannedSystem& ps) {
   ps.estimated_sync_s = e.sync_s;
 }
 
-}  // namespace
-
-ScenarioModel::ScenarioModel(Scenario scenario, const Profile* profile)
-    : s(std::move(scenario)), g(build_graph(s)), mg(contract(g)), cost(s, g, mg, profile) {}
-
-namespace {
+// Indices 0..n-1 ordered by `less` (stable).
+template <class Less>
+std::vector<size_t> ranked(size_t n, Less less) {
+  std::vector<size_t> order(n);
+  for (size_t i = 0; i < n; ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), less);
+  return order;
+}
 
 // spindle's choice: every candidate plan (its own, with Megatron-LM's sync, and every other
 // system's, with that system's sync) placed by Spindle's placement, lowered and estimated;
-// the three fastest also placed
-// on device ids in order; the two fastest of all tried again with every other sync setting;
-// the fastest estimate within memory is taken. Above [planner] score_candidates_up_to_gpus,
-// the compute-fastest own candidate is kept unscored.
+// the three fastest also placed on device ids in order; the two fastest of all tried again
+// with every other sync setting; the fastest estimate within memory is taken. Above
+// [planner] score_candidates_up_to_gpus, the compute-fastest own candidate is kept unscored.
 PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, const std::vector<std::string>& others) {
   const auto t0 = std::chrono::steady_clock::now();
   // Planning time: the plans spindle uses (each as if planned alone, whenever it was planned)
@@ -50,7 +55,6 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
   };
   struct Scored {
     std::string name;  // for the notes
-    std::string from;  // the system whose plan it is ("" for spindle's own)
     Plan plan;         // placed
     PlacementReport placement;
     IterationEstimate estimate;
@@ -65,7 +69,7 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
   }
   std::vector<Scored> scored;
   auto score = [&](const PlanCandidate& c, PlacementPolicy policy) {
-    Scored x{c.name + ", " + placement_name(policy) + " placement", c.plan.schedule_from, c.plan, {}, {}};
+    Scored x{c.name + ", " + placement_name(policy) + " placement", c.plan, {}, {}};
     x.placement = place(x.plan, m.s, m.g, m.mg, policy);
     x.estimate = estimate(m, lower_checked(m, x.plan));
     scored.push_back(std::move(x));
@@ -74,7 +78,7 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
   if (gpus > m.s.planner.score_candidates_up_to_gpus) {
     // Too large to score every candidate (the estimate costs about as much as a simulation):
     // the compute-fastest own candidate, as SystemPlanner plans it.
-    Scored b{"its compute-fastest plan", "", planner.plan("spindle"), {}, {}};
+    Scored b{"its compute-fastest plan", planner.plan("spindle"), {}, {}};
     b.placement = place(b.plan, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
     b.plan.notes.push_back("candidates not scored by the estimate: " + std::to_string(gpus) +
                            " GPUs > [planner] score_candidates_up_to_gpus = " +
@@ -87,23 +91,19 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
   }
   // Every candidate with Spindle's placement, then the three fastest also on device ids in order.
   for (const PlanCandidate& c : cands) score(c, PlacementPolicy::kSpindle);
-  {
-    std::vector<size_t> by(scored.size());
-    for (size_t i = 0; i < by.size(); ++i) by[i] = i;
-    std::stable_sort(by.begin(), by.end(), [&](size_t a, size_t b) {
-      return scored[a].estimate.iteration_s < scored[b].estimate.iteration_s;
-    });
-    for (size_t k = 0; k < std::min<size_t>(3, by.size()); ++k) score(cands[by[k]], PlacementPolicy::kSequential);
-  }
+  const std::vector<size_t> by_estimate = ranked(scored.size(), [&](size_t a, size_t b) {
+    return scored[a].estimate.iteration_s < scored[b].estimate.iteration_s;
+  });
+  for (size_t k = 0; k < std::min<size_t>(3, by_estimate.size()); ++k)
+    score(cands[by_estimate[k]], PlacementPolicy::kSequential);
   // Memory is a hard constraint: a placement within memory beats any that is not.
   auto better = [](const Scored& a, const Scored& b) {
     const bool fa = a.placement.over_memory_devices == 0, fb = b.placement.over_memory_devices == 0;
     if (fa != fb) return fa;
     return a.estimate.iteration_s < b.estimate.iteration_s * (1 - 1e-9);
   };
-  std::vector<size_t> order(scored.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return better(scored[a], scored[b]); });
+  const std::vector<size_t> order =
+      ranked(scored.size(), [&](size_t a, size_t b) { return better(scored[a], scored[b]); });
   const std::vector<SyncPolicy> syncs = sync_choices(m.s.planner);
   for (size_t k = 0; k < std::min<size_t>(2, order.size()); ++k) {
     const Scored base = scored[order[k]];

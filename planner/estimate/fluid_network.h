@@ -30,7 +30,7 @@ class FluidNetwork {
 
   // A group of flows that move the same bytes and start and end together (a transfer, or the
   // flows of one collective phase): the links they cross and how many of them cross each.
-  using Usage = std::vector<std::pair<int, int>>;  // (link, flows), links ascending
+  using Usage = std::vector<std::pair<int, int>>;  // (link, flows), each link once
 
   // Max-min fair rates (bytes/s per flow) of flow groups sharing the links, one rate per group:
   // a link carrying c flows of a group at rate r gives the group c x r of its capacity.

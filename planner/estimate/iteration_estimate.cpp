@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <map>
 #include <queue>
 #include <string>
 #include <tuple>
@@ -28,7 +29,6 @@ struct Tensor {
 };
 
 struct CollectiveRun {
-  const Instr* instr = nullptr;
   int arrived = 0;
   bool done = false;
   double start_s = 0;
@@ -58,7 +58,6 @@ struct FlowState {
   int activity = 0;
   int version = 0;    // bumped whenever its rate changes or it stops: older finish entries are stale
   FluidNetwork::Route route;  // the route all its flows take
-  bool moving = false;
 };
 
 struct Device {
@@ -222,7 +221,6 @@ class Estimator {
   CollectiveRun& arrive(const Instr& in, InstrKind kind, bool first) {
     CollectiveRun& c = run_of(in.collective, kind);
     if (!first) return c;
-    c.instr = &in;
     if (++c.arrived == static_cast<int>(in.group.size())) {
       c.start_s = now_;
       const std::vector<int> group(in.group.begin(), in.group.end());
@@ -256,38 +254,25 @@ class Estimator {
     // Joins the activity's group of flows with the same bytes on the same route, or starts one:
     // flows on one route always get one max-min rate, so the group is exact (a ring phase
     // between nodes with one NIC per node sends all its channels' flows over one route).
-    int group = -1;
-    for (int f : a.flows) {
-      const FlowState& g = flows_[static_cast<size_t>(f)];
-      if (g.left == bytes && std::equal(g.route.links, g.route.links + 4, r.links)) group = f;
-    }
-    if (group < 0) {
-      group = static_cast<int>(flows_.size());
+    auto [it, fresh] = group_of_.insert(
+        {std::make_tuple(bytes, r.links[0], r.links[1], r.links[2], r.links[3]), static_cast<int>(flows_.size())});
+    if (fresh) {
       FlowState f;
       f.left = bytes;
       f.route = r;
       f.activity = static_cast<int>(activities_.size());
-      a.flows.push_back(group);
+      for (int k = 0; k < r.count; ++k) f.usage.push_back({r.links[k], 0});
+      a.flows.push_back(it->second);
       flows_.push_back(std::move(f));
       flow_seen_.push_back(0);
     }
-    FluidNetwork::Usage& u = flows_[static_cast<size_t>(group)].usage;
-    for (int k = 0; k < r.count; ++k) u.push_back({r.links[k], 1});  // merged in begin()
+    for (auto& link : flows_[static_cast<size_t>(it->second)].usage) ++link.second;
     ++flow_count_;
   }
 
   // The activity's flows start moving after their route latency.
   void begin(Activity a) {
-    for (int f : a.flows) {  // each group's links ascending, once each with its flow count
-      FluidNetwork::Usage& u = flows_[static_cast<size_t>(f)].usage;
-      std::sort(u.begin(), u.end());
-      size_t w = 0;
-      for (size_t i = 0; i < u.size(); ++i) {
-        if (w > 0 && u[w - 1].first == u[i].first) u[w - 1].second += u[i].second;
-        else u[w++] = u[i];
-      }
-      u.resize(w);
-    }
+    group_of_.clear();
     const double latency = a.latency_s;
     activities_.push_back(std::move(a));
     push(now_ + latency, Timer::kFlowsStart, static_cast<int>(activities_.size()) - 1);
@@ -298,7 +283,6 @@ class Estimator {
     for (int f : a.flows) {
       FlowState& fl = flows_[static_cast<size_t>(f)];
       if (fl.left <= 0) continue;
-      fl.moving = true;
       fl.since_s = now_;
       ++a.moving;
       for (const auto& [link, count] : fl.usage) {
@@ -311,7 +295,6 @@ class Estimator {
 
   void flow_done(int f) {
     FlowState& fl = flows_[static_cast<size_t>(f)];
-    fl.moving = false;
     fl.left = 0;
     ++fl.version;
     for (const auto& [link, count] : fl.usage) {
@@ -397,6 +380,8 @@ class Estimator {
   std::vector<CollectiveRun> runs_;
   std::vector<Activity> activities_;
   std::vector<FlowState> flows_;
+  // The groups of the activity being built, by (bytes, route links).
+  std::map<std::tuple<double, int, int, int, int>, int> group_of_;
   std::vector<std::vector<int>> on_link_;  // moving flows per link
   std::vector<int> dirty_links_;            // links whose flows changed since the last solve
   std::priority_queue<std::tuple<double, int, int>, std::vector<std::tuple<double, int, int>>, std::greater<>>

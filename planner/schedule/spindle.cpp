@@ -36,12 +36,11 @@ std::vector<PlanCandidate> spindle_candidates(const LevelPlans& levels, const Sc
   return cands;
 }
 
-Plan plan_spindle(const LevelPlans& levels, const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
-  std::vector<PlanCandidate> cands = spindle_candidates(levels, s, mg, cost);
+size_t fastest_candidate(const std::vector<PlanCandidate>& candidates) {
   size_t best = 0;
-  for (size_t i = 1; i < cands.size(); ++i)
-    if (cands[i].plan.planned_s < cands[best].plan.planned_s * (1 - 1e-9)) best = i;
-  return std::move(cands[best].plan);
+  for (size_t i = 1; i < candidates.size(); ++i)
+    if (candidates[i].plan.planned_s < candidates[best].plan.planned_s * (1 - 1e-9)) best = i;
+  return best;
 }
 
 }  // namespace spindle

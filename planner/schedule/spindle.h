@@ -25,7 +25,7 @@ struct PlanCandidate {
 std::vector<PlanCandidate> spindle_candidates(const LevelPlans& levels, const Scenario& s, const MetaGraph& mg,
                                               const CostModel& cost);
 
-// The candidate with the shortest planned (compute) makespan, its notes naming every candidate.
-Plan plan_spindle(const LevelPlans& levels, const Scenario& s, const MetaGraph& mg, const CostModel& cost);
+// The index of the candidate with the shortest planned (compute) makespan, the first on ties.
+size_t fastest_candidate(const std::vector<PlanCandidate>& candidates);
 
 }  // namespace spindle

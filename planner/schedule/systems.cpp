@@ -14,8 +14,6 @@
 namespace spindle {
 namespace {
 
-bool uses_levels(const std::string& name) { return name == "spindle"; }
-
 SyncPolicy megatron(const PlannerOptions& o) {
   return {"Megatron-LM", 40'000'000, 1'000'000, 0, o.grad_reduce_bytes};
 }
@@ -87,10 +85,7 @@ const Plan& SystemPlanner::plan(const std::string& name) {
   check_system_name(name);
   if (name == "spindle") {
     const std::vector<PlanCandidate>& own = spindle_own();
-    size_t best = 0;
-    for (size_t i = 1; i < own.size(); ++i)
-      if (own[i].plan.planned_s < own[best].plan.planned_s * (1 - 1e-9)) best = i;
-    return plans_.emplace(name, own[best].plan).first->second;
+    return plans_.emplace(name, own[fastest_candidate(own)].plan).first->second;
   }
   const auto t0 = std::chrono::steady_clock::now();
   Plan p;
@@ -114,7 +109,7 @@ double SystemPlanner::own_seconds(const std::string& name) const {
 
 double SystemPlanner::seconds(const std::string& name) const {
   double s = own_seconds(name);
-  if (uses_levels(name)) s += levels_s_;
+  if (name == "spindle") s += levels_s_;  // the level search it is made from
   return s;
 }
 

@@ -18,8 +18,12 @@ std::filesystem::path write_run_report(const std::filesystem::path& dir, const s
 
 // Writes DIR/index.html, DIR/points.csv and the sweep plots for the study in DIR (points.json,
 // study.toml, points/<slug>/ as spindle-sim writes them); points not finished are listed as
-// missing. Returns the path of index.html.
-std::filesystem::path write_study_report(const std::filesystem::path& dir);
+// missing. Returns the path of index.html and points.csv's rows as a text table.
+struct StudyReport {
+  std::filesystem::path index;
+  std::string points_table;  // titled with points.csv's path
+};
+StudyReport write_study_report(const std::filesystem::path& dir);
 
 // Reads a study's published-speedups file as the report will (InputError naming file:line:col),
 // so a bad one stops the study before any point runs.

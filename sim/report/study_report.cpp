@@ -147,7 +147,7 @@ std::string paper_table(const PaperData& paper, const std::vector<PointRow>& poi
 
 void check_paper_speedups(const fs::path& file) { read_paper(file); }
 
-fs::path write_study_report(const fs::path& dir) {
+StudyReport write_study_report(const fs::path& dir) {
   const fs::path pj = dir / "points.json";
   std::error_code ec;
   if (!fs::is_regular_file(pj, ec))
@@ -186,19 +186,42 @@ fs::path write_study_report(const fs::path& dir) {
   }
   const int done = static_cast<int>(std::count_if(points.begin(), points.end(), [](const PointRow& p) { return p.done; }));
 
-  // points.csv: one row per point and system.
-  std::string csv = "index,slug";
-  for (const std::string& k : keys) csv += "," + csv_field(k);
-  csv += ",scenario,gpus,system,planned_ms,simulated_ms,speedup_vs_sequential,gpu_utilization\n";
+  // points.csv, one row per point and system, and the same rows as a text table for the
+  // terminal. Text columns are quoted in the CSV (and a sweep key's name in its header).
+  struct Column {
+    std::string name;
+    bool quote_name = false, quote_cells = false;
+  };
+  std::vector<Column> columns = {{"index"}, {"slug", false, true}};
+  for (const std::string& k : keys) columns.push_back({k, true, true});
+  for (const char* c : {"scenario", "gpus", "system", "planned_ms", "simulated_ms", "speedup_vs_sequential",
+                        "gpu_utilization"})
+    columns.push_back({c, false, std::string(c) == "scenario" || std::string(c) == "system"});
+  std::vector<std::vector<std::string>> rows;
   for (const PointRow& p : points) {
     if (!p.done) continue;
     for (const SystemRun& s : p.run.systems) {
-      csv += std::to_string(p.index) + "," + csv_field(p.slug);
-      for (const std::string& k : keys) csv += "," + csv_field(p.coord(k) ? p.coord(k)->value : "");
-      csv += "," + csv_field(p.run.scenario) + "," + std::to_string(p.run.gpus) + "," + csv_field(s.name) + "," +
-             fixed(s.planned_s * 1e3, 4) + "," + fixed(s.simulated_s * 1e3, 4) + "," +
-             (s.speedup > 0 ? fixed(s.speedup, 4) : "") + "," + fixed(s.utilization, 4) + "\n";
+      std::vector<std::string> row = {std::to_string(p.index), p.slug};
+      for (const std::string& k : keys) row.push_back(p.coord(k) ? p.coord(k)->value : "");
+      for (const std::string& v : {p.run.scenario, std::to_string(p.run.gpus), s.name, fixed(s.planned_s * 1e3, 4),
+                                   fixed(s.simulated_s * 1e3, 4), s.speedup > 0 ? fixed(s.speedup, 4) : "",
+                                   fixed(s.utilization, 4)})
+        row.push_back(v);
+      rows.push_back(std::move(row));
     }
+  }
+  std::string csv;
+  TextTable table;
+  for (size_t c = 0; c < columns.size(); ++c) {
+    csv += (c ? "," : "") + (columns[c].quote_name ? csv_field(columns[c].name) : columns[c].name);
+    table.add_column(columns[c].name, TextTable::Align::kRight);
+  }
+  csv += "\n";
+  for (const std::vector<std::string>& row : rows) {
+    for (size_t c = 0; c < columns.size(); ++c)
+      csv += (c ? "," : "") + (columns[c].quote_cells ? csv_field(row[c]) : row[c]);
+    csv += "\n";
+    table.add_row(row);
   }
   write_file_atomically(dir / "points.csv", csv);
 
@@ -329,7 +352,7 @@ fs::path write_study_report(const fs::path& dir) {
     body += "<h2>Study file</h2>\n<pre>" + html_escape(read_file(dir / "study.toml")) + "</pre>\n";
   const fs::path index = dir / "index.html";
   write_file_atomically(index, html_page("Study " + name + " - spindle-sim report", body));
-  return index;
+  return {index, "Points (" + (dir / "points.csv").string() + ")\n" + table.render()};
 }
 
 }  // namespace spindle

@@ -54,7 +54,7 @@ int run_subcommand(int argc, char** argv) {
     }
     std::error_code ec;
     if (fs::is_regular_file(fs::path(dir) / "points.json", ec)) {
-      const fs::path index = write_study_report(dir);  // written before anything is printed
+      const fs::path index = write_study_report(dir).index;  // written before anything is printed
       std::cout << "Report: " << index.string() << "\n";
     } else if (fs::is_regular_file(fs::path(dir) / "summary.json", ec)) {
       const fs::path index = write_run_report(dir, "");

@@ -11,9 +11,6 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
-#include <sstream>
-#include <utility>
-#include <vector>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -25,7 +22,6 @@
 #include "sim/study/progress.h"
 #include "traces/atomic_file.h"
 #include "traces/errors.h"
-#include "traces/text_table.h"
 
 namespace spindle {
 namespace fs = std::filesystem;
@@ -275,34 +271,10 @@ int run_study(const fs::path& file, const StudyOptions& o) {
     std::cout << "shard " << o.shard << "/" << o.shards << " finished; once every shard is done: spindle-sim report "
               << dir.string() << "\n";
   } else {
-    const fs::path index = write_study_report(dir);  // written before anything is printed
-    std::cout << points_table(dir / "points.csv") << "Report: " << index.string() << "\n";
+    const StudyReport report = write_study_report(dir);  // written before anything is printed
+    std::cout << report.points_table << "Report: " << report.index.string() << "\n";
   }
   return failed.empty() ? 0 : 1;
-}
-
-std::string points_table(const fs::path& csv) {
-  std::istringstream in(read_file(csv));
-  TextTable t;
-  bool header = true;
-  for (std::string line; std::getline(in, line);) {
-    std::vector<std::string> cells;
-    std::string cell;
-    bool quoted = false;
-    for (char ch : line) {  // points.csv quotes cells holding commas
-      if (ch == '"') quoted = !quoted;
-      else if (ch == ',' && !quoted) cells.push_back(std::exchange(cell, ""));
-      else cell += ch;
-    }
-    cells.push_back(cell);
-    if (header) {
-      for (const std::string& h : cells) t.add_column(h, TextTable::Align::kRight);
-      header = false;
-    } else {
-      t.add_row(cells);
-    }
-  }
-  return "Points (" + csv.string() + ")\n" + t.render();
 }
 
 }  // namespace spindle

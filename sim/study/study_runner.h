@@ -32,7 +32,4 @@ int run_study(const std::filesystem::path& file, const StudyOptions& options);
 // What a point's report shows as its scenario: the coordinates, then the study file.
 std::string point_scenario_text(const Study& study, int index);
 
-// A study's points.csv as a text table for the terminal, titled with its path.
-std::string points_table(const std::filesystem::path& csv);
-
 }  // namespace spindle
