@@ -9,7 +9,7 @@ SPINDLE_BUILD="${SPINDLE_BUILD:-$SPINDLE_ROOT/build}"
 SPINDLE_PACKAGES=(
   g++ cmake ninja-build pkg-config
   libboost-graph-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libsimgrid-dev libhdf5-dev hdf5-tools
+  libgtest-dev libgmock-dev libsimgrid-dev libhdf5-dev hdf5-tools coinor-libcbc-dev coinor-libclp-dev
   python3 python3-h5py chromium
 )
 

@@ -1,8 +1,9 @@
-// spindle-bench-planner [--grid-only | --scaling-only | --quick]: issue 17's grid of every
-// system over the zoo, cluster sizes, networks and batches (bench_planner_grid.h), then the
-// planning time of the 10-task model at 8 ... 1,024 GPUs (weak-scaled: every task's batch grows
-// with the GPU count so that GPUs have work), per system and for one candidate's scoring by
-// spindle (placement, lowering, estimate). Goal: spindle under 1 s at 1,024 GPUs.
+// spindle-bench-planner [--grid-only | --scaling-only | --levels-only | --quick]: issue 17's
+// grid of every system over the zoo, cluster sizes, networks and batches (bench_planner_grid.h);
+// the planning time of the 10-task model at 8 ... 1,024 GPUs (weak-scaled: every task's batch
+// grows with the GPU count so that GPUs have work), per system and for one candidate's scoring by
+// spindle (placement, lowering, estimate), goal: spindle under 1 s at 1,024 GPUs; then the
+// planners' compute plans against C* on Multitask-CLIP (README "Wavefront scheduling").
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -90,18 +91,51 @@ int scaling() {
   return 0;
 }
 
+// spindle-paper and spindle's own compute-fastest candidate against C*, C*valid and the lower
+// bound on Multitask-CLIP at 8 ... 64 GPUs, and the time spindle's own candidates take.
+int levels() {
+  using namespace spindle;
+  using Clock = std::chrono::steady_clock;
+  TextTable t;
+  for (const char* c : {"scenario", "GPUs", "spindle-paper ms", "x C*", "x C*valid", "x lower bound",
+                        "speedup vs sequential", "spindle own ms", "x C* ", "speedup", "planning s"})
+    t.add_column(c, std::string(c) == "scenario" ? TextTable::Align::kLeft : TextTable::Align::kRight);
+  for (const char* name : {"multitask-clip-4", "multitask-clip-7", "multitask-clip-10"})
+    for (int nodes : {1, 2, 4, 8}) {
+      LoadOptions o;
+      o.overrides = {"cluster.nodes=" + std::to_string(nodes)};
+      ScenarioModel m(load_scenario(default_data_dir() / (std::string(name) + ".toml"), o));
+      const Plan paper = plan_system("spindle-paper", m.s, m.mg, m.cost);
+      const Plan seq = plan_system("sequential", m.s, m.mg, m.cost);
+      const auto t0 = Clock::now();
+      const Plan own = plan_system("spindle", m.s, m.mg, m.cost);
+      const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
+      t.add_row({name, std::to_string(m.s.cluster.gpus()), fixed(paper.planned_s * 1e3, 3),
+                 fixed(paper.planned_s / paper.cstar_s, 3), fixed(paper.planned_s / paper.cstar_valid_s, 3),
+                 fixed(paper.planned_s / paper.lower_bound_s, 3), fixed(seq.planned_s / paper.planned_s, 2) + "x",
+                 fixed(own.planned_s * 1e3, 3), fixed(own.planned_s / own.cstar_s, 3),
+                 fixed(seq.planned_s / own.planned_s, 2) + "x", fixed(secs, 2)});
+    }
+  std::printf("Planned compute (no communication) against C*: spindle-paper as published, spindle's own "
+              "compute-fastest candidate (before the pipeline's choice by the estimate); planning s: spindle's "
+              "own candidates, one core\n%s",
+              t.render().c_str());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   using namespace spindle;
-  bool grid = true, scale = true, quick = false;
+  bool grid = true, scale = true, level = true, quick = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--grid-only") scale = false;
-    else if (a == "--scaling-only") grid = false;
+    if (a == "--grid-only") scale = level = false;
+    else if (a == "--scaling-only") grid = level = false;
+    else if (a == "--levels-only") grid = scale = false;
     else if (a == "--quick") quick = true;
     else {
-      std::fprintf(stderr, "%s: unknown argument; allowed: --grid-only, --scaling-only, --quick\n", a.c_str());
+      std::fprintf(stderr, "%s: unknown argument; allowed: --grid-only, --scaling-only, --levels-only, --quick\n", a.c_str());
       return 2;
     }
   }
@@ -117,5 +151,6 @@ int main(int argc, char** argv) {
     }
     run_planner_grid(o);
   }
-  return scale ? scaling() : 0;
+  if (scale && scaling() != 0) return 1;
+  return level ? levels() : 0;
 }

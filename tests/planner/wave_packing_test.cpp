@@ -95,6 +95,40 @@ TEST(CoveringLp, RandomProgramsCarryACertificate) {
   }
 }
 
+// Column generation's master: columns added one by one, each solve warm-started, is optimal
+// after every addition (a certificate each time) and agrees with a solve from scratch.
+TEST(CoveringLp, MasterStaysOptimalAsColumnsArrive) {
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 60; ++trial) {
+    const int m = 1 + static_cast<int>(rng() % 8);
+    CoveringProgram p;
+    for (int i = 0; i < m; ++i) p.demand.push_back(static_cast<double>(1 + rng() % 30));
+    CoveringMaster master(p.demand);
+    auto add = [&](std::vector<double> col, double cost) {
+      master.add_column(cost, col);
+      p.column.push_back(std::move(col));
+      p.cost.push_back(cost);
+    };
+    for (int i = 0; i < m; ++i) {  // every row coverable from the start
+      std::vector<double> col(static_cast<size_t>(m), 0.0);
+      col[static_cast<size_t>(i)] = 1;
+      add(col, 0.02);
+    }
+    for (int j = 0; j < 30; ++j) {
+      std::vector<double> col;
+      for (int i = 0; i < m; ++i) col.push_back(rng() % 3 == 0 ? 0.0 : static_cast<double>(rng() % 12));
+      add(col, 1e-4 + static_cast<double>(rng() % 1000) * 1e-5);
+      const std::string what = "trial " + std::to_string(trial) + ", column " + std::to_string(j);
+      const LpSolution warm = master.solve();
+      expect_optimal(p, warm, what);
+      EXPECT_NEAR(warm.objective, solve_covering_lp(p).objective, 1e-9 * (1 + warm.objective)) << what;
+      if (::testing::Test::HasFailure()) return;
+    }
+  }
+  EXPECT_THROW(CoveringMaster({1.0}).add_column(-1.0, {1.0}), InternalError);
+  EXPECT_THROW(CoveringMaster({1.0}).add_column(1.0, {1.0, 2.0}), InternalError);
+}
+
 TEST(CoveringIp, MatchesBruteForce) {
   std::mt19937 rng(11);
   for (int trial = 0; trial < 150; ++trial) {

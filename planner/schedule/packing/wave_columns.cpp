@@ -207,8 +207,9 @@ Packer::Master Packer::generate(const std::vector<int>& left, const std::vector<
   for (size_t i = 0; i < size(); ++i)
     if (left[i] > 0) rows.push_back(i);
   // The master program grows by one column per round; rows are the MetaOps with layers left.
-  CoveringProgram p;
-  for (size_t i : rows) p.demand.push_back(left[i]);
+  std::vector<double> demand;
+  for (size_t i : rows) demand.push_back(left[i]);
+  CoveringMaster master(std::move(demand));
   std::set<Column> seen;
   auto add = [&](const Column& c) {
     if (c.empty() || !seen.insert(c).second) return false;
@@ -219,8 +220,7 @@ Packer::Master Packer::generate(const std::vector<int>& left, const std::vector<
       const auto it = std::lower_bound(rows.begin(), rows.end(), static_cast<size_t>(part.item));
       a[static_cast<size_t>(it - rows.begin())] = part.layers;
     }
-    p.column.push_back(std::move(a));
-    p.cost.push_back(span(c));
+    master.add_column(span(c), a);
     return true;
   };
   for (const Column& c : seed) add(cap(c, left));
@@ -229,7 +229,7 @@ Packer::Master Packer::generate(const std::vector<int>& left, const std::vector<
   const SpanTable tab = span_table(left);
   cells_ += static_cast<double>(tab.layers.size());
   for (int round = 0; round < kMaxPricingRounds; ++round) {
-    ms.lp = solve_covering_lp(p);
+    ms.lp = master.solve();
     if (ms.lp.status != LpStatus::kOptimal) return ms;
     if (cells_ > limit_) return ms;
     std::vector<double> y(size(), 0.0);
