@@ -29,7 +29,10 @@ int main(int argc, char** argv) {
       ->type_name("FILE.json");
   app.add_option("--steps", c.steps, "Train until this many iterations are done (counting resumed ones)")
       ->capture_default_str();
-  app.add_option("--seed", c.seed, "Seed of weights and data (default: the scenario's [scenario] seed)");
+  app.add_option("--seed", c.seed, "Seed of weights and data, >= 0 (default: the scenario's [scenario] seed)")
+      ->check(CLI::Validator(
+          [](const std::string& v) { return !v.empty() && v[0] == '-' ? std::string("must be 0 or more") : std::string(); },
+          "INT >= 0"));
   app.add_option("--scale", c.scale, "Model size: full, small or tiny (factors in README, 'Engine')")
       ->capture_default_str();
   app.add_option("--lr", c.lr, "AdamW peak learning rate (10 warm-up steps, then constant)")->capture_default_str();

@@ -5,12 +5,15 @@
 #include <stdexcept>
 #include <string>
 
+#include "traces/names.h"
+
 namespace spindle {
 
-// Base of every error the project throws on purpose.
+// Base of every error the project throws on purpose. Its message is one printable line:
+// control characters from the user's text are spelt out (names.h).
 class Error : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit Error(const std::string& what) : std::runtime_error(printable(what)) {}
 };
 
 // Bad input: a scenario, plan, profile, checkpoint or flag. The message is one line that

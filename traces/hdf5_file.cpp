@@ -3,11 +3,11 @@
 #include "traces/hdf5_file.h"
 
 #include <hdf5.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <system_error>
 
+#include "traces/atomic_file.h"
 #include "traces/errors.h"
 
 namespace spindle::h5 {
@@ -102,7 +102,7 @@ Writer::Writer(fs::path path) : impl_(std::make_unique<Impl>()) {
   std::error_code ec;
   fs::create_directories(parent, ec);
   if (ec) throw IoError(w.path.string() + ": cannot create its folder: " + ec.message());
-  w.tmp = w.path.string() + ".tmp-" + std::to_string(::getpid());
+  w.tmp = temporary_for(w.path);
   w.check = Checker{w.tmp.string(), false, ""};
   const Checker& check = w.check;
   Handle fcpl(SPINDLE_H5(check, H5Pcreate(H5P_FILE_CREATE)), H5Pclose);
@@ -132,6 +132,16 @@ void Writer::string_attr(const std::string& group, const std::string& name, cons
   Handle attr(SPINDLE_H5(check, H5Acreate2(obj.get(), name.c_str(), type.get(), space.get(), H5P_DEFAULT, H5P_DEFAULT)),
               H5Aclose);
   SPINDLE_H5(check, H5Awrite(attr.get(), type.get(), value.c_str()));
+}
+
+void Writer::string_dataset(const std::string& path, const std::string& value) {
+  const Checker& check = impl_->check;
+  Handle type = string_type(check, value.size() + 1);
+  Handle space(SPINDLE_H5(check, H5Screate(H5S_SCALAR)), H5Sclose);
+  Handle ds(SPINDLE_H5(check, H5Dcreate2(impl_->file.get(), path.c_str(), type.get(), space.get(), H5P_DEFAULT,
+                                         impl_->dcpl.get(), H5P_DEFAULT)),
+            H5Dclose);
+  SPINDLE_H5(check, H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, value.c_str()));
 }
 
 void Writer::group(const std::string& path) {

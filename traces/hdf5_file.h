@@ -39,6 +39,8 @@ class Writer {
 
   // A fixed-length string attribute on the group `group` ("/" for the root).
   void string_attr(const std::string& group, const std::string& name, const std::string& value);
+  // A scalar dataset holding one fixed-length string of any size (attributes stop at 64 KiB).
+  void string_dataset(const std::string& path, const std::string& value);
   void group(const std::string& path);
   // A table of `count` records of `layout` at `data` (zero-filled padding gives equal bytes).
   void table(const std::string& path, const Layout& layout, const void* data, std::size_t count);

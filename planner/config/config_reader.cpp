@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "traces/errors.h"
+#include "traces/names.h"
 
 namespace spindle::config {
 namespace {
@@ -130,6 +131,18 @@ std::string TableReader::string(const std::string& key, const std::string& allow
   check_type(v, key, Value::Type::kString, allowed);
   if (v.string().empty()) fail(v.loc(), key_path(key), "must not be empty", allowed);
   return v.string();
+}
+
+std::string TableReader::name(const std::string& key, const std::string& what) {
+  const std::string allowed = what + " (" + kNameRule + ")";
+  std::string n = string(key, allowed);
+  const std::string problem = name_problem(n);
+  if (!problem.empty()) fail(require(key, allowed).loc(), key_path(key), "'" + n + "' " + problem, allowed);
+  return n;
+}
+
+std::string TableReader::name_or(const std::string& key, const std::string& fallback, const std::string& what) {
+  return has(key) ? name(key, what) : fallback;
 }
 
 std::string TableReader::string_or(const std::string& key, const std::string& fallback,

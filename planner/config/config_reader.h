@@ -41,6 +41,9 @@ class TableReader {
   std::string string(const std::string& key, const std::string& allowed = "a string");
   std::string string_or(const std::string& key, const std::string& fallback,
                         const std::string& allowed = "a string");
+  // A string that names something (traces/names.h's rule): it may become a file name.
+  std::string name(const std::string& key, const std::string& what);
+  std::string name_or(const std::string& key, const std::string& fallback, const std::string& what);
   std::string choice(const std::string& key, const std::vector<std::string>& allowed);
   std::string choice_or(const std::string& key, const std::string& fallback,
                         const std::vector<std::string>& allowed);

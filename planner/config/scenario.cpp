@@ -9,6 +9,7 @@
 #include "planner/config/toml_reader.h"
 #include "planner/graph/graph_algorithms.h"
 #include "traces/errors.h"
+#include "traces/names.h"
 
 #ifndef SPINDLE_DATA_DIR
 #error "SPINDLE_DATA_DIR must be defined by the build"
@@ -121,7 +122,7 @@ class Loader {
     s.file = file;
     TableReader top(root, "");
     TableReader sc = top.table("scenario");
-    s.name = sc.string("name", "a name for the study");
+    s.name = sc.name("name", "a name for the study");
     s.seed = static_cast<std::uint64_t>(sc.integer_or("seed", 1, 0, INT64_MAX));
     sc.string_or("extends", "", "a scenario file, relative to this file's folder");
     sc.finish();
@@ -286,12 +287,15 @@ class Loader {
     }
     TableReader m(merged, "model");
     m.string_or("preset", "", "a file name in models/ without .toml");
-    s.model.name = m.string_or("name", preset.empty() ? s.name : preset);
+    s.model.name = m.name_or("name", preset.empty() ? s.name : preset, "a name for the model");
     TableReader comps = m.table("components");
     std::vector<ComponentPlace> places;
     const config::Table& table = merged.table().find("components")->table();
     for (const config::Entry& e : table.entries()) {
       comps.find(e.key);
+      if (const std::string problem = name_problem(e.key); !problem.empty())
+        config::fail(e.key_loc, "model.components", "component name '" + e.key + "' " + problem,
+                     std::string("component names of ") + kNameRule);
       places.push_back(ComponentPlace{e.value.loc(), {}, {}, {}});
       s.model.components.push_back(read_component(
           e.key, TableReader(e.value, "model.components." + e.key), places.back()));
@@ -499,7 +503,7 @@ class Loader {
 
   static Task read_task(TableReader& r, const ModelSpec& model) {
     Task t;
-    t.name = r.string("name", "a unique task name");
+    t.name = r.name("name", "a unique task name");
     const std::string all = "component names: " + config::join(model.names());
     std::vector<std::string> comps = r.string_list_or("components", all);
     Location comps_loc = r.loc_of("components");

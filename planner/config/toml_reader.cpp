@@ -18,14 +18,26 @@ Location loc_of(const toml::source_region& src, const std::string& file) {
   return Location{file, static_cast<int>(src.begin.line), static_cast<int>(src.begin.column)};
 }
 
-Value convert(const toml::node& node, const std::string& file);
+// Tables and arrays nest at most this deep (Spindle's own files need 4): deeper input is
+// refused before it can exhaust the stack.
+constexpr int kMaxDepth = 32;
 
-Value convert_table(const toml::table& t, const std::string& file) {
+Value convert(const toml::node& node, const std::string& file, int depth);
+
+void check_depth(const toml::node& node, const std::string& file, int depth) {
+  if (depth > kMaxDepth)
+    throw InputError(loc_of(node.source(), file).str() + ": tables and arrays nested more than " +
+                     std::to_string(kMaxDepth) + " deep; allowed: at most " + std::to_string(kMaxDepth) +
+                     " levels (dotted keys count one each)");
+}
+
+Value convert_table(const toml::table& t, const std::string& file, int depth) {
+  check_depth(t, file, depth);
   Value out(Table{}, loc_of(t.source(), file));
   for (const auto& [key, node] : t) {
     Location key_loc = loc_of(key.source(), file);
     if (key_loc.line == 0) key_loc = loc_of(node.source(), file);
-    out.table().set(std::string(key.str()), convert(node, file), key_loc);
+    out.table().set(std::string(key.str()), convert(node, file, depth + 1), key_loc);
   }
   // toml++ iterates keys sorted; users expect the order they wrote (components, tasks).
   std::stable_sort(out.table().entries().begin(), out.table().entries().end(),
@@ -35,14 +47,15 @@ Value convert_table(const toml::table& t, const std::string& file) {
   return out;
 }
 
-Value convert(const toml::node& node, const std::string& file) {
+Value convert(const toml::node& node, const std::string& file, int depth) {
   Location loc = loc_of(node.source(), file);
   switch (node.type()) {
     case toml::node_type::table:
-      return convert_table(*node.as_table(), file);
+      return convert_table(*node.as_table(), file, depth);
     case toml::node_type::array: {
+      check_depth(node, file, depth);
       Array items;
-      for (const toml::node& item : *node.as_array()) items.push_back(convert(item, file));
+      for (const toml::node& item : *node.as_array()) items.push_back(convert(item, file, depth + 1));
       return Value(std::move(items), loc);
     }
     case toml::node_type::string:
@@ -62,7 +75,7 @@ Value convert(const toml::node& node, const std::string& file) {
 Value parse_text(const std::string& text, const std::string& name) {
   try {
     toml::table t = toml::parse(std::string_view(text), std::string_view(name));
-    return convert_table(t, name);
+    return convert_table(t, name, 0);
   } catch (const toml::parse_error& e) {
     Location loc = loc_of(e.source(), name);
     throw InputError(loc.str() + ": TOML syntax error: " + std::string(e.description()) +
@@ -102,7 +115,7 @@ Value parse_override_value(const std::string& text, const Location& loc) {
     toml::table t = toml::parse(std::string_view("v = " + text), std::string_view("override"));
     const toml::node* v = t.get("v");
     const bool date_like = v != nullptr && (v->is_date() || v->is_time() || v->is_date_time());
-    if (t.size() == 1 && v != nullptr && !date_like) out = convert(*v, loc.file);
+    if (t.size() == 1 && v != nullptr && !date_like) out = convert(*v, loc.file, 1);
   } catch (const toml::parse_error&) {
     // Not a TOML value: keep it as a bare string (--set scenario.name=my-study).
   }

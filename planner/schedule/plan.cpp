@@ -13,6 +13,7 @@
 #include "planner/schedule/systems.h"
 #include "traces/atomic_file.h"
 #include "traces/errors.h"
+#include "traces/names.h"
 #include "traces/text_table.h"
 
 namespace spindle {
@@ -317,6 +318,8 @@ Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGra
   if (version != kPlanFormatVersion) bad(file, "format_version", std::to_string(version) + " is not supported", allowed_root);
   Plan p;
   p.system = field(file, j, "", "system", json::value_t::string, "a system name").get<std::string>();
+  if (const std::string problem = name_problem(p.system); !problem.empty())
+    bad(file, "system", "'" + p.system + "' " + problem, std::string("a system name of ") + kNameRule);
   p.gpus = field(file, j, "", "gpus", json::value_t::number_integer, "the scenario's GPU count").get<int>();
   if (p.gpus != s.cluster.gpus())
     bad(file, "gpus", "plan is for " + std::to_string(p.gpus) + " GPUs, " + s.file + " has " + std::to_string(s.cluster.gpus()),

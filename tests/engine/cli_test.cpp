@@ -34,6 +34,7 @@ TEST(SpindleRunCli, RunsAndRejectsBadInput) {
   EXPECT_EQ(run(s + " --backend tpu"), 2);
   EXPECT_EQ(run(s + " --scale huge"), 2);
   EXPECT_EQ(run(s + " --steps -1"), 2);
+  EXPECT_EQ(run(s + " --seed -5"), 2);  // was: silently the scenario's seed
   EXPECT_EQ(run(s + " --resume"), 2);
   const std::string good = spindle::read_file(dir / "checkpoint.bin");
   spindle::write_file_atomically(dir / "checkpoint.bin", good.substr(0, good.size() - 3));

@@ -124,6 +124,13 @@ TEST(PlanFile, MismatchesAreOneClearLine) {
   EXPECT_THAT(plan_error(f, edit("\"n\": 32,", "\"n\": 32, \"devices\": \"x\",")),
               ::testing::HasSubstr(".devices: expected array"));
   EXPECT_THAT(plan_error(f, edit("\"notes\": [", "\"schedule_from\": 5, \"notes\": [")), ::testing::Eq(""));
+  // The system names output files: no way out of --out, nothing that breaks a table row.
+  for (const char* bad : {"../escape-demo", "/tmp/abs", "", "a/b/c", "..", "a\\nb", "a\\u0000b"})
+    EXPECT_THAT(plan_error(f, edit("\"system\": \"sequential\"", std::string("\"system\": \"") + bad + "\"")),
+                ::testing::StartsWith("system: '"))
+        << bad;
+  EXPECT_THAT(plan_error(f, edit("\"system\": \"sequential\"", "\"system\": \"" + std::string(300, 'x') + "\"")),
+              ::testing::HasSubstr("is 300 bytes long; allowed: a system name of 1 to 64 bytes"));
   // Devices on some slices only: all or none.
   std::string ids;
   for (int d = 0; d < 32; ++d) ids += (d ? "," : "") + std::to_string(d);

@@ -89,6 +89,34 @@ TEST(ScenarioErrors, TaskNamesMissingComponent) {
             "t.toml:37:14: tasks.0.components: 'c' is not a component; allowed: component names: a, b, ha, hb");
 }
 
+// Issue 18's findings: 15,000 dotted segments crashed the reader (unbounded recursion); names
+// reach file names and table rows; a NUL in a value cut the message short.
+TEST(ScenarioErrors, DeepNestingIsOneLineNotACrash) {
+  std::string deep;
+  for (int i = 0; i < 15000; ++i) deep += "a.";
+  EXPECT_THAT(load_error(kBase + deep + "a = 1\n"),
+              HasSubstr("tables and arrays nested more than 32 deep; allowed: at most 32 levels"));
+  std::string arrays = "x = " + std::string(40, '[') + std::string(40, ']') + "\n";
+  EXPECT_THAT(load_error(kBase + "[planner]\n" + arrays), HasSubstr("nested more than 32 deep"));
+}
+
+TEST(ScenarioErrors, NamesAreShortPrintableAndNoPaths) {
+  EXPECT_EQ(load_error(replace_line(kBase, 41, "name = \"../ab\"")),
+            "t.toml:41:8: tasks.1.name: '../ab' holds a path separator; allowed: a unique task name (1 to 64 bytes, "
+            "no '/', '\\', control characters, '.' or '..')");
+  EXPECT_THAT(load_error(replace_line(kBase, 41, "name = \"a\\nb\"")),
+              HasSubstr("tasks.1.name: 'a\\x0ab' holds a control character"));
+  EXPECT_THAT(load_error(replace_line(kBase, 41, "name = \"" + std::string(65, 'n') + "\"")),
+              HasSubstr("is 65 bytes long"));
+  EXPECT_THAT(load_error(replace_line(kBase, 2, "name = \"..\"")), HasSubstr("scenario.name: '..' is a folder name"));
+}
+
+TEST(ScenarioErrors, ControlCharactersInValuesAreSpeltOut) {
+  const std::string e = load_error(replace_line(kBase, 39, "loss = \"a\\u0000b\\nc\""));
+  EXPECT_THAT(e, HasSubstr("tasks.0.loss: 'a\\x00b\\x0ac' is not known; allowed: one of contrastive, cross_entropy"));
+  EXPECT_EQ(e.find('\n'), std::string::npos);
+}
+
 TEST(ScenarioErrors, UnknownLoss) {
   EXPECT_EQ(load_error(replace_line(kBase, 39, "loss = \"mse\"")),
             "t.toml:39:8: tasks.0.loss: 'mse' is not known; allowed: one of contrastive, cross_entropy");

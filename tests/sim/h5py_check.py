@@ -25,10 +25,10 @@ def main():
                         "--out", out], check=True, stdout=subprocess.DEVNULL)
         rows = list(csv.DictReader(open(os.path.join(out, "results.csv"))))
         with h5py.File(os.path.join(out, "results.h5"), "r") as f:
-            scenario = f.attrs["scenario"]
+            scenario = f["scenario"][()]
             scenario = scenario.decode() if isinstance(scenario, bytes) else str(scenario)
             assert "[scenario]" in scenario and "# --set cluster.nodes=2" in scenario, scenario[:200]
-            assert str(f.attrs["layout_version"]).strip("b'") == "1", f.attrs["layout_version"]
+            assert str(f.attrs["layout_version"]).strip("b'") == "2", f.attrs["layout_version"]
             summary = f["summary"][()]
             names = [s.decode() if isinstance(s, bytes) else str(s) for s in summary["system"]]
             assert names == [r["system"] for r in rows], (names, [r["system"] for r in rows])

@@ -73,7 +73,7 @@ TEST_F(RunFiles, Hdf5HoldsScenarioSummaryAndBusyIntervals) {
   if (run("command -v h5dump >/dev/null 2>&1") != 0) GTEST_SKIP() << "h5dump (hdf5-tools) not installed";
   simulate();
   const std::string h5 = (dir_ / "out" / "results.h5").string();
-  const std::string scenario = output_of("h5dump -a /scenario '" + h5 + "'", dir_ / "a.txt");
+  const std::string scenario = output_of("h5dump -d /scenario '" + h5 + "'", dir_ / "a.txt");
   EXPECT_NE(scenario.find("name = \"ofasys-4\""), std::string::npos) << scenario.substr(0, 400);
   EXPECT_NE(scenario.find("--set cluster.nodes=2"), std::string::npos);
   const std::string summary = output_of("h5dump -d /summary '" + h5 + "'", dir_ / "s.txt");
