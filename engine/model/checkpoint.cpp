@@ -12,6 +12,8 @@ namespace {
 
 constexpr char kMagic[8] = {'S', 'P', 'N', 'D', 'L', 'C', 'K', 'P'};
 constexpr std::uint32_t kVersion = 1;
+// Steps and data positions a checkpoint may hold (2^40: years of training at any speed).
+constexpr std::uint64_t kMaxCount = std::uint64_t{1} << 40;
 
 std::uint64_t fnv1a(const char* p, size_t n) {
   std::uint64_t h = 0xcbf29ce484222325ULL;
@@ -104,8 +106,12 @@ void write_checkpoint(const std::filesystem::path& file, const TrainingState& st
 
 TrainingState read_checkpoint(const std::filesystem::path& file, const TrainingState& expected, Backend& be,
                               WeightStore& weights) {
-  if (!std::filesystem::exists(file))
+  std::error_code ec;
+  const auto status = std::filesystem::status(file, ec);
+  if (!std::filesystem::exists(status))
     throw InputError(file.string() + ": no checkpoint to resume from; allowed: a DIR an earlier --checkpoint DIR wrote");
+  if (!std::filesystem::is_regular_file(status))  // a link to /dev/zero would be read forever
+    throw InputError(file.string() + ": is not a regular file; allowed: a checkpoint file spindle-run wrote");
   const std::string data = read_file(file);
   Reader r(data, file.string());
   if (data.size() < sizeof kMagic + 8 || std::memcmp(data.data(), kMagic, sizeof kMagic) != 0)
@@ -118,16 +124,25 @@ TrainingState read_checkpoint(const std::filesystem::path& file, const TrainingS
   for (size_t i = 0; i < sizeof kMagic; ++i) b.get<char>();
   if (const auto v = b.get<std::uint32_t>(); v != kVersion) b.fail("format version " + std::to_string(v) + ", not 1");
   TrainingState st;
-  st.step = static_cast<std::int64_t>(b.get<std::uint64_t>());
+  // Every field is ranged before use, even under a valid checksum (a tool may have written it).
+  const std::uint64_t step = b.get<std::uint64_t>();
+  if (step > kMaxCount) b.fail("step " + std::to_string(step) + " is out of range (0.." + std::to_string(kMaxCount) + ")");
+  st.step = static_cast<std::int64_t>(step);
   st.seed = b.get<std::uint64_t>();
   st.scale = b.str();
   if (st.seed != expected.seed)
     b.fail("written with --seed " + std::to_string(st.seed) + ", this run has " + std::to_string(expected.seed));
   if (st.scale != expected.scale) b.fail("written with --scale " + st.scale + ", this run has " + expected.scale);
   const auto tasks = b.get<std::uint32_t>();
+  if (tasks != expected.positions.size())
+    b.fail("holds " + std::to_string(tasks) + " tasks, the scenario has " + std::to_string(expected.positions.size()));
   for (std::uint32_t i = 0; i < tasks; ++i) {
     std::string name = b.str();
-    st.positions.emplace_back(name, static_cast<std::int64_t>(b.get<std::uint64_t>()));
+    const std::uint64_t pos = b.get<std::uint64_t>();
+    if (pos > kMaxCount)
+      b.fail("task " + name + "'s data position " + std::to_string(pos) + " is out of range (0.." +
+             std::to_string(kMaxCount) + ")");
+    st.positions.emplace_back(name, static_cast<std::int64_t>(pos));
   }
   std::set<std::string> want, have;
   for (const auto& [name, pos] : expected.positions) want.insert(name);
@@ -141,7 +156,11 @@ TrainingState read_checkpoint(const std::filesystem::path& file, const TrainingS
     const std::string name = b.str();
     auto it = weights.params().find(name);
     if (it == weights.params().end()) b.fail("weight " + name + " is not in this model (another model)");
-    Dims dims(b.get<std::uint32_t>());
+    const std::uint32_t rank = b.get<std::uint32_t>();
+    if (rank != it->second.value.shape().size())
+      b.fail("weight " + name + " has rank " + std::to_string(rank) + " there but " +
+             std::to_string(it->second.value.shape().size()) + " here");
+    Dims dims(rank);
     for (std::int64_t& d : dims) d = static_cast<std::int64_t>(b.get<std::uint64_t>());
     Param& p = it->second;
     if (dims != p.value.shape())

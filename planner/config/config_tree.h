@@ -17,6 +17,7 @@ struct Location {
   int column = 0;
 
   std::string str() const;  // "file:line:col", or "file" when the position is unknown
+  bool from_override() const { return line == 0 && file.rfind("--set ", 0) == 0; }
 };
 
 class Value;

@@ -159,8 +159,13 @@ class Loader {
                    allowed);
     fs::path base_file = dir / ext->string();
     std::error_code ec;
-    if (!fs::is_regular_file(base_file, ec))
-      config::fail(ext->loc(), "scenario.extends", "no such file '" + base_file.string() + "'",
+    const fs::file_status status = fs::status(base_file, ec);
+    if (!fs::exists(status))
+      config::fail(ext->loc(), "scenario.extends", "no such file '" + base_file.string() + "'", allowed);
+    if (!fs::is_regular_file(status))
+      config::fail(ext->loc(), "scenario.extends",
+                   "'" + base_file.string() + "' is " +
+                       (fs::is_directory(status) ? "a folder" : "not a regular file (a device, pipe or socket)"),
                    allowed);
     Value base = resolve_extends(config::parse_toml_file(base_file), base_file.parent_path(),
                                  depth + 1);
@@ -556,11 +561,16 @@ class Loader {
     }
     for (int c : model.sinks(t.components)) sinks.push_back(model.components[static_cast<size_t>(c)].name);
     auto kind_of = [&](const std::string& n) { return model.find(n)->kind; };
+    // Whether the task ends in its loss depends on both keys: blame the one a --set changed.
+    const Location loss_loc = r.loc_of("loss");
+    const bool blame_loss = loss_loc.from_override() && !loc.from_override();
+    const Location& end_loc = blame_loss ? loss_loc : loc;
+    const std::string end_path = blame_loss ? r.key_path("loss") : path;
     if (t.loss == LossKind::kContrastive) {
       bool ok = sinks.size() == 2 && kind_of(sinks[0]) == ComponentKind::kProjection &&
                 kind_of(sinks[1]) == ComponentKind::kProjection;
       if (!ok)
-        config::fail(loc, path, "a contrastive task must end in two projection heads, this one ends in " +
+        config::fail(end_loc, end_path, "a contrastive task must end in two projection heads, this one ends in " +
                                     config::join(sinks),
                      "components whose outputs end in exactly two projections");
       if (model.find(sinks[0])->hidden != model.find(sinks[1])->hidden)
@@ -572,7 +582,8 @@ class Loader {
                                       " tokens, a contrastive loss compares one embedding per sample",
                        "projections with out_tokens = 1 at the end of a contrastive task");
     } else if (sinks.size() != 1 || kind_of(sinks[0]) != ComponentKind::kLmHead) {
-      config::fail(loc, path, "a cross_entropy task must end in one lm_head, this one ends in " + config::join(sinks),
+      config::fail(end_loc, end_path,
+                   "a cross_entropy task must end in one lm_head, this one ends in " + config::join(sinks),
                    "components whose outputs end in exactly one lm_head");
     }
   }

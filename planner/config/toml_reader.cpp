@@ -98,8 +98,13 @@ void ReadLog::add(const std::string& path, const std::string& text) {
 
 Value parse_toml_file(const std::filesystem::path& path) {
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(path, ec))
+  const auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status))
     throw InputError(path.string() + ": no such scenario file; allowed: a path to a TOML file");
+  if (!std::filesystem::is_regular_file(status))
+    throw InputError(path.string() + ": is " +
+                     (std::filesystem::is_directory(status) ? "a folder" : "not a regular file (a device, pipe or socket)") +
+                     "; allowed: a path to a TOML file");
   const std::string text = read_file(path);
   if (g_read_log != nullptr) g_read_log->add(path.string(), text);
   return parse_text(text, path.string());

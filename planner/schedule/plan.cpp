@@ -289,6 +289,16 @@ const json& field(const std::string& file, const json& obj, const std::string& w
   return *it;
 }
 
+// Keys of `obj` outside `known`: refused, as unknown TOML keys are.
+void only_keys(const std::string& file, const json& obj, const std::string& where, const std::vector<std::string>& known) {
+  for (const auto& [key, value] : obj.items())
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      std::string all;
+      for (const std::string& k : known) all += (all.empty() ? "" : ", ") + k;
+      bad(file, where.empty() ? key : where + "." + key, "unknown key", all);
+    }
+}
+
 Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGraph& mg, const CostModel& cost);
 
 }  // namespace
@@ -320,6 +330,9 @@ Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGra
   p.system = field(file, j, "", "system", json::value_t::string, "a system name").get<std::string>();
   if (const std::string problem = name_problem(p.system); !problem.empty())
     bad(file, "system", "'" + p.system + "' " + problem, std::string("a system name of ") + kNameRule);
+  only_keys(file, j, "",
+            {"format_version", "system", "scenario", "gpus", "metaops", "waves", "planned_s", "cstar_s", "cstar_valid_s",
+             "lower_bound_s", "notes", "schedule_from", "sync"});
   p.gpus = field(file, j, "", "gpus", json::value_t::number_integer, "the scenario's GPU count").get<int>();
   if (p.gpus != s.cluster.gpus())
     bad(file, "gpus", "plan is for " + std::to_string(p.gpus) + " GPUs, " + s.file + " has " + std::to_string(s.cluster.gpus()),
@@ -335,19 +348,34 @@ Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGra
                                 std::to_string(m.L) + " " + m.shape.str();
     const json& e = metas[i];
     if (!e.is_object()) bad(file, where, "expected an object", allowed);
-    const json& shape = field(file, e, where, "shape", json::value_t::array, allowed);
-    const bool same = field(file, e, where, "id", json::value_t::number_integer, allowed).get<int>() == m.id &&
-                      field(file, e, where, "L", json::value_t::number_integer, allowed).get<int>() == m.L &&
-                      field(file, e, where, "kind", json::value_t::string, allowed).get<std::string>() == op_kind_name(m.kind) &&
-                      shape == json({m.shape.batch, m.shape.seq, m.shape.hidden}) &&
-                      field(file, e, where, "preds", json::value_t::array, allowed) == json(m.preds);
-    if (!same) bad(file, where, "does not match the scenario", allowed);
+    field(file, e, where, "id", json::value_t::number_integer, allowed);
+    // Every field as the scenario describes this MetaOp (component, tasks, level, shape, ...):
+    // an edit there would be ignored, so it is refused.
+    nlohmann::ordered_json expected = metaop_json(s, m);
+    expected["preds"] = m.preds;
+    std::string differs;
+    for (const auto& [key, value] : expected.items())
+      if (!e.contains(key) || json(e.at(key)) != json(value)) {
+        differs = key;
+        break;
+      }
+    if (differs.empty())
+      for (const auto& [key, value] : e.items())
+        if (!expected.contains(key)) differs = key;
+    const bool same = differs.empty();
+    if (!same) bad(file, where + "." + differs, "does not match the scenario", allowed);
   }
+  // Same model and cluster under another scenario name: still refused (the name would be ignored).
+  const std::string scenario = field(file, j, "", "scenario", json::value_t::string, "the scenario's name").get<std::string>();
+  if (scenario != s.name)
+    bad(file, "scenario", "plan is for scenario '" + scenario + "', " + s.file + " is '" + s.name + "'",
+        "a plan of this scenario");
   const json& waves = field(file, j, "", "waves", json::value_t::array, "a list of waves");
   for (size_t w = 0; w < waves.size(); ++w) {
     const std::string where = "waves." + std::to_string(w);
     const json& wj = waves[w];
     if (!wj.is_object()) bad(file, where, "expected an object", "a wave");
+    only_keys(file, wj, where, {"start_s", "end_s", "slices"});
     Wave wave;
     wave.start_s = field(file, wj, where, "start_s", json::value_t::number_float, "seconds").get<double>();
     wave.end_s = field(file, wj, where, "end_s", json::value_t::number_float, "seconds").get<double>();
@@ -358,6 +386,7 @@ Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGra
       const std::string sw = where + ".slices." + std::to_string(k);
       const json& sj = slices[k];
       if (!sj.is_object()) bad(file, sw, "expected an object", "a slice");
+      only_keys(file, sj, sw, {"metaop", "first_layer", "last_layer", "n", "start_s", "end_s", "devices", "rows"});
       Slice sl;
       sl.metaop = field(file, sj, sw, "metaop", json::value_t::number_integer, "a MetaOp id").get<int>();
       sl.first_layer = field(file, sj, sw, "first_layer", json::value_t::number_integer, "a layer index").get<int>();
@@ -376,6 +405,18 @@ Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGra
         }
         if (!sl.devices.empty() && static_cast<int>(sl.devices.size()) != sl.n)
           bad(file, sw + ".devices", std::to_string(sl.devices.size()) + " devices for n = " + std::to_string(sl.n), "n device ids");
+      }
+      if (sj.contains("rows")) {  // derived from n and the batch: an edit would be ignored
+        if (sl.metaop < 0 || sl.metaop >= static_cast<int>(mg.metaops.size()) || sl.n < 1)
+          bad(file, sw + ".metaop", "no MetaOp " + std::to_string(sl.metaop) + " on n = " + std::to_string(sl.n),
+              "a MetaOp id of this scenario and n >= 1");
+        const int batch = static_cast<int>(mg.metaops[static_cast<size_t>(sl.metaop)].shape.batch);
+        json rows = json::array();
+        for (int r = 0; r < sl.n; ++r) rows.push_back({r * (batch / sl.n), (r + 1) * (batch / sl.n)});
+        if (sj.at("rows") != rows)
+          bad(file, sw + ".rows", "differ from the rows n = " + std::to_string(sl.n) + " gives",
+              "no rows, or device k's rows [k B/n, (k+1) B/n) of the batch B = " + std::to_string(batch) +
+                  " (they follow from n; change n)");
       }
       wave.slices.push_back(sl);
     }

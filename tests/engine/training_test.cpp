@@ -8,6 +8,7 @@
 
 #include <bit>
 #include <cmath>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 
@@ -119,8 +120,22 @@ TEST(EngineTraining, BadCheckpointsAreInputErrors) {
   flipped[flipped.size() / 2] ^= 1;
   write_file_atomically(dir / "flipped.bin", flipped);
 
+  // Valid checksums over bad fields (issue 18): step 2^64-1 resumed "at step -1"; a link to
+  // /dev/zero was read forever.
+  auto resealed = [](std::string d) {
+    std::uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a over all but the last 8 bytes
+    for (size_t i = 0; i + 8 < d.size(); ++i) h = (h ^ static_cast<unsigned char>(d[i])) * 0x100000001b3ULL;
+    std::memcpy(d.data() + d.size() - 8, &h, 8);
+    return d;
+  };
+  std::string huge_step = good;
+  const std::uint64_t step = ~std::uint64_t{0};
+  std::memcpy(huge_step.data() + 12, &step, 8);  // after the magic (8) and the version (4)
+  write_file_atomically(dir / "huge-step.bin", resealed(huge_step));
+  std::filesystem::create_symlink("/dev/zero", dir / "zero.bin");
+
   Trainer target(zoo("multitask-clip-4"), be, opt);
-  for (const char* f : {"truncated.bin", "flipped.bin", "ofa.bin", "missing.bin"}) {
+  for (const char* f : {"truncated.bin", "flipped.bin", "ofa.bin", "missing.bin", "huge-step.bin", "zero.bin"}) {
     try {
       target.load(dir / f);
       ADD_FAILURE() << f << " loaded";

@@ -131,6 +131,24 @@ TEST(PlanFile, MismatchesAreOneClearLine) {
         << bad;
   EXPECT_THAT(plan_error(f, edit("\"system\": \"sequential\"", "\"system\": \"" + std::string(300, 'x') + "\"")),
               ::testing::HasSubstr("is 300 bytes long; allowed: a system name of 1 to 64 bytes"));
+  // Fields that were read and ignored (issue 18): each edit is refused where it was made.
+  EXPECT_THAT(plan_error(f, edit("\"component\": \"text\"", "\"component\": \"vision\"")),
+              ::testing::StartsWith("metaops.0.component: does not match the scenario"));
+  EXPECT_THAT(plan_error(f, edit("\"level\": 1", "\"level\": 2")),
+              ::testing::StartsWith("metaops.0.level: does not match the scenario"));
+  EXPECT_THAT(plan_error(f, edit("\"text-audio\"", "\"vision-depth\"")),
+              ::testing::StartsWith("metaops.0.tasks: does not match the scenario"));
+  EXPECT_EQ(plan_error(f, edit("\"scenario\": \"multitask-clip-4\"", "\"scenario\": \"other\"")),
+            "scenario: plan is for scenario 'other', " + f.s.file + " is 'multitask-clip-4'; allowed: a plan of this scenario");
+  EXPECT_THAT(plan_error(f, edit("\"gpus\": 32", "\"gpus\": 32, \"gpu\": 1")), ::testing::StartsWith("gpu: unknown key"));
+  EXPECT_THAT(plan_error(f, edit("\"n\": 32,", "\"n\": 32, \"device\": 1,")),
+              ::testing::HasSubstr(".device: unknown key; allowed: metaop, first_layer"));
+  // Rows follow from n: stated differently, they are refused, not ignored.
+  std::string rows;
+  for (int d = 0; d < 32; ++d) rows += (d ? ",[" : "[") + std::to_string(d) + "," + std::to_string(d + 1) + "]";
+  EXPECT_THAT(plan_error(f, edit("\"n\": 32,", "\"n\": 32, \"rows\": [" + rows + "],")), ::testing::Eq(""));
+  EXPECT_THAT(plan_error(f, edit("\"n\": 32,", "\"n\": 32, \"rows\": [[0,2]],")),
+              ::testing::HasSubstr(".rows: differ from the rows n = 32 gives"));
   // Devices on some slices only: all or none.
   std::string ids;
   for (int d = 0; d < 32; ++d) ids += (d ? "," : "") + std::to_string(d);

@@ -127,6 +127,13 @@ TEST(ScenarioErrors, DuplicateTaskName) {
             "t.toml:41:8: tasks.1.name: 'ab' is used twice; allowed: a unique task name");
 }
 
+TEST(ScenarioErrors, ACrossKeyErrorBlamesTheOverrideThatCausedIt) {
+  // Was: "t.toml:37:14: tasks.0.components: ..." although the file's components were fine.
+  EXPECT_EQ(load_error(kBase, {"tasks.0.loss=cross_entropy"}),
+            "--set tasks.0.loss=cross_entropy: tasks.0.loss: a cross_entropy task must end in one lm_head, this one "
+            "ends in ha, hb; allowed: components whose outputs end in exactly one lm_head");
+}
+
 TEST(ScenarioErrors, TaskDoesNotEndInItsLoss) {
   EXPECT_EQ(load_error(replace_line(kBase, 37, "components = [\"a\", \"ha\", \"b\"]")),
             "t.toml:37:14: tasks.0.components: a contrastive task must end in two projection heads, this "
@@ -210,6 +217,11 @@ TEST(ScenarioErrors, ExtendsMissingFile) {
   EXPECT_THAT(load_error(replace_line(kBase, 2, "name = \"t\"\nextends = \"nope.toml\"")),
               ::testing::AllOf(StartsWith("t.toml:3:11: scenario.extends: no such file '"),
                                HasSubstr("nope.toml'; allowed: a scenario file, relative to this file's folder")));
+  // Special files are named as such (they said "no such file").
+  EXPECT_THAT(load_error(replace_line(kBase, 2, "name = \"t\"\nextends = \"/dev/null\"")),
+              HasSubstr("scenario.extends: '/dev/null' is not a regular file (a device, pipe or socket)"));
+  EXPECT_THAT(load_error(replace_line(kBase, 2, "name = \"t\"\nextends = \"/tmp\"")),
+              HasSubstr("scenario.extends: '/tmp' is a folder"));
 }
 
 TEST(ScenarioErrors, LmHeadReadsOneComponent) {
