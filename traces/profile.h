@@ -44,7 +44,8 @@ struct CollectiveMeasurement {
 };
 
 struct Profile {
-  std::string gpu;  // the GPU it was measured on
+  std::string source;  // the file it was read from (for messages; empty when built in memory)
+  std::string gpu;     // the GPU it was measured on
   std::vector<OpMeasurement> ops;
   std::vector<CollectiveMeasurement> collectives;
 

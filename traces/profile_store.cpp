@@ -1,11 +1,15 @@
 // Calibration profiles on disk (schema version 1, see README.md "Profile files"): records
 // converted to and from the tables of traces/hdf5_file.h.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
+#include <set>
+#include <vector>
 
 #include "traces/errors.h"
 #include "traces/hdf5_file.h"
+#include "traces/names.h"
 #include "traces/profile.h"
 
 namespace spindle {
@@ -141,7 +145,15 @@ Profile read_profile(const fs::path& path) {
   if (version != std::to_string(kProfileSchemaVersion))
     throw InputError(name + ": profile schema version " + version + allowed);
   Profile p;
+  p.source = name;
   p.gpu = file.string_attr("gpu");
+  // Samples and their spread, as a measurement gives them.
+  auto check_samples = [&](const std::string& row, std::int32_t samples, double spread_ms) {
+    if (samples < 1 || !(spread_ms >= 0) || !std::isfinite(spread_ms))
+      throw InputError(row + "samples " + std::to_string(samples) + ", spread " + std::to_string(spread_ms) +
+                       " ms; allowed: samples >= 1, a finite spread >= 0");
+  };
+  std::set<OpShapeKey> keys;  // duplicates found in n log n (a scan per row made 60k rows take 18 s)
   for (const OpRow& r : file.table<OpRow>("ops", op_layout())) {
     OpMeasurement m;
     m.key.kind = std::string(r.kind, strnlen(r.kind, kKindLen));
@@ -153,7 +165,18 @@ Profile read_profile(const fs::path& path) {
     if (!(m.fwd_ms > 0) || !(m.bwd_ms >= 0) || !std::isfinite(m.fwd_ms + m.bwd_ms))
       throw InputError(name + ": /ops row for " + m.key.str() + " has fwd_ms " + std::to_string(m.fwd_ms) +
                        ", bwd_ms " + std::to_string(m.bwd_ms) + "; allowed: finite fwd_ms > 0, bwd_ms >= 0");
-    if (p.find(m.key) != nullptr)
+    const std::string op_row = name + ": /ops row for " + printable(m.key.str()) + ": ";
+    if (!name_problem(m.key.kind).empty())
+      throw InputError(op_row + "kind '" + m.key.kind + "' " + name_problem(m.key.kind) + "; allowed: an operator kind");
+    if (m.key.batch < 1 || m.key.seq < 1 || m.key.hidden < 1 || m.key.heads < 0 || m.key.ffn < 0 || m.key.cross_seq < 0 ||
+        m.key.out_hidden < 0 || m.key.out_seq < 0 || m.key.in_features < 0)
+      throw InputError(op_row + "a negative or zero size; allowed: batch, seq, hidden >= 1, the other sizes >= 0");
+    if ((m.key.mlp != 0 && m.key.mlp != 1) || (m.key.causal != 0 && m.key.causal != 1) || m.key.tp < 1)
+      throw InputError(op_row + "mlp " + std::to_string(m.key.mlp) + ", causal " + std::to_string(m.key.causal) +
+                       ", tp " + std::to_string(m.key.tp) + "; allowed: mlp 0 (gelu) or 1 (swiglu), causal 0 or 1, tp >= 1");
+    check_samples(op_row, m.samples, m.fwd_spread_ms);
+    check_samples(op_row, m.samples, m.bwd_spread_ms);
+    if (!keys.insert(m.key).second)
       throw InputError(name + ": /ops holds " + m.key.str() + " twice; allowed: one record per shape");
     p.ops.push_back(m);
   }
@@ -164,6 +187,21 @@ Profile read_profile(const fs::path& path) {
     m.level = std::string(r.level, strnlen(r.level, kShortLen));
     m.group_size = r.group_size, m.samples = r.samples, m.bytes = r.bytes, m.time_ms = r.time_ms;
     m.spread_ms = r.spread_ms;
+    const std::string row = name + ": /collectives row " + std::to_string(p.collectives.size()) + ": ";
+    auto one_of = [&](const std::string& what, const std::string& v, const std::vector<std::string>& allowed_values) {
+      if (std::find(allowed_values.begin(), allowed_values.end(), v) == allowed_values.end()) {
+        std::string all;
+        for (const std::string& a : allowed_values) all += (all.empty() ? "" : ", ") + a;
+        throw InputError(row + what + " '" + v + "'; allowed: one of " + all);
+      }
+    };
+    one_of("kind", m.kind, {"all_reduce", "all_gather", "reduce_scatter", "broadcast", "send_recv"});
+    one_of("algorithm", m.algorithm, {"ring", "tree"});
+    one_of("level", m.level, {"intra", "inter"});
+    if (m.group_size < 1 || m.bytes < 0 || !(m.time_ms > 0) || !std::isfinite(m.time_ms))
+      throw InputError(row + "group_size " + std::to_string(m.group_size) + ", bytes " + std::to_string(m.bytes) +
+                       ", time_ms " + std::to_string(m.time_ms) + "; allowed: group_size >= 1, bytes >= 0, finite time_ms > 0");
+    check_samples(row, m.samples, m.spread_ms);
     p.collectives.push_back(m);
   }
   return p;

@@ -1,10 +1,13 @@
 // Sampling T_m(n) from profile or analytic model, fitting, and the memory feasibility check.
 #include "planner/cost/cost_model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
 #include <set>
+#include <string>
+#include <vector>
 
 #include "planner/cost/op_time.h"
 #include "traces/errors.h"
@@ -43,8 +46,22 @@ CostModel::CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, con
     : has_profile_(profile != nullptr) {
   const GpuSpec& gpu = s.cluster.gpu;
   if (profile != nullptr && profile->gpu != gpu.name)
-    throw InputError("profile measured on '" + profile->gpu + "' but " + s.file + " runs on '" + gpu.name +
+    throw InputError((profile->source.empty() ? "" : profile->source + ": ") + "profile measured on '" + profile->gpu +
+                     "' but " + s.file + " runs on '" + gpu.name +
                      "'; allowed: a profile of the scenario's GPU");
+  if (profile != nullptr) {  // a row of an unknown kind would never be found, silently
+    std::vector<std::string> kinds;
+    for (OpKind k : {OpKind::kPatchEmbed, OpKind::kTokenEmbed, OpKind::kEncoderLayer, OpKind::kDecoderLayer,
+                     OpKind::kCrossAttention, OpKind::kProjectionHead, OpKind::kContrastiveLoss, OpKind::kLmHead})
+      kinds.push_back(op_kind_name(k));
+    for (const OpMeasurement& m : profile->ops)
+      if (std::find(kinds.begin(), kinds.end(), m.key.kind) == kinds.end()) {
+        std::string all;
+        for (const std::string& k : kinds) all += (all.empty() ? "" : ", ") + k;
+        throw InputError(profile->source + ": /ops row for " + m.key.str() + ": kind '" + m.key.kind +
+                         "' is not an operator kind; allowed: one of " + all);
+      }
+  }
   const std::map<std::string, int> tasks_of = tasks_per_weight_set(g);
   const int gpus = s.cluster.gpus();
   const double capacity = gpu.memory_GiB() * kGiB;

@@ -336,8 +336,16 @@ TEST(SimCli, ProfileOverridesTheAnalyticModel) {
   write_profile(f, p);
   SimRun wrong = sim("scenarios/multitask-clip-10.toml --profile " + f.string());
   EXPECT_EQ(wrong.rc, 2);
-  EXPECT_EQ(wrong.err, "profile measured on 'H100-SXM' but scenarios/multitask-clip-10.toml runs on 'A800-80GB SXM'; "
-                       "allowed: a profile of the scenario's GPU\n");
+  EXPECT_EQ(wrong.err, f.string() + ": profile measured on 'H100-SXM' but scenarios/multitask-clip-10.toml runs on "
+                                    "'A800-80GB SXM'; allowed: a profile of the scenario's GPU\n");
+  // A row of a kind no operator has would never be looked up: refused, naming the profile.
+  p.gpu = s.cluster.gpu.name;
+  p.ops[0].key.kind = "mystery_layer";
+  write_profile(f, p);
+  SimRun unknown = sim("scenarios/multitask-clip-10.toml --profile " + f.string());
+  EXPECT_EQ(unknown.rc, 2);
+  EXPECT_THAT(unknown.err, ::testing::StartsWith(f.string() + ": /ops row for mystery_layer "));
+  EXPECT_THAT(unknown.err, HasSubstr("kind 'mystery_layer' is not an operator kind; allowed: one of patch_embed"));
   spindle::write_file_atomically(f, "truncated");
   SimRun bad = sim("scenarios/multitask-clip-10.toml --profile " + f.string());
   EXPECT_EQ(bad.rc, 2);

@@ -6,6 +6,7 @@
 #include <hdf5.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <limits>
 #include <vector>
@@ -213,6 +214,39 @@ TEST(ProfileStore, NonFiniteTimesAreRejected) {
   write_profile(f, p);
   EXPECT_THAT(read_error(f), HasSubstr("allowed: finite fwd_ms > 0, bwd_ms >= 0"));
   fs::remove(f);
+}
+
+// Issue 18: NaN or negative spreads, samples <= 0, negative sizes, mlp = 5, causal = 7, unknown
+// or empty kinds were all read with exit 0.
+TEST(ProfileStore, EveryFieldIsRanged) {
+  struct Case {
+    const char* what;
+    void (*edit)(Profile&);
+    const char* expect;
+  };
+  const Case cases[] = {
+      {"nan spread", [](Profile& p) { p.ops[0].fwd_spread_ms = std::nan(""); }, "allowed: samples >= 1, a finite spread >= 0"},
+      {"negative spread", [](Profile& p) { p.ops[0].bwd_spread_ms = -1; }, "a finite spread >= 0"},
+      {"no samples", [](Profile& p) { p.ops[0].samples = 0; }, "samples 0"},
+      {"negative batch", [](Profile& p) { p.ops[0].key.batch = -4; }, "allowed: batch, seq, hidden >= 1"},
+      {"mlp 5", [](Profile& p) { p.ops[0].key.mlp = 5; }, "mlp 5, causal 0, tp 1; allowed: mlp 0 (gelu) or 1"},
+      {"causal 7", [](Profile& p) { p.ops[1].key.causal = 7; }, "causal 7"},
+      {"empty kind", [](Profile& p) { p.ops[0].key.kind = ""; }, "kind '' is empty"},
+      {"collective kind", [](Profile& p) { p.collectives[0].kind = "all_to_all"; }, "kind 'all_to_all'; allowed: one of all_reduce"},
+      {"collective level", [](Profile& p) { p.collectives[0].level = "rack"; }, "level 'rack'; allowed: one of intra, inter"},
+      {"collective time", [](Profile& p) { p.collectives[0].time_ms = 0; }, "finite time_ms > 0"},
+      {"collective samples", [](Profile& p) { p.collectives[0].samples = -1; }, "samples -1"},
+  };
+  for (const Case& c : cases) {
+    const fs::path f = temp("ranged.h5");
+    Profile p = sample_profile();
+    c.edit(p);
+    write_profile(f, p);
+    const std::string e = read_error(f);
+    EXPECT_THAT(e, HasSubstr(c.expect)) << c.what;
+    EXPECT_THAT(e, HasSubstr(f.string())) << c.what;
+    fs::remove(f);
+  }
 }
 
 }  // namespace
