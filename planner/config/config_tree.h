@@ -27,6 +27,14 @@ struct Entry;
 // order users expect components and tasks to be listed in).
 class Table {
  public:
+  // Defined after Entry: std::vector<Entry> needs it complete (Clang with libstdc++ checks).
+  Table();
+  ~Table();
+  Table(const Table&);
+  Table(Table&&) noexcept;
+  Table& operator=(const Table&);
+  Table& operator=(Table&&) noexcept;
+
   const Value* find(const std::string& key) const;
   Value* find(const std::string& key);
   // Inserts or replaces `key`.
@@ -74,6 +82,13 @@ struct Entry {
   Value value;
   Location key_loc;  // where the key itself was written (for "unknown key" messages)
 };
+
+inline Table::Table() = default;
+inline Table::~Table() = default;
+inline Table::Table(const Table&) = default;
+inline Table::Table(Table&&) noexcept = default;
+inline Table& Table::operator=(const Table&) = default;
+inline Table& Table::operator=(Table&&) noexcept = default;
 
 // Merges `top` into `base`: tables merge key by key (recursively); any other value,
 // arrays included, replaces what `base` had.

@@ -211,7 +211,9 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
   }
   const SyncPolicy& policy = plan.sync;
   std::vector<Bucket> buckets;
-  for (auto& [group, ready] : ready_of_group) {
+  for (auto& entry : ready_of_group) {
+    const std::vector<int>& group = entry.first;  // a named reference: lambdas may capture it
+    auto& ready = entry.second;
     std::stable_sort(ready.begin(), ready.end());
     const std::int64_t cap = policy.cap_params(static_cast<int>(group.size()));
     bool first = true;
