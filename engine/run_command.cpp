@@ -48,6 +48,9 @@ int run_command(const RunCommand& c) {
   LoadOptions lo;
   lo.overrides = c.sets;
   const Scenario full = load_scenario(c.scenario_file, lo);
+  if (full.faults.any())  // what-ifs of a simulated cluster; a real run has the devices it has
+    throw InputError(c.scenario_file + ": [faults] (" + full.faults.describe(full.cluster.gpus_per_node) +
+                     ") is for spindle-sim's what-ifs; allowed: spindle-run on a scenario without [faults]");
   TrainOptions opt;
   opt.seed = c.seed >= 0 ? static_cast<std::uint64_t>(c.seed) : full.seed;
   opt.scale = factors.name;

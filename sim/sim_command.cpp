@@ -12,6 +12,7 @@
 #include "planner/report/graph_report.h"
 #include "planner/report/iteration_trace.h"
 #include "planner/report/plan_report.h"
+#include "sim/faults/fault_whatif.h"
 #include "sim/replay/collective_bench.h"
 #include "sim/replay/simulation.h"
 #include "sim/report/html_report.h"
@@ -90,6 +91,14 @@ int run_sim_command(SimCommand c) {
 
   std::optional<Profile> profile;
   if (!c.profile_file.empty()) profile = read_profile(c.profile_file);
+  // [faults]: the run is on what they leave; the healthy cluster is simulated beside it.
+  const Scenario as_written = scenario;
+  if (as_written.faults.any()) {
+    if (!c.plan_file.empty())
+      throw InputError("--plan: a plan file names the devices of one cluster, and " + c.scenario_file +
+                       " has [faults]; allowed: --plan with a scenario without [faults]");
+    scenario = after_faults(as_written, StragglerPolicy::kKeep);
+  }
   const ScenarioModel m(std::move(scenario), profile ? &*profile : nullptr);
   const Scenario& s = m.s;
   if (!c.dump_dir.empty()) {
@@ -127,6 +136,9 @@ int run_sim_command(SimCommand c) {
       trace_paths.push_back(file.string());
     }
   }
+  std::optional<FaultComparison> faults;
+  if (simulate_plans && as_written.faults.any())
+    faults = compare_faults(as_written, c.systems, names, results, profile ? &*profile : nullptr, net);
   // The scenario as run: the file (or the study point) and its --set overrides.
   auto scenario_shown = [&] {
     std::string shown = st ? point_scenario_text(*st, c.point) : read_file(c.scenario_file);
@@ -137,10 +149,17 @@ int run_sim_command(SimCommand c) {
     std::string text = summary_text(s, m.g, m.mg);
     if (c.explain_cost) text += "\n" + cost_text(s, m.g, m.mg, m.cost, c.profile_file);
     if (!shown.empty()) text += "\n" + plans_text(s, m.mg, shown, s.cluster.gpu.memory_GiB());
+    if (!simulate_plans && as_written.faults.any())
+      text += "\nFaults: " + as_written.faults.describe(as_written.cluster.gpus_per_node) + "\n  planned on the " +
+              std::to_string(s.cluster.gpus()) + " GPUs left of " + std::to_string(as_written.cluster.gpus()) + "\n";
     std::string js = summary_json(s, m.g, m.mg, &m.cost, c.profile_file, &shown);
     if (simulate_plans) {
       text += "\n" + simulation_text(s, shown, results, trace_paths, net);
       js = merge_simulation_json(js, s, results, trace_files, net);
+      if (faults) {
+        text += "\n" + faults_text(*faults);
+        js = merge_faults_json(js, *faults);
+      }
       text += "\nReport: " + (fs::path(c.out_dir) / "index.html").string() + "\n";
     }
     return std::pair{text, js};

@@ -138,6 +138,7 @@ class Loader {
           static_cast<int>(planner->integer_or("score_candidates_up_to_gpus", 128, 0, 1 << 20));
       planner->finish();
     }
+    if (auto faults = top.optional_table("faults")) s.faults = read_faults(*faults, s.cluster);
     top.finish();
     return s;
   }
@@ -252,6 +253,51 @@ class Loader {
     l.efficiency = r.number_or("efficiency", 0.8, 1e-3, 1.0);
     r.finish();
     return l;
+  }
+
+  // [faults]: ids within the cluster, each once per list, slowdowns in [1, 1000].
+  static Faults read_faults(TableReader& r, const Cluster& c) {
+    auto ids = [&](const std::string& key, int count, const std::string& what) {
+      std::vector<int> out;
+      const Value* v = r.find(key);
+      if (v == nullptr) return out;
+      const std::string allowed = "a list of " + what + " ids, 0 to " + std::to_string(count - 1) + ", each once";
+      if (v->type() != Value::Type::kArray) config::fail(v->loc(), r.key_path(key), "expected a list", allowed);
+      for (const Value& e : v->array()) {
+        if (e.type() != Value::Type::kInteger || e.integer() < 0 || e.integer() >= count)
+          config::fail(e.loc(), r.key_path(key), "not a " + what + " of this cluster", allowed);
+        if (std::find(out.begin(), out.end(), static_cast<int>(e.integer())) != out.end())
+          config::fail(e.loc(), r.key_path(key), what + " " + std::to_string(e.integer()) + " named twice", allowed);
+        out.push_back(static_cast<int>(e.integer()));
+      }
+      return out;
+    };
+    auto slowed = [&](const std::string& key, const std::string& id_key, int count) {
+      std::vector<Straggler> out;
+      const Value* v = r.find(key);
+      if (v == nullptr) return out;
+      if (v->type() != Value::Type::kArray)
+        config::fail(v->loc(), r.key_path(key), "expected a list of tables",
+                     "[{" + id_key + " = 3, slowdown = 1.5}, ...]");
+      for (size_t i = 0; i < v->array().size(); ++i) {
+        TableReader t(v->array()[i], r.key_path(key) + "." + std::to_string(i));
+        Straggler st{static_cast<int>(t.integer(id_key, 0, count - 1)), t.number("slowdown", 1.0, 1000.0)};
+        t.finish();
+        for (const Straggler& o : out)
+          if (o.id == st.id)
+            config::fail(t.loc(), t.path(), id_key + " " + std::to_string(st.id) + " named twice", "each " + id_key + " once");
+        out.push_back(st);
+      }
+      return out;
+    };
+    Faults f;
+    f.failed_nodes = ids("failed_nodes", c.nodes, "node");
+    f.failed_gpus = ids("failed_gpus", c.gpus(), "GPU");
+    f.failed_nics = ids("failed_nics", c.nodes, "node");
+    f.stragglers = slowed("stragglers", "gpu", c.gpus());
+    f.slow_nics = slowed("slow_nics", "node", c.nodes);
+    r.finish();
+    return f;
   }
 
   Cluster read_cluster(TableReader r) {

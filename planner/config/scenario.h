@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "planner/config/faults.h"
+
 #include "planner/config/config_tree.h"
 #include "planner/config/model_spec.h"
 
@@ -61,7 +63,13 @@ struct Cluster {
   NicPlacement nic = NicPlacement::kPerNode;
   int nodes_per_leaf = 1;         // nodes under one leaf switch of the two-level fat tree
   double oversubscription = 1.0;  // a leaf's down-link bandwidth over its up-link bandwidth
+  // Stragglers left in place by [faults] (see faults.h): per GPU, its compute time's factor;
+  // per node, its network links' time factor. Empty: every factor 1.
+  std::vector<double> gpu_slowdown;
+  std::vector<double> nic_slowdown;
   int gpus() const { return nodes * gpus_per_node; }
+  double gpu_factor(int device) const { return gpu_slowdown.empty() ? 1.0 : gpu_slowdown[static_cast<size_t>(device)]; }
+  double nic_factor(int node) const { return nic_slowdown.empty() ? 1.0 : nic_slowdown[static_cast<size_t>(node)]; }
 };
 
 enum class LossKind { kContrastive, kCrossEntropy };
@@ -83,6 +91,7 @@ struct Scenario {
   ModelSpec model;
   std::vector<Task> tasks;
   PlannerOptions planner;
+  Faults faults;  // [faults] as written; spindle-sim plans on what they leave (faults.h)
 
   // Tokens of component `c`'s own input in task `t` (0 when it has no embedding).
   int own_tokens(const Task& t, int c) const;

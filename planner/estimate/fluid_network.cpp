@@ -25,7 +25,9 @@ FluidNetwork::FluidNetwork(const Cluster& c) : cluster_(c) {
   leaf_down_ = leaf_up_ + leaves;
   capacity_Bps_.assign(static_cast<size_t>(leaf_down_ + leaves), 0.0);
   for (int g = 0; g < gpus; ++g) capacity_Bps_[static_cast<size_t>(nvlink_up_ + g)] = capacity_Bps_[static_cast<size_t>(nvlink_down_ + g)] = nvlink_Bps;
-  for (int k = 0; k < nics; ++k) capacity_Bps_[static_cast<size_t>(nic_up_ + k)] = capacity_Bps_[static_cast<size_t>(nic_down_ + k)] = nic_Bps;
+  for (int k = 0; k < nics; ++k)  // a slow node network (faults.h) slows each of its NICs
+    capacity_Bps_[static_cast<size_t>(nic_up_ + k)] = capacity_Bps_[static_cast<size_t>(nic_down_ + k)] =
+        nic_Bps / c.nic_factor(per_gpu ? k / c.gpus_per_node : k);
   for (int l = 0; l < leaves; ++l) {
     const int under = std::min(c.nodes_per_leaf, c.nodes - l * c.nodes_per_leaf);
     capacity_Bps_[static_cast<size_t>(leaf_up_ + l)] = capacity_Bps_[static_cast<size_t>(leaf_down_ + l)] =

@@ -68,7 +68,8 @@ std::vector<s4u::Host*> build_platform(const Cluster& c) {
                          ->set_latency(c.intra_node.latency_us * 1e-6 / 2)
                          ->seal());
     if (per_gpu || g % gpn == 0)
-      nic.push_back(root->create_split_duplex_link((per_gpu ? gpu : "node-" + std::to_string(g / gpn)) + "-nic", nic_Bps)
+      nic.push_back(root->create_split_duplex_link((per_gpu ? gpu : "node-" + std::to_string(g / gpn)) + "-nic",
+                                                   nic_Bps / c.nic_factor(g / gpn))  // a slow node network (faults.h)
                         ->set_latency(c.inter_node.latency_us * 1e-6 / 2)
                         ->seal());
   }

@@ -137,6 +137,17 @@ fs::path write_run_report(const fs::path& dir, const std::string& text) {
   body += "<h2>Simulated iteration per system</h2>\n";
   if (!r.verdict.empty()) body += "<p class=\"verdict\">" + html_escape(r.verdict) + "</p>\n";
   body += summary_table(r);
+  if (r.faults) {
+    body += "<h2>Faults</h2>\n<p>" + html_escape(r.faults_description) + ": " + std::to_string(r.gpus) + " of " +
+            std::to_string(r.healthy_gpus) + " GPUs planned and simulated (stragglers in place), against the healthy "
+            "cluster; summary.txt also has the run with the stragglers' nodes drained.</p>\n<table>\n<tr><th>system</th>"
+            "<th>healthy ms</th><th>faulted ms</th><th>slowdown</th></tr>\n";
+    for (const SystemRun& s : r.systems)
+      if (s.healthy_s > 0)
+        body += "<tr><td>" + html_escape(s.name) + "</td><td>" + fixed(s.healthy_s * 1e3, 2) + "</td><td>" +
+                fixed(s.simulated_s * 1e3, 2) + "</td><td>" + fixed(s.simulated_s / s.healthy_s, 2) + "x</td></tr>\n";
+    body += "</table>\n";
+  }
   body += "<h2>Gantt charts: Spindle's waves vs sequential</h2>\n<p class=\"note\">GPUs as rows grouped by node, "
           "time across on one scale for every system; compute coloured by task (backward darker), transfers hatched, "
           "weight sync dark grey; dashed lines: simulated start of each forward wave (F), dotted: backward (B).</p>\n" +

@@ -182,6 +182,15 @@ RunResults read_run_checked(const fs::path& dir, int bars_up_to_gpus) {
     }
     r.systems.push_back(std::move(sr));
   }
+  r.faults = j.contains("faults");
+  if (r.faults) {  // fault what-ifs: each system on the healthy cluster
+    r.faults_description = text(j.at("faults"), "description");
+    r.healthy_gpus = static_cast<int>(number(j.at("faults"), "gpus_healthy"));
+  }
+  if (r.faults)
+    for (const json& f : j.at("faults").at("systems"))
+      for (SystemRun& sr : r.systems)
+        if (sr.name == text(f, "name")) sr.healthy_s = number(f, "healthy_s");
   return r;
 }
 

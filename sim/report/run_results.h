@@ -33,6 +33,7 @@ struct SystemRun {
   double planned_s = 0, simulated_s = 0, speedup = 0;  // speedup 0: no sequential baseline
   double compute_s = 0, transfer_s = 0, sync_s = 0, idle_s = 0, utilization = 0;
   int waves = 0;
+  double healthy_s = 0;  // [faults]: the same system on the healthy cluster (0 without faults)
   std::string trace;  // file name in the folder ("" when none)
   std::vector<Bar> bars;                     // from the trace, by GPU then time
   std::vector<double> forward_wave_s;        // simulated start of each wave's forward (plan order)
@@ -56,6 +57,9 @@ struct RunResults {
   std::vector<MetaOpInfo> metaops;
   std::vector<SystemRun> systems;  // in summary order
   std::string verdict;             // who wins and why (sim_report.h's verdict_line)
+  bool faults = false;             // a [faults] run: systems carry their healthy times
+  std::string faults_description;  // "node 7 failed; GPU 4 2x slower"
+  int healthy_gpus = 0;
   const SystemRun* find(const std::string& name) const;
   // Per MetaOp the GPU-seconds of its compute (forward + backward) in a system's trace.
   std::map<int, double> metaop_gpu_s(const SystemRun& s) const;

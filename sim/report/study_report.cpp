@@ -197,6 +197,12 @@ StudyReport write_study_report(const fs::path& dir) {
   for (const char* c : {"scenario", "gpus", "system", "planned_ms", "simulated_ms", "speedup_vs_sequential",
                         "gpu_utilization"})
     columns.push_back({c, false, std::string(c) == "scenario" || std::string(c) == "system"});
+  // A fault sweep: each system's time on the healthy cluster and its slowdown there.
+  bool faults = false;
+  for (const PointRow& p : points)
+    for (const SystemRun& s : p.run.systems) faults = faults || (p.done && s.healthy_s > 0);
+  if (faults)
+    for (const char* c : {"healthy_ms", "slowdown_vs_healthy"}) columns.push_back({c});
   std::vector<std::vector<std::string>> rows;
   for (const PointRow& p : points) {
     if (!p.done) continue;
@@ -207,6 +213,13 @@ StudyReport write_study_report(const fs::path& dir) {
                                    fixed(s.simulated_s * 1e3, 4), s.speedup > 0 ? fixed(s.speedup, 4) : "",
                                    fixed(s.utilization, 4)})
         row.push_back(v);
+      if (faults) {
+        // A point without faults is its own healthy cluster; a row of a faulted point with no
+        // healthy counterpart (the placement ablation) has none.
+        const double healthy = p.run.faults ? s.healthy_s : s.simulated_s;
+        row.push_back(healthy > 0 ? fixed(healthy * 1e3, 4) : "");
+        row.push_back(healthy > 0 ? fixed(s.simulated_s / healthy, 4) : "");
+      }
       rows.push_back(std::move(row));
     }
   }

@@ -41,6 +41,10 @@ std::string value_text(const Value& v) {
   return "?";
 }
 
+// More points than any study runs (a point is a planning and a simulation): a bigger sweep is
+// almost always a typo, and expanding 10^20 points would exhaust memory first.
+constexpr size_t kMaxPoints = 1'000'000;
+
 struct Axis {
   std::string key;
   Location loc;
@@ -103,6 +107,13 @@ std::vector<std::vector<SweepCoord>> expand_table(const Value& table, const std:
     }
     return points;
   }
+  size_t count = 1;  // checked before expanding: 20 lists of 10 values are 10^20 points
+  for (const Axis& a : axes) {
+    count = count > kMaxPoints / a.values.size() ? kMaxPoints + 1 : count * a.values.size();
+  }
+  if (count > kMaxPoints)
+    config::fail(table.loc(), path, "crosses into more than " + std::to_string(kMaxPoints) + " points",
+                 "at most " + std::to_string(kMaxPoints) + " points per study (split it, or zip lists with mode = \"zip\")");
   std::vector<size_t> at(axes.size(), 0);  // odometer: the last key varies fastest
   while (true) {
     std::vector<SweepCoord> p;
@@ -141,7 +152,7 @@ std::string SweepPoint::slug() const {
   for (const SweepCoord& c : coords) {
     const std::string leaf = c.key.substr(c.key.rfind('.') == std::string::npos ? 0 : c.key.rfind('.') + 1);
     std::string v = c.key == "scenario.extends" ? fs::path(c.text).stem().string() : c.text;
-    s += "-" + sanitize(c.key == "scenario.extends" ? v : leaf + "-" + v);
+    s += "-" + sanitize(c.key == "scenario.extends" ? v : leaf + "-" + (sanitize(v).empty() ? "none" : v));
   }
   return s.size() > 96 ? s.substr(0, 96) : s;
 }
@@ -172,6 +183,10 @@ Study read_study(const Value& root, const std::string& file) {
     for (size_t i = 0; i < sweep->array().size(); ++i) {
       auto more = expand_table(sweep->array()[i], "sweep." + std::to_string(i));
       all.insert(all.end(), more.begin(), more.end());
+      if (all.size() > kMaxPoints)
+        config::fail(sweep->array()[i].loc(), "sweep." + std::to_string(i),
+                     "brings the study to more than " + std::to_string(kMaxPoints) + " points",
+                     "at most " + std::to_string(kMaxPoints) + " points per study");
     }
   } else {
     config::fail(sweep->loc(), "sweep", "expected a table or an array of tables", kAllowedSweep);

@@ -36,6 +36,7 @@ TEST(SpindleRunCli, RunsAndRejectsBadInput) {
   EXPECT_EQ(run(s + " --steps -1"), 2);
   EXPECT_EQ(run(s + " --seed -5"), 2);  // was: silently the scenario's seed
   EXPECT_EQ(run(s + " --resume"), 2);
+  EXPECT_EQ(run(s + " --scale tiny --set 'faults.failed_nodes=[1]'"), 2);  // what-ifs are spindle-sim's
   const std::string good = spindle::read_file(dir / "checkpoint.bin");
   spindle::write_file_atomically(dir / "checkpoint.bin", good.substr(0, good.size() - 3));
   EXPECT_EQ(run(s + " --scale tiny --steps 3 --checkpoint " + dir.string() + " --resume"), 2);

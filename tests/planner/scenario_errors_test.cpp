@@ -39,7 +39,7 @@ TEST(ScenarioErrors, AMisspeltRequiredKeyIsNamedBesideTheMissingOne) {
 
 TEST(ScenarioErrors, UnknownTable) {
   EXPECT_EQ(load_error(kBase + "[plannerr]\n"),
-            "t.toml:45:2: plannerr: unknown key; allowed: scenario, cluster, model, tasks, planner");
+            "t.toml:45:2: plannerr: unknown key; allowed: scenario, cluster, model, tasks, planner, faults");
 }
 
 TEST(ScenarioErrors, UnknownPlannerOption) {

@@ -446,6 +446,48 @@ TEST(SimCli, SimulatesEverySystemAndWritesTraces) {
   fs::remove_all(dir);
 }
 
+// [faults]: every system re-planned on what is left and simulated beside the healthy cluster.
+// A GPU 10x slower in place cannot make any system faster (its plan is the healthy one, or
+// spindle's pick by an estimate that sees the straggler), and draining its node is a run on 24
+// GPUs; a failed node leaves 24 GPUs. --plan and spindle-run refuse [faults] in one line.
+TEST(SimCli, FaultWhatIfsCompareWithTheHealthyCluster) {
+  fs::path dir = scratch_dir() / "faults";
+  SimRun r = sim("scenarios/multitask-clip-4.toml --system spindle --system sequential --system uniform "
+                 "--set 'faults.stragglers=[{gpu = 9, slowdown = 10.0}]' --json --out " + dir.string());
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  const auto& f = j.at("faults");
+  EXPECT_EQ(f.at("description"), "GPU 9 10x slower");
+  EXPECT_EQ(f.at("gpus_healthy"), 32);
+  EXPECT_EQ(f.at("gpus_left"), 32);
+  EXPECT_EQ(f.at("gpus_drained"), 24);
+  ASSERT_EQ(f.at("systems").size(), 3u);
+  for (const auto& s : f.at("systems")) {
+    SCOPED_TRACE(s.at("name").get<std::string>());
+    EXPECT_GT(s.at("simulated_s").get<double>(), s.at("healthy_s").get<double>());
+    EXPECT_NEAR(s.at("slowdown").get<double>(), s.at("simulated_s").get<double>() / s.at("healthy_s").get<double>(), 1e-12);
+    EXPECT_GT(s.at("drained_s").get<double>(), 0);
+    const bool drain = s.at("drained_s").get<double>() < s.at("simulated_s").get<double>();
+    EXPECT_EQ(s.at("stragglers"), drain ? "drain" : "keep");
+  }
+  EXPECT_THAT(spindle::read_file(dir / "summary.txt"), HasSubstr("Faults: GPU 9 10x slower\n  32 GPUs healthy, 32 left"));
+  EXPECT_THAT(spindle::read_file(dir / "index.html"), HasSubstr("<h2>Faults</h2>"));
+
+  SimRun node = sim("scenarios/multitask-clip-4.toml --system spindle --set 'faults.failed_nodes=[1]' --json");
+  ASSERT_EQ(node.rc, 0) << node.err;
+  const auto jn = nlohmann::json::parse(node.out);
+  EXPECT_EQ(jn.at("faults").at("gpus_left"), 24);
+  EXPECT_EQ(jn.at("cluster").at("nodes"), 3);
+  EXPECT_FALSE(jn.at("faults").at("systems").at(0).contains("drained_s"));
+
+  SimRun plan = sim("scenarios/multitask-clip-4.toml --set 'faults.failed_nodes=[1]' --plan tests/fuzz/corpus/plan/clip-4-sequential.json");
+  EXPECT_EQ(plan.rc, 2);
+  EXPECT_THAT(plan.err, HasSubstr("--plan: a plan file names the devices of one cluster"));
+  SimRun none = sim("scenarios/multitask-clip-4.toml --set 'faults.failed_nodes=[0,1,2,3]'");
+  EXPECT_EQ(none.rc, 2);
+  EXPECT_THAT(none.err, HasSubstr("leaves no node of 4"));
+}
+
 TEST(SimCli, CollectiveMicrobenchmark) {
   SimRun r = sim("scenarios/multitask-clip-10.toml --collective all_reduce --gpus 8");
   ASSERT_EQ(r.rc, 0) << r.err;

@@ -92,6 +92,13 @@ TEST(Sweep, MalformedSweepsNameTheirPlace) {
               HasSubstr("study.colour"));
 }
 
+// 20 lists of 10 values are 10^20 points: refused before expanding (it exhausted memory).
+TEST(Sweep, PointCountIsCappedBeforeExpanding) {
+  std::string huge = std::string(kBase) + "[sweep]\n";
+  for (int k = 0; k < 20; ++k) huge += "\"k" + std::to_string(k) + "\" = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]\n";
+  EXPECT_THAT(error_of(huge), HasSubstr("sweep: crosses into more than 1000000 points"));
+}
+
 TEST(Sweep, BadPointNamesItsCoordinates) {
   const auto s = study(std::string(kBase) + "[sweep]\n\"cluster.nodes\" = [1, 0]\n\"cluster.gpus_per_node\" = [8]\n");
   EXPECT_NO_THROW(spindle::load_point(s, 0));
