@@ -50,11 +50,24 @@ struct Checker {
   template <typename T>
   T operator()(T result, const char* expr, int line) const {
     if (result < 0) {
-      const std::string msg = file + ": HDF5 call failed: " + expr + " (" + __FILE__ + ":" + std::to_string(line) + ")";
-      if (input) throw InputError(msg + allowed);
-      throw IoError(msg);
+      // A user's file that HDF5 cannot read is their problem to fix: say what HDF5 says, not
+      // our call and line. A failed write is ours (or the disk's): name the call.
+      if (input) throw InputError(file + ": HDF5 cannot read it: " + innermost_error() + allowed);
+      throw IoError(file + ": HDF5 call failed: " + expr + " (" + __FILE__ + ":" + std::to_string(line) + ")");
     }
     return result;
+  }
+  // The deepest entry of HDF5's error stack ("filter not available", "wrong B-tree signature").
+  static std::string innermost_error() {
+    std::string desc;
+    H5Ewalk2(
+        H5E_DEFAULT, H5E_WALK_DOWNWARD,
+        [](unsigned, const H5E_error2_t* e, void* out) -> herr_t {
+          if (e->desc != nullptr && *e->desc != '\0') *static_cast<std::string*>(out) = e->desc;
+          return 0;
+        },
+        &desc);
+    return desc.empty() ? "the file is corrupt or truncated" : desc + " (corrupt or truncated?)";
   }
 };
 #define SPINDLE_H5(checker, expr) (checker)((expr), #expr, __LINE__)
@@ -156,8 +169,16 @@ void Writer::table(const std::string& path, const Layout& layout, const void* da
   Handle type = compound(check, layout, strings);
   const hsize_t dims[1] = {count};
   Handle space(SPINDLE_H5(check, H5Screate_simple(1, dims, nullptr)), H5Sclose);
+  // Records carry HDF5's Fletcher32 checksum (per chunk of up to 4096), so a flipped byte is
+  // an error on reading instead of a changed value.
+  Handle dcpl(SPINDLE_H5(check, H5Pcopy(impl_->dcpl.get())), H5Pclose);
+  if (count > 0) {
+    const hsize_t chunk[1] = {std::min<hsize_t>(count, 4096)};
+    SPINDLE_H5(check, H5Pset_chunk(dcpl.get(), 1, chunk));
+    SPINDLE_H5(check, H5Pset_fletcher32(dcpl.get()));
+  }
   Handle ds(SPINDLE_H5(check, H5Dcreate2(impl_->file.get(), path.c_str(), type.get(), space.get(), H5P_DEFAULT,
-                                         impl_->dcpl.get(), H5P_DEFAULT)),
+                                         dcpl.get(), H5P_DEFAULT)),
             H5Dclose);
   if (count > 0) SPINDLE_H5(check, H5Dwrite(ds.get(), type.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
 }
@@ -231,10 +252,20 @@ std::size_t Reader::rows_in(const std::string& name, const Layout& layout) const
     throw InputError(check.file + ": dataset /" + name + " is not one-dimensional" + check.allowed);
   hsize_t dims[1] = {0};
   SPINDLE_H5(check, H5Sget_simple_extent_dims(space.get(), dims, nullptr));
+  // Never more memory than the file can describe: raw records fit in the file; compressed
+  // ones (a filter other than the checksum) in deflate's best ratio of it (about 1032:1).
   hsize_t file_size = 0;
   SPINDLE_H5(check, H5Fget_filesize(file, &file_size));
+  Handle dcpl(SPINDLE_H5(check, H5Dget_create_plist(ds.get())), H5Pclose);
+  bool filtered = false;  // compressed: a filter other than the checksum
+  for (int i = 0, n = SPINDLE_H5(check, H5Pget_nfilters(dcpl.get())); i < n; ++i) {
+    unsigned flags = 0, config = 0;
+    std::size_t nvalues = 0;
+    filtered = filtered || H5Pget_filter2(dcpl.get(), static_cast<unsigned>(i), &flags, &nvalues, nullptr, 0, nullptr,
+                                          &config) != H5Z_FILTER_FLETCHER32;
+  }
   const std::size_t row_bytes = std::max<std::size_t>(1, H5Tget_size(ftype.get()));
-  if (dims[0] > file_size / row_bytes)
+  if (dims[0] > (filtered ? file_size * 1100 : file_size) / row_bytes)
     throw InputError(check.file + ": dataset /" + name + " claims " + std::to_string(dims[0]) +
                      " records, more than the file holds" + check.allowed);
   return static_cast<std::size_t>(dims[0]);

@@ -42,7 +42,8 @@ class Writer {
   // A scalar dataset holding one fixed-length string of any size (attributes stop at 64 KiB).
   void string_dataset(const std::string& path, const std::string& value);
   void group(const std::string& path);
-  // A table of `count` records of `layout` at `data` (zero-filled padding gives equal bytes).
+  // A table of `count` records of `layout` at `data` (zero-filled padding gives equal bytes),
+  // chunked with a Fletcher32 checksum per chunk.
   void table(const std::string& path, const Layout& layout, const void* data, std::size_t count);
   // Flushes, closes and renames the file into place.
   void commit();

@@ -456,7 +456,7 @@ class Loader {
     return c;
   }
 
-  static void check_component_refs(ModelSpec& model, const std::vector<ComponentPlace>& places) {
+  void check_component_refs(ModelSpec& model, const std::vector<ComponentPlace>& places) const {
     const std::string all = "one of " + config::join(model.names());
     std::vector<DagEdge> edges;
     for (size_t i = 0; i < model.components.size(); ++i) {
@@ -509,12 +509,30 @@ class Loader {
     try {
       model.topo_order = topological_order(static_cast<int>(model.components.size()), edges);
     } catch (const CycleError& e) {
+      // Blame the edge where the user wrote it: of the cycle's edges (each an entry of its
+      // reader's inputs or cross_inputs), the first set by a --set override, else the first
+      // written in this scenario file, else the first (written in a preset).
+      const std::vector<int>& cyc = e.cycle();
       std::vector<std::string> names;
-      for (int v : e.cycle()) names.push_back(model.components[static_cast<size_t>(v)].name);
+      for (int v : cyc) names.push_back(model.components[static_cast<size_t>(v)].name);
       names.push_back(names.front());
-      config::fail(places[static_cast<size_t>(e.cycle().front())].table,
-                   "model.components." + names.front(),
-                   "components read each other in a cycle: " + config::join(names, " -> "),
+      Location at;
+      std::string key, closing;
+      int best = -1;
+      for (size_t k = 0; k < cyc.size(); ++k) {
+        const size_t reader = static_cast<size_t>(cyc[(k + 1) % cyc.size()]);
+        const Component& c = model.components[reader];
+        const bool plain = std::find(c.inputs.begin(), c.inputs.end(), names[k]) != c.inputs.end();
+        const Location& loc = plain ? places[reader].inputs : places[reader].cross_inputs;
+        const int rank = loc.from_override() ? 2 : loc.file == file_ ? 1 : 0;
+        if (rank > best) {
+          best = rank;
+          at = loc;
+          key = "model.components." + c.name + (plain ? ".inputs" : ".cross_inputs");
+          closing = names[k];
+        }
+      }
+      config::fail(at, key, "reading '" + closing + "' closes a cycle: " + config::join(names, " -> "),
                    "inputs that form no cycle");
     }
     // Stable order for users: declaration order, moved only as far as inputs require.

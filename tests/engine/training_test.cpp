@@ -133,9 +133,35 @@ TEST(EngineTraining, BadCheckpointsAreInputErrors) {
   std::memcpy(huge_step.data() + 12, &step, 8);  // after the magic (8) and the version (4)
   write_file_atomically(dir / "huge-step.bin", resealed(huge_step));
   std::filesystem::create_symlink("/dev/zero", dir / "zero.bin");
+  // Walk the header to the first task's data position and the first weight's rank.
+  auto u32_at = [&](size_t at) {
+    std::uint32_t v = 0;
+    std::memcpy(&v, good.data() + at, 4);
+    return v;
+  };
+  size_t at = 8 + 4 + 8 + 8;            // magic, version, step, seed
+  at += 4 + u32_at(at);                  // scale
+  const std::uint32_t tasks = u32_at(at);
+  at += 4;
+  const size_t first_position = at + 4 + u32_at(at);
+  for (std::uint32_t t = 0; t < tasks; ++t) at += 4 + u32_at(at) + 8;
+  at += 4;                               // weight count
+  const size_t first_rank = at + 4 + u32_at(at);
+  auto patched = [&](size_t where, const void* value, size_t n) {
+    std::string d = good;
+    std::memcpy(d.data() + where, value, n);
+    return resealed(d);
+  };
+  const std::uint64_t step_max = (std::uint64_t{1} << 63) - 1, position = std::uint64_t{1} << 63;
+  const std::uint32_t rank_huge = ~std::uint32_t{0}, rank_large = std::uint32_t{1} << 28;
+  write_file_atomically(dir / "step-2p63.bin", patched(12, &step_max, 8));
+  write_file_atomically(dir / "position-2p63.bin", patched(first_position, &position, 8));
+  write_file_atomically(dir / "rank-2p32.bin", patched(first_rank, &rank_huge, 4));
+  write_file_atomically(dir / "rank-2p28.bin", patched(first_rank, &rank_large, 4));
 
   Trainer target(zoo("multitask-clip-4"), be, opt);
-  for (const char* f : {"truncated.bin", "flipped.bin", "ofa.bin", "missing.bin", "huge-step.bin", "zero.bin"}) {
+  for (const char* f : {"truncated.bin", "flipped.bin", "ofa.bin", "missing.bin", "huge-step.bin", "zero.bin",
+                        "step-2p63.bin", "position-2p63.bin", "rank-2p32.bin", "rank-2p28.bin"}) {
     try {
       target.load(dir / f);
       ADD_FAILURE() << f << " loaded";

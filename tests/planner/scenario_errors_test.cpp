@@ -195,8 +195,12 @@ TEST(ScenarioErrors, ComponentCycle) {
   std::string text = replace_line(replace_line(kBase, 19, "kind = \"encoder\"\ninputs = [\"a\"]"), 10,
                                   "kind = \"encoder\"\ninputs = [\"b\"]");
   EXPECT_EQ(load_error(text),
-            "t.toml:9:1: model.components.a: components read each other in a cycle: a -> b -> a; allowed: "
+            "t.toml:21:10: model.components.b.inputs: reading 'a' closes a cycle: a -> b -> a; allowed: "
             "inputs that form no cycle");
+  // The edge a --set adds is the one blamed (it was reported at the first component's table).
+  EXPECT_EQ(load_error(replace_line(kBase, 19, "kind = \"encoder\"\ninputs = [\"a\"]"), {"model.components.a.inputs=[\"b\"]"}),
+            "--set model.components.a.inputs=[\"b\"]: model.components.a.inputs: reading 'b' closes a cycle: "
+            "a -> b -> a; allowed: inputs that form no cycle");
 }
 
 TEST(ScenarioErrors, TieToComponentWithoutTokenEmbedding) {

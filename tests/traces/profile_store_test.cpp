@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <limits>
 #include <vector>
@@ -127,6 +128,48 @@ TEST(ProfileStore, TruncatedFile) {
   EXPECT_EQ(read_error(f), f.string() + ": not an HDF5 file (truncated or corrupt?); allowed: a profile written by "
                                         "spindle-calibrate (schema version 1)");
   fs::remove(f);
+}
+
+// A flipped byte in the records fails Fletcher32 (it was read as a changed value), in one line
+// naming HDF5's reason and not our source; the truncated file names no source line either.
+TEST(ProfileStore, FlippedByteFailsTheChecksum) {
+  fs::path f = temp("flip.h5");
+  write_profile(f, sample_profile());
+  std::string bytes = read_file(f);
+  const double fwd = 0.25;  // the first record's fwd_ms, found in the file's bytes
+  const size_t at = bytes.find(std::string(reinterpret_cast<const char*>(&fwd), sizeof fwd));
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 3] ^= 0x10;
+  write_file_atomically(f, bytes);
+  const std::string e = read_error(f);
+  EXPECT_THAT(e, HasSubstr(f.string() + ": HDF5 cannot read it: "));
+  EXPECT_THAT(e, HasSubstr("Fletcher32"));
+  EXPECT_EQ(e.find("hdf5_file.cpp"), std::string::npos) << e;
+  EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  write_file_atomically(f, read_file(f).substr(0, bytes.size() * 3 / 4));
+  EXPECT_EQ(read_error(f).find("hdf5_file.cpp"), std::string::npos) << read_error(f);
+  fs::remove(f);
+}
+
+// A profile that another tool compressed (h5repack -f GZIP) reads as the original; it was
+// refused as claiming more records than the file holds.
+TEST(ProfileStore, GzipCompressedTablesRead) {
+  if (std::system("command -v h5repack >/dev/null 2>&1") != 0) GTEST_SKIP() << "h5repack not installed";
+  fs::path f = temp("plain.h5"), z = temp("gzip.h5");
+  Profile p = sample_profile();
+  for (int i = 0; i < 3000; ++i) {  // enough rows that gzip shrinks them below the raw size
+    OpMeasurement m = p.ops[0];
+    m.key.batch = 1000 + i;
+    p.ops.push_back(m);
+  }
+  write_profile(f, p);
+  ASSERT_EQ(std::system(("h5repack -f ops:GZIP=9 '" + f.string() + "' '" + z.string() + "'").c_str()), 0);
+  ASSERT_LT(fs::file_size(z), p.ops.size() * 100) << "gzip did not shrink the table";
+  const Profile back = read_profile(z);
+  ASSERT_EQ(back.ops.size(), p.ops.size());
+  EXPECT_EQ(back.ops.back().key, p.ops.back().key);
+  fs::remove(f);
+  fs::remove(z);
 }
 
 // Rewrites one root attribute / removes one dataset with the HDF5 API, as another tool might.
