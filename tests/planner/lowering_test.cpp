@@ -20,7 +20,11 @@ namespace {
 
 TEST(Lowering, SyncBytesMatchTheWeightsOfSharedLayers) {
   ScenarioModel pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml"));
-  auto& [s, g, mg, cost] = pipe;
+  // Named, not bound: clang 14 lets no lambda capture a structured binding.
+  [[maybe_unused]] Scenario& s = pipe.s;
+  [[maybe_unused]] Graph& g = pipe.g;
+  [[maybe_unused]] MetaGraph& mg = pipe.mg;
+  [[maybe_unused]] CostModel& cost = pipe.cost;
   Plan p = plan_system("spindle", s, mg, cost);
   place(p, s, g, mg, PlacementPolicy::kSpindle);
   Programs progs = lower(p, s, g, mg);
@@ -54,7 +58,10 @@ TEST(Lowering, BucketsFollowTheSyncPolicy) {
   // parameters each bucket closes at the first weight that reaches the cap, so every bucket
   // but each group's last holds >= 10M and < 10M + its largest weight group.
   ScenarioModel pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml"));
-  auto& [s, g, mg, cost] = pipe;
+  const Scenario& s = pipe.s;  // named, not bound: clang 14 lets no lambda capture a binding
+  const Graph& g = pipe.g;
+  const MetaGraph& mg = pipe.mg;
+  const CostModel& cost = pipe.cost;
   Plan p = plan_system("sequential", s, mg, cost);
   place(p, s, g, mg, PlacementPolicy::kSpindle);
   std::int64_t largest = 0;
@@ -151,7 +158,11 @@ TEST(Lowering, ReplayRejectsWhatARealEngineCouldNotRun) {
 
 TEST(Lowering, ZeroOneProgramsReplay) {
   ScenarioModel pipe(load_scenario(default_data_dir() / "ofasys-7.toml", LoadOptions{{"planner.zero1=true"}, {}}));
-  auto& [s, g, mg, cost] = pipe;
+  // Named, not bound: clang 14 lets no lambda capture a structured binding.
+  [[maybe_unused]] Scenario& s = pipe.s;
+  [[maybe_unused]] Graph& g = pipe.g;
+  [[maybe_unused]] MetaGraph& mg = pipe.mg;
+  [[maybe_unused]] CostModel& cost = pipe.cost;
   Plan p = plan_system("spindle", s, mg, cost);
   place(p, s, g, mg, PlacementPolicy::kSpindle);
   Programs progs = lower(p, s, g, mg);

@@ -36,7 +36,11 @@ TEST(Placement, BacktrackingRescuesAPlanGreedyPlacementOverflows) {
   const double workspace = probe.s.cluster.gpu.memory_GiB() - 4.5 * state_GiB;
   overrides.push_back("planner.workspace_GiB=" + std::to_string(workspace));
   ScenarioModel pipe(load_text(text, overrides));
-  auto& [s, g, mg, cost] = pipe;
+  // Named, not bound: clang 14 lets no lambda capture a structured binding.
+  [[maybe_unused]] Scenario& s = pipe.s;
+  [[maybe_unused]] Graph& g = pipe.g;
+  [[maybe_unused]] MetaGraph& mg = pipe.mg;
+  [[maybe_unused]] CostModel& cost = pipe.cost;
   ASSERT_EQ(mg.metaops.size(), 14u);
   ASSERT_EQ(mg.metaops[4].L, 2);  // a/ab
   ASSERT_EQ(mg.metaops[5].L, 3);  // b/ab
@@ -87,7 +91,11 @@ TEST(Placement, TopologyRepairKeepsNodeSizedSlicesInOneNode) {
   LoadOptions o;
   o.overrides = {"cluster.nodes=2"};
   ScenarioModel pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml", o));
-  auto& [s, g, mg, cost] = pipe;
+  // Named, not bound: clang 14 lets no lambda capture a structured binding.
+  [[maybe_unused]] Scenario& s = pipe.s;
+  [[maybe_unused]] Graph& g = pipe.g;
+  [[maybe_unused]] MetaGraph& mg = pipe.mg;
+  [[maybe_unused]] CostModel& cost = pipe.cost;
   Plan p = plan_system("spindle", s, mg, cost);
   const PlacementReport r = place(p, s, g, mg, PlacementPolicy::kSpindle);
   EXPECT_GE(r.topology_repairs, 1);
@@ -103,7 +111,11 @@ TEST(Placement, TopologyRepairKeepsNodeSizedSlicesInOneNode) {
 
 TEST(Placement, PlacedPlansRoundTrip) {
   ScenarioModel pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml"));
-  auto& [s, g, mg, cost] = pipe;
+  // Named, not bound: clang 14 lets no lambda capture a structured binding.
+  [[maybe_unused]] Scenario& s = pipe.s;
+  [[maybe_unused]] Graph& g = pipe.g;
+  [[maybe_unused]] MetaGraph& mg = pipe.mg;
+  [[maybe_unused]] CostModel& cost = pipe.cost;
   Plan p = plan_system("spindle", s, mg, cost);
   PlacementReport r = place(p, s, g, mg, PlacementPolicy::kSpindle);
   const std::string file = unique_temp_path("spindle-placed.json").string();

@@ -71,7 +71,11 @@ void expect_monotone(const ScalingCurve& c, int gpus, const std::string& what) {
 TEST(ScalingCurve, PositiveAndNonIncreasingOnEveryZooModel) {
   for (const std::string& file : zoo_files()) {
     ScenarioModel pipe(load_scenario(file));
-    auto& [s, g, mg, cost] = pipe;
+    // Named, not bound: clang 14 lets no lambda capture a structured binding.
+    [[maybe_unused]] Scenario& s = pipe.s;
+    [[maybe_unused]] Graph& g = pipe.g;
+    [[maybe_unused]] MetaGraph& mg = pipe.mg;
+    [[maybe_unused]] CostModel& cost = pipe.cost;
     for (const MetaOp& m : mg.metaops) {
       const ScalingCurve& c = cost.metaop(m.id).curve;
       expect_monotone(c, s.cluster.gpus(), file + " MetaOp " + std::to_string(m.id));
@@ -82,7 +86,11 @@ TEST(ScalingCurve, PositiveAndNonIncreasingOnEveryZooModel) {
 
 TEST(ScalingCurve, LightMetaOpsStopScalingEarlyHeavyOnesScale) {
   ScenarioModel pipe(load_scenario(default_data_dir() / "multitask-clip-10.toml"));
-  auto& [s, g, mg, cost] = pipe;
+  // Named, not bound: clang 14 lets no lambda capture a structured binding.
+  [[maybe_unused]] Scenario& s = pipe.s;
+  [[maybe_unused]] Graph& g = pipe.g;
+  [[maybe_unused]] MetaGraph& mg = pipe.mg;
+  [[maybe_unused]] CostModel& cost = pipe.cost;
   auto speedup = [&](const std::string& comp, const std::string& task, int n) {
     for (const MetaOp& m : mg.metaops)
       if (m.kind == OpKind::kEncoderLayer && m.weight_set == comp && s.tasks[static_cast<size_t>(m.tasks[0])].name == task)

@@ -287,7 +287,11 @@ TEST(WavePacking, SameInputsSameWavesAndEmptyLevelsRefused) {
   LoadOptions o;
   o.overrides = {"cluster.nodes=1"};
   ScenarioModel pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml", o));
-  auto& [s, g, mg, cost] = pipe;
+  // Named, not bound: clang 14 lets no lambda capture a structured binding.
+  [[maybe_unused]] Scenario& s = pipe.s;
+  [[maybe_unused]] Graph& g = pipe.g;
+  [[maybe_unused]] MetaGraph& mg = pipe.mg;
+  [[maybe_unused]] CostModel& cost = pipe.cost;
   const std::vector<LevelItem> items = level_items(mg, cost, 2);
   std::vector<Wave> seed, a, b;
   schedule_level_replanned(items, 8, 0.0, seed, false, true);
@@ -315,7 +319,11 @@ TEST(WavePacking, ZooLevelsAreValidAndNeverSlowerThanTheirStart) {
     LoadOptions o;
     o.overrides = {"cluster.nodes=" + std::to_string(nodes)};
     ScenarioModel pipe(load_scenario(default_data_dir() / "multitask-clip-7.toml", o));
-    auto& [s, g, mg, cost] = pipe;
+    // Named, not bound: clang 14 lets no lambda capture a structured binding.
+    [[maybe_unused]] Scenario& s = pipe.s;
+    [[maybe_unused]] Graph& g = pipe.g;
+    [[maybe_unused]] MetaGraph& mg = pipe.mg;
+    [[maybe_unused]] CostModel& cost = pipe.cost;
     const int gpus = s.cluster.gpus();
     for (int level = 1; level <= mg.levels; ++level) {
       const std::string what =
