@@ -14,6 +14,7 @@
 #include "planner/report/plan_report.h"
 #include "sim/faults/fault_whatif.h"
 #include "sim/replay/collective_bench.h"
+#include "sim/replay/measured_collectives.h"
 #include "sim/replay/simulation.h"
 #include "sim/report/html_report.h"
 #include "sim/report/result_files.h"
@@ -76,6 +77,16 @@ int run_sim_command(SimCommand c) {
   for (const std::string& name : c.systems) check_system_name(name);
   if (c.jobs_set && c.study.jobs < 1)
     throw InputError("--jobs " + std::to_string(c.study.jobs) + ": allowed: 1 or more points at once");
+  if (!c.compare_file.empty()) {
+    const MeasuredCollective measured = read_measured(c.compare_file);
+    if (!c.collective.empty() && parse_collective(c.collective, "--collective") != measured.collective)
+      throw InputError("--compare " + c.compare_file + ": measures " + collective_name(measured.collective) +
+                       "; allowed: --collective " + collective_name(measured.collective) + " or no --collective");
+    if (c.plan_only || !c.plan_file.empty() || c.bench_gpus_set)
+      throw InputError("--compare: runs alone (its ranks come from the file); allowed: no --plan-only, --plan or --gpus");
+    std::cout << comparison_text(compare_measured(c.scenario_file, measured, NetworkOptions{c.ring_steps}));
+    return kExitOk;
+  }
   std::optional<Study> st;
   if (is_study_file(c.scenario_file)) st = read_study_file(c.scenario_file);
   if (st && c.point < 0) return run_study_command(c);

@@ -25,6 +25,7 @@ struct SimCommand {
   std::string plan_file;           // a plan file read back
   std::string programs_dir;        // per-device program text
   std::string collective;          // microbenchmark instead of plans
+  std::string compare_file;        // published nccl-tests results to compare with
   int bench_gpus = 0;
   bool bench_gpus_set = false;
   bool ring_steps = false;

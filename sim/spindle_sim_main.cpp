@@ -49,6 +49,10 @@ int main(int argc, char** argv) {
                  "Instead of plans: simulate one collective at nccl-tests' sizes (all_reduce, all_gather, "
                  "reduce_scatter, broadcast, sendrecv)")
       ->type_name("NAME");
+  app.add_option("--compare", c.compare_file,
+                 "Hold published nccl-tests results (a cited data file, tests/sim/nccl_tests/) against the simulator "
+                 "and NCCL's own model, on SCENARIO with the file's cluster settings")
+      ->type_name("FILE.toml");
   app.add_option("--gpus", c.bench_gpus, "With --collective: use the first N GPUs (default: all)")->type_name("N");
   app.add_flag("--ring-steps", c.ring_steps,
                "Simulate every ring step of a collective as its own flow (default: one flow per rank per phase)")

@@ -235,6 +235,10 @@ class Loader {
     spec.hbm_bw_GBps = g.number("hbm_bw_GBps", 1e-3, 1e7);
     spec.memory_GB = g.number("memory_GB", 1e-3, 1e6);
     spec.nvlink_bw_GBps = g.number("nvlink_bw_GBps", 1e-3, 1e6);
+    const std::string arch = g.choice("arch", {"volta", "ampere", "hopper", "blackwell"});
+    spec.arch = arch == "volta" ? GpuArch::kVolta : arch == "ampere" ? GpuArch::kAmpere
+                : arch == "hopper" ? GpuArch::kHopper : GpuArch::kBlackwell;
+    spec.nvlink_sharp = g.boolean_or("nvlink_sharp", false);
     spec.launch_overhead_us = g.number("launch_overhead_us", 0, 1e4);
     spec.hbm_efficiency = g.number("hbm_efficiency", 0.01, 1);
     spec.attention_efficiency = g.number("attention_efficiency", 0.01, 1);
@@ -310,6 +314,10 @@ class Loader {
     c.inter_node = read_link(r.table("inter_node"));
     c.nic = r.choice_or("nic", "per_node", {"per_node", "per_gpu"}) == "per_gpu" ? NicPlacement::kPerGpu
                                                                              : NicPlacement::kPerNode;
+    c.nvls = r.boolean_or("nvls", c.gpu.nvlink_sharp);
+    if (c.nvls && !c.gpu.nvlink_sharp)
+      config::fail(r.loc_of("nvls"), r.key_path("nvls"), c.gpu.name + " has no NVLink SHARP",
+                   "nvls = true only on GPUs whose file says nvlink_sharp = true");
     c.nodes_per_leaf = static_cast<int>(r.integer_or("nodes_per_leaf", 1, 1, 65536));
     c.oversubscription = r.number_or("oversubscription", 1.0, 1.0, 1e3);
     r.finish();

@@ -18,6 +18,9 @@
 namespace spindle {
 
 // One GPU model, read from scenarios/gpus/NAME.toml (datasheet figures with sources there).
+// GPU generations as NCCL's tuner tells them apart (compute capability 7.x, 8.x, 9.x, 10.x).
+enum class GpuArch { kVolta, kAmpere, kHopper, kBlackwell };
+
 struct GpuSpec {
   std::string id;    // file stem, as the scenario names it
   std::string name;  // marketing name
@@ -25,6 +28,8 @@ struct GpuSpec {
   double hbm_bw_GBps = 0;
   double memory_GB = 0;
   double nvlink_bw_GBps = 0;  // per direction
+  GpuArch arch = GpuArch::kAmpere;  // NCCL's tuning tables are per architecture
+  bool nvlink_sharp = false;        // NVSwitch with NVLink SHARP (NCCL's NVLS algorithms)
   double launch_overhead_us = 0;    // per kernel
   double hbm_efficiency = 0;        // achievable fraction of hbm_bw_GBps (STREAM-like)
   double attention_efficiency = 0;  // fused attention's fraction of peak (FlashAttention-2)
@@ -61,6 +66,7 @@ struct Cluster {
   Link intra_node;  // NVLink inside a node
   Link inter_node;  // network between nodes (bw_GBps: a node's total)
   NicPlacement nic = NicPlacement::kPerNode;
+  bool nvls = false;  // NCCL may use NVLink SHARP (default: the GPU's nvlink_sharp)
   int nodes_per_leaf = 1;         // nodes under one leaf switch of the two-level fat tree
   double oversubscription = 1.0;  // a leaf's down-link bandwidth over its up-link bandwidth
   // Stragglers left in place by [faults] (see faults.h): per GPU, its compute time's factor;

@@ -1,6 +1,8 @@
 // nccl-tests-style tables from simulated collectives (see collective_bench.h).
 #include "sim/replay/collective_bench.h"
 
+#include "planner/cost/nccl_tuner.h"
+
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -21,13 +23,18 @@ Collective parse_collective(const std::string& name, const std::string& flag) {
 }
 
 std::vector<BenchRow> bench_collective(const Cluster& cluster, Collective c, int gpus, const NetworkOptions& options) {
+  std::vector<std::int64_t> sizes;
+  for (std::int64_t b = std::int64_t{1} << 10; b <= std::int64_t{8} << 30; b *= 2) sizes.push_back(b);
+  return bench_collective(cluster, c, gpus, options, sizes);
+}
+
+std::vector<BenchRow> bench_collective(const Cluster& cluster, Collective c, int gpus, const NetworkOptions& options,
+                                       const std::vector<std::int64_t>& sizes) {
   if (gpus < 2 || gpus > cluster.gpus())
     throw InputError("--gpus " + std::to_string(gpus) + ": out of range; allowed: 2.." + std::to_string(cluster.gpus()) +
                      " (the scenario's GPUs)");
   std::vector<int> group;
   for (int g = 0; g < gpus; ++g) group.push_back(g);
-  std::vector<std::int64_t> sizes;
-  for (std::int64_t b = std::int64_t{1} << 10; b <= std::int64_t{8} << 30; b *= 2) sizes.push_back(b);
   std::vector<std::vector<FlowPhase>> runs;
   for (std::int64_t b : sizes) runs.push_back(collective_flows(c, group, static_cast<double>(b), cluster.gpus_per_node));
   const std::string text = run_in_children({[&] {
@@ -53,19 +60,33 @@ std::string bench_text(const Scenario& s, Collective c, int gpus, const std::vec
                     std::to_string(nodes) + " node" + (nodes > 1 ? "s" : "") + ") of " + s.name +
                     ", simulated (CM02; collectives as " + (options.ring_steps ? "every ring step" : "one flow per rank per phase") +
                     "); sizes and bandwidths as nccl-tests defines them\n";
+  out += "NCCL 2.28's own model beside it (its tuner's choice and time on this hardware; planner/cost/nccl_tuner.h)\n";
   using A = TextTable::Align;
   TextTable t;
-  for (const char* h : {"size B", "time us", "algbw GB/s", "busbw GB/s"}) t.add_column(h, A::kRight);
-  for (const BenchRow& r : rows)
-    t.add_row({std::to_string(r.bytes), fixed(r.time_s * 1e6, 2), fixed(r.algbw_GBps, 2), fixed(r.busbw_GBps, 2)});
+  for (const char* h : {"size B", "time us", "algbw GB/s", "busbw GB/s", "NCCL algo", "NCCL time us", "NCCL busbw GB/s"})
+    t.add_column(h, A::kRight);
+  const NcclTopology topo = nccl_topology(s.cluster, gpus, nodes);
+  for (const BenchRow& r : rows) {
+    const NcclCost k = nccl_choice(c, topo, static_cast<double>(r.bytes), s.cluster);
+    t.add_row({std::to_string(r.bytes), fixed(r.time_s * 1e6, 2), fixed(r.algbw_GBps, 2), fixed(r.busbw_GBps, 2),
+               std::string(nccl_algo_name(k.algo)) + "/" + nccl_proto_name(k.proto), fixed(k.time_us, 2),
+               fixed(busbw_GBps(c, gpus, static_cast<double>(r.bytes), k.time_us * 1e-6), 2)});
+  }
   return out + t.render();
 }
 
 std::string bench_json(const Scenario& s, Collective c, int gpus, const std::vector<BenchRow>& rows) {
   using nlohmann::ordered_json;
   ordered_json list = ordered_json::array();
-  for (const BenchRow& r : rows)
-    list.push_back({{"bytes", r.bytes}, {"time_us", r.time_s * 1e6}, {"algbw_GBps", r.algbw_GBps}, {"busbw_GBps", r.busbw_GBps}});
+  const int nodes = (gpus + s.cluster.gpus_per_node - 1) / s.cluster.gpus_per_node;
+  const NcclTopology topo = nccl_topology(s.cluster, gpus, nodes);
+  for (const BenchRow& r : rows) {
+    const NcclCost k = nccl_choice(c, topo, static_cast<double>(r.bytes), s.cluster);
+    list.push_back({{"bytes", r.bytes}, {"time_us", r.time_s * 1e6}, {"algbw_GBps", r.algbw_GBps}, {"busbw_GBps", r.busbw_GBps},
+                    {"nccl", {{"algorithm", nccl_algo_name(k.algo)}, {"protocol", nccl_proto_name(k.proto)},
+                              {"time_us", k.time_us},
+                              {"busbw_GBps", busbw_GBps(c, gpus, static_cast<double>(r.bytes), k.time_us * 1e-6)}}}});
+  }
   ordered_json j = {{"scenario", s.name}, {"collective", collective_name(c)}, {"gpus", gpus}, {"rows", list}};
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }

@@ -20,6 +20,9 @@ struct BenchRow {
 
 // Throws InputError when `gpus` is not 2..the cluster's GPUs. Runs in one child process.
 std::vector<BenchRow> bench_collective(const Cluster& cluster, Collective c, int gpus, const NetworkOptions& options);
+// The same at the sizes given.
+std::vector<BenchRow> bench_collective(const Cluster& cluster, Collective c, int gpus, const NetworkOptions& options,
+                                       const std::vector<std::int64_t>& sizes);
 
 // "all_reduce" -> Collective (nccl-tests names; "sendrecv" too); throws InputError naming `flag`.
 Collective parse_collective(const std::string& name, const std::string& flag);
