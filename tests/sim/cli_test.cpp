@@ -213,7 +213,7 @@ TEST(SimCli, BadInputIsOneLineAndExitCodeTwo) {
        "--set cluster.nodes=0: cluster.nodes: 0 is out of range; allowed: integer 1..65536\n"},
       {"scenarios/multitask-clip-10.toml --set cluster.gpus=8",
        "--set cluster.gpus=8: cluster.gpus: unknown key; allowed: nodes, gpus_per_node, gpu, intra_node, "
-       "inter_node, nic, nodes_per_leaf, oversubscription\n"},
+       "inter_node, nic, nvls, nodes_per_leaf, oversubscription\n"},
       {"scenarios/multitask-clip-10.toml --set cluster.nic=per_rack",
        "--set cluster.nic=per_rack: cluster.nic: 'per_rack' is not known; allowed: one of per_node, per_gpu\n"},
       {"scenarios/multitask-clip-10.toml --set cluster.inter_node.efficiency=1.5",
@@ -486,6 +486,20 @@ TEST(SimCli, FaultWhatIfsCompareWithTheHealthyCluster) {
   SimRun none = sim("scenarios/multitask-clip-4.toml --set 'faults.failed_nodes=[0,1,2,3]'");
   EXPECT_EQ(none.rc, 2);
   EXPECT_THAT(none.err, HasSubstr("leaves no node of 4"));
+}
+
+// The cluster examples (a DGX H100 SuperPOD unit, Azure ND A100 v4) plan, and their collectives
+// run with NCCL's model beside them.
+TEST(SimCli, ClusterExamplesPlanAndBenchmark) {
+  for (const char* f : {"dgx-h100-superpod", "azure-nd-a100-v4"}) {
+    SCOPED_TRACE(f);
+    const std::string file = std::string("scenarios/clusters/") + f + ".toml";
+    EXPECT_EQ(sim(file + " --plan-only").rc, 0);
+    SimRun r = sim(file + " --collective all_reduce --gpus 16");
+    ASSERT_EQ(r.rc, 0) << r.err;
+    EXPECT_THAT(r.out, HasSubstr("(2 nodes)"));
+    EXPECT_THAT(r.out, HasSubstr("NCCL algo"));
+  }
 }
 
 TEST(SimCli, CollectiveMicrobenchmark) {
