@@ -318,6 +318,9 @@ class Loader {
     if (c.nvls && !c.gpu.nvlink_sharp)
       config::fail(r.loc_of("nvls"), r.key_path("nvls"), c.gpu.name + " has no NVLink SHARP",
                    "nvls = true only on GPUs whose file says nvlink_sharp = true");
+    c.collectives = r.choice_or("collectives", "hierarchical_ring", {"hierarchical_ring", "nccl"}) == "nccl"
+                        ? CollectiveModel::kNccl
+                        : CollectiveModel::kHierarchicalRing;
     c.nodes_per_leaf = static_cast<int>(r.integer_or("nodes_per_leaf", 1, 1, 65536));
     c.oversubscription = r.number_or("oversubscription", 1.0, 1.0, 1e3);
     r.finish();

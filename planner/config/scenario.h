@@ -55,6 +55,10 @@ struct Link {
   double efficiency = 0.8;  // achievable fraction of bw_GBps (NVLink and InfiniBand reach about 80%)
 };
 
+// How collectives become flows (planner/cost/collective_flows.h): the ring inside a node and
+// hierarchical rings across nodes, or the algorithm NCCL's tuner picks.
+enum class CollectiveModel { kHierarchicalRing, kNccl };
+
 // Where a node's network bandwidth (inter_node.bw_GBps, the node's total) enters the network:
 // one NIC per node, or one NIC per GPU with an equal share each.
 enum class NicPlacement { kPerNode, kPerGpu };
@@ -67,6 +71,7 @@ struct Cluster {
   Link inter_node;  // network between nodes (bw_GBps: a node's total)
   NicPlacement nic = NicPlacement::kPerNode;
   bool nvls = false;  // NCCL may use NVLink SHARP (default: the GPU's nvlink_sharp)
+  CollectiveModel collectives = CollectiveModel::kHierarchicalRing;
   int nodes_per_leaf = 1;         // nodes under one leaf switch of the two-level fat tree
   double oversubscription = 1.0;  // a leaf's down-link bandwidth over its up-link bandwidth
   // Stragglers left in place by [faults] (see faults.h): per GPU, its compute time's factor;

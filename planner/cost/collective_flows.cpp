@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 
+#include "planner/cost/nccl_tuner.h"
 #include "traces/errors.h"
 
 namespace spindle {
@@ -93,6 +94,90 @@ std::vector<FlowPhase> collective_flows(Collective c, const std::vector<int>& gr
       push(intra_phase(local, bytes));
       break;
   }
+  return out;
+}
+
+namespace {
+
+// The group by node (ascending), and NCCL's view of its shape.
+struct Shape {
+  std::vector<std::vector<int>> local;
+  NcclTopology topo;
+};
+Shape shape_of(const std::vector<int>& group, const Cluster& cluster) {
+  std::map<int, std::vector<int>> by_node;
+  for (int d : group) by_node[d / cluster.gpus_per_node].push_back(d);
+  Shape s;
+  for (auto& [node, ranks] : by_node) s.local.push_back(ranks);
+  s.topo = nccl_topology(cluster, static_cast<int>(group.size()), static_cast<int>(s.local.size()));
+  return s;
+}
+
+// Flows from every member of node a to the member of node b at the same position (the rails),
+// together carrying `bytes` at `rate`; nodes with fewer members use the rails they have.
+void rails(FlowPhase& ph, const std::vector<int>& a, const std::vector<int>& b, double bytes, double rate) {
+  const size_t n = std::min(a.size(), b.size());
+  for (size_t i = 0; i < n; ++i) ph.flows.push_back({a[i], b[i], bytes / n, 1, rate / n});
+}
+
+}  // namespace
+
+double nccl_collective_s(Collective c, const std::vector<int>& group, double bytes, const Cluster& cluster) {
+  if (group.size() < 2) return 0;
+  return nccl_choice(c, shape_of(group, cluster).topo, bytes, cluster).time_us * 1e-6;
+}
+
+std::vector<FlowPhase> collective_flows(Collective c, const std::vector<int>& group, double bytes, const Cluster& cluster) {
+  if (cluster.collectives == CollectiveModel::kHierarchicalRing)
+    return collective_flows(c, group, bytes, cluster.gpus_per_node);
+  std::vector<FlowPhase> out;
+  if (group.size() < 2 || bytes <= 0) return out;
+  const Shape s = shape_of(group, cluster);
+  const NcclCost k = nccl_choice(c, s.topo, bytes, cluster);
+  const double n = static_cast<double>(group.size());
+  const double algbw = k.algbw_GBps * 1e9;  // size / algbw is the model's bandwidth term
+  FlowPhase ph;
+  ph.splittable = false;
+  ph.latency_s = k.latency_us * 1e-6;
+  // Each pattern's flows carry `per_edge` bytes in size / algbw: their rate is per_edge x algbw / size.
+  auto edge = [&](int src, int dst, double per_edge) { ph.flows.push_back({src, dst, per_edge, 1, per_edge / bytes * algbw}); };
+  auto node_edge = [&](size_t a, size_t b, double per_edge) { rails(ph, s.local[a], s.local[b], per_edge, per_edge / bytes * algbw); };
+  auto ring = [&](double per_edge) {  // a flat ring through every rank, node by node
+    for (size_t a = 0; a < s.local.size(); ++a) {
+      const std::vector<int>& r = s.local[a];
+      for (size_t i = 0; i + 1 < r.size(); ++i) edge(r[i], r[i + 1], per_edge);
+      if (s.local.size() == 1) edge(r.back(), r.front(), per_edge);
+      else node_edge(a, (a + 1) % s.local.size(), per_edge);
+    }
+  };
+  auto tree = [&](bool chains) {  // reduce up and broadcast down: size each way on every edge
+    if (chains)
+      for (const std::vector<int>& r : s.local)
+        for (size_t i = 0; i + 1 < r.size(); ++i) {
+          edge(r[i], r[i + 1], bytes);
+          edge(r[i + 1], r[i], bytes);
+        }
+    for (size_t a = 1; a < s.local.size(); ++a) {
+      node_edge(a, (a - 1) / 2, bytes);
+      node_edge((a - 1) / 2, a, bytes);
+    }
+  };
+  const double nsteps = c == Collective::kAllReduce ? 2 * (n - 1)
+                        : (c == Collective::kAllGather || c == Collective::kReduceScatter) ? n - 1 : 1;
+  switch (c == Collective::kSendRecv ? NcclAlgo::kRing : k.algo) {
+    case NcclAlgo::kRing:
+    case NcclAlgo::kPat:
+      ring(c == Collective::kSendRecv || c == Collective::kBroadcast ? bytes : nsteps / n * bytes);
+      break;
+    case NcclAlgo::kTree: tree(true); break;
+    case NcclAlgo::kNvls:
+    case NcclAlgo::kNvlsTree:
+      for (const std::vector<int>& r : s.local)  // each GPU to the switch and back
+        for (size_t i = 0; i < r.size(); ++i) edge(r[i], r[(i + 1) % r.size()], bytes);
+      if (k.algo == NcclAlgo::kNvlsTree) tree(false);
+      break;
+  }
+  out.push_back(std::move(ph));
   return out;
 }
 

@@ -8,6 +8,7 @@
 
 #include <vector>
 
+#include "planner/config/scenario.h"
 #include "planner/cost/collective_cost.h"
 
 namespace spindle {
@@ -16,18 +17,32 @@ struct Flow {
   int src = 0, dst = 0;  // GPU ids
   double bytes = 0;
   int steps = 1;         // ring steps this flow stands for: each pays the route latency once
+  double max_Bps = 0;    // > 0: the flow moves no faster (NCCL's channels and protocol); 0: the links decide
 };
 
 // Flows that run at the same time; the next phase starts when all of them are done.
 struct FlowPhase {
   std::vector<Flow> flows;
   bool splittable = true;  // a ring phase (steps move distinct chunks); false: a pipelined chain
+  double latency_s = 0;    // the phase's latency: its flows start after the larger of this and their route latency
 };
 
 // `group`: member GPU ids, ascending; `bytes`: nccl-tests' size (all-gather's output,
 // reduce-scatter's input, the buffer otherwise). Send/recv: every member sends `bytes` to the
 // next (nccl-tests' sendrecv ring). A group of one has no phases.
 std::vector<FlowPhase> collective_flows(Collective c, const std::vector<int>& group, double bytes, int gpus_per_node);
+
+// The collective as the cluster's collective model runs it: the hierarchical ring above, or
+// (`[cluster] collectives = "nccl"`) the algorithm and protocol NCCL 2.28's tuner picks
+// (planner/cost/nccl_tuner.h), as one pipelined phase whose flows follow that algorithm's
+// pattern -- a flat ring through every rank (node crossings split over the nodes' rails), a
+// chain inside each node and a binary tree over nodes, or NVLink SHARP's each-GPU-to-the-switch
+// -- each capped at the rate that makes it last the model's bandwidth term, after the model's
+// latency. Uncontended, the phase takes nccl_choice(...).time_us; contention comes from the links.
+std::vector<FlowPhase> collective_flows(Collective c, const std::vector<int>& group, double bytes, const Cluster& cluster);
+
+// NCCL's time for the collective on `group` (GPU ids; its nodes from the cluster), seconds.
+double nccl_collective_s(Collective c, const std::vector<int>& group, double bytes, const Cluster& cluster);
 
 // Every ring step as its own phase: a flow of s steps becomes s flows of bytes / s, one per
 // phase (non-splittable phases stay as they are).

@@ -61,10 +61,19 @@ FluidNetwork::Route FluidNetwork::route(int src, int dst) const {
   return r;
 }
 
-void FluidNetwork::fair_rates(const std::vector<const Usage*>& groups, std::vector<double>& rates) const {
+void FluidNetwork::fair_rates(const std::vector<const Usage*>& groups, const std::vector<double>& caps,
+                              std::vector<double>& rates) const {
   rates.assign(groups.size(), 0.0);
   touched_.clear();
-  for (size_t f = 0; f < groups.size(); ++f)
+  // A capped group's rate is a private link of the cap's capacity, one flow on it (ids after
+  // the real links), so progressive filling treats it like any bottleneck.
+  const size_t real = capacity_Bps_.size();
+  if (flows_of_.size() < real + groups.size()) {
+    flows_of_.resize(real + groups.size());
+    left_.resize(real + groups.size());
+    unfixed_.resize(real + groups.size());
+  }
+  for (size_t f = 0; f < groups.size(); ++f) {
     for (const auto& [link, count] : *groups[f]) {
       const size_t l = static_cast<size_t>(link);
       if (flows_of_[l].empty()) {
@@ -75,6 +84,14 @@ void FluidNetwork::fair_rates(const std::vector<const Usage*>& groups, std::vect
       flows_of_[l].push_back(static_cast<int>(f));
       unfixed_[l] += count;
     }
+    if (f < caps.size() && caps[f] > 0) {
+      const size_t v = real + f;
+      touched_.push_back(static_cast<int>(v));
+      left_[v] = caps[f];
+      unfixed_[v] = 1;
+      flows_of_[v].push_back(static_cast<int>(f));
+    }
+  }
   // Links by fair share (capacity left / flows not yet fixed), smallest first; entries go
   // stale when a link's flows are fixed elsewhere and are skipped by comparing the share.
   // Shares only grow as flows are fixed, so the smallest entry is always the next bottleneck.
@@ -93,15 +110,16 @@ void FluidNetwork::fair_rates(const std::vector<const Usage*>& groups, std::vect
       if (fixed_[static_cast<size_t>(f)]) continue;
       fixed_[static_cast<size_t>(f)] = 1;
       rates[static_cast<size_t>(f)] = share;
-      for (const auto& [link, count] : *groups[static_cast<size_t>(f)]) {
-        const size_t o = static_cast<size_t>(link);
+      auto take = [&](size_t o, int count) {
         left_[o] = std::max(0.0, left_[o] - share * count);
         unfixed_[o] -= count;
         if (o != li && unfixed_[o] > 0) {
-          heap_.push_back({left_[o] / unfixed_[o], link});
+          heap_.push_back({left_[o] / unfixed_[o], static_cast<int>(o)});
           std::push_heap(heap_.begin(), heap_.end(), later);
         }
-      }
+      };
+      for (const auto& [link, count] : *groups[static_cast<size_t>(f)]) take(static_cast<size_t>(link), count);
+      if (static_cast<size_t>(f) < caps.size() && caps[static_cast<size_t>(f)] > 0) take(real + static_cast<size_t>(f), 1);
     }
   }
   for (int l : touched_) flows_of_[static_cast<size_t>(l)].clear();

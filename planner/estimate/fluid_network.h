@@ -36,7 +36,9 @@ class FluidNetwork {
   // a link carrying c flows of a group at rate r gives the group c x r of its capacity.
   // Progressive filling: the link with the smallest fair share fixes the rate of its groups,
   // which then leave the others their capacity; repeated until every group has its rate.
-  void fair_rates(const std::vector<const Usage*>& groups, std::vector<double>& rates) const;
+  // caps[g] > 0: group g's flows move no faster (its per-flow cap); caps may be shorter than groups.
+  void fair_rates(const std::vector<const Usage*>& groups, const std::vector<double>& caps,
+                  std::vector<double>& rates) const;
 
  private:
   const Cluster& cluster_;

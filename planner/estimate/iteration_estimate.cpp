@@ -58,6 +58,7 @@ struct FlowState {
   int activity = 0;
   int version = 0;    // bumped whenever its rate changes or it stops: older finish entries are stale
   FluidNetwork::Route route;  // the route all its flows take
+  double max_Bps = 0;  // per-flow cap (NCCL's channels and protocol), 0: none
 };
 
 struct Device {
@@ -224,7 +225,7 @@ class Estimator {
     if (++c.arrived == static_cast<int>(in.group.size())) {
       c.start_s = now_;
       const std::vector<int> group(in.group.begin(), in.group.end());
-      c.phases = collective_flows(instr_collective(in), group, static_cast<double>(in.bytes), cluster_.gpus_per_node);
+      c.phases = collective_flows(instr_collective(in), group, static_cast<double>(in.bytes), cluster_);
       c.phase = 0;
       next_phase(static_cast<int>(&c - runs_.data()));
     }
@@ -242,11 +243,12 @@ class Estimator {
     const FlowPhase& ph = c.phases[c.phase++];
     Activity a;
     a.collective = run;
-    for (const Flow& f : ph.flows) add_flow(a, f.src, f.dst, f.bytes, f.steps);
+    for (const Flow& f : ph.flows) add_flow(a, f.src, f.dst, f.bytes, f.steps, f.max_Bps);
+    a.latency_s = std::max(a.latency_s, ph.latency_s);  // the phase's own latency covers its routes'
     begin(std::move(a));
   }
 
-  void add_flow(Activity& a, int src, int dst, double bytes, int steps) {
+  void add_flow(Activity& a, int src, int dst, double bytes, int steps, double max_Bps = 0) {
     const FluidNetwork::Route r = net_.route(src, dst);
     a.latency_s = std::max(a.latency_s, r.latency_s);
     a.tail_s = std::max(a.tail_s, (steps - 1) * r.latency_s);
@@ -255,11 +257,12 @@ class Estimator {
     // flows on one route always get one max-min rate, so the group is exact (a ring phase
     // between nodes with one NIC per node sends all its channels' flows over one route).
     auto [it, fresh] = group_of_.insert(
-        {std::make_tuple(bytes, r.links[0], r.links[1], r.links[2], r.links[3]), static_cast<int>(flows_.size())});
+        {std::make_tuple(bytes, max_Bps, r.links[0], r.links[1], r.links[2], r.links[3]), static_cast<int>(flows_.size())});
     if (fresh) {
       FlowState f;
       f.left = bytes;
       f.route = r;
+      f.max_Bps = max_Bps;
       f.activity = static_cast<int>(activities_.size());
       for (int k = 0; k < r.count; ++k) f.usage.push_back({r.links[k], 0});
       a.flows.push_back(it->second);
@@ -353,8 +356,12 @@ class Estimator {
     }
     std::sort(component_.begin(), component_.end());
     usages_.clear();
-    for (int f : component_) usages_.push_back(&flows_[static_cast<size_t>(f)].usage);
-    net_.fair_rates(usages_, rates_);
+    caps_.clear();
+    for (int f : component_) {
+      usages_.push_back(&flows_[static_cast<size_t>(f)].usage);
+      caps_.push_back(flows_[static_cast<size_t>(f)].max_Bps);
+    }
+    net_.fair_rates(usages_, caps_, rates_);
     for (size_t i = 0; i < component_.size(); ++i) {
       FlowState& fl = flows_[static_cast<size_t>(component_[i])];
       if (fl.rate == rates_[i] && fl.rate > 0) continue;  // unchanged: its finish entry holds
@@ -381,7 +388,7 @@ class Estimator {
   std::vector<Activity> activities_;
   std::vector<FlowState> flows_;
   // The groups of the activity being built, by (bytes, route links).
-  std::map<std::tuple<double, int, int, int, int>, int> group_of_;
+  std::map<std::tuple<double, double, int, int, int, int>, int> group_of_;  // by (bytes, cap, route links)
   std::vector<std::vector<int>> on_link_;  // moving flows per link
   std::vector<int> dirty_links_;            // links whose flows changed since the last solve
   std::priority_queue<std::tuple<double, int, int>, std::vector<std::tuple<double, int, int>>, std::greater<>>
@@ -390,6 +397,7 @@ class Estimator {
   std::vector<std::uint64_t> link_seen_, flow_seen_;
   std::vector<int> component_;
   std::vector<double> rates_;  // of component_
+  std::vector<double> caps_;   // of component_
   std::vector<const FluidNetwork::Usage*> usages_;  // of component_
   std::int64_t flow_count_ = 0;
 };

@@ -36,7 +36,7 @@ std::vector<BenchRow> bench_collective(const Cluster& cluster, Collective c, int
   std::vector<int> group;
   for (int g = 0; g < gpus; ++g) group.push_back(g);
   std::vector<std::vector<FlowPhase>> runs;
-  for (std::int64_t b : sizes) runs.push_back(collective_flows(c, group, static_cast<double>(b), cluster.gpus_per_node));
+  for (std::int64_t b : sizes) runs.push_back(collective_flows(c, group, static_cast<double>(b), cluster));
   const std::string text = run_in_children({[&] {
     std::ostringstream o;
     for (double t : time_collectives_on_network(cluster, runs, options)) o << std::hexfloat << t << "\n";

@@ -33,7 +33,9 @@ s4u::Engine& start_engine() {
     engine = std::make_unique<s4u::Engine>(&argc, argv);
     s4u::Engine::set_config("network/model:CM02");
     s4u::Engine::set_config("network/crosstraffic:0");
-    s4u::Engine::set_config("network/TCP-gamma:0");
+    // No TCP window bound on a flow's rate (gamma / 2 latency is astronomically high), while a
+    // comm's own rate cap still counts (with gamma 0 SimGrid ignores both).
+    s4u::Engine::set_config("network/TCP-gamma:1e30");
     s4u::Engine::set_config("network/weight-S:0");
     // Actors run short loops over a program (no recursion): 128 KiB stacks instead of 8 MiB
     // keep tens of thousands of actors (devices, inbox sinks, flow helpers) to a few GiB of

@@ -59,38 +59,45 @@ class Network {
   // at the simulated instant the data is there). Helpers are reused: an idle one waits
   // suspended (it has no comm in flight then) in its GPU's pool, since ending an actor costs
   // SimGrid an exception unwinding its stack.
-  void move(int src, int dst, double bytes, std::function<void()> done) {
-    std::function<void()> job = [this, dst, bytes, done = std::move(done)] {
-      inbox_[static_cast<size_t>(dst)]->put(&token, static_cast<std::uint64_t>(std::llround(bytes)));
-      done();
-    };
-    std::vector<Helper*>& pool = idle_[static_cast<size_t>(src)];
-    if (!pool.empty()) {
-      Helper* h = pool.back();
-      pool.pop_back();
-      h->job = std::move(job);
-      h->actor->resume();
+  void move(int src, int dst, double bytes, std::function<void()> done, double max_Bps = 0) {
+    const auto size = static_cast<std::uint64_t>(std::llround(bytes));
+    if (max_Bps <= 0) {
+      run_on(src, [this, dst, size, done = std::move(done)] {
+        inbox_[static_cast<size_t>(dst)]->put(&token, size);
+        done();
+      });
       return;
     }
-    Helper* h = &helpers_.emplace_back();
-    h->job = std::move(job);
-    h->actor = s4u::Actor::create("flow", host(src), [this, h, src] {
-      for (;;) {
-        std::exchange(h->job, nullptr)();
-        idle_[static_cast<size_t>(src)].push_back(h);
-        s4u::this_actor::suspend();
-      }
+    // A capped flow (NCCL's channels and protocol, collective_flows.h): SimGrid honours a comm's
+    // rate only between a sender and a receiver that posted for it, not on a permanent
+    // receiver's inbox or a host-to-host comm, so a helper on the destination receives it on
+    // its own mailbox.
+    Helper* r = idle_helper(dst);
+    s4u::Mailbox* box = r->box;
+    start(r, dst, [box] { box->get<int>(); });
+    run_on(src, [box, size, max_Bps, done = std::move(done)] {
+      box->put_init(&token, size)->set_rate(max_Bps)->wait();
+      done();
     });
-    h->actor->daemonize();
   }
+
+  // Runs `job` in a helper actor on GPU `gpu`: an idle one of its pool, or a new one.
+  void run_on(int gpu, std::function<void()> job) { start(idle_helper(gpu), gpu, std::move(job)); }
 
   // Runs `phases` one after another from the calling actor; each flow's ring steps beyond the
   // first pay the route latency again (a flow moves only once).
   void run_phases(const std::vector<FlowPhase>& given) {
     const std::vector<FlowPhase> phases = options_.ring_steps ? expand_ring_steps(given) : given;
     for (const FlowPhase& ph : phases) {
-      double extra = 0;
-      for (const Flow& f : ph.flows) extra = std::max(extra, (f.steps - 1) * latency(f.src, f.dst));
+      double extra = 0, route = 0;
+      for (const Flow& f : ph.flows) {
+        extra = std::max(extra, (f.steps - 1) * latency(f.src, f.dst));
+        route = std::max(route, latency(f.src, f.dst));
+      }
+      if (ph.latency_s > route) {  // the phase's latency beyond what its routes charge
+        s4u::this_actor::sleep_for(ph.latency_s - route);
+        ++stats.events;
+      }
       move_all(ph.flows, nullptr);
       stats.flows += static_cast<std::int64_t>(ph.flows.size());
       stats.events += static_cast<std::int64_t>(ph.flows.size());
@@ -113,10 +120,13 @@ class Network {
     join->caller = s4u::Actor::self();
     join->left = flows.size();
     for (size_t i = 0; i < flows.size(); ++i)
-      move(flows[i].src, flows[i].dst, flows[i].bytes, [join, ends, i] {
-        if (ends != nullptr) (*ends)[i] = s4u::Engine::get_clock();
-        if (--join->left == 0) join->caller->resume();
-      });
+      move(
+          flows[i].src, flows[i].dst, flows[i].bytes,
+          [join, ends, i] {
+            if (ends != nullptr) (*ends)[i] = s4u::Engine::get_clock();
+            if (--join->left == 0) join->caller->resume();
+          },
+          flows[i].max_Bps);
     s4u::this_actor::suspend();  // until the last flow is done
   }
 
@@ -141,7 +151,38 @@ class Network {
   struct Helper {
     s4u::ActorPtr actor;
     std::function<void()> job;
+    s4u::Mailbox* box = nullptr;  // its own mailbox, for capped flows it receives
   };
+
+  // An idle helper of `gpu`'s pool (taken out of it), or a new one not yet running.
+  Helper* idle_helper(int gpu) {
+    std::vector<Helper*>& pool = idle_[static_cast<size_t>(gpu)];
+    if (!pool.empty()) {
+      Helper* h = pool.back();
+      pool.pop_back();
+      return h;
+    }
+    Helper* h = &helpers_.emplace_back();
+    h->box = s4u::Mailbox::by_name("helper-" + std::to_string(helpers_.size() - 1));
+    return h;
+  }
+
+  // Gives `h` (from idle_helper) its job and lets it run.
+  void start(Helper* h, int gpu, std::function<void()> job) {
+    h->job = std::move(job);
+    if (h->actor) {
+      h->actor->resume();
+      return;
+    }
+    h->actor = s4u::Actor::create("flow", host(gpu), [this, h, gpu] {
+      for (;;) {
+        std::exchange(h->job, nullptr)();
+        idle_[static_cast<size_t>(gpu)].push_back(h);
+        s4u::this_actor::suspend();
+      }
+    });
+    h->actor->daemonize();
+  }
   std::deque<Helper> helpers_;               // stable addresses
   std::vector<std::vector<Helper*>> idle_;   // by GPU
 };
@@ -289,7 +330,7 @@ class Replay {
     if (++c.arrived == static_cast<int>(in.group.size())) {
       c.start_s = s4u::Engine::get_clock();
       ++net_.stats.events;
-      auto phases = collective_flows(instr_collective(in), in.group, static_cast<double>(in.bytes), cluster_.gpus_per_node);
+      auto phases = collective_flows(instr_collective(in), in.group, static_cast<double>(in.bytes), cluster_);
       s4u::Actor::create("collective-" + std::to_string(in.collective), net_.host(in.group.front()),
                          [this, key, phases = std::move(phases)] {
                            net_.run_phases(phases);

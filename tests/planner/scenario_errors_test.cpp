@@ -28,7 +28,7 @@ TEST(ScenarioErrors, TomlSyntax) {
 
 TEST(ScenarioErrors, UnknownKey) {
   EXPECT_EQ(load_error(replace_line(kBase, 4, "nodes = 2\nnodez = 3")),
-            "t.toml:5:1: cluster.nodez: unknown key; allowed: nodes, gpus_per_node, gpu, intra_node, inter_node, nic, nvls, nodes_per_leaf, oversubscription");
+            "t.toml:5:1: cluster.nodez: unknown key; allowed: nodes, gpus_per_node, gpu, intra_node, inter_node, nic, nvls, collectives, nodes_per_leaf, oversubscription");
 }
 
 TEST(ScenarioErrors, AMisspeltRequiredKeyIsNamedBesideTheMissingOne) {

@@ -213,7 +213,7 @@ TEST(SimCli, BadInputIsOneLineAndExitCodeTwo) {
        "--set cluster.nodes=0: cluster.nodes: 0 is out of range; allowed: integer 1..65536\n"},
       {"scenarios/multitask-clip-10.toml --set cluster.gpus=8",
        "--set cluster.gpus=8: cluster.gpus: unknown key; allowed: nodes, gpus_per_node, gpu, intra_node, "
-       "inter_node, nic, nvls, nodes_per_leaf, oversubscription\n"},
+       "inter_node, nic, nvls, collectives, nodes_per_leaf, oversubscription\n"},
       {"scenarios/multitask-clip-10.toml --set cluster.nic=per_rack",
        "--set cluster.nic=per_rack: cluster.nic: 'per_rack' is not known; allowed: one of per_node, per_gpu\n"},
       {"scenarios/multitask-clip-10.toml --set cluster.inter_node.efficiency=1.5",
@@ -486,6 +486,16 @@ TEST(SimCli, FaultWhatIfsCompareWithTheHealthyCluster) {
   SimRun none = sim("scenarios/multitask-clip-4.toml --set 'faults.failed_nodes=[0,1,2,3]'");
   EXPECT_EQ(none.rc, 2);
   EXPECT_THAT(none.err, HasSubstr("leaves no node of 4"));
+}
+
+// With NCCL's collectives the planner's estimate and SimGrid still agree on every system.
+TEST(SimCli, NcclCollectivesKeepTheEstimateOnTheSimulation) {
+  SimRun r = sim("scenarios/multitask-clip-4.toml --set 'cluster.collectives=\"nccl\"' --json");
+  ASSERT_EQ(r.rc, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_GE(j.at("systems").size(), 5u);
+  for (const auto& s : j.at("systems"))
+    EXPECT_LE(std::abs(s.at("estimate_error").get<double>()), 0.01) << s.at("name");
 }
 
 // The cluster examples (a DGX H100 SuperPOD unit, Azure ND A100 v4) plan, and their collectives

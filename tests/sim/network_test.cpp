@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "planner/cost/collective_cost.h"
+#include "planner/cost/collective_flows.h"
 #include "sim/replay/collective_bench.h"
 #include "sim/replay/network_sim.h"
 #include "sim/replay/process_pool.h"
@@ -102,6 +103,48 @@ TEST(Network, BusBandwidthApproachesTheLinkForLargeAllReduce) {
   EXPECT_EQ(rows.back().bytes, std::int64_t{8} << 30);
   EXPECT_NEAR(rows.back().busbw_GBps, 100.0, 1.0);  // nccl-tests: busbw = algbw x 2(p-1)/p -> link bandwidth
   EXPECT_LT(rows.front().busbw_GBps, 10.0);         // latency-bound
+}
+
+}  // namespace
+}  // namespace spindle
+
+namespace spindle {
+namespace {
+
+// [cluster] collectives = "nccl": one collective model, two uses. Without contention the
+// simulator's flows take exactly the time NCCL's tuner gives (planner/cost/nccl_tuner.h) for
+// every collective, size and group shape: H100s with NVLink SHARP on one node (NVLS), two nodes
+// with a NIC per GPU (tree, NVLS-tree), four nodes of one NIC (ring), one GPU per node (PAT).
+TEST(Network, NcclCollectivesTakeTheTunersTime) {
+  auto cluster = [](const std::string& gpu, int nodes, int gpn, NicPlacement nic, double inter_GBps) {
+    Cluster c = test_cluster();
+    c.gpu.name = gpu;
+    c.gpu.arch = gpu == "H100" ? GpuArch::kHopper : GpuArch::kAmpere;
+    c.gpu.nvlink_sharp = c.nvls = gpu == "H100";
+    c.nodes = nodes;
+    c.gpus_per_node = gpn;
+    c.nic = nic;
+    c.intra_node = Link{gpu == "H100" ? 450.0 : 300.0, 2.0, 0.8};
+    c.inter_node = Link{inter_GBps, 5.0, 0.8};
+    c.collectives = CollectiveModel::kNccl;
+    return c;
+  };
+  const std::vector<std::pair<Cluster, int>> shapes = {
+      {cluster("H100", 1, 8, NicPlacement::kPerNode, 50), 8},
+      {cluster("H100", 2, 8, NicPlacement::kPerGpu, 400), 16},
+      {cluster("A100", 4, 8, NicPlacement::kPerNode, 25), 32},
+      {cluster("A100", 4, 1, NicPlacement::kPerNode, 25), 4}};
+  for (const auto& [c, gpus] : shapes)
+    for (Collective kind : {Collective::kAllReduce, Collective::kAllGather, Collective::kReduceScatter,
+                            Collective::kBroadcast, Collective::kSendRecv}) {
+      SCOPED_TRACE(std::string(collective_name(kind)) + " on " + std::to_string(gpus) + " " + c.gpu.name);
+      std::vector<int> group;
+      for (int g = 0; g < gpus; ++g) group.push_back(g);
+      for (const BenchRow& r : bench_collective(c, kind, gpus, {})) {
+        const double want = nccl_collective_s(kind, group, static_cast<double>(r.bytes), c);
+        EXPECT_NEAR(r.time_s, want, 1e-3 * want) << r.bytes << " B";
+      }
+    }
 }
 
 }  // namespace
