@@ -102,7 +102,8 @@ void FluidNetwork::fair_rates(const std::vector<const Usage*>& groups, const std
   fixed_.assign(groups.size(), 0);
   while (!heap_.empty()) {
     std::pop_heap(heap_.begin(), heap_.end(), later);
-    const auto [share, l] = heap_.back();
+    const double share = heap_.back().first;  // not a structured binding: `take` captures it
+    const int l = heap_.back().second;
     heap_.pop_back();
     const size_t li = static_cast<size_t>(l);
     if (unfixed_[li] == 0 || share != left_[li] / unfixed_[li]) continue;
