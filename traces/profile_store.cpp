@@ -135,6 +135,11 @@ void write_profile(const fs::path& path, const Profile& profile) {
   w.commit();
 }
 
+namespace {
+constexpr double kMinTimeMs = 1e-6, kMaxTimeMs = 1e9;
+constexpr const char* kTimeRange = "1e-6 to 1e9 ms (1 ns to 11 days)";
+}  // namespace
+
 Profile read_profile(const fs::path& path) {
   const std::string name = path.string();
   const std::string allowed = allowed_profile();
@@ -162,9 +167,12 @@ Profile read_profile(const fs::path& path) {
     m.key.in_features = r.in_features, m.key.mlp = r.mlp, m.key.causal = r.causal, m.key.tp = r.tp;
     m.samples = r.samples, m.fwd_ms = r.fwd_ms, m.bwd_ms = r.bwd_ms;
     m.fwd_spread_ms = r.fwd_spread_ms, m.bwd_spread_ms = r.bwd_spread_ms;
-    if (!(m.fwd_ms > 0) || !(m.bwd_ms >= 0) || !std::isfinite(m.fwd_ms + m.bwd_ms))
-      throw InputError(name + ": /ops row for " + m.key.str() + " has fwd_ms " + std::to_string(m.fwd_ms) +
-                       ", bwd_ms " + std::to_string(m.bwd_ms) + "; allowed: finite fwd_ms > 0, bwd_ms >= 0");
+    // A time the cost model can add and scale: 1 ns to 11 days (5e-324 ms became 0 s there).
+    const auto time_ok = [](double ms) { return ms >= kMinTimeMs && ms <= kMaxTimeMs; };
+    if (!time_ok(m.fwd_ms) || !(m.bwd_ms == 0 || time_ok(m.bwd_ms)))
+      throw InputError(name + ": /ops row for " + printable(m.key.str()) + " has fwd_ms " + std::to_string(m.fwd_ms) +
+                       ", bwd_ms " + std::to_string(m.bwd_ms) + "; allowed: " + kTimeRange +
+                       " for fwd_ms, and 0 or the same for bwd_ms");
     const std::string op_row = name + ": /ops row for " + printable(m.key.str()) + ": ";
     if (!name_problem(m.key.kind).empty())
       throw InputError(op_row + "kind '" + m.key.kind + "' " + name_problem(m.key.kind) + "; allowed: an operator kind");
@@ -198,9 +206,10 @@ Profile read_profile(const fs::path& path) {
     one_of("kind", m.kind, {"all_reduce", "all_gather", "reduce_scatter", "broadcast", "send_recv"});
     one_of("algorithm", m.algorithm, {"ring", "tree"});
     one_of("level", m.level, {"intra", "inter"});
-    if (m.group_size < 1 || m.bytes < 0 || !(m.time_ms > 0) || !std::isfinite(m.time_ms))
+    if (m.group_size < 1 || m.bytes < 0 || !(m.time_ms >= kMinTimeMs && m.time_ms <= kMaxTimeMs))
       throw InputError(row + "group_size " + std::to_string(m.group_size) + ", bytes " + std::to_string(m.bytes) +
-                       ", time_ms " + std::to_string(m.time_ms) + "; allowed: group_size >= 1, bytes >= 0, finite time_ms > 0");
+                       ", time_ms " + std::to_string(m.time_ms) + "; allowed: group_size >= 1, bytes >= 0, time_ms " +
+                       kTimeRange);
     check_samples(row, m.samples, m.spread_ms);
     p.collectives.push_back(m);
   }
