@@ -37,6 +37,17 @@ TEST(ScenarioErrors, AMisspeltRequiredKeyIsNamedBesideTheMissingOne) {
               StartsWith("t.toml:4:1: cluster.ndoes: unknown key (missing key 'nodes': a typo?); allowed: "));
 }
 
+// Found by the scenario fuzzer: toml++ 3.3 reached __builtin_unreachable() on a non-ASCII
+// character where whitespace may stand ("a = 1" then U+00A1). Outside strings and comments
+// such characters are a syntax error named at their place; inside them they are text.
+TEST(ScenarioErrors, NonAsciiOutsideStringsIsASyntaxError) {
+  EXPECT_EQ(load_error(replace_line(kBase, 4, "nodes = 2 \xc2\xa1")),
+            "t.toml:4:11: TOML syntax error: a non-ASCII character outside a string or comment; allowed: TOML 1.0 "
+            "(https://toml.io): keys, numbers and booleans are ASCII");
+  EXPECT_EQ(load_error(replace_line(kBase, 4, "nodes = 2  # 2 \xc3\x97 4 GPUs, '\xc2\xa1'")), "");
+  EXPECT_THAT(load_error(kBase, {"cluster.gpu=\xc2\xa1"}), HasSubstr("cluster.gpu"));  // a bare string, then no such GPU
+}
+
 TEST(ScenarioErrors, UnknownTable) {
   EXPECT_EQ(load_error(kBase + "[plannerr]\n"),
             "t.toml:45:2: plannerr: unknown key; allowed: scenario, cluster, model, tasks, planner, faults");
