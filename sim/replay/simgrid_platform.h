@@ -17,7 +17,8 @@ namespace spindle {
 
 // The process's engine: CM02 network model without cross traffic (split-duplex links carry
 // each direction on its own), no TCP window bound, small actor stacks, SimGrid's logs silenced.
-simgrid::s4u::Engine& start_engine();
+// `rate_caps`: flows may carry a rate cap (Flow::max_Bps), which SimGrid must then honour.
+simgrid::s4u::Engine& start_engine(bool rate_caps);
 
 // Builds the platform of `c` in the started engine; returns the GPU hosts, by GPU id.
 std::vector<simgrid::s4u::Host*> build_platform(const Cluster& c);
