@@ -13,6 +13,10 @@
 
 namespace spindle {
 
+NcclTopology bench_topology(const Cluster& cluster, int gpus) {
+  return nccl_topology(cluster, gpus, (gpus + cluster.gpus_per_node - 1) / cluster.gpus_per_node);
+}
+
 Collective parse_collective(const std::string& name, const std::string& flag) {
   if (name == "all_reduce") return Collective::kAllReduce;
   if (name == "all_gather") return Collective::kAllGather;
@@ -65,7 +69,7 @@ std::string bench_text(const Scenario& s, Collective c, int gpus, const std::vec
   TextTable t;
   for (const char* h : {"size B", "time us", "algbw GB/s", "busbw GB/s", "NCCL algo", "NCCL time us", "NCCL busbw GB/s"})
     t.add_column(h, A::kRight);
-  const NcclTopology topo = nccl_topology(s.cluster, gpus, nodes);
+  const NcclTopology topo = bench_topology(s.cluster, gpus);
   for (const BenchRow& r : rows) {
     const NcclCost k = nccl_choice(c, topo, static_cast<double>(r.bytes), s.cluster);
     t.add_row({std::to_string(r.bytes), fixed(r.time_s * 1e6, 2), fixed(r.algbw_GBps, 2), fixed(r.busbw_GBps, 2),
@@ -78,8 +82,7 @@ std::string bench_text(const Scenario& s, Collective c, int gpus, const std::vec
 std::string bench_json(const Scenario& s, Collective c, int gpus, const std::vector<BenchRow>& rows) {
   using nlohmann::ordered_json;
   ordered_json list = ordered_json::array();
-  const int nodes = (gpus + s.cluster.gpus_per_node - 1) / s.cluster.gpus_per_node;
-  const NcclTopology topo = nccl_topology(s.cluster, gpus, nodes);
+  const NcclTopology topo = bench_topology(s.cluster, gpus);
   for (const BenchRow& r : rows) {
     const NcclCost k = nccl_choice(c, topo, static_cast<double>(r.bytes), s.cluster);
     list.push_back({{"bytes", r.bytes}, {"time_us", r.time_s * 1e6}, {"algbw_GBps", r.algbw_GBps}, {"busbw_GBps", r.busbw_GBps},
