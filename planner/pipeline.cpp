@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "planner/cost/collective_table.h"
 #include "planner/graph/graph_builder.h"
 #include "planner/program/instr_time.h"
 #include "planner/schedule/bounds.h"
@@ -12,8 +13,18 @@
 
 namespace spindle {
 
+namespace {
+
+// The scenario with the profile's measured collectives on its cluster.
+Scenario with_profile(Scenario s, const Profile* profile) {
+  if (profile != nullptr) use_measured_collectives(s, *profile);
+  return s;
+}
+
+}  // namespace
+
 ScenarioModel::ScenarioModel(Scenario scenario, const Profile* profile)
-    : s(std::move(scenario)), g(build_graph(s)), mg(contract(g)), cost(s, g, mg, profile) {}
+    : s(with_profile(std::move(scenario), profile)), g(build_graph(s)), mg(contract(g)), cost(s, g, mg, profile) {}
 
 namespace {
 

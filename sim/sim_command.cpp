@@ -15,6 +15,7 @@
 #include "sim/faults/fault_whatif.h"
 #include "sim/replay/collective_bench.h"
 #include "sim/replay/measured_collectives.h"
+#include "planner/cost/collective_table.h"
 #include "sim/replay/simulation.h"
 #include "sim/report/html_report.h"
 #include "sim/report/result_files.h"
@@ -45,9 +46,11 @@ int run_study_command(const SimCommand& c) {
   return run_study(c.scenario_file, study);
 }
 
-int run_collective_command(const SimCommand& c, const Scenario& s) {
+int run_collective_command(const SimCommand& c, Scenario s) {
   if (c.plan_only || !c.plan_file.empty())
     throw InputError("--collective: runs alone; allowed: no --plan-only or --plan with --collective");
+  // A profile's measured collectives drive the simulation where they hold the group's shape.
+  if (!c.profile_file.empty()) use_measured_collectives(s, read_profile(c.profile_file));
   const Collective coll = parse_collective(c.collective, "--collective");
   const int gpus = c.bench_gpus_set ? c.bench_gpus : s.cluster.gpus();
   const NetworkOptions net{c.ring_steps};

@@ -10,7 +10,7 @@
 
 namespace spindle {
 
-inline constexpr int kProfileSchemaVersion = 1;
+inline constexpr int kProfileSchemaVersion = 2;  // 2: collectives by ranks, nodes and ranks per node
 
 // What identifies a measured operator: its kind and its shape on one device.
 struct OpShapeKey {
@@ -32,12 +32,13 @@ struct OpMeasurement {
   double fwd_spread_ms = 0, bwd_spread_ms = 0;  // standard deviation over the samples
 };
 
+// One nccl-tests-style measurement: `ranks` GPUs on `nodes` nodes, at most `ranks_per_node` on
+// one node, moving `bytes` (nccl-tests' size) in `time_ms` (the mean over `samples` runs).
 struct CollectiveMeasurement {
   std::string kind;       // all_reduce, all_gather, reduce_scatter, broadcast, send_recv
-  std::string algorithm;  // ring, tree
-  std::string level;      // intra (inside a node) or inter (across nodes)
-  std::int32_t group_size = 0;
-  std::int64_t bytes = 0;  // nccl-tests "size"
+  std::string algorithm;  // what NCCL_ALGO forced: ring, tree, nvls, nvls_tree, pat; "" when NCCL chose
+  std::int32_t ranks = 0, nodes = 0, ranks_per_node = 0;
+  std::int64_t bytes = 0;
   double time_ms = 0;
   std::int32_t samples = 0;
   double spread_ms = 0;

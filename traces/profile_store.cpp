@@ -1,10 +1,11 @@
-// Calibration profiles on disk (schema version 1, see README.md "Profile files"): records
+// Calibration profiles on disk (schema version 2, see README.md "Profile files"): records
 // converted to and from the tables of traces/hdf5_file.h.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <set>
+#include <tuple>
 #include <vector>
 
 #include "traces/errors.h"
@@ -27,8 +28,8 @@ struct OpRow {
 };
 
 struct CollectiveRow {
-  char kind[kShortLen], algorithm[kShortLen], level[kShortLen];
-  std::int32_t group_size, samples;
+  char kind[kShortLen], algorithm[kShortLen];
+  std::int32_t ranks, nodes, ranks_per_node, samples;
   std::int64_t bytes;
   double time_ms, spread_ms;
 };
@@ -62,8 +63,9 @@ const h5::Layout& collective_layout() {
   static const h5::Layout l{sizeof(CollectiveRow),
                             {{"kind", offsetof(CollectiveRow, kind), Kind::kString, kShortLen},
                              {"algorithm", offsetof(CollectiveRow, algorithm), Kind::kString, kShortLen},
-                             {"level", offsetof(CollectiveRow, level), Kind::kString, kShortLen},
-                             {"group_size", offsetof(CollectiveRow, group_size), Kind::kI32},
+                             {"ranks", offsetof(CollectiveRow, ranks), Kind::kI32},
+                             {"nodes", offsetof(CollectiveRow, nodes), Kind::kI32},
+                             {"ranks_per_node", offsetof(CollectiveRow, ranks_per_node), Kind::kI32},
                              {"samples", offsetof(CollectiveRow, samples), Kind::kI32},
                              {"bytes", offsetof(CollectiveRow, bytes), Kind::kI64},
                              {"time_ms", offsetof(CollectiveRow, time_ms), Kind::kF64},
@@ -122,8 +124,7 @@ void write_profile(const fs::path& path, const Profile& profile) {
     std::memset(&r, 0, sizeof r);
     copy_string(r.kind, kShortLen, m.kind, "collective kind");
     copy_string(r.algorithm, kShortLen, m.algorithm, "collective algorithm");
-    copy_string(r.level, kShortLen, m.level, "collective level");
-    r.group_size = m.group_size, r.samples = m.samples, r.bytes = m.bytes, r.time_ms = m.time_ms;
+    r.ranks = m.ranks, r.nodes = m.nodes, r.ranks_per_node = m.ranks_per_node, r.samples = m.samples, r.bytes = m.bytes, r.time_ms = m.time_ms;
     r.spread_ms = m.spread_ms;
   }
   h5::Writer w(path);
@@ -188,29 +189,40 @@ Profile read_profile(const fs::path& path) {
       throw InputError(name + ": /ops holds " + m.key.str() + " twice; allowed: one record per shape");
     p.ops.push_back(m);
   }
+  std::set<std::tuple<std::string, std::string, std::int32_t, std::int32_t, std::int32_t, std::int64_t>> measured;
   for (const CollectiveRow& r : file.table<CollectiveRow>("collectives", collective_layout())) {
     CollectiveMeasurement m;
     m.kind = std::string(r.kind, strnlen(r.kind, kShortLen));
     m.algorithm = std::string(r.algorithm, strnlen(r.algorithm, kShortLen));
-    m.level = std::string(r.level, strnlen(r.level, kShortLen));
-    m.group_size = r.group_size, m.samples = r.samples, m.bytes = r.bytes, m.time_ms = r.time_ms;
+    m.ranks = r.ranks, m.nodes = r.nodes, m.ranks_per_node = r.ranks_per_node;
+    m.samples = r.samples, m.bytes = r.bytes, m.time_ms = r.time_ms;
     m.spread_ms = r.spread_ms;
     const std::string row = name + ": /collectives row " + std::to_string(p.collectives.size()) + ": ";
     auto one_of = [&](const std::string& what, const std::string& v, const std::vector<std::string>& allowed_values) {
       if (std::find(allowed_values.begin(), allowed_values.end(), v) == allowed_values.end()) {
         std::string all;
-        for (const std::string& a : allowed_values) all += (all.empty() ? "" : ", ") + a;
-        throw InputError(row + what + " '" + v + "'; allowed: one of " + all);
+        for (const std::string& a : allowed_values) all += (all.empty() ? "" : ", ") + (a.empty() ? "'' (NCCL chose)" : a);
+        throw InputError(row + what + " '" + printable(v) + "'; allowed: one of " + all);
       }
     };
     one_of("kind", m.kind, {"all_reduce", "all_gather", "reduce_scatter", "broadcast", "send_recv"});
-    one_of("algorithm", m.algorithm, {"ring", "tree"});
-    one_of("level", m.level, {"intra", "inter"});
-    if (m.group_size < 1 || m.bytes < 0 || !(m.time_ms >= kMinTimeMs && m.time_ms <= kMaxTimeMs))
-      throw InputError(row + "group_size " + std::to_string(m.group_size) + ", bytes " + std::to_string(m.bytes) +
-                       ", time_ms " + std::to_string(m.time_ms) + "; allowed: group_size >= 1, bytes >= 0, time_ms " +
-                       kTimeRange);
+    one_of("algorithm", m.algorithm, {"", "ring", "tree", "nvls", "nvls_tree", "pat"});
+    // The group's shape: `nodes` nodes, each holding one rank or more, the fullest ranks_per_node.
+    const std::int64_t ranks = m.ranks, nodes = m.nodes, per_node = m.ranks_per_node;
+    if (ranks < 2 || nodes < 1 || per_node < 1 || ranks < per_node + nodes - 1 || ranks > nodes * per_node)
+      throw InputError(row + "ranks " + std::to_string(ranks) + ", nodes " + std::to_string(nodes) +
+                       ", ranks_per_node " + std::to_string(per_node) +
+                       "; allowed: ranks >= 2 on nodes >= 1, each node holding one or more and the fullest "
+                       "ranks_per_node (ranks_per_node + nodes - 1 <= ranks <= nodes x ranks_per_node)");
+    if (m.bytes < 1 || !(m.time_ms >= kMinTimeMs && m.time_ms <= kMaxTimeMs))
+      throw InputError(row + "bytes " + std::to_string(m.bytes) + ", time_ms " + std::to_string(m.time_ms) +
+                       "; allowed: bytes >= 1, time_ms " + kTimeRange);
     check_samples(row, m.samples, m.spread_ms);
+    if (!measured.insert({m.kind, m.algorithm, m.ranks, m.nodes, m.ranks_per_node, m.bytes}).second)
+      throw InputError(row + m.kind + " of " + std::to_string(m.bytes) + " B on " + std::to_string(ranks) +
+                       " ranks (" + std::to_string(nodes) + " nodes x " + std::to_string(per_node) + ") " +
+                       (m.algorithm.empty() ? "" : "with " + m.algorithm + " ") +
+                       "is there twice; allowed: one record per collective, algorithm, group shape and size");
     p.collectives.push_back(m);
   }
   return p;

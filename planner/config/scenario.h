@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,8 @@
 #include "planner/config/model_spec.h"
 
 namespace spindle {
+
+class CollectiveTable;
 
 // One GPU model, read from scenarios/gpus/NAME.toml (datasheet figures with sources there).
 // GPU generations as NCCL's tuner tells them apart (compute capability 7.x, 8.x, 9.x, 10.x).
@@ -78,6 +81,9 @@ struct Cluster {
   // per node, its network links' time factor. Empty: every factor 1.
   std::vector<double> gpu_slowdown;
   std::vector<double> nic_slowdown;
+  // Collectives measured on this cluster (--profile's /collectives): where they hold a group's
+  // shape, their time replaces the collective model's (planner/cost/collective_table.h).
+  std::shared_ptr<const CollectiveTable> measured_collectives;
   int gpus() const { return nodes * gpus_per_node; }
   double gpu_factor(int device) const { return gpu_slowdown.empty() ? 1.0 : gpu_slowdown[static_cast<size_t>(device)]; }
   double nic_factor(int node) const { return nic_slowdown.empty() ? 1.0 : nic_slowdown[static_cast<size_t>(node)]; }

@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
+#include "planner/cost/collective_table.h"
 #include "planner/cost/nccl_tuner.h"
 #include "traces/errors.h"
 
@@ -122,26 +124,38 @@ void rails(FlowPhase& ph, const std::vector<int>& a, const std::vector<int>& b, 
 
 }  // namespace
 
-double nccl_collective_s(Collective c, const std::vector<int>& group, double bytes, const Cluster& cluster) {
-  if (group.size() < 2) return 0;
-  return nccl_choice(c, shape_of(group, cluster).topo, bytes, cluster).time_us * 1e-6;
+namespace {
+
+// The profile's measurement of the collective on this group's shape, if it holds one.
+std::optional<MeasuredTime> measured(Collective c, const Shape& s, double bytes, const Cluster& cluster) {
+  if (!cluster.measured_collectives) return std::nullopt;
+  int ranks = 0, per_node = 0;
+  for (const std::vector<int>& r : s.local) {
+    ranks += static_cast<int>(r.size());
+    per_node = std::max(per_node, static_cast<int>(r.size()));
+  }
+  return cluster.measured_collectives->lookup(c, ranks, static_cast<int>(s.local.size()), per_node, bytes);
 }
 
-std::vector<FlowPhase> collective_flows(Collective c, const std::vector<int>& group, double bytes, const Cluster& cluster) {
-  if (cluster.collectives == CollectiveModel::kHierarchicalRing)
-    return collective_flows(c, group, bytes, cluster.gpus_per_node);
-  std::vector<FlowPhase> out;
-  if (group.size() < 2 || bytes <= 0) return out;
-  const Shape s = shape_of(group, cluster);
-  const NcclCost k = nccl_choice(c, s.topo, bytes, cluster);
-  const double n = static_cast<double>(group.size());
-  const double algbw = k.algbw_GBps * 1e9;  // size / algbw is the model's bandwidth term
+// The algorithm a measured curve names ("" when NCCL chose: the model's choice stands in).
+NcclAlgo algo_named(const std::string& name, NcclAlgo chosen) {
+  for (NcclAlgo a : {NcclAlgo::kTree, NcclAlgo::kRing, NcclAlgo::kNvls, NcclAlgo::kNvlsTree, NcclAlgo::kPat})
+    if (name == nccl_algo_name(a)) return a;
+  return chosen;
+}
+
+// One pipelined phase whose flows follow `algo`'s pattern -- a flat ring through every rank
+// (node crossings split over the nodes' rails), a chain inside each node and a binary tree over
+// nodes, or NVLink SHARP's each-GPU-to-the-switch -- each capped at the rate that moves its
+// bytes in size / algbw, after `latency_s`. algbw <= 0: the links decide.
+FlowPhase pattern_phase(Collective c, const Shape& s, double bytes, NcclAlgo algo, double latency_s, double algbw) {
+  const double n = static_cast<double>(s.topo.ranks);
   FlowPhase ph;
   ph.splittable = false;
-  ph.latency_s = k.latency_us * 1e-6;
-  // Each pattern's flows carry `per_edge` bytes in size / algbw: their rate is per_edge x algbw / size.
-  auto edge = [&](int src, int dst, double per_edge) { ph.flows.push_back({src, dst, per_edge, 1, per_edge / bytes * algbw}); };
-  auto node_edge = [&](size_t a, size_t b, double per_edge) { rails(ph, s.local[a], s.local[b], per_edge, per_edge / bytes * algbw); };
+  ph.latency_s = latency_s;
+  const auto rate = [&](double per_edge) { return algbw > 0 ? per_edge / bytes * algbw : 0.0; };
+  auto edge = [&](int src, int dst, double per_edge) { ph.flows.push_back({src, dst, per_edge, 1, rate(per_edge)}); };
+  auto node_edge = [&](size_t a, size_t b, double per_edge) { rails(ph, s.local[a], s.local[b], per_edge, rate(per_edge)); };
   auto ring = [&](double per_edge) {  // a flat ring through every rank, node by node
     for (size_t a = 0; a < s.local.size(); ++a) {
       const std::vector<int>& r = s.local[a];
@@ -164,7 +178,7 @@ std::vector<FlowPhase> collective_flows(Collective c, const std::vector<int>& gr
   };
   const double nsteps = c == Collective::kAllReduce ? 2 * (n - 1)
                         : (c == Collective::kAllGather || c == Collective::kReduceScatter) ? n - 1 : 1;
-  switch (c == Collective::kSendRecv ? NcclAlgo::kRing : k.algo) {
+  switch (c == Collective::kSendRecv ? NcclAlgo::kRing : algo) {
     case NcclAlgo::kRing:
     case NcclAlgo::kPat:
       ring(c == Collective::kSendRecv || c == Collective::kBroadcast ? bytes : nsteps / n * bytes);
@@ -174,10 +188,38 @@ std::vector<FlowPhase> collective_flows(Collective c, const std::vector<int>& gr
     case NcclAlgo::kNvlsTree:
       for (const std::vector<int>& r : s.local)  // each GPU to the switch and back
         for (size_t i = 0; i < r.size(); ++i) edge(r[i], r[(i + 1) % r.size()], bytes);
-      if (k.algo == NcclAlgo::kNvlsTree) tree(false);
+      if (algo == NcclAlgo::kNvlsTree) tree(false);
       break;
   }
-  out.push_back(std::move(ph));
+  return ph;
+}
+
+}  // namespace
+
+double nccl_collective_s(Collective c, const std::vector<int>& group, double bytes, const Cluster& cluster) {
+  if (group.size() < 2) return 0;
+  const Shape s = shape_of(group, cluster);
+  if (const std::optional<MeasuredTime> m = measured(c, s, bytes, cluster)) return m->time_s;
+  return nccl_choice(c, s.topo, bytes, cluster).time_us * 1e-6;
+}
+
+std::vector<FlowPhase> collective_flows(Collective c, const std::vector<int>& group, double bytes, const Cluster& cluster) {
+  std::vector<FlowPhase> out;
+  if (group.size() < 2 || bytes <= 0) return out;
+  const Shape s = shape_of(group, cluster);
+  if (const std::optional<MeasuredTime> m = measured(c, s, bytes, cluster)) {
+    // The measured time: its latency floor first, then flows capped to last the rest (a size
+    // at or below the smallest measured moves at the links' speed after the floor).
+    const double latency = std::min(m->floor_s, m->time_s), moving = m->time_s - latency;
+    const NcclAlgo algo = algo_named(m->algorithm, nccl_choice(c, s.topo, bytes, cluster).algo);
+    out.push_back(pattern_phase(c, s, bytes, algo, latency, moving > 0 ? bytes / moving : 0));
+    return out;
+  }
+  if (cluster.collectives == CollectiveModel::kHierarchicalRing)
+    return collective_flows(c, group, bytes, cluster.gpus_per_node);
+  const NcclCost k = nccl_choice(c, s.topo, bytes, cluster);
+  // size / algbw is the model's bandwidth term, after its latency.
+  out.push_back(pattern_phase(c, s, bytes, k.algo, k.latency_us * 1e-6, k.algbw_GBps * 1e9));
   return out;
 }
 

@@ -32,7 +32,10 @@ struct FlowPhase {
 // next (nccl-tests' sendrecv ring). A group of one has no phases.
 std::vector<FlowPhase> collective_flows(Collective c, const std::vector<int>& group, double bytes, int gpus_per_node);
 
-// The collective as the cluster's collective model runs it: the hierarchical ring above, or
+// The collective as the cluster runs it: where the cluster's measured collectives (a profile)
+// hold the group's shape, their time, as one phase in the pattern of the algorithm measured
+// (NCCL's choice where the run let NCCL choose), capped to last that time uncontended; else
+// the collective model's: the hierarchical ring above, or
 // (`[cluster] collectives = "nccl"`) the algorithm and protocol NCCL 2.28's tuner picks
 // (planner/cost/nccl_tuner.h), as one pipelined phase whose flows follow that algorithm's
 // pattern -- a flat ring through every rank (node crossings split over the nodes' rails), a
@@ -41,7 +44,8 @@ std::vector<FlowPhase> collective_flows(Collective c, const std::vector<int>& gr
 // latency. Uncontended, the phase takes nccl_choice(...).time_us; contention comes from the links.
 std::vector<FlowPhase> collective_flows(Collective c, const std::vector<int>& group, double bytes, const Cluster& cluster);
 
-// NCCL's time for the collective on `group` (GPU ids; its nodes from the cluster), seconds.
+// NCCL's time for the collective on `group` (GPU ids; its nodes from the cluster), seconds:
+// the measured one where the cluster has it, else NCCL's tuning model's.
 double nccl_collective_s(Collective c, const std::vector<int>& group, double bytes, const Cluster& cluster);
 
 // Every ring step as its own phase: a flow of s steps becomes s flows of bytes / s, one per

@@ -4,9 +4,11 @@
 #include "planner/cost/nccl_tuner.h"
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 
 #include "planner/cost/collective_flows.h"
+#include "planner/cost/collective_table.h"
 #include "sim/replay/process_pool.h"
 #include "traces/errors.h"
 #include "traces/text_table.h"
@@ -57,24 +59,61 @@ std::vector<BenchRow> bench_collective(const Cluster& cluster, Collective c, int
   return rows;
 }
 
+namespace {
+
+// The profile's measurement of the benchmark's group at each row's size, where it has one.
+std::vector<std::optional<MeasuredTime>> profile_times(const Scenario& s, Collective c, int gpus,
+                                                       const std::vector<BenchRow>& rows) {
+  std::vector<std::optional<MeasuredTime>> out(rows.size());
+  if (!s.cluster.measured_collectives) return out;
+  const NcclTopology topo = bench_topology(s.cluster, gpus);
+  for (size_t i = 0; i < rows.size(); ++i)
+    out[i] = s.cluster.measured_collectives->lookup(c, gpus, topo.nodes, topo.ranks_per_node,
+                                                    static_cast<double>(rows[i].bytes));
+  return out;
+}
+
+}  // namespace
+
 std::string bench_text(const Scenario& s, Collective c, int gpus, const std::vector<BenchRow>& rows,
                        const NetworkOptions& options) {
-  const int nodes = (gpus + s.cluster.gpus_per_node - 1) / s.cluster.gpus_per_node;
+  const NcclTopology topo = bench_topology(s.cluster, gpus);
+  const std::vector<std::optional<MeasuredTime>> measured = profile_times(s, c, gpus, rows);
+  const bool has_profile = !rows.empty() && measured.front().has_value();
   std::string out = std::string(collective_name(c)) + " on GPUs 0-" + std::to_string(gpus - 1) + " (" +
-                    std::to_string(nodes) + " node" + (nodes > 1 ? "s" : "") + ") of " + s.name +
+                    std::to_string(topo.nodes) + " node" + (topo.nodes > 1 ? "s" : "") + ") of " + s.name +
                     ", simulated (CM02; collectives as " + (options.ring_steps ? "every ring step" : "one flow per rank per phase") +
                     "); sizes and bandwidths as nccl-tests defines them\n";
+  if (s.cluster.measured_collectives) {
+    const std::string shape = std::to_string(gpus) + " ranks (" + std::to_string(topo.nodes) + " x " +
+                              std::to_string(topo.ranks_per_node) + ")";
+    out += has_profile ? "the profile " + s.cluster.measured_collectives->source() + " measured it on " + shape +
+                             ": the simulation runs its times (between measured sizes interpolated, below the smallest "
+                             "its time, above the largest its bandwidth)\n"
+                       : "the profile " + s.cluster.measured_collectives->source() + " has no " + collective_name(c) +
+                             " on " + shape + ": the simulation runs the model\n";
+  }
   out += "NCCL 2.28's own model beside it (its tuner's choice and time on this hardware; planner/cost/nccl_tuner.h)\n";
   using A = TextTable::Align;
   TextTable t;
-  for (const char* h : {"size B", "time us", "algbw GB/s", "busbw GB/s", "NCCL algo", "NCCL time us", "NCCL busbw GB/s"})
-    t.add_column(h, A::kRight);
-  const NcclTopology topo = bench_topology(s.cluster, gpus);
-  for (const BenchRow& r : rows) {
-    const NcclCost k = nccl_choice(c, topo, static_cast<double>(r.bytes), s.cluster);
-    t.add_row({std::to_string(r.bytes), fixed(r.time_s * 1e6, 2), fixed(r.algbw_GBps, 2), fixed(r.busbw_GBps, 2),
-               std::string(nccl_algo_name(k.algo)) + "/" + nccl_proto_name(k.proto), fixed(k.time_us, 2),
-               fixed(busbw_GBps(c, gpus, static_cast<double>(r.bytes), k.time_us * 1e-6), 2)});
+  for (const char* h : {"size B", "time us", "algbw GB/s", "busbw GB/s"}) t.add_column(h, A::kRight);
+  if (has_profile)
+    for (const char* h : {"profile us", "profile busbw GB/s"}) t.add_column(h, A::kRight);
+  for (const char* h : {"NCCL algo", "NCCL time us", "NCCL busbw GB/s"}) t.add_column(h, A::kRight);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const BenchRow& r = rows[i];
+    const double bytes = static_cast<double>(r.bytes);
+    const NcclCost k = nccl_choice(c, topo, bytes, s.cluster);
+    std::vector<std::string> cells{std::to_string(r.bytes), fixed(r.time_s * 1e6, 2), fixed(r.algbw_GBps, 2),
+                                   fixed(r.busbw_GBps, 2)};
+    if (has_profile) {
+      cells.push_back(fixed(measured[i]->time_s * 1e6, 2));
+      cells.push_back(fixed(busbw_GBps(c, gpus, bytes, measured[i]->time_s), 2));
+    }
+    cells.push_back(std::string(nccl_algo_name(k.algo)) + "/" + nccl_proto_name(k.proto));
+    cells.push_back(fixed(k.time_us, 2));
+    cells.push_back(fixed(busbw_GBps(c, gpus, bytes, k.time_us * 1e-6), 2));
+    t.add_row(cells);
   }
   return out + t.render();
 }
@@ -83,12 +122,19 @@ std::string bench_json(const Scenario& s, Collective c, int gpus, const std::vec
   using nlohmann::ordered_json;
   ordered_json list = ordered_json::array();
   const NcclTopology topo = bench_topology(s.cluster, gpus);
-  for (const BenchRow& r : rows) {
-    const NcclCost k = nccl_choice(c, topo, static_cast<double>(r.bytes), s.cluster);
-    list.push_back({{"bytes", r.bytes}, {"time_us", r.time_s * 1e6}, {"algbw_GBps", r.algbw_GBps}, {"busbw_GBps", r.busbw_GBps},
-                    {"nccl", {{"algorithm", nccl_algo_name(k.algo)}, {"protocol", nccl_proto_name(k.proto)},
-                              {"time_us", k.time_us},
-                              {"busbw_GBps", busbw_GBps(c, gpus, static_cast<double>(r.bytes), k.time_us * 1e-6)}}}});
+  const std::vector<std::optional<MeasuredTime>> measured = profile_times(s, c, gpus, rows);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const BenchRow& r = rows[i];
+    const double bytes = static_cast<double>(r.bytes);
+    const NcclCost k = nccl_choice(c, topo, bytes, s.cluster);
+    ordered_json row = {{"bytes", r.bytes}, {"time_us", r.time_s * 1e6}, {"algbw_GBps", r.algbw_GBps},
+                        {"busbw_GBps", r.busbw_GBps}};
+    if (measured[i])
+      row["profile"] = {{"time_us", measured[i]->time_s * 1e6},
+                        {"busbw_GBps", busbw_GBps(c, gpus, bytes, measured[i]->time_s)}};
+    row["nccl"] = {{"algorithm", nccl_algo_name(k.algo)}, {"protocol", nccl_proto_name(k.proto)}, {"time_us", k.time_us},
+                   {"busbw_GBps", busbw_GBps(c, gpus, bytes, k.time_us * 1e-6)}};
+    list.push_back(row);
   }
   ordered_json j = {{"scenario", s.name}, {"collective", collective_name(c)}, {"gpus", gpus}, {"rows", list}};
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";

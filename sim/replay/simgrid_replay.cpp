@@ -37,7 +37,9 @@ class Network {
   // `sinks`: a sink actor per GPU receives its inbox; without, the caller makes an actor on
   // each GPU its inbox's receiver (one that never suspends itself) and drains it.
   Network(const Cluster& c, const NetworkOptions& o, bool sinks = true)
-      : engine_(start_engine(c.collectives == CollectiveModel::kNccl)), hosts_(build_platform(c)), options_(o) {
+      : engine_(start_engine(/*rate_caps=*/c.collectives == CollectiveModel::kNccl || c.measured_collectives)),
+        hosts_(build_platform(c)),
+        options_(o) {
     inbox_.reserve(hosts_.size());
     idle_.resize(hosts_.size());
     for (size_t g = 0; g < hosts_.size(); ++g) {

@@ -5,7 +5,9 @@
 // not ours to fuzz. Only InputError may escape.
 #include <unistd.h>
 
+#include <cmath>
 #include <cstddef>
+#include <cstdlib>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "planner/config/scenario.h"
+#include "planner/cost/collective_table.h"
 #include "planner/cost/cost_model.h"
 #include "planner/pipeline.h"
 #include "traces/errors.h"
@@ -86,8 +89,9 @@ Profile decode(Bytes& b) {
   }
   for (int i = 0; i < colls && !b.done(); ++i) {
     CollectiveMeasurement c;
-    c.kind = b.str(15), c.algorithm = b.str(15), c.level = b.str(15);
-    c.group_size = b.get<std::int32_t>(), c.bytes = b.get<std::int64_t>(), c.time_ms = b.get<double>();
+    c.kind = b.str(15), c.algorithm = b.str(15);
+    c.ranks = b.get<std::int32_t>(), c.nodes = b.get<std::int32_t>(), c.ranks_per_node = b.get<std::int32_t>();
+    c.bytes = b.get<std::int64_t>(), c.time_ms = b.get<double>();
     c.samples = b.get<std::int32_t>(), c.spread_ms = b.get<double>();
     p.collectives.push_back(c);
   }
@@ -102,7 +106,7 @@ void write_odd(const std::filesystem::path& file, Bytes& b) {
                                 "fwd_spread_ms", "bwd_spread_ms", "extra"};
   h5::Writer w(file);
   if (b.get<std::uint8_t>() % 2) w.string_attr("/", "schema", b.get<std::uint8_t>() % 2 ? "spindle-profile" : b.str(20));
-  if (b.get<std::uint8_t>() % 2) w.string_attr("/", "version", b.get<std::uint8_t>() % 2 ? "1" : b.str(4));
+  if (b.get<std::uint8_t>() % 2) w.string_attr("/", "version", b.get<std::uint8_t>() % 2 ? "2" : b.str(4));
   if (b.get<std::uint8_t>() % 2) w.string_attr("/", "gpu", b.str(20));
   h5::Layout l;
   const std::uint32_t mask = b.get<std::uint32_t>();
@@ -138,6 +142,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const Profile p = read_profile(file);
     const ScenarioModel& m = model();
     (void)CostModel(m.s, m.g, m.mg, &p);
+    // Every measured collective looked up around its size: a time the simulator can use.
+    const CollectiveTable table(p);
+    for (const CollectiveMeasurement& c : p.collectives)
+      for (double f : {0.5, 1.0, 3.0}) {
+        const auto t = table.lookup(*collective_from_name(c.kind), c.ranks, c.nodes, c.ranks_per_node,
+                                    static_cast<double>(c.bytes) * f);
+        if (!t || !(t->time_s > 0) || !std::isfinite(t->time_s) || !(t->floor_s > 0)) std::abort();
+      }
   } catch (const InputError&) {
   }
   return 0;

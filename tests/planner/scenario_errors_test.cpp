@@ -11,6 +11,7 @@ namespace spindle::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 const std::string kBase = small_scenario();
@@ -37,13 +38,17 @@ TEST(ScenarioErrors, AMisspeltRequiredKeyIsNamedBesideTheMissingOne) {
               StartsWith("t.toml:4:1: cluster.ndoes: unknown key (missing key 'nodes': a typo?); allowed: "));
 }
 
-// Found by the scenario fuzzer: toml++ 3.3 reached __builtin_unreachable() on a non-ASCII
-// character where whitespace may stand ("a = 1" then U+00A1). Outside strings and comments
-// such characters are a syntax error named at their place; inside them they are text.
+// Found by the scenario fuzzers: toml++ 3.3 reached __builtin_unreachable() classifying a
+// non-ASCII character as whitespace or not ("a = 1" then U+00A1; U+044F after a bad value; U+00A7
+// after a line-ending backslash in a multi-line string, marzer/tomlplusplus#190). Now its own
+// syntax error where TOML allows none, text where it does.
 TEST(ScenarioErrors, NonAsciiOutsideStringsIsASyntaxError) {
   EXPECT_EQ(load_error(replace_line(kBase, 4, "nodes = 2 \xc2\xa1")),
-            "t.toml:4:11: TOML syntax error: a non-ASCII character outside a string or comment; allowed: TOML 1.0 "
-            "(https://toml.io): keys, numbers and booleans are ASCII");
+            "t.toml:4:11: TOML syntax error: Error while parsing key-value pair: expected a comment or whitespace, "
+            "saw '\xc2\xa1'; allowed: TOML 1.0 (https://toml.io)");
+  EXPECT_THAT(load_error(replace_line(kBase, 4, "nodes = -0h10\"'a\xd1\x8f\"")), StartsWith("t.toml:4:"));
+  const std::string multi = std::string("[scenario]\nname = \"\"\"\\\n\xc2\xa7x\"\"\"\n");
+  EXPECT_THAT(load_error(multi), Not(HasSubstr("syntax error")));  // parses; the name is "§x" (and more keys are missing)
   EXPECT_EQ(load_error(replace_line(kBase, 4, "nodes = 2  # 2 \xc3\x97 4 GPUs, '\xc2\xa1'")), "");
   EXPECT_THAT(load_error(kBase, {"cluster.gpu=\xc2\xa1"}), HasSubstr("cluster.gpu"));  // a bare string, then no such GPU
 }

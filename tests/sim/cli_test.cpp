@@ -16,6 +16,7 @@
 #include <set>
 
 #include "planner/config/scenario.h"
+#include "planner/cost/collective_flows.h"
 #include "planner/cost/cost_model.h"
 #include "planner/graph/graph_builder.h"
 #include "traces/atomic_file.h"
@@ -350,7 +351,7 @@ TEST(SimCli, ProfileOverridesTheAnalyticModel) {
   SimRun bad = sim("scenarios/multitask-clip-10.toml --profile " + f.string());
   EXPECT_EQ(bad.rc, 2);
   EXPECT_EQ(bad.err, f.string() + ": not an HDF5 file (truncated or corrupt?); allowed: a profile written by "
-                                  "spindle-calibrate (schema version 1)\n");
+                                  "spindle-calibrate (schema version 2)\n");
   fs::remove(f);
 }
 
@@ -510,6 +511,72 @@ TEST(SimCli, ClusterExamplesPlanAndBenchmark) {
     EXPECT_THAT(r.out, HasSubstr("(2 nodes)"));
     EXPECT_THAT(r.out, HasSubstr("NCCL algo"));
   }
+}
+
+// Issue 19, item 3: a profile's measured collectives replace the model in --collective (printed
+// beside it) and in the planner's estimate and the simulation alike.
+TEST(SimCli, MeasuredCollectivesFromTheProfile) {
+  using namespace spindle;
+  const fs::path f = fs::temp_directory_path() / ("spindle-cli-collectives-" + std::to_string(::getpid()) + ".h5");
+  Scenario s = load_scenario(fs::path(SPINDLE_SOURCE_DIR) / "scenarios/multitask-clip-4.toml");
+  Profile p;
+  p.gpu = s.cluster.gpu.name;
+  // Every group shape of the cluster, every collective, 1 KiB to 8 GiB every 4x: 3x NCCL's
+  // model (a slower cluster than the scenario says).
+  Cluster nccl = s.cluster;
+  nccl.collectives = CollectiveModel::kNccl;
+  const int gpn = s.cluster.gpus_per_node;
+  for (int nodes = 1; nodes <= s.cluster.nodes; ++nodes)
+    for (int per_node = 1; per_node <= gpn; ++per_node)
+      for (int ranks = std::max(2, per_node + nodes - 1); ranks <= nodes * per_node; ++ranks) {
+        std::vector<int> group;  // the first node holds per_node, the others the rest, evenly
+        for (int i = 0; i < per_node; ++i) group.push_back(i);
+        for (int k = 0; k < ranks - per_node; ++k) group.push_back((1 + k % (nodes - 1)) * gpn + k / (nodes - 1));
+        std::sort(group.begin(), group.end());
+        for (Collective kind : {Collective::kAllReduce, Collective::kAllGather, Collective::kReduceScatter,
+                                Collective::kBroadcast, Collective::kSendRecv})
+          for (std::int64_t b = 1024; b <= (std::int64_t{8} << 30); b *= 4) {
+            CollectiveMeasurement m;
+            m.kind = collective_name(kind);
+            m.ranks = ranks, m.nodes = nodes, m.ranks_per_node = per_node, m.samples = 3;
+            m.bytes = b;
+            m.time_ms = 3 * nccl_collective_s(kind, group, static_cast<double>(b), nccl) * 1e3;
+            p.collectives.push_back(m);
+          }
+      }
+  write_profile(f, p);
+
+  SimRun bench = sim("scenarios/multitask-clip-4.toml --collective all_reduce --gpus 16 --profile " + f.string());
+  ASSERT_EQ(bench.rc, 0) << bench.err;
+  EXPECT_THAT(bench.out, HasSubstr("measured it on 16 ranks (2 x 8): the simulation runs its times"));
+  EXPECT_THAT(bench.out, HasSubstr("busbw GB/s  profile us  profile busbw GB/s"));
+  SimRun bj = sim("scenarios/multitask-clip-4.toml --collective all_gather --gpus 16 --json --profile " + f.string());
+  ASSERT_EQ(bj.rc, 0) << bj.err;
+  for (const auto& row : nlohmann::json::parse(bj.out).at("rows")) {
+    const double measured = row.at("profile").at("time_us").get<double>();
+    EXPECT_NEAR(row.at("time_us").get<double>(), measured, 0.02 * measured) << row.at("bytes");
+  }
+  SimRun none = sim("scenarios/multitask-clip-4.toml --collective all_reduce --gpus 16 --profile " + f.string() +
+                    " --set cluster.gpus_per_node=2 --set cluster.nodes=8");
+  ASSERT_EQ(none.rc, 0) << none.err;
+  EXPECT_THAT(none.out, HasSubstr("has no all_reduce on 16 ranks (8 x 2): the simulation runs the model"));
+  EXPECT_THAT(none.out, Not(HasSubstr("profile us")));
+
+  // A whole run: the estimate stays on the simulation, and slower collectives slow every
+  // system down.
+  SimRun base = sim("scenarios/multitask-clip-4.toml --json --system spindle --system sequential");
+  SimRun slow = sim("scenarios/multitask-clip-4.toml --json --system spindle --system sequential --profile " + f.string());
+  ASSERT_EQ(base.rc, 0) << base.err;
+  ASSERT_EQ(slow.rc, 0) << slow.err;
+  const auto jb = nlohmann::json::parse(base.out).at("systems"), js = nlohmann::json::parse(slow.out).at("systems");
+  ASSERT_EQ(jb.size(), js.size());
+  for (size_t i = 0; i < js.size(); ++i) {
+    SCOPED_TRACE(js[i].at("name").get<std::string>() + " placed by " + js[i].at("placement").get<std::string>());
+    EXPECT_LE(std::abs(js[i].at("estimate_error").get<double>()), 0.01);
+    EXPECT_GT(js[i].at("sync_s").get<double>() + js[i].at("transfer_s").get<double>(),
+              jb[i].at("sync_s").get<double>() + jb[i].at("transfer_s").get<double>());
+  }
+  fs::remove(f);
 }
 
 TEST(SimCli, CollectiveMicrobenchmark) {

@@ -4,10 +4,12 @@
 // alpha-beta formulas of planner/collective_cost.h. Every simulation runs in a child process.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <sstream>
 
 #include "planner/cost/collective_cost.h"
 #include "planner/cost/collective_flows.h"
+#include "planner/cost/collective_table.h"
 #include "sim/replay/collective_bench.h"
 #include "sim/replay/network_sim.h"
 #include "sim/replay/process_pool.h"
@@ -144,6 +146,49 @@ TEST(Network, NcclCollectivesTakeTheTunersTime) {
         const double want = nccl_collective_s(kind, group, static_cast<double>(r.bytes), c);
         EXPECT_NEAR(r.time_s, want, 1e-3 * want) << r.bytes << " B";
       }
+    }
+}
+
+// A profile's measured collectives drive the simulator where they hold the group's shape, with
+// either collective model: uncontended, each size takes the measured (interpolated) time
+// within 2%. Rows every 4x in size from 1 KiB, the benchmark's sizes in between interpolated.
+TEST(Network, MeasuredCollectivesTakeTheirTime) {
+  for (CollectiveModel model : {CollectiveModel::kHierarchicalRing, CollectiveModel::kNccl})
+    for (int nodes : {1, 2}) {
+      Cluster c = test_cluster();
+      c.nodes = nodes;
+      c.gpus_per_node = 8;
+      c.nic = NicPlacement::kPerGpu;
+      c.intra_node = Link{450.0, 2.0, 0.8};
+      c.inter_node = Link{400.0, 5.0, 0.8};
+      c.collectives = model;
+      const int gpus = 8 * nodes;
+      Profile p;
+      for (Collective kind : {Collective::kAllReduce, Collective::kAllGather})
+        for (std::int64_t b = 1024; b <= (std::int64_t{8} << 30); b *= 4) {
+          CollectiveMeasurement m;
+          m.kind = collective_name(kind);
+          m.ranks = gpus, m.nodes = nodes, m.ranks_per_node = 8, m.samples = 1;
+          m.bytes = b;
+          m.time_ms = (30e-6 + static_cast<double>(b) / 20e9) * 1e3;
+          p.collectives.push_back(m);
+        }
+      c.measured_collectives = std::make_shared<const CollectiveTable>(p);
+      std::vector<int> group;
+      for (int g = 0; g < gpus; ++g) group.push_back(g);
+      for (Collective kind : {Collective::kAllReduce, Collective::kAllGather}) {
+        SCOPED_TRACE(std::string(collective_name(kind)) + " on " + std::to_string(nodes) + " node(s)");
+        for (const BenchRow& r : bench_collective(c, kind, gpus, {})) {
+          const double want = c.measured_collectives->lookup(kind, gpus, nodes, 8, static_cast<double>(r.bytes))->time_s;
+          EXPECT_NEAR(r.time_s, want, 0.02 * want) << r.bytes << " B";
+          EXPECT_DOUBLE_EQ(nccl_collective_s(kind, group, static_cast<double>(r.bytes), c), want);
+        }
+      }
+      // A shape the profile does not hold (half the GPUs) keeps the model.
+      const std::vector<BenchRow> half = bench_collective(c, Collective::kAllReduce, gpus / 2, {}, {1 << 20});
+      Cluster unmeasured = c;
+      unmeasured.measured_collectives = nullptr;
+      EXPECT_DOUBLE_EQ(half[0].time_s, bench_collective(unmeasured, Collective::kAllReduce, gpus / 2, {}, {1 << 20})[0].time_s);
     }
 }
 

@@ -50,8 +50,9 @@ Profile sample_profile() {
   CollectiveMeasurement c;
   c.kind = "all_reduce";
   c.algorithm = "ring";
-  c.level = "intra";
-  c.group_size = 8;
+  c.ranks = 8;
+  c.nodes = 1;
+  c.ranks_per_node = 8;
   c.bytes = 1 << 26;
   c.time_ms = 0.9;
   c.samples = 10;
@@ -87,8 +88,9 @@ TEST(ProfileStore, RoundTrip) {
   ASSERT_EQ(q.collectives.size(), 1u);
   EXPECT_EQ(q.collectives[0].kind, "all_reduce");
   EXPECT_EQ(q.collectives[0].algorithm, "ring");
-  EXPECT_EQ(q.collectives[0].level, "intra");
-  EXPECT_EQ(q.collectives[0].group_size, 8);
+  EXPECT_EQ(q.collectives[0].ranks, 8);
+  EXPECT_EQ(q.collectives[0].nodes, 1);
+  EXPECT_EQ(q.collectives[0].ranks_per_node, 8);
   EXPECT_EQ(q.collectives[0].bytes, 1 << 26);
   EXPECT_EQ(q.collectives[0].time_ms, 0.9);
   EXPECT_NE(q.find(p.ops[1].key), nullptr);
@@ -123,10 +125,10 @@ TEST(ProfileStore, TruncatedFile) {
   std::string bytes = read_file(f);
   write_file_atomically(f, bytes.substr(0, bytes.size() / 2));
   EXPECT_THAT(read_error(f), HasSubstr(f.string() + ": "));
-  EXPECT_THAT(read_error(f), HasSubstr("; allowed: a profile written by spindle-calibrate (schema version 1)"));
+  EXPECT_THAT(read_error(f), HasSubstr("; allowed: a profile written by spindle-calibrate (schema version 2)"));
   write_file_atomically(f, "not hdf5 at all");
   EXPECT_EQ(read_error(f), f.string() + ": not an HDF5 file (truncated or corrupt?); allowed: a profile written by "
-                                        "spindle-calibrate (schema version 1)");
+                                        "spindle-calibrate (schema version 2)");
   fs::remove(f);
 }
 
@@ -192,7 +194,7 @@ TEST(ProfileStore, WrongSchemaVersion) {
   write_profile(f, sample_profile());
   set_version(f, "7");
   EXPECT_EQ(read_error(f), f.string() + ": profile schema version 7; allowed: a profile written by spindle-calibrate "
-                                        "(schema version 1)");
+                                        "(schema version 2)");
   fs::remove(f);
 }
 
@@ -203,13 +205,13 @@ TEST(ProfileStore, MissingDataset) {
   H5Ldelete(file, "/collectives", H5P_DEFAULT);
   H5Fclose(file);
   EXPECT_EQ(read_error(f), f.string() + ": missing dataset /collectives; allowed: a profile written by spindle-calibrate "
-                                        "(schema version 1)");
+                                        "(schema version 2)");
   fs::remove(f);
 }
 
 TEST(ProfileStore, MissingFile) {
   EXPECT_EQ(read_error("no/such.h5"),
-            "no/such.h5: no such file; allowed: a profile written by spindle-calibrate (schema version 1)");
+            "no/such.h5: no such file; allowed: a profile written by spindle-calibrate (schema version 2)");
 }
 
 }  // namespace
@@ -236,7 +238,7 @@ TEST(ProfileStore, MalformedAttributeIsAnInputError) {
   H5Tclose(t);
   H5Fclose(file);
   EXPECT_EQ(read_error(f), f.string() + ": attribute 'gpu' is not one fixed-length string; allowed: a profile written by "
-                                        "spindle-calibrate (schema version 1)");
+                                        "spindle-calibrate (schema version 2)");
   fs::remove(f);
 }
 
@@ -286,7 +288,16 @@ TEST(ProfileStore, EveryFieldIsRanged) {
       {"causal 7", [](Profile& p) { p.ops[1].key.causal = 7; }, "causal 7"},
       {"empty kind", [](Profile& p) { p.ops[0].key.kind = ""; }, "kind '' is empty"},
       {"collective kind", [](Profile& p) { p.collectives[0].kind = "all_to_all"; }, "kind 'all_to_all'; allowed: one of all_reduce"},
-      {"collective level", [](Profile& p) { p.collectives[0].level = "rack"; }, "level 'rack'; allowed: one of intra, inter"},
+      {"collective algorithm", [](Profile& p) { p.collectives[0].algorithm = "collnet"; },
+       "algorithm 'collnet'; allowed: one of '' (NCCL chose), ring, tree, nvls, nvls_tree, pat"},
+      {"one rank", [](Profile& p) { p.collectives[0].ranks = 1; }, "ranks 1, nodes 1, ranks_per_node 8; allowed: ranks >= 2"},
+      {"more ranks than the nodes hold", [](Profile& p) { p.collectives[0].ranks = 16; }, "ranks 16, nodes 1, ranks_per_node 8"},
+      {"an empty node", [](Profile& p) { p.collectives[0].nodes = 2; }, "ranks 8, nodes 2, ranks_per_node 8"},
+      {"fewer than the fullest node holds", [](Profile& p) { p.collectives[0].ranks = 4; },
+       "ranks 4, nodes 1, ranks_per_node 8; allowed: ranks >= 2 on nodes >= 1, each node holding one or more"},
+      {"no bytes", [](Profile& p) { p.collectives[0].bytes = 0; }, "bytes 0, time_ms 0.900000; allowed: bytes >= 1"},
+      {"twice", [](Profile& p) { p.collectives.push_back(p.collectives[0]); },
+       "/collectives row 1: all_reduce of 67108864 B on 8 ranks (1 nodes x 8) with ring is there twice"},
       {"collective time", [](Profile& p) { p.collectives[0].time_ms = 0; }, "time_ms 1e-6 to 1e9 ms"},
       {"collective samples", [](Profile& p) { p.collectives[0].samples = -1; }, "samples -1"},
   };
