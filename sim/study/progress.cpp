@@ -42,6 +42,10 @@ void Progress::started(int running) {
   if (tty_) draw(running);
 }
 
+void Progress::skipped() {
+  if (total_ > 0) --total_;
+}
+
 void Progress::tick(int running) {
   if (tty_) draw(running);
 }

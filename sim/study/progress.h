@@ -16,6 +16,7 @@ class Progress {
   Progress(std::FILE* out, bool tty, int total);
   void started(int running);
   void finished(const std::string& what, bool ok, double seconds, int running);
+  void skipped();          // a point found already done once the run began: one fewer to run
   void tick(int running);  // redraws the bar (elapsed time) on a terminal; nothing otherwise
   void done();             // ends the bar's line
   static std::string duration(double seconds);  // "45s", "3m07s", "1h02m"

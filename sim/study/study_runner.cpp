@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -77,26 +78,19 @@ std::string fingerprint(const Study& st, int index, const config::ReadLog& log, 
   return std::string("inputs ") + buf + "\n";
 }
 
-// Every point loads as a scenario and its MetaOps fit in memory, before anything runs. Returns
-// each point's input fingerprint, taken from the same load.
-std::vector<std::string> validate(const Study& st, const LoadOptions& load, const std::vector<std::string>& pass) {
-  std::vector<std::string> fingerprints;
-  constexpr size_t kReportEvery = 5000;  // a large study says how far the check is
-  for (const SweepPoint& p : st.points) {
-    if (p.index > 0 && static_cast<size_t>(p.index) % kReportEvery == 0)
-      std::cerr << "study " << st.name << ": checked " << p.index << " of " << st.points.size() << " points\n";
-    config::ReadLog log;
-    const Scenario s = load_point(st, p.index, load);
-    try {
-      const Graph g = build_graph(s);
-      const MetaGraph mg = contract(g);
-      const CostModel cost(s, g, mg);
-    } catch (const InputError& e) {
-      throw InputError(st.file + ": sweep point " + std::to_string(p.index) + " (" + p.label() + "): " + e.what());
-    }
-    fingerprints.push_back(fingerprint(st, p.index, log, load, pass));
+// One point loads as a scenario and its MetaOps fit in memory: its input fingerprint, taken
+// from the same load. A bad point is an InputError naming its index and coordinates.
+std::string check_point(const Study& st, const SweepPoint& p, const LoadOptions& load, const std::vector<std::string>& pass) {
+  config::ReadLog log;
+  const Scenario s = load_point(st, p.index, load);
+  try {
+    const Graph g = build_graph(s);
+    const MetaGraph mg = contract(g);
+    const CostModel cost(s, g, mg);
+  } catch (const InputError& e) {
+    throw InputError(st.file + ": sweep point " + std::to_string(p.index) + " (" + p.label() + "): " + e.what());
   }
-  return fingerprints;
+  return fingerprint(st, p.index, log, load, pass);
 }
 
 std::string last_line(const fs::path& file) {
@@ -159,13 +153,18 @@ int run_study(const fs::path& file, const StudyOptions& o) {
   const Study st = read_study_file(file);
   LoadOptions load;
   load.overrides = o.sets;
-  // A large study says at once how many points it has, before the check of every point (about
-  // 1 ms each: a minute for 90,000); a small one stays quiet, so a bad point is one line.
-  constexpr size_t kAnnounceFrom = 1000;
-  if (st.points.size() >= kAnnounceFrom)
+  // A small study checks every point before any runs, so a bad point is one line and nothing
+  // ran. A large one (the check costs about 1 ms a point: a minute for 90,000) says at once how
+  // many points it has and starts them streaming, each checked as it starts: a bad point stops
+  // the launches, the running points finish and are kept, and the study ends with its line.
+  constexpr size_t kStreamFrom = 1000;
+  const bool streaming = st.points.size() >= kStreamFrom;
+  std::vector<std::string> inputs(st.points.size());  // fingerprint per point, once checked
+  if (streaming)
     std::cerr << "study " << st.name << ": " << st.points.size()
-              << " points; checking that each loads and fits before any runs\n";
-  const std::vector<std::string> inputs = validate(st, load, o.pass);  // fingerprint per point
+              << " points; each is checked as it starts (a bad one stops the study, the finished ones are kept)\n";
+  else
+    for (const SweepPoint& p : st.points) inputs[static_cast<size_t>(p.index)] = check_point(st, p, load, o.pass);
   const fs::path dir = o.out_dir.empty() ? fs::path("out") / st.name : fs::path(o.out_dir);
   fs::create_directories(dir / "points");
   write_file_atomically(dir / "study.toml", read_file(file));
@@ -182,27 +181,33 @@ int run_study(const fs::path& file, const StudyOptions& o) {
   }
   write_file_atomically(dir / "points.json", points_json(st, paper_file));
 
+  // --resume: a point whose `done` holds its inputs' fingerprint is skipped; one done with other
+  // inputs runs again. Streaming, that is decided as each point comes up.
   std::vector<int> todo;
   int skipped = 0, stale = 0;
-  for (const SweepPoint& p : st.points) {
-    if (p.index % o.shards != o.shard) continue;
+  auto already_done = [&](const SweepPoint& p) {
     std::error_code ec;
     const fs::path done = dir / "points" / p.slug() / "done";
-    if (o.resume && fs::is_regular_file(done, ec)) {
-      if (read_file(done) == inputs[static_cast<size_t>(p.index)]) {
-        ++skipped;
-        continue;
-      }
-      ++stale;  // finished with other inputs: run again
+    if (!o.resume || !fs::is_regular_file(done, ec)) return false;
+    if (read_file(done) == inputs[static_cast<size_t>(p.index)]) return true;
+    ++stale;  // finished with other inputs: run again
+    return false;
+  };
+  for (const SweepPoint& p : st.points) {
+    if (p.index % o.shards != o.shard) continue;
+    if (!streaming && already_done(p)) {
+      ++skipped;
+      continue;
     }
     todo.push_back(p.index);
   }
   const int jobs = o.jobs > 0 ? o.jobs : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   std::cerr << "study " << st.name << ": " << st.points.size() << " points";
   if (o.shards > 1) std::cerr << ", shard " << o.shard << "/" << o.shards;
-  if (o.resume) std::cerr << ", " << skipped << " already done";
+  if (o.resume && !streaming) std::cerr << ", " << skipped << " already done";
   if (stale > 0) std::cerr << ", " << stale << " done with other inputs (run again)";
-  std::cerr << "; running " << todo.size() << ", " << jobs << " at a time, into " << dir.string() << "\n";
+  std::cerr << "; running " << (streaming && o.resume ? "up to " : "") << todo.size() << ", " << jobs
+            << " at a time, into " << dir.string() << "\n";
 
   const std::string self = fs::read_symlink("/proc/self/exe").string();
   Progress progress(stderr, ::isatty(2) != 0, static_cast<int>(todo.size()));
@@ -220,9 +225,24 @@ int run_study(const fs::path& file, const StudyOptions& o) {
   sigaction(SIGINT, &act, &old_int);
   sigaction(SIGTERM, &act, &old_term);
   int finished = 0;
+  std::optional<InputError> bad_point;  // streaming: the first point that failed its check
   while ((next < todo.size() || !running.empty()) && !g_interrupted) {
     while (next < todo.size() && static_cast<int>(running.size()) < jobs) {
       const SweepPoint& p = st.points[static_cast<size_t>(todo[next++])];
+      if (streaming) {
+        try {
+          inputs[static_cast<size_t>(p.index)] = check_point(st, p, load, o.pass);
+        } catch (const InputError& e) {
+          bad_point = e;
+          next = todo.size();  // launch nothing more; the running points finish
+          break;
+        }
+        if (already_done(p)) {
+          ++skipped;
+          progress.skipped();
+          continue;
+        }
+      }
       const fs::path pdir = dir / "points" / p.slug();
       fs::create_directories(pdir);
       fs::remove(pdir / "done");
@@ -232,6 +252,7 @@ int run_study(const fs::path& file, const StudyOptions& o) {
       running[spawn(args, pdir / "stdout.txt", pdir / "stderr.txt")] = Running{p.index, Clock::now()};
       progress.started(static_cast<int>(running.size()));
     }
+    if (running.empty()) continue;  // every point left was skipped, or a bad one stopped the launches
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid == 0) {
@@ -275,6 +296,11 @@ int run_study(const fs::path& file, const StudyOptions& o) {
     const fs::path pdir = dir / "points" / p.slug();
     std::cerr << "point " << i << " (" << p.label() << ") failed: " << last_line(pdir / "stderr.txt") << " (see "
               << (pdir / "stderr.txt").string() << ")\n";
+  }
+  if (bad_point) {
+    std::cerr << (skipped + finished) << " finished points are kept in " << (dir / "points").string()
+              << "; once the point below is fixed, run the same command with --resume\n";
+    throw *bad_point;
   }
   if (o.shards > 1) {
     std::cout << "shard " << o.shard << "/" << o.shards << " finished; once every shard is done: spindle-sim report "

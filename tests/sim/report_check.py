@@ -108,15 +108,36 @@ def files(sim, source):
         lines = [l for l in p.stderr.splitlines() if re.match(r"^\[\d+/2\] point \d ", l)]
         if len(lines) != 2:
             fail("want two progress lines [k/2] point ..., got:\n" + p.stderr)
-        # A large study names its point count at once, before every point is checked (90,000 points
-        # said nothing for 73 s); here 1,000 points whose last is bad stop before anything runs.
+        # A large study names its point count at once and starts its points streaming, each
+        # checked as it starts (90,000 points said nothing for 73 s, then ran): here 1,000 points
+        # whose second is bad: the first runs and is kept, the bad one stops the study.
         with open(os.path.join(tmp, "large.toml"), "w") as f:
-            f.write(study_text(source, list(range(1, 1000)) + [0]))
-        p_large = run([sim, os.path.join(tmp, "large.toml"), "--out", os.path.join(tmp, "large")], source, expect=2)
+            f.write(study_text(source, [1, 0] + list(range(2, 1000))))
+        large_out = os.path.join(tmp, "large")
+        p_large = run([sim, os.path.join(tmp, "large.toml"), "--out", large_out, "--system", "sequential", "-j", "1"],
+                      source, expect=2)
         large = p_large.stderr.splitlines()
-        if len(large) != 2 or large[0] != "study check: 1000 points; checking that each loads and fits before any runs" \
-                or "sweep point 999" not in large[1]:
-            fail("a large study should announce its points, then name the bad one, got:\n" + p_large.stderr)
+        if len(large) < 4 or \
+                large[0] != "study check: 1000 points; each is checked as it starts (a bad one stops the study, " \
+                            "the finished ones are kept)" \
+                or not re.match(r"^\[1/1000\] point 0 \(.*\) done in ", large[2]) \
+                or not large[-2].startswith("1 finished points are kept in ") \
+                or "sweep point 1 (" not in large[-1]:
+            fail("a large study should announce its points, run the first, then name the bad one, got:\n" +
+                 p_large.stderr)
+        kept = [d for d in os.listdir(os.path.join(large_out, "points"))
+                if os.path.exists(os.path.join(large_out, "points", d, "done"))]
+        if len(kept) != 1 or not kept[0].startswith("000"):
+            fail("the finished point of the stopped large study should be kept, got %s" % kept)
+        done_file = os.path.join(large_out, "points", kept[0], "done")
+        before = os.stat(done_file).st_mtime_ns
+        p_again = run([sim, os.path.join(tmp, "large.toml"), "--out", large_out, "--system", "sequential", "-j", "1",
+                       "--resume"], source, expect=2)
+        if "running up to 1000, 1 at a time" not in p_again.stderr or \
+                "\n1 finished points are kept in " not in p_again.stderr or "[1/" in p_again.stderr \
+                or os.stat(done_file).st_mtime_ns != before:
+            fail("--resume of the stopped large study should skip its finished point and stop again, got:\n" +
+                 p_again.stderr)
         index = os.path.join(out, "index.html")
         if not p.stdout.startswith("Points (" + os.path.join(out, "points.csv") + ")\n") or \
                 not p.stdout.endswith("\nReport: " + index + "\n"):
