@@ -75,6 +75,8 @@ class Network {
     // receiver's inbox or a host-to-host comm, so a helper on the destination receives it on
     // its own mailbox.
     Helper* r = idle_helper(dst);
+    if (r->box == nullptr)  // made on first use: most helpers never receive (a mailbox each cost memory at scale)
+      r->box = s4u::Mailbox::by_name("helper-" + std::to_string(boxes_++));
     s4u::Mailbox* box = r->box;
     start(r, dst, [box] { box->get<int>(); });
     run_on(src, [box, size, max_Bps, done = std::move(done)] {
@@ -164,9 +166,7 @@ class Network {
       pool.pop_back();
       return h;
     }
-    Helper* h = &helpers_.emplace_back();
-    h->box = s4u::Mailbox::by_name("helper-" + std::to_string(helpers_.size() - 1));
-    return h;
+    return &helpers_.emplace_back();
   }
 
   // Gives `h` (from idle_helper) its job and lets it run.
@@ -186,6 +186,7 @@ class Network {
     h->actor->daemonize();
   }
   std::deque<Helper> helpers_;               // stable addresses
+  int boxes_ = 0;                            // helper mailboxes made
   std::vector<std::vector<Helper*>> idle_;   // by GPU
 };
 
