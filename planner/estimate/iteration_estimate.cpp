@@ -6,6 +6,7 @@
 #include "planner/estimate/iteration_estimate.h"
 
 #include <algorithm>
+#include <deque>
 #include <limits>
 #include <map>
 #include <queue>
@@ -28,13 +29,21 @@ struct Tensor {
   int sender = -1, waiter = -1;
 };
 
+// The collectives of one group of devices (one NCCL communicator) run one after another, in the
+// order their members all arrived, as NCCL runs the operations of a communicator on its stream.
+struct GroupQueue {
+  bool busy = false;
+  std::deque<int> waiting;  // runs whose members all arrived, not yet started
+};
+
 struct CollectiveRun {
   int arrived = 0;
   bool done = false;
-  double start_s = 0;
+  double start_s = 0;  // every member arrived (it may wait for its group's earlier collectives)
   std::vector<FlowPhase> phases;
   size_t phase = 0;
   std::vector<int> waiters;
+  GroupQueue* queue = nullptr;
 };
 
 // A set of flows that start together after a latency and end together after a tail: one
@@ -224,12 +233,23 @@ class Estimator {
     if (!first) return c;
     if (++c.arrived == static_cast<int>(in.group.size())) {
       c.start_s = now_;
-      const std::vector<int> group(in.group.begin(), in.group.end());
+      std::vector<int> group(in.group.begin(), in.group.end());
       c.phases = collective_flows(instr_collective(in), group, static_cast<double>(in.bytes), cluster_);
       c.phase = 0;
-      next_phase(static_cast<int>(&c - runs_.data()));
+      c.queue = &queues_[std::move(group)];
+      c.queue->waiting.push_back(static_cast<int>(&c - runs_.data()));
+      if (!c.queue->busy) start_next(*c.queue);
     }
     return c;
+  }
+
+  // The group's next waiting collective starts; none: the group is idle.
+  void start_next(GroupQueue& q) {
+    q.busy = !q.waiting.empty();
+    if (!q.busy) return;
+    const int run = q.waiting.front();
+    q.waiting.pop_front();
+    next_phase(run);
   }
 
   void next_phase(int run) {
@@ -238,6 +258,7 @@ class Estimator {
       c.done = true;
       for (int w : c.waiters) push(now_, Timer::kResume, w);
       c.waiters.clear();
+      start_next(*c.queue);
       return;
     }
     const FlowPhase& ph = c.phases[c.phase++];
@@ -385,6 +406,7 @@ class Estimator {
   std::vector<Device> devices_;
   std::vector<Tensor> tensors_;
   std::vector<CollectiveRun> runs_;
+  std::map<std::vector<int>, GroupQueue> queues_;  // by member list
   std::vector<Activity> activities_;
   std::vector<FlowState> flows_;
   // The groups of the activity being built, by (bytes, route links).

@@ -333,16 +333,27 @@ class Replay {
     if (++c.arrived == static_cast<int>(in.group.size())) {
       c.start_s = s4u::Engine::get_clock();
       ++net_.stats.events;
-      auto phases = collective_flows(instr_collective(in), in.group, static_cast<double>(in.bytes), cluster_);
-      s4u::Actor::create("collective-" + std::to_string(in.collective), net_.host(in.group.front()),
-                         [this, key, phases = std::move(phases)] {
-                           net_.run_phases(phases);
-                           CollectiveRun& run = collectives_.at(key);
-                           run.end_s = s4u::Engine::get_clock();
-                           run.done = true;
-                           for (size_t w : run.waiters) wake(w);
-                           run.waiters.clear();
-                         });
+      // The collectives of one group (one NCCL communicator) run one after another, in the order
+      // their members all arrived, as NCCL runs a communicator's operations on its stream: one
+      // actor per busy group runs them.
+      GroupQueue& q = queues_[std::vector<int>(in.group.begin(), in.group.end())];
+      q.waiting.push_back({key, collective_flows(instr_collective(in), in.group, static_cast<double>(in.bytes), cluster_)});
+      if (!q.busy) {
+        q.busy = true;
+        s4u::Actor::create("collectives-" + std::to_string(in.collective), net_.host(in.group.front()), [this, &q] {
+          while (!q.waiting.empty()) {
+            const Queued next = std::move(q.waiting.front());
+            q.waiting.pop_front();
+            net_.run_phases(next.phases);
+            CollectiveRun& run = collectives_.at(next.key);
+            run.end_s = s4u::Engine::get_clock();
+            run.done = true;
+            for (size_t w : run.waiters) wake(w);
+            run.waiters.clear();
+          }
+          q.busy = false;
+        });
+      }
     }
     return c;
   }
@@ -375,6 +386,15 @@ class Replay {
   std::vector<bool> end_waiting_;         // senders at their program's end, waiting for sends
   std::vector<s4u::SemaphorePtr> parked_;  // by device
   std::map<Key, CollectiveRun> collectives_;
+  struct Queued {
+    Key key;
+    std::vector<FlowPhase> phases;
+  };
+  struct GroupQueue {
+    bool busy = false;
+    std::deque<Queued> waiting;
+  };
+  std::map<std::vector<int>, GroupQueue> queues_;  // by member list
   std::vector<std::vector<BusyInterval>> busy_;
   std::vector<bool> finished_;
   ReplayResult result_;
