@@ -62,6 +62,10 @@ int run_command(const RunCommand& c) {
   if (distributed) {
     scaled = on_devices(scaled, c.devices);
     LoweredPlan rp = lowered_plan(ScenarioModel(scaled), c.system, c.plan_file);
+    for (const auto& [component, tp] : rp.plan.tp)  // issue 20, item 5: sharded layers in the engine
+      if (tp > 1)
+        throw InputError(c.scenario_file + ": the plan runs '" + component + "' tensor-parallel (tp " + std::to_string(tp) +
+                         "), which spindle-run does not execute yet; allowed: --set planner.max_tp=1 (data parallelism only)");
     plan_name = c.plan_file.empty() ? rp.plan.system : c.plan_file;
     executor = std::make_unique<ThreadLauncher>(scaled, rp.programs, c.backend, opt);
     if (!c.save_plan.empty())

@@ -1,6 +1,8 @@
 // The chain scenario -> placed, lowered programs (see pipeline.h).
 #include "planner/pipeline.h"
 
+#include "planner/schedule/tp_layout.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -24,7 +26,9 @@ Scenario with_profile(Scenario s, const Profile* profile) {
 }  // namespace
 
 ScenarioModel::ScenarioModel(Scenario scenario, const Profile* profile)
-    : s(with_profile(std::move(scenario), profile)), g(build_graph(s)), mg(contract(g)), cost(s, g, mg, profile) {}
+    : s(with_profile(std::move(scenario), profile)), g(build_graph(s)), mg(contract(g)), cost(s, g, mg, profile) {
+  choose_tp_layout(s, mg, cost);
+}
 
 namespace {
 

@@ -181,6 +181,7 @@ class Interpreter {
         case InstrKind::kSyncWait: sync_.wait(in.collective); break;
         case InstrKind::kStep: optimizer_step(); break;
         case InstrKind::kParamGather: param_gather(in); break;
+        case InstrKind::kTpReduce: throw InternalError("tensor-parallel slices reached the engine (refused at launch)");
       }
       d_.timeline.push_back({static_cast<int>(i), t - t0_s, wall_clock_s() - t0_s});
     }

@@ -37,6 +37,8 @@ struct Component {
   int out_tokens = 0;             // projection: tokens after pooling (1 = pooled embedding)
 
   bool has_embedding() const { return embedding != Embedding::kNone; }
+  // Attention layers, the operators tensor parallelism splits.
+  bool has_attention() const { return kind == ComponentKind::kEncoder || kind == ComponentKind::kDecoder || kind == ComponentKind::kResampler; }
 };
 
 struct ModelSpec {

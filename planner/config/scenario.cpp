@@ -136,6 +136,7 @@ class Loader {
       s.planner.sync_bucket_Mparams = planner->number_or("sync_bucket_Mparams", 0, 0, 1e6);
       s.planner.score_candidates_up_to_gpus =
           static_cast<int>(planner->integer_or("score_candidates_up_to_gpus", 128, 0, 1 << 20));
+      read_tp(*planner, s);
       planner->finish();
     }
     if (auto faults = top.optional_table("faults")) s.faults = read_faults(*faults, s.cluster);
@@ -612,6 +613,39 @@ class Loader {
     r.finish();
     check_task_flow(t, r, model, comps_loc);
     return t;
+  }
+
+  // [planner] max_tp and tp = { component = degree }: powers of two up to a node's GPUs, for
+  // components with attention layers.
+  static void read_tp(TableReader& planner, Scenario& s) {
+    const int gpn = s.cluster.gpus_per_node;
+    std::string degrees;
+    for (int t : {1, 2, 4, 8})
+      if (gpn % t == 0) degrees += (degrees.empty() ? "" : ", ") + std::to_string(t);
+    const std::string allowed = "one of " + degrees + " (powers of two dividing cluster.gpus_per_node = " +
+                                std::to_string(gpn) + ")";
+    auto degree = [&](TableReader& r, const std::string& key) {
+      const Value* v = r.find(key);
+      const std::int64_t t = r.integer(key, 1, 8);
+      if ((t & (t - 1)) != 0 || gpn % t != 0) config::fail(v->loc(), r.key_path(key), std::to_string(t) + " is not allowed", allowed);
+      return static_cast<int>(t);
+    };
+    if (planner.has("max_tp")) s.planner.max_tp = degree(planner, "max_tp");
+    else s.planner.max_tp = 8;
+    if (auto tp = planner.optional_table("tp")) {
+      for (const config::Entry& e : planner.find("tp")->table().entries()) {
+        const int c = s.model.index_of(e.key);
+        if (c < 0 || !s.model.components[static_cast<size_t>(c)].has_attention())
+          config::fail(e.key_loc, tp->key_path(e.key), "not a component with attention layers",
+                       "names of the model's encoder, decoder or resampler components");
+        const int t = degree(*tp, e.key);
+        if (t > s.planner.max_tp)
+          config::fail(e.value.loc(), tp->key_path(e.key), std::to_string(t) + " exceeds planner.max_tp = " +
+                       std::to_string(s.planner.max_tp), "a degree up to planner.max_tp");
+        s.planner.tp[e.key] = t;
+      }
+      tp->finish();
+    }
   }
 
   // Every component of a task must get data, and the task must end in its loss.

@@ -50,6 +50,11 @@ struct PlannerOptions {
   int grad_reduce_bytes = 4;   // bytes per gradient element in weight sync: fp32 (Megatron-LM's default) 4, bf16 2
   double sync_bucket_Mparams = 0;  // > 0: every system's bucket cap (millions of parameters); 0: each framework's own
   int score_candidates_up_to_gpus = 128;  // spindle scores its candidates by the estimate up to this many GPUs
+  // Tensor parallelism (planner/cost/tensor_parallel.h): one TP degree per component, the
+  // same in every task and wave. `tp` fixes it for the components named (component -> 1, 2,
+  // 4 or 8); the others are chosen by the planner (schedule/tp_layout.h) up to `max_tp`.
+  int max_tp = 8;
+  std::map<std::string, int> tp;
 };
 
 struct Link {

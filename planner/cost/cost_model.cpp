@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "planner/cost/op_time.h"
+#include "planner/cost/tensor_parallel.h"
 #include "traces/errors.h"
 #include "traces/text_table.h"
 
@@ -66,63 +67,127 @@ CostModel::CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, con
   const int gpus = s.cluster.gpus();
   const double capacity = gpu.memory_GiB() * kGiB;
   const double workspace = s.planner.workspace_GiB * kGiB;
+  const int max_tp = std::min({s.planner.max_tp, s.cluster.gpus_per_node, gpus});
   std::set<std::string> filled;
 
   for (const MetaOp& m : mg.metaops) {
     const Operator& op = g.op(m.ops.front());
     const bool shared = !op.weights.empty() && tasks_of.at(op.weight_set) > 1;
-    MetaOpCost cost;
-    cost.zero1 = s.planner.zero1;
-    std::vector<CurvePoint> points;
+    component_of_.push_back(tp_splittable(op) ? op.weight_set : "");
+    std::map<int, MetaOpCost> options;
     double fits_best = std::numeric_limits<double>::infinity();
-    int fits_best_n = 1;
-    for (int n : valid_device_counts(m.shape.batch, gpus)) {
-      ParallelConfig cfg{n, 1, s.planner.zero1};
-      CurvePoint p;
-      p.n = n;
-      const OpMeasurement* measured = profile ? profile->find(shape_key(op, cfg)) : nullptr;
-      if (measured != nullptr) {
-        p.fwd_s = measured->fwd_ms * 1e-3;
-        p.bwd_s = measured->bwd_ms * 1e-3;
-        p.measured = true;
-        ++cost.measured_points;
-      } else {
-        OpTime t = analytic_op_time(op, gpu, cfg);
-        p.fwd_s = t.fwd_s;
-        p.bwd_s = t.bwd_s;
-        if (profile) filled.insert(shape_key(op, cfg).str());
+    ParallelConfig fits_best_cfg;
+    for (int tp : kTpDegrees) {
+      if (tp > max_tp || s.cluster.gpus_per_node % tp != 0 || !tp_unfit(op, tp).empty()) continue;
+      MetaOpCost cost;
+      cost.tp = tp;
+      cost.zero1 = s.planner.zero1;
+      std::vector<CurvePoint> points;
+      double fits = std::numeric_limits<double>::infinity();
+      // Below tp devices the group's shards nest onto fewer GPUs (tp = n, each holding tp / n
+      // of the layout's shards: one GPU runs the whole layer), so that n = 1 stays valid.
+      std::vector<ParallelConfig> cfgs;
+      for (int t = 1; t < tp; t *= 2) cfgs.push_back(ParallelConfig{1, t, s.planner.zero1});
+      for (int dp : valid_device_counts(m.shape.batch, gpus / tp)) cfgs.push_back(ParallelConfig{dp, tp, s.planner.zero1});
+      for (const ParallelConfig& cfg : cfgs) {
+        const int dp = cfg.dp;
+        const int n = cfg.devices();
+        CurvePoint p;
+        p.n = n;
+        p.tp = cfg.tp;
+        const OpMeasurement* measured = profile ? profile->find(shape_key(op, cfg)) : nullptr;
+        if (measured != nullptr) {
+          p.fwd_s = measured->fwd_ms * 1e-3;
+          p.bwd_s = measured->bwd_ms * 1e-3;
+          p.measured = true;
+          ++cost.measured_points;
+        } else {
+          OpTime t = analytic_op_time(op, gpu, cfg);
+          p.fwd_s = t.fwd_s;
+          p.bwd_s = t.bwd_s;
+          if (profile) filled.insert(shape_key(op, cfg).str());
+        }
+        const TpReductions red = tp_reductions(op, m.shape.batch / dp, cfg.tp);
+        for (const auto* list : {&red.fwd, &red.bwd})
+          for (std::int64_t bytes : *list) p.tp_comm_s += tp_allreduce_s(static_cast<double>(bytes), cfg.tp, s.cluster);
+        p.t_s = p.fwd_s + p.bwd_s + p.tp_comm_s;
+        // Weights (this rank's shard) sync over the dp ranks holding the same shard.
+        MemoryBreakdown mem = layer_memory(op, m.L, cfg, dp, shared);
+        mem.workspace = workspace;
+        p.mem_GiB = mem.total() / kGiB;
+        if (n == 1) cost.mem_n1 = mem;
+        // Spread as far as it goes: gpus / n disjoint groups of n devices share the L layers.
+        const int groups = gpus / n;
+        const int layers_per_device = (m.L + groups - 1) / groups;
+        MemoryBreakdown spread = layer_memory(op, layers_per_device, cfg, dp, shared);
+        spread.workspace = workspace;
+        fits = std::min(fits, spread.total());
+        if (spread.total() < fits_best) {
+          fits_best = spread.total();
+          fits_best_cfg = cfg;
+        }
+        points.push_back(p);
       }
-      p.t_s = p.fwd_s + p.bwd_s;
-      MemoryBreakdown mem = layer_memory(op, m.L, cfg, n, shared);
-      mem.workspace = workspace;
-      p.mem_GiB = mem.total() / kGiB;
-      if (n == 1) cost.mem_n1 = mem;
-      // Spread as far as it goes: gpus / n disjoint groups of n devices share the L layers.
-      const int groups = gpus / n;
-      const int layers_per_device = (m.L + groups - 1) / groups;
-      MemoryBreakdown spread = layer_memory(op, layers_per_device, cfg, n, shared);
-      spread.workspace = workspace;
-      if (spread.total() < fits_best) {
-        fits_best = spread.total();
-        fits_best_n = n;
-      }
-      points.push_back(p);
+      if (points.empty() || fits > capacity) continue;
+      cost.flops_only_t1_s = flops_only_time_s(op, gpu, ParallelConfig{});
+      cost.min_mem_GiB = points.back().mem_GiB;
+      cost.curve = ScalingCurve(std::move(points), static_cast<double>(m.shape.batch));
+      options.emplace(tp, std::move(cost));
     }
-    if (fits_best > capacity) {
+    if (options.empty()) {
       throw InputError(s.file + ": MetaOp " + std::to_string(m.id) + " (" + op_kind_name(m.kind) + " x" +
                        std::to_string(m.L) + " of " + op.weight_set + ", task " + s.tasks[static_cast<size_t>(op.task)].name +
                        ", " + m.shape.str() + ") needs " + fixed(fits_best / kGiB, 1) + " GiB per GPU even spread over " +
-                       std::to_string(gpus) + " GPUs (best at n = " + std::to_string(fits_best_n) + ") but a " +
+                       std::to_string(gpus) + " GPUs (best at n = " + std::to_string(fits_best_cfg.devices()) +
+                       (fits_best_cfg.tp > 1 ? ", tp = " + std::to_string(fits_best_cfg.tp) : "") + ") but a " +
                        gpu.name + " has " + fixed(gpu.memory_GiB(), 1) +
-                       " GiB; allowed: smaller batch or sequence, planner.zero1 = true, or more GPUs");
+                       " GiB; allowed: smaller batch or sequence, planner.zero1 = true, a larger planner.max_tp, or more GPUs");
     }
-    cost.flops_only_t1_s = flops_only_time_s(op, gpu, ParallelConfig{});
-    cost.min_mem_GiB = points.back().mem_GiB;
-    measured_ += cost.measured_points;
-    cost.curve = ScalingCurve(std::move(points), static_cast<double>(m.shape.batch));
-    costs_.push_back(std::move(cost));
+    options_.push_back(std::move(options));
   }
+  // Each splitting component starts at the smallest degree every one of its MetaOps fits with.
+  std::set<std::string> components(component_of_.begin(), component_of_.end());
+  components.erase("");
+  for (const std::string& c : components) {
+    const std::vector<int> opts = tp_options(c);
+    if (opts.empty())
+      throw InputError(s.file + ": component '" + c + "' has no tensor-parallel degree that every one of its "
+                       "MetaOps fits memory with and splits by (heads, ffn); allowed: smaller batch or sequence, "
+                       "planner.zero1 = true, or more GPUs");
+    layout_[c] = opts.front();
+  }
+  set_layout(layout_);
   filled_.assign(filled.begin(), filled.end());
+}
+
+std::vector<int> CostModel::tp_options(const std::string& component) const {
+  std::vector<int> out;
+  for (int tp : kTpDegrees) {
+    bool all = false;
+    for (size_t m = 0; m < options_.size(); ++m) {
+      if (component_of_[m] != component) continue;
+      all = options_[m].count(tp) > 0;
+      if (!all) break;
+    }
+    if (all) out.push_back(tp);
+  }
+  return out;
+}
+
+void CostModel::set_layout(const std::map<std::string, int>& layout) {
+  for (const auto& [c, tp] : layout) {
+    const std::vector<int> opts = tp_options(c);
+    if (std::find(opts.begin(), opts.end(), tp) == opts.end())
+      throw InternalError("component '" + c + "' cannot run at tp " + std::to_string(tp));
+    layout_[c] = tp;
+  }
+  costs_.clear();
+  for (size_t m = 0; m < options_.size(); ++m) {
+    const int tp = component_of_[m].empty() ? 1 : layout_.at(component_of_[m]);
+    costs_.push_back(options_[m].at(tp));
+  }
+  measured_ = 0;
+  for (const MetaOpCost& c : costs_) measured_ += c.measured_points;
 }
 
 }  // namespace spindle

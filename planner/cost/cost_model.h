@@ -1,10 +1,13 @@
 // The one estimator behind the planner and the simulator: for every MetaOp, its time per
 // operator T_m(n) at every valid device count (measured points from a calibration profile
 // where they exist, the analytic kernel model elsewhere), fitted into Spindle's scalability
-// curve, and its memory per device. Valid n: n divides the MetaOp's global batch (data
-// parallelism) and n <= the cluster's GPUs.
+// curve, and its memory per device. Valid n = dp x tp: dp divides the MetaOp's global batch,
+// tp is its component's TP degree (the layout: one per component, tensor_parallel.h; 1 for
+// operators that do not split) and n <= the cluster's GPUs. Every TP degree the cluster and
+// the operator allow is costed; set_layout() picks which one each component uses.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -20,7 +23,8 @@ namespace spindle {
 
 struct MetaOpCost {
   ScalingCurve curve;
-  bool zero1 = false;           // every point uses dp = n, tp = 1, and this
+  int tp = 1;                   // every point uses dp = n / tp, this tp, and
+  bool zero1 = false;           // this
   double flops_only_t1_s = 0;   // (fwd + bwd FLOPs) / peak, for comparison
   double min_mem_GiB = 0;       // per device with all L layers at the largest valid n
   MemoryBreakdown mem_n1;       // per device with all L layers on one device
@@ -39,8 +43,18 @@ class CostModel {
   // when the profile was measured on another GPU.
   CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, const Profile* profile = nullptr);
 
+  // The MetaOp's cost under the current layout.
   const MetaOpCost& metaop(int id) const { return costs_[static_cast<size_t>(id)]; }
   const std::vector<MetaOpCost>& metaops() const { return costs_; }
+
+  // Tensor-parallel layout: component (weight set) -> TP degree, for components whose
+  // operators split. Starts at the smallest degree each component fits memory with.
+  const std::map<std::string, int>& layout() const { return layout_; }
+  // The degrees a component can use: allowed by the cluster, planner.max_tp and every one of
+  // its operators, and fitting memory; ascending.
+  std::vector<int> tp_options(const std::string& component) const;
+  // Switches components to other degrees (each among its tp_options; InternalError otherwise).
+  void set_layout(const std::map<std::string, int>& layout);
   // Profile keys the analytic model had to fill in (sorted, unique); empty without a profile.
   const std::vector<std::string>& filled_keys() const { return filled_; }
   int measured_points() const { return measured_; }
@@ -48,6 +62,9 @@ class CostModel {
 
  private:
   std::vector<MetaOpCost> costs_;
+  std::vector<std::map<int, MetaOpCost>> options_;  // per MetaOp: TP degree -> its cost
+  std::vector<std::string> component_of_;           // per MetaOp: its weight set when it splits, else ""
+  std::map<std::string, int> layout_;
   std::vector<std::string> filled_;
   int measured_ = 0;
   bool has_profile_ = false;

@@ -23,8 +23,10 @@ inline constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
 // by `sync_group` under ZeRO-1.
 double weight_state_bytes(double params, int sync_group, bool zero1, bool shared);
 
-// `layers` operators like `op` on one device of `cfg` (local batch = batch / dp). `sync_group`
-// is the number of devices its weights are synchronised over (ZeRO-1 shards over it);
+// `layers` operators like `op` on one device of `cfg` (local batch = batch / dp; under TP a
+// splittable operator keeps 1/tp of its weight state and the split part of its activations,
+// tensor_parallel.h). `sync_group` is the number of devices its weights (this rank's shard)
+// are synchronised over (ZeRO-1 shards over it);
 // `shared` says the weights serve several tasks. No workspace.
 MemoryBreakdown layer_memory(const Operator& op, int layers, const ParallelConfig& cfg, int sync_group, bool shared);
 

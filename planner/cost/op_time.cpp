@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "planner/cost/tensor_parallel.h"
 #include "traces/errors.h"
 
 namespace spindle {
@@ -67,26 +68,30 @@ class KernelList {
   std::vector<Kernel>& bwd_;
 };
 
-void transformer_layer(const Operator& op, double b, KernelList& k) {
+// A transformer block on one rank of a TP group of t (Megatron-LM's split): QKV, the
+// cross-attention's Q and KV and the MLP's up projection are column-parallel (each rank
+// computes 1/t of the outputs, t | heads), the output and down projections row-parallel (1/t
+// of the inputs); attention runs on heads / t; layer norms and residuals are replicated.
+void transformer_layer(const Operator& op, double b, double t, KernelList& k) {
   const double s = static_cast<double>(op.shape.seq), h = static_cast<double>(op.shape.hidden);
   const double f = static_cast<double>(op.ffn), bs = b * s;
   k.memory(2 * kBf16 * bs * h);  // layer norm
-  k.gemm(bs, 3 * h, h);          // q, k, v
-  k.attention(b, s, s, h, op.causal);
-  k.gemm(bs, h, h);                 // output projection
+  k.gemm(bs, 3 * h / t, h);      // q, k, v
+  k.attention(b, s, s, h / t, op.causal);
+  k.gemm(bs, h, h / t);             // output projection
   k.memory(4 * kBf16 * bs * h);     // residual + layer norm
   if (op.cross_seq > 0) {           // cross-attention block
     const double m = static_cast<double>(op.cross_seq);
-    k.gemm(bs, h, h);               // q
-    k.gemm(b * m, 2 * h, h);        // k, v of the memory
-    k.attention(b, s, m, h, false);
-    k.gemm(bs, h, h);               // output projection
+    k.gemm(bs, h / t, h);           // q
+    k.gemm(b * m, 2 * h / t, h);    // k, v of the memory
+    k.attention(b, s, m, h / t, false);
+    k.gemm(bs, h, h / t);           // output projection
     k.memory(4 * kBf16 * bs * h);   // residual + layer norm
   }
   const bool swiglu = op.mlp == Mlp::kSwiglu;
-  k.gemm(bs, swiglu ? 2 * f : f, h);                      // up (and gate)
-  k.memory((swiglu ? 3 : 2) * kBf16 * bs * f);            // activation
-  k.gemm(bs, h, f);                                       // down
+  k.gemm(bs, (swiglu ? 2 * f : f) / t, h);                // up (and gate)
+  k.memory((swiglu ? 3 : 2) * kBf16 * bs * f / t);        // activation
+  k.gemm(bs, h, f / t);                                   // down
   k.memory(3 * kBf16 * bs * h);                           // residual
 }
 
@@ -116,18 +121,20 @@ double kernel_time_s(const GpuSpec& gpu, const Kernel& kernel) {
 }
 
 void op_kernels(const Operator& op, const ParallelConfig& cfg, std::vector<Kernel>& fwd, std::vector<Kernel>& bwd) {
-  if (cfg.tp != 1) throw InternalError("tensor parallelism is not modelled yet");
+  if (cfg.tp != 1 && !tp_unfit(op, cfg.tp).empty())
+    throw InternalError(op.name + " on tp " + std::to_string(cfg.tp) + ": " + tp_unfit(op, cfg.tp));
   if (cfg.dp < 1 || op.shape.batch % cfg.dp != 0)
     throw InternalError("dp " + std::to_string(cfg.dp) + " does not divide the batch of " + op.name);
   const double b = static_cast<double>(op.shape.batch / cfg.dp);
   const double s = static_cast<double>(op.shape.seq), h = static_cast<double>(op.shape.hidden);
   const double out_h = static_cast<double>(op.out_hidden), out_s = static_cast<double>(op.out_seq);
   const double in_f = static_cast<double>(op.in_features);
+  const double t = cfg.tp;
   KernelList k(fwd, bwd);
   switch (op.kind) {
     case OpKind::kEncoderLayer:
     case OpKind::kDecoderLayer:
-      transformer_layer(op, b, k);
+      transformer_layer(op, b, t, k);
       break;
     case OpKind::kPatchEmbed:
       k.gemm(b * s, h, in_f, /*weight_grad=*/true, /*input_grad=*/false);  // raw inputs need no grad
@@ -139,10 +146,10 @@ void op_kernels(const Operator& op, const ParallelConfig& cfg, std::vector<Kerne
       break;
     case OpKind::kCrossAttention:  // resampler: out_s learned queries over the s input tokens
       k.memory(2 * kBf16 * b * s * h);
-      k.gemm(b * out_s, out_h, out_h);
-      k.gemm(b * s, 2 * out_h, h);
-      k.attention(b, out_s, s, out_h, false);
-      k.gemm(b * out_s, out_h, out_h);
+      k.gemm(b * out_s, out_h / t, out_h);  // q (column-parallel under TP)
+      k.gemm(b * s, 2 * out_h / t, h);      // k, v
+      k.attention(b, out_s, s, out_h / t, false);
+      k.gemm(b * out_s, out_h, out_h / t);  // output projection (row-parallel)
       break;
     case OpKind::kProjectionHead:
       k.memory(3 * kBf16 * b * s * h);  // layer norm + pooling

@@ -1,7 +1,6 @@
-// How one MetaOp's operator uses its devices. This version has data parallelism (the local
-// batch is the global batch / dp) with optional ZeRO-1 sharding of optimizer state across
-// the weight-sync group. Tensor parallelism (tp > 1, inside a node) arrives with its own
-// issue; until then tp is always 1 and nothing reads it as anything else.
+// How one MetaOp's operator uses its devices: dp data-parallel groups (the local batch is the
+// global batch / dp) of tp GPUs each (tensor parallelism inside a node, tensor_parallel.h),
+// with optional ZeRO-1 sharding of optimizer state across the weight-sync group.
 #pragma once
 
 #include <string>

@@ -10,11 +10,13 @@ namespace spindle {
 
 struct CurvePoint {
   int n = 0;
-  double t_s = 0;    // sampled time of one operator, forward + backward
-  double fwd_s = 0;
+  double t_s = 0;    // sampled time of one operator: forward + backward compute + TP all-reduces
+  double fwd_s = 0;  // compute only
   double bwd_s = 0;
   bool measured = false;  // from a profile rather than the analytic model
   double mem_GiB = 0;     // per device, the whole MetaOp on these n devices
+  int tp = 1;             // n = dp x tp
+  double tp_comm_s = 0;   // the TP group's activation all-reduces, forward and backward
 };
 
 struct CurvePiece {

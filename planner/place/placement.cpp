@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "planner/cost/memory_model.h"
+#include "planner/cost/tensor_parallel.h"
 #include "traces/errors.h"
 
 namespace spindle {
@@ -115,7 +116,7 @@ class Placer {
       const MetaOp& m = mg_.metaops[static_cast<size_t>(sl->metaop)];
       for (int l = sl->first_layer; l < sl->last_layer; ++l) {
         const std::string& w = g_.op(m.ops[static_cast<size_t>(l)]).weights;
-        if (!w.empty()) min_group_[w] = std::max(min_group_[w], sl->n);
+        if (!w.empty()) min_group_[w] = std::max(min_group_[w], sl->dp());
       }
     }
     if (policy_ == PlacementPolicy::kSequential) {
@@ -164,9 +165,35 @@ class Placer {
   bool fits(int d, const Slice& sl) const { return mem_[static_cast<size_t>(d)] + need(d, sl) <= capacity_; }
 
   std::vector<int> sequential_pick(const Slice& sl) const {
-    std::vector<int> free = free_devices(sl);
+    std::vector<int> free = whole_blocks(free_devices(sl), sl.tp);
+    if (static_cast<int>(free.size()) < sl.n) free = free_devices(sl);  // TP groups across nodes: the last resort
+    if (static_cast<int>(free.size()) < sl.n)
+      throw InternalError("placement: " + std::to_string(free.size() / static_cast<size_t>(sl.tp)) + " free TP groups of " +
+                          std::to_string(sl.tp) + " for a slice of " + std::to_string(sl.n));
     free.resize(static_cast<size_t>(sl.n));
     return align_rows(free, sl);
+  }
+
+  // The TP groups `list` (ascending) can form: each node's devices in id order, cut into
+  // groups of `tp` (a group stays inside one node, on its NVLink); the rest left out.
+  std::vector<std::vector<int>> tp_groups(const std::vector<int>& list, int tp) const {
+    std::vector<std::vector<int>> out;
+    for (size_t i = 0; i < list.size();) {
+      size_t j = i;
+      while (j < list.size() && list[j] / gpn_ == list[i] / gpn_) ++j;
+      for (size_t k = i; k + static_cast<size_t>(tp) <= j; k += static_cast<size_t>(tp))
+        out.emplace_back(list.begin() + static_cast<std::ptrdiff_t>(k), list.begin() + static_cast<std::ptrdiff_t>(k) + tp);
+      i = j;
+    }
+    return out;
+  }
+
+  // The devices of `list` (ascending) that form whole TP groups, group after group.
+  std::vector<int> whole_blocks(const std::vector<int>& list, int tp) const {
+    if (tp <= 1) return list;
+    std::vector<int> out;
+    for (const std::vector<int>& grp : tp_groups(list, tp)) out.insert(out.end(), grp.begin(), grp.end());
+    return out;
   }
 
   // The free devices at the slice's start that have room for it, in id order; off the nodes
@@ -175,6 +202,7 @@ class Placer {
     std::vector<int> room;
     for (int d : free)
       if (fits(d, sl)) room.push_back(d);
+    room = whole_blocks(room, sl.tp);
     auto it = avoiding_.find(&sl);
     if (it == avoiding_.end()) return room;
     std::vector<int> away;
@@ -189,10 +217,18 @@ class Placer {
     std::vector<int> room = with_room(sl, free_devices(sl));
     if (static_cast<int>(room.size()) < sl.n) return {};
     std::vector<std::vector<int>> out{align_rows(pick(room, sl), sl)};
-    std::map<int, double> after;  // memory in use once the device takes the slice
-    for (int d : room) after[d] = mem_[static_cast<size_t>(d)] + need(d, sl);
-    std::stable_sort(room.begin(), room.end(), [&](int a, int b) { return after[a] < after[b]; });
-    room.resize(static_cast<size_t>(sl.n));
+    // Memory in use once a TP group takes the slice: its fullest device's.
+    std::vector<std::vector<int>> groups = tp_groups(room, sl.tp);
+    std::vector<double> after(groups.size(), 0.0);
+    for (size_t i = 0; i < groups.size(); ++i)
+      for (int d : groups[i]) after[i] = std::max(after[i], mem_[static_cast<size_t>(d)] + need(d, sl));
+    std::vector<size_t> order(groups.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return after[a] < after[b]; });
+    room.clear();
+    for (size_t b = 0; b < static_cast<size_t>(sl.dp()); ++b)
+      room.insert(room.end(), groups[order[b]].begin(), groups[order[b]].end());
+    std::sort(room.begin(), room.end());
     std::vector<int> roomiest = align_rows(pick(room, sl), sl);
     auto as_set = [](std::vector<int> v) {
       std::sort(v.begin(), v.end());
@@ -204,7 +240,12 @@ class Placer {
 
   // The preferred set among devices with room, or among all free devices when too few have it.
   std::vector<int> best_effort(const Slice& sl) const {
-    const std::vector<int> free = free_devices(sl), room = with_room(sl, free);
+    const std::vector<int> free = whole_blocks(free_devices(sl), sl.tp), room = with_room(sl, free_devices(sl));
+    if (static_cast<int>(free.size()) < sl.n) {  // too few whole TP groups in nodes: groups across nodes, the last resort
+      std::vector<int> any = free_devices(sl);
+      any.resize(static_cast<size_t>(sl.n));
+      return align_rows(any, sl);
+    }
     return align_rows(pick(static_cast<int>(room.size()) >= sl.n ? room : free, sl), sl);
   }
 
@@ -237,9 +278,11 @@ class Placer {
   // What a device keeps for weight set w: its sync group is the devices holding it so far
   // (`members` of them), and at least the largest slice of the layer, so this only shrinks
   // as placement goes on (ZeRO-1 shards over the group).
-  double state_bytes(const Operator& op, size_t members) const {
-    const int group = std::max(static_cast<int>(members), min_group_.at(op.weights));
-    return weight_state_bytes(static_cast<double>(op.cost.params), group, s_.planner.zero1,
+  // Under TP a device holds one shard (1 / tp of the weights), synced over the devices
+  // holding the same shard (members / tp).
+  double state_bytes(const Operator& op, size_t members, int tp) const {
+    const int group = std::max(static_cast<int>(members) / tp, min_group_.at(op.weights));
+    return weight_state_bytes(static_cast<double>(op.cost.params) / tp, group, s_.planner.zero1,
                               tasks_of_.at(op.weight_set) > 1);
   }
 
@@ -255,8 +298,8 @@ class Placer {
     for (int l = sl.first_layer; l < sl.last_layer; ++l) {
       const Operator& op = g_.op(m.ops[static_cast<size_t>(l)]);
       if (!op.weights.empty() && !held_[static_cast<size_t>(d)].count(op.weights))
-        bytes += state_bytes(op, members(op.weights) + 1);
-      bytes += static_cast<double>(op.cost.activation_bytes) / sl.n;
+        bytes += state_bytes(op, members(op.weights) + 1, sl.tp);
+      bytes += stored_activation_bytes(op, sl);
     }
     return bytes;
   }
@@ -269,7 +312,7 @@ class Placer {
       if (prev == nullptr) return 0;
       for (int k = 0; k < prev->n; ++k)
         if (prev->devices[static_cast<size_t>(k)] == d) {
-          auto [r0, r1] = slice_rows(static_cast<int>(m.shape.batch), prev->n, k);
+          auto [r0, r1] = device_rows(static_cast<int>(m.shape.batch), *prev, k);
           return r1 - r0;
         }
       return 0;
@@ -298,17 +341,23 @@ class Placer {
   }
 
   void commit(Slice& sl, const std::vector<int>& chosen) {
+    if (static_cast<int>(chosen.size()) != sl.n)
+      throw InternalError("placement: " + std::to_string(chosen.size()) + " devices chosen for a slice of " + std::to_string(sl.n));
+    for (int d : chosen)
+      if (d < 0 || d >= static_cast<int>(mem_.size()))
+        throw InternalError("placement: device " + std::to_string(d) + " chosen for MetaOp " + std::to_string(sl.metaop) +
+                            " on " + std::to_string(sl.n) + " (tp " + std::to_string(sl.tp) + ")");
     const MetaOp& m = mg_.metaops[static_cast<size_t>(sl.metaop)];
     for (int l = sl.first_layer; l < sl.last_layer; ++l) {
       const Operator& op = g_.op(m.ops[static_cast<size_t>(l)]);
-      for (int d : chosen) mem_[static_cast<size_t>(d)] += static_cast<double>(op.cost.activation_bytes) / sl.n;
+      for (int d : chosen) mem_[static_cast<size_t>(d)] += stored_activation_bytes(op, sl);
       if (op.weights.empty()) continue;
       std::vector<int>& group = group_[op.weights];
-      const double before = group.empty() ? 0.0 : state_bytes(op, group.size());
+      const double before = group.empty() ? 0.0 : state_bytes(op, group.size(), sl.tp);
       const size_t old_members = group.size();
       for (int d : chosen)
         if (held_[static_cast<size_t>(d)].insert(op.weights).second) group.push_back(d);
-      const double after = state_bytes(op, group.size());
+      const double after = state_bytes(op, group.size(), sl.tp);
       for (size_t i = 0; i < group.size(); ++i)
         mem_[static_cast<size_t>(group[i])] += i < old_members ? after - before : after;
     }
@@ -337,38 +386,52 @@ class Placer {
 
   // Orders `chosen` so that each position's rows are, where possible, on the device (or at
   // least the node) that holds the middle of those rows in the source slice.
+  // Under TP the unit is a TP group (an aligned block, kept in id order), matched by its
+  // group's rows.
   std::vector<int> align_rows(const std::vector<int>& chosen, const Slice& sl) const {
+    const int t = sl.tp, dp = sl.dp();
+    // One unit per TP group: `chosen` holds whole groups, one after another.
+    std::vector<std::vector<int>> units;
+    for (size_t i = 0; i + static_cast<size_t>(t) <= chosen.size(); i += static_cast<size_t>(t))
+      units.emplace_back(chosen.begin() + static_cast<std::ptrdiff_t>(i), chosen.begin() + static_cast<std::ptrdiff_t>(i) + t);
+    if (static_cast<int>(units.size()) != dp)
+      throw InternalError("placement: " + std::to_string(chosen.size()) + " devices for " + std::to_string(dp) +
+                          " TP groups of " + std::to_string(t));
     const Slice* src = source(sl);
     if (src == nullptr) return chosen;
     const int batch = static_cast<int>(mg_.metaops[static_cast<size_t>(sl.metaop)].shape.batch);
-    std::vector<int> holder(static_cast<size_t>(sl.n));
-    for (int j = 0; j < sl.n; ++j) {
-      auto [r0, r1] = slice_rows(batch, sl.n, j);
+    std::vector<int> holder(static_cast<size_t>(dp));
+    for (int j = 0; j < dp; ++j) {
+      auto [r0, r1] = slice_rows(batch, dp, j);
       const int mid = (r0 + r1 - 1) / 2;
-      holder[static_cast<size_t>(j)] = src->devices[static_cast<size_t>(std::min(src->n - 1, mid / (batch / src->n)))];
+      const int g = std::min(src->dp() - 1, mid / (batch / src->dp()));
+      holder[static_cast<size_t>(j)] = src->devices[static_cast<size_t>(g * src->tp)];
     }
-    std::vector<int> out(static_cast<size_t>(sl.n), -1);
-    std::vector<bool> used(chosen.size(), false);
+    std::vector<int> out(static_cast<size_t>(dp), -1);  // unit index per group position
+    std::vector<bool> used(units.size(), false);
     auto take = [&](auto match) {
-      for (int j = 0; j < sl.n; ++j) {
+      for (int j = 0; j < dp; ++j) {
         if (out[static_cast<size_t>(j)] >= 0) continue;
-        for (size_t i = 0; i < chosen.size(); ++i)
-          if (!used[i] && match(chosen[i], holder[static_cast<size_t>(j)])) {
-            out[static_cast<size_t>(j)] = chosen[i];
+        for (size_t i = 0; i < units.size(); ++i)
+          if (!used[i] && match(units[i], holder[static_cast<size_t>(j)])) {
+            out[static_cast<size_t>(j)] = static_cast<int>(i);
             used[i] = true;
             break;
           }
       }
     };
-    take([](int d, int h) { return d == h; });
-    take([&](int d, int h) { return d / gpn_ == h / gpn_; });
-    take([](int, int) { return true; });
-    return out;
+    take([](const std::vector<int>& u, int h) { return std::find(u.begin(), u.end(), h) != u.end(); });
+    take([&](const std::vector<int>& u, int h) { return u.front() / gpn_ == h / gpn_; });
+    take([](const std::vector<int>&, int) { return true; });
+    std::vector<int> devices;
+    for (int i : out) devices.insert(devices.end(), units[static_cast<size_t>(i)].begin(), units[static_cast<size_t>(i)].end());
+    return devices;
   }
 
   // n devices from `pool`: inside the best node when one node can hold the slice, otherwise
   // whole nodes first (those with most free devices), each by affinity.
   std::vector<int> pick(const std::vector<int>& pool, const Slice& sl) const {
+    if (sl.tp > 1) return pick_groups(pool, sl);
     std::map<int, std::vector<int>> by_node;
     for (int d : pool) by_node[d / gpn_].push_back(d);
     auto ranked = [&](std::vector<int> v) {
@@ -413,6 +476,68 @@ class Placer {
     return out;
   }
 
+  // pick() for a TP slice: dp whole TP groups (aligned blocks of `pool`), ranked by their
+  // devices' summed affinity, then least memory in use; inside one node when one can hold them,
+  // else the nodes with most free groups first.
+  std::vector<int> pick_groups(const std::vector<int>& pool, const Slice& sl) const {
+    const int t = sl.tp, dp = sl.dp();
+    std::vector<int> sorted = pool;
+    std::sort(sorted.begin(), sorted.end());
+    const std::vector<std::vector<int>> groups = tp_groups(sorted, t);
+    std::map<int, double> score, mem;         // per group index
+    std::map<int, std::vector<int>> by_node;  // node -> its whole groups
+    for (size_t i = 0; i < groups.size(); ++i) {
+      const int first = static_cast<int>(i);
+      for (int f : groups[i]) {
+        score[first] += affinity(f, sl);
+        mem[first] += mem_[static_cast<size_t>(f)];
+      }
+      by_node[groups[i].front() / gpn_].push_back(first);
+    }
+    auto ranked = [&](std::vector<int> v) {
+      std::stable_sort(v.begin(), v.end(), [&](int a, int b) {
+        if (score[a] != score[b]) return score[a] > score[b];
+        return mem[a] < mem[b];
+      });
+      return v;
+    };
+    std::vector<int> units;
+    if (sl.n <= gpn_) {
+      double best_score = 0, best_mem = 0;
+      for (auto& [node, firsts] : by_node) {
+        if (static_cast<int>(firsts.size()) < dp) continue;
+        std::vector<int> top = ranked(firsts);
+        top.resize(static_cast<size_t>(dp));
+        double sc = 0, me = 0;
+        for (int f : top) {
+          sc += score[f];
+          me += mem[f];
+        }
+        if (units.empty() || sc > best_score + 1e-9 || (sc >= best_score - 1e-9 && me < best_mem)) {
+          best_score = sc;
+          best_mem = me;
+          units = top;
+        }
+      }
+    }
+    if (units.empty()) {
+      std::vector<std::pair<int, std::vector<int>>> nodes(by_node.begin(), by_node.end());
+      std::map<int, double> node_score;
+      for (auto& [node, firsts] : nodes)
+        for (int f : firsts) node_score[node] += score[f];
+      std::stable_sort(nodes.begin(), nodes.end(), [&](auto& a, auto& b) {
+        if (a.second.size() != b.second.size()) return a.second.size() > b.second.size();
+        return node_score[a.first] > node_score[b.first];
+      });
+      for (auto& [node, firsts] : nodes)
+        for (int f : ranked(firsts))
+          if (static_cast<int>(units.size()) < dp) units.push_back(f);
+    }
+    std::vector<int> out;
+    for (int f : units) out.insert(out.end(), groups[static_cast<size_t>(f)].begin(), groups[static_cast<size_t>(f)].end());
+    return out;
+  }
+
   const Scenario& s_;
   const Graph& g_;
   const MetaGraph& mg_;
@@ -436,12 +561,36 @@ const char* placement_name(PlacementPolicy p) { return p == PlacementPolicy::kSp
 
 std::pair<int, int> slice_rows(int batch, int n, int k) { return {k * (batch / n), (k + 1) * (batch / n)}; }
 
+std::pair<int, int> device_rows(int batch, const Slice& sl, int k) { return slice_rows(batch, sl.dp(), k / sl.tp); }
+
+std::vector<RowMove> row_moves(int batch, const Slice& a, const Slice& b, bool backward) {
+  std::vector<RowMove> out;
+  const std::vector<RowOverlap> overlaps = row_overlaps(batch, a, b);
+  for (size_t i = 0; i < overlaps.size(); ++i) {
+    const RowOverlap& o = overlaps[i];
+    const Slice& to = backward ? a : b;
+    const Slice& from = backward ? b : a;
+    const int to_group = backward ? o.from : o.to, from_group = backward ? o.to : o.from;
+    for (int r = 0; r < to.tp; ++r)
+      out.push_back(RowMove{static_cast<int>(i), from.devices[static_cast<size_t>(from_group * from.tp + r % from.tp)],
+                            to.devices[static_cast<size_t>(to_group * to.tp + r)], o.first_row, o.rows});
+  }
+  return out;
+}
+
+double stored_activation_bytes(const Operator& op, const Slice& sl) {
+  const double act = static_cast<double>(op.cost.activation_bytes);
+  if (sl.tp <= 1) return act / sl.dp();
+  const double replicated = std::min(act, tp_replicated_activation_bytes(op));
+  return (replicated + (act - replicated) / sl.tp) / sl.dp();
+}
+
 std::vector<RowOverlap> row_overlaps(int batch, const Slice& a, const Slice& b) {
   std::vector<RowOverlap> out;
   int i = 0, j = 0;
-  while (i < a.n && j < b.n) {
-    auto [a0, a1] = slice_rows(batch, a.n, i);
-    auto [b0, b1] = slice_rows(batch, b.n, j);
+  while (i < a.dp() && j < b.dp()) {
+    auto [a0, a1] = slice_rows(batch, a.dp(), i);
+    auto [b0, b1] = slice_rows(batch, b.dp(), j);
     const int first = std::max(a0, b0), rows = std::min(a1, b1) - first;
     if (rows > 0) out.push_back(RowOverlap{i, j, first, rows});
     (a1 <= b1 ? i : j)++;
@@ -527,15 +676,20 @@ PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Gra
   // Activations forward and their gradients backward: twice the bytes.
   std::set<std::tuple<int, int, int, int>> delivered;  // side inputs: once per (producer, device, rows)
   auto move = [&](int batch, const Slice& a, const Slice& b, double per_sample, int side_of = -1) {
-    for (const RowOverlap& o : row_overlaps(batch, a, b)) {
-      const int from = a.devices[static_cast<size_t>(o.from)], to = b.devices[static_cast<size_t>(o.to)];
-      const int rows = o.rows;
-      if (side_of >= 0 && !delivered.insert({side_of, to, o.first_row, o.rows}).second) continue;
-      const double bytes = 2.0 * rows * per_sample;
-      if (from == to) r.transfer_local_bytes += bytes;
-      else if (from / gpn == to / gpn) r.transfer_intra_bytes += bytes;
-      else r.transfer_inter_bytes += bytes;
-    }
+    std::set<std::pair<int, int>> fresh;  // side input: (consumer device, first row) not held there yet
+    for (bool backward : {false, true})
+      for (const RowMove& mv : row_moves(batch, a, b, backward)) {
+        const int consumer = backward ? mv.src : mv.dst;
+        if (side_of >= 0) {
+          const std::pair<int, int> key{consumer, mv.first_row};
+          if (!backward && delivered.insert({side_of, consumer, mv.first_row, mv.rows}).second) fresh.insert(key);
+          if (!fresh.count(key)) continue;
+        }
+        const double bytes = mv.rows * per_sample;
+        if (mv.src == mv.dst) r.transfer_local_bytes += bytes;
+        else if (mv.src / gpn == mv.dst / gpn) r.transfer_intra_bytes += bytes;
+        else r.transfer_inter_bytes += bytes;
+      }
   };
   for (const MetaOp& m : mg.metaops) {
     const auto& own = slices[static_cast<size_t>(m.id)];
@@ -559,39 +713,49 @@ PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Gra
       }
     }
   }
-  // Weight groups: every device that ran a layer, for any task.
-  std::map<std::string, std::set<int>> group;
+  // Weight groups: every device that ran a layer, for any task. Each of the layout's t shards of a weight group syncs over the devices holding it (a TP
+  // rank of a slice's group of e <= t holds t / e of them, as lowering syncs them).
+  std::map<std::pair<std::string, int>, std::set<int>> holders;
   std::map<std::string, const Operator*> weight_op;
+  std::map<std::string, int> weight_t;
   const std::map<std::string, int> tasks_of = tasks_per_weight_set(g);
   for (const MetaOp& m : mg.metaops)
     for (const Slice* sl : slices[static_cast<size_t>(m.id)])
       for (int l = sl->first_layer; l < sl->last_layer; ++l) {
         const Operator& op = g.op(m.ops[static_cast<size_t>(l)]);
         if (op.weights.empty()) continue;
-        group[op.weights].insert(sl->devices.begin(), sl->devices.end());
+        const auto layout = plan.tp.find(op.weight_set);
+        const int t = tp_splittable(op) && layout != plan.tp.end() ? layout->second : 1;
         weight_op[op.weights] = &op;
+        weight_t[op.weights] = t;
+        for (size_t k = 0; k < sl->devices.size(); ++k) {
+          const int rank = static_cast<int>(k) % sl->tp, per_rank = t / sl->tp;
+          for (int j = rank * per_rank; j < (rank + 1) * per_rank; ++j) holders[{op.weights, j}].insert(sl->devices[k]);
+        }
       }
   std::vector<double> mem(static_cast<size_t>(plan.gpus), s.planner.workspace_GiB * kGiB);
-  for (const auto& [w, devs] : group) {
-    const Operator& op = *weight_op[w];
-    const double p = static_cast<double>(op.cost.params), ranks = static_cast<double>(devs.size());
-    std::set<int> nodes;
-    for (int d : devs) nodes.insert(d / gpn);
-    // A ring all-reduce of S = 2p bytes (bf16 gradients) moves 2 (ranks - 1) S in all; a ring
-    // ordered by node crosses the network once per node, each crossing carrying 2 S (ranks-1)/ranks.
-    const double size = 2.0 * p, total = 2.0 * (ranks - 1) * size;
-    const double inter = nodes.size() > 1 ? 2.0 * static_cast<double>(nodes.size()) * size * (ranks - 1) / ranks : 0.0;
-    r.sync_inter_bytes += inter;
-    r.sync_intra_bytes += total - inter;
-    const double states = weight_state_bytes(p, static_cast<int>(devs.size()), s.planner.zero1,
-                                             tasks_of.at(op.weight_set) > 1);
-    for (int d : devs) mem[static_cast<size_t>(d)] += states;
+  for (const auto& [shard, devs] : holders) {
+    const Operator& op = *weight_op[shard.first];
+    {
+      const double p = static_cast<double>(op.cost.params) / weight_t[shard.first], ranks = static_cast<double>(devs.size());
+      std::set<int> nodes;
+      for (int d : devs) nodes.insert(d / gpn);
+      // A ring all-reduce of S = 2p bytes (bf16 gradients) moves 2 (ranks - 1) S in all; a ring
+      // ordered by node crosses the network once per node, each crossing carrying 2 S (ranks-1)/ranks.
+      const double size = 2.0 * p, total = 2.0 * (ranks - 1) * size;
+      const double inter = nodes.size() > 1 ? 2.0 * static_cast<double>(nodes.size()) * size * (ranks - 1) / ranks : 0.0;
+      r.sync_inter_bytes += inter;
+      r.sync_intra_bytes += total - inter;
+      const double states = weight_state_bytes(p, static_cast<int>(devs.size()), s.planner.zero1,
+                                               tasks_of.at(op.weight_set) > 1);
+      for (int d : devs) mem[static_cast<size_t>(d)] += states;
+    }
   }
   for (const MetaOp& m : mg.metaops)
     for (const Slice* sl : slices[static_cast<size_t>(m.id)])
       for (int l = sl->first_layer; l < sl->last_layer; ++l)
         for (int d : sl->devices)
-          mem[static_cast<size_t>(d)] += static_cast<double>(g.op(m.ops[static_cast<size_t>(l)]).cost.activation_bytes) / sl->n;
+          mem[static_cast<size_t>(d)] += stored_activation_bytes(g.op(m.ops[static_cast<size_t>(l)]), *sl);
   for (double b : mem) {
     r.mem_GiB.push_back(b / kGiB);
     r.peak_mem_GiB = std::max(r.peak_mem_GiB, b / kGiB);

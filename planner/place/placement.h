@@ -1,5 +1,6 @@
 // Device placement (Spindle paper, arXiv 2409.03365): which GPUs run each slice, and each device's batch rows
-// (device k of a slice on n devices holds rows [k B/n, (k+1) B/n)). Slices are placed in order
+// (device k of a slice on n = dp x tp devices is in data-parallel group k / tp, which holds
+// rows [g B/dp, (g+1) B/dp); TP groups are aligned blocks of tp ids inside a node). Slices are placed in order
 // of planned start on devices free for their whole interval. The `spindle` policy prefers one
 // node (NVLink island), the devices already holding the slice's input rows (its MetaOp's
 // previous slice, its predecessors' outputs), the devices already holding its weights, and the
@@ -48,15 +49,33 @@ bool is_placed(const Plan& plan);
 // The traffic and memory of an already placed plan (every slice has devices).
 PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg);
 
-// Device k's rows of a slice of `batch` samples on n devices: [first, last).
+// Group k's rows of a batch of `batch` samples split over n data-parallel groups: [first, last).
 std::pair<int, int> slice_rows(int batch, int n, int k);
+// The rows of the slice's device at position k (its group k / tp; every TP rank holds them).
+std::pair<int, int> device_rows(int batch, const Slice& sl, int k);
 
-// Row overlaps from slice `a` to slice `b` (same batch): (position in a, position in b, rows).
+// Row overlaps from slice `a` to slice `b` (same batch): (data-parallel group in a, in b, rows).
 struct RowOverlap {
-  int from = 0, to = 0;  // positions
+  int from = 0, to = 0;  // group indices
   int first_row = 0, rows = 0;
 };
 std::vector<RowOverlap> row_overlaps(int batch, const Slice& a, const Slice& b);
+
+// The copies that move rows from slice `a` to slice `b`: forward, every device of b's group
+// receives the group's rows, from the device of a's group with the same TP rank (modulo a's tp;
+// activations are whole on every rank of a TP group); backward, their gradients go to every
+// device of a's group, from b's device of the same rank modulo b's tp. One copy per overlap
+// when neither slice uses TP.
+struct RowMove {
+  int overlap = 0;  // index into row_overlaps(batch, a, b)
+  int src = 0, dst = 0;  // devices
+  int first_row = 0, rows = 0;
+};
+std::vector<RowMove> row_moves(int batch, const Slice& a, const Slice& b, bool backward);
+
+// Bytes one device stores for backward of one layer `op` run in slice `sl`: its local batch,
+// and under TP the split part / tp plus the replicated part (tensor_parallel.h).
+double stored_activation_bytes(const Operator& op, const Slice& sl);
 
 // A system's plan as the programs see it: placed, with what placement measured and where it
 // came from.

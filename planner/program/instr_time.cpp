@@ -1,6 +1,8 @@
 // Cost-model time of every compute instruction (see instr_time.h).
 #include "planner/program/instr_time.h"
 
+#include <algorithm>
+
 #include "traces/errors.h"
 
 namespace spindle {
@@ -20,12 +22,15 @@ std::vector<std::vector<double>> compute_seconds(const Programs& programs, const
         if (rows <= 0 || m.shape.batch % rows != 0)
           throw InternalError("device " + std::to_string(p.device) + ": metaop " + std::to_string(m.id) + " rows [" +
                               std::to_string(in.first_row) + "," + std::to_string(in.last_row) + ") do not split its batch");
-        const int n = static_cast<int>(m.shape.batch / rows);
+        // A TP slice's ranks each hold the same rows: n = dp x tp.
+        const int tp = std::max<int>(1, static_cast<int>(in.group.size()));
+        const int n = static_cast<int>(m.shape.batch / rows) * tp;
         const CurvePoint* point = nullptr;
         for (const CurvePoint& cp : cost.metaop(m.id).curve.points())
-          if (cp.n == n) point = &cp;
+          if (cp.n == n && cp.tp == tp) point = &cp;
         if (point == nullptr)
-          throw InternalError("metaop " + std::to_string(m.id) + " has no cost sample at n = " + std::to_string(n));
+          throw InternalError("metaop " + std::to_string(m.id) + " has no cost sample at n = " + std::to_string(n) +
+                              " with tp = " + std::to_string(tp));
         t = (in.last_layer - in.first_layer) * (in.kind == InstrKind::kForward ? point->fwd_s : point->bwd_s);
       } else if (in.kind == InstrKind::kCopy) {
         t = 2.0 * static_cast<double>(in.bytes) / hbm_Bps;

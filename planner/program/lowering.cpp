@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "planner/graph/metaop_json.h"
+#include "planner/cost/tensor_parallel.h"
 #include "planner/place/placement.h"
 #include "traces/errors.h"
 #include "traces/text_table.h"
@@ -38,12 +39,14 @@ const char* instr_name(InstrKind k) {
     case InstrKind::kSyncWait: return "sync-wait";
     case InstrKind::kStep: return "step";
     case InstrKind::kParamGather: return "param-gather";
+    case InstrKind::kTpReduce: return "tp-all-reduce";
   }
   return "?";
 }
 
 Collective instr_collective(const Instr& in) {
   if (in.kind == InstrKind::kSyncStart) return in.zero1 ? Collective::kReduceScatter : Collective::kAllReduce;
+  if (in.kind == InstrKind::kTpReduce) return Collective::kAllReduce;
   return Collective::kAllGather;
 }
 
@@ -79,10 +82,13 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
   };
   std::vector<PendingCollective> pending;
 
-  // Compute.
-  for (const Slice* sl : order)
+  // Compute. A TP slice runs layer by layer, each layer followed by its TP all-reduces (the
+  // same keys on every member of the TP group, so they agree on the order).
+  for (const Slice* sl : order) {
+    const MetaOp& m = mg.metaops[static_cast<size_t>(sl->metaop)];
+    const int batch = static_cast<int>(m.shape.batch);
     for (int k = 0; k < sl->n; ++k) {
-      auto [r0, r1] = slice_rows(static_cast<int>(mg.metaops[static_cast<size_t>(sl->metaop)].shape.batch), sl->n, k);
+      auto [r0, r1] = device_rows(batch, *sl, k);
       Instr in;
       in.metaop = sl->metaop;
       in.first_layer = sl->first_layer;
@@ -90,11 +96,51 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
       in.first_row = r0;
       in.last_row = r1;
       in.planned_s = sl->start_s;
+      if (sl->tp > 1) {
+        const auto first = sl->devices.begin() + (k - k % sl->tp);
+        in.group = std::vector<int>(first, first + sl->tp);
+        continue;  // below, per layer
+      }
       in.kind = InstrKind::kForward;
       emit(sl->devices[static_cast<size_t>(k)], {kForwardPhase, fwd_index[sl], kCompute, 0}, in);
       in.kind = InstrKind::kBackward;
       emit(sl->devices[static_cast<size_t>(k)], {kBackwardPhase, bwd_index[sl], kCompute, 0}, in);
     }
+    if (sl->tp == 1) continue;
+    for (int group = 0; group < sl->dp(); ++group) {
+      auto [r0, r1] = slice_rows(batch, sl->dp(), group);
+      const std::vector<int> members(sl->devices.begin() + group * sl->tp, sl->devices.begin() + (group + 1) * sl->tp);
+      for (int l = sl->first_layer; l < sl->last_layer; ++l) {
+        const Operator& op = g.op(m.ops[static_cast<size_t>(l)]);
+        const TpReductions red = tp_reductions(op, r1 - r0, sl->tp);
+        for (bool backward : {false, true}) {
+          const std::vector<std::int64_t>& sizes = backward ? red.bwd : red.fwd;
+          const int pos = backward ? sl->last_layer - 1 - l : l - sl->first_layer;
+          const int per_layer = 1 + static_cast<int>(std::max(red.fwd.size(), red.bwd.size()));
+          const int phase = backward ? kBackwardPhase : kForwardPhase;
+          const int idx = backward ? bwd_index[sl] : fwd_index[sl];
+          Instr in;
+          in.kind = backward ? InstrKind::kBackward : InstrKind::kForward;
+          in.metaop = sl->metaop;
+          in.first_layer = l;
+          in.last_layer = l + 1;
+          in.first_row = r0;
+          in.last_row = r1;
+          in.planned_s = sl->start_s;
+          in.group = members;
+          for (int d : members) emit(d, {phase, idx, kCompute, pos * per_layer}, in);
+          for (size_t j = 0; j < sizes.size(); ++j) {
+            Instr red_in = in;
+            red_in.kind = InstrKind::kTpReduce;
+            red_in.bytes = sizes[j];
+            red_in.for_backward = backward;
+            const Key key{phase, idx, kCompute, pos * per_layer + 1 + static_cast<int>(j)};
+            pending.push_back({key, red_in, {{key, InstrKind::kTpReduce}}});
+          }
+        }
+      }
+    }
+  }
 
   // Data between slices: activations forward, their gradients backward.
   std::set<std::tuple<int, int, int, int>> delivered;  // side inputs: (producer, device, first row, rows)
@@ -102,25 +148,30 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
     const Operator& op = g.op(carried.ops[static_cast<size_t>(layer)]);
     const double per_row = 2.0 * static_cast<double>(op.out_seq) * static_cast<double>(op.out_hidden);
     const int batch = static_cast<int>(carried.shape.batch);
-    for (const RowOverlap& o : row_overlaps(batch, from, to)) {
-      const int a = from.devices[static_cast<size_t>(o.from)], b = to.devices[static_cast<size_t>(o.to)];
-      // A side input (cross-attention memory) stays on a device for all its later readers,
-      // whose gradients for it accumulate there before going back once.
-      if (side && !delivered.insert({carried.id, b, o.first_row, o.rows}).second) continue;
-      Instr in;
-      in.metaop = carried.id;
-      in.first_layer = layer;
-      in.last_layer = layer + 1;
-      in.first_row = o.first_row;
-      in.last_row = o.first_row + o.rows;
-      in.bytes = static_cast<std::int64_t>(o.rows * per_row);
-      for (bool backward : {false, true}) {
+    // A side input (cross-attention memory) stays on a device for all its later readers,
+    // whose gradients for it accumulate there before going back once.
+    std::set<std::pair<int, int>> fresh;  // (consumer device, first row) delivered by this call
+    for (bool backward : {false, true})
+      for (const RowMove& mv : row_moves(batch, from, to, backward)) {
         // Forward: from -> to. Backward: the gradient goes to -> from.
-        const int src = backward ? b : a, dst = backward ? a : b;
+        const int src = mv.src, dst = mv.dst;
+        const int consumer_device = backward ? src : dst;
+        if (side) {
+          if (!backward && delivered.insert({carried.id, dst, mv.first_row, mv.rows}).second)
+            fresh.insert({consumer_device, mv.first_row});
+          if (!fresh.count({consumer_device, mv.first_row})) continue;
+        }
         const Slice& producer = backward ? to : from;
         const Slice& consumer = backward ? from : to;
         const int phase = backward ? kBackwardPhase : kForwardPhase;
         auto index = [&](const Slice& sl) { return backward ? bwd_index[&sl] : fwd_index[&sl]; };
+        Instr in;
+        in.metaop = carried.id;
+        in.first_layer = layer;
+        in.last_layer = layer + 1;
+        in.first_row = mv.first_row;
+        in.last_row = mv.first_row + mv.rows;
+        in.bytes = static_cast<std::int64_t>(mv.rows * per_row);
         in.tensor = out.tensors++;
         in.planned_s = consumer.start_s;
         in.for_metaop = consumer.metaop;
@@ -139,7 +190,6 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
           emit(dst, {phase, index(consumer), kInputs, in.tensor}, in);
         }
       }
-    }
   };
   for (const MetaOp& m : mg.metaops) {
     const auto& own = of_meta[static_cast<size_t>(m.id)];
@@ -157,7 +207,7 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
         std::vector<std::pair<int, int>> rows_of;
         for (int d : group) {
           const auto k = std::find(sl->devices.begin(), sl->devices.end(), d) - sl->devices.begin();
-          rows_of.push_back(slice_rows(static_cast<int>(m.shape.batch), sl->n, static_cast<int>(k)));
+          rows_of.push_back(device_rows(static_cast<int>(m.shape.batch), *sl, static_cast<int>(k)));
         }
         for (bool backward : {false, true}) {
           Instr in;
@@ -178,20 +228,31 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
   }
 
   // Weight sync in buckets of layers with the same device group, in one global order: by the
-  // backward index at which the bucket's last gradient is ready.
-  std::map<std::string, std::set<int>> group_of;
-  std::map<std::string, std::int64_t> params_of;
-  std::map<std::string, std::map<int, int>> last_bwd;  // weight -> device -> latest backward index
+  // backward index at which the bucket's last gradient is ready. Under TP each of the layout's
+  // t shards syncs over its own group: the rank r of a slice's TP group of e <= t holds shards
+  // [r t / e, (r + 1) t / e) (e < t where a slice has fewer devices than t: the shards nest).
+  using Shard = std::pair<std::string, int>;  // (weights, shard of the layout's degree)
+  std::map<Shard, std::set<int>> group_of;
+  std::map<Shard, std::int64_t> params_of;
+  std::map<Shard, std::map<int, int>> last_bwd;  // shard -> device -> latest backward index
   for (const Slice* sl : order) {
     const MetaOp& m = mg.metaops[static_cast<size_t>(sl->metaop)];
     for (int l = sl->first_layer; l < sl->last_layer; ++l) {
       const Operator& op = g.op(m.ops[static_cast<size_t>(l)]);
       if (op.weights.empty()) continue;
-      params_of[op.weights] = op.cost.params;
-      for (int d : sl->devices) {
-        group_of[op.weights].insert(d);
-        int& b = last_bwd[op.weights][d];
-        b = std::max(b, bwd_index[sl]);
+      const auto layout = plan.tp.find(op.weight_set);
+      const int t = tp_splittable(op) && layout != plan.tp.end() ? layout->second : 1;
+      const int per_rank = t / sl->tp;
+      for (size_t k = 0; k < sl->devices.size(); ++k) {
+        const int d = sl->devices[k];
+        const int r = static_cast<int>(k) % sl->tp;
+        for (int j = r * per_rank; j < (r + 1) * per_rank; ++j) {
+          const Shard shard{op.weights, j};
+          params_of[shard] = op.cost.params / t;
+          group_of[shard].insert(d);
+          int& b = last_bwd[shard][d];
+          b = std::max(b, bwd_index[sl]);
+        }
       }
     }
   }
@@ -203,11 +264,11 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
   };
   // Each device group's weights in the order their gradients become ready (the global backward
   // index of the last one), filled into buckets up to the policy's cap.
-  std::map<std::vector<int>, std::vector<std::pair<int, std::string>>> ready_of_group;
-  for (const auto& [w, devs] : group_of) {
+  std::map<std::vector<int>, std::vector<std::pair<int, Shard>>> ready_of_group;
+  for (const auto& [shard, devs] : group_of) {
     int global = 0;
-    for (auto [d, idx] : last_bwd[w]) global = std::max(global, idx);
-    ready_of_group[std::vector<int>(devs.begin(), devs.end())].push_back({global, w});
+    for (auto [d, idx] : last_bwd[shard]) global = std::max(global, idx);
+    ready_of_group[std::vector<int>(devs.begin(), devs.end())].push_back({global, shard});
   }
   const SyncPolicy& policy = plan.sync;
   std::vector<Bucket> buckets;
@@ -225,9 +286,9 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
       b = Bucket{};
       first = false;
     };
-    for (const auto& [global, w] : ready) {
-      b.weights.push_back(w);
-      b.params += params_of[w];
+    for (const auto& [global, shard] : ready) {
+      b.weights.push_back(shard.first);
+      b.params += params_of[shard];
       b.global = std::max(b.global, global);
       const std::int64_t limit = first && policy.first_bucket_params > 0 ? policy.first_bucket_params : cap;
       if (limit > 0 && b.params >= limit) close();
@@ -299,7 +360,12 @@ std::string program_text(const DeviceProgram& p, const Scenario& s, const MetaGr
     };
     switch (in.kind) {
       case InstrKind::kForward:
-      case InstrKind::kBackward: line += what() + "  planned " + fixed(in.planned_s * 1e3, 3) + " ms"; break;
+      case InstrKind::kBackward:
+        line += what() + (in.group.size() == 0 ? "" : " tp " + group_text(in.group)) + "  planned " + fixed(in.planned_s * 1e3, 3) + " ms";
+        break;
+      case InstrKind::kTpReduce:
+        line += group_text(in.group) + " " + with_commas(in.bytes) + " B  " + (in.for_backward ? "backward of " : "") + what();
+        break;
       case InstrKind::kSend: line += "to " + std::to_string(in.peer) + " tensor " + std::to_string(in.tensor) + " " + with_commas(in.bytes) + " B  " + what(); break;
       case InstrKind::kRecv: line += "from " + std::to_string(in.peer) + " tensor " + std::to_string(in.tensor) + " " + with_commas(in.bytes) + " B  " + what(); break;
       case InstrKind::kCopy: line += "local tensor " + std::to_string(in.tensor) + " " + with_commas(in.bytes) + " B  " + what(); break;
@@ -394,6 +460,7 @@ std::string replay(const Programs& programs) {
           }
           case InstrKind::kGather:
           case InstrKind::kParamGather:
+          case InstrKind::kTpReduce:
             done = arrive(static_cast<int>(d), in, in.kind);
             break;
           case InstrKind::kSyncStart:

@@ -1,8 +1,12 @@
 // Lowering: a placed plan becomes one program per device, the single interface the simulator
 // and the engine both execute. Forward slices run in planned order, backward in reverse on
 // the same devices; between slices, rows move by send/recv (or a local copy); contrastive
-// losses all-gather both embeddings first; weight gradients sync in buckets per device group
+// losses all-gather both embeddings first; a slice on TP groups computes layer by layer, each
+// layer followed by its activation all-reduces on the TP group (tp-all-reduce: after each
+// row-parallel linear forward, for each column-parallel input backward; tensor_parallel.h),
+// and its inputs reach every rank of a TP group; weight gradients sync in buckets per device group
 // (filled in the order gradients become ready, up to the plan's SyncPolicy cap)
+// (under TP per shard: the devices holding the same TP rank of a weight)
 // (all-reduce, or reduce-scatter + step on the own shard + all-gather under ZeRO-1), started
 // in one global order and waited for before the optimizer step (under ZeRO-1 the updated
 // shards are all-gathered after it).
@@ -26,7 +30,7 @@
 
 namespace spindle {
 
-enum class InstrKind { kForward, kBackward, kSend, kRecv, kCopy, kGather, kSyncStart, kSyncWait, kStep, kParamGather };
+enum class InstrKind { kForward, kBackward, kSend, kRecv, kCopy, kGather, kSyncStart, kSyncWait, kStep, kParamGather, kTpReduce };
 const char* instr_name(InstrKind k);
 
 // The members of a collective: GPU ids, ascending.
@@ -40,8 +44,8 @@ struct Instr {
   int peer = -1;                        // send / recv
   int tensor = -1;                      // send / recv / copy: matches a send to its recv
   std::int64_t bytes = 0;
-  int collective = -1;                  // gather / sync: the same id on every member
-  Group group;                          // gather / sync members, ascending
+  int collective = -1;                  // gather / sync / tp all-reduce: the same id on every member
+  Group group;                          // gather / sync / tp all-reduce members, ascending; compute: its TP group (empty: tp 1)
   bool zero1 = false;                   // sync: reduce-scatter + all-gather instead of all-reduce
   SharedList<std::string> weights;      // sync / param gather: the bucket's weight groups, ascending
   SharedList<std::pair<int, int>> rows_of;  // gather: each member's batch rows [first, last), group order
@@ -65,8 +69,9 @@ struct Programs {
 };
 
 // The collective a collective instruction runs, in the simulator and the estimate alike: a
-// weight sync all-reduces (reduce-scatters under ZeRO-1); a contrastive gather all-gathers
-// (its backward reduce-scatter moves as much) and so does a ZeRO-1 parameter gather.
+// weight sync all-reduces (reduce-scatters under ZeRO-1), and so does a TP all-reduce; a
+// contrastive gather all-gathers (its backward reduce-scatter moves as much) and so does a
+// ZeRO-1 parameter gather.
 Collective instr_collective(const Instr& in);
 
 // `plan` must be placed (every slice has devices).

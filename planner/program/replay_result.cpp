@@ -41,6 +41,7 @@ const char* busy_name(Busy b) {
     case Busy::kBackward: return "bwd";
     case Busy::kTransfer: return "transfer";
     case Busy::kSync: return "sync";
+    case Busy::kTp: return "tp";
   }
   return "?";
 }
@@ -56,6 +57,7 @@ std::optional<Busy> busy_category(InstrKind k) {
     case InstrKind::kSyncWait:
     case InstrKind::kParamGather:
     case InstrKind::kStep: return Busy::kSync;
+    case InstrKind::kTpReduce: return Busy::kTp;
     case InstrKind::kSend: return std::nullopt;
   }
   return std::nullopt;
@@ -66,6 +68,7 @@ double& DeviceTime::seconds(Busy b) {
     case Busy::kForward: return forward_s;
     case Busy::kBackward: return backward_s;
     case Busy::kTransfer: return transfer_s;
+    case Busy::kTp: return tp_s;
     case Busy::kSync: break;
   }
   return sync_s;

@@ -14,15 +14,15 @@
 namespace spindle {
 
 // What a GPU's compute stream was doing during an interval.
-enum class Busy { kForward, kBackward, kTransfer, kSync };
+enum class Busy { kForward, kBackward, kTransfer, kSync, kTp };
 const char* busy_name(Busy b);
 
 // The one map from an instruction to the category its time counts as, used by the simulator
 // and by the engine alike so that simulated and measured iterations compare: forward and
 // backward compute; a receive, a local copy and a contrastive gather are transfer; a weight
 // sync's start and wait, a ZeRO-1 parameter gather and the optimizer step are sync (the
-// simulator gives the step no time, as the planner plans none). A send is posted and never
-// blocks the device: no category.
+// simulator gives the step no time, as the planner plans none); a tensor-parallel all-reduce
+// is tp. A send is posted and never blocks the device: no category.
 std::optional<Busy> busy_category(InstrKind k);
 
 struct BusyInterval {
@@ -49,7 +49,7 @@ struct CollectiveRecord {  // one collective, from its last member's arrival to 
 // Seconds of one GPU's iteration; idle = iteration - the rest (waiting for inputs or for
 // other members, and after its program ends).
 struct DeviceTime {
-  double forward_s = 0, backward_s = 0, transfer_s = 0, sync_s = 0, end_s = 0;
+  double forward_s = 0, backward_s = 0, transfer_s = 0, sync_s = 0, tp_s = 0, end_s = 0;
   double compute_s() const { return forward_s + backward_s; }
   double& seconds(Busy b);  // the field category `b` adds to
 };

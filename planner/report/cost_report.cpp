@@ -24,9 +24,9 @@ std::string cost_text(const Scenario& s, const Graph& g, const MetaGraph& mg, co
   } else {
     out += "analytic (no profile)\n";
   }
-  out += "T = one operator, forward + backward, at local batch = batch / n (data parallel"
-         + std::string(s.planner.zero1 ? ", ZeRO-1" : "") +
-         "); valid n divide the batch, up to " + std::to_string(s.cluster.gpus()) +
+  out += "T = one operator, forward + backward (+ its TP all-reduces), at local batch = batch / dp on n = dp x tp"
+         " devices (" + std::string(s.planner.zero1 ? "ZeRO-1, " : "") + "tp: the component's degree, or n below it" +
+         "); valid n: dp divides the batch, up to " + std::to_string(s.cluster.gpus()) +
          " GPUs; memory per device holds the MetaOp's L layers.\n\n";
 
   TextTable t;
@@ -45,7 +45,8 @@ std::string cost_text(const Scenario& s, const Graph& g, const MetaGraph& mg, co
     t.add_row({std::to_string(m.id), component_name(s, m),
                s.tasks[static_cast<size_t>(m.tasks.front())].name, op_kind_name(m.kind), std::to_string(m.L), ms(t1),
                ms(c.flops_only_t1_s), std::to_string(nmax), ms(tn), fixed(t1 / tn, 2) + "x",
-               std::string("dp=n") + (c.zero1 ? " zero1" : ""), std::to_string(curve.pieces().size()),
+               (c.tp > 1 ? "dp=n/" + std::to_string(c.tp) + " tp=" + std::to_string(c.tp) : std::string("dp=n")) +
+                   (c.zero1 ? " zero1" : ""), std::to_string(curve.pieces().size()),
                fixed(100 * curve.fit_error(), 1) + "%", fixed(curve.points().front().mem_GiB, 2),
                fixed(curve.points().back().mem_GiB, 2)});
   }

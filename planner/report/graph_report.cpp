@@ -142,14 +142,15 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
       const MetaOpCost& mc = cost->metaop(m.id);
       ordered_json curve = ordered_json::array();
       for (const CurvePoint& p : mc.curve.points())
-        curve.push_back({{"n", p.n}, {"t_s", p.t_s}, {"fwd_s", p.fwd_s}, {"bwd_s", p.bwd_s}, {"measured", p.measured},
-                         {"mem_GiB", p.mem_GiB}});
+        curve.push_back({{"n", p.n}, {"dp", p.n / p.tp}, {"tp", p.tp}, {"t_s", p.t_s}, {"fwd_s", p.fwd_s},
+                         {"bwd_s", p.bwd_s}, {"tp_comm_s", p.tp_comm_s}, {"measured", p.measured}, {"mem_GiB", p.mem_GiB}});
       ordered_json pieces = ordered_json::array();
       for (const CurvePiece& p : mc.curve.pieces())
         pieces.push_back({{"w_from", p.w_from}, {"alpha_s", p.alpha}, {"beta_s", p.beta}});
       ordered_json& entry = metas.back();
       entry["curve"] = curve;
-      entry["config"] = {{"dp", "n"}, {"tp", 1}, {"zero1", mc.zero1}};
+      entry["config"] = {{"dp", mc.tp > 1 ? "n/" + std::to_string(mc.tp) : std::string("n")}, {"tp", mc.tp},
+                         {"zero1", mc.zero1}};
       entry["mem_GiB"] = mc.min_mem_GiB;
       entry["fit"] = {{"max_error", mc.curve.fit_error()},
                   {"envelope_correction", mc.curve.envelope_correction()},

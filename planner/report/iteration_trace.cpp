@@ -30,7 +30,10 @@ std::string group_text(const std::vector<int>& g) {
 std::string megabytes(std::int64_t b) { return fixed(static_cast<double>(b) / 1e6, 2) + " MB"; }
 
 const char* collective_what(InstrKind k) {
-  return k == InstrKind::kGather ? "contrastive gather" : k == InstrKind::kParamGather ? "param gather" : "weight sync";
+  return k == InstrKind::kGather        ? "contrastive gather"
+         : k == InstrKind::kParamGather ? "param gather"
+         : k == InstrKind::kTpReduce    ? "tp all-reduce"
+                                        : "weight sync";
 }
 
 // The name and arguments of one busy interval's slice.
@@ -54,6 +57,10 @@ std::pair<std::string, TraceArgs> busy_event(const Scenario& s, const MetaGraph&
     case InstrKind::kGather:
       return {"contrastive gather M" + std::to_string(in.metaop), {{"bytes", in.bytes}, {"group", group_text(in.group)}}};
     case InstrKind::kStep: return {"optimizer step", {}};
+    case InstrKind::kTpReduce:
+      return {"tp all-reduce M" + std::to_string(in.metaop) + " layer " + std::to_string(in.first_layer) +
+                  (in.for_backward ? " backward" : ""),
+              {{"bytes", in.bytes}, {"group", group_text(in.group)}}};
     default:
       return {std::string(in.kind == InstrKind::kParamGather ? "param gather"
                           : in.kind == InstrKind::kSyncStart ? "weight sync"

@@ -33,6 +33,12 @@ std::string SyncPolicy::text() const {
          ", each bucket started when its last gradient is ready";
 }
 
+void apply_layout(Plan& plan, const CostModel& cost) {
+  plan.tp = cost.layout();
+  for (Wave& w : plan.waves)
+    for (Slice& sl : w.slices) sl.tp = slice_tp(sl.n, cost.metaop(sl.metaop).tp);
+}
+
 void Plan::finish() {
   planned_s = 0;
   for (const Wave& w : waves)
@@ -45,7 +51,7 @@ double peak_slice_GiB(const Plan& plan, const Scenario& s, const Graph& g, const
   for (const Wave& w : plan.waves)
     for (const Slice& sl : w.slices) {
       const Operator& op = g.op(mg.metaops[static_cast<size_t>(sl.metaop)].ops.front());
-      MemoryBreakdown m = layer_memory(op, sl.layers(), ParallelConfig{sl.n, 1, s.planner.zero1}, sl.n,
+      MemoryBreakdown m = layer_memory(op, sl.layers(), ParallelConfig{sl.dp(), sl.tp, s.planner.zero1}, sl.dp(),
                                        !op.weights.empty() && tasks_of.at(op.weight_set) > 1);
       m.workspace = s.planner.workspace_GiB * kGiB;
       peak = std::max(peak, m.total() / kGiB);
@@ -65,9 +71,14 @@ std::string check_plan(const Plan& plan, const MetaGraph& mg, const CostModel& c
       if (s.first_layer < 0 || s.last_layer > m.L || s.layers() < 1)
         return where + ": layers [" + std::to_string(s.first_layer) + ", " + std::to_string(s.last_layer) +
                ") outside [0, " + std::to_string(m.L) + ")";
-      if (s.n < 1 || s.n > plan.gpus || m.shape.batch % s.n != 0)
-        return where + ": " + std::to_string(s.n) + " devices do not divide its batch " +
-               std::to_string(m.shape.batch) + " or exceed " + std::to_string(plan.gpus) + " GPUs";
+      const MetaOpCost& mc = cost.metaop(s.metaop);
+      if (s.n >= 1 && s.tp != slice_tp(s.n, mc.tp))
+        return where + ": tp " + std::to_string(s.tp) + " on " + std::to_string(s.n) + " devices but its component runs at tp " +
+               std::to_string(mc.tp) + " in the scenario's layout";
+      if (s.n < 1 || s.n > plan.gpus || s.n % s.tp != 0 || mc.tp % s.tp != 0 || m.shape.batch % s.dp() != 0)
+        return where + ": " + std::to_string(s.n) + " devices do not divide its batch " + std::to_string(m.shape.batch) +
+               (s.tp > 1 ? " in groups of tp " + std::to_string(s.tp) : std::string()) + " or exceed " +
+               std::to_string(plan.gpus) + " GPUs";
       const double want = s.layers() * cost.metaop(s.metaop).curve.time_s(s.n);
       if (!(s.start_s >= -eps) || std::abs((s.end_s - s.start_s) - want) > eps + 1e-9 * want)
         return where + ": runs " + fixed(s.end_s - s.start_s, 9) + " s, but " + std::to_string(s.layers()) +
@@ -147,8 +158,8 @@ int retime_plan(Plan& plan, const MetaGraph& mg, const CostModel& cost) {
     for (Slice& sl : w.slices) {
       if (sl.metaop < 0 || sl.metaop >= static_cast<int>(mg.metaops.size())) return -1;
       const MetaOp& m = mg.metaops[static_cast<size_t>(sl.metaop)];
-      if (sl.first_layer < 0 || sl.last_layer > m.L || sl.layers() < 1 || sl.n < 1 || sl.n > plan.gpus ||
-          m.shape.batch % sl.n != 0 || !std::isfinite(sl.start_s))
+      if (sl.first_layer < 0 || sl.last_layer > m.L || sl.layers() < 1 || sl.n < 1 || sl.n > plan.gpus || sl.tp < 1 ||
+          sl.n % sl.tp != 0 || m.shape.batch % sl.dp() != 0 || !std::isfinite(sl.start_s))
         return -1;
       order.push_back(&sl);
     }
@@ -220,6 +231,16 @@ int retime_plan(Plan& plan, const MetaGraph& mg, const CostModel& cost) {
   return changed;
 }
 
+namespace {
+// Each device's batch rows: device k is in data-parallel group k / tp.
+nlohmann::ordered_json device_rows(int batch, int n, int tp) {
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  const int dp = n / tp;
+  for (int k = 0; k < n; ++k) rows.push_back({(k / tp) * (batch / dp), (k / tp + 1) * (batch / dp)});
+  return rows;
+}
+}  // namespace
+
 std::string plan_json(const Plan& plan, const Scenario& s, const MetaGraph& mg) {
   using nlohmann::ordered_json;
   ordered_json j;
@@ -233,18 +254,17 @@ std::string plan_json(const Plan& plan, const Scenario& s, const MetaGraph& mg) 
     metas.back()["preds"] = m.preds;
   }
   j["metaops"] = metas;
+  j["tp"] = plan.tp;
   ordered_json waves = ordered_json::array();
   for (const Wave& w : plan.waves) {
     ordered_json slices = ordered_json::array();
     for (const Slice& sl : w.slices) {
       ordered_json o = {{"metaop", sl.metaop}, {"first_layer", sl.first_layer}, {"last_layer", sl.last_layer},
                         {"n", sl.n},           {"start_s", sl.start_s},         {"end_s", sl.end_s}};
+      if (sl.tp > 1) o["tp"] = sl.tp;
       if (!sl.devices.empty()) {
         o["devices"] = sl.devices;
-        ordered_json rows = ordered_json::array();
-        const int batch = static_cast<int>(mg.metaops[static_cast<size_t>(sl.metaop)].shape.batch);
-        for (int k = 0; k < sl.n; ++k) rows.push_back({k * (batch / sl.n), (k + 1) * (batch / sl.n)});
-        o["rows"] = rows;
+        o["rows"] = device_rows(static_cast<int>(mg.metaops[static_cast<size_t>(sl.metaop)].shape.batch), sl.n, sl.tp);
       }
       slices.push_back(o);
     }
@@ -331,7 +351,7 @@ Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGra
   if (const std::string problem = name_problem(p.system); !problem.empty())
     bad(file, "system", "'" + p.system + "' " + problem, std::string("a system name of ") + kNameRule);
   only_keys(file, j, "",
-            {"format_version", "system", "scenario", "gpus", "metaops", "waves", "planned_s", "cstar_s", "cstar_valid_s",
+            {"format_version", "system", "scenario", "gpus", "metaops", "tp", "waves", "planned_s", "cstar_s", "cstar_valid_s",
              "lower_bound_s", "notes", "schedule_from", "sync"});
   p.gpus = field(file, j, "", "gpus", json::value_t::number_integer, "the scenario's GPU count").get<int>();
   if (p.gpus != s.cluster.gpus())
@@ -370,6 +390,29 @@ Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGra
   if (scenario != s.name)
     bad(file, "scenario", "plan is for scenario '" + scenario + "', " + s.file + " is '" + s.name + "'",
         "a plan of this scenario");
+  // The TP layout the plan was made with must be the scenario's (a file without one: every
+  // component at tp 1).
+  {
+    std::string layout_text, fix;
+    for (const auto& [c, t] : cost.layout()) layout_text += (layout_text.empty() ? "" : ", ") + c + " = " + std::to_string(t);
+    const std::string allowed = "the scenario's layout {" + layout_text + "}";
+    std::map<std::string, int> stated;
+    for (const auto& [c, t] : cost.layout()) stated[c] = 1;
+    if (j.contains("tp")) {
+      const json& tj = field(file, j, "", "tp", json::value_t::object, allowed);
+      for (const auto& [c, t] : tj.items()) {
+        if (!cost.layout().count(c)) bad(file, "tp." + c, "not a component that splits in this scenario", allowed);
+        if (!t.is_number_integer()) bad(file, "tp." + c, "expected an integer", allowed);
+        stated[c] = t.get<int>();
+      }
+    }
+    for (const auto& [c, t] : stated)
+      if (t != cost.layout().at(c))
+        bad(file, "tp." + c, "the plan runs '" + c + "' at tp " + std::to_string(t) + ", the scenario at tp " +
+                                 std::to_string(cost.layout().at(c)),
+            allowed + " (or run the scenario with --set planner.tp." + c + "=" + std::to_string(t) + ")");
+    p.tp = cost.layout();
+  }
   const json& waves = field(file, j, "", "waves", json::value_t::array, "a list of waves");
   for (size_t w = 0; w < waves.size(); ++w) {
     const std::string where = "waves." + std::to_string(w);
@@ -386,7 +429,7 @@ Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGra
       const std::string sw = where + ".slices." + std::to_string(k);
       const json& sj = slices[k];
       if (!sj.is_object()) bad(file, sw, "expected an object", "a slice");
-      only_keys(file, sj, sw, {"metaop", "first_layer", "last_layer", "n", "start_s", "end_s", "devices", "rows"});
+      only_keys(file, sj, sw, {"metaop", "first_layer", "last_layer", "n", "tp", "start_s", "end_s", "devices", "rows"});
       Slice sl;
       sl.metaop = field(file, sj, sw, "metaop", json::value_t::number_integer, "a MetaOp id").get<int>();
       sl.first_layer = field(file, sj, sw, "first_layer", json::value_t::number_integer, "a layer index").get<int>();
@@ -394,6 +437,20 @@ Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGra
       sl.n = field(file, sj, sw, "n", json::value_t::number_integer, "a device count").get<int>();
       sl.start_s = field(file, sj, sw, "start_s", json::value_t::number_float, "seconds").get<double>();
       sl.end_s = field(file, sj, sw, "end_s", json::value_t::number_float, "seconds").get<double>();
+      if (sl.metaop < 0 || sl.metaop >= static_cast<int>(mg.metaops.size()))
+        bad(file, sw + ".metaop", "no MetaOp " + std::to_string(sl.metaop), "a MetaOp id of this scenario");
+      if (sl.n < 1) bad(file, sw + ".n", std::to_string(sl.n) + " devices", "a positive device count");
+      const int layout_tp = cost.metaop(sl.metaop).tp;
+      sl.tp = slice_tp(sl.n, layout_tp);  // follows from the layout and n: stated only to be read
+      if (sj.contains("tp") || sl.tp > 1) {
+        const int stated = sj.contains("tp") ? field(file, sj, sw, "tp", json::value_t::number_integer, "the layout's degree").get<int>() : 1;
+        if (stated != sl.tp)
+          bad(file, sw + ".tp", std::to_string(stated) + " differs from its component's degree " + std::to_string(sl.tp),
+              "the layout's degree, or n below it");
+      }
+      if (sl.n % sl.tp != 0 || layout_tp % sl.tp != 0)
+        bad(file, sw + ".n", std::to_string(sl.n) + " devices",
+            "a multiple of the component's tp " + std::to_string(layout_tp) + ", or a divisor of it");
       if (sj.contains("devices")) {
         const json& d = field(file, sj, sw, "devices", json::value_t::array, "distinct device ids below gpus");
         std::set<int> seen;
@@ -405,18 +462,18 @@ Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGra
         }
         if (!sl.devices.empty() && static_cast<int>(sl.devices.size()) != sl.n)
           bad(file, sw + ".devices", std::to_string(sl.devices.size()) + " devices for n = " + std::to_string(sl.n), "n device ids");
+        // TP groups are consecutive entries, tp at a time; any distinct ids (placement keeps
+        // them inside a node where it can).
       }
-      if (sj.contains("rows")) {  // derived from n and the batch: an edit would be ignored
-        if (sl.metaop < 0 || sl.metaop >= static_cast<int>(mg.metaops.size()) || sl.n < 1)
-          bad(file, sw + ".metaop", "no MetaOp " + std::to_string(sl.metaop) + " on n = " + std::to_string(sl.n),
-              "a MetaOp id of this scenario and n >= 1");
+      if (sj.contains("rows")) {  // derived from n, tp and the batch: an edit would be ignored
         const int batch = static_cast<int>(mg.metaops[static_cast<size_t>(sl.metaop)].shape.batch);
-        json rows = json::array();
-        for (int r = 0; r < sl.n; ++r) rows.push_back({r * (batch / sl.n), (r + 1) * (batch / sl.n)});
-        if (sj.at("rows") != rows)
+        if (batch % sl.dp() != 0)
+          bad(file, sw + ".n", std::to_string(sl.dp()) + " data-parallel groups do not divide the batch " + std::to_string(batch),
+              "n / tp dividing the batch");
+        if (sj.at("rows") != json(device_rows(batch, sl.n, sl.tp)))
           bad(file, sw + ".rows", "differ from the rows n = " + std::to_string(sl.n) + " gives",
-              "no rows, or device k's rows [k B/n, (k+1) B/n) of the batch B = " + std::to_string(batch) +
-                  " (they follow from n; change n)");
+              "no rows, or device k's rows [g B/dp, (g+1) B/dp) of the batch B = " + std::to_string(batch) +
+                  " with g = k / tp, dp = n / tp (they follow from n; change n)");
       }
       wave.slices.push_back(sl);
     }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,11 +22,13 @@ struct Slice {
   int metaop = 0;
   int first_layer = 0;
   int last_layer = 0;  // exclusive
-  int n = 0;           // devices
+  int n = 0;           // devices: dp() data-parallel groups of tp
   double start_s = 0;
   double end_s = 0;
-  std::vector<int> devices;  // filled by placement (a later issue); empty until then
+  std::vector<int> devices;  // filled by placement; empty until then
+  int tp = 1;  // TP degree, slice_tp(n, the component's degree): devices [k tp, (k+1) tp) form group k
   int layers() const { return last_layer - first_layer; }
+  int dp() const { return n / tp; }
 };
 
 struct Wave {
@@ -62,9 +65,17 @@ struct Plan {
   std::string schedule_from;       // set when a planner took another system's schedule
   SyncPolicy sync;                 // weight-gradient sync settings
   double peak_slice_GiB = 0;       // largest per-device memory of one slice (its layers alone)
+  std::map<std::string, int> tp;   // the TP layout it was planned with (component -> degree; schedule/tp_layout.h)
 
   void finish();  // sets planned_s from the slices
 };
+
+// Records the cost model's TP layout in the plan and each slice's degree.
+void apply_layout(Plan& plan, const CostModel& cost);
+
+// The TP degree of a slice of `n` devices of a component at degree `layout_tp`: the degree, or
+// n below it (the layout's shards nest onto n GPUs, tp / n each; n must then divide it).
+inline int slice_tp(int n, int layout_tp) { return n >= layout_tp ? layout_tp : n; }
 
 // The per-device memory of the largest slice: its layers' weights, gradients, optimizer state
 // and stored activations at its local batch, plus workspace. Placement (a later issue) adds

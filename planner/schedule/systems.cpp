@@ -71,6 +71,7 @@ const std::vector<PlanCandidate>& SystemPlanner::spindle_own() {
     const auto t0 = std::chrono::steady_clock::now();
     own_ = spindle_candidates(*levels_, s_, mg_, cost_);
     for (PlanCandidate& c : *own_) {
+      apply_layout(c.plan, cost_);
       c.plan.system = "spindle";
       c.plan.sync = sync_policy("spindle", s_.planner);
       set_bounds(c.plan, mg_, cost_);
@@ -93,6 +94,7 @@ const Plan& SystemPlanner::plan(const std::string& name) {
   else if (name == "sequential") p = plan_sequential(s_, mg_, cost_);
   else if (name == "uniform") p = plan_uniform(s_, mg_, cost_);
   else p = plan_optimus(s_, mg_, cost_);
+  apply_layout(p, cost_);
   p.system = name;
   p.gpus = s_.cluster.gpus();
   p.sync = sync_policy(name, s_.planner);

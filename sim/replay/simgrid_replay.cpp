@@ -277,7 +277,8 @@ class Replay {
           break;
         }
         case InstrKind::kGather:
-        case InstrKind::kParamGather: {
+        case InstrKind::kParamGather:
+        case InstrKind::kTpReduce: {
           CollectiveRun& c = arrive(in, in.kind);
           wait(d, c);
           busy(std::max(t0, c.start_s));

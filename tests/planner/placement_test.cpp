@@ -25,7 +25,7 @@ namespace {
 TEST(Placement, BacktrackingRescuesAPlanGreedyPlacementOverflows) {
   // small_scenario() on one node of 4 GPUs, both encoders widened to 4096, task ab2 batch 6.
   const std::string text = small_scenario();
-  std::vector<std::string> overrides = {"cluster.nodes=1", "tasks.1.batch=6"};
+  std::vector<std::string> overrides = {"cluster.nodes=1", "tasks.1.batch=6", "planner.max_tp=1"};  // data parallel
   for (const char* c : {"a", "b"})
     for (const char* kv : {"hidden=4096", "heads=32", "ffn=16384"})
       overrides.push_back(std::string("model.components.") + c + "." + kv);

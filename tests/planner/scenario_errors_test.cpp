@@ -60,7 +60,7 @@ TEST(ScenarioErrors, UnknownTable) {
 
 TEST(ScenarioErrors, UnknownPlannerOption) {
   EXPECT_EQ(load_error(kBase + "[planner]\nzero = 1\n"),
-            "t.toml:46:1: planner.zero: unknown key; allowed: zero1, workspace_GiB, grad_reduce_dtype, sync_bucket_Mparams, score_candidates_up_to_gpus");
+            "t.toml:46:1: planner.zero: unknown key; allowed: zero1, workspace_GiB, grad_reduce_dtype, sync_bucket_Mparams, score_candidates_up_to_gpus, max_tp, tp");
 }
 
 TEST(ScenarioErrors, WrongType) {

@@ -128,11 +128,16 @@ void check_placed(const Plan& p, const MetaGraph& mg, const std::string& what) {
           EXPECT_TRUE(sl.end_s <= s0 + 1e-12 || sl.start_s >= s1 - 1e-12) << what << ": device " << d << " runs two slices";
         busy[static_cast<size_t>(d)].push_back({sl.start_s, sl.end_s});
       }
-      // The devices' rows partition the batch.
+      // The TP groups' rows partition the batch; a group's ranks share its rows.
       const int batch = static_cast<int>(mg.metaops[static_cast<size_t>(sl.metaop)].shape.batch);
-      int next = 0;
+      ASSERT_GE(sl.tp, 1);
+      ASSERT_EQ(sl.n % sl.tp, 0) << what;
       for (int k = 0; k < sl.n; ++k) {
-        auto [r0, r1] = slice_rows(batch, sl.n, k);
+        EXPECT_EQ(device_rows(batch, sl, k), device_rows(batch, sl, k - k % sl.tp)) << what;
+      }
+      int next = 0;
+      for (int k = 0; k < sl.dp(); ++k) {
+        auto [r0, r1] = slice_rows(batch, sl.dp(), k);
         EXPECT_EQ(r0, next);
         EXPECT_GT(r1, r0);
         next = r1;

@@ -15,7 +15,7 @@ namespace spindle::testing {
 
 class ZooCase {
  public:
-  ZooCase(const std::string& file, int nodes);
+  ZooCase(const std::string& file, int nodes, const std::vector<std::string>& extra = {});
   const ScenarioModel& model() const { return *model_; }
   const std::string& what() const { return what_; }
   // The system's finished plan, before placement.
@@ -32,6 +32,6 @@ class ZooCase {
 
 // The zoo scenario `file` with its cluster at `nodes` nodes (0: as the file says), kept for
 // the life of the process.
-ZooCase& zoo_case(const std::string& file, int nodes = 0);
+ZooCase& zoo_case(const std::string& file, int nodes = 0, const std::vector<std::string>& extra = {});
 
 }  // namespace spindle::testing

@@ -569,13 +569,19 @@ TEST(SimCli, MeasuredCollectivesFromTheProfile) {
   ASSERT_EQ(base.rc, 0) << base.err;
   ASSERT_EQ(slow.rc, 0) << slow.err;
   const auto jb = nlohmann::json::parse(base.out).at("systems"), js = nlohmann::json::parse(slow.out).at("systems");
-  ASSERT_EQ(jb.size(), js.size());
+  // (The placement ablation is listed only where it differs, so the lists may differ in length.)
+  int compared = 0;
   for (size_t i = 0; i < js.size(); ++i) {
     SCOPED_TRACE(js[i].at("name").get<std::string>() + " placed by " + js[i].at("placement").get<std::string>());
     EXPECT_LE(std::abs(js[i].at("estimate_error").get<double>()), 0.01);
-    EXPECT_GT(js[i].at("sync_s").get<double>() + js[i].at("transfer_s").get<double>(),
-              jb[i].at("sync_s").get<double>() + jb[i].at("transfer_s").get<double>());
+    for (size_t k = 0; k < jb.size(); ++k)
+      if (jb[k].at("name") == js[i].at("name") && jb[k].at("placement") == js[i].at("placement")) {
+        ++compared;
+        EXPECT_GT(js[i].at("sync_s").get<double>() + js[i].at("transfer_s").get<double>(),
+                  jb[k].at("sync_s").get<double>() + jb[k].at("transfer_s").get<double>());
+      }
   }
+  EXPECT_GE(compared, 2);
   fs::remove(f);
 }
 

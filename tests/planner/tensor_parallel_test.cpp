@@ -1,0 +1,220 @@
+// Tensor parallelism inside MetaOps: the all-reduce bytes per layer kind against a hand count,
+// memory per rank, the layout the planner picks where it must (a batch too small for the
+// GPUs; a layer too big for one GPU), and plans with TP slices lowered, replayed, estimated
+// and read back from a plan file.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+
+#include "planner/cost/collective_cost.h"
+#include "planner/cost/memory_model.h"
+#include "planner/cost/tensor_parallel.h"
+#include "planner/graph/op_costs.h"
+#include "planner/schedule/bounds.h"
+#include "test_scenarios.h"
+#include "traces/errors.h"
+
+namespace spindle::testing {
+namespace {
+
+Operator layer(OpKind kind, int cross_seq = 0) {
+  Operator op;
+  op.kind = kind;
+  op.shape = Shape{8, 77, 1024};
+  op.heads = 16;
+  op.ffn = 4096;
+  op.cross_seq = cross_seq;
+  op.cost = op_cost(op);
+  return op;
+}
+
+TEST(TensorParallel, AllReduceBytesPerLayerKindByHand) {
+  const std::int64_t act = 2LL * 4 * 77 * 1024;  // bf16, 4 local rows x 77 tokens x 1024
+  // A self-attention block: after attention out and MLP down in forward; QKV and MLP up inputs in backward.
+  TpReductions enc = tp_reductions(layer(OpKind::kEncoderLayer), 4, 2);
+  EXPECT_EQ(enc.fwd, (std::vector<std::int64_t>{act, act}));
+  EXPECT_EQ(enc.bwd, (std::vector<std::int64_t>{act, act}));
+  // A decoder layer with cross-attention to 64 memory tokens: 3 + 3, one over the memory.
+  TpReductions dec = tp_reductions(layer(OpKind::kDecoderLayer, 64), 4, 4);
+  EXPECT_EQ(dec.fwd, (std::vector<std::int64_t>{act, act, act}));
+  EXPECT_EQ(dec.bwd, (std::vector<std::int64_t>{act, act, 2LL * 4 * 64 * 1024, act}));
+  // The resampler (cross-attention of 32 queries of width 512 over the input): out projection;
+  // backward, the queries' and the keys'/values' inputs.
+  Operator res = layer(OpKind::kCrossAttention);
+  res.out_seq = 32;
+  res.out_hidden = 512;
+  TpReductions r = tp_reductions(res, 4, 2);
+  EXPECT_EQ(r.fwd, (std::vector<std::int64_t>{2LL * 4 * 32 * 512}));
+  EXPECT_EQ(r.bwd, (std::vector<std::int64_t>{2LL * 4 * 32 * 512, act}));
+  // No reductions without TP, nor for what does not split.
+  EXPECT_TRUE(tp_reductions(layer(OpKind::kEncoderLayer), 4, 1).fwd.empty());
+  Operator emb = layer(OpKind::kTokenEmbed);
+  EXPECT_TRUE(tp_reductions(emb, 4, 2).bwd.empty());
+  EXPECT_NE(tp_unfit(emb, 2), "");
+  Operator odd = layer(OpKind::kEncoderLayer);
+  odd.heads = 12;
+  EXPECT_EQ(tp_unfit(odd, 8), "12 heads do not divide by 8");
+  EXPECT_EQ(tp_unfit(odd, 4), "");
+}
+
+TEST(TensorParallel, AllReduceTimeIsTheRingOnNvlink) {
+  Cluster c = load_text(small_scenario()).cluster;  // intra-node 200 GB/s, 2 us
+  const double bytes = 1 << 20;
+  // Ring all-reduce over 4 GPUs: 2 (t-1) steps of bytes / t.
+  EXPECT_NEAR(tp_allreduce_s(bytes, 4, c), collective_time_s(Collective::kAllReduce, CollectiveAlgorithm::kRing,
+                                                             CollectiveGroup{4, 1}, bytes, c),
+              1e-15);
+  EXPECT_GT(tp_allreduce_s(bytes, 4, c), 2.0 * 3 * bytes / 4 / (200e9));
+  EXPECT_EQ(tp_allreduce_s(bytes, 1, c), 0);
+}
+
+TEST(TensorParallel, MemoryPerRankDividesWeightStateAndSplitActivations) {
+  Operator op = layer(OpKind::kEncoderLayer);
+  const double p = static_cast<double>(op.cost.params), act = static_cast<double>(op.cost.activation_bytes);
+  MemoryBreakdown one = layer_memory(op, 1, ParallelConfig{1, 1, false}, 1, false);
+  MemoryBreakdown four = layer_memory(op, 1, ParallelConfig{1, 4, false}, 1, false);
+  EXPECT_DOUBLE_EQ(four.weights, 2 * p / 4);
+  EXPECT_DOUBLE_EQ(four.grads, 2 * p / 4);
+  EXPECT_DOUBLE_EQ(four.optimizer, one.optimizer / 4);
+  // Korthikanti et al.: 10 s b h replicated, the rest divided by t.
+  const double rep = 10.0 * 8 * 77 * 1024;
+  EXPECT_DOUBLE_EQ(four.activations, rep + (act - rep) / 4);
+  // An embedding does not split: whole on every rank.
+  Operator emb = layer(OpKind::kTokenEmbed);
+  emb.in_features = 1000;
+  emb.cost = op_cost(emb);
+  EXPECT_DOUBLE_EQ(layer_memory(emb, 1, ParallelConfig{1, 4, false}, 1, false).total(),
+                   layer_memory(emb, 1, ParallelConfig{1, 1, false}, 1, false).total());
+}
+
+// Both tasks with a batch of 2 and a large encoder "a": data parallelism stops at 2 GPUs of
+// the 8, TP goes further.
+ScenarioModel small_batch(const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> o = {"tasks.0.batch=2", "tasks.1.batch=2", "model.components.a.layers=8",
+                                "model.components.a.hidden=2048", "model.components.a.heads=16",
+                                "model.components.a.ffn=8192", "model.components.a.tokens=512"};
+  o.insert(o.end(), extra.begin(), extra.end());
+  return ScenarioModel(load_text(small_scenario(), o));
+}
+
+TEST(TensorParallel, SmallBatchOnManyGpusChoosesTp) {
+  ScenarioModel m = small_batch();
+  ScenarioModel dp_only = small_batch({"planner.max_tp=1"});
+  EXPECT_GT(m.cost.layout().at("a"), 1);
+  EXPECT_EQ(m.cost.layout().at("b"), 1);  // tiny: its all-reduces would cost more than they save
+  EXPECT_EQ(dp_only.cost.layout().at("a"), 1);
+  const double with_tp = cstar_valid_s(m.mg, m.cost, 8), without = cstar_valid_s(dp_only.mg, dp_only.cost, 8);
+  EXPECT_LT(with_tp, without);
+  // The curve of a TP MetaOp reaches past the batch: n = dp x tp.
+  for (const MetaOp& mo : m.mg.metaops) {
+    const MetaOpCost& c = m.cost.metaop(mo.id);
+    if (c.tp == 1) continue;
+    EXPECT_GT(c.curve.max_n(), mo.shape.batch);
+    for (const CurvePoint& p : c.curve.points()) {
+      EXPECT_EQ(p.tp, slice_tp(p.n, c.tp));  // below tp devices the shards nest: one GPU runs them all
+      EXPECT_EQ(p.n % p.tp, 0);
+      EXPECT_EQ(p.tp_comm_s > 0, p.tp > 1);
+      EXPECT_NEAR(p.t_s, p.fwd_s + p.bwd_s + p.tp_comm_s, 1e-15);
+    }
+  }
+  // A fixed degree is kept; one that does not split is refused naming the key.
+  ScenarioModel fixed = small_batch({"planner.tp.a=2"});
+  EXPECT_EQ(fixed.cost.layout().at("a"), 2);
+  try {
+    small_batch({"planner.tp.a=4", "model.components.a.heads=6", "model.components.a.hidden=384",
+                 "model.components.a.ffn=1536"});
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("planner.tp.a = 4"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("allowed: 1, 2"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TensorParallel, LayerTooBigForOneGpuNeedsTp) {
+  // One layer of h = 32768 holds 12.9 G parameters, 206 GB of weight state: it fits an 80 GB
+  // GPU only split 4 or 8 ways.
+  const std::vector<std::string> big = {"model.components.a.hidden=32768", "model.components.a.heads=256",
+                                        "model.components.a.ffn=131072", "model.components.a.layers=1"};
+  ScenarioModel m(load_text(small_scenario(), big));
+  EXPECT_EQ(m.cost.layout().at("a"), 4);  // gpus_per_node = 4
+  for (const MetaOp& mo : m.mg.metaops)
+    if (m.cost.metaop(mo.id).tp == 4) {
+      EXPECT_LT(m.cost.metaop(mo.id).min_mem_GiB, 74.5);
+    }
+  std::vector<std::string> no_tp = big;
+  no_tp.push_back("planner.max_tp=1");
+  try {
+    Scenario s = load_text(small_scenario(), no_tp);
+    Graph g = build_graph(s);
+    MetaGraph mg = contract(g);
+    CostModel cost(s, g, mg);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("a larger planner.max_tp"), std::string::npos) << e.what();
+  }
+}
+
+TEST(TensorParallel, PlannerKeysAreChecked) {
+  // gpus_per_node = 4 in the small scenario.
+  std::string e = load_error(small_scenario(), {"planner.max_tp=3"});
+  EXPECT_NE(e.find("planner.max_tp"), std::string::npos) << e;
+  EXPECT_NE(e.find("allowed: one of 1, 2, 4 (powers of two dividing cluster.gpus_per_node = 4)"), std::string::npos) << e;
+  e = load_error(small_scenario(), {"planner.max_tp=8"});
+  EXPECT_NE(e.find("8 is not allowed"), std::string::npos) << e;
+  e = load_error(small_scenario(), {"planner.tp.ha=2"});
+  EXPECT_NE(e.find("not a component with attention layers"), std::string::npos) << e;
+  e = load_error(small_scenario(), {"planner.tp.nope=2"});
+  EXPECT_NE(e.find("planner.tp.nope"), std::string::npos) << e;
+  e = load_error(small_scenario(), {"planner.tp.a=4", "planner.max_tp=2"});
+  EXPECT_NE(e.find("4 exceeds planner.max_tp = 2"), std::string::npos) << e;
+  EXPECT_EQ(load_error(small_scenario(), {"planner.tp.a=2", "planner.max_tp=2"}), "");
+}
+
+int count(const Programs& p, InstrKind kind) {
+  int n = 0;
+  for (const DeviceProgram& d : p.devices)
+    n += static_cast<int>(std::count_if(d.instrs.begin(), d.instrs.end(), [&](const Instr& i) { return i.kind == kind; }));
+  return n;
+}
+
+TEST(TensorParallel, PlansWithTpSlicesLowerReplayAndReadBack) {
+  ScenarioModel m = small_batch();
+  for (const PlannedSystem& ps : plan_systems(m, {"spindle", "sequential", "uniform"})) {
+    SCOPED_TRACE(ps.plan.system);
+    check_placed(ps.plan, m.mg, ps.plan.system);
+    EXPECT_EQ(ps.plan.tp, m.cost.layout());
+    int tp_slices = 0, expected_reduces = 0;
+    for (const Wave& w : ps.plan.waves)
+      for (const Slice& sl : w.slices) {
+        EXPECT_EQ(sl.n % sl.tp, 0);
+        if (sl.tp == 1) continue;
+        ++tp_slices;
+        const Operator& op = m.g.op(m.mg.metaops[static_cast<size_t>(sl.metaop)].ops.front());
+        const TpReductions red = tp_reductions(op, 1, sl.tp);
+        // Every rank runs each of the slice's layers' all-reduces once.
+        expected_reduces += sl.n * (sl.last_layer - sl.first_layer) * static_cast<int>(red.fwd.size() + red.bwd.size());
+      }
+    EXPECT_GT(tp_slices, 0);
+    const Programs programs = lower_checked(m, ps.plan);
+    EXPECT_EQ(count(programs, InstrKind::kTpReduce), expected_reduces);
+    const IterationEstimate est = estimate(m, programs);
+    EXPECT_GT(est.iteration_s, 0);
+    // The plan file round trip keeps the layout and the slices' tp.
+    const auto file = unique_temp_path("tp-plan.json");
+    {
+      std::ofstream out(file);
+      out << plan_json(ps.plan, m.s, m.mg);
+    }
+    const PlannedSystem back = plan_from_file(m, file.string());
+    EXPECT_EQ(back.plan.tp, ps.plan.tp);
+    ASSERT_EQ(back.plan.waves.size(), ps.plan.waves.size());
+    for (size_t w = 0; w < back.plan.waves.size(); ++w)
+      for (size_t i = 0; i < back.plan.waves[w].slices.size(); ++i)
+        EXPECT_EQ(back.plan.waves[w].slices[i].tp, ps.plan.waves[w].slices[i].tp);
+    std::filesystem::remove(file);
+  }
+}
+
+}  // namespace
+}  // namespace spindle::testing
