@@ -4,6 +4,7 @@
 #include "planner/schedule/tp_layout.h"
 
 #include <algorithm>
+#include <memory>
 #include <chrono>
 
 #include "planner/cost/collective_table.h"
@@ -32,6 +33,43 @@ ScenarioModel::ScenarioModel(Scenario scenario, const Profile* profile)
 
 namespace {
 
+// Every component at the smallest TP degree it fits memory with (data parallel wherever memory
+// allows), degrees fixed by [planner] tp kept: the layout a data-parallel user runs.
+std::map<std::string, int> smallest_layout(const ScenarioModel& m) {
+  std::map<std::string, int> out;
+  for (const auto& [c, tp] : m.cost.layout()) {
+    const auto fixed = m.s.planner.tp.find(c);
+    out[c] = fixed != m.s.planner.tp.end() ? fixed->second : m.cost.tp_options(c).front();
+  }
+  return out;
+}
+
+std::string layout_text(const std::map<std::string, int>& layout) {
+  std::string t;
+  for (const auto& [c, tp] : layout) t += (t.empty() ? "" : " ") + c + "=" + std::to_string(tp);
+  return "{" + t + "}";
+}
+
+// The same planners on the smallest layout, where it differs from the scenario's and plans
+// are scored (gpus <= [planner] score_candidates_up_to_gpus).
+struct AltLayout {
+  explicit AltLayout(const ScenarioModel& m) : cost(m.cost.with_layout(smallest_layout(m))), planner(m.s, m.mg, cost) {}
+  CostModel cost;
+  SystemPlanner planner;
+  // `name`'s plan on this layout, with the scenario's bounds (C* of the scenario's layout).
+  Plan plan(const ScenarioModel& m, const std::string& name) {
+    Plan p = planner.plan(name);
+    set_bounds(p, m.mg, m.cost);
+    return p;
+  }
+};
+
+std::unique_ptr<AltLayout> alt_layout(const ScenarioModel& m) {
+  if (smallest_layout(m) == m.cost.layout() || m.s.cluster.gpus() > m.s.planner.score_candidates_up_to_gpus)
+    return nullptr;
+  return std::make_unique<AltLayout>(m);
+}
+
 void set_estimate(const ScenarioModel& m, PlannedSystem& ps) {
   if (ps.estimated_s > 0) return;  // spindle's, from its choice
   const IterationEstimate e = estimate(m, lower_checked(m, ps.plan));
@@ -53,7 +91,8 @@ std::vector<size_t> ranked(size_t n, Less less) {
 // the three fastest also placed on device ids in order; the two fastest of all tried again
 // with every other sync setting; the fastest estimate within memory is taken. Above
 // [planner] score_candidates_up_to_gpus, the compute-fastest own candidate is kept unscored.
-PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, const std::vector<std::string>& others) {
+PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, const std::vector<std::string>& others,
+                             AltLayout* alt) {
   const auto t0 = std::chrono::steady_clock::now();
   // Planning time: the plans spindle uses (each as if planned alone, whenever it was planned)
   // plus its own scoring (the window's wall time less the plans made inside it).
@@ -81,6 +120,21 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
     c.plan.schedule_from = other;  // and its sync settings, as that system runs it
     for (std::string& note : c.plan.notes) note = other + "'s plan: " + note;
     cands.push_back(std::move(c));
+  }
+  if (alt != nullptr) {  // every plan again on the smallest TP layout
+    const std::string suffix = " on the TP layout " + layout_text(alt->cost.layout());
+    for (PlanCandidate c : alt->planner.spindle_own()) {
+      set_bounds(c.plan, m.mg, m.cost);
+      c.name += suffix;
+      cands.push_back(std::move(c));
+    }
+    for (const std::string& other : others) {
+      PlanCandidate c{other + "'s plan" + suffix, alt->plan(m, other)};
+      c.plan.system = "spindle";
+      c.plan.schedule_from = other;
+      for (std::string& note : c.plan.notes) note = other + "'s plan: " + note;
+      cands.push_back(std::move(c));
+    }
   }
   std::vector<Scored> scored;
   auto score = [&](const PlanCandidate& c, PlacementPolicy policy) {
@@ -160,6 +214,7 @@ std::vector<PlannedSystem> plan_systems(const ScenarioModel& m, const std::vecto
   for (const std::string& name : systems)
     if (std::find(unique.begin(), unique.end(), name) == unique.end()) unique.push_back(name);
   SystemPlanner planner(m.s, m.mg, m.cost);
+  std::unique_ptr<AltLayout> alt = alt_layout(m);
   std::vector<PlannedSystem> out, ablated;
   for (const std::string& name : unique) {
     PlannedSystem ps;
@@ -167,12 +222,33 @@ std::vector<PlannedSystem> plan_systems(const ScenarioModel& m, const std::vecto
       std::vector<std::string> others;
       for (const std::string& o : system_names())
         if (o != "spindle") others.push_back(o);
-      ps = choose_spindle(m, planner, others);
+      ps = choose_spindle(m, planner, others, alt.get());
     } else {
       Plan p = planner.plan(name);
       p.notes.push_back("weight sync: " + p.sync.text());
       PlacementReport rep = place(p, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
       ps = PlannedSystem{std::move(p), rep, planner.seconds(name), "", ""};
+      if (alt != nullptr) {
+        // As a user tunes it: the planner's TP layout or the smallest one (data parallel
+        // wherever memory allows), whichever the estimate finds faster (within memory first).
+        const auto t0 = std::chrono::steady_clock::now();
+        set_estimate(m, ps);
+        Plan q = alt->plan(m, name);
+        q.notes.push_back("weight sync: " + q.sync.text());
+        PlacementReport qrep = place(q, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
+        PlannedSystem qs{std::move(q), qrep, 0.0, "", ""};
+        set_estimate(m, qs);
+        const bool fp = ps.placement.over_memory_devices == 0, fq = qs.placement.over_memory_devices == 0;
+        const bool take_q = fp != fq ? fq : qs.estimated_s < ps.estimated_s * (1 - 1e-9);
+        const std::string note = "TP layout chosen by the estimate: " + layout_text(ps.plan.tp) + " " +
+                                 fixed(ps.estimated_s * 1e3, 3) + " ms, " + layout_text(qs.plan.tp) + " " +
+                                 fixed(qs.estimated_s * 1e3, 3) + " ms";
+        const double planning = ps.planning_s + alt->planner.seconds(name) +
+                                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (take_q) ps = std::move(qs);
+        ps.planning_s = planning;
+        ps.plan.notes.push_back(note);
+      }
     }
     ps.plan.peak_slice_GiB = peak_slice_GiB(ps.plan, m.s, m.g, m.mg);
     if (placement_ablation && name == "spindle") {

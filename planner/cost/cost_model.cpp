@@ -174,6 +174,32 @@ std::vector<int> CostModel::tp_options(const std::string& component) const {
   return out;
 }
 
+CostModel CostModel::with_layout(const std::map<std::string, int>& layout) const {
+  CostModel copy = *this;
+  copy.set_layout(layout);
+  return copy;
+}
+
+std::string CostModel::layout_problem(const std::map<std::string, int>& layout) const {
+  for (const auto& [c, tp] : layout) {
+    if (!layout_.count(c)) return "'" + c + "' is not a component that splits in this scenario";
+    const std::vector<int> opts = tp_options(c);
+    if (std::find(opts.begin(), opts.end(), tp) == opts.end()) {
+      std::string allowed;
+      for (int t : opts) allowed += (allowed.empty() ? "" : ", ") + std::to_string(t);
+      return "'" + c + "' cannot run at tp " + std::to_string(tp) + " (allowed: " + allowed + ")";
+    }
+  }
+  return "";
+}
+
+const CurvePoint* CostModel::point(int metaop, int n, int tp) const {
+  for (const auto& [t, option] : options_.at(static_cast<size_t>(metaop)))
+    for (const CurvePoint& p : option.curve.points())
+      if (p.n == n && p.tp == tp) return &p;
+  return nullptr;
+}
+
 void CostModel::set_layout(const std::map<std::string, int>& layout) {
   for (const auto& [c, tp] : layout) {
     const std::vector<int> opts = tp_options(c);

@@ -55,6 +55,13 @@ class CostModel {
   std::vector<int> tp_options(const std::string& component) const;
   // Switches components to other degrees (each among its tp_options; InternalError otherwise).
   void set_layout(const std::map<std::string, int>& layout);
+  // A copy with `layout` (components it does not name keep this one's degree); InternalError
+  // where a degree is not among the component's options.
+  CostModel with_layout(const std::map<std::string, int>& layout) const;
+  // "" when every degree of `layout` is among its component's options; otherwise why not.
+  std::string layout_problem(const std::map<std::string, int>& layout) const;
+  // The sample of `metaop` on n devices at TP degree tp, under any layout; nullptr if none.
+  const CurvePoint* point(int metaop, int n, int tp) const;
   // Profile keys the analytic model had to fill in (sorted, unique); empty without a profile.
   const std::vector<std::string>& filled_keys() const { return filled_; }
   int measured_points() const { return measured_; }

@@ -25,9 +25,7 @@ std::vector<std::vector<double>> compute_seconds(const Programs& programs, const
         // A TP slice's ranks each hold the same rows: n = dp x tp.
         const int tp = std::max<int>(1, static_cast<int>(in.group.size()));
         const int n = static_cast<int>(m.shape.batch / rows) * tp;
-        const CurvePoint* point = nullptr;
-        for (const CurvePoint& cp : cost.metaop(m.id).curve.points())
-          if (cp.n == n && cp.tp == tp) point = &cp;
+        const CurvePoint* point = cost.point(m.id, n, tp);  // whatever layout the plan has
         if (point == nullptr)
           throw InternalError("metaop " + std::to_string(m.id) + " has no cost sample at n = " + std::to_string(n) +
                               " with tp = " + std::to_string(tp));

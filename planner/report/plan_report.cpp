@@ -110,7 +110,7 @@ std::string waves_text(const Scenario& s, const MetaGraph& mg, const Plan& plan)
                                                              {"start ms", A::kRight},
                                                              {"span ms", A::kRight},
                                                              {"devices", A::kRight},
-                                                             {"slices: MetaOp component/task [layers) x devices @GPUs", A::kLeft}})
+                                                             {"slices: MetaOp component/task [layers) x devices[/tp degree] @GPUs", A::kLeft}})
     t.add_column(h, a);
   for (size_t w = 0; w < plan.waves.size(); ++w) {
     const Wave& wave = plan.waves[w];
@@ -122,7 +122,7 @@ std::string waves_text(const Scenario& s, const MetaGraph& mg, const Plan& plan)
       slices += (slices.empty() ? "" : "  ") + std::to_string(m.id) + " " +
                 component_name(s, m) + "/" +
                 s.tasks[static_cast<size_t>(m.tasks.front())].name + " [" + std::to_string(sl.first_layer) + "," +
-                std::to_string(sl.last_layer) + ")x" + std::to_string(sl.n) +
+                std::to_string(sl.last_layer) + ")x" + std::to_string(sl.n) + (sl.tp > 1 ? "/tp" + std::to_string(sl.tp) : "") +
                 (sl.devices.empty() ? "" : "@" + device_ranges(sl.devices));
     }
     t.add_row({std::to_string(w), fixed(wave.start_s * 1e3, 3), fixed((wave.end_s - wave.start_s) * 1e3, 3),

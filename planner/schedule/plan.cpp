@@ -60,6 +60,12 @@ double peak_slice_GiB(const Plan& plan, const Scenario& s, const Graph& g, const
 }
 
 std::string check_plan(const Plan& plan, const MetaGraph& mg, const CostModel& cost) {
+  // A plan made with another TP layout than the scenario's is checked against its own.
+  if (!plan.tp.empty() && plan.tp != cost.layout()) {
+    const std::string problem = cost.layout_problem(plan.tp);
+    if (!problem.empty()) return "tp layout: " + problem;
+    return check_plan(plan, mg, cost.with_layout(plan.tp));
+  }
   const double eps = 1e-9;
   std::vector<std::vector<const Slice*>> by_meta(mg.metaops.size());
   for (size_t w = 0; w < plan.waves.size(); ++w) {
@@ -153,6 +159,10 @@ std::string check_plan(const Plan& plan, const MetaGraph& mg, const CostModel& c
 }
 
 int retime_plan(Plan& plan, const MetaGraph& mg, const CostModel& cost) {
+  if (!plan.tp.empty() && plan.tp != cost.layout()) {
+    if (!cost.layout_problem(plan.tp).empty()) return -1;
+    return retime_plan(plan, mg, cost.with_layout(plan.tp));
+  }
   std::vector<Slice*> order;
   for (Wave& w : plan.waves)
     for (Slice& sl : w.slices) {
@@ -390,29 +400,27 @@ Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGra
   if (scenario != s.name)
     bad(file, "scenario", "plan is for scenario '" + scenario + "', " + s.file + " is '" + s.name + "'",
         "a plan of this scenario");
-  // The TP layout the plan was made with must be the scenario's (a file without one: every
-  // component at tp 1).
+  // The TP layout the plan was made with: any the scenario's components allow (a file without
+  // one: every component at tp 1).
+  std::map<std::string, int> plan_layout;
   {
-    std::string layout_text, fix;
-    for (const auto& [c, t] : cost.layout()) layout_text += (layout_text.empty() ? "" : ", ") + c + " = " + std::to_string(t);
-    const std::string allowed = "the scenario's layout {" + layout_text + "}";
-    std::map<std::string, int> stated;
-    for (const auto& [c, t] : cost.layout()) stated[c] = 1;
+    for (const auto& [c, t] : cost.layout()) plan_layout[c] = 1;
+    const std::string allowed = "component = degree, each among the component's options (spindle-sim --explain-cost)";
     if (j.contains("tp")) {
       const json& tj = field(file, j, "", "tp", json::value_t::object, allowed);
       for (const auto& [c, t] : tj.items()) {
         if (!cost.layout().count(c)) bad(file, "tp." + c, "not a component that splits in this scenario", allowed);
         if (!t.is_number_integer()) bad(file, "tp." + c, "expected an integer", allowed);
-        stated[c] = t.get<int>();
+        plan_layout[c] = t.get<int>();
       }
     }
-    for (const auto& [c, t] : stated)
-      if (t != cost.layout().at(c))
-        bad(file, "tp." + c, "the plan runs '" + c + "' at tp " + std::to_string(t) + ", the scenario at tp " +
-                                 std::to_string(cost.layout().at(c)),
-            allowed + " (or run the scenario with --set planner.tp." + c + "=" + std::to_string(t) + ")");
-    p.tp = cost.layout();
+    for (const auto& [c, t] : plan_layout) {
+      const std::string problem = cost.layout_problem({{c, t}});
+      if (!problem.empty()) bad(file, "tp." + c, problem, allowed);
+    }
+    p.tp = plan_layout;
   }
+  const CostModel layout_cost = cost.with_layout(plan_layout);
   const json& waves = field(file, j, "", "waves", json::value_t::array, "a list of waves");
   for (size_t w = 0; w < waves.size(); ++w) {
     const std::string where = "waves." + std::to_string(w);
@@ -440,7 +448,7 @@ Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGra
       if (sl.metaop < 0 || sl.metaop >= static_cast<int>(mg.metaops.size()))
         bad(file, sw + ".metaop", "no MetaOp " + std::to_string(sl.metaop), "a MetaOp id of this scenario");
       if (sl.n < 1) bad(file, sw + ".n", std::to_string(sl.n) + " devices", "a positive device count");
-      const int layout_tp = cost.metaop(sl.metaop).tp;
+      const int layout_tp = layout_cost.metaop(sl.metaop).tp;
       sl.tp = slice_tp(sl.n, layout_tp);  // follows from the layout and n: stated only to be read
       if (sj.contains("tp") || sl.tp > 1) {
         const int stated = sj.contains("tp") ? field(file, sj, sw, "tp", json::value_t::number_integer, "the layout's degree").get<int>() : 1;

@@ -178,8 +178,31 @@ int count(const Programs& p, InstrKind kind) {
   return n;
 }
 
-TEST(TensorParallel, PlansWithTpSlicesLowerReplayAndReadBack) {
+TEST(TensorParallel, BaselinesKeepTheFasterOfTwoLayouts) {
   ScenarioModel m = small_batch();
+  std::map<std::string, int> smallest = m.cost.layout();
+  for (auto& [c, tp] : smallest) tp = m.cost.tp_options(c).front();
+  ASSERT_NE(smallest, m.cost.layout());
+  for (const PlannedSystem& ps : plan_systems(m, {"sequential", "uniform", "optimus", "spindle-paper"})) {
+    SCOPED_TRACE(ps.plan.system);
+    EXPECT_TRUE(ps.plan.tp == smallest || ps.plan.tp == m.cost.layout());
+    bool noted = false;
+    for (const std::string& n : ps.plan.notes) noted |= n.rfind("TP layout chosen by the estimate: ", 0) == 0;
+    EXPECT_TRUE(noted);
+    EXPECT_EQ(check_plan(ps.plan, m.mg, m.cost), "");  // checked against its own layout
+    const auto file = unique_temp_path("layout-plan.json");
+    {
+      std::ofstream out(file);
+      out << plan_json(ps.plan, m.s, m.mg);
+    }
+    EXPECT_EQ(plan_from_file(m, file.string()).plan.tp, ps.plan.tp);  // a plan file keeps its layout
+    std::filesystem::remove(file);
+  }
+}
+
+TEST(TensorParallel, PlansWithTpSlicesLowerReplayAndReadBack) {
+  // Every system on the scenario's layout: plans are not scored on a second one at 8 GPUs > 0.
+  ScenarioModel m = small_batch({"planner.score_candidates_up_to_gpus=0"});
   for (const PlannedSystem& ps : plan_systems(m, {"spindle", "sequential", "uniform"})) {
     SCOPED_TRACE(ps.plan.system);
     check_placed(ps.plan, m.mg, ps.plan.system);
