@@ -201,12 +201,8 @@ const CurvePoint* CostModel::point(int metaop, int n, int tp) const {
 }
 
 void CostModel::set_layout(const std::map<std::string, int>& layout) {
-  for (const auto& [c, tp] : layout) {
-    const std::vector<int> opts = tp_options(c);
-    if (std::find(opts.begin(), opts.end(), tp) == opts.end())
-      throw InternalError("component '" + c + "' cannot run at tp " + std::to_string(tp));
-    layout_[c] = tp;
-  }
+  if (const std::string problem = layout_problem(layout); !problem.empty()) throw InternalError(problem);
+  for (const auto& [c, tp] : layout) layout_[c] = tp;
   costs_.clear();
   for (size_t m = 0; m < options_.size(); ++m) {
     const int tp = component_of_[m].empty() ? 1 : layout_.at(component_of_[m]);

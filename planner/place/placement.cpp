@@ -341,12 +341,6 @@ class Placer {
   }
 
   void commit(Slice& sl, const std::vector<int>& chosen) {
-    if (static_cast<int>(chosen.size()) != sl.n)
-      throw InternalError("placement: " + std::to_string(chosen.size()) + " devices chosen for a slice of " + std::to_string(sl.n));
-    for (int d : chosen)
-      if (d < 0 || d >= static_cast<int>(mem_.size()))
-        throw InternalError("placement: device " + std::to_string(d) + " chosen for MetaOp " + std::to_string(sl.metaop) +
-                            " on " + std::to_string(sl.n) + " (tp " + std::to_string(sl.tp) + ")");
     const MetaOp& m = mg_.metaops[static_cast<size_t>(sl.metaop)];
     for (int l = sl.first_layer; l < sl.last_layer; ++l) {
       const Operator& op = g_.op(m.ops[static_cast<size_t>(l)]);
@@ -487,12 +481,12 @@ class Placer {
     std::map<int, double> score, mem;         // per group index
     std::map<int, std::vector<int>> by_node;  // node -> its whole groups
     for (size_t i = 0; i < groups.size(); ++i) {
-      const int first = static_cast<int>(i);
-      for (int f : groups[i]) {
-        score[first] += affinity(f, sl);
-        mem[first] += mem_[static_cast<size_t>(f)];
+      const int gi = static_cast<int>(i);
+      for (int d : groups[i]) {
+        score[gi] += affinity(d, sl);
+        mem[gi] += mem_[static_cast<size_t>(d)];
       }
-      by_node[groups[i].front() / gpn_].push_back(first);
+      by_node[groups[i].front() / gpn_].push_back(gi);
     }
     auto ranked = [&](std::vector<int> v) {
       std::stable_sort(v.begin(), v.end(), [&](int a, int b) {
@@ -578,11 +572,33 @@ std::vector<RowMove> row_moves(int batch, const Slice& a, const Slice& b, bool b
   return out;
 }
 
+std::vector<DataMove> data_moves(int batch, const Slice& a, const Slice& b, int side_of, DeliveredRows& delivered) {
+  std::vector<DataMove> out;
+  std::set<std::pair<int, int>> fresh;  // side input: (consumer device, first row) delivered by this call
+  for (bool backward : {false, true})
+    for (const RowMove& mv : row_moves(batch, a, b, backward)) {
+      if (side_of >= 0) {
+        const std::pair<int, int> key{backward ? mv.src : mv.dst, mv.first_row};
+        if (!backward && delivered.insert({side_of, mv.dst, mv.first_row, mv.rows}).second) fresh.insert(key);
+        if (!fresh.count(key)) continue;
+      }
+      out.push_back(DataMove{mv, backward});
+    }
+  return out;
+}
+
+int weight_tp(const Plan& plan, const Operator& op) {
+  const auto layout = plan.tp.find(op.weight_set);
+  return tp_splittable(op) && layout != plan.tp.end() ? layout->second : 1;
+}
+
+std::pair<int, int> held_shards(const Slice& sl, int k, int t) {
+  const int rank = k % sl.tp, per_rank = t / sl.tp;
+  return {rank * per_rank, (rank + 1) * per_rank};
+}
+
 double stored_activation_bytes(const Operator& op, const Slice& sl) {
-  const double act = static_cast<double>(op.cost.activation_bytes);
-  if (sl.tp <= 1) return act / sl.dp();
-  const double replicated = std::min(act, tp_replicated_activation_bytes(op));
-  return (replicated + (act - replicated) / sl.tp) / sl.dp();
+  return layer_memory(op, 1, ParallelConfig{sl.dp(), sl.tp, false}, 1, false).activations;
 }
 
 std::vector<RowOverlap> row_overlaps(int batch, const Slice& a, const Slice& b) {
@@ -674,22 +690,15 @@ PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Gra
   for (auto& v : slices)
     std::sort(v.begin(), v.end(), [](const Slice* a, const Slice* b) { return a->first_layer < b->first_layer; });
   // Activations forward and their gradients backward: twice the bytes.
-  std::set<std::tuple<int, int, int, int>> delivered;  // side inputs: once per (producer, device, rows)
+  DeliveredRows delivered;
   auto move = [&](int batch, const Slice& a, const Slice& b, double per_sample, int side_of = -1) {
-    std::set<std::pair<int, int>> fresh;  // side input: (consumer device, first row) not held there yet
-    for (bool backward : {false, true})
-      for (const RowMove& mv : row_moves(batch, a, b, backward)) {
-        const int consumer = backward ? mv.src : mv.dst;
-        if (side_of >= 0) {
-          const std::pair<int, int> key{consumer, mv.first_row};
-          if (!backward && delivered.insert({side_of, consumer, mv.first_row, mv.rows}).second) fresh.insert(key);
-          if (!fresh.count(key)) continue;
-        }
-        const double bytes = mv.rows * per_sample;
-        if (mv.src == mv.dst) r.transfer_local_bytes += bytes;
-        else if (mv.src / gpn == mv.dst / gpn) r.transfer_intra_bytes += bytes;
-        else r.transfer_inter_bytes += bytes;
-      }
+    for (const DataMove& dm : data_moves(batch, a, b, side_of, delivered)) {
+      const RowMove& mv = dm.move;
+      const double bytes = mv.rows * per_sample;
+      if (mv.src == mv.dst) r.transfer_local_bytes += bytes;
+      else if (mv.src / gpn == mv.dst / gpn) r.transfer_intra_bytes += bytes;
+      else r.transfer_inter_bytes += bytes;
+    }
   };
   for (const MetaOp& m : mg.metaops) {
     const auto& own = slices[static_cast<size_t>(m.id)];
@@ -713,43 +722,37 @@ PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Gra
       }
     }
   }
-  // Weight groups: every device that ran a layer, for any task. Each of the layout's t shards of a weight group syncs over the devices holding it (a TP
-  // rank of a slice's group of e <= t holds t / e of them, as lowering syncs them).
+  // Weight groups: every device that ran a layer, for any task; under TP each shard of the
+  // layout over the devices holding it, as lowering syncs them.
   std::map<std::pair<std::string, int>, std::set<int>> holders;
   std::map<std::string, const Operator*> weight_op;
-  std::map<std::string, int> weight_t;
   const std::map<std::string, int> tasks_of = tasks_per_weight_set(g);
   for (const MetaOp& m : mg.metaops)
     for (const Slice* sl : slices[static_cast<size_t>(m.id)])
       for (int l = sl->first_layer; l < sl->last_layer; ++l) {
         const Operator& op = g.op(m.ops[static_cast<size_t>(l)]);
         if (op.weights.empty()) continue;
-        const auto layout = plan.tp.find(op.weight_set);
-        const int t = tp_splittable(op) && layout != plan.tp.end() ? layout->second : 1;
         weight_op[op.weights] = &op;
-        weight_t[op.weights] = t;
         for (size_t k = 0; k < sl->devices.size(); ++k) {
-          const int rank = static_cast<int>(k) % sl->tp, per_rank = t / sl->tp;
-          for (int j = rank * per_rank; j < (rank + 1) * per_rank; ++j) holders[{op.weights, j}].insert(sl->devices[k]);
+          const auto [first, last] = held_shards(*sl, static_cast<int>(k), weight_tp(plan, op));
+          for (int j = first; j < last; ++j) holders[{op.weights, j}].insert(sl->devices[k]);
         }
       }
   std::vector<double> mem(static_cast<size_t>(plan.gpus), s.planner.workspace_GiB * kGiB);
   for (const auto& [shard, devs] : holders) {
     const Operator& op = *weight_op[shard.first];
-    {
-      const double p = static_cast<double>(op.cost.params) / weight_t[shard.first], ranks = static_cast<double>(devs.size());
-      std::set<int> nodes;
-      for (int d : devs) nodes.insert(d / gpn);
-      // A ring all-reduce of S = 2p bytes (bf16 gradients) moves 2 (ranks - 1) S in all; a ring
-      // ordered by node crosses the network once per node, each crossing carrying 2 S (ranks-1)/ranks.
-      const double size = 2.0 * p, total = 2.0 * (ranks - 1) * size;
-      const double inter = nodes.size() > 1 ? 2.0 * static_cast<double>(nodes.size()) * size * (ranks - 1) / ranks : 0.0;
-      r.sync_inter_bytes += inter;
-      r.sync_intra_bytes += total - inter;
-      const double states = weight_state_bytes(p, static_cast<int>(devs.size()), s.planner.zero1,
-                                               tasks_of.at(op.weight_set) > 1);
-      for (int d : devs) mem[static_cast<size_t>(d)] += states;
-    }
+    const double p = static_cast<double>(op.cost.params) / weight_tp(plan, op), ranks = static_cast<double>(devs.size());
+    std::set<int> nodes;
+    for (int d : devs) nodes.insert(d / gpn);
+    // A ring all-reduce of S = 2p bytes (bf16 gradients) moves 2 (ranks - 1) S in all; a ring
+    // ordered by node crosses the network once per node, each crossing carrying 2 S (ranks-1)/ranks.
+    const double size = 2.0 * p, total = 2.0 * (ranks - 1) * size;
+    const double inter = nodes.size() > 1 ? 2.0 * static_cast<double>(nodes.size()) * size * (ranks - 1) / ranks : 0.0;
+    r.sync_inter_bytes += inter;
+    r.sync_intra_bytes += total - inter;
+    const double states = weight_state_bytes(p, static_cast<int>(devs.size()), s.planner.zero1,
+                                             tasks_of.at(op.weight_set) > 1);
+    for (int d : devs) mem[static_cast<size_t>(d)] += states;
   }
   for (const MetaOp& m : mg.metaops)
     for (const Slice* sl : slices[static_cast<size_t>(m.id)])

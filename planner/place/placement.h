@@ -11,7 +11,9 @@
 // takes the lowest free device ids: the ablation that shows what placement buys.
 #pragma once
 
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "planner/cost/cost_model.h"
@@ -72,6 +74,23 @@ struct RowMove {
   int first_row = 0, rows = 0;
 };
 std::vector<RowMove> row_moves(int batch, const Slice& a, const Slice& b, bool backward);
+
+// The moves that carry data from `a` to `b`, forward then backward. A side input (the
+// cross-attention memory of MetaOp `side_of` >= 0; -1: none) reaches a device once for all its
+// later readers, whose gradients for it go back once: `delivered` records (producer, device,
+// first row, rows) across calls.
+using DeliveredRows = std::set<std::tuple<int, int, int, int>>;
+struct DataMove {
+  RowMove move;
+  bool backward = false;
+};
+std::vector<DataMove> data_moves(int batch, const Slice& a, const Slice& b, int side_of, DeliveredRows& delivered);
+
+// The TP degree `op`'s weights are sharded by in `plan` (1 for operators that do not split).
+int weight_tp(const Plan& plan, const Operator& op);
+// The shards [first, last) of a degree-`t` layout that position k of slice `sl` holds: a rank of
+// a TP group of sl.tp <= t holds t / sl.tp of them (they nest where sl.tp < t).
+std::pair<int, int> held_shards(const Slice& sl, int k, int t);
 
 // Bytes one device stores for backward of one layer `op` run in slice `sl`: its local batch,
 // and under TP the split part / tp plus the replicated part (tensor_parallel.h).

@@ -87,26 +87,23 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
   for (const Slice* sl : order) {
     const MetaOp& m = mg.metaops[static_cast<size_t>(sl->metaop)];
     const int batch = static_cast<int>(m.shape.batch);
-    for (int k = 0; k < sl->n; ++k) {
-      auto [r0, r1] = device_rows(batch, *sl, k);
-      Instr in;
-      in.metaop = sl->metaop;
-      in.first_layer = sl->first_layer;
-      in.last_layer = sl->last_layer;
-      in.first_row = r0;
-      in.last_row = r1;
-      in.planned_s = sl->start_s;
-      if (sl->tp > 1) {
-        const auto first = sl->devices.begin() + (k - k % sl->tp);
-        in.group = std::vector<int>(first, first + sl->tp);
-        continue;  // below, per layer
+    if (sl->tp == 1) {
+      for (int k = 0; k < sl->n; ++k) {
+        auto [r0, r1] = device_rows(batch, *sl, k);
+        Instr in;
+        in.metaop = sl->metaop;
+        in.first_layer = sl->first_layer;
+        in.last_layer = sl->last_layer;
+        in.first_row = r0;
+        in.last_row = r1;
+        in.planned_s = sl->start_s;
+        in.kind = InstrKind::kForward;
+        emit(sl->devices[static_cast<size_t>(k)], {kForwardPhase, fwd_index[sl], kCompute, 0}, in);
+        in.kind = InstrKind::kBackward;
+        emit(sl->devices[static_cast<size_t>(k)], {kBackwardPhase, bwd_index[sl], kCompute, 0}, in);
       }
-      in.kind = InstrKind::kForward;
-      emit(sl->devices[static_cast<size_t>(k)], {kForwardPhase, fwd_index[sl], kCompute, 0}, in);
-      in.kind = InstrKind::kBackward;
-      emit(sl->devices[static_cast<size_t>(k)], {kBackwardPhase, bwd_index[sl], kCompute, 0}, in);
+      continue;
     }
-    if (sl->tp == 1) continue;
     for (int group = 0; group < sl->dp(); ++group) {
       auto [r0, r1] = slice_rows(batch, sl->dp(), group);
       const std::vector<int> members(sl->devices.begin() + group * sl->tp, sl->devices.begin() + (group + 1) * sl->tp);
@@ -143,53 +140,45 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
   }
 
   // Data between slices: activations forward, their gradients backward.
-  std::set<std::tuple<int, int, int, int>> delivered;  // side inputs: (producer, device, first row, rows)
+  DeliveredRows delivered;
   auto move = [&](const Slice& from, const Slice& to, const MetaOp& carried, int layer, bool side) {
     const Operator& op = g.op(carried.ops[static_cast<size_t>(layer)]);
     const double per_row = 2.0 * static_cast<double>(op.out_seq) * static_cast<double>(op.out_hidden);
     const int batch = static_cast<int>(carried.shape.batch);
-    // A side input (cross-attention memory) stays on a device for all its later readers,
-    // whose gradients for it accumulate there before going back once.
-    std::set<std::pair<int, int>> fresh;  // (consumer device, first row) delivered by this call
-    for (bool backward : {false, true})
-      for (const RowMove& mv : row_moves(batch, from, to, backward)) {
-        // Forward: from -> to. Backward: the gradient goes to -> from.
-        const int src = mv.src, dst = mv.dst;
-        const int consumer_device = backward ? src : dst;
-        if (side) {
-          if (!backward && delivered.insert({carried.id, dst, mv.first_row, mv.rows}).second)
-            fresh.insert({consumer_device, mv.first_row});
-          if (!fresh.count({consumer_device, mv.first_row})) continue;
-        }
-        const Slice& producer = backward ? to : from;
-        const Slice& consumer = backward ? from : to;
-        const int phase = backward ? kBackwardPhase : kForwardPhase;
-        auto index = [&](const Slice& sl) { return backward ? bwd_index[&sl] : fwd_index[&sl]; };
-        Instr in;
-        in.metaop = carried.id;
-        in.first_layer = layer;
-        in.last_layer = layer + 1;
-        in.first_row = mv.first_row;
-        in.last_row = mv.first_row + mv.rows;
-        in.bytes = static_cast<std::int64_t>(mv.rows * per_row);
-        in.tensor = out.tensors++;
-        in.planned_s = consumer.start_s;
-        in.for_metaop = consumer.metaop;
-        in.for_first_layer = consumer.first_layer;
-        in.for_backward = backward;
-        if (src == dst) {
-          in.kind = InstrKind::kCopy;
-          in.peer = src;
-          emit(dst, {phase, index(consumer), kInputs, in.tensor}, in);
-        } else {
-          in.kind = InstrKind::kSend;
-          in.peer = dst;
-          emit(src, {phase, index(producer), kOutputs, in.tensor}, in);
-          in.kind = InstrKind::kRecv;
-          in.peer = src;
-          emit(dst, {phase, index(consumer), kInputs, in.tensor}, in);
-        }
+    for (const DataMove& dm : data_moves(batch, from, to, side ? carried.id : -1, delivered)) {
+      // Forward: from -> to. Backward: the gradient goes to -> from.
+      const bool backward = dm.backward;
+      const int src = dm.move.src, dst = dm.move.dst;
+      const RowMove& mv = dm.move;
+      const Slice& producer = backward ? to : from;
+      const Slice& consumer = backward ? from : to;
+      const int phase = backward ? kBackwardPhase : kForwardPhase;
+      auto index = [&](const Slice& sl) { return backward ? bwd_index[&sl] : fwd_index[&sl]; };
+      Instr in;
+      in.metaop = carried.id;
+      in.first_layer = layer;
+      in.last_layer = layer + 1;
+      in.first_row = mv.first_row;
+      in.last_row = mv.first_row + mv.rows;
+      in.bytes = static_cast<std::int64_t>(mv.rows * per_row);
+      in.tensor = out.tensors++;
+      in.planned_s = consumer.start_s;
+      in.for_metaop = consumer.metaop;
+      in.for_first_layer = consumer.first_layer;
+      in.for_backward = backward;
+      if (src == dst) {
+        in.kind = InstrKind::kCopy;
+        in.peer = src;
+        emit(dst, {phase, index(consumer), kInputs, in.tensor}, in);
+      } else {
+        in.kind = InstrKind::kSend;
+        in.peer = dst;
+        emit(src, {phase, index(producer), kOutputs, in.tensor}, in);
+        in.kind = InstrKind::kRecv;
+        in.peer = src;
+        emit(dst, {phase, index(consumer), kInputs, in.tensor}, in);
       }
+    }
   };
   for (const MetaOp& m : mg.metaops) {
     const auto& own = of_meta[static_cast<size_t>(m.id)];
@@ -240,13 +229,11 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
     for (int l = sl->first_layer; l < sl->last_layer; ++l) {
       const Operator& op = g.op(m.ops[static_cast<size_t>(l)]);
       if (op.weights.empty()) continue;
-      const auto layout = plan.tp.find(op.weight_set);
-      const int t = tp_splittable(op) && layout != plan.tp.end() ? layout->second : 1;
-      const int per_rank = t / sl->tp;
+      const int t = weight_tp(plan, op);
       for (size_t k = 0; k < sl->devices.size(); ++k) {
         const int d = sl->devices[k];
-        const int r = static_cast<int>(k) % sl->tp;
-        for (int j = r * per_rank; j < (r + 1) * per_rank; ++j) {
+        const auto [first, last] = held_shards(*sl, static_cast<int>(k), t);
+        for (int j = first; j < last; ++j) {
           const Shard shard{op.weights, j};
           params_of[shard] = op.cost.params / t;
           group_of[shard].insert(d);
