@@ -62,11 +62,21 @@ int run_command(const RunCommand& c) {
   if (distributed) {
     scaled = on_devices(scaled, c.devices);
     LoweredPlan rp = lowered_plan(ScenarioModel(scaled), c.system, c.plan_file);
-    for (const auto& [component, tp] : rp.plan.tp)  // issue 20, item 5: sharded layers in the engine
-      if (tp > 1)
-        throw InputError(c.scenario_file + ": the plan runs '" + component + "' tensor-parallel (tp " + std::to_string(tp) +
-                         "), which spindle-run does not execute yet; allowed: --set planner.max_tp=1 (data parallelism only)");
     plan_name = c.plan_file.empty() ? rp.plan.system : c.plan_file;
+    // Tensor parallelism in the plan: the layout, and how many slices run on TP groups.
+    std::string layout;
+    for (const auto& [component, tp] : rp.plan.tp)
+      if (tp > 1) layout += (layout.empty() ? "" : " ") + component + "=" + std::to_string(tp);
+    if (!layout.empty()) {
+      int groups = 0, slices = 0;
+      for (const Wave& w : rp.plan.waves)
+        for (const Slice& sl : w.slices) {
+          ++slices;
+          groups += sl.tp > 1;
+        }
+      plan_name += " (tensor parallel " + layout + "; " + std::to_string(groups) + " of " + std::to_string(slices) +
+                   " slices on TP groups)";
+    }
     executor = std::make_unique<ThreadLauncher>(scaled, rp.programs, c.backend, opt);
     if (!c.save_plan.empty())
       write_file_atomically(c.save_plan, plan_json(rp.plan, scaled, executor->metagraph()));
@@ -131,14 +141,14 @@ int run_command(const RunCommand& c) {
       std::cout << line;
     }
     if (executor) {  // what each device did in the last iteration, counted by the executor
-      std::cout << "\nlast iteration  fwd row-ops bwd row-ops  sent MB   received MB   gathered MB\n";
+      std::cout << "\nlast iteration  fwd row-ops bwd row-ops  sent MB   received MB   gathered MB  TP all-reduced MB\n";
       for (int d = 0; d < executor->devices(); ++d) {
         const DeviceCounters& dc = executor->rank(d).counters();
-        char line[160];
-        std::snprintf(line, sizeof line, "device %-8d %11lld %11lld %8.3f %13.3f %13.3f\n", d,
+        char line[192];
+        std::snprintf(line, sizeof line, "device %-8d %11lld %11lld %8.3f %13.3f %13.3f %18.3f\n", d,
                       static_cast<long long>(dc.forward_rows), static_cast<long long>(dc.backward_rows),
                       static_cast<double>(dc.sent_bytes) / 1e6, static_cast<double>(dc.recv_bytes) / 1e6,
-                      static_cast<double>(dc.gathered_bytes) / 1e6);
+                      static_cast<double>(dc.gathered_bytes) / 1e6, static_cast<double>(dc.tp_reduce_bytes) / 1e6);
         std::cout << line;
       }
     }

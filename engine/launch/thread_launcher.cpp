@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "engine/comm/thread_comm.h"
+#include "engine/model/tp_shards.h"
 #include "planner/graph/graph_builder.h"
 #include "traces/errors.h"
 
@@ -34,8 +35,8 @@ std::int64_t ThreadLauncher::parameters() const {
   std::set<std::string> seen;
   std::int64_t n = 0;
   for (const auto& r : ranks_)
-    for (const auto& [name, p] : r->weights().params())
-      if (seen.insert(name).second) n += p.value.numel();
+    for (const auto& [name, p] : r->weights().params())  // TP shards add up; replicated copies count once
+      if (!parse_sharded(name).extra_copy() && seen.insert(name).second) n += p.value.numel();
   return n;
 }
 

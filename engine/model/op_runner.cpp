@@ -1,9 +1,48 @@
 // Operator-level forward and backward (see op_runner.h).
 #include "engine/model/op_runner.h"
 
+#include "engine/model/tp_shards.h"
 #include "traces/errors.h"
 
 namespace spindle::engine {
+
+namespace {
+
+// A rank holding several shards of a layer computes the replicated tensors' gradients once, with
+// the first shard's copies; each held copy must get them (each syncs with its own shard's
+// group). Those gradients are swapped for zeros around the backward, then added into every copy.
+class ReplicaGrads {
+ public:
+  ReplicaGrads(Backend& be, WeightStore& ws, const LayerShards& ls) : be_(be), ws_(ws), ls_(ls) {
+    if (ls.groups.size() < 2) return;
+    const std::string prefix = ls.replicated() + "/";
+    auto& params = ws.params();
+    for (auto it = params.lower_bound(prefix); it != params.end() && it->first.starts_with(prefix); ++it) {
+      const std::string tensor = it->first.substr(prefix.size());
+      if (tp_split(tensor) != TpSplit::kReplicated) continue;
+      saved_.emplace_back(tensor, it->second.grad);
+      it->second.grad = be.alloc(it->second.grad.shape());
+    }
+  }
+  void spread() {
+    for (auto& [tensor, saved] : saved_) {
+      Param& first = ws_.at(ls_.replicated() + "/" + tensor);
+      const Tensor contribution = first.grad;
+      first.grad = saved;
+      for (const std::string& g : ls_.groups) add_into(be_, contribution, ws_.grad(g + "/" + tensor));
+    }
+    saved_.clear();
+  }
+
+ private:
+  Backend& be_;
+  WeightStore& ws_;
+  const LayerShards& ls_;
+  std::vector<std::pair<std::string, Tensor>> saved_;
+};
+
+}  // namespace
+
 namespace {
 
 bool is_embedding(const Operator& op) { return op.kind == OpKind::kPatchEmbed || op.kind == OpKind::kTokenEmbed; }
@@ -73,7 +112,8 @@ TaskBatch batch_rows(const TaskBatch& b, std::int64_t first, std::int64_t last) 
 }
 
 Tensor OpRunner::forward(const Operator& op, const RowBlock& rows, const TaskBatch& data, const Tensor& in,
-                         const Tensor& mem, OpState& st) {
+                         const Tensor& mem, OpState& st, const LayerShards* shards) {
+  const LayerShards ls = shards ? *shards : LayerShards::whole(op.weights);
   st.in = in;
   st.mem = mem;
   Tensor loss;
@@ -99,11 +139,11 @@ Tensor OpRunner::forward(const Operator& op, const RowBlock& rows, const TaskBat
     case OpKind::kEncoderLayer:
     case OpKind::kDecoderLayer: {
       const BlockSpec spec{op.heads, op.causal, op.mlp, !mem.empty()};
-      out = block_forward(be_, ws_, op.weights, spec, in, mem, st.block);
+      out = block_forward(be_, ws_, ls, spec, in, mem, st.block);
       break;
     }
     case OpKind::kCrossAttention:
-      out = resampler_forward(be_, ws_, op.weights, op.heads, in, st.resampler);
+      out = resampler_forward(be_, ws_, ls, op.heads, in, st.resampler);
       break;
     case OpKind::kProjectionHead:
       out = projection_head_forward(be_, ws_, op.weights, op.out_seq, in, st.head);
@@ -144,7 +184,9 @@ Tensor OpRunner::forward(const Operator& op, const RowBlock& rows, const TaskBat
 }
 
 void OpRunner::backward(const Operator& op, const RowBlock& rows, OpState& st, const Tensor& dout, Tensor& din,
-                        Tensor& dmem) {
+                        Tensor& dmem, const LayerShards* shards) {
+  const LayerShards ls = shards ? *shards : LayerShards::whole(op.weights);
+  ReplicaGrads replicas(be_, ws_, ls);
   switch (op.kind) {
     case OpKind::kPatchEmbed:
       be_.patch_embed_backward(st.aux, dout, ws_.grad(op.weights + "/w"), ws_.grad(op.weights + "/b"),
@@ -156,11 +198,13 @@ void OpRunner::backward(const Operator& op, const RowBlock& rows, OpState& st, c
     case OpKind::kEncoderLayer:
     case OpKind::kDecoderLayer: {
       const BlockSpec spec{op.heads, op.causal, op.mlp, !st.mem.empty()};
-      block_backward(be_, ws_, op.weights, spec, st.block, dout, din, dmem);
+      block_backward(be_, ws_, ls, spec, st.block, dout, din, dmem);
+      replicas.spread();
       break;
     }
     case OpKind::kCrossAttention:
-      resampler_backward(be_, ws_, op.weights, op.heads, st.resampler, dout, din);
+      resampler_backward(be_, ws_, ls, op.heads, st.resampler, dout, din);
+      replicas.spread();
       break;
     case OpKind::kProjectionHead:
       projection_head_backward(be_, ws_, op.weights, st.head, dout, din);

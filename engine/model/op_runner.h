@@ -57,11 +57,14 @@ class OpRunner {
   // `in`: the concatenated data input of the block's rows, except for a contrastive loss: both
   // embeddings of all B rows, [B, 2, D]; `mem`: the concatenated memory; `data`: the block's
   // raw inputs and labels. Returns the output (empty for a loss: its share is in st.loss).
+  // `shards`: how a rank runs a layer that tensor parallelism splits (null: the whole layer).
   Tensor forward(const Operator& op, const RowBlock& rows, const TaskBatch& data, const Tensor& in, const Tensor& mem,
-                 OpState& st);
+                 OpState& st, const LayerShards* shards = nullptr);
   // Adds into din (shaped as `in`), dmem (when the operator reads memory) and the weight
-  // gradients; `dout` is the gradient of the output (unused by losses, whose dloss is 1).
-  void backward(const Operator& op, const RowBlock& rows, OpState& st, const Tensor& dout, Tensor& din, Tensor& dmem);
+  // gradients; `dout` is the gradient of the output (unused by losses, whose dloss is 1). A
+  // rank holding several shards adds the replicated tensors' gradients into each one's copy.
+  void backward(const Operator& op, const RowBlock& rows, OpState& st, const Tensor& dout, Tensor& din, Tensor& dmem,
+                const LayerShards* shards = nullptr);
 
  private:
   Backend& be_;

@@ -23,7 +23,9 @@ class WeightStore {
  public:
   // Initialisation depends only on (seed, weight name), per weight_shapes.h: N(0, 0.02) for
   // matrices, tables and positions (output projections smaller), gains 1, biases 0.
-  // With `only`, just those weight groups (a device's share of the model).
+  // With `only`, just those weight groups (a device's share of the model); a TP shard's group
+  // ("llm/layer3@1of4", tp_shards.h) holds that shard of each tensor, its values those of the
+  // unsharded tensor's initialisation.
   WeightStore(const Scenario& s, const Graph& g, Backend& backend, std::uint64_t seed,
               const std::set<std::string>* only = nullptr);
 

@@ -10,11 +10,14 @@
 #include <functional>
 #include <mutex>
 #include <set>
+#include <tuple>
 #include <thread>
 
 #include "engine/backend_registry.h"
 #include "engine/model/op_runner.h"
 #include "engine/model/synthetic_data.h"
+#include "engine/model/tp_shards.h"
+#include "planner/cost/tensor_parallel.h"
 #include "traces/errors.h"
 
 namespace spindle::engine {
@@ -28,6 +31,23 @@ void copy_flat(Backend& be, const Tensor& src, Tensor& dst, bool accumulate) {
   if (src.numel() == 0) return;
   Tensor d = dst.reshaped({1, 1, dst.numel()});
   be.copy_tokens(src.reshaped({1, 1, src.numel()}), 0, d, 0, 1, accumulate);
+}
+
+// How device `device` runs the layers of compute instruction `in` that tensor parallelism
+// splits: its place r in the instruction's TP group of e devices (none: e = 1) gives the shards
+// [r t / e, (r + 1) t / e) of the weights' degree-t layout (lowering.h); whole layers otherwise.
+LayerShards rank_shards(const Instr& in, const Operator& op, int device) {
+  if (in.layout_tp <= 1 || !tp_splittable(op)) return LayerShards::whole(op.weights);
+  const auto e = static_cast<int>(std::max<size_t>(1, in.group.size()));
+  const auto r = in.group.size() == 0
+                     ? 0
+                     : static_cast<int>(std::find(in.group.begin(), in.group.end(), device) - in.group.begin());
+  if (r >= e) throw InternalError("device " + std::to_string(device) + " runs a TP slice of a group without it");
+  LayerShards ls;
+  ls.of = in.layout_tp;
+  for (int j = r * ls.of / e; j < (r + 1) * ls.of / e; ++j) ls.groups.push_back(tp_shard_group(op.weights, j, ls.of));
+  ls.adds_bias = r == 0;
+  return ls;
 }
 
 // A weight tensor's place in a bucket's flattened gradients.
@@ -84,6 +104,9 @@ struct RankRunner::State {
   std::vector<ExecutedInstr> timeline;
   std::map<int, std::pair<double, double>> sync_span;  // bucket -> its collective on the sync thread
   GradientSnapshot snapshot;
+  std::vector<std::int64_t> tp_reduced;  // bf16 bytes of the TP all-reduces the last compute ran, not yet matched
+  std::map<std::pair<Key, int>, Tensor> shipped;  // (gradient buffer, peer) -> what was sent to the peer, by row
+  std::map<Key, std::pair<Group, double>> tp_made;  // layer outputs this device computed in a TP slice: (group, slice start)
 };
 
 
@@ -169,6 +192,7 @@ class Interpreter {
   void interpret(double t0_s) {
     for (size_t i = 0; i < p_.instrs.size(); ++i) {
       const Instr& in = p_.instrs[i];
+      if (in.kind != InstrKind::kTpReduce && !d_.tp_reduced.empty()) unmatched_tp_reduce();
       const double t = wall_clock_s();
       switch (in.kind) {
         case InstrKind::kForward: forward(in); break;
@@ -181,10 +205,44 @@ class Interpreter {
         case InstrKind::kSyncWait: sync_.wait(in.collective); break;
         case InstrKind::kStep: optimizer_step(); break;
         case InstrKind::kParamGather: param_gather(in); break;
-        case InstrKind::kTpReduce: throw InternalError("tensor-parallel slices reached the engine (refused at launch)");
+        case InstrKind::kTpReduce: tp_reduce(in); break;
       }
       d_.timeline.push_back({static_cast<int>(i), t - t0_s, wall_clock_s() - t0_s});
     }
+    if (!d_.tp_reduced.empty()) unmatched_tp_reduce();
+  }
+
+  // The layer a compute instruction ran did its TP all-reduces inside (after each row-parallel
+  // linear, for each column-parallel input's gradient); the program's tp-all-reduce
+  // instructions that follow it account for them: each must match one by size (the program
+  // counts bf16 bytes), and none may be left over.
+  void tp_reduce(const Instr& in) {
+    auto it = std::find(d_.tp_reduced.begin(), d_.tp_reduced.end(), in.bytes);
+    if (it == d_.tp_reduced.end())
+      throw InternalError("device " + std::to_string(d_.id) + ": the program's tp-all-reduce of " +
+                          std::to_string(in.bytes) + " B (MetaOp " + std::to_string(in.metaop) + ", layer " +
+                          std::to_string(in.first_layer) + ") matches none its layer ran");
+    d_.tp_reduced.erase(it);
+    ++d_.counters.tp_reduces;
+  }
+  [[noreturn]] void unmatched_tp_reduce() {
+    throw InternalError("device " + std::to_string(d_.id) + ": a layer ran a TP all-reduce of " +
+                        std::to_string(d_.tp_reduced.front()) + " B that its program does not have");
+  }
+
+  // How this device runs layer `op` of compute `in`, with its TP all-reduces on the
+  // instruction's group (recorded for tp_reduce).
+  LayerShards shards_for(const Instr& in, const Operator& op) {
+    LayerShards ls = rank_shards(in, op, d_.id);
+    if (in.group.size() > 1 && ls.of > 1) {
+      std::vector<int> members(in.group.begin(), in.group.end());
+      ls.all_reduce = [this, members](Tensor& t) {
+        d_.comm->all_reduce(members, t);
+        d_.tp_reduced.push_back(t.numel() * 2);
+        d_.counters.tp_reduce_bytes += t.numel() * 4;
+      };
+    }
+    return ls;
   }
 
   const Operator& op_at(const Key& k) const {
@@ -234,12 +292,14 @@ class Interpreter {
           op.kind == OpKind::kPatchEmbed || op.kind == OpKind::kTokenEmbed || op.kind == OpKind::kLmHead;
       const TaskBatch data = reads_data ? batch_rows(task_batch(op.task), rows.first, rows.last) : TaskBatch{};
       OpState& st = d_.ctx[id];
-      const Tensor out = runner_.forward(op, rows, data, x, mem, st);
+      const LayerShards ls = shards_for(in, op);
+      const Tensor out = runner_.forward(op, rows, data, x, mem, st, &ls);
       if (out.empty()) {
         d_.loss[static_cast<size_t>(op.task)] += st.loss;
         d_.counters.forward_rows += rows.rows();
         continue;
       }
+      if (in.group.size() > 1) d_.tp_made[op_key_[static_cast<size_t>(id)]] = {in.group, in.planned_s};
       Tensor dst = act(op_key_[static_cast<size_t>(id)]).rows_view(rows.first, rows.last);
       if (dst.shape() != out.shape())
         throw InternalError(op.name + ": output " + dims_str(out.shape()) + " does not fit its rows " +
@@ -249,15 +309,26 @@ class Interpreter {
     }
   }
 
+  // Whether this device keeps the gradient it computes for the output of operator `src` when
+  // running compute `in`: always, except on TP ranks other than 0 for outputs computed outside
+  // this slice (the gradient leaves the slice from rank 0, placement.h row_moves; a copy left in
+  // this device's buffer would add to gradients it receives or sends for other slices).
+  bool keeps(const Instr& in, int src) const {
+    if (in.group.size() < 2 || *in.group.begin() == d_.id) return true;
+    auto it = d_.tp_made.find(op_key_[static_cast<size_t>(src)]);
+    return it != d_.tp_made.end() && it->second.first == in.group && it->second.second == in.planned_s;
+  }
   // The gradient `ids`' concatenated input adds into: the one source's rows, or a buffer.
-  Tensor grads_for(const std::vector<int>& ids, const Tensor& like, const RowBlock& rows) {
+  Tensor grads_for(const Instr& in, const std::vector<int>& ids, const Tensor& like, const RowBlock& rows) {
     if (ids.empty()) return Tensor();
-    if (ids.size() == 1) return views(ids, true, rows.first, rows.last)[0];
+    if (ids.size() == 1 && keeps(in, ids[0])) return views(ids, true, rows.first, rows.last)[0];
     return be_.alloc(like.shape());
   }
-  void hand_back(const std::vector<int>& ids, const Tensor& d, const RowBlock& rows) {
-    if (ids.size() < 2) return;
+  void hand_back(const Instr& in, const std::vector<int>& ids, const Tensor& d, const RowBlock& rows) {
+    if (ids.size() < 2 && (ids.empty() || keeps(in, ids[0]))) return;  // already in place (or none)
     std::vector<Tensor> parts = views(ids, true, rows.first, rows.last);
+    for (size_t i = 0; i < ids.size(); ++i)
+      if (!keeps(in, ids[i])) parts[i] = be_.alloc(parts[i].shape());  // computed, not kept
     split_tokens(be_, d, parts, true);
   }
 
@@ -277,11 +348,12 @@ class Interpreter {
         runner_.backward(op, rows, st, dout, din, none);
         d_.contrastive_din[in.metaop] = din;
       } else {
-        Tensor din = grads_for(io.sources, st.in, rows);
-        Tensor dmem = grads_for(io.memory, st.mem, rows);
-        runner_.backward(op, rows, st, dout, din, dmem);
-        hand_back(io.sources, din, rows);
-        hand_back(io.memory, dmem, rows);
+        Tensor din = grads_for(in, io.sources, st.in, rows);
+        Tensor dmem = grads_for(in, io.memory, st.mem, rows);
+        const LayerShards ls = shards_for(in, op);
+        runner_.backward(op, rows, st, dout, din, dmem, &ls);
+        hand_back(in, io.sources, din, rows);
+        hand_back(in, io.memory, dmem, rows);
       }
       d_.counters.backward_rows += rows.rows();
     }
@@ -293,10 +365,25 @@ class Interpreter {
   }
 
   void send(const Instr& in) {
-    Tensor v = transfer_view(in);
-    d_.comm->send(in.peer, in.tensor, v);
-    // A gradient leaves with its rows: later contributions to them go in a later send.
-    if (in.for_backward) be_.zero(v);
+    const Tensor v = transfer_view(in);
+    if (!in.for_backward) {
+      d_.comm->send(in.peer, in.tensor, v);
+    } else {
+      // A gradient's rows may go to several devices (every rank of a TP group) and stay here
+      // too, and later contributions to them go in a later send: each peer gets what it has
+      // not had yet, element by element (the rows minus what was sent to it before).
+      const Key k{in.metaop, in.first_layer};
+      auto it = d_.shipped.find({k, in.peer});
+      if (it == d_.shipped.end()) it = d_.shipped.emplace(std::make_pair(k, in.peer), be_.alloc(grad(k).shape())).first;
+      Tensor before = it->second.rows_view(in.first_row, in.last_row);
+      Tensor delta = be_.alloc(v.shape()), minus = be_.alloc(v.shape());
+      copy_flat(be_, v, delta, false);
+      copy_flat(be_, before, minus, false);
+      be_.scale(minus, -1.0f);
+      copy_flat(be_, minus, delta, true);
+      d_.comm->send(in.peer, in.tensor, delta);
+      copy_flat(be_, v, before, false);
+    }
     d_.counters.sent_bytes += v.numel() * 4;
     ++d_.counters.sends;
   }
@@ -436,6 +523,36 @@ class Interpreter {
     unflatten(b, all, 0, 0, b.total, true);
   }
 
+  // The gradients by unsharded weight names: a TP shard's elements at their places in the whole
+  // tensor (valid where the shard, or its ZeRO-1 part, is); replicated tensors by shard 0's copy.
+  void snapshot() {
+    for (auto& [name, p] : d_.ws->params()) {
+      const ShardedName sn = parse_sharded(name);
+      if (sn.extra_copy()) continue;
+      std::vector<float> local(static_cast<size_t>(p.grad.numel()));
+      be_.download(p.grad, local);
+      const std::string whole = sn.unsharded();
+      auto& valid = d_.snapshot.valid[whole];
+      std::vector<float>& v = d_.snapshot.grad[whole];
+      const TpSplit split = tp_split(sn.tensor);
+      if (sn.of == 1 || split == TpSplit::kReplicated) {
+        v = std::move(local);
+        valid = owned(name, p);
+        continue;
+      }
+      Dims full = p.grad.shape();
+      full[split == TpSplit::kRows ? 0 : 1] *= sn.of;
+      v.resize(static_cast<size_t>(p.grad.numel() * sn.of));
+      std::int64_t at = 0;  // the ranges come in the shard's own element order
+      for (auto [a, e] : unsharded_ranges(full, split, sn.shard, sn.of, 0, p.grad.numel())) {
+        std::copy(local.begin() + at, local.begin() + at + (e - a), v.begin() + a);
+        at += e - a;
+      }
+      for (auto [f, l] : owned(name, p))
+        for (auto r : unsharded_ranges(full, split, sn.shard, sn.of, f, l)) valid.push_back(r);
+    }
+  }
+
   // The element ranges of weight `name` this device holds reduced: its shard under ZeRO-1.
   std::vector<std::pair<std::int64_t, std::int64_t>> owned(const std::string& name, const Param& p) const {
     auto it = d_.bucket_of.find(name);
@@ -458,7 +575,7 @@ class Interpreter {
       auto it = d_.bucket_of.find(name);
       const bool counted_elsewhere = it != d_.bucket_of.end() && !d_.buckets.at(it->second).zero1 &&
                                      d_.buckets.at(it->second).group.front() != d_.id;
-      if (counted_elsewhere) continue;
+      if (counted_elsewhere || parse_sharded(name).extra_copy()) continue;  // shard 0's copy counts
       for (auto [a, e] : owned(name, p)) sq += be_.sum_squares(p.grad.flat_view(a, e - a));
     }
     Tensor norm = be_.alloc({1});
@@ -470,13 +587,7 @@ class Interpreter {
     float total = 0;
     be_.download(norm, std::span<float>(&total, 1));
     d_.grad_norm = std::sqrt(static_cast<double>(total));
-    if (keep_)
-      for (auto& [name, p] : d_.ws->params()) {
-        std::vector<float>& v = d_.snapshot.grad[name];
-        v.resize(static_cast<size_t>(p.grad.numel()));
-        be_.download(p.grad, v);
-        d_.snapshot.valid[name] = owned(name, p);
-      }
+    if (keep_) snapshot();
     if (opt_.clip_norm > 0 && d_.grad_norm > opt_.clip_norm) {
       const float f = static_cast<float>(opt_.clip_norm / d_.grad_norm);
       for (auto& [name, p] : d_.ws->params()) be_.scale(p.grad, f);
@@ -520,7 +631,8 @@ RankRunner::RankRunner(const Scenario& s, const Graph& g, const MetaGraph& mg, c
     const MetaOp& m = mg.metaops[static_cast<size_t>(in.metaop)];
     for (int l = in.first_layer; l < in.last_layer; ++l) {
       const Operator& op = g.op(m.ops[static_cast<size_t>(l)]);
-      if (!op.weights.empty()) groups.insert(op.weights);
+      if (op.weights.empty()) continue;
+      for (const std::string& group : rank_shards(in, op, program.device).groups) groups.insert(group);
     }
   }
   st_ = std::make_unique<State>(s, g, mg, program, world, options);
@@ -544,6 +656,9 @@ void RankRunner::run(std::int64_t step, const std::vector<std::int64_t>& positio
   d.act.clear();
   d.grad.clear();
   d.ctx.clear();
+  d.shipped.clear();
+  d.tp_made.clear();
+  d.tp_reduced.clear();
   d.batches.clear();
   d.contrastive_din.clear();
   d.loss.assign(d.s.tasks.size(), 0.0);

@@ -11,6 +11,11 @@
 // rank's sync thread, which runs it while the rank goes on with its backward; the sync-wait
 // waits for it.
 //
+// Tensor parallelism: a TP slice's compute runs its layers on the weight shards the rank holds
+// (model/tp_shards.h; weight groups "llm/layer3@1of4"), all-reducing partial sums over the
+// instruction's TP group inside the layer; the program's tp-all-reduce instructions after it
+// are matched against those by size. Weight sync runs per shard, as the buckets name them.
+//
 // Gradient clipping: each rank sums the squares of the gradients it owns (its local weights, a
 // bucket's weights on the group's first member, its ZeRO-1 shard); one all-reduce over all
 // ranks gives every rank the same global norm. A launcher (engine/launch/) starts the ranks
@@ -40,6 +45,8 @@ struct DeviceCounters {
   std::int64_t sends = 0, recvs = 0;
   std::int64_t recv_bytes = 0;
   std::int64_t gathered_bytes = 0;  // fp32 bytes of contrastive gathers contributed (padding excluded)
+  std::int64_t tp_reduces = 0;       // TP all-reduces run (each matched to its program instruction)
+  std::int64_t tp_reduce_bytes = 0;  // their fp32 bytes
 };
 
 // One instruction as it ran: wall seconds from the iteration's start.
@@ -48,8 +55,9 @@ struct ExecutedInstr {
   double start_s = 0, end_s = 0;
 };
 
-// A device's gradients after sync, before clipping: every held weight, and the element
-// ranges of each that this device holds reduced (all of it, or its ZeRO-1 shard).
+// A device's gradients after sync, before clipping: every held weight by its unsharded name
+// (a TP shard's elements at their places in the whole tensor), and the element ranges of each
+// that this device holds reduced (all of it, its TP shard, or the ZeRO-1 part of either).
 struct GradientSnapshot {
   std::map<std::string, std::vector<float>> grad;
   std::map<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>> valid;

@@ -11,6 +11,11 @@ bool tp_splittable(const Operator& op) {
   return op.kind == OpKind::kEncoderLayer || op.kind == OpKind::kDecoderLayer || op.kind == OpKind::kCrossAttention;
 }
 
+std::string tp_shard_group(const std::string& weights, int shard, int of) {
+  if (of <= 1) return weights;
+  return weights + "@" + std::to_string(shard) + "of" + std::to_string(of);
+}
+
 std::string tp_unfit(const Operator& op, int tp) {
   if (tp == 1) return "";
   if (!tp_splittable(op)) return std::string(op_kind_name(op.kind)) + " does not split";

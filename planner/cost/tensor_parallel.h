@@ -21,6 +21,10 @@ inline constexpr int kTpDegrees[] = {1, 2, 4, 8};
 // embeddings, projection and LM heads and losses stay whole on each device (tp = 1).
 bool tp_splittable(const Operator& op);
 
+// The weight group of shard `shard` of a degree-`of` layout of `weights` ("llm/layer3@1of4"),
+// as weight sync and the engine name it; `weights` itself when of = 1.
+std::string tp_shard_group(const std::string& weights, int shard, int of);
+
 // "" when `op` can run on a TP group of `tp` GPUs; otherwise why not (heads or ffn not
 // divisible), for error messages.
 std::string tp_unfit(const Operator& op, int tp);

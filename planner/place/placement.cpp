@@ -565,23 +565,25 @@ std::vector<RowMove> row_moves(int batch, const Slice& a, const Slice& b, bool b
     const Slice& to = backward ? a : b;
     const Slice& from = backward ? b : a;
     const int to_group = backward ? o.from : o.to, from_group = backward ? o.to : o.from;
-    for (int r = 0; r < to.tp; ++r)
-      out.push_back(RowMove{static_cast<int>(i), from.devices[static_cast<size_t>(from_group * from.tp + r % from.tp)],
+    for (int r = 0; r < to.tp; ++r) {
+      const int from_rank = backward ? 0 : r % from.tp;  // gradients leave a TP group from its rank 0
+      out.push_back(RowMove{static_cast<int>(i), from.devices[static_cast<size_t>(from_group * from.tp + from_rank)],
                             to.devices[static_cast<size_t>(to_group * to.tp + r)], o.first_row, o.rows});
+    }
   }
   return out;
 }
 
 std::vector<DataMove> data_moves(int batch, const Slice& a, const Slice& b, int side_of, DeliveredRows& delivered) {
   std::vector<DataMove> out;
-  std::set<std::pair<int, int>> fresh;  // side input: (consumer device, first row) delivered by this call
   for (bool backward : {false, true})
     for (const RowMove& mv : row_moves(batch, a, b, backward)) {
-      if (side_of >= 0) {
-        const std::pair<int, int> key{backward ? mv.src : mv.dst, mv.first_row};
-        if (!backward && delivered.insert({side_of, mv.dst, mv.first_row, mv.rows}).second) fresh.insert(key);
-        if (!fresh.count(key)) continue;
-      }
+      // A side input's rows reach a device once; their gradient leaves a device once for each
+      // device it goes to, from the first reader there that sends it (a TP rank 0 or a whole
+      // slice: the last to run backward there, so every later reader's contribution is in).
+      if (side_of >= 0 &&
+          !delivered.insert({side_of, backward ? mv.src : mv.dst, backward ? mv.dst : -1, mv.first_row, mv.rows}).second)
+        continue;
       out.push_back(DataMove{mv, backward});
     }
   return out;

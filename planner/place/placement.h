@@ -66,8 +66,9 @@ std::vector<RowOverlap> row_overlaps(int batch, const Slice& a, const Slice& b);
 // The copies that move rows from slice `a` to slice `b`: forward, every device of b's group
 // receives the group's rows, from the device of a's group with the same TP rank (modulo a's tp;
 // activations are whole on every rank of a TP group); backward, their gradients go to every
-// device of a's group, from b's device of the same rank modulo b's tp. One copy per overlap
-// when neither slice uses TP.
+// device of a's group from rank 0 of b's group (every rank computes them whole; the others'
+// copies stay where they are, so that no gradient arrives twice). One copy per overlap when
+// neither slice uses TP.
 struct RowMove {
   int overlap = 0;  // index into row_overlaps(batch, a, b)
   int src = 0, dst = 0;  // devices
@@ -77,9 +78,10 @@ std::vector<RowMove> row_moves(int batch, const Slice& a, const Slice& b, bool b
 
 // The moves that carry data from `a` to `b`, forward then backward. A side input (the
 // cross-attention memory of MetaOp `side_of` >= 0; -1: none) reaches a device once for all its
-// later readers, whose gradients for it go back once: `delivered` records (producer, device,
-// first row, rows) across calls.
-using DeliveredRows = std::set<std::tuple<int, int, int, int>>;
+// later readers, whose gradients for it go back once, from the first reader there that sends
+// gradients (a whole slice or a TP rank 0): `delivered` records (producer, device, the device
+// its gradient goes to or -1 for a delivery, first row, rows) across calls.
+using DeliveredRows = std::set<std::tuple<int, int, int, int, int>>;
 struct DataMove {
   RowMove move;
   bool backward = false;

@@ -97,6 +97,7 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
         in.first_row = r0;
         in.last_row = r1;
         in.planned_s = sl->start_s;
+        in.layout_tp = weight_tp(plan, g.op(m.ops[static_cast<size_t>(sl->first_layer)]));
         in.kind = InstrKind::kForward;
         emit(sl->devices[static_cast<size_t>(k)], {kForwardPhase, fwd_index[sl], kCompute, 0}, in);
         in.kind = InstrKind::kBackward;
@@ -125,6 +126,7 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
           in.last_row = r1;
           in.planned_s = sl->start_s;
           in.group = members;
+          in.layout_tp = weight_tp(plan, op);
           for (int d : members) emit(d, {phase, idx, kCompute, pos * per_layer}, in);
           for (size_t j = 0; j < sizes.size(); ++j) {
             Instr red_in = in;
@@ -223,6 +225,7 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
   using Shard = std::pair<std::string, int>;  // (weights, shard of the layout's degree)
   std::map<Shard, std::set<int>> group_of;
   std::map<Shard, std::int64_t> params_of;
+  std::map<Shard, int> degree_of;  // the layout's degree t
   std::map<Shard, std::map<int, int>> last_bwd;  // shard -> device -> latest backward index
   for (const Slice* sl : order) {
     const MetaOp& m = mg.metaops[static_cast<size_t>(sl->metaop)];
@@ -236,6 +239,7 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
         for (int j = first; j < last; ++j) {
           const Shard shard{op.weights, j};
           params_of[shard] = op.cost.params / t;
+          degree_of[shard] = t;
           group_of[shard].insert(d);
           int& b = last_bwd[shard][d];
           b = std::max(b, bwd_index[sl]);
@@ -274,7 +278,7 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
       first = false;
     };
     for (const auto& [global, shard] : ready) {
-      b.weights.push_back(shard.first);
+      b.weights.push_back(tp_shard_group(shard.first, shard.second, degree_of[shard]));
       b.params += params_of[shard];
       b.global = std::max(b.global, global);
       const std::int64_t limit = first && policy.first_bucket_params > 0 ? policy.first_bucket_params : cap;
@@ -348,7 +352,14 @@ std::string program_text(const DeviceProgram& p, const Scenario& s, const MetaGr
     switch (in.kind) {
       case InstrKind::kForward:
       case InstrKind::kBackward:
-        line += what() + (in.group.size() == 0 ? "" : " tp " + group_text(in.group)) + "  planned " + fixed(in.planned_s * 1e3, 3) + " ms";
+        line += what() + (in.group.size() == 0 ? "" : " tp " + group_text(in.group));
+        if (in.layout_tp > 1) {  // the shards this rank holds
+          const auto e = static_cast<int>(std::max<size_t>(1, in.group.size()));
+          const auto r = static_cast<int>(std::find(in.group.begin(), in.group.end(), p.device) - in.group.begin()) % e;
+          line += " shards [" + std::to_string(r * in.layout_tp / e) + "," + std::to_string((r + 1) * in.layout_tp / e) +
+                  ") of " + std::to_string(in.layout_tp);
+        }
+        line += "  planned " + fixed(in.planned_s * 1e3, 3) + " ms";
         break;
       case InstrKind::kTpReduce:
         line += group_text(in.group) + " " + with_commas(in.bytes) + " B  " + (in.for_backward ? "backward of " : "") + what();

@@ -46,8 +46,12 @@ struct Instr {
   std::int64_t bytes = 0;
   int collective = -1;                  // gather / sync / tp all-reduce: the same id on every member
   Group group;                          // gather / sync / tp all-reduce members, ascending; compute: its TP group (empty: tp 1)
+  // Compute: the TP degree t of the layout its weights are sharded by (1: whole). Rank r of a
+  // TP group of e devices (r: its place in `group`) holds shards [r t / e, (r + 1) t / e).
+  int layout_tp = 1;
   bool zero1 = false;                   // sync: reduce-scatter + all-gather instead of all-reduce
   SharedList<std::string> weights;      // sync / param gather: the bucket's weight groups, ascending
+                                        // (a TP shard's as tp_shard_group names it: "llm/layer3@1of4")
   SharedList<std::pair<int, int>> rows_of;  // gather: each member's batch rows [first, last), group order
   double planned_s = 0;                 // planned start of the compute it belongs to
   // recv / copy: the compute that needs the data (its MetaOp, first layer, backward or not);

@@ -16,9 +16,11 @@ struct ResamplerCtx {
   Tensor queries;  // [B, Q, Dout], the learned queries repeated over the batch
 };
 
-Tensor resampler_forward(Backend& be, WeightStore& ws, const std::string& group, int heads, const Tensor& x,
+// Under tensor parallelism the attention splits by heads (attention_layer.h): 1 all-reduce
+// forward, 2 backward (the queries' and the input's gradients).
+Tensor resampler_forward(Backend& be, WeightStore& ws, const LayerShards& ls, int heads, const Tensor& x,
                          ResamplerCtx& ctx);
-void resampler_backward(Backend& be, WeightStore& ws, const std::string& group, int heads, const ResamplerCtx& ctx,
+void resampler_backward(Backend& be, WeightStore& ws, const LayerShards& ls, int heads, const ResamplerCtx& ctx,
                         const Tensor& dy, Tensor& dx);
 
 }  // namespace spindle::engine
