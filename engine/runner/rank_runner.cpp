@@ -106,7 +106,6 @@ struct RankRunner::State {
   GradientSnapshot snapshot;
   std::vector<std::int64_t> tp_reduced;  // bf16 bytes of the TP all-reduces the last compute ran, not yet matched
   std::map<std::pair<Key, int>, Tensor> shipped;  // (gradient buffer, peer) -> what was sent to the peer, by row
-  std::map<Key, std::pair<Group, double>> tp_made;  // layer outputs this device computed in a TP slice: (group, slice start)
 };
 
 
@@ -299,7 +298,6 @@ class Interpreter {
         d_.counters.forward_rows += rows.rows();
         continue;
       }
-      if (in.group.size() > 1) d_.tp_made[op_key_[static_cast<size_t>(id)]] = {in.group, in.planned_s};
       Tensor dst = act(op_key_[static_cast<size_t>(id)]).rows_view(rows.first, rows.last);
       if (dst.shape() != out.shape())
         throw InternalError(op.name + ": output " + dims_str(out.shape()) + " does not fit its rows " +
@@ -310,13 +308,12 @@ class Interpreter {
   }
 
   // Whether this device keeps the gradient it computes for the output of operator `src` when
-  // running compute `in`: always, except on TP ranks other than 0 for outputs computed outside
-  // this slice (the gradient leaves the slice from rank 0, placement.h row_moves; a copy left in
-  // this device's buffer would add to gradients it receives or sends for other slices).
+  // running compute `in`: unless another rank of its TP group sends that gradient (the program
+  // says which, lowering.h drops_grad_of; a copy left in this device's buffer would add to what
+  // it receives or sends for other slices).
   bool keeps(const Instr& in, int src) const {
-    if (in.group.size() < 2 || *in.group.begin() == d_.id) return true;
-    auto it = d_.tp_made.find(op_key_[static_cast<size_t>(src)]);
-    return it != d_.tp_made.end() && it->second.first == in.group && it->second.second == in.planned_s;
+    const int producer = op_key_[static_cast<size_t>(src)].first;
+    return !std::binary_search(in.drops_grad_of.begin(), in.drops_grad_of.end(), producer);
   }
   // The gradient `ids`' concatenated input adds into: the one source's rows, or a buffer.
   Tensor grads_for(const Instr& in, const std::vector<int>& ids, const Tensor& like, const RowBlock& rows) {
@@ -657,7 +654,6 @@ void RankRunner::run(std::int64_t step, const std::vector<std::int64_t>& positio
   d.grad.clear();
   d.ctx.clear();
   d.shipped.clear();
-  d.tp_made.clear();
   d.tp_reduced.clear();
   d.batches.clear();
   d.contrastive_din.clear();

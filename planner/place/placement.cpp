@@ -560,17 +560,45 @@ std::pair<int, int> device_rows(int batch, const Slice& sl, int k) { return slic
 std::vector<RowMove> row_moves(int batch, const Slice& a, const Slice& b, bool backward) {
   std::vector<RowMove> out;
   const std::vector<RowOverlap> overlaps = row_overlaps(batch, a, b);
+  // Backward, every rank of a TP group holds its rows' gradients whole. Where b continues a's
+  // MetaOp, b is the only reader of a's output: a device of b's group that needs rows keeps its
+  // own copy, the others get them from b's rank r modulo b's tp. Otherwise a device sums what
+  // it sends for several readers in one buffer, so one rank of each of b's groups sends to all
+  // of the group's destinations and the others send nothing: the first rank that needs some
+  // of the rows itself (a local copy), else rank 0.
+  const bool continues = a.metaop == b.metaop;
+  std::vector<int> sender;
+  if (backward && !continues)
+    for (int g = 0; g < b.dp(); ++g) {
+      std::set<int> dsts;
+      for (const RowOverlap& o : overlaps)
+        if (o.to == g)
+          for (int r = 0; r < a.tp; ++r) dsts.insert(a.devices[static_cast<size_t>(o.from * a.tp + r)]);
+      int pick = b.devices[static_cast<size_t>(g * b.tp)];
+      for (int r = b.tp - 1; r >= 0; --r)
+        if (dsts.count(b.devices[static_cast<size_t>(g * b.tp + r)])) pick = b.devices[static_cast<size_t>(g * b.tp + r)];
+      sender.push_back(pick);
+    }
   for (size_t i = 0; i < overlaps.size(); ++i) {
     const RowOverlap& o = overlaps[i];
     const Slice& to = backward ? a : b;
     const Slice& from = backward ? b : a;
     const int to_group = backward ? o.from : o.to, from_group = backward ? o.to : o.from;
     for (int r = 0; r < to.tp; ++r) {
-      const int from_rank = backward ? 0 : r % from.tp;  // gradients leave a TP group from its rank 0
-      out.push_back(RowMove{static_cast<int>(i), from.devices[static_cast<size_t>(from_group * from.tp + from_rank)],
-                            to.devices[static_cast<size_t>(to_group * to.tp + r)], o.first_row, o.rows});
+      const int dst = to.devices[static_cast<size_t>(to_group * to.tp + r)];
+      const auto first = from.devices.begin() + from_group * from.tp, last = first + from.tp;
+      int src = *(first + r % from.tp);
+      if (backward && continues) src = std::find(first, last, dst) != last ? dst : src;
+      else if (backward) src = sender[static_cast<size_t>(from_group)];
+      out.push_back(RowMove{static_cast<int>(i), src, dst, o.first_row, o.rows});
     }
   }
+  return out;
+}
+
+std::set<int> gradient_senders(int batch, const Slice& a, const Slice& b) {
+  std::set<int> out;
+  for (const RowMove& mv : row_moves(batch, a, b, true)) out.insert(mv.src);
   return out;
 }
 

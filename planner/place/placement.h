@@ -66,15 +66,19 @@ std::vector<RowOverlap> row_overlaps(int batch, const Slice& a, const Slice& b);
 // The copies that move rows from slice `a` to slice `b`: forward, every device of b's group
 // receives the group's rows, from the device of a's group with the same TP rank (modulo a's tp;
 // activations are whole on every rank of a TP group); backward, their gradients go to every
-// device of a's group from rank 0 of b's group (every rank computes them whole; the others'
-// copies stay where they are, so that no gradient arrives twice). One copy per overlap when
-// neither slice uses TP.
+// device of a's group: where b continues a's MetaOp (its only reader), from itself when it is
+// in b's group, else from b's device of the same rank modulo b's tp; otherwise from one rank
+// of b's group, the first that is itself such a device (a local copy), else rank 0. Every rank
+// of a TP group computes them whole; those that send none drop theirs (gradient_senders), so
+// that no gradient arrives twice. One copy per overlap when neither slice uses TP.
 struct RowMove {
   int overlap = 0;  // index into row_overlaps(batch, a, b)
   int src = 0, dst = 0;  // devices
   int first_row = 0, rows = 0;
 };
 std::vector<RowMove> row_moves(int batch, const Slice& a, const Slice& b, bool backward);
+// The devices of `b` whose gradients for `a`'s output leave (row_moves backward's sources).
+std::set<int> gradient_senders(int batch, const Slice& a, const Slice& b);
 
 // The moves that carry data from `a` to `b`, forward then backward. A side input (the
 // cross-attention memory of MetaOp `side_of` >= 0; -1: none) reaches a device once for all its

@@ -105,6 +105,24 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
       }
       continue;
     }
+    // The slices this one's input gradients go back to: the previous slice of its MetaOp (at its
+    // first layer), its data predecessors' last slices (the MetaOp's first slice only) and its
+    // side inputs (every layer); where a device of this slice does not send them, it drops them.
+    const auto& own = of_meta[static_cast<size_t>(sl->metaop)];
+    const auto at = std::find(own.begin(), own.end(), sl) - own.begin();
+    std::map<int, std::set<int>> dropped;  // device -> MetaOps whose gradient it drops at the first layer
+    std::map<int, std::set<int>> dropped_side;  // ... at every layer
+    auto drop = [&](const Slice& producer, int producer_metaop, std::map<int, std::set<int>>& into) {
+      const std::set<int> senders = gradient_senders(batch, producer, *sl);
+      for (int d : sl->devices)
+        if (!senders.count(d)) into[d].insert(producer_metaop);
+    };
+    if (at > 0) drop(*own[static_cast<size_t>(at - 1)], sl->metaop, dropped);
+    for (int p : m.preds) {
+      const bool side = is_side_input(g, mg, p, m.id);
+      if (!side && at > 0) continue;
+      drop(*of_meta[static_cast<size_t>(p)].back(), p, side ? dropped_side : dropped);
+    }
     for (int group = 0; group < sl->dp(); ++group) {
       auto [r0, r1] = slice_rows(batch, sl->dp(), group);
       const std::vector<int> members(sl->devices.begin() + group * sl->tp, sl->devices.begin() + (group + 1) * sl->tp);
@@ -127,7 +145,15 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
           in.planned_s = sl->start_s;
           in.group = members;
           in.layout_tp = weight_tp(plan, op);
-          for (int d : members) emit(d, {phase, idx, kCompute, pos * per_layer}, in);
+          for (int d : members) {
+            Instr mine = in;
+            if (backward) {
+              std::set<int> drops = dropped_side[d];
+              if (l == sl->first_layer) drops.insert(dropped[d].begin(), dropped[d].end());
+              mine.drops_grad_of = std::vector<int>(drops.begin(), drops.end());
+            }
+            emit(d, {phase, idx, kCompute, pos * per_layer}, mine);
+          }
           for (size_t j = 0; j < sizes.size(); ++j) {
             Instr red_in = in;
             red_in.kind = InstrKind::kTpReduce;

@@ -49,6 +49,9 @@ struct Instr {
   // Compute: the TP degree t of the layout its weights are sharded by (1: whole). Rank r of a
   // TP group of e devices (r: its place in `group`) holds shards [r t / e, (r + 1) t / e).
   int layout_tp = 1;
+  // TP backward compute: the MetaOps whose output gradient this rank computes but drops, as
+  // another rank of its group sends it (placement.h gradient_senders), ascending.
+  SharedList<int> drops_grad_of;
   bool zero1 = false;                   // sync: reduce-scatter + all-gather instead of all-reduce
   SharedList<std::string> weights;      // sync / param gather: the bucket's weight groups, ascending
                                         // (a TP shard's as tp_shard_group names it: "llm/layer3@1of4")

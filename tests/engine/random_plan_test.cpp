@@ -80,7 +80,7 @@ TEST_P(RandomTpPlans, MatchOneDevice) {
               what.c_str(), tp_slices, nested, a.worst_loss, a.worst_grad, a.worst_grad_name.c_str());
 }
 
-INSTANTIATE_TEST_SUITE_P(equivalence, RandomTpPlans, ::testing::Range(1, 13));
+INSTANTIATE_TEST_SUITE_P(equivalence, RandomTpPlans, ::testing::Range(1, 25));
 
 }  // namespace
 }  // namespace spindle::engine::test
