@@ -1,6 +1,10 @@
 // Text, JSON and Graphviz renderings of a scenario's graph and MetaGraph.
 #include "planner/report/graph_report.h"
 
+#include <algorithm>
+#include <map>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "planner/graph/metaop_json.h"
@@ -103,6 +107,39 @@ std::string summary_text(const Scenario& s, const Graph& g, const MetaGraph& mg)
   return out;
 }
 
+namespace {
+
+// Per task and MetaOp kind of a component ("llm/decoder_layer"), the (dp, tp) its slices run
+// with ("dp8 x tp4"; several, comma-separated, where its slices differ), in first-use order.
+nlohmann::ordered_json slice_configs(const Scenario& s, const MetaGraph& mg, const Plan& plan) {
+  using nlohmann::ordered_json;
+  std::map<std::string, std::map<std::string, std::vector<std::string>>> seen;
+  for (const Wave& w : plan.waves)
+    for (const Slice& sl : w.slices) {
+      const MetaOp& m = mg.metaops[static_cast<size_t>(sl.metaop)];
+      const std::string config = "dp" + std::to_string(sl.dp()) + " x tp" + std::to_string(sl.tp);
+      for (int t : m.tasks) {
+        auto& v = seen[s.tasks[static_cast<size_t>(t)].name][component_name(s, m) + "/" + op_kind_name(m.kind)];
+        if (std::find(v.begin(), v.end(), config) == v.end()) v.push_back(config);
+      }
+    }
+  ordered_json out = ordered_json::object();
+  for (const Task& t : s.tasks) {
+    auto it = seen.find(t.name);
+    if (it == seen.end()) continue;
+    ordered_json per = ordered_json::object();
+    for (const auto& [component, configs] : it->second) {
+      std::string joined;
+      for (const std::string& c : configs) joined += (joined.empty() ? "" : ", ") + c;
+      per[component] = joined;
+    }
+    out[t.name] = per;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg, const CostModel* cost,
                          const std::string& profile_file, const std::vector<PlannedSystem>* systems) {
   using nlohmann::ordered_json;
@@ -188,6 +225,8 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
                       {"placement_topology_repairs", ps.placement.topology_repairs},
                       {"schedule_from", ps.plan.schedule_from},
                       {"sync", ps.plan.sync.text()},
+                      {"tp", ps.plan.tp},
+                      {"configs", slice_configs(s, mg, ps.plan)},
                       {"waves", ps.plan.waves.size()}});
     j["systems"] = list;
   }
