@@ -50,10 +50,42 @@ std::string layout_text(const std::map<std::string, int>& layout) {
   return "{" + t + "}";
 }
 
-// The same planners on the smallest layout, where it differs from the scenario's and plans
-// are scored (gpus <= [planner] score_candidates_up_to_gpus).
+// Megatron-LM's --tensor-model-parallel-size t for the whole model: every component at the
+// largest degree of its options up to t (its smallest where none is), degrees fixed by
+// [planner] tp kept.
+std::map<std::string, int> uniform_layout(const ScenarioModel& m, int t) {
+  std::map<std::string, int> out;
+  for (const auto& [c, tp] : m.cost.layout()) {
+    const auto fixed = m.s.planner.tp.find(c);
+    if (fixed != m.s.planner.tp.end()) {
+      out[c] = fixed->second;
+      continue;
+    }
+    const std::vector<int> options = m.cost.tp_options(c);
+    out[c] = options.front();
+    for (int o : options)
+      if (o <= t) out[c] = o;
+  }
+  return out;
+}
+
+// The layouts a user tries besides the planner's: the smallest (data parallel wherever memory
+// allows), then one TP size for the whole model, 2, 4 and 8; each once, the planner's left out.
+std::vector<std::map<std::string, int>> alternative_layouts(const ScenarioModel& m) {
+  std::vector<std::map<std::string, int>> out;
+  auto add = [&](const std::map<std::string, int>& l) {
+    if (l != m.cost.layout() && std::find(out.begin(), out.end(), l) == out.end()) out.push_back(l);
+  };
+  add(smallest_layout(m));
+  for (int t : {2, 4, 8}) add(uniform_layout(m, t));
+  return out;
+}
+
+// The same planners on another TP layout (plans are scored only up to [planner]
+// score_candidates_up_to_gpus GPUs).
 struct AltLayout {
-  explicit AltLayout(const ScenarioModel& m) : cost(m.cost.with_layout(smallest_layout(m))), planner(m.s, m.mg, cost) {}
+  AltLayout(const ScenarioModel& m, const std::map<std::string, int>& layout)
+      : cost(m.cost.with_layout(layout)), planner(m.s, m.mg, cost) {}
   CostModel cost;
   SystemPlanner planner;
   // `name`'s plan on this layout, with the scenario's bounds (C* of the scenario's layout).
@@ -64,10 +96,13 @@ struct AltLayout {
   }
 };
 
-std::unique_ptr<AltLayout> alt_layout(const ScenarioModel& m) {
-  if (smallest_layout(m) == m.cost.layout() || m.s.cluster.gpus() > m.s.planner.score_candidates_up_to_gpus)
-    return nullptr;
-  return std::make_unique<AltLayout>(m);
+using AltLayouts = std::vector<std::unique_ptr<AltLayout>>;
+
+AltLayouts alt_layouts(const ScenarioModel& m) {
+  AltLayouts out;
+  if (m.s.cluster.gpus() > m.s.planner.score_candidates_up_to_gpus) return out;
+  for (const auto& layout : alternative_layouts(m)) out.push_back(std::make_unique<AltLayout>(m, layout));
+  return out;
 }
 
 void set_estimate(const ScenarioModel& m, PlannedSystem& ps) {
@@ -92,13 +127,17 @@ std::vector<size_t> ranked(size_t n, Less less) {
 // with every other sync setting; the fastest estimate within memory is taken. Above
 // [planner] score_candidates_up_to_gpus, the compute-fastest own candidate is kept unscored.
 PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, const std::vector<std::string>& others,
-                             AltLayout* alt) {
+                             const AltLayouts& alts) {
   const auto t0 = std::chrono::steady_clock::now();
   // Planning time: the plans spindle uses (each as if planned alone, whenever it was planned)
   // plus its own scoring (the window's wall time less the plans made inside it).
   auto shared_s = [&] {
     double x = planner.seconds("spindle");
     for (const std::string& other : others) x += planner.seconds(other);
+    for (const auto& alt : alts) {
+      if (alt->cost.layout() == smallest_layout(m)) x += alt->planner.seconds("spindle");
+      for (const std::string& other : others) x += alt->planner.seconds(other);
+    }
     return x;
   };
   const double shared_before = shared_s();
@@ -121,13 +160,14 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
     for (std::string& note : c.plan.notes) note = other + "'s plan: " + note;
     cands.push_back(std::move(c));
   }
-  if (alt != nullptr) {  // every plan again on the smallest TP layout
+  for (const auto& alt : alts) {  // its own plans again on the smallest layout, every other one on every layout
     const std::string suffix = " on the TP layout " + layout_text(alt->cost.layout());
-    for (PlanCandidate c : alt->planner.spindle_own()) {
-      set_bounds(c.plan, m.mg, m.cost);
-      c.name += suffix;
-      cands.push_back(std::move(c));
-    }
+    if (alt->cost.layout() == smallest_layout(m))
+      for (PlanCandidate c : alt->planner.spindle_own()) {
+        set_bounds(c.plan, m.mg, m.cost);
+        c.name += suffix;
+        cands.push_back(std::move(c));
+      }
     for (const std::string& other : others) {
       PlanCandidate c{other + "'s plan" + suffix, alt->plan(m, other)};
       c.plan.system = "spindle";
@@ -214,7 +254,7 @@ std::vector<PlannedSystem> plan_systems(const ScenarioModel& m, const std::vecto
   for (const std::string& name : systems)
     if (std::find(unique.begin(), unique.end(), name) == unique.end()) unique.push_back(name);
   SystemPlanner planner(m.s, m.mg, m.cost);
-  std::unique_ptr<AltLayout> alt = alt_layout(m);
+  const AltLayouts alts = alt_layouts(m);
   std::vector<PlannedSystem> out, ablated;
   for (const std::string& name : unique) {
     PlannedSystem ps;
@@ -222,32 +262,34 @@ std::vector<PlannedSystem> plan_systems(const ScenarioModel& m, const std::vecto
       std::vector<std::string> others;
       for (const std::string& o : system_names())
         if (o != "spindle") others.push_back(o);
-      ps = choose_spindle(m, planner, others, alt.get());
+      ps = choose_spindle(m, planner, others, alts);
     } else {
       Plan p = planner.plan(name);
       p.notes.push_back("weight sync: " + p.sync.text());
       PlacementReport rep = place(p, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
       ps = PlannedSystem{std::move(p), rep, planner.seconds(name), "", ""};
-      if (alt != nullptr) {
-        // As a user tunes it: the planner's TP layout or the smallest one (data parallel
-        // wherever memory allows), whichever the estimate finds faster (within memory first).
+      if (!alts.empty()) {
+        // As a user tunes it: the planner's TP layout, the smallest one (data parallel wherever
+        // memory allows) and one TP size for the whole model (2, 4, 8), whichever the estimate
+        // finds fastest (within memory first).
         const auto t0 = std::chrono::steady_clock::now();
         set_estimate(m, ps);
-        Plan q = alt->plan(m, name);
-        q.notes.push_back("weight sync: " + q.sync.text());
-        PlacementReport qrep = place(q, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
-        PlannedSystem qs{std::move(q), qrep, 0.0, "", ""};
-        set_estimate(m, qs);
-        const bool fp = ps.placement.over_memory_devices == 0, fq = qs.placement.over_memory_devices == 0;
-        const bool take_q = fp != fq ? fq : qs.estimated_s < ps.estimated_s * (1 - 1e-9);
-        const std::string note = "TP layout chosen by the estimate: " + layout_text(ps.plan.tp) + " " +
-                                 fixed(ps.estimated_s * 1e3, 3) + " ms, " + layout_text(qs.plan.tp) + " " +
-                                 fixed(qs.estimated_s * 1e3, 3) + " ms";
-        const double planning = ps.planning_s + alt->planner.seconds(name) +
-                                std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (take_q) ps = std::move(qs);
-        ps.planning_s = planning;
-        ps.plan.notes.push_back(note);
+        std::string note = "TP layout chosen by the estimate among " + std::to_string(alts.size() + 1) + ": " +
+                           layout_text(ps.plan.tp) + " " + fixed(ps.estimated_s * 1e3, 3) + " ms";
+        double planning = ps.planning_s;
+        for (const auto& alt : alts) {
+          Plan q = alt->plan(m, name);
+          q.notes.push_back("weight sync: " + q.sync.text());
+          PlacementReport qrep = place(q, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
+          PlannedSystem qs{std::move(q), qrep, 0.0, "", ""};
+          set_estimate(m, qs);
+          note += ", " + layout_text(qs.plan.tp) + " " + fixed(qs.estimated_s * 1e3, 3) + " ms";
+          planning += alt->planner.seconds(name);
+          const bool fp = ps.placement.over_memory_devices == 0, fq = qs.placement.over_memory_devices == 0;
+          if (fp != fq ? fq : qs.estimated_s < ps.estimated_s * (1 - 1e-9)) ps = std::move(qs);
+        }
+        ps.planning_s = planning + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        ps.plan.notes.push_back(note + "; taken: " + layout_text(ps.plan.tp));
       }
     }
     ps.plan.peak_slice_GiB = peak_slice_GiB(ps.plan, m.s, m.g, m.mg);

@@ -91,7 +91,7 @@ void write_results_h5(const std::filesystem::path& path, const std::string& scen
 
   h5::Writer w(path);
   w.string_dataset("scenario", scenario_text);  // a dataset: scenarios of any size
-  w.string_attr("/", "busy_kinds", "0=fwd,1=bwd,2=transfer,3=sync");
+  w.string_attr("/", "busy_kinds", "0=fwd,1=bwd,2=transfer,3=sync,4=tp");
   w.string_attr("/", "layout_version", "2");
   std::vector<Row> rows;
   for (size_t i = 0; i < systems.size(); ++i) rows.push_back(row_of(systems[i], names[i], results[i]));

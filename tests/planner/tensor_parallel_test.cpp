@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <fstream>
+#include <map>
+#include <set>
 
 #include "planner/cost/collective_cost.h"
 #include "planner/cost/memory_model.h"
@@ -178,16 +180,30 @@ int count(const Programs& p, InstrKind kind) {
   return n;
 }
 
-TEST(TensorParallel, BaselinesKeepTheFasterOfTwoLayouts) {
+// A baseline tries the planner's layout, the smallest, and one TP size for the whole model
+// (Megatron-LM's --tensor-model-parallel-size 2, 4, 8: each component at its largest degree up
+// to it), and keeps the one its estimate finds fastest; the note gives every figure.
+TEST(TensorParallel, BaselinesKeepTheFastestLayoutOfATpSizeSweep) {
   ScenarioModel m = small_batch();
   std::map<std::string, int> smallest = m.cost.layout();
   for (auto& [c, tp] : smallest) tp = m.cost.tp_options(c).front();
   ASSERT_NE(smallest, m.cost.layout());
+  std::set<std::map<std::string, int>> tried{m.cost.layout(), smallest};
+  for (int t : {2, 4, 8}) {
+    std::map<std::string, int> l = m.cost.layout();
+    for (auto& [c, tp] : l) {
+      tp = m.cost.tp_options(c).front();
+      for (int o : m.cost.tp_options(c))
+        if (o <= t) tp = o;
+    }
+    tried.insert(l);
+  }
   for (const PlannedSystem& ps : plan_systems(m, {"sequential", "uniform", "optimus", "spindle-paper"})) {
     SCOPED_TRACE(ps.plan.system);
-    EXPECT_TRUE(ps.plan.tp == smallest || ps.plan.tp == m.cost.layout());
+    EXPECT_TRUE(tried.count(ps.plan.tp));
     bool noted = false;
-    for (const std::string& n : ps.plan.notes) noted |= n.rfind("TP layout chosen by the estimate: ", 0) == 0;
+    for (const std::string& n : ps.plan.notes)
+      noted |= n.rfind("TP layout chosen by the estimate among " + std::to_string(tried.size()) + ": ", 0) == 0;
     EXPECT_TRUE(noted);
     EXPECT_EQ(check_plan(ps.plan, m.mg, m.cost), "");  // checked against its own layout
     const auto file = unique_temp_path("layout-plan.json");

@@ -41,7 +41,7 @@ def main():
                 assert keys == sorted(keys), name + ": intervals not by device then time"
                 assert (busy["end_s"] >= busy["start_s"]).all(), name
                 assert busy["end_s"].max() <= float(s["simulated_s"]) * (1 + 1e-9), name
-                assert set(busy["kind"]) <= {0, 1, 2, 3}, name
+                assert set(busy["kind"]) <= {0, 1, 2, 3, 4}, name
             print(f"results.h5: {len(names)} systems, {sum(len(f['busy'][n]) for n in names)} busy intervals read with h5py {h5py.__version__}")
 
 
