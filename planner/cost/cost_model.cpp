@@ -68,7 +68,6 @@ CostModel::CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, con
   const double capacity = gpu.memory_GiB() * kGiB;
   const double workspace = s.planner.workspace_GiB * kGiB;
   const int max_tp = std::min({s.planner.max_tp, s.cluster.gpus_per_node, gpus});
-  std::set<std::string> filled;
 
   for (const MetaOp& m : mg.metaops) {
     const Operator& op = g.op(m.ops.front());
@@ -105,7 +104,7 @@ CostModel::CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, con
           OpTime t = analytic_op_time(op, gpu, cfg);
           p.fwd_s = t.fwd_s;
           p.bwd_s = t.bwd_s;
-          if (profile) filled.insert(shape_key(op, cfg).str());
+          if (profile) cost.filled.push_back(shape_key(op, cfg).str());
         }
         const TpReductions red = tp_reductions(op, m.shape.batch / dp, cfg.tp);
         for (const auto* list : {&red.fwd, &red.bwd})
@@ -157,7 +156,6 @@ CostModel::CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, con
     layout_[c] = opts.front();
   }
   set_layout(layout_);
-  filled_.assign(filled.begin(), filled.end());
 }
 
 std::vector<int> CostModel::tp_options(const std::string& component) const {
@@ -209,7 +207,12 @@ void CostModel::set_layout(const std::map<std::string, int>& layout) {
     costs_.push_back(options_[m].at(tp));
   }
   measured_ = 0;
-  for (const MetaOpCost& c : costs_) measured_ += c.measured_points;
+  std::set<std::string> filled;  // of the layout's configurations only
+  for (const MetaOpCost& c : costs_) {
+    measured_ += c.measured_points;
+    filled.insert(c.filled.begin(), c.filled.end());
+  }
+  filled_.assign(filled.begin(), filled.end());
 }
 
 }  // namespace spindle

@@ -29,6 +29,7 @@ struct MetaOpCost {
   double min_mem_GiB = 0;       // per device with all L layers at the largest valid n
   MemoryBreakdown mem_n1;       // per device with all L layers on one device
   int measured_points = 0;
+  std::vector<std::string> filled;  // profile keys of its points the analytic model filled in
 };
 
 // The profile key of `op` run on one device of `cfg` (its local shape).
@@ -62,7 +63,8 @@ class CostModel {
   std::string layout_problem(const std::map<std::string, int>& layout) const;
   // The sample of `metaop` on n devices at TP degree tp, under any layout; nullptr if none.
   const CurvePoint* point(int metaop, int n, int tp) const;
-  // Profile keys the analytic model had to fill in (sorted, unique); empty without a profile.
+  // Profile keys the analytic model had to fill in for the current layout's configurations
+  // (sorted, unique); empty without a profile.
   const std::vector<std::string>& filled_keys() const { return filled_; }
   int measured_points() const { return measured_; }
   bool has_profile() const { return has_profile_; }
