@@ -15,6 +15,9 @@
 // (model/tp_shards.h; weight groups "llm/layer3@1of4"), all-reducing partial sums over the
 // instruction's TP group inside the layer; the program's tp-all-reduce instructions after it
 // are matched against those by size. Weight sync runs per shard, as the buckets name them.
+// Every rank of a TP group computes the slice's input gradients whole and keeps them only
+// where its program sends them (Instr::drops_grad_of); a gradient sent to several devices
+// carries to each what that device has not had yet.
 //
 // Gradient clipping: each rank sums the squares of the gradients it owns (its local weights, a
 // bucket's weights on the group's first member, its ZeRO-1 shard); one all-reduce over all

@@ -14,6 +14,8 @@
 // Execution contract, which the replay checks: sends are asynchronous (an engine posts them
 // on a communication stream or thread, or groups them, and never lets them block compute);
 // receives block until their data is there; collectives block until every member arrives.
+// A gradient's rows may be sent to several devices (every rank of a TP group that needs them)
+// and later contributions to them sent again: each send carries what that peer has not had.
 // Every rank issues the collectives it takes part in in one global order (the order of
 // their global keys), so communicators shared by several collectives never see two orders.
 #pragma once
