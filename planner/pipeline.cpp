@@ -276,7 +276,15 @@ std::vector<PlannedSystem> plan_systems(const ScenarioModel& m, const std::vecto
         set_estimate(m, ps);
         std::string note = "TP layout chosen by the estimate among " + std::to_string(alts.size() + 1) + ": " +
                            layout_text(ps.plan.tp) + " " + fixed(ps.estimated_s * 1e3, 3) + " ms";
-        double planning = ps.planning_s;
+        const double planning = ps.planning_s;
+        // Planning time: each layout's plan once (SystemPlanner times it, whether it was made here
+        // or earlier for spindle's candidates) plus this window's own work.
+        auto plans_s = [&] {
+          double x = 0;
+          for (const auto& alt : alts) x += alt->planner.seconds(name);
+          return x;
+        };
+        const double before = plans_s();
         for (const auto& alt : alts) {
           Plan q = alt->plan(m, name);
           q.notes.push_back("weight sync: " + q.sync.text());
@@ -284,11 +292,11 @@ std::vector<PlannedSystem> plan_systems(const ScenarioModel& m, const std::vecto
           PlannedSystem qs{std::move(q), qrep, 0.0, "", ""};
           set_estimate(m, qs);
           note += ", " + layout_text(qs.plan.tp) + " " + fixed(qs.estimated_s * 1e3, 3) + " ms";
-          planning += alt->planner.seconds(name);
           const bool fp = ps.placement.over_memory_devices == 0, fq = qs.placement.over_memory_devices == 0;
           if (fp != fq ? fq : qs.estimated_s < ps.estimated_s * (1 - 1e-9)) ps = std::move(qs);
         }
-        ps.planning_s = planning + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        const double window = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        ps.planning_s = planning + plans_s() + window - (plans_s() - before);
         ps.plan.notes.push_back(note + "; taken: " + layout_text(ps.plan.tp));
       }
     }

@@ -24,6 +24,12 @@ class ReplicaGrads {
       it->second.grad = be.alloc(it->second.grad.shape());
     }
   }
+  ReplicaGrads(const ReplicaGrads&) = delete;
+  ReplicaGrads& operator=(const ReplicaGrads&) = delete;
+  // A backward that throws before spread() leaves the gradients as they were.
+  ~ReplicaGrads() {
+    for (auto& [tensor, saved] : saved_) ws_.at(ls_.replicated() + "/" + tensor).grad = saved;
+  }
   void spread() {
     for (auto& [tensor, saved] : saved_) {
       Param& first = ws_.at(ls_.replicated() + "/" + tensor);

@@ -113,7 +113,9 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
     std::map<int, std::set<int>> dropped;  // device -> MetaOps whose gradient it drops at the first layer
     std::map<int, std::set<int>> dropped_side;  // ... at every layer
     auto drop = [&](const Slice& producer, int producer_metaop, std::map<int, std::set<int>>& into) {
-      const std::set<int> senders = gradient_senders(batch, producer, *sl);
+      // The producer's batch, as its moves below use.
+      const int rows = static_cast<int>(mg.metaops[static_cast<size_t>(producer_metaop)].shape.batch);
+      const std::set<int> senders = gradient_senders(rows, producer, *sl);
       for (int d : sl->devices)
         if (!senders.count(d)) into[d].insert(producer_metaop);
     };
