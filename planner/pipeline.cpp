@@ -33,23 +33,6 @@ ScenarioModel::ScenarioModel(Scenario scenario, const Profile* profile)
 
 namespace {
 
-// Every component at the smallest TP degree it fits memory with (data parallel wherever memory
-// allows), degrees fixed by [planner] tp kept: the layout a data-parallel user runs.
-std::map<std::string, int> smallest_layout(const ScenarioModel& m) {
-  std::map<std::string, int> out;
-  for (const auto& [c, tp] : m.cost.layout()) {
-    const auto fixed = m.s.planner.tp.find(c);
-    out[c] = fixed != m.s.planner.tp.end() ? fixed->second : m.cost.tp_options(c).front();
-  }
-  return out;
-}
-
-std::string layout_text(const std::map<std::string, int>& layout) {
-  std::string t;
-  for (const auto& [c, tp] : layout) t += (t.empty() ? "" : " ") + c + "=" + std::to_string(tp);
-  return "{" + t + "}";
-}
-
 // Megatron-LM's --tensor-model-parallel-size t for the whole model: every component at the
 // largest degree of its options up to t (its smallest where none is), degrees fixed by
 // [planner] tp kept.
@@ -67,6 +50,16 @@ std::map<std::string, int> uniform_layout(const ScenarioModel& m, int t) {
       if (o <= t) out[c] = o;
   }
   return out;
+}
+
+// Every component at the smallest TP degree it fits memory with (data parallel wherever memory
+// allows), degrees fixed by [planner] tp kept: the layout a data-parallel user runs.
+std::map<std::string, int> smallest_layout(const ScenarioModel& m) { return uniform_layout(m, 1); }
+
+std::string layout_text(const std::map<std::string, int>& layout) {
+  std::string t;
+  for (const auto& [c, tp] : layout) t += (t.empty() ? "" : " ") + c + "=" + std::to_string(tp);
+  return "{" + t + "}";
 }
 
 // The layouts a user tries besides the planner's: the smallest (data parallel wherever memory

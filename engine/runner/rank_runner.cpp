@@ -10,7 +10,6 @@
 #include <functional>
 #include <mutex>
 #include <set>
-#include <tuple>
 #include <thread>
 
 #include "engine/backend_registry.h"
@@ -34,19 +33,14 @@ void copy_flat(Backend& be, const Tensor& src, Tensor& dst, bool accumulate) {
 }
 
 // How device `device` runs the layers of compute instruction `in` that tensor parallelism
-// splits: its place r in the instruction's TP group of e devices (none: e = 1) gives the shards
-// [r t / e, (r + 1) t / e) of the weights' degree-t layout (lowering.h); whole layers otherwise.
+// splits: the shards it holds (lowering.h instr_shards); whole layers otherwise.
 LayerShards rank_shards(const Instr& in, const Operator& op, int device) {
   if (in.layout_tp <= 1 || !tp_splittable(op)) return LayerShards::whole(op.weights);
-  const auto e = static_cast<int>(std::max<size_t>(1, in.group.size()));
-  const auto r = in.group.size() == 0
-                     ? 0
-                     : static_cast<int>(std::find(in.group.begin(), in.group.end(), device) - in.group.begin());
-  if (r >= e) throw InternalError("device " + std::to_string(device) + " runs a TP slice of a group without it");
+  const auto [first, last] = instr_shards(in, device);
   LayerShards ls;
   ls.of = in.layout_tp;
-  for (int j = r * ls.of / e; j < (r + 1) * ls.of / e; ++j) ls.groups.push_back(tp_shard_group(op.weights, j, ls.of));
-  ls.adds_bias = r == 0;
+  for (int j = first; j < last; ++j) ls.groups.push_back(tp_shard_group(op.weights, j, ls.of));
+  ls.adds_bias = first == 0;  // its TP group's rank 0
   return ls;
 }
 
@@ -222,7 +216,6 @@ class Interpreter {
                           std::to_string(in.bytes) + " B (MetaOp " + std::to_string(in.metaop) + ", layer " +
                           std::to_string(in.first_layer) + ") matches none its layer ran");
     d_.tp_reduced.erase(it);
-    ++d_.counters.tp_reduces;
   }
   [[noreturn]] void unmatched_tp_reduce() {
     throw InternalError("device " + std::to_string(d_.id) + ": a layer ran a TP all-reduce of " +
@@ -373,11 +366,10 @@ class Interpreter {
       auto it = d_.shipped.find({k, in.peer});
       if (it == d_.shipped.end()) it = d_.shipped.emplace(std::make_pair(k, in.peer), be_.alloc(grad(k).shape())).first;
       Tensor before = it->second.rows_view(in.first_row, in.last_row);
-      Tensor delta = be_.alloc(v.shape()), minus = be_.alloc(v.shape());
-      copy_flat(be_, v, delta, false);
-      copy_flat(be_, before, minus, false);
-      be_.scale(minus, -1.0f);
-      copy_flat(be_, minus, delta, true);
+      Tensor delta = be_.alloc(v.shape());  // -before + v
+      copy_flat(be_, before, delta, false);
+      be_.scale(delta, -1.0f);
+      copy_flat(be_, v, delta, true);
       d_.comm->send(in.peer, in.tensor, delta);
       copy_flat(be_, v, before, false);
     }

@@ -48,8 +48,7 @@ struct DeviceCounters {
   std::int64_t sends = 0, recvs = 0;
   std::int64_t recv_bytes = 0;
   std::int64_t gathered_bytes = 0;  // fp32 bytes of contrastive gathers contributed (padding excluded)
-  std::int64_t tp_reduces = 0;       // TP all-reduces run (each matched to its program instruction)
-  std::int64_t tp_reduce_bytes = 0;  // their fp32 bytes
+  std::int64_t tp_reduce_bytes = 0;  // fp32 bytes all-reduced inside TP layers
 };
 
 // One instruction as it ran: wall seconds from the iteration's start.

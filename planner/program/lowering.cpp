@@ -359,6 +359,15 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
   return out;
 }
 
+std::pair<int, int> instr_shards(const Instr& in, int device) {
+  const auto e = static_cast<int>(std::max<size_t>(1, in.group.size()));
+  const auto r = in.group.size() == 0
+                     ? 0
+                     : static_cast<int>(std::find(in.group.begin(), in.group.end(), device) - in.group.begin());
+  if (r >= e) throw InternalError("device " + std::to_string(device) + " runs a TP slice of a group without it");
+  return {r * in.layout_tp / e, (r + 1) * in.layout_tp / e};
+}
+
 std::string program_text(const DeviceProgram& p, const Scenario& s, const MetaGraph& mg) {
   std::string out = "device " + std::to_string(p.device) + " (node " +
                     std::to_string(p.device / s.cluster.gpus_per_node) + ")\n";
@@ -382,10 +391,8 @@ std::string program_text(const DeviceProgram& p, const Scenario& s, const MetaGr
       case InstrKind::kBackward:
         line += what() + (in.group.size() == 0 ? "" : " tp " + group_text(in.group));
         if (in.layout_tp > 1) {  // the shards this rank holds
-          const auto e = static_cast<int>(std::max<size_t>(1, in.group.size()));
-          const auto r = static_cast<int>(std::find(in.group.begin(), in.group.end(), p.device) - in.group.begin()) % e;
-          line += " shards [" + std::to_string(r * in.layout_tp / e) + "," + std::to_string((r + 1) * in.layout_tp / e) +
-                  ") of " + std::to_string(in.layout_tp);
+          const auto [first, last] = instr_shards(in, p.device);
+          line += " shards [" + std::to_string(first) + "," + std::to_string(last) + ") of " + std::to_string(in.layout_tp);
         }
         line += "  planned " + fixed(in.planned_s * 1e3, 3) + " ms";
         break;
