@@ -30,7 +30,7 @@ Collective parse_collective(const std::string& name, const std::string& flag) {
 
 std::vector<BenchRow> bench_collective(const Cluster& cluster, Collective c, int gpus, const NetworkOptions& options) {
   std::vector<std::int64_t> sizes;
-  for (std::int64_t b = std::int64_t{1} << 10; b <= std::int64_t{8} << 30; b *= 2) sizes.push_back(b);
+  for (std::int64_t b = 8; b <= std::int64_t{8} << 30; b *= 2) sizes.push_back(b);  // nccl-tests -b 8 -e 8G -f 2
   return bench_collective(cluster, c, gpus, options, sizes);
 }
 

@@ -1,5 +1,5 @@
 // The collective microbenchmark: one collective on the first N GPUs of the simulated cluster
-// at nccl-tests' sizes (1 KiB .. 8 GiB by factor 2), with nccl-tests' algbw and busbw, so a
+// at nccl-tests' sizes (8 B .. 8 GiB by factor 2), with nccl-tests' algbw and busbw, so a
 // user can hold it against all_reduce_perf (and friends) on their own machines.
 #pragma once
 
