@@ -29,6 +29,11 @@ Scenario with_profile(Scenario s, const Profile* profile) {
 ScenarioModel::ScenarioModel(Scenario scenario, const Profile* profile)
     : s(with_profile(std::move(scenario), profile)), g(build_graph(s)), mg(contract(g)), cost(s, g, mg, profile) {
   choose_tp_layout(s, mg, cost);
+  if (!s.planner.zero1) {
+    Scenario z = s;
+    z.planner.zero1 = true;
+    zero1_cost.emplace(z, g, mg, profile);
+  }
 }
 
 namespace {
@@ -36,15 +41,15 @@ namespace {
 // Megatron-LM's --tensor-model-parallel-size t for the whole model: every component at the
 // largest degree of its options up to t (its smallest where none is), degrees fixed by
 // [planner] tp kept.
-std::map<std::string, int> uniform_layout(const ScenarioModel& m, int t) {
+std::map<std::string, int> uniform_layout(const ScenarioModel& m, const CostModel& cost, int t) {
   std::map<std::string, int> out;
-  for (const auto& [c, tp] : m.cost.layout()) {
+  for (const auto& [c, tp] : cost.layout()) {
     const auto fixed = m.s.planner.tp.find(c);
     if (fixed != m.s.planner.tp.end()) {
       out[c] = fixed->second;
       continue;
     }
-    const std::vector<int> options = m.cost.tp_options(c);
+    const std::vector<int> options = cost.tp_options(c);
     out[c] = options.front();
     for (int o : options)
       if (o <= t) out[c] = o;
@@ -54,7 +59,7 @@ std::map<std::string, int> uniform_layout(const ScenarioModel& m, int t) {
 
 // Every component at the smallest TP degree it fits memory with (data parallel wherever memory
 // allows), degrees fixed by [planner] tp kept: the layout a data-parallel user runs.
-std::map<std::string, int> smallest_layout(const ScenarioModel& m) { return uniform_layout(m, 1); }
+std::map<std::string, int> smallest_layout(const ScenarioModel& m) { return uniform_layout(m, m.cost, 1); }
 
 std::string layout_text(const std::map<std::string, int>& layout) {
   std::string t;
@@ -62,23 +67,42 @@ std::string layout_text(const std::map<std::string, int>& layout) {
   return "{" + t + "}";
 }
 
+// A TP layout with a ZeRO-1 setting: what a Megatron-LM user chooses besides the schedule
+// (--tensor-model-parallel-size, --use-distributed-optimizer).
+struct Layout {
+  std::map<std::string, int> tp;
+  bool zero1 = false;
+  bool operator==(const Layout& o) const { return tp == o.tp && zero1 == o.zero1; }
+};
+
+std::string layout_text(const Layout& l) { return layout_text(l.tp) + (l.zero1 ? " with ZeRO-1" : ""); }
+std::string layout_text(const Plan& p) { return layout_text(Layout{p.tp, p.zero1}); }
+
 // The layouts a user tries besides the planner's: the smallest (data parallel wherever memory
 // allows), then one TP size for the whole model, 2, 4 and 8; each once, the planner's left out.
-std::vector<std::map<std::string, int>> alternative_layouts(const ScenarioModel& m) {
-  std::vector<std::map<std::string, int>> out;
-  auto add = [&](const std::map<std::string, int>& l) {
-    if (l != m.cost.layout() && std::find(out.begin(), out.end(), l) == out.end()) out.push_back(l);
+// Where the scenario has ZeRO-1 off, also those that fit memory only with it (smaller TP sizes).
+std::vector<Layout> alternative_layouts(const ScenarioModel& m) {
+  std::vector<Layout> out;
+  const Layout planner{m.cost.layout(), m.cost.zero1()};
+  auto add = [&](const Layout& l) {
+    if (!(l == planner) && std::find(out.begin(), out.end(), l) == out.end()) out.push_back(l);
   };
-  add(smallest_layout(m));
-  for (int t : {2, 4, 8}) add(uniform_layout(m, t));
+  add({smallest_layout(m), m.cost.zero1()});
+  for (int t : {2, 4, 8}) add({uniform_layout(m, m.cost, t), m.cost.zero1()});
+  if (!m.zero1_cost) return out;
+  for (int t : {1, 2, 4, 8}) {
+    const std::map<std::string, int> tp = uniform_layout(m, *m.zero1_cost, t);
+    if (!m.cost.layout_problem(tp).empty()) add({tp, true});
+  }
   return out;
 }
 
-// The same planners on another TP layout (plans are scored only up to [planner]
+// The same planners on another layout (plans are scored only up to [planner]
 // score_candidates_up_to_gpus GPUs).
 struct AltLayout {
-  AltLayout(const ScenarioModel& m, const std::map<std::string, int>& layout)
-      : cost(m.cost.with_layout(layout)), planner(m.s, m.mg, cost) {}
+  AltLayout(const ScenarioModel& m, const Layout& l)
+      : cost((l.zero1 == m.cost.zero1() ? m.cost : *m.zero1_cost).with_layout(l.tp)), planner(m.s, m.mg, cost) {}
+  Layout layout() const { return {cost.layout(), cost.zero1()}; }
   CostModel cost;
   SystemPlanner planner;
   // `name`'s plan on this layout, with the scenario's bounds (C* of the scenario's layout).
@@ -91,12 +115,39 @@ struct AltLayout {
 
 using AltLayouts = std::vector<std::unique_ptr<AltLayout>>;
 
+std::vector<AltLayout*> view(const AltLayouts& a) {
+  std::vector<AltLayout*> out;
+  for (const auto& x : a) out.push_back(x.get());
+  return out;
+}
+
 AltLayouts alt_layouts(const ScenarioModel& m) {
   AltLayouts out;
   if (m.s.cluster.gpus() > m.s.planner.score_candidates_up_to_gpus) return out;
-  for (const auto& layout : alternative_layouts(m)) out.push_back(std::make_unique<AltLayout>(m, layout));
+  for (const Layout& layout : alternative_layouts(m)) out.push_back(std::make_unique<AltLayout>(m, layout));
   return out;
 }
+
+// TP layouts again with ZeRO-1, each made when first asked for: what a user turns on when a
+// layout does not fit memory without it (the scenario has it off).
+class Zero1Layouts {
+ public:
+  Zero1Layouts(const ScenarioModel& m, const AltLayouts& alts) : m_(m), alts_(alts) {}
+  // `tp` with ZeRO-1, unless the scenario has it on already or the main list holds it.
+  AltLayout* get(const std::map<std::string, int>& tp) {
+    if (!m_.zero1_cost || !m_.zero1_cost->layout_problem(tp).empty()) return nullptr;
+    for (const auto& a : alts_)
+      if (a->layout() == Layout{tp, true}) return nullptr;
+    auto& slot = made_[tp];
+    if (!slot) slot = std::make_unique<AltLayout>(m_, Layout{tp, true});
+    return slot.get();
+  }
+
+ private:
+  const ScenarioModel& m_;
+  const AltLayouts& alts_;
+  std::map<std::map<std::string, int>, std::unique_ptr<AltLayout>> made_;
+};
 
 void set_estimate(const ScenarioModel& m, PlannedSystem& ps) {
   if (ps.estimated_s > 0) return;  // spindle's, from its choice
@@ -120,17 +171,19 @@ std::vector<size_t> ranked(size_t n, Less less) {
 // with every other sync setting; the fastest estimate within memory is taken. Above
 // [planner] score_candidates_up_to_gpus, the compute-fastest own candidate is kept unscored.
 PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, const std::vector<std::string>& others,
-                             const AltLayouts& alts) {
+                             const std::vector<AltLayout*>& alts, Zero1Layouts& zero1) {
+  std::vector<AltLayout*> with_zero1;  // layouts tried again with ZeRO-1
   const auto t0 = std::chrono::steady_clock::now();
   // Planning time: the plans spindle uses (each as if planned alone, whenever it was planned)
   // plus its own scoring (the window's wall time less the plans made inside it).
   auto shared_s = [&] {
     double x = planner.seconds("spindle");
     for (const std::string& other : others) x += planner.seconds(other);
-    for (const auto& alt : alts) {
-      if (alt->cost.layout() == smallest_layout(m)) x += alt->planner.seconds("spindle");
-      for (const std::string& other : others) x += alt->planner.seconds(other);
-    }
+    for (const std::vector<AltLayout*>* list : std::initializer_list<const std::vector<AltLayout*>*>{&alts, &with_zero1})
+      for (const AltLayout* alt : *list) {
+        if (alt->cost.layout() == smallest_layout(m)) x += alt->planner.seconds("spindle");
+        for (const std::string& other : others) x += alt->planner.seconds(other);
+      }
     return x;
   };
   const double shared_before = shared_s();
@@ -153,8 +206,9 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
     for (std::string& note : c.plan.notes) note = other + "'s plan: " + note;
     cands.push_back(std::move(c));
   }
-  for (const auto& alt : alts) {  // its own plans again on the smallest layout, every other one on every layout
-    const std::string suffix = " on the TP layout " + layout_text(alt->cost.layout());
+  // Its own plans again on the smallest layout, every other one on every layout.
+  auto add_layout = [&](AltLayout* alt) {
+    const std::string suffix = " on the TP layout " + layout_text(alt->layout());
     if (alt->cost.layout() == smallest_layout(m))
       for (PlanCandidate c : alt->planner.spindle_own()) {
         set_bounds(c.plan, m.mg, m.cost);
@@ -168,7 +222,8 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
       for (std::string& note : c.plan.notes) note = other + "'s plan: " + note;
       cands.push_back(std::move(c));
     }
-  }
+  };
+  for (AltLayout* alt : alts) add_layout(alt);
   std::vector<Scored> scored;
   auto score = [&](const PlanCandidate& c, PlacementPolicy policy) {
     Scored x{c.name + ", " + placement_name(policy) + " placement", c.plan, {}, {}};
@@ -193,6 +248,15 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
   }
   // Every candidate with Spindle's placement, then the three fastest also on device ids in order.
   for (const PlanCandidate& c : cands) score(c, PlacementPolicy::kSpindle);
+  // The layouts of candidates over memory without ZeRO-1 again with it, as the baselines' users
+  // turn it on (cands[i] stays scored[i]).
+  for (const Scored& x : std::vector<Scored>(scored))
+    if (x.placement.over_memory_devices > 0 && !x.plan.zero1)
+      if (AltLayout* a = zero1.get(x.plan.tp); a && std::find(with_zero1.begin(), with_zero1.end(), a) == with_zero1.end())
+        with_zero1.push_back(a);
+  const size_t first_zero1 = cands.size();
+  for (AltLayout* alt : with_zero1) add_layout(alt);
+  for (size_t i = first_zero1; i < cands.size(); ++i) score(cands[i], PlacementPolicy::kSpindle);
   const std::vector<size_t> by_estimate = ranked(scored.size(), [&](size_t a, size_t b) {
     return scored[a].estimate.iteration_s < scored[b].estimate.iteration_s;
   });
@@ -248,6 +312,7 @@ std::vector<PlannedSystem> plan_systems(const ScenarioModel& m, const std::vecto
     if (std::find(unique.begin(), unique.end(), name) == unique.end()) unique.push_back(name);
   SystemPlanner planner(m.s, m.mg, m.cost);
   const AltLayouts alts = alt_layouts(m);
+  Zero1Layouts zero1(m, alts);
   std::vector<PlannedSystem> out, ablated;
   for (const std::string& name : unique) {
     PlannedSystem ps;
@@ -255,7 +320,7 @@ std::vector<PlannedSystem> plan_systems(const ScenarioModel& m, const std::vecto
       std::vector<std::string> others;
       for (const std::string& o : system_names())
         if (o != "spindle") others.push_back(o);
-      ps = choose_spindle(m, planner, others, alts);
+      ps = choose_spindle(m, planner, others, view(alts), zero1);
     } else {
       Plan p = planner.plan(name);
       p.notes.push_back("weight sync: " + p.sync.text());
@@ -267,30 +332,48 @@ std::vector<PlannedSystem> plan_systems(const ScenarioModel& m, const std::vecto
         // finds fastest (within memory first).
         const auto t0 = std::chrono::steady_clock::now();
         set_estimate(m, ps);
-        std::string note = "TP layout chosen by the estimate among " + std::to_string(alts.size() + 1) + ": " +
-                           layout_text(ps.plan.tp) + " " + fixed(ps.estimated_s * 1e3, 3) + " ms";
+        std::string note = "TP layout chosen by the estimate: " +
+                           layout_text(ps.plan) + " " + fixed(ps.estimated_s * 1e3, 3) + " ms";
         const double planning = ps.planning_s;
         // Planning time: each layout's plan once (SystemPlanner times it, whether it was made here
         // or earlier for spindle's candidates) plus this window's own work.
+        std::vector<AltLayout*> tried = view(alts);
         auto plans_s = [&] {
           double x = 0;
-          for (const auto& alt : alts) x += alt->planner.seconds(name);
+          for (const AltLayout* alt : tried) x += alt->planner.seconds(name);
           return x;
         };
         const double before = plans_s();
-        for (const auto& alt : alts) {
-          Plan q = alt->plan(m, name);
-          q.notes.push_back("weight sync: " + q.sync.text());
-          PlacementReport qrep = place(q, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
-          PlannedSystem qs{std::move(q), qrep, 0.0, "", ""};
-          set_estimate(m, qs);
-          note += ", " + layout_text(qs.plan.tp) + " " + fixed(qs.estimated_s * 1e3, 3) + " ms";
-          const bool fp = ps.placement.over_memory_devices == 0, fq = qs.placement.over_memory_devices == 0;
-          if (fp != fq ? fq : qs.estimated_s < ps.estimated_s * (1 - 1e-9)) ps = std::move(qs);
+        // Layouts whose plan is over memory without ZeRO-1 are tried again with it.
+        std::vector<AltLayout*> with_zero1;
+        auto over_memory = [&](const PlannedSystem& x) {
+          if (x.placement.over_memory_devices == 0 || x.plan.zero1) return;
+          if (AltLayout* a = zero1.get(x.plan.tp)) with_zero1.push_back(a);
+        };
+        over_memory(ps);
+        auto try_layouts = [&](const std::vector<AltLayout*>& layouts) {
+          for (AltLayout* alt : layouts) {
+            Plan q = alt->plan(m, name);
+            q.notes.push_back("weight sync: " + q.sync.text());
+            PlacementReport qrep = place(q, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
+            PlannedSystem qs{std::move(q), qrep, 0.0, "", ""};
+            set_estimate(m, qs);
+            note += ", " + layout_text(qs.plan) + " " + fixed(qs.estimated_s * 1e3, 3) + " ms";
+            over_memory(qs);
+            const bool fp = ps.placement.over_memory_devices == 0, fq = qs.placement.over_memory_devices == 0;
+            if (fp != fq ? fq : qs.estimated_s < ps.estimated_s * (1 - 1e-9)) ps = std::move(qs);
+          }
+        };
+        try_layouts(tried);
+        if (!with_zero1.empty()) {
+          note += "; over memory, so with ZeRO-1";
+          const std::vector<AltLayout*> more = with_zero1;
+          tried.insert(tried.end(), more.begin(), more.end());
+          try_layouts(more);
         }
         const double window = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
         ps.planning_s = planning + plans_s() + window - (plans_s() - before);
-        ps.plan.notes.push_back(note + "; taken: " + layout_text(ps.plan.tp));
+        ps.plan.notes.push_back(note + "; taken: " + layout_text(ps.plan));
       }
     }
     ps.plan.peak_slice_GiB = peak_slice_GiB(ps.plan, m.s, m.g, m.mg);
@@ -312,7 +395,7 @@ std::vector<PlannedSystem> plan_systems(const ScenarioModel& m, const std::vecto
 }
 
 PlannedSystem plan_from_file(const ScenarioModel& m, const std::string& file) {
-  Plan p = read_plan(file, m.s, m.mg, m.cost);
+  Plan p = read_plan(file, m.s, m.mg, m.cost, m.zero1_cost ? &*m.zero1_cost : nullptr);
   set_bounds(p, m.mg, m.cost);
   p.peak_slice_GiB = peak_slice_GiB(p, m.s, m.g, m.mg);
   PlacementReport rep = is_placed(p) ? measure_placement(p, m.s, m.g, m.mg)
@@ -327,7 +410,7 @@ IterationEstimate estimate(const ScenarioModel& m, const Programs& programs) {
 }
 
 Programs lower_checked(const ScenarioModel& m, const Plan& plan) {
-  Programs programs = lower(plan, m.s, m.g, m.mg);
+  Programs programs = lower(plan, m.g, m.mg);
   const std::string problem = replay(programs);
   if (!problem.empty()) throw InternalError(plan.system + " programs do not complete: " + problem);
   return programs;

@@ -4,6 +4,7 @@
 // tests all call these; nothing else strings the steps together.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,9 @@ struct ScenarioModel {
   Graph g;
   MetaGraph mg;
   CostModel cost;
+  // The same with ZeRO-1 on, when the scenario has it off: what a baseline's user turns on
+  // where memory needs it (the baselines' sweep, plan files that did).
+  std::optional<CostModel> zero1_cost;
 };
 
 // Each named system (repeats dropped, order kept) planned once and placed by Spindle's

@@ -44,7 +44,7 @@ std::vector<int> valid_device_counts(std::int64_t batch, int max_devices) {
 }
 
 CostModel::CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, const Profile* profile)
-    : has_profile_(profile != nullptr) {
+    : has_profile_(profile != nullptr), zero1_(s.planner.zero1) {
   const GpuSpec& gpu = s.cluster.gpu;
   if (profile != nullptr && profile->gpu != gpu.name)
     throw InputError((profile->source.empty() ? "" : profile->source + ": ") + "profile measured on '" + profile->gpu +

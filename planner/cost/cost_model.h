@@ -51,6 +51,8 @@ class CostModel {
   // Tensor-parallel layout: component (weight set) -> TP degree, for components whose
   // operators split. Starts at the smallest degree each component fits memory with.
   const std::map<std::string, int>& layout() const { return layout_; }
+  // Whether every configuration shards optimizer state over its sync group (ZeRO-1).
+  bool zero1() const { return zero1_; }
   // The degrees a component can use: allowed by the cluster, planner.max_tp and every one of
   // its operators, and fitting memory; ascending.
   std::vector<int> tp_options(const std::string& component) const;
@@ -77,6 +79,7 @@ class CostModel {
   std::vector<std::string> filled_;
   int measured_ = 0;
   bool has_profile_ = false;
+  bool zero1_ = false;
 };
 
 }  // namespace spindle

@@ -103,6 +103,7 @@ class Placer {
   void set_avoid(std::map<SliceRef, std::set<int>> avoid) { avoid_ = std::move(avoid); }
 
   int run(Plan& plan, bool backtrack) {
+    zero1_ = plan.zero1;
     slices_.clear();
     avoiding_.clear();
     for (const SliceRef& r : in_start_order(plan)) {
@@ -282,7 +283,7 @@ class Placer {
   // holding the same shard (members / tp).
   double state_bytes(const Operator& op, size_t members, int tp) const {
     const int group = std::max(static_cast<int>(members) / tp, min_group_.at(op.weights));
-    return weight_state_bytes(static_cast<double>(op.cost.params) / tp, group, s_.planner.zero1,
+    return weight_state_bytes(static_cast<double>(op.cost.params) / tp, group, zero1_,
                               tasks_of_.at(op.weight_set) > 1);
   }
 
@@ -538,6 +539,7 @@ class Placer {
   PlacementPolicy policy_;
   int gpus_, gpn_;
   double capacity_ = 0;
+  bool zero1_ = false;  // the plan's
   std::vector<double> free_at_, mem_;
   std::vector<std::set<std::string>> held_;
   std::vector<const Slice*> last_;
@@ -780,7 +782,7 @@ PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Gra
     const double inter = nodes.size() > 1 ? 2.0 * static_cast<double>(nodes.size()) * size * (ranks - 1) / ranks : 0.0;
     r.sync_inter_bytes += inter;
     r.sync_intra_bytes += total - inter;
-    const double states = weight_state_bytes(p, static_cast<int>(devs.size()), s.planner.zero1,
+    const double states = weight_state_bytes(p, static_cast<int>(devs.size()), plan.zero1,
                                              tasks_of.at(op.weight_set) > 1);
     for (int d : devs) mem[static_cast<size_t>(d)] += states;
   }

@@ -50,7 +50,7 @@ Collective instr_collective(const Instr& in) {
   return Collective::kAllGather;
 }
 
-Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg) {
+Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
   Programs out;
   std::vector<std::vector<Keyed>> stream(static_cast<size_t>(plan.gpus));
   // Slices in forward order; index = position in it.
@@ -324,13 +324,13 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
     in.group = b.group;
     in.weights = b.weights;
     in.bytes = policy.grad_bytes * b.params;
-    in.zero1 = s.planner.zero1;
+    in.zero1 = plan.zero1;
     // Every member starts the bucket at the same global point: after the backward slice at
     // which the bucket's last gradient anywhere is ready (its local gradients are ready by
     // then too), so all ranks order their collectives alike.
     const Key start{kBackwardPhase, b.global, kSyncStep, static_cast<int>(k)};
     PendingCollective pc{start, in, {{start, InstrKind::kSyncStart}, {{kSyncPhase, 0, 0, static_cast<int>(k)}, InstrKind::kSyncWait}}};
-    if (s.planner.zero1) pc.parts.push_back({{kSyncPhase, 2, 0, static_cast<int>(k)}, InstrKind::kParamGather});
+    if (plan.zero1) pc.parts.push_back({{kSyncPhase, 2, 0, static_cast<int>(k)}, InstrKind::kParamGather});
     pending.push_back(pc);
   }
   std::stable_sort(pending.begin(), pending.end(), [](const PendingCollective& a, const PendingCollective& b) { return a.key < b.key; });
@@ -345,7 +345,7 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
   for (int d = 0; d < plan.gpus; ++d) {
     Instr step;
     step.kind = InstrKind::kStep;
-    step.zero1 = s.planner.zero1;
+    step.zero1 = plan.zero1;
     emit(d, {kSyncPhase, 1, 0, 0}, step);
   }
   for (int d = 0; d < plan.gpus; ++d) {

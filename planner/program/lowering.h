@@ -89,7 +89,7 @@ Collective instr_collective(const Instr& in);
 std::pair<int, int> instr_shards(const Instr& in, int device);
 
 // `plan` must be placed (every slice has devices).
-Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg);
+Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg);
 
 // Readable text of one device's program.
 std::string program_text(const DeviceProgram& p, const Scenario& s, const MetaGraph& mg);

@@ -226,6 +226,7 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
                       {"schedule_from", ps.plan.schedule_from},
                       {"sync", ps.plan.sync.text()},
                       {"tp", ps.plan.tp},
+                      {"zero1", ps.plan.zero1},
                       {"configs", slice_configs(s, mg, ps.plan)},
                       {"waves", ps.plan.waves.size()}});
     j["systems"] = list;

@@ -35,6 +35,7 @@ std::string SyncPolicy::text() const {
 
 void apply_layout(Plan& plan, const CostModel& cost) {
   plan.tp = cost.layout();
+  plan.zero1 = cost.zero1();
   for (Wave& w : plan.waves)
     for (Slice& sl : w.slices) sl.tp = slice_tp(sl.n, cost.metaop(sl.metaop).tp);
 }
@@ -51,7 +52,7 @@ double peak_slice_GiB(const Plan& plan, const Scenario& s, const Graph& g, const
   for (const Wave& w : plan.waves)
     for (const Slice& sl : w.slices) {
       const Operator& op = g.op(mg.metaops[static_cast<size_t>(sl.metaop)].ops.front());
-      MemoryBreakdown m = layer_memory(op, sl.layers(), ParallelConfig{sl.dp(), sl.tp, s.planner.zero1}, sl.dp(),
+      MemoryBreakdown m = layer_memory(op, sl.layers(), ParallelConfig{sl.dp(), sl.tp, plan.zero1}, sl.dp(),
                                        !op.weights.empty() && tasks_of.at(op.weight_set) > 1);
       m.workspace = s.planner.workspace_GiB * kGiB;
       peak = std::max(peak, m.total() / kGiB);
@@ -265,6 +266,7 @@ std::string plan_json(const Plan& plan, const Scenario& s, const MetaGraph& mg) 
   }
   j["metaops"] = metas;
   j["tp"] = plan.tp;
+  j["zero1"] = plan.zero1;
   ordered_json waves = ordered_json::array();
   for (const Wave& w : plan.waves) {
     ordered_json slices = ordered_json::array();
@@ -329,13 +331,15 @@ void only_keys(const std::string& file, const json& obj, const std::string& wher
     }
 }
 
-Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGraph& mg, const CostModel& cost);
+Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGraph& mg, const CostModel& base,
+                        const CostModel* other_zero1);
 
 }  // namespace
 
-Plan read_plan(const std::string& file, const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
+Plan read_plan(const std::string& file, const Scenario& s, const MetaGraph& mg, const CostModel& cost,
+               const CostModel* other_zero1) {
   try {
-    return read_plan_checked(file, s, mg, cost);
+    return read_plan_checked(file, s, mg, cost, other_zero1);
   } catch (const json::exception& e) {
     throw InputError(file + ": " + std::string(e.what()) + "; allowed: a plan file written by spindle-sim --plan-only");
   }
@@ -343,7 +347,8 @@ Plan read_plan(const std::string& file, const Scenario& s, const MetaGraph& mg, 
 
 namespace {
 
-Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGraph& mg, const CostModel& cost) {
+Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGraph& mg, const CostModel& base,
+                        const CostModel* other_zero1) {
   if (!std::filesystem::is_regular_file(file))
     throw InputError(file + ": no such plan file; allowed: a plan file written by spindle-sim --plan-only");
   json j;
@@ -361,8 +366,15 @@ Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGra
   if (const std::string problem = name_problem(p.system); !problem.empty())
     bad(file, "system", "'" + p.system + "' " + problem, std::string("a system name of ") + kNameRule);
   only_keys(file, j, "",
-            {"format_version", "system", "scenario", "gpus", "metaops", "tp", "waves", "planned_s", "cstar_s", "cstar_valid_s",
-             "lower_bound_s", "notes", "schedule_from", "sync"});
+            {"format_version", "system", "scenario", "gpus", "metaops", "tp", "zero1", "waves", "planned_s", "cstar_s",
+             "cstar_valid_s", "lower_bound_s", "notes", "schedule_from", "sync"});
+  // ZeRO-1 as planned (a file without it: the scenario's planner.zero1); a baseline may have
+  // turned it on where memory needed it, and is then checked against that cost model.
+  p.zero1 = base.zero1();
+  if (j.contains("zero1")) p.zero1 = field(file, j, "", "zero1", json::value_t::boolean, "true or false").get<bool>();
+  if (p.zero1 != base.zero1() && other_zero1 == nullptr)
+    bad(file, "zero1", p.zero1 ? "true" : "false", std::string("the scenario's planner.zero1 = ") + (base.zero1() ? "true" : "false"));
+  const CostModel& cost = p.zero1 == base.zero1() ? base : *other_zero1;
   p.gpus = field(file, j, "", "gpus", json::value_t::number_integer, "the scenario's GPU count").get<int>();
   if (p.gpus != s.cluster.gpus())
     bad(file, "gpus", "plan is for " + std::to_string(p.gpus) + " GPUs, " + s.file + " has " + std::to_string(s.cluster.gpus()),

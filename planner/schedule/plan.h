@@ -66,11 +66,12 @@ struct Plan {
   SyncPolicy sync;                 // weight-gradient sync settings
   double peak_slice_GiB = 0;       // largest per-device memory of one slice (its layers alone)
   std::map<std::string, int> tp;   // the TP layout it was planned with (component -> degree; schedule/tp_layout.h)
+  bool zero1 = false;              // optimizer state sharded over each weight-sync group (ZeRO-1), as planned
 
   void finish();  // sets planned_s from the slices
 };
 
-// Records the cost model's TP layout in the plan and each slice's degree.
+// Records the cost model's TP layout and ZeRO-1 setting in the plan and each slice's degree.
 void apply_layout(Plan& plan, const CostModel& cost);
 
 // The TP degree of a slice of `n` devices of a component at degree `layout_tp`: the degree, or
@@ -101,7 +102,10 @@ std::string plan_json(const Plan& plan, const Scenario& s, const MetaGraph& mg);
 
 // Reads a plan file back and validates it against the scenario: MetaOps must match, times are
 // re-derived (retime_plan; stale ones are reported in one note, not refused), then
-// check_plan. Throws InputError naming the file and the first mismatch.
-Plan read_plan(const std::string& file, const Scenario& s, const MetaGraph& mg, const CostModel& cost);
+// check_plan. A plan's zero1 may differ from the scenario's planner.zero1 only when
+// `other_zero1` (the cost model with the other setting) is given. Throws InputError naming the
+// file and the first mismatch.
+Plan read_plan(const std::string& file, const Scenario& s, const MetaGraph& mg, const CostModel& cost,
+               const CostModel* other_zero1 = nullptr);
 
 }  // namespace spindle

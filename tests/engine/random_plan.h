@@ -36,6 +36,7 @@ inline Plan random_plan(const MetaGraph& mg, const CostModel& base, int gpus, st
     }
   const CostModel cost = base.with_layout(layout);
   plan.tp = cost.layout();
+  plan.zero1 = cost.zero1();
   std::vector<double> device_free(static_cast<size_t>(gpus), 0.0), metaop_end(mg.metaops.size(), 0.0);
   for (const MetaOp& m : mg.metaops) {  // ordered by level: predecessors first
     double ready = 0;

@@ -29,7 +29,7 @@ TEST_P(RandomPlans, MatchOneDevice) {
   const CostModel cost(s, g, mg);
   const Plan plan = random_plan(mg, cost, gpus, static_cast<std::uint64_t>(seed));
   ASSERT_EQ(check_plan(plan, mg, cost), "");
-  const Programs programs = lower(plan, s, g, mg);
+  const Programs programs = lower(plan, g, mg);
   ASSERT_EQ(replay(programs), "");
   const std::string what = s.name + " random plan " + std::to_string(seed) + " on " + std::to_string(gpus) +
                            (s.planner.zero1 ? " with ZeRO-1" : "");
@@ -61,7 +61,7 @@ TEST_P(RandomTpPlans, MatchOneDevice) {
   const CostModel cost(s, g, mg);
   const Plan plan = random_plan(mg, cost, gpus, static_cast<std::uint64_t>(seed), true);
   ASSERT_EQ(check_plan(plan, mg, cost.with_layout(plan.tp)), "");
-  const Programs programs = lower(plan, s, g, mg);
+  const Programs programs = lower(plan, g, mg);
   ASSERT_EQ(replay(programs), "");
   std::string layout;
   int tp_slices = 0, nested = 0;

@@ -27,7 +27,7 @@ TEST(Lowering, SyncBytesMatchTheWeightsOfSharedLayers) {
   [[maybe_unused]] CostModel& cost = pipe.cost;
   Plan p = plan_system("spindle", s, mg, cost);
   place(p, s, g, mg, PlacementPolicy::kSpindle);
-  Programs progs = lower(p, s, g, mg);
+  Programs progs = lower(p, g, mg);
   // The sum over buckets of their bytes = the reduced bytes per gradient (fp32: 4) x params of
   // every layer on more than one device.
   std::map<std::string, std::set<int>> devices;
@@ -69,7 +69,7 @@ TEST(Lowering, BucketsFollowTheSyncPolicy) {
   auto buckets = [&](const SyncPolicy& policy) {
     p.sync = policy;
     std::map<int, std::pair<std::vector<int>, std::int64_t>> out;  // collective -> (group, params)
-    for (const DeviceProgram& dp : lower(p, s, g, mg).devices)
+    for (const DeviceProgram& dp : lower(p, g, mg).devices)
       for (const Instr& in : dp.instrs)
         if (in.kind == InstrKind::kSyncStart)
           out[in.collective] = {std::vector<int>(in.group.begin(), in.group.end()), in.bytes / policy.grad_bytes};
@@ -165,7 +165,7 @@ TEST(Lowering, ZeroOneProgramsReplay) {
   [[maybe_unused]] CostModel& cost = pipe.cost;
   Plan p = plan_system("spindle", s, mg, cost);
   place(p, s, g, mg, PlacementPolicy::kSpindle);
-  Programs progs = lower(p, s, g, mg);
+  Programs progs = lower(p, g, mg);
   EXPECT_EQ(replay(progs), "");
   int param_gathers = 0;
   for (const DeviceProgram& dp : progs.devices) {

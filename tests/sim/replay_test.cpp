@@ -47,10 +47,13 @@ TEST(Replay, EveryZooPlanFinishesAndIsNeverFasterThanItsCompute) {
 
 TEST(Replay, ComputeTakesTheCostModelTimeAtTheSlicesDeviceCount) {
   ScenarioModel pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml"));
-  auto& [s, g, mg, cost] = pipe;
+  const Scenario& s = pipe.s;
+  const Graph& g = pipe.g;
+  const MetaGraph& mg = pipe.mg;
+  const CostModel& cost = pipe.cost;
   Plan p = plan_system("sequential", s, mg, cost);
   place(p, s, g, mg, PlacementPolicy::kSpindle);
-  const Programs progs = lower(p, s, g, mg);
+  const Programs progs = lower(p, g, mg);
   const auto secs = compute_seconds(progs, s, mg, cost);
   const Slice& sl = p.waves.front().slices.front();
   const Instr* fwd = nullptr;
@@ -67,10 +70,13 @@ TEST(Replay, ComputeTakesTheCostModelTimeAtTheSlicesDeviceCount) {
 
 TEST(Replay, AddingOneSendChangesTheSimulatedTime) {
   ScenarioModel pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml"));
-  auto& [s, g, mg, cost] = pipe;
+  const Scenario& s = pipe.s;
+  const Graph& g = pipe.g;
+  const MetaGraph& mg = pipe.mg;
+  const CostModel& cost = pipe.cost;
   Plan p = plan_system("spindle", s, mg, cost);
   place(p, s, g, mg, PlacementPolicy::kSpindle);
-  const Programs base = lower(p, s, g, mg);
+  const Programs base = lower(p, g, mg);
   Programs more = base;
   Instr send;
   send.kind = InstrKind::kSend;
