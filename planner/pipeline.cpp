@@ -250,7 +250,7 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
   for (const PlanCandidate& c : cands) score(c, PlacementPolicy::kSpindle);
   // The layouts of candidates over memory without ZeRO-1 again with it, as the baselines' users
   // turn it on (cands[i] stays scored[i]).
-  for (const Scored& x : std::vector<Scored>(scored))
+  for (const Scored& x : scored)
     if (x.placement.over_memory_devices > 0 && !x.plan.zero1)
       if (AltLayout* a = zero1.get(x.plan.tp); a && std::find(with_zero1.begin(), with_zero1.end(), a) == with_zero1.end())
         with_zero1.push_back(a);
@@ -335,15 +335,9 @@ std::vector<PlannedSystem> plan_systems(const ScenarioModel& m, const std::vecto
         std::string note = "TP layout chosen by the estimate: " +
                            layout_text(ps.plan) + " " + fixed(ps.estimated_s * 1e3, 3) + " ms";
         const double planning = ps.planning_s;
-        // Planning time: each layout's plan once (SystemPlanner times it, whether it was made here
-        // or earlier for spindle's candidates) plus this window's own work.
-        std::vector<AltLayout*> tried = view(alts);
-        auto plans_s = [&] {
-          double x = 0;
-          for (const AltLayout* alt : tried) x += alt->planner.seconds(name);
-          return x;
-        };
-        const double before = plans_s();
+        // Planning time: this window's work plus the plans it took ready-made (SystemPlanner
+        // times each once, when spindle's candidates made it earlier).
+        double earlier_s = 0;
         // Layouts whose plan is over memory without ZeRO-1 are tried again with it.
         std::vector<AltLayout*> with_zero1;
         auto over_memory = [&](const PlannedSystem& x) {
@@ -353,6 +347,7 @@ std::vector<PlannedSystem> plan_systems(const ScenarioModel& m, const std::vecto
         over_memory(ps);
         auto try_layouts = [&](const std::vector<AltLayout*>& layouts) {
           for (AltLayout* alt : layouts) {
+            earlier_s += alt->planner.seconds(name);  // 0 unless made before
             Plan q = alt->plan(m, name);
             q.notes.push_back("weight sync: " + q.sync.text());
             PlacementReport qrep = place(q, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
@@ -364,15 +359,13 @@ std::vector<PlannedSystem> plan_systems(const ScenarioModel& m, const std::vecto
             if (fp != fq ? fq : qs.estimated_s < ps.estimated_s * (1 - 1e-9)) ps = std::move(qs);
           }
         };
-        try_layouts(tried);
+        try_layouts(view(alts));
         if (!with_zero1.empty()) {
           note += "; over memory, so with ZeRO-1";
-          const std::vector<AltLayout*> more = with_zero1;
-          tried.insert(tried.end(), more.begin(), more.end());
-          try_layouts(more);
+          try_layouts(std::vector<AltLayout*>(with_zero1));
         }
         const double window = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        ps.planning_s = planning + plans_s() + window - (plans_s() - before);
+        ps.planning_s = planning + earlier_s + window;
         ps.plan.notes.push_back(note + "; taken: " + layout_text(ps.plan));
       }
     }
