@@ -12,6 +12,7 @@
 
 #include "engine/cpu/adamw.h"
 #include "engine/tensor.h"
+#include "traces/errors.h"
 
 namespace spindle::engine {
 
@@ -87,5 +88,13 @@ class Backend {
   virtual void adamw_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& p,
                           std::int64_t step) = 0;
 };
+
+// dst (+)= src, element by element, for tensors of one element count (any shapes).
+inline void copy_flat(Backend& be, const Tensor& src, Tensor& dst, bool accumulate) {
+  if (src.numel() != dst.numel()) throw InternalError("copy of " + dims_str(src.shape()) + " into " + dims_str(dst.shape()));
+  if (src.numel() == 0) return;
+  Tensor d = dst.reshaped({1, 1, dst.numel()});
+  be.copy_tokens(src.reshaped({1, 1, src.numel()}), 0, d, 0, 1, accumulate);
+}
 
 }  // namespace spindle::engine

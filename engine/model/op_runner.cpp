@@ -35,7 +35,7 @@ class ReplicaGrads {
       Param& first = ws_.at(ls_.replicated() + "/" + tensor);
       const Tensor contribution = first.grad;
       first.grad = saved;
-      for (const std::string& g : ls_.groups) add_into(be_, contribution, ws_.grad(g + "/" + tensor));
+      for (const std::string& g : ls_.groups) copy_flat(be_, contribution, ws_.grad(g + "/" + tensor), true);
     }
     saved_.clear();
   }
@@ -46,10 +46,6 @@ class ReplicaGrads {
   const LayerShards& ls_;
   std::vector<std::pair<std::string, Tensor>> saved_;
 };
-
-}  // namespace
-
-namespace {
 
 bool is_embedding(const Operator& op) { return op.kind == OpKind::kPatchEmbed || op.kind == OpKind::kTokenEmbed; }
 
@@ -119,7 +115,8 @@ TaskBatch batch_rows(const TaskBatch& b, std::int64_t first, std::int64_t last) 
 
 Tensor OpRunner::forward(const Operator& op, const RowBlock& rows, const TaskBatch& data, const Tensor& in,
                          const Tensor& mem, OpState& st, const LayerShards* shards) {
-  const LayerShards ls = shards ? *shards : LayerShards::whole(op.weights);
+  const LayerShards whole = shards ? LayerShards{} : LayerShards::whole(op.weights);
+  const LayerShards& ls = shards ? *shards : whole;
   st.in = in;
   st.mem = mem;
   Tensor loss;
@@ -191,7 +188,8 @@ Tensor OpRunner::forward(const Operator& op, const RowBlock& rows, const TaskBat
 
 void OpRunner::backward(const Operator& op, const RowBlock& rows, OpState& st, const Tensor& dout, Tensor& din,
                         Tensor& dmem, const LayerShards* shards) {
-  const LayerShards ls = shards ? *shards : LayerShards::whole(op.weights);
+  const LayerShards whole = shards ? LayerShards{} : LayerShards::whole(op.weights);
+  const LayerShards& ls = shards ? *shards : whole;
   ReplicaGrads replicas(be_, ws_, ls);
   switch (op.kind) {
     case OpKind::kPatchEmbed:
@@ -205,12 +203,10 @@ void OpRunner::backward(const Operator& op, const RowBlock& rows, OpState& st, c
     case OpKind::kDecoderLayer: {
       const BlockSpec spec{op.heads, op.causal, op.mlp, !st.mem.empty()};
       block_backward(be_, ws_, ls, spec, st.block, dout, din, dmem);
-      replicas.spread();
       break;
     }
     case OpKind::kCrossAttention:
       resampler_backward(be_, ws_, ls, op.heads, st.resampler, dout, din);
-      replicas.spread();
       break;
     case OpKind::kProjectionHead:
       projection_head_backward(be_, ws_, op.weights, st.head, dout, din);
@@ -238,6 +234,7 @@ void OpRunner::backward(const Operator& op, const RowBlock& rows, OpState& st, c
       break;
     }
   }
+  replicas.spread();  // the nested shards' replicated gradients (only layers that split have any)
 }
 
 }  // namespace spindle::engine

@@ -93,4 +93,13 @@ std::vector<float> shard_values(const std::vector<float>& full, const Dims& dims
   return v;
 }
 
+void place_shard(const std::vector<float>& values, const Dims& dims, TpSplit split, int shard, int of,
+                 std::vector<float>& full) {
+  std::int64_t at = 0;  // the ranges come in the shard's own element order
+  for (auto [a, e] : unsharded_ranges(dims, split, shard, of, 0, static_cast<std::int64_t>(values.size()))) {
+    std::copy(values.begin() + at, values.begin() + at + (e - a), full.begin() + a);
+    at += e - a;
+  }
+}
+
 }  // namespace spindle::engine

@@ -39,6 +39,11 @@ Dims shard_dims(const Dims& full, TpSplit split, int of);
 // The values of shard `shard` of `full` (row-major, shape `dims`).
 std::vector<float> shard_values(const std::vector<float>& full, const Dims& dims, TpSplit split, int shard, int of);
 
+// The inverse: shard `shard`'s values written at their places in `full` (the unsharded tensor
+// of shape `dims`, already sized).
+void place_shard(const std::vector<float>& values, const Dims& dims, TpSplit split, int shard, int of,
+                 std::vector<float>& full);
+
 // Elements [first, last) of shard `shard` (its own row-major order) as ranges of the unsharded
 // tensor of shape `dims`, ascending.
 std::vector<std::pair<std::int64_t, std::int64_t>> unsharded_ranges(const Dims& dims, TpSplit split, int shard, int of,

@@ -24,14 +24,6 @@ namespace {
 
 using Key = std::pair<int, int>;  // (MetaOp, layer): whose output a buffer holds
 
-// dst (+)= src, element by element, for tensors of one element count.
-void copy_flat(Backend& be, const Tensor& src, Tensor& dst, bool accumulate) {
-  if (src.numel() != dst.numel()) throw InternalError("copy of " + dims_str(src.shape()) + " into " + dims_str(dst.shape()));
-  if (src.numel() == 0) return;
-  Tensor d = dst.reshaped({1, 1, dst.numel()});
-  be.copy_tokens(src.reshaped({1, 1, src.numel()}), 0, d, 0, 1, accumulate);
-}
-
 // How device `device` runs the layers of compute instruction `in` that tensor parallelism
 // splits: the shards it holds (lowering.h instr_shards); whole layers otherwise.
 LayerShards rank_shards(const Instr& in, const Operator& op, int device) {
@@ -227,8 +219,7 @@ class Interpreter {
   LayerShards shards_for(const Instr& in, const Operator& op) {
     LayerShards ls = rank_shards(in, op, d_.id);
     if (in.group.size() > 1 && ls.of > 1) {
-      std::vector<int> members(in.group.begin(), in.group.end());
-      ls.all_reduce = [this, members](Tensor& t) {
+      ls.all_reduce = [this, members = in.group](Tensor& t) {
         d_.comm->all_reduce(members, t);
         d_.tp_reduced.push_back(t.numel() * 2);
         d_.counters.tp_reduce_bytes += t.numel() * 4;
@@ -316,6 +307,7 @@ class Interpreter {
   }
   void hand_back(const Instr& in, const std::vector<int>& ids, const Tensor& d, const RowBlock& rows) {
     if (ids.size() < 2 && (ids.empty() || keeps(in, ids[0]))) return;  // already in place (or none)
+    if (std::none_of(ids.begin(), ids.end(), [&](int id) { return keeps(in, id); })) return;  // another rank sends them
     std::vector<Tensor> parts = views(ids, true, rows.first, rows.last);
     for (size_t i = 0; i < ids.size(); ++i)
       if (!keeps(in, ids[i])) parts[i] = be_.alloc(parts[i].shape());  // computed, not kept
@@ -366,11 +358,9 @@ class Interpreter {
       auto it = d_.shipped.find({k, in.peer});
       if (it == d_.shipped.end()) it = d_.shipped.emplace(std::make_pair(k, in.peer), be_.alloc(grad(k).shape())).first;
       Tensor before = it->second.rows_view(in.first_row, in.last_row);
-      Tensor delta = be_.alloc(v.shape());  // -before + v
-      copy_flat(be_, before, delta, false);
-      be_.scale(delta, -1.0f);
-      copy_flat(be_, v, delta, true);
-      d_.comm->send(in.peer, in.tensor, delta);
+      be_.scale(before, -1.0f);  // -before + v, in place: send copies the data out before returning
+      copy_flat(be_, v, before, true);
+      d_.comm->send(in.peer, in.tensor, before);
       copy_flat(be_, v, before, false);
     }
     d_.counters.sent_bytes += v.numel() * 4;
@@ -532,11 +522,7 @@ class Interpreter {
       Dims full = p.grad.shape();
       full[split == TpSplit::kRows ? 0 : 1] *= sn.of;
       v.resize(static_cast<size_t>(p.grad.numel() * sn.of));
-      std::int64_t at = 0;  // the ranges come in the shard's own element order
-      for (auto [a, e] : unsharded_ranges(full, split, sn.shard, sn.of, 0, p.grad.numel())) {
-        std::copy(local.begin() + at, local.begin() + at + (e - a), v.begin() + a);
-        at += e - a;
-      }
+      place_shard(local, full, split, sn.shard, sn.of, v);
       for (auto [f, l] : owned(name, p))
         for (auto r : unsharded_ranges(full, split, sn.shard, sn.of, f, l)) valid.push_back(r);
     }

@@ -25,6 +25,12 @@ bool tp_splittable(const Operator& op);
 // as weight sync and the engine name it; `weights` itself when of = 1.
 std::string tp_shard_group(const std::string& weights, int shard, int of);
 
+// The shards [first, last) of a degree-`of` layout that rank `rank` of a TP group of `ranks`
+// holds (`ranks` divides `of`: a group smaller than the degree nests of / ranks shards per rank).
+inline std::pair<int, int> held_shard_range(int rank, int ranks, int of) {
+  return {rank * (of / ranks), (rank + 1) * (of / ranks)};
+}
+
 // "" when `op` can run on a TP group of `tp` GPUs; otherwise why not (heads or ffn not
 // divisible), for error messages.
 std::string tp_unfit(const Operator& op, int tp);

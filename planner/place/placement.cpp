@@ -576,10 +576,9 @@ std::vector<RowMove> row_moves(int batch, const Slice& a, const Slice& b, bool b
       for (const RowOverlap& o : overlaps)
         if (o.to == g)
           for (int r = 0; r < a.tp; ++r) dsts.insert(a.devices[static_cast<size_t>(o.from * a.tp + r)]);
-      int pick = b.devices[static_cast<size_t>(g * b.tp)];
-      for (int r = b.tp - 1; r >= 0; --r)
-        if (dsts.count(b.devices[static_cast<size_t>(g * b.tp + r)])) pick = b.devices[static_cast<size_t>(g * b.tp + r)];
-      sender.push_back(pick);
+      const auto first = b.devices.begin() + g * b.tp, last = first + b.tp;
+      const auto it = std::find_if(first, last, [&](int d) { return dsts.count(d) > 0; });
+      sender.push_back(it != last ? *it : *first);
     }
   for (size_t i = 0; i < overlaps.size(); ++i) {
     const RowOverlap& o = overlaps[i];
@@ -609,8 +608,9 @@ std::vector<DataMove> data_moves(int batch, const Slice& a, const Slice& b, int 
   for (bool backward : {false, true})
     for (const RowMove& mv : row_moves(batch, a, b, backward)) {
       // A side input's rows reach a device once; their gradient leaves a device once for each
-      // device it goes to, from the first reader there that sends it (a TP rank 0 or a whole
-      // slice: the last to run backward there, so every later reader's contribution is in).
+      // device it goes to, from the first reader there that sends it (a whole slice, or the TP
+      // rank row_moves designates: the last to run backward there, so every later reader's
+      // contribution is in).
       if (side_of >= 0 &&
           !delivered.insert({side_of, backward ? mv.src : mv.dst, backward ? mv.dst : -1, mv.first_row, mv.rows}).second)
         continue;
@@ -624,10 +624,7 @@ int weight_tp(const Plan& plan, const Operator& op) {
   return tp_splittable(op) && layout != plan.tp.end() ? layout->second : 1;
 }
 
-std::pair<int, int> held_shards(const Slice& sl, int k, int t) {
-  const int rank = k % sl.tp, per_rank = t / sl.tp;
-  return {rank * per_rank, (rank + 1) * per_rank};
-}
+std::pair<int, int> held_shards(const Slice& sl, int k, int t) { return held_shard_range(k % sl.tp, sl.tp, t); }
 
 double stored_activation_bytes(const Operator& op, const Slice& sl) {
   return layer_memory(op, 1, ParallelConfig{sl.dp(), sl.tp, false}, 1, false).activations;

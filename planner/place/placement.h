@@ -83,7 +83,7 @@ std::set<int> gradient_senders(int batch, const Slice& a, const Slice& b);
 // The moves that carry data from `a` to `b`, forward then backward. A side input (the
 // cross-attention memory of MetaOp `side_of` >= 0; -1: none) reaches a device once for all its
 // later readers, whose gradients for it go back once, from the first reader there that sends
-// gradients (a whole slice or a TP rank 0): `delivered` records (producer, device, the device
+// gradients (a whole slice, or the TP rank row_moves designates): `delivered` records (producer, device, the device
 // its gradient goes to or -1 for a delivery, first row, rows) across calls.
 using DeliveredRows = std::set<std::tuple<int, int, int, int, int>>;
 struct DataMove {

@@ -125,6 +125,14 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
       if (!side && at > 0) continue;
       drop(*of_meta[static_cast<size_t>(p)].back(), p, side ? dropped_side : dropped);
     }
+    // Per device, once: what its backward drops at the slice's first layer and at later ones.
+    std::map<int, std::pair<SharedList<int>, SharedList<int>>> drops;
+    for (int d : sl->devices) {
+      std::set<int> first = dropped_side[d];
+      first.insert(dropped[d].begin(), dropped[d].end());
+      drops[d] = {std::vector<int>(first.begin(), first.end()),
+                  std::vector<int>(dropped_side[d].begin(), dropped_side[d].end())};
+    }
     for (int group = 0; group < sl->dp(); ++group) {
       auto [r0, r1] = slice_rows(batch, sl->dp(), group);
       const std::vector<int> members(sl->devices.begin() + group * sl->tp, sl->devices.begin() + (group + 1) * sl->tp);
@@ -149,11 +157,7 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
           in.layout_tp = weight_tp(plan, op);
           for (int d : members) {
             Instr mine = in;
-            if (backward) {
-              std::set<int> drops = dropped_side[d];
-              if (l == sl->first_layer) drops.insert(dropped[d].begin(), dropped[d].end());
-              mine.drops_grad_of = std::vector<int>(drops.begin(), drops.end());
-            }
+            if (backward) mine.drops_grad_of = l == sl->first_layer ? drops.at(d).first : drops.at(d).second;
             emit(d, {phase, idx, kCompute, pos * per_layer}, mine);
           }
           for (size_t j = 0; j < sizes.size(); ++j) {
@@ -365,7 +369,7 @@ std::pair<int, int> instr_shards(const Instr& in, int device) {
                      ? 0
                      : static_cast<int>(std::find(in.group.begin(), in.group.end(), device) - in.group.begin());
   if (r >= e) throw InternalError("device " + std::to_string(device) + " runs a TP slice of a group without it");
-  return {r * in.layout_tp / e, (r + 1) * in.layout_tp / e};
+  return held_shard_range(r, e, in.layout_tp);
 }
 
 std::string program_text(const DeviceProgram& p, const Scenario& s, const MetaGraph& mg) {

@@ -85,7 +85,7 @@ Collective instr_collective(const Instr& in);
 
 // The shards [first, last) of its layout's degree that `device` holds running compute `in`:
 // its place r in the instruction's TP group of e devices (none: r = 0, e = 1) gives
-// [r layout_tp / e, (r + 1) layout_tp / e).
+// held_shard_range(r, e, layout_tp) (tensor_parallel.h).
 std::pair<int, int> instr_shards(const Instr& in, int device);
 
 // `plan` must be placed (every slice has devices).

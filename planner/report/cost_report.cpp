@@ -25,7 +25,7 @@ std::string cost_text(const Scenario& s, const Graph& g, const MetaGraph& mg, co
     out += "analytic (no profile)\n";
   }
   out += "T = one operator, forward + backward (+ its TP all-reduces), at local batch = batch / dp on n = dp x tp"
-         " devices (" + std::string(s.planner.zero1 ? "ZeRO-1, " : "") + "tp: the component's degree, or n below it" +
+         " devices (" + std::string(cost.zero1() ? "ZeRO-1, " : "") + "tp: the component's degree, or n below it" +
          "); valid n: dp divides the batch, up to " + std::to_string(s.cluster.gpus()) +
          " GPUs; memory per device holds the MetaOp's L layers.\n\n";
 

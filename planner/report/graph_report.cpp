@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "planner/config/config_reader.h"
 #include "planner/graph/metaop_json.h"
 #include "planner/graph/param_count.h"
 #include "traces/text_table.h"
@@ -128,11 +129,7 @@ nlohmann::ordered_json slice_configs(const Scenario& s, const MetaGraph& mg, con
     auto it = seen.find(t.name);
     if (it == seen.end()) continue;
     ordered_json per = ordered_json::object();
-    for (const auto& [component, configs] : it->second) {
-      std::string joined;
-      for (const std::string& c : configs) joined += (joined.empty() ? "" : ", ") + c;
-      per[component] = joined;
-    }
+    for (const auto& [component, configs] : it->second) per[component] = config::join(configs);
     out[t.name] = per;
   }
   return out;

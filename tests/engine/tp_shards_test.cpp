@@ -101,9 +101,7 @@ TEST(TpShards, StoreShardsAreTheWholeWeightsSplit) {
         EXPECT_EQ(v, want) << name << " copy " << j;
         continue;
       }
-      std::int64_t at = 0;
-      for (auto [a, e] : unsharded_ranges(p.value.shape(), sp, j, 2, 0, shard.value.numel()))
-        for (std::int64_t i = a; i < e; ++i) got[static_cast<size_t>(i)] = v[static_cast<size_t>(at++)];
+      place_shard(v, p.value.shape(), sp, j, 2, got);
     }
     if (sp != TpSplit::kReplicated) {
       EXPECT_EQ(got, want) << name;

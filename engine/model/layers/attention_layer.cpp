@@ -29,7 +29,7 @@ Tensor attention_layer_forward(Backend& be, WeightStore& ws, const LayerShards& 
     Tensor part = be.alloc({b, sq, wo});
     be.linear_forward(c.mixed, ws.value(p + "wo"), bo, part);
     if (j == 0) out = part;
-    else add_into(be, part, out);
+    else copy_flat(be, part, out, true);
   }
   ls.reduce(out);
   return out;
@@ -58,10 +58,10 @@ void attention_layer_backward(Backend& be, WeightStore& ws, const LayerShards& l
   }
   if (!ls.splits()) return;
   ls.reduce(pq);
-  add_into(be, pq, dxq);
+  copy_flat(be, pq, dxq, true);
   if (self) return;
   ls.reduce(pkv);
-  add_into(be, pkv, dxkv);
+  copy_flat(be, pkv, dxkv, true);
 }
 
 }  // namespace spindle::engine

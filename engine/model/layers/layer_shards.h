@@ -27,10 +27,4 @@ struct LayerShards {
   }
 };
 
-// dst += src, for tensors of one element count (partial sums of the held shards).
-inline void add_into(Backend& be, const Tensor& src, Tensor& dst) {
-  Tensor d = dst.reshaped({1, 1, dst.numel()});
-  be.copy_tokens(src.reshaped({1, 1, src.numel()}), 0, d, 0, 1, true);
-}
-
 }  // namespace spindle::engine

@@ -28,7 +28,7 @@ Tensor mlp_forward(Backend& be, WeightStore& ws, const LayerShards& ls, Mlp mlp,
                             c.act, part);
     }
     if (j == 0) m = part;
-    else add_into(be, part, m);
+    else copy_flat(be, part, m, true);
   }
   ls.reduce(m);
   return m;
