@@ -128,25 +128,33 @@ AltLayouts alt_layouts(const ScenarioModel& m) {
   return out;
 }
 
-// TP layouts again with ZeRO-1, each made when first asked for: what a user turns on when a
-// layout does not fit memory without it (the scenario has it off).
-class Zero1Layouts {
+// TP layouts beyond the sweep's list, each made when first asked for: a layout again with
+// ZeRO-1 (what a user turns on when it does not fit memory without it; the scenario has it
+// off), and the layouts a baseline's per-component tuning tries.
+class MoreLayouts {
  public:
-  Zero1Layouts(const ScenarioModel& m, const AltLayouts& alts) : m_(m), alts_(alts) {}
-  // `tp` with ZeRO-1, unless the scenario has it on already or the main list holds it.
-  AltLayout* get(const std::map<std::string, int>& tp) {
-    if (!m_.zero1_cost || !m_.zero1_cost->layout_problem(tp).empty()) return nullptr;
+  MoreLayouts(const ScenarioModel& m, const AltLayouts& alts) : m_(m), alts_(alts) {}
+  // nullptr where `l` is the planner's layout or in the sweep's list (tried already), or not
+  // possible (ZeRO-1 asked for and the scenario has it on; a degree not among the options).
+  AltLayout* get(const Layout& l) {
+    const CostModel* cost = l.zero1 == m_.cost.zero1() ? &m_.cost : (m_.zero1_cost ? &*m_.zero1_cost : nullptr);
+    if (cost == nullptr || !cost->layout_problem(l.tp).empty()) return nullptr;
+    if (l == Layout{m_.cost.layout(), m_.cost.zero1()}) return nullptr;
     for (const auto& a : alts_)
-      if (a->layout() == Layout{tp, true}) return nullptr;
-    auto& slot = made_[tp];
-    if (!slot) slot = std::make_unique<AltLayout>(m_, Layout{tp, true});
+      if (a->layout() == l) return nullptr;
+    auto& slot = made_[{l.tp, l.zero1}];
+    if (!slot) slot = std::make_unique<AltLayout>(m_, l);
     return slot.get();
+  }
+  // `tp` with ZeRO-1, as get().
+  AltLayout* zero1(const std::map<std::string, int>& tp) {
+    return m_.zero1_cost ? get(Layout{tp, true}) : nullptr;
   }
 
  private:
   const ScenarioModel& m_;
   const AltLayouts& alts_;
-  std::map<std::map<std::string, int>, std::unique_ptr<AltLayout>> made_;
+  std::map<std::pair<std::map<std::string, int>, bool>, std::unique_ptr<AltLayout>> made_;
 };
 
 void set_estimate(const ScenarioModel& m, PlannedSystem& ps) {
@@ -165,13 +173,20 @@ std::vector<size_t> ranked(size_t n, Less less) {
   return order;
 }
 
+// A baseline's plan as tune_baseline() (below) tunes its TP layout.
+struct TunedBaseline {
+  PlannedSystem ps;
+  double per_component_s = 0;  // wall time of the per-component pass
+};
+
 // spindle's choice: every candidate plan (its own, with Megatron-LM's sync, and every other
 // system's, with that system's sync) placed by Spindle's placement, lowered and estimated;
 // the three fastest also placed on device ids in order; the two fastest of all tried again
 // with every other sync setting; the fastest estimate within memory is taken. Above
 // [planner] score_candidates_up_to_gpus, the compute-fastest own candidate is kept unscored.
 PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, const std::vector<std::string>& others,
-                             const std::vector<AltLayout*>& alts, Zero1Layouts& zero1) {
+                             const std::vector<AltLayout*>& alts, MoreLayouts& more,
+                             const std::vector<const TunedBaseline*>& tuned) {
   std::vector<AltLayout*> with_zero1;  // layouts tried again with ZeRO-1
   const auto t0 = std::chrono::steady_clock::now();
   // Planning time: the plans spindle uses (each as if planned alone, whenever it was planned)
@@ -179,6 +194,7 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
   auto shared_s = [&] {
     double x = planner.seconds("spindle");
     for (const std::string& other : others) x += planner.seconds(other);
+    for (const TunedBaseline* t : tuned) x += t->per_component_s;
     for (const std::vector<AltLayout*>* list : std::initializer_list<const std::vector<AltLayout*>*>{&alts, &with_zero1})
       for (const AltLayout* alt : *list) {
         if (alt->cost.layout() == smallest_layout(m)) x += alt->planner.seconds("spindle");
@@ -224,6 +240,20 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
     }
   };
   for (AltLayout* alt : alts) add_layout(alt);
+  // The others' plans on the layouts their per-component tuning took, where not tried above.
+  for (const TunedBaseline* t : tuned) {
+    const Layout l{t->ps.plan.tp, t->ps.plan.zero1};
+    bool seen = l == Layout{m.cost.layout(), m.cost.zero1()};
+    for (const AltLayout* a : alts) seen = seen || a->layout() == l;
+    AltLayout* alt = seen ? nullptr : more.get(l);
+    if (alt == nullptr) continue;
+    const std::string& other = t->ps.plan.system;
+    PlanCandidate c{other + "'s plan on its tuned TP layout " + layout_text(l), alt->plan(m, other)};
+    c.plan.system = "spindle";
+    c.plan.schedule_from = other;
+    for (std::string& note : c.plan.notes) note = other + "'s plan: " + note;
+    cands.push_back(std::move(c));
+  }
   std::vector<Scored> scored;
   auto score = [&](const PlanCandidate& c, PlacementPolicy policy) {
     Scored x{c.name + ", " + placement_name(policy) + " placement", c.plan, {}, {}};
@@ -252,7 +282,7 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
   // turn it on (cands[i] stays scored[i]).
   for (const Scored& x : scored)
     if (x.placement.over_memory_devices > 0 && !x.plan.zero1)
-      if (AltLayout* a = zero1.get(x.plan.tp); a && std::find(with_zero1.begin(), with_zero1.end(), a) == with_zero1.end())
+      if (AltLayout* a = more.zero1(x.plan.tp); a && std::find(with_zero1.begin(), with_zero1.end(), a) == with_zero1.end())
         with_zero1.push_back(a);
   const size_t first_zero1 = cands.size();
   for (AltLayout* alt : with_zero1) add_layout(alt);
@@ -302,6 +332,93 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
   return out;
 }
 
+// `name`'s plan as a user tunes it: the planner's TP layout, the smallest one (data parallel
+// wherever memory allows) and one TP size for the whole model (2, 4, 8), each over memory
+// again with ZeRO-1, whichever the estimate finds fastest (within memory first); then, one pass
+// over the components, each at every other degree it allows, kept where faster (Megatron-LM
+// sets an encoder's TP size apart from the language model's): a component
+// used by one task gets that task's best degree, a shared one keeps one degree for every task,
+// as in one job.
+TunedBaseline tune_baseline(const ScenarioModel& m, SystemPlanner& planner, const std::string& name,
+                            const std::vector<AltLayout*>& alts, MoreLayouts& more) {
+  Plan p = planner.plan(name);
+  p.notes.push_back("weight sync: " + p.sync.text());
+  PlacementReport rep = place(p, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
+  PlannedSystem ps{std::move(p), rep, planner.seconds(name), "", ""};
+  if (alts.empty()) return {std::move(ps), 0.0};
+  const auto t0 = std::chrono::steady_clock::now();
+  set_estimate(m, ps);
+  std::string note = "TP layout chosen by the estimate: " + layout_text(ps.plan) + " " + fixed(ps.estimated_s * 1e3, 3) + " ms";
+  const double planning = ps.planning_s;
+  // Planning time: this window's work plus the plans it took ready-made (SystemPlanner times
+  // each once, when spindle's candidates made it earlier).
+  double earlier_s = 0;
+  auto on = [&](AltLayout* alt) {
+    earlier_s += alt->planner.seconds(name);  // 0 unless made before
+    Plan q = alt->plan(m, name);
+    q.notes.push_back("weight sync: " + q.sync.text());
+    PlacementReport qrep = place(q, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
+    PlannedSystem qs{std::move(q), qrep, 0.0, "", ""};
+    set_estimate(m, qs);
+    return qs;
+  };
+  auto better = [](const PlannedSystem& q, const PlannedSystem& than) {
+    const bool fp = than.placement.over_memory_devices == 0, fq = q.placement.over_memory_devices == 0;
+    return fp != fq ? fq : q.estimated_s < than.estimated_s * (1 - 1e-9);
+  };
+  // Layouts whose plan is over memory without ZeRO-1 are tried again with it.
+  std::vector<AltLayout*> with_zero1;
+  auto over_memory = [&](const PlannedSystem& x) {
+    if (x.placement.over_memory_devices == 0 || x.plan.zero1) return;
+    if (AltLayout* a = more.zero1(x.plan.tp)) with_zero1.push_back(a);
+  };
+  over_memory(ps);
+  auto try_layouts = [&](const std::vector<AltLayout*>& layouts) {
+    for (AltLayout* alt : layouts) {
+      PlannedSystem qs = on(alt);
+      note += ", " + layout_text(qs.plan) + " " + fixed(qs.estimated_s * 1e3, 3) + " ms";
+      over_memory(qs);
+      if (better(qs, ps)) ps = std::move(qs);
+    }
+  };
+  try_layouts(alts);
+  if (!with_zero1.empty()) {
+    note += "; over memory, so with ZeRO-1";
+    try_layouts(std::vector<AltLayout*>(with_zero1));
+  }
+  note += "; taken: " + layout_text(ps.plan);
+  // Per component, from the layout taken.
+  const auto t1 = std::chrono::steady_clock::now();
+  const CostModel& cost = ps.plan.zero1 == m.cost.zero1() ? m.cost : *m.zero1_cost;
+  int tried = 0;
+  std::string kept;
+  auto try_degree = [&](const std::string& c, int t) {
+    Layout trial{ps.plan.tp, ps.plan.zero1};
+    trial.tp[c] = t;
+    AltLayout* alt = more.get(trial);
+    if (alt == nullptr) return false;
+    ++tried;
+    PlannedSystem qs = on(alt);
+    if (!better(qs, ps)) return false;
+    kept += (kept.empty() ? "" : ", ") + c + "=" + std::to_string(t) + " " + fixed(qs.estimated_s * 1e3, 3) + " ms";
+    ps = std::move(qs);
+    return true;
+  };
+  for (const auto& [c, start] : std::map<std::string, int>(ps.plan.tp)) {
+    if (m.s.planner.tp.count(c)) continue;
+    // Every other degree (not only the neighbours: a degree's time is not monotone in it).
+    for (int t : cost.tp_options(c))
+      if (t != start) try_degree(c, t);
+  }
+  if (tried > 0)
+    note += "; then per component (" + std::to_string(tried) + " layouts): " +
+            (kept.empty() ? "none faster" : kept + "; taken: " + layout_text(ps.plan));
+  const auto t2 = std::chrono::steady_clock::now();
+  ps.planning_s = planning + earlier_s + std::chrono::duration<double>(t2 - t0).count();
+  ps.plan.notes.push_back(note);
+  return {std::move(ps), std::chrono::duration<double>(t2 - t1).count()};
+}
+
 }  // namespace
 
 std::vector<PlannedSystem> plan_systems(const ScenarioModel& m, const std::vector<std::string>& systems,
@@ -312,62 +429,28 @@ std::vector<PlannedSystem> plan_systems(const ScenarioModel& m, const std::vecto
     if (std::find(unique.begin(), unique.end(), name) == unique.end()) unique.push_back(name);
   SystemPlanner planner(m.s, m.mg, m.cost);
   const AltLayouts alts = alt_layouts(m);
-  Zero1Layouts zero1(m, alts);
+  MoreLayouts more(m, alts);
+  // Each baseline tuned once (spindle takes their tuned plans as candidates).
+  std::map<std::string, TunedBaseline> tuned;
+  auto tune = [&](const std::string& name) -> const TunedBaseline& {
+    auto it = tuned.find(name);
+    if (it == tuned.end()) it = tuned.emplace(name, tune_baseline(m, planner, name, view(alts), more)).first;
+    return it->second;
+  };
   std::vector<PlannedSystem> out, ablated;
   for (const std::string& name : unique) {
     PlannedSystem ps;
     if (name == "spindle") {
       std::vector<std::string> others;
+      std::vector<const TunedBaseline*> others_tuned;
       for (const std::string& o : system_names())
-        if (o != "spindle") others.push_back(o);
-      ps = choose_spindle(m, planner, others, view(alts), zero1);
-    } else {
-      Plan p = planner.plan(name);
-      p.notes.push_back("weight sync: " + p.sync.text());
-      PlacementReport rep = place(p, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
-      ps = PlannedSystem{std::move(p), rep, planner.seconds(name), "", ""};
-      if (!alts.empty()) {
-        // As a user tunes it: the planner's TP layout, the smallest one (data parallel wherever
-        // memory allows) and one TP size for the whole model (2, 4, 8), whichever the estimate
-        // finds fastest (within memory first).
-        const auto t0 = std::chrono::steady_clock::now();
-        set_estimate(m, ps);
-        std::string note = "TP layout chosen by the estimate: " +
-                           layout_text(ps.plan) + " " + fixed(ps.estimated_s * 1e3, 3) + " ms";
-        const double planning = ps.planning_s;
-        // Planning time: this window's work plus the plans it took ready-made (SystemPlanner
-        // times each once, when spindle's candidates made it earlier).
-        double earlier_s = 0;
-        // Layouts whose plan is over memory without ZeRO-1 are tried again with it.
-        std::vector<AltLayout*> with_zero1;
-        auto over_memory = [&](const PlannedSystem& x) {
-          if (x.placement.over_memory_devices == 0 || x.plan.zero1) return;
-          if (AltLayout* a = zero1.get(x.plan.tp)) with_zero1.push_back(a);
-        };
-        over_memory(ps);
-        auto try_layouts = [&](const std::vector<AltLayout*>& layouts) {
-          for (AltLayout* alt : layouts) {
-            earlier_s += alt->planner.seconds(name);  // 0 unless made before
-            Plan q = alt->plan(m, name);
-            q.notes.push_back("weight sync: " + q.sync.text());
-            PlacementReport qrep = place(q, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
-            PlannedSystem qs{std::move(q), qrep, 0.0, "", ""};
-            set_estimate(m, qs);
-            note += ", " + layout_text(qs.plan) + " " + fixed(qs.estimated_s * 1e3, 3) + " ms";
-            over_memory(qs);
-            const bool fp = ps.placement.over_memory_devices == 0, fq = qs.placement.over_memory_devices == 0;
-            if (fp != fq ? fq : qs.estimated_s < ps.estimated_s * (1 - 1e-9)) ps = std::move(qs);
-          }
-        };
-        try_layouts(view(alts));
-        if (!with_zero1.empty()) {
-          note += "; over memory, so with ZeRO-1";
-          try_layouts(std::vector<AltLayout*>(with_zero1));
+        if (o != "spindle") {
+          others.push_back(o);
+          if (!alts.empty()) others_tuned.push_back(&tune(o));
         }
-        const double window = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        ps.planning_s = planning + earlier_s + window;
-        ps.plan.notes.push_back(note + "; taken: " + layout_text(ps.plan));
-      }
+      ps = choose_spindle(m, planner, others, view(alts), more, others_tuned);
+    } else {
+      ps = tune(name).ps;
     }
     ps.plan.peak_slice_GiB = peak_slice_GiB(ps.plan, m.s, m.g, m.mg);
     if (placement_ablation && name == "spindle") {
