@@ -9,8 +9,9 @@
 #include <memory>
 
 #include "engine/backend_registry.h"
-#include "engine/launch/execution_trace.h"
+#include "engine/comm/mpi_comm.h"
 #include "engine/launch/logical_devices.h"
+#include "engine/launch/mpi_launcher.h"
 #include "engine/launch/thread_launcher.h"
 #include "engine/model/model_scale.h"
 #include "engine/train/trainer.h"
@@ -28,10 +29,32 @@ std::string fmt(const char* f, double v) {
   return b;
 }
 
+// Discards what it is given: the output of ranks other than 0 under MPI.
+struct NullBuffer : std::streambuf {
+  int overflow(int ch) override { return ch; }
+};
+
 }  // namespace
 
-int run_command(const RunCommand& c) {
+int run_command(const RunCommand& c_in) {
+  RunCommand c = c_in;
   if (c.devices < 1) throw InputError("--devices " + std::to_string(c.devices) + ": allowed: 1 or more");
+  // Under an MPI launcher with more than one rank: one rank (device) per process.
+  std::unique_ptr<MpiSession> mpi;
+  if (launched_by_mpi()) {
+    mpi = std::make_unique<MpiSession>();
+    if (mpi->size() == 1) {
+      mpi.reset();
+    } else {
+      if (c.devices_set && c.devices != mpi->size())
+        throw InputError("--devices " + std::to_string(c.devices) + ": started by MPI with " + std::to_string(mpi->size()) +
+                         " ranks; allowed: " + std::to_string(mpi->size()) + " or leave it out (one device per rank)");
+      c.devices = mpi->size();
+    }
+  }
+  NullBuffer null_buffer;
+  std::ostream null_out(&null_buffer);
+  std::ostream& out = mpi && mpi->rank() != 0 ? null_out : std::cout;
   const bool distributed = c.devices > 1 || c.system_set || !c.plan_file.empty();
   if (distributed && (!c.checkpoint_dir.empty() || c.resume))
     throw InputError("--checkpoint / --resume: only on one device without --system or --plan in this version");
@@ -56,12 +79,13 @@ int run_command(const RunCommand& c) {
   opt.scale = factors.name;
   opt.adam.lr = c.lr;
   std::unique_ptr<Trainer> trainer;
-  std::unique_ptr<ThreadLauncher> executor;
+  std::unique_ptr<Launcher> executor;
   Scenario scaled = scale_scenario(full, factors);
   std::string plan_name;
   if (distributed) {
     scaled = on_devices(scaled, c.devices);
-    LoweredPlan rp = lowered_plan(ScenarioModel(scaled), c.system, c.plan_file);
+    const ScenarioModel model(scaled);
+    LoweredPlan rp = lowered_plan(model, c.system, c.plan_file);
     plan_name = c.plan_file.empty() ? rp.plan.system : c.plan_file;
     // Tensor parallelism in the plan: the layout, and how many slices run on TP groups.
     std::string layout;
@@ -77,9 +101,12 @@ int run_command(const RunCommand& c) {
       plan_name += " (tensor parallel " + layout + "; " + std::to_string(groups) + " of " + std::to_string(slices) +
                    " slices on TP groups)";
     }
-    executor = std::make_unique<ThreadLauncher>(scaled, rp.programs, c.backend, opt);
-    if (!c.save_plan.empty())
-      write_file_atomically(c.save_plan, plan_json(rp.plan, scaled, executor->metagraph()));
+    if (mpi)
+      executor = std::make_unique<MpiLauncher>(*mpi, scaled, rp.programs, c.backend, opt);
+    else
+      executor = std::make_unique<ThreadLauncher>(scaled, rp.programs, c.backend, opt);
+    if (!c.save_plan.empty() && executor->writes_outputs())
+      write_file_atomically(c.save_plan, plan_json(rp.plan, scaled, model.mg));
   } else {
     trainer = std::make_unique<Trainer>(scaled, *be, opt);
   }
@@ -87,12 +114,15 @@ int run_command(const RunCommand& c) {
       c.checkpoint_dir.empty() ? "" : std::filesystem::path(c.checkpoint_dir) / "checkpoint.bin";
   if (c.resume) trainer->load(ckpt);
   auto steps_done = [&] { return trainer ? trainer->steps_done() : executor->steps_done(); };
-  const Scenario& s = trainer ? trainer->scenario() : executor->scenario();
-  std::cout << "spindle-run: " << s.name << " at scale " << factors.name << ", "
-            << (trainer ? trainer->model().weights().total_size() : executor->parameters()) << " parameters, backend "
+  const Scenario& s = trainer ? trainer->scenario() : scaled;
+  const std::int64_t parameters = trainer ? trainer->model().weights().total_size() : executor->parameters();
+  out << "spindle-run: " << s.name << " at scale " << factors.name << ", "
+            << parameters << " parameters, backend "
             << be->name() << ", seed " << opt.seed
             << (c.resume ? ", resumed at step " + std::to_string(steps_done()) : "")
-            << (executor ? ", " + std::to_string(c.devices) + " logical devices running the plan of " + plan_name : "")
+            << (executor ? ", " + std::to_string(c.devices) + (mpi ? " MPI ranks" : " logical devices") +
+                               " running the plan of " + plan_name
+                         : "")
             << "\n";
 
   std::string csv = "step,task,loss,step_s\n";
@@ -113,20 +143,21 @@ int run_command(const RunCommand& c) {
       csv += std::to_string(r.step) + "," + s.tasks[t].name + "," + fmt("%.9g", r.task_loss[t]) + "," +
              fmt("%.6f", secs) + "\n";
     if (c.log_every > 0 && (r.step % c.log_every == 0 || r.step == 1)) {
-      std::cout << "step " << r.step << "  loss " << fmt("%.4f", r.loss) << "  (";
-      for (size_t t = 0; t < s.tasks.size(); ++t) std::cout << (t ? ", " : "") << s.tasks[t].name << " " << fmt("%.4f", r.task_loss[t]);
-      std::cout << ")  grad norm " << fmt("%.3f", r.grad_norm) << "\n";
+      out << "step " << r.step << "  loss " << fmt("%.4f", r.loss) << "  (";
+      for (size_t t = 0; t < s.tasks.size(); ++t) out << (t ? ", " : "") << s.tasks[t].name << " " << fmt("%.4f", r.task_loss[t]);
+      out << ")  grad norm " << fmt("%.3f", r.grad_norm) << "\n";
     }
     if (!ckpt.empty() && c.checkpoint_every > 0 && r.step % c.checkpoint_every == 0) trainer->save(ckpt);
   }
   if (!ckpt.empty()) trainer->save(ckpt);
   if (!c.trace.empty()) {
     if (done == 0) throw InputError("--trace: no iteration ran; allowed: with --steps above the resumed step");
-    write_file_atomically(c.trace, execution_trace_json(*executor, plan_name));
+    const std::string trace = executor->trace_json(plan_name);  // collective under MPI
+    if (executor->writes_outputs()) write_file_atomically(c.trace, trace);
   }
-  if (!c.metrics.empty()) write_file_atomically(c.metrics, csv);
+  if (!c.metrics.empty() && (!executor || executor->writes_outputs())) write_file_atomically(c.metrics, csv);
   if (done > 0) {
-    std::cout << "\ntask                 loss first   loss last   chance     last/chance\n";
+    out << "\ntask                 loss first   loss last   chance     last/chance\n";
     for (size_t t = 0; t < s.tasks.size(); ++t) {
       // Chance: ln B for a contrastive task, ln V for a cross-entropy one.
       double chance = std::log(static_cast<double>(s.tasks[t].batch));
@@ -138,21 +169,22 @@ int run_command(const RunCommand& c) {
       char line[160];
       std::snprintf(line, sizeof line, "%-20s %10.4f %11.4f %8.4f %12.3f\n", s.tasks[t].name.c_str(), first[t], last[t],
                     chance, last[t] / chance);
-      std::cout << line;
+      out << line;
     }
     if (executor) {  // what each device did in the last iteration, counted by the executor
-      std::cout << "\nlast iteration  fwd row-ops bwd row-ops  sent MB   received MB   gathered MB  TP all-reduced MB\n";
+      out << "\nlast iteration  fwd row-ops bwd row-ops  sent MB   received MB   gathered MB  TP all-reduced MB\n";
+      const std::vector<DeviceCounters> counters = executor->counters();
       for (int d = 0; d < executor->devices(); ++d) {
-        const DeviceCounters& dc = executor->rank(d).counters();
+        const DeviceCounters& dc = counters[static_cast<size_t>(d)];
         char line[192];
         std::snprintf(line, sizeof line, "device %-8d %11lld %11lld %8.3f %13.3f %13.3f %18.3f\n", d,
                       static_cast<long long>(dc.forward_rows), static_cast<long long>(dc.backward_rows),
                       static_cast<double>(dc.sent_bytes) / 1e6, static_cast<double>(dc.recv_bytes) / 1e6,
                       static_cast<double>(dc.gathered_bytes) / 1e6, static_cast<double>(dc.tp_reduce_bytes) / 1e6);
-        std::cout << line;
+        out << line;
       }
     }
-    std::cout << fmt("\n%.1f steps/s", static_cast<double>(done) / total_s) << " (" << done << " steps, "
+    out << fmt("\n%.1f steps/s", static_cast<double>(done) / total_s) << " (" << done << " steps, "
               << fmt("%.2f s)\n", total_s);
   }
   return kExitOk;

@@ -2,7 +2,9 @@
 // down with --scale) on synthetic learnable data, either on one device of a backend (the
 // reference trainer, with checkpoints) or as a plan's ranks (a system's plan, or a plan file,
 // lowered by the pipeline for N logical devices); prints the losses and writes metrics, the
-// plan that ran and a Chrome trace of the last iteration. The main only parses flags.
+// plan that ran and a Chrome trace of the last iteration. Started by an MPI launcher with more
+// than one rank (mpirun -np N, srun), each process runs one rank of the plan for N devices
+// (launch/mpi_launcher.h) and rank 0 prints and writes the outputs. The main only parses flags.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +21,7 @@ struct RunCommand {
   std::string backend = "cpu";
   std::string scale = "full";
   int devices = 1;
+  bool devices_set = false;       // --devices given (under MPI it must equal the ranks)
   std::string system = "spindle";
   bool system_set = false;        // --system given (runs a plan even on one device)
   std::string plan_file, save_plan, trace, metrics, checkpoint_dir;

@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
       ->type_name("KEY=VALUE");
   app.add_option("--backend", c.backend, "Backend: cpu (cuda when built with it)")->capture_default_str();
   app.add_option("--devices", c.devices,
-                 "Logical devices; more than 1 (or --system / --plan) runs a plan's per-device programs")
+                 "Logical devices; more than 1 (or --system / --plan) runs a plan's per-device programs "
+                 "(under mpirun/srun: the ranks, one device per process)")
       ->capture_default_str();
   app.add_option("--system", c.system, "Planner whose plan runs: spindle, spindle-paper, sequential, uniform, optimus")
       ->capture_default_str();
@@ -54,5 +55,6 @@ int main(int argc, char** argv) {
     return spindle::kExitBadInput;
   }
   c.system_set = app.count("--system") > 0;
+  c.devices_set = app.count("--devices") > 0;
   return spindle::run_guarded("spindle-run", [&] { return spindle::engine::run_command(c); });
 }

@@ -10,6 +10,7 @@ SPINDLE_PACKAGES=(
   g++ cmake ninja-build pkg-config
   libboost-graph-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libsimgrid-dev libhdf5-dev hdf5-tools coinor-libcbc-dev coinor-libclp-dev
+  libopenmpi-dev openmpi-bin libopenblas-dev
   python3 python3-h5py chromium
 )
 

@@ -1,12 +1,14 @@
 // Attention forward and backward (see attention.h). Per (batch, head, query): scores
 // s_j = q.k_j / sqrt(head dim), masked keys get probability 0, P = softmax(s), out = sum P_j v_j.
 // Backward: dP_j = dout.v_j, ds_j = P_j (dP_j - sum_j' P_j' dP_j'), dq = sum ds_j k_j / sqrt(hd).
+// The products run as GEMMs per (batch, head) through cpu/blas.h.
 #include "engine/cpu/attention.h"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
+#include "engine/cpu/blas.h"
 #include "traces/errors.h"
 
 namespace spindle::engine::cpu {
@@ -25,25 +27,25 @@ void check(const AttentionDims& d) {
 
 }  // namespace
 
+// Per (batch, head): S = Q K^T through the BLAS wrapper into P's rows, masked keys set to
+// probability 0 after the softmax of the visible ones, then out = P V.
 template <class T>
 void attention_forward(const T* q, const T* k, const T* v, T* out, T* probs, const AttentionDims& d) {
   check(d);
-  const std::int64_t hd = d.width / d.heads;
+  const std::int64_t hd = d.width / d.heads, W = d.width;
   const T scale = T(1) / std::sqrt(static_cast<T>(hd));
   for (std::int64_t b = 0; b < d.batch; ++b)
-    for (std::int64_t h = 0; h < d.heads; ++h)
+    for (std::int64_t h = 0; h < d.heads; ++h) {
+      const T* qh = q + b * d.q_len * W + h * hd;
+      const T* kh = k + b * d.kv_len * W + h * hd;
+      const T* vh = v + b * d.kv_len * W + h * hd;
+      T* P = probs + (b * d.heads + h) * d.q_len * d.kv_len;
+      gemm<T>(false, true, d.q_len, d.kv_len, hd, scale, qh, W, kh, W, T(0), P, d.kv_len);  // S / sqrt(hd)
       for (std::int64_t i = 0; i < d.q_len; ++i) {
-        const T* qi = q + (b * d.q_len + i) * d.width + h * hd;
-        T* p = probs + ((b * d.heads + h) * d.q_len + i) * d.kv_len;
+        T* p = P + i * d.kv_len;
         const std::int64_t last = last_key(d, i);
         T mx = -INFINITY;
-        for (std::int64_t j = 0; j <= last; ++j) {
-          const T* kj = k + (b * d.kv_len + j) * d.width + h * hd;
-          T s = 0;
-          for (std::int64_t c = 0; c < hd; ++c) s += qi[c] * kj[c];
-          p[j] = s * scale;
-          mx = std::max(mx, p[j]);
-        }
+        for (std::int64_t j = 0; j <= last; ++j) mx = std::max(mx, p[j]);
         T sum = 0;
         for (std::int64_t j = 0; j <= last; ++j) {
           p[j] = std::exp(p[j] - mx);
@@ -51,52 +53,36 @@ void attention_forward(const T* q, const T* k, const T* v, T* out, T* probs, con
         }
         for (std::int64_t j = 0; j <= last; ++j) p[j] /= sum;
         for (std::int64_t j = last + 1; j < d.kv_len; ++j) p[j] = 0;
-        T* oi = out + (b * d.q_len + i) * d.width + h * hd;
-        for (std::int64_t c = 0; c < hd; ++c) oi[c] = 0;
-        for (std::int64_t j = 0; j <= last; ++j) {
-          const T* vj = v + (b * d.kv_len + j) * d.width + h * hd;
-          for (std::int64_t c = 0; c < hd; ++c) oi[c] += p[j] * vj[c];
-        }
       }
+      gemm<T>(false, false, d.q_len, hd, d.kv_len, T(1), P, d.kv_len, vh, W, T(0), out + b * d.q_len * W + h * hd, W);
+    }
 }
 
+// Per (batch, head): dP = dout V^T, dV += P^T dout, dS = P (dP - rowsum(P dP)) / sqrt(hd),
+// dQ += dS K, dK += dS^T Q (masked keys have P = 0, so dS = 0 there).
 template <class T>
 void attention_backward(const T* q, const T* k, const T* v, const T* probs, const T* dout, T* dq, T* dk, T* dv,
                         const AttentionDims& d) {
   check(d);
-  const std::int64_t hd = d.width / d.heads;
+  const std::int64_t hd = d.width / d.heads, W = d.width;
   const T scale = T(1) / std::sqrt(static_cast<T>(hd));
-  std::vector<T> dp(static_cast<size_t>(d.kv_len));
+  std::vector<T> ds(static_cast<size_t>(d.q_len * d.kv_len));
   for (std::int64_t b = 0; b < d.batch; ++b)
-    for (std::int64_t h = 0; h < d.heads; ++h)
+    for (std::int64_t h = 0; h < d.heads; ++h) {
+      const std::int64_t qo = b * d.q_len * W + h * hd, ko = b * d.kv_len * W + h * hd;
+      const T* P = probs + (b * d.heads + h) * d.q_len * d.kv_len;
+      gemm<T>(false, true, d.q_len, d.kv_len, hd, T(1), dout + qo, W, v + ko, W, T(0), ds.data(), d.kv_len);  // dP
+      gemm<T>(true, false, d.kv_len, hd, d.q_len, T(1), P, d.kv_len, dout + qo, W, T(1), dv + ko, W);
       for (std::int64_t i = 0; i < d.q_len; ++i) {
-        const T* p = probs + ((b * d.heads + h) * d.q_len + i) * d.kv_len;
-        const T* doi = dout + (b * d.q_len + i) * d.width + h * hd;
-        const T* qi = q + (b * d.q_len + i) * d.width + h * hd;
-        const std::int64_t last = last_key(d, i);
+        const T* p = P + i * d.kv_len;
+        T* r = ds.data() + i * d.kv_len;
         T dot = 0;
-        for (std::int64_t j = 0; j <= last; ++j) {
-          const T* vj = v + (b * d.kv_len + j) * d.width + h * hd;
-          T* dvj = dv + (b * d.kv_len + j) * d.width + h * hd;
-          T s = 0;
-          for (std::int64_t c = 0; c < hd; ++c) {
-            s += doi[c] * vj[c];
-            dvj[c] += p[j] * doi[c];
-          }
-          dp[static_cast<size_t>(j)] = s;
-          dot += p[j] * s;
-        }
-        T* dqi = dq + (b * d.q_len + i) * d.width + h * hd;
-        for (std::int64_t j = 0; j <= last; ++j) {
-          const T ds = p[j] * (dp[static_cast<size_t>(j)] - dot) * scale;
-          const T* kj = k + (b * d.kv_len + j) * d.width + h * hd;
-          T* dkj = dk + (b * d.kv_len + j) * d.width + h * hd;
-          for (std::int64_t c = 0; c < hd; ++c) {
-            dqi[c] += ds * kj[c];
-            dkj[c] += ds * qi[c];
-          }
-        }
+        for (std::int64_t j = 0; j < d.kv_len; ++j) dot += p[j] * r[j];
+        for (std::int64_t j = 0; j < d.kv_len; ++j) r[j] = p[j] * (r[j] - dot) * scale;
       }
+      gemm<T>(false, false, d.q_len, hd, d.kv_len, T(1), ds.data(), d.kv_len, k + ko, W, T(1), dq + qo, W);
+      gemm<T>(true, false, d.kv_len, hd, d.q_len, T(1), ds.data(), d.kv_len, q + qo, W, T(1), dk + ko, W);
+    }
 }
 
 template void attention_forward<float>(const float*, const float*, const float*, float*, float*,

@@ -35,9 +35,7 @@ Tensor CpuBackend::alloc(const Dims& shape, DType dtype) {
     n *= d;
   }
   const size_t bytes = static_cast<size_t>(n > 0 ? n : 1) * 4;  // f32 and i32 are both 4 bytes
-  void* p = std::calloc(bytes, 1);
-  if (!p) throw InternalError("out of host memory allocating " + dims_str(shape));
-  return Tensor(shape, dtype, std::shared_ptr<void>(p, std::free));
+  return Tensor(shape, dtype, cache_->get(bytes));
 }
 
 void CpuBackend::zero(Tensor& t) { std::memset(t.f32(), 0, static_cast<size_t>(t.numel()) * 4); }

@@ -1,8 +1,12 @@
-// The CPU reference backend: host memory and the plain-C++ fp32 kernels of engine/cpu/,
-// single-threaded and deterministic (the same inputs give the same bits).
+// The CPU reference backend: host memory (cached by size, cpu/host_cache.h) and the fp32
+// kernels of engine/cpu/ (GEMMs through single-threaded OpenBLAS, cpu/blas.h; the rest plain
+// C++), deterministic (the same inputs give the same bits).
 #pragma once
 
+#include <memory>
+
 #include "engine/backend.h"
+#include "engine/cpu/host_cache.h"
 
 namespace spindle::engine {
 
@@ -59,6 +63,8 @@ class CpuBackend final : public Backend {
                              float dloss, Tensor& dx, Tensor& dtable) override;
   void adamw_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& p,
                   std::int64_t step) override;
+ private:
+  std::shared_ptr<cpu::HostCache> cache_ = cpu::HostCache::make();
 };
 
 }  // namespace spindle::engine

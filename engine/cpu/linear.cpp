@@ -1,41 +1,25 @@
-// Linear map forward and backward (see linear.h): plain loops, rows outermost.
+// Linear map forward and backward (see linear.h): GEMMs through the BLAS wrapper (cpu/blas.h).
 #include "engine/cpu/linear.h"
+
+#include "engine/cpu/blas.h"
 
 namespace spindle::engine::cpu {
 
 template <class T>
 void linear_forward(const T* x, const T* w, const T* b, T* y, std::int64_t n, std::int64_t in, std::int64_t out) {
-  for (std::int64_t i = 0; i < n; ++i) {
-    const T* xr = x + i * in;
-    for (std::int64_t o = 0; o < out; ++o) {
-      const T* wr = w + o * in;
-      T acc = b ? b[o] : T(0);
-      for (std::int64_t k = 0; k < in; ++k) acc += xr[k] * wr[k];
-      y[i * out + o] = acc;
-    }
-  }
+  for (std::int64_t i = 0; i < n; ++i)
+    for (std::int64_t o = 0; o < out; ++o) y[i * out + o] = b ? b[o] : T(0);
+  gemm<T>(false, true, n, out, in, T(1), x, in, w, in, T(1), y, out);  // y += x W^T
 }
 
 template <class T>
 void linear_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, std::int64_t n, std::int64_t in,
                      std::int64_t out) {
-  for (std::int64_t i = 0; i < n; ++i) {
-    const T* dyr = dy + i * out;
-    const T* xr = x + i * in;
-    for (std::int64_t o = 0; o < out; ++o) {
-      const T d = dyr[o];
-      if (dx) {
-        const T* wr = w + o * in;
-        T* dxr = dx + i * in;
-        for (std::int64_t k = 0; k < in; ++k) dxr[k] += d * wr[k];
-      }
-      if (dw) {
-        T* dwr = dw + o * in;
-        for (std::int64_t k = 0; k < in; ++k) dwr[k] += d * xr[k];
-      }
-      if (db) db[o] += d;
-    }
-  }
+  if (dx) gemm<T>(false, false, n, in, out, T(1), dy, out, w, in, T(1), dx, in);  // dx += dy W
+  if (dw) gemm<T>(true, false, out, in, n, T(1), dy, out, x, in, T(1), dw, in);   // dW += dy^T x
+  if (db)
+    for (std::int64_t i = 0; i < n; ++i)
+      for (std::int64_t o = 0; o < out; ++o) db[o] += dy[i * out + o];
 }
 
 template void linear_forward<float>(const float*, const float*, const float*, float*, std::int64_t, std::int64_t,

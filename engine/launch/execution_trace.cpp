@@ -2,22 +2,63 @@
 #include "engine/launch/execution_trace.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
+#include <sstream>
 #include <tuple>
 
 #include "planner/report/iteration_trace.h"
+#include "traces/errors.h"
 
 namespace spindle::engine {
 
-ReplayResult measured_iteration(const ThreadLauncher& ex) {
+RankTimeline timeline_of(const RankRunner& rank) { return {rank.timeline(), rank.sync_spans()}; }
+
+std::string timeline_text(const RankTimeline& t) {
+  std::string out;
+  char line[96];
+  for (const ExecutedInstr& e : t.instrs) {
+    std::snprintf(line, sizeof line, "i %d %a %a\n", e.instr, e.start_s, e.end_s);
+    out += line;
+  }
+  for (const auto& [id, span] : t.sync_spans) {
+    std::snprintf(line, sizeof line, "s %d %a %a\n", id, span.first, span.second);
+    out += line;
+  }
+  return out;
+}
+
+RankTimeline parse_timeline(const std::string& text) {
+  RankTimeline t;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    char kind = 0;
+    int id = 0;
+    double a = 0, b = 0;
+    if (std::sscanf(line.c_str(), "%c %d %la %la", &kind, &id, &a, &b) != 4 || (kind != 'i' && kind != 's'))
+      throw InternalError("a rank's timeline line '" + line + "' is not 'i|s ID START END'");
+    if (kind == 'i')
+      t.instrs.push_back({id, a, b});
+    else
+      t.sync_spans[id] = {a, b};
+  }
+  return t;
+}
+
+ReplayResult measured_iteration(const Programs& programs, const std::vector<RankTimeline>& ranks, double iteration_s) {
   ReplayResult r;
-  r.iteration_s = ex.iteration_s();
+  r.iteration_s = iteration_s;
   std::map<int, TransferRecord> transfers;
   std::map<std::pair<int, InstrKind>, CollectiveRecord> collectives;
-  for (int d = 0; d < ex.devices(); ++d) {
-    const auto& code = ex.programs().devices[static_cast<size_t>(d)].instrs;
+  if (ranks.size() != programs.devices.size())
+    throw InternalError("measured_iteration: " + std::to_string(ranks.size()) + " timelines for " +
+                        std::to_string(programs.devices.size()) + " programs");
+  for (int d = 0; d < static_cast<int>(ranks.size()); ++d) {
+    const auto& code = programs.devices[static_cast<size_t>(d)].instrs;
+    const RankTimeline& rank = ranks[static_cast<size_t>(d)];
     DeviceTime time;
-    for (const ExecutedInstr& e : ex.rank(d).timeline()) {
+    for (const ExecutedInstr& e : rank.instrs) {
       const Instr& in = code[static_cast<size_t>(e.instr)];
       const double secs = e.end_s - e.start_s;
       time.end_s = std::max(time.end_s, e.end_s);
@@ -38,7 +79,7 @@ ReplayResult measured_iteration(const ThreadLauncher& ex) {
         // Under ZeRO-1 or not, a bucket's sync is one record (kSyncStart), as the simulator's;
         // it ran on the device's sync thread.
         const auto [start, end] =
-            in.kind == InstrKind::kSyncStart ? ex.rank(d).sync_spans().at(in.collective) : std::pair{e.start_s, e.end_s};
+            in.kind == InstrKind::kSyncStart ? rank.sync_spans.at(in.collective) : std::pair{e.start_s, e.end_s};
         CollectiveRecord& c = collectives[{in.collective, in.kind}];
         c.id = in.collective;
         c.kind = in.kind;
@@ -58,8 +99,9 @@ ReplayResult measured_iteration(const ThreadLauncher& ex) {
   return r;
 }
 
-std::string execution_trace_json(const ThreadLauncher& ex, const std::string& label) {
-  return iteration_trace_json(ex.scenario(), ex.metagraph(), ex.programs(), measured_iteration(ex), label, "measured");
+std::string execution_trace_json(const Scenario& s, const MetaGraph& mg, const Programs& programs,
+                                 const std::vector<RankTimeline>& ranks, double iteration_s, const std::string& label) {
+  return iteration_trace_json(s, mg, programs, measured_iteration(programs, ranks, iteration_s), label, "measured");
 }
 
 }  // namespace spindle::engine

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "engine/comm/thread_comm.h"
+#include "engine/launch/execution_trace.h"
 #include "engine/model/tp_shards.h"
 #include "planner/graph/graph_builder.h"
 #include "traces/errors.h"
@@ -38,6 +39,18 @@ std::int64_t ThreadLauncher::parameters() const {
     for (const auto& [name, p] : r->weights().params())  // TP shards add up; replicated copies count once
       if (!parse_sharded(name).extra_copy() && seen.insert(name).second) n += p.value.numel();
   return n;
+}
+
+std::string ThreadLauncher::trace_json(const std::string& label) const {
+  std::vector<RankTimeline> timelines;
+  for (const auto& r : ranks_) timelines.push_back(timeline_of(*r));
+  return execution_trace_json(s_, mg_, programs_, timelines, iteration_s_, label);
+}
+
+std::vector<DeviceCounters> ThreadLauncher::counters() const {
+  std::vector<DeviceCounters> out;
+  for (const auto& r : ranks_) out.push_back(r->counters());
+  return out;
 }
 
 StepResult ThreadLauncher::step() {

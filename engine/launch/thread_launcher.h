@@ -2,7 +2,7 @@
 // process: one thread per rank, communicators over shared memory (comm/thread_comm.h). Each
 // iteration starts every rank, waits for all, and adds up the ranks' loss shares; any rank's
 // failure aborts every communicator so that no rank waits forever, and the launcher then
-// refuses further steps. One process per GPU under mpirun or srun is the next launcher.
+// refuses further steps. One process per rank under MPI is mpi_launcher.h.
 #pragma once
 
 #include <atomic>
@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/launch/launcher.h"
 #include "engine/runner/rank_runner.h"
 #include "planner/graph/graph.h"
 #include "planner/graph/metagraph.h"
@@ -22,17 +23,19 @@ namespace spindle::engine {
 
 class ThreadWorld;
 
-class ThreadLauncher {
+class ThreadLauncher final : public Launcher {
  public:
   // `scenario` is the model as trained (already scaled); `programs` were lowered from a plan of
   // it (checked again to complete). `backend`: a backend_registry.h name.
   ThreadLauncher(const Scenario& scenario, const Programs& programs, const std::string& backend,
                  const TrainOptions& options);
-  ~ThreadLauncher();
+  ~ThreadLauncher() override;
 
-  StepResult step();
-  std::int64_t steps_done() const { return step_; }
-  int devices() const { return static_cast<int>(ranks_.size()); }
+  StepResult step() override;
+  std::int64_t steps_done() const override { return step_; }
+  int devices() const override { return static_cast<int>(ranks_.size()); }
+  std::vector<DeviceCounters> counters() const override;
+  std::string trace_json(const std::string& label) const override;
   const Scenario& scenario() const { return s_; }
   const Graph& graph() const { return g_; }
   const MetaGraph& metagraph() const { return mg_; }
@@ -44,7 +47,7 @@ class ThreadLauncher {
   // Gradient snapshots are taken at the next steps when on.
   void keep_gradients(bool on) { keep_gradients_ = on; }
   // Parameters of the model (each weight counted once over the ranks).
-  std::int64_t parameters() const;
+  std::int64_t parameters() const override;
 
  private:
   Scenario s_;

@@ -188,6 +188,7 @@ class Interpreter {
         case InstrKind::kGather: gather(in); break;
         case InstrKind::kSyncStart: sync(in); break;
         case InstrKind::kSyncWait: sync_.wait(in.collective); break;
+        case InstrKind::kClipNorm: clip_norm(in); break;
         case InstrKind::kStep: optimizer_step(); break;
         case InstrKind::kParamGather: param_gather(in); break;
         case InstrKind::kTpReduce: tp_reduce(in); break;
@@ -542,9 +543,10 @@ class Interpreter {
     return {};
   }
 
-  void optimizer_step() {
-    // The global gradient norm: each weight counted once (its group's first member, or the
-    // shards' owners), summed over all devices.
+  // The program's clip-norm: the global gradient norm, each weight counted once (its
+  // group's first member, or the shards' owners), summed over the instruction's group (every
+  // device).
+  void clip_norm(const Instr& in) {
     double sq = 0;
     for (auto& [name, p] : d_.ws->params()) {
       auto it = d_.bucket_of.find(name);
@@ -556,12 +558,19 @@ class Interpreter {
     Tensor norm = be_.alloc({1});
     const float partial = static_cast<float>(sq);
     be_.upload(norm, std::span<const float>(&partial, 1));
-    std::vector<int> everyone(static_cast<size_t>(world_));
-    for (int i = 0; i < world_; ++i) everyone[static_cast<size_t>(i)] = i;
-    d_.comm->all_reduce(everyone, norm);
+    if (static_cast<int>(in.group.size()) != world_)
+      throw InternalError("device " + std::to_string(d_.id) + ": the clip-norm is over " +
+                          std::to_string(in.group.size()) + " devices, not all " + std::to_string(world_));
+    d_.comm->all_reduce(in.group, norm);
     float total = 0;
     be_.download(norm, std::span<float>(&total, 1));
     d_.grad_norm = std::sqrt(static_cast<double>(total));
+    normed_ = true;
+  }
+
+  void optimizer_step() {
+    if (!normed_)
+      throw InternalError("device " + std::to_string(d_.id) + ": the program steps the optimizer before its clip-norm");
     if (keep_) snapshot();
     if (opt_.clip_norm > 0 && d_.grad_norm > opt_.clip_norm) {
       const float f = static_cast<float>(opt_.clip_norm / d_.grad_norm);
@@ -590,6 +599,7 @@ class Interpreter {
   Backend& be_;
   OpRunner runner_;
   double t0_s_ = 0;
+  bool normed_ = false;  // the clip-norm ran this iteration
   SyncThread sync_;  // last: joined before the rest goes
 };
 

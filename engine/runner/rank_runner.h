@@ -20,9 +20,9 @@
 // carries to each what that device has not had yet.
 //
 // Gradient clipping: each rank sums the squares of the gradients it owns (its local weights, a
-// bucket's weights on the group's first member, its ZeRO-1 shard); one all-reduce over all
-// ranks gives every rank the same global norm. A launcher (engine/launch/) starts the ranks
-// and adds up their loss shares.
+// bucket's weights on the group's first member, its ZeRO-1 shard); the program's clip-norm
+// all-reduce over all ranks gives every rank the same global norm before its step. A launcher
+// (engine/launch/) starts the ranks and adds up their loss shares.
 #pragma once
 
 #include <cstdint>

@@ -193,6 +193,7 @@ class Estimator {
         case InstrKind::kGather:
         case InstrKind::kParamGather:
         case InstrKind::kTpReduce:
+        case InstrKind::kClipNorm:
           if (!waited(arrive(in, in.kind, dev.blocked_since < 0))) return;
           break;
         case InstrKind::kSyncStart: arrive(in, in.kind, true); break;

@@ -40,13 +40,14 @@ const char* instr_name(InstrKind k) {
     case InstrKind::kStep: return "step";
     case InstrKind::kParamGather: return "param-gather";
     case InstrKind::kTpReduce: return "tp-all-reduce";
+    case InstrKind::kClipNorm: return "clip-norm";
   }
   return "?";
 }
 
 Collective instr_collective(const Instr& in) {
   if (in.kind == InstrKind::kSyncStart) return in.zero1 ? Collective::kReduceScatter : Collective::kAllReduce;
-  if (in.kind == InstrKind::kTpReduce) return Collective::kAllReduce;
+  if (in.kind == InstrKind::kTpReduce || in.kind == InstrKind::kClipNorm) return Collective::kAllReduce;
   return Collective::kAllGather;
 }
 
@@ -346,6 +347,16 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
       for (int d : in.group) emit(d, key, in);
     }
   }
+  // The global gradient norm for clipping: one fp32 over every device, after every sync-wait
+  // and before the step.
+  Instr clip;
+  clip.kind = InstrKind::kClipNorm;
+  clip.collective = out.collectives++;
+  clip.bytes = 4;
+  std::vector<int> everyone(static_cast<size_t>(plan.gpus));
+  for (int d = 0; d < plan.gpus; ++d) everyone[static_cast<size_t>(d)] = d;
+  clip.group = everyone;
+  for (int d = 0; d < plan.gpus; ++d) emit(d, {kSyncPhase, 0, 1, 0}, clip);
   for (int d = 0; d < plan.gpus; ++d) {
     Instr step;
     step.kind = InstrKind::kStep;
@@ -416,6 +427,7 @@ std::string program_text(const DeviceProgram& p, const Scenario& s, const MetaGr
         line += "all-gather of the updated shards " + group_text(in.group) + " " + with_commas(in.bytes) + " B  bucket " +
                 std::to_string(in.collective);
         break;
+      case InstrKind::kClipNorm: line += "all-reduce " + group_text(in.group) + " " + with_commas(in.bytes) + " B  squared gradient norm"; break;
       case InstrKind::kStep: line += in.zero1 ? "optimizer on the own shard of each bucket" : "optimizer"; break;
     }
     out += line + "\n";
@@ -423,7 +435,7 @@ std::string program_text(const DeviceProgram& p, const Scenario& s, const MetaGr
   return out;
 }
 
-std::string replay(const Programs& programs) {
+std::string replay(const Programs& programs, SendMode mode) {
   const size_t n = programs.devices.size();
   // Static checks: inputs of a compute come before it; collective ids are consistent.
   struct Coll {
@@ -465,6 +477,7 @@ std::string replay(const Programs& programs) {
   std::map<int, std::tuple<int, int, std::int64_t>> mailbox;  // tensor -> (from, to, bytes)
   std::map<std::pair<int, InstrKind>, int> arrivals;
   std::set<std::tuple<int, int, InstrKind>> arrived;  // (device, collective, kind)
+  std::set<std::pair<size_t, size_t>> posted;  // (device, instruction) of sends posted (rendezvous: not yet returned)
   auto arrive = [&](int d, const Instr& in, InstrKind as) {
     if (arrived.insert({d, in.collective, as}).second) ++arrivals[{in.collective, as}];
     return arrivals[{in.collective, as}] >= static_cast<int>(in.group.size());
@@ -478,8 +491,11 @@ std::string replay(const Programs& programs) {
         bool done = true;
         switch (in.kind) {
           case InstrKind::kSend:
-            if (mailbox.count(in.tensor)) return "tensor " + std::to_string(in.tensor) + " sent twice";
-            mailbox[in.tensor] = {static_cast<int>(d), in.peer, in.bytes};
+            if (posted.insert({d, pc[d]}).second) {
+              if (mailbox.count(in.tensor)) return "tensor " + std::to_string(in.tensor) + " sent twice";
+              mailbox[in.tensor] = {static_cast<int>(d), in.peer, in.bytes};
+            }
+            done = mode == SendMode::kBuffered || !mailbox.count(in.tensor);  // rendezvous: until received
             break;
           case InstrKind::kRecv: {
             auto it = mailbox.find(in.tensor);
@@ -498,6 +514,7 @@ std::string replay(const Programs& programs) {
           case InstrKind::kGather:
           case InstrKind::kParamGather:
           case InstrKind::kTpReduce:
+          case InstrKind::kClipNorm:
             done = arrive(static_cast<int>(d), in, in.kind);
             break;
           case InstrKind::kSyncStart:

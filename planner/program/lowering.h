@@ -9,7 +9,8 @@
 // (under TP per shard: the devices holding the same TP rank of a weight)
 // (all-reduce, or reduce-scatter + step on the own shard + all-gather under ZeRO-1), started
 // in one global order and waited for before the optimizer step (under ZeRO-1 the updated
-// shards are all-gathered after it).
+// shards are all-gathered after it). Before the step, every device all-reduces its part of the
+// squared gradient norm over all devices (clip-norm, one fp32), for global-norm clipping.
 //
 // Execution contract, which the replay checks: sends are asynchronous (an engine posts them
 // on a communication stream or thread, or groups them, and never lets them block compute);
@@ -32,7 +33,9 @@
 
 namespace spindle {
 
-enum class InstrKind { kForward, kBackward, kSend, kRecv, kCopy, kGather, kSyncStart, kSyncWait, kStep, kParamGather, kTpReduce };
+enum class InstrKind {
+  kForward, kBackward, kSend, kRecv, kCopy, kGather, kSyncStart, kSyncWait, kStep, kParamGather, kTpReduce, kClipNorm
+};
 const char* instr_name(InstrKind k);
 
 // The members of a collective: GPU ids, ascending.
@@ -94,8 +97,14 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg);
 // Readable text of one device's program.
 std::string program_text(const DeviceProgram& p, const Scenario& s, const MetaGraph& mg);
 
-// The first problem found replaying `programs` in program order (buffered sends, blocking
-// receives and collectives), or "" when every device finishes.
-std::string replay(const Programs& programs);
+// How a replayed send completes: buffered (the executor's contract: it returns once the data is
+// copied out) or rendezvous (it returns once the receiver has matched it, as NCCL's
+// point-to-point and MPI's large-message protocol behave).
+enum class SendMode { kBuffered, kRendezvous };
+
+// The first problem found replaying `programs` in program order (sends as `mode` says,
+// blocking receives and collectives, weight sync started without blocking), or "" when every
+// device finishes.
+std::string replay(const Programs& programs, SendMode mode = SendMode::kBuffered);
 
 }  // namespace spindle

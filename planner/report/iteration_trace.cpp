@@ -33,6 +33,7 @@ const char* collective_what(InstrKind k) {
   return k == InstrKind::kGather        ? "contrastive gather"
          : k == InstrKind::kParamGather ? "param gather"
          : k == InstrKind::kTpReduce    ? "tp all-reduce"
+         : k == InstrKind::kClipNorm    ? "clip norm all-reduce"
                                         : "weight sync";
 }
 
@@ -57,6 +58,7 @@ std::pair<std::string, TraceArgs> busy_event(const Scenario& s, const MetaGraph&
     case InstrKind::kGather:
       return {"contrastive gather M" + std::to_string(in.metaop), {{"bytes", in.bytes}, {"group", group_text(in.group)}}};
     case InstrKind::kStep: return {"optimizer step", {}};
+    case InstrKind::kClipNorm: return {"clip norm all-reduce", {{"bytes", in.bytes}, {"group", group_text(in.group)}}};
     case InstrKind::kTpReduce:
       return {"tp all-reduce M" + std::to_string(in.metaop) + " layer " + std::to_string(in.first_layer) +
                   (in.for_backward ? " backward" : ""),

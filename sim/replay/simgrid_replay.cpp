@@ -278,7 +278,8 @@ class Replay {
         }
         case InstrKind::kGather:
         case InstrKind::kParamGather:
-        case InstrKind::kTpReduce: {
+        case InstrKind::kTpReduce:
+        case InstrKind::kClipNorm: {
           CollectiveRun& c = arrive(in, in.kind);
           wait(d, c);
           busy(std::max(t0, c.start_s));

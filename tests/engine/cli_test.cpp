@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "metrics_csv.h"
 #include "traces/atomic_file.h"
 
 namespace {
@@ -113,18 +114,8 @@ TEST(SpindleRunCli, TensorParallelPlanTrainsLikeOneDevice) {
   for (const auto& w : p["waves"])
     for (const auto& sl : w["slices"]) tp_slices += sl.value("tp", 1) > 1;
   EXPECT_GT(tp_slices, 0) << "the plan has no slice on a TP group";
-  auto rows = [](const std::filesystem::path& csv) {
-    std::vector<double> v;
-    std::istringstream in(spindle::read_file(csv));
-    std::string line;
-    std::getline(in, line);  // header
-    while (std::getline(in, line)) {
-      const size_t b = line.find(',', line.find(',') + 1), e = line.rfind(',');
-      v.push_back(std::stod(line.substr(b + 1, e - b - 1)));
-    }
-    return v;
-  };
-  const std::vector<double> tp = rows(dir / "tp.csv"), one = rows(dir / "one.csv");
+  const std::vector<double> tp = spindle::testing::metrics_losses(dir / "tp.csv"),
+                            one = spindle::testing::metrics_losses(dir / "one.csv");
   ASSERT_EQ(tp.size(), one.size());
   ASSERT_EQ(tp.size(), 40u);  // 10 steps x 4 tasks
   for (size_t i = 0; i < tp.size(); ++i) EXPECT_NEAR(tp[i], one[i], 1e-5 * std::abs(one[i])) << "row " << i;

@@ -181,5 +181,60 @@ TEST(Lowering, ZeroOneProgramsReplay) {
   EXPECT_GT(param_gathers, 0);
 }
 
+// The clip is in the program: every device all-reduces one fp32 (its part of the squared
+// gradient norm) over all devices after its last sync-wait and before its step, with one
+// collective id everywhere, so the simulator and the estimate charge it like any collective.
+TEST(Lowering, EveryDeviceAllReducesTheClipNormBeforeItsStep) {
+  ScenarioModel pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml"));
+  Plan p = plan_system("sequential", pipe.s, pipe.mg, pipe.cost);
+  place(p, pipe.s, pipe.g, pipe.mg, PlacementPolicy::kSpindle);
+  const Programs progs = lower(p, pipe.g, pipe.mg);
+  EXPECT_EQ(replay(progs), "");
+  std::set<int> ids;
+  for (const DeviceProgram& dp : progs.devices) {
+    int clips = 0;
+    bool stepped = false, synced_after = false;
+    for (const Instr& in : dp.instrs) {
+      if (in.kind == InstrKind::kClipNorm) {
+        ++clips;
+        EXPECT_FALSE(stepped) << "device " << dp.device << " steps before its clip all-reduce";
+        EXPECT_EQ(in.bytes, 4);
+        EXPECT_EQ(static_cast<int>(in.group.size()), p.gpus);
+        ids.insert(in.collective);
+      }
+      if (in.kind == InstrKind::kSyncWait && clips > 0) synced_after = true;
+      if (in.kind == InstrKind::kStep) stepped = true;
+    }
+    EXPECT_EQ(clips, 1) << "device " << dp.device;
+    EXPECT_FALSE(synced_after) << "device " << dp.device << " waits for a bucket after the clip all-reduce";
+    EXPECT_TRUE(stepped);
+  }
+  EXPECT_EQ(ids.size(), 1u);
+  EXPECT_NE(program_text(progs.devices[0], pipe.s, pipe.mg).find("clip-norm"), std::string::npos);
+}
+
+// Two devices that send to each other before receiving complete with buffered sends (the
+// executor's contract) and deadlock with rendezvous sends; a send to a device that receives
+// first completes both ways.
+TEST(Lowering, ReplayTellsBufferedFromRendezvousSends) {
+  auto p2p = [](InstrKind kind, int peer, int tensor) {
+    Instr in;
+    in.kind = kind;
+    in.peer = peer;
+    in.tensor = tensor;
+    in.bytes = 8;
+    return in;
+  };
+  Programs cross;
+  cross.devices = {{0, {p2p(InstrKind::kSend, 1, 0), p2p(InstrKind::kRecv, 1, 1)}},
+                   {1, {p2p(InstrKind::kSend, 0, 1), p2p(InstrKind::kRecv, 0, 0)}}};
+  EXPECT_EQ(replay(cross), "");
+  EXPECT_EQ(replay(cross, SendMode::kRendezvous), "deadlock: device 0 waits at instruction 0 (send tensor 0)");
+  Programs ordered;
+  ordered.devices = {{0, {p2p(InstrKind::kSend, 1, 0), p2p(InstrKind::kRecv, 1, 1)}},
+                     {1, {p2p(InstrKind::kRecv, 0, 0), p2p(InstrKind::kSend, 0, 1)}}};
+  EXPECT_EQ(replay(ordered, SendMode::kRendezvous), "");
+}
+
 }  // namespace
 }  // namespace spindle::testing

@@ -1,0 +1,21 @@
+// Member sets of the programs (see comm_groups.h).
+#include "engine/comm/comm_groups.h"
+
+#include <set>
+
+namespace spindle::engine {
+
+std::vector<std::vector<int>> comm_groups(const Programs& programs) {
+  std::set<std::vector<int>> sets;
+  std::vector<int> everyone;
+  for (const DeviceProgram& p : programs.devices) {
+    everyone.push_back(p.device);
+    for (const Instr& in : p.instrs)
+      if (in.group.size() > 0) sets.insert(std::vector<int>(in.group.begin(), in.group.end()));
+  }
+  std::set<int> sorted(everyone.begin(), everyone.end());
+  sets.insert(std::vector<int>(sorted.begin(), sorted.end()));
+  return {sets.begin(), sets.end()};
+}
+
+}  // namespace spindle::engine

@@ -1,0 +1,212 @@
+// MPI session and communicators (see mpi_comm.h). Every MPI call goes through SPINDLE_MPI,
+// which names the call, file and line in the typed error it throws (MPI_ERRORS_RETURN).
+#include "engine/comm/mpi_comm.h"
+
+// The C API only (Open MPI's and MPICH's deprecated C++ bindings stay out).
+#define OMPI_SKIP_MPICXX 1
+#define MPICH_SKIP_MPICXX 1
+#include <mpi.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <list>
+#include <map>
+
+#include "traces/errors.h"
+
+namespace spindle::engine {
+namespace {
+
+void mpi_check(int code, const char* expr, const char* file, int line) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  if (MPI_Error_string(code, text, &len) != MPI_SUCCESS) len = 0;
+  throw Error(std::string(expr) + " failed (" + file + ":" + std::to_string(line) + "): " +
+              (len > 0 ? std::string(text, static_cast<size_t>(len)) : "MPI error " + std::to_string(code)));
+}
+
+#define SPINDLE_MPI(expr) mpi_check((expr), #expr, __FILE__, __LINE__)
+
+int count_of(std::int64_t n, const char* what) {
+  if (n < 0 || n > INT_MAX) throw InternalError(std::string(what) + ": " + std::to_string(n) + " elements exceed one MPI call's int count");
+  return static_cast<int>(n);
+}
+
+class MpiComm final : public Communicator {
+ public:
+  MpiComm(const MpiSession& session, const std::vector<std::vector<int>>& groups) : rank_(session.rank()) {
+    SPINDLE_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &p2p_));
+    int* ub = nullptr;
+    int found = 0;
+    SPINDLE_MPI(MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &ub, &found));
+    tag_ub_ = found && ub != nullptr ? *ub : 32767;  // the standard's least upper bound
+    for (const std::vector<int>& g : groups) {
+      if (comms_.count(g)) throw InternalError("mpi_communicator: group listed twice");
+      const auto at = std::find(g.begin(), g.end(), rank_);
+      MPI_Comm c = MPI_COMM_NULL;
+      SPINDLE_MPI(MPI_Comm_split(MPI_COMM_WORLD, at == g.end() ? MPI_UNDEFINED : 0,
+                                 static_cast<int>(at - g.begin()), &c));
+      comms_[g] = c;
+    }
+  }
+
+  ~MpiComm() override {
+    // Sends still in flight complete first: their receivers run the same programs.
+    for (Pending& p : pending_) MPI_Wait(&p.request, MPI_STATUS_IGNORE);
+    for (auto& [g, c] : comms_)
+      if (c != MPI_COMM_NULL) MPI_Comm_free(&c);
+    MPI_Comm_free(&p2p_);
+  }
+
+  int device() const override { return rank_; }
+
+  void send(int peer, int tag, const Tensor& t) override {
+    check_tag(tag);
+    reap();
+    pending_.push_back({std::vector<float>(t.f32(), t.f32() + t.numel()), MPI_REQUEST_NULL});
+    Pending& p = pending_.back();
+    SPINDLE_MPI(MPI_Isend(p.data.data(), count_of(t.numel(), "send"), MPI_FLOAT, peer, tag, p2p_, &p.request));
+  }
+
+  void recv(int peer, int tag, Tensor& t) override {
+    check_tag(tag);
+    MPI_Status st;
+    SPINDLE_MPI(MPI_Probe(peer, tag, p2p_, &st));
+    int n = 0;
+    SPINDLE_MPI(MPI_Get_count(&st, MPI_FLOAT, &n));
+    if (n != t.numel())
+      throw InternalError("recv from device " + std::to_string(peer) + " tag " + std::to_string(tag) + ": " +
+                          std::to_string(n) + " elements sent, " + std::to_string(t.numel()) + " expected");
+    SPINDLE_MPI(MPI_Recv(t.f32(), n, MPI_FLOAT, peer, tag, p2p_, MPI_STATUS_IGNORE));
+  }
+
+  void all_reduce(const std::vector<int>& group, Tensor& t) override {
+    SPINDLE_MPI(MPI_Allreduce(MPI_IN_PLACE, t.f32(), count_of(t.numel(), "all_reduce"), MPI_FLOAT, MPI_SUM, comm(group)));
+  }
+
+  void reduce_scatter(const std::vector<int>& group, const Tensor& in, Tensor& out) override {
+    const std::int64_t k = out.numel();
+    if (in.numel() != k * static_cast<std::int64_t>(group.size()))
+      throw InternalError("reduce_scatter: input of " + std::to_string(in.numel()) + " for " +
+                          std::to_string(group.size()) + " chunks of " + std::to_string(k));
+    SPINDLE_MPI(MPI_Reduce_scatter_block(in.f32(), out.f32(), count_of(k, "reduce_scatter"), MPI_FLOAT, MPI_SUM, comm(group)));
+  }
+
+  void all_gather(const std::vector<int>& group, const Tensor& in, Tensor& out) override {
+    const std::int64_t k = in.numel();
+    if (out.numel() != k * static_cast<std::int64_t>(group.size()))
+      throw InternalError("all_gather: output of " + std::to_string(out.numel()) + " for " +
+                          std::to_string(group.size()) + " chunks of " + std::to_string(k));
+    SPINDLE_MPI(MPI_Allgather(in.f32(), count_of(k, "all_gather"), MPI_FLOAT, out.f32(), count_of(k, "all_gather"),
+                              MPI_FLOAT, comm(group)));
+  }
+
+ private:
+  struct Pending {
+    std::vector<float> data;
+    MPI_Request request;
+  };
+
+  MPI_Comm comm(const std::vector<int>& group) const {
+    const auto it = comms_.find(group);
+    if (it == comms_.end() || it->second == MPI_COMM_NULL) {
+      std::string g;
+      for (int d : group) g += (g.empty() ? "" : ",") + std::to_string(d);
+      throw InternalError("device " + std::to_string(rank_) + ": a collective on {" + g +
+                          "}, a group not made from the programs (or without this device)");
+    }
+    return it->second;
+  }
+
+  void check_tag(int tag) const {
+    if (tag < 0 || tag > tag_ub_)
+      throw InternalError("transfer tag " + std::to_string(tag) + " outside MPI's tags [0, " + std::to_string(tag_ub_) + "]");
+  }
+
+  // Frees the buffers of completed sends.
+  void reap() {
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      int done = 0;
+      SPINDLE_MPI(MPI_Test(&it->request, &done, MPI_STATUS_IGNORE));
+      it = done ? pending_.erase(it) : std::next(it);
+    }
+  }
+
+  int rank_ = 0;
+  int tag_ub_ = 32767;
+  MPI_Comm p2p_ = MPI_COMM_NULL;
+  std::map<std::vector<int>, MPI_Comm> comms_;
+  std::list<Pending> pending_;  // a list: a posted buffer never moves
+};
+
+}  // namespace
+
+bool launched_by_mpi() {
+  for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "PMI_RANK"})
+    if (std::getenv(v) != nullptr) return true;
+  return false;
+}
+
+MpiSession::MpiSession() {
+  int provided = 0;
+  SPINDLE_MPI(MPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided));
+  SPINDLE_MPI(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
+  if (provided < MPI_THREAD_MULTIPLE) {
+    MPI_Finalize();
+    throw Error("MPI_Init_thread: the MPI library does not provide MPI_THREAD_MULTIPLE (a rank's weight-sync "
+                "thread runs collectives beside its program); use an MPI built with thread support");
+  }
+  SPINDLE_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
+  SPINDLE_MPI(MPI_Comm_size(MPI_COMM_WORLD, &size_));
+}
+
+MpiSession::~MpiSession() { MPI_Finalize(); }
+
+std::vector<double> MpiSession::all_gather(const std::vector<double>& mine) const {
+  std::vector<double> out(mine.size() * static_cast<size_t>(size_));
+  const int n = count_of(static_cast<std::int64_t>(mine.size()), "all_gather");
+  SPINDLE_MPI(MPI_Allgather(mine.data(), n, MPI_DOUBLE, out.data(), n, MPI_DOUBLE, MPI_COMM_WORLD));
+  return out;
+}
+
+std::vector<std::int64_t> MpiSession::all_gather(const std::vector<std::int64_t>& mine) const {
+  std::vector<std::int64_t> out(mine.size() * static_cast<size_t>(size_));
+  const int n = count_of(static_cast<std::int64_t>(mine.size()), "all_gather");
+  SPINDLE_MPI(MPI_Allgather(mine.data(), n, MPI_INT64_T, out.data(), n, MPI_INT64_T, MPI_COMM_WORLD));
+  return out;
+}
+
+std::vector<std::string> MpiSession::all_gather(const std::string& mine) const {
+  const std::vector<std::int64_t> sizes = all_gather(std::vector<std::int64_t>{static_cast<std::int64_t>(mine.size())});
+  std::vector<int> counts, offsets;
+  int total = 0;
+  for (std::int64_t s : sizes) {
+    offsets.push_back(total);
+    counts.push_back(count_of(s, "all_gather"));
+    total = count_of(static_cast<std::int64_t>(total) + s, "all_gather");
+  }
+  std::string all(static_cast<size_t>(total), '\0');
+  SPINDLE_MPI(MPI_Allgatherv(mine.data(), count_of(static_cast<std::int64_t>(mine.size()), "all_gather"), MPI_CHAR,
+                             all.data(), counts.data(), offsets.data(), MPI_CHAR, MPI_COMM_WORLD));
+  std::vector<std::string> out;
+  for (size_t r = 0; r < counts.size(); ++r) out.push_back(all.substr(static_cast<size_t>(offsets[r]), static_cast<size_t>(counts[r])));
+  return out;
+}
+
+void MpiSession::barrier() const { SPINDLE_MPI(MPI_Barrier(MPI_COMM_WORLD)); }
+
+void MpiSession::abort(const std::string& message, int exit_code) const {
+  std::cerr << message << std::endl;
+  MPI_Abort(MPI_COMM_WORLD, exit_code);
+  std::abort();  // MPI_Abort does not return; should it, end this process anyway
+}
+
+std::unique_ptr<Communicator> mpi_communicator(const MpiSession& session, const std::vector<std::vector<int>>& groups) {
+  return std::make_unique<MpiComm>(session, groups);
+}
+
+}  // namespace spindle::engine

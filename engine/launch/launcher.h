@@ -1,0 +1,33 @@
+// What starts a plan's ranks and runs them one iteration at a time, as spindle-run sees it:
+// threads in one process (thread_launcher.h) or one process per rank under MPI
+// (mpi_launcher.h). Under MPI every process holds one rank and every call here is collective.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/model/train_options.h"
+#include "engine/runner/rank_runner.h"
+
+namespace spindle::engine {
+
+class Launcher {
+ public:
+  virtual ~Launcher() = default;
+  // One iteration of every rank; the losses are the ranks' shares added in rank order.
+  virtual StepResult step() = 0;
+  virtual std::int64_t steps_done() const = 0;
+  virtual int devices() const = 0;
+  // Parameters of the model, each weight counted once over the ranks.
+  virtual std::int64_t parameters() const = 0;
+  // What each device did in the last iteration, by device id.
+  virtual std::vector<DeviceCounters> counters() const = 0;
+  // The last iteration's Chrome trace (execution_trace.h); `label` names the plan. Under MPI
+  // rank 0 merges every rank's timeline and gets the text, the other ranks "".
+  virtual std::string trace_json(const std::string& label) const = 0;
+  // Whether this process prints and writes the run's outputs (under MPI: rank 0 only).
+  virtual bool writes_outputs() const { return true; }
+};
+
+}  // namespace spindle::engine

@@ -1,0 +1,58 @@
+// What the launchers share: the member sets a plan's programs communicate over (one
+// communicator each, made up front under MPI) cover every instruction's group and all
+// devices, each once; a rank's timeline survives its text form bit for bit (rank 0 merges the
+// ranks' timelines from it); the thread launcher's trace holds every device.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "engine/comm/comm_groups.h"
+#include "engine/launch/execution_trace.h"
+#include "engine/launch/logical_devices.h"
+#include "engine/launch/thread_launcher.h"
+#include "engine_test_util.h"
+#include "planner/pipeline.h"
+#include "traces/errors.h"
+
+namespace spindle::engine::test {
+namespace {
+
+TEST(CommGroups, EveryInstructionsGroupAndAllDevicesOnce) {
+  const Scenario s = on_devices(zoo("multitask-clip-4"), 4);
+  const Programs programs = lowered_plan(ScenarioModel(s), "uniform", "").programs;
+  const std::vector<std::vector<int>> groups = comm_groups(programs);
+  const std::set<std::vector<int>> unique(groups.begin(), groups.end());
+  EXPECT_EQ(unique.size(), groups.size());
+  EXPECT_TRUE(std::is_sorted(groups.begin(), groups.end()));
+  EXPECT_TRUE(unique.count({0, 1, 2, 3}));
+  for (const DeviceProgram& p : programs.devices)
+    for (const Instr& in : p.instrs)
+      if (in.group.size() > 0) {
+        EXPECT_TRUE(unique.count(std::vector<int>(in.group.begin(), in.group.end())));
+      }
+}
+
+TEST(Timeline, TextRoundTripIsExactAndTheTraceHoldsEveryDevice) {
+  const Scenario s = on_devices(zoo("multitask-clip-4"), 2);
+  ThreadLauncher launcher(s, lowered_plan(ScenarioModel(s), "spindle", "").programs, "cpu", TrainOptions{});
+  launcher.step();
+  const RankTimeline t = timeline_of(launcher.rank(1));
+  ASSERT_FALSE(t.instrs.empty());
+  const RankTimeline back = parse_timeline(timeline_text(t));
+  ASSERT_EQ(back.instrs.size(), t.instrs.size());
+  for (size_t i = 0; i < t.instrs.size(); ++i) {
+    EXPECT_EQ(back.instrs[i].instr, t.instrs[i].instr);
+    EXPECT_EQ(back.instrs[i].start_s, t.instrs[i].start_s);
+    EXPECT_EQ(back.instrs[i].end_s, t.instrs[i].end_s);
+  }
+  EXPECT_EQ(back.sync_spans, t.sync_spans);
+  EXPECT_THROW(parse_timeline("x 1 2 3\n"), InternalError);
+  const std::string trace = launcher.trace_json("spindle");
+  EXPECT_NE(trace.find("\"GPU 0"), std::string::npos);
+  EXPECT_NE(trace.find("\"GPU 1"), std::string::npos);
+  EXPECT_NE(trace.find("clip norm all-reduce"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace spindle::engine::test
