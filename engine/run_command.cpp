@@ -14,6 +14,7 @@
 #include "engine/launch/mpi_launcher.h"
 #include "engine/launch/thread_launcher.h"
 #include "engine/model/model_scale.h"
+#include "engine/model/sharded_checkpoint.h"
 #include "engine/train/trainer.h"
 #include "planner/pipeline.h"
 #include "traces/atomic_file.h"
@@ -34,30 +35,46 @@ struct NullBuffer : std::streambuf {
   int overflow(int ch) override { return ch; }
 };
 
+// The run itself, on `mpi`'s rank under MPI (else null).
+int run(RunCommand c, const MpiSession* mpi);
+
 }  // namespace
 
-int run_command(const RunCommand& c_in) {
-  RunCommand c = c_in;
+int run_command(const RunCommand& c) {
   if (c.devices < 1) throw InputError("--devices " + std::to_string(c.devices) + ": allowed: 1 or more");
-  // Under an MPI launcher with more than one rank: one rank (device) per process.
-  std::unique_ptr<MpiSession> mpi;
+  // Under an MPI launcher with more than one rank: one rank (device) per process. A failure on
+  // any rank, in an iteration or not, ends every rank with its message (MPI_Abort), so that no
+  // rank waits for it forever in a collective or in MPI_Finalize.
   if (launched_by_mpi()) {
-    mpi = std::make_unique<MpiSession>();
-    if (mpi->size() == 1) {
-      mpi.reset();
-    } else {
-      if (c.devices_set && c.devices != mpi->size())
-        throw InputError("--devices " + std::to_string(c.devices) + ": started by MPI with " + std::to_string(mpi->size()) +
-                         " ranks; allowed: " + std::to_string(mpi->size()) + " or leave it out (one device per rank)");
-      c.devices = mpi->size();
+    MpiSession mpi;
+    if (mpi.size() > 1) {
+      try {
+        return run(c, &mpi);
+      } catch (const InputError& e) {
+        mpi.abort(e.what(), kExitBadInput);
+      } catch (const std::exception& e) {
+        mpi.abort("spindle-run: MPI rank " + std::to_string(mpi.rank()) + " of " + std::to_string(mpi.size()) +
+                      " failed: " + e.what() + "; ending every rank",
+                  kExitFailure);
+      }
     }
+  }
+  return run(c, nullptr);
+}
+
+namespace {
+
+int run(RunCommand c, const MpiSession* mpi) {
+  if (mpi) {
+    if (c.devices_set && c.devices != mpi->size())
+      throw InputError("--devices " + std::to_string(c.devices) + ": started by MPI with " + std::to_string(mpi->size()) +
+                       " ranks; allowed: " + std::to_string(mpi->size()) + " or leave it out (one device per rank)");
+    c.devices = mpi->size();
   }
   NullBuffer null_buffer;
   std::ostream null_out(&null_buffer);
   std::ostream& out = mpi && mpi->rank() != 0 ? null_out : std::cout;
   const bool distributed = c.devices > 1 || c.system_set || !c.plan_file.empty();
-  if (distributed && (!c.checkpoint_dir.empty() || c.resume))
-    throw InputError("--checkpoint / --resume: only on one device without --system or --plan in this version");
   if (!distributed && (!c.trace.empty() || !c.save_plan.empty()))
     throw InputError(std::string(c.trace.empty() ? "--save-plan" : "--trace") +
                      ": only for a plan's execution; allowed: with --devices N, --system or --plan");
@@ -110,9 +127,29 @@ int run_command(const RunCommand& c_in) {
   } else {
     trainer = std::make_unique<Trainer>(scaled, *be, opt);
   }
-  const std::filesystem::path ckpt =
-      c.checkpoint_dir.empty() ? "" : std::filesystem::path(c.checkpoint_dir) / "checkpoint.bin";
-  if (c.resume) trainer->load(ckpt);
+  // One device: DIR/checkpoint.bin (model/checkpoint.h); a plan's ranks: a sharded checkpoint
+  // in DIR (model/sharded_checkpoint.h), which any plan and number of ranks resumes.
+  const std::filesystem::path dir = c.checkpoint_dir;
+  const std::filesystem::path ckpt = c.checkpoint_dir.empty() ? "" : dir / "checkpoint.bin";
+  auto save = [&] {
+    if (trainer)
+      trainer->save(ckpt);
+    else
+      executor->save_checkpoint(dir);
+  };
+  if (c.resume) {
+    std::error_code ec;
+    if (executor && !has_sharded_checkpoint(dir) && std::filesystem::exists(ckpt, ec))
+      throw InputError(ckpt.string() + ": a one-device checkpoint; allowed: resume it on one device without "
+                       "--devices, --system or --plan (a plan's run writes DIR/manifest.json)");
+    if (trainer && has_sharded_checkpoint(dir) && !std::filesystem::exists(ckpt, ec))
+      throw InputError((dir / "manifest.json").string() + ": a checkpoint of a plan's run; allowed: resume it with "
+                       "--devices N, --system or --plan (any plan, any N)");
+    if (trainer)
+      trainer->load(ckpt);
+    else
+      executor->load_checkpoint(dir);
+  }
   auto steps_done = [&] { return trainer ? trainer->steps_done() : executor->steps_done(); };
   const Scenario& s = trainer ? trainer->scenario() : scaled;
   const std::int64_t parameters = trainer ? trainer->model().weights().total_size() : executor->parameters();
@@ -147,9 +184,9 @@ int run_command(const RunCommand& c_in) {
       for (size_t t = 0; t < s.tasks.size(); ++t) out << (t ? ", " : "") << s.tasks[t].name << " " << fmt("%.4f", r.task_loss[t]);
       out << ")  grad norm " << fmt("%.3f", r.grad_norm) << "\n";
     }
-    if (!ckpt.empty() && c.checkpoint_every > 0 && r.step % c.checkpoint_every == 0) trainer->save(ckpt);
+    if (!ckpt.empty() && c.checkpoint_every > 0 && r.step % c.checkpoint_every == 0) save();
   }
-  if (!ckpt.empty()) trainer->save(ckpt);
+  if (!ckpt.empty()) save();
   if (!c.trace.empty()) {
     if (done == 0) throw InputError("--trace: no iteration ran; allowed: with --steps above the resumed step");
     const std::string trace = executor->trace_json(plan_name);  // collective under MPI
@@ -190,4 +227,5 @@ int run_command(const RunCommand& c_in) {
   return kExitOk;
 }
 
+}  // namespace
 }  // namespace spindle::engine

@@ -4,13 +4,21 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 #include <vector>
 
+#include "engine/model/checkpoint.h"
 #include "engine/model/train_options.h"
 #include "engine/runner/rank_runner.h"
 
 namespace spindle::engine {
+
+// What a checkpoint records besides the weights, for a launcher at `step` with per-task data
+// `positions` (scenario order), and back.
+TrainingState launcher_state(const Scenario& s, const TrainOptions& o, std::int64_t step,
+                             const std::vector<std::int64_t>& positions);
+std::vector<std::int64_t> task_positions(const Scenario& s, const TrainingState& st);
 
 class Launcher {
  public:
@@ -26,6 +34,12 @@ class Launcher {
   // The last iteration's Chrome trace (execution_trace.h); `label` names the plan. Under MPI
   // rank 0 merges every rank's timeline and gets the text, the other ranks "".
   virtual std::string trace_json(const std::string& label) const = 0;
+  // Writes the state after the last iteration as a sharded checkpoint in `dir`
+  // (model/sharded_checkpoint.h: a file per rank, the manifest last).
+  virtual void save_checkpoint(const std::filesystem::path& dir) = 0;
+  // Resumes from a sharded checkpoint written under any plan and number of ranks: weights,
+  // moments, step and data positions. InputError naming the file when it does not fit.
+  virtual void load_checkpoint(const std::filesystem::path& dir) = 0;
   // Whether this process prints and writes the run's outputs (under MPI: rank 0 only).
   virtual bool writes_outputs() const { return true; }
 };

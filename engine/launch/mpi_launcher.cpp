@@ -8,6 +8,7 @@
 
 #include "engine/comm/comm_groups.h"
 #include "engine/launch/execution_trace.h"
+#include "engine/model/sharded_checkpoint.h"
 #include "engine/model/tp_shards.h"
 #include "planner/graph/graph_builder.h"
 #include "traces/errors.h"
@@ -109,6 +110,24 @@ std::string MpiLauncher::trace_json(const std::string& label) const {
   std::vector<RankTimeline> timelines;
   for (const std::string& p : parts) timelines.push_back(parse_timeline(p));
   return execution_trace_json(s_, mg_, programs_, timelines, *std::max_element(ends.begin(), ends.end()), label);
+}
+
+void MpiLauncher::save_checkpoint(const std::filesystem::path& dir) {
+  if (mpi_.rank() == 0) std::filesystem::create_directories(dir);
+  mpi_.barrier();  // the directory exists for every rank (one file system, or one path on each node's)
+  const TrainingState st = launcher_state(s_, opt_, step_, position_);
+  const std::string mine = write_rank_shard(dir, mpi_.rank(), st, rank_->backend(), rank_->weights(),
+                                            rank_->counted_elements());
+  const std::vector<std::string> files = mpi_.all_gather(mine);  // every rank's file is in place
+  if (mpi_.rank() == 0) write_manifest(dir, st, files);
+  mpi_.barrier();
+}
+
+void MpiLauncher::load_checkpoint(const std::filesystem::path& dir) {
+  const ShardedCheckpoint ck(dir, launcher_state(s_, opt_, step_, position_));
+  ck.load_into(rank_->backend(), rank_->weights());
+  step_ = ck.state().step;
+  position_ = task_positions(s_, ck.state());
 }
 
 std::vector<DeviceCounters> MpiLauncher::counters() const {

@@ -35,6 +35,8 @@ class MpiLauncher final : public Launcher {
   std::int64_t parameters() const override;
   std::vector<DeviceCounters> counters() const override;
   std::string trace_json(const std::string& label) const override;
+  void save_checkpoint(const std::filesystem::path& dir) override;
+  void load_checkpoint(const std::filesystem::path& dir) override;
   bool writes_outputs() const override { return mpi_.rank() == 0; }
 
  private:

@@ -7,11 +7,31 @@
 
 #include "engine/comm/thread_comm.h"
 #include "engine/launch/execution_trace.h"
+#include "engine/model/sharded_checkpoint.h"
 #include "engine/model/tp_shards.h"
 #include "planner/graph/graph_builder.h"
 #include "traces/errors.h"
 
 namespace spindle::engine {
+
+TrainingState launcher_state(const Scenario& s, const TrainOptions& o, std::int64_t step,
+                             const std::vector<std::int64_t>& positions) {
+  TrainingState st;
+  st.step = step;
+  st.seed = o.seed;
+  st.scale = o.scale;
+  for (size_t t = 0; t < s.tasks.size(); ++t) st.positions.emplace_back(s.tasks[t].name, positions.at(t));
+  return st;
+}
+
+std::vector<std::int64_t> task_positions(const Scenario& s, const TrainingState& st) {
+  std::vector<std::int64_t> out;
+  for (const Task& t : s.tasks)
+    for (const auto& [name, pos] : st.positions)
+      if (name == t.name) out.push_back(pos);
+  if (out.size() != s.tasks.size()) throw InternalError("checkpoint state: tasks differ from the scenario's");
+  return out;
+}
 
 ThreadLauncher::ThreadLauncher(const Scenario& scenario, const Programs& programs, const std::string& backend,
                                const TrainOptions& options)
@@ -45,6 +65,23 @@ std::string ThreadLauncher::trace_json(const std::string& label) const {
   std::vector<RankTimeline> timelines;
   for (const auto& r : ranks_) timelines.push_back(timeline_of(*r));
   return execution_trace_json(s_, mg_, programs_, timelines, iteration_s_, label);
+}
+
+void ThreadLauncher::save_checkpoint(const std::filesystem::path& dir) {
+  std::filesystem::create_directories(dir);
+  const TrainingState st = launcher_state(s_, opt_, step_, position_);
+  std::vector<std::string> files;
+  for (size_t r = 0; r < ranks_.size(); ++r)
+    files.push_back(write_rank_shard(dir, static_cast<int>(r), st, ranks_[r]->backend(), ranks_[r]->weights(),
+                                     ranks_[r]->counted_elements()));
+  write_manifest(dir, st, files);
+}
+
+void ThreadLauncher::load_checkpoint(const std::filesystem::path& dir) {
+  const ShardedCheckpoint ck(dir, launcher_state(s_, opt_, step_, position_));
+  for (auto& r : ranks_) ck.load_into(r->backend(), r->weights());
+  step_ = ck.state().step;
+  position_ = task_positions(s_, ck.state());
 }
 
 std::vector<DeviceCounters> ThreadLauncher::counters() const {

@@ -36,6 +36,8 @@ class ThreadLauncher final : public Launcher {
   int devices() const override { return static_cast<int>(ranks_.size()); }
   std::vector<DeviceCounters> counters() const override;
   std::string trace_json(const std::string& label) const override;
+  void save_checkpoint(const std::filesystem::path& dir) override;
+  void load_checkpoint(const std::filesystem::path& dir) override;
   const Scenario& scenario() const { return s_; }
   const Graph& graph() const { return g_; }
   const MetaGraph& metagraph() const { return mg_; }

@@ -153,6 +153,33 @@ class SyncThread {
   std::jthread thread_;  // last: started once the rest exists, joined first
 };
 
+// The element ranges of weight `name` this device holds reduced: its shard under ZeRO-1.
+std::vector<std::pair<std::int64_t, std::int64_t>> owned_ranges(const RankRunner::State& d, const std::string& name,
+                                                                const Param& p) {
+  auto it = d.bucket_of.find(name);
+  if (it == d.bucket_of.end()) return {{0, p.value.numel()}};
+  const Bucket& b = d.buckets.at(it->second);
+  if (!b.zero1) return {{0, p.value.numel()}};
+  for (const Piece& pc : b.pieces)
+    if (pc.param == name) {
+      const auto [a, e] = overlap(pc, b.own_first(), b.own_last());
+      if (a < e) return {{a, e}};
+    }
+  return {};
+}
+
+// The ranges of `name` this device counts among all devices, each element once: its own
+// weights, a bucket's on the group's first member (its ZeRO-1 part under ZeRO-1), a replicated
+// TP tensor by shard 0's copy.
+std::vector<std::pair<std::int64_t, std::int64_t>> counted_ranges(const RankRunner::State& d, const std::string& name,
+                                                                  const Param& p) {
+  auto it = d.bucket_of.find(name);
+  const bool elsewhere = it != d.bucket_of.end() && !d.buckets.at(it->second).zero1 &&
+                         d.buckets.at(it->second).group.front() != d.id;
+  if (elsewhere || parse_sharded(name).extra_copy()) return {};
+  return owned_ranges(d, name, p);
+}
+
 // One device's iteration: the interpreter of its program.
 class Interpreter {
  public:
@@ -529,18 +556,8 @@ class Interpreter {
     }
   }
 
-  // The element ranges of weight `name` this device holds reduced: its shard under ZeRO-1.
   std::vector<std::pair<std::int64_t, std::int64_t>> owned(const std::string& name, const Param& p) const {
-    auto it = d_.bucket_of.find(name);
-    if (it == d_.bucket_of.end()) return {{0, p.value.numel()}};
-    const Bucket& b = d_.buckets.at(it->second);
-    if (!b.zero1) return {{0, p.value.numel()}};
-    for (const Piece& pc : b.pieces)
-      if (pc.param == name) {
-        const auto [a, e] = overlap(pc, b.own_first(), b.own_last());
-        if (a < e) return {{a, e}};
-      }
-    return {};
+    return owned_ranges(d_, name, p);
   }
 
   // The program's clip-norm: the global gradient norm, each weight counted once (its
@@ -548,13 +565,8 @@ class Interpreter {
   // device).
   void clip_norm(const Instr& in) {
     double sq = 0;
-    for (auto& [name, p] : d_.ws->params()) {
-      auto it = d_.bucket_of.find(name);
-      const bool counted_elsewhere = it != d_.bucket_of.end() && !d_.buckets.at(it->second).zero1 &&
-                                     d_.buckets.at(it->second).group.front() != d_.id;
-      if (counted_elsewhere || parse_sharded(name).extra_copy()) continue;  // shard 0's copy counts
-      for (auto [a, e] : owned(name, p)) sq += be_.sum_squares(p.grad.flat_view(a, e - a));
-    }
+    for (auto& [name, p] : d_.ws->params())
+      for (auto [a, e] : counted_ranges(d_, name, p)) sq += be_.sum_squares(p.grad.flat_view(a, e - a));
     Tensor norm = be_.alloc({1});
     const float partial = static_cast<float>(sq);
     be_.upload(norm, std::span<const float>(&partial, 1));
@@ -659,6 +671,16 @@ double RankRunner::grad_norm() const { return st_->grad_norm; }
 const DeviceCounters& RankRunner::counters() const { return st_->counters; }
 const std::vector<ExecutedInstr>& RankRunner::timeline() const { return st_->timeline; }
 const std::map<int, std::pair<double, double>>& RankRunner::sync_spans() const { return st_->sync_span; }
+std::vector<std::pair<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>>> RankRunner::counted_elements()
+    const {
+  std::vector<std::pair<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>>> out;
+  for (const auto& [name, p] : st_->ws->params())
+    if (auto r = counted_ranges(*st_, name, p); !r.empty()) out.emplace_back(name, std::move(r));
+  return out;
+}
+
+Backend& RankRunner::backend() { return *st_->be; }
+
 const GradientSnapshot& RankRunner::gradients() const { return st_->snapshot; }
 WeightStore& RankRunner::weights() { return *st_->ws; }
 const WeightStore& RankRunner::weights() const { return *st_->ws; }

@@ -95,6 +95,11 @@ class RankRunner {
   const GradientSnapshot& gradients() const;  // taken when run() had keep_gradients
   WeightStore& weights();
   const WeightStore& weights() const;
+  Backend& backend();
+  // The element ranges of each held weight (sharded name) this rank counts among all ranks,
+  // each element once (the gradient norm's rule; what a checkpoint shard holds). Buckets are
+  // known after the first iteration; before it a bucket's weights count on every member.
+  std::vector<std::pair<std::string, std::vector<std::pair<std::int64_t, std::int64_t>>>> counted_elements() const;
 
   struct State;  // the rank's buffers, buckets and counters (rank_runner.cpp)
 

@@ -1,8 +1,8 @@
 // spindle-run under mpirun, one process per rank (2-4 ranks, oversubscribed on CI's 2 cores):
 // every system's plan trains with the losses of the thread launcher and of one device; a plan
 // with TP slices and one with ZeRO-1 too; rank 0 writes one trace of every rank; --devices that
-// differs from the ranks exits 2 with its line; a rank killed mid-run ends every rank within
-// seconds, mpirun naming it.
+// differs from the ranks exits 2 with its line; a rank that throws ends every rank with its
+// message; a rank killed mid-run ends every rank within seconds, mpirun naming it.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -102,6 +102,37 @@ TEST_F(MpiRun, TensorParallelAndZero1PlansTrainLikeOneDevice) {
   ASSERT_EQ(shell(mpirun(3) + kClip + " --set planner.zero1=true" + steps + file("z.csv") + quiet("z")), 0)
       << spindle::read_file(file("z.err"));
   expect_close(losses(file("z.csv")), losses(file("one.csv")), "ZeRO-1");
+}
+
+// Issue 21's done-when: a checkpoint at 4 ranks resumed at 2 continues the loss curve of an
+// uninterrupted 4-rank run within the equivalence tolerance.
+TEST_F(MpiRun, CheckpointAtFourRanksResumesAtTwo) {
+  ASSERT_EQ(shell(mpirun(4) + kClip + " --steps 10 --metrics " + file("u.csv") + quiet("u")), 0);
+  ASSERT_EQ(shell(mpirun(4) + kClip + " --steps 6 --checkpoint " + file("ck") + quiet("c")), 0);
+  ASSERT_EQ(shell(mpirun(2) + kClip + " --steps 10 --resume --checkpoint " + file("ck") + " --metrics " + file("r.csv") +
+                  quiet("r")),
+            0)
+      << spindle::read_file(file("r.err"));
+  EXPECT_NE(spindle::read_file(file("r.out")).find("resumed at step 6, 2 MPI ranks"), std::string::npos);
+  const std::vector<double> u = losses(file("u.csv")), r = losses(file("r.csv"));
+  ASSERT_EQ(u.size(), 40u);
+  ASSERT_EQ(r.size(), 16u);
+  for (size_t i = 0; i < r.size(); ++i) EXPECT_NEAR(r[i], u[24 + i], 1e-5 * std::abs(u[24 + i])) << "row " << i;
+}
+
+// A rank that throws while the others wait for it in a collective (here rank 1 cannot put its
+// checkpoint file in place: a directory of that name is in the way) ends every rank with its
+// message instead of leaving them waiting.
+TEST_F(MpiRun, ARankThatThrowsEndsEveryRankWithItsMessage) {
+  std::filesystem::create_directories(dir_ / "ck" / "step-2.rank-1.bin" / "in-the-way");
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_EQ(shell(mpirun(2) + kClip + " --steps 2 --checkpoint " + file("ck") + quiet("throw")), 1);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(secs, 30);
+  const std::string err = spindle::read_file(file("throw.err"));
+  EXPECT_NE(err.find("spindle-run: MPI rank 1 of 2 failed: "), std::string::npos) << err;
+  EXPECT_NE(err.find("step-2.rank-1.bin"), std::string::npos) << err;
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "ck" / "manifest.json"));  // no checkpoint claims to be whole
 }
 
 TEST_F(MpiRun, DevicesOtherThanTheRanksExitTwo) {
