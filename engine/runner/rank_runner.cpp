@@ -80,7 +80,11 @@ struct RankRunner::State {
   std::map<int, Bucket> buckets;                 // by collective id
   std::map<std::string, int> bucket_of;          // weight tensor -> collective id
   // Per iteration.
-  std::map<Key, Tensor> act, grad;               // [B, S, H] per MetaOp layer output
+  // Per MetaOp layer output: the batch rows [first, last) this device's program touches (its
+  // slices' rows, what it sends and receives, a contrastive loss's whole batch), computed once;
+  // the buffers below hold only those rows.
+  std::map<Key, std::pair<std::int64_t, std::int64_t>> span;
+  std::map<Key, Tensor> act, grad;               // [span rows, S, H] per MetaOp layer output
   std::map<int, OpState> ctx;                    // by operator
   std::map<int, TaskBatch> batches;              // by task: the whole batch
   std::map<int, Tensor> contrastive_din;         // by loss MetaOp: the share's gradient, all rows
@@ -261,14 +265,31 @@ class Interpreter {
   }
   std::int64_t batch_of(const Operator& op) const { return s_.tasks[static_cast<size_t>(op.task)].batch; }
 
+  // The rows this device holds of layer output `k` (state.span).
+  const std::pair<std::int64_t, std::int64_t>& span(const Key& k) const {
+    auto it = d_.span.find(k);
+    if (it == d_.span.end())
+      throw InternalError("device " + std::to_string(d_.id) + ": MetaOp " + std::to_string(k.first) + " layer " +
+                          std::to_string(k.second) + " is not in its program");
+    return it->second;
+  }
   Tensor& buffer(std::map<Key, Tensor>& m, const Key& k) {
     auto it = m.find(k);
     if (it != m.end()) return it->second;
     const Operator& op = op_at(k);
-    return m.emplace(k, be_.alloc({batch_of(op), op.out_seq, op.out_hidden})).first->second;
+    const auto [lo, hi] = span(k);
+    return m.emplace(k, be_.alloc({hi - lo, op.out_seq, op.out_hidden})).first->second;
   }
-  Tensor& act(const Key& k) { return buffer(d_.act, k); }
-  Tensor& grad(const Key& k) { return buffer(d_.grad, k); }
+  // Batch rows [first, last) of layer output `k` (grads: its gradient), a view into its buffer.
+  Tensor rows(const Key& k, bool grads, std::int64_t first, std::int64_t last) {
+    const auto [lo, hi] = span(k);
+    if (first < lo || last > hi || first > last)
+      throw InternalError("device " + std::to_string(d_.id) + ": rows [" + std::to_string(first) + "," +
+                          std::to_string(last) + ") of MetaOp " + std::to_string(k.first) + " layer " +
+                          std::to_string(k.second) + " outside the rows it holds [" + std::to_string(lo) + "," +
+                          std::to_string(hi) + ")");
+    return buffer(grads ? d_.grad : d_.act, k).rows_view(first - lo, last - lo);
+  }
 
   const TaskBatch& task_batch(int task) {
     auto it = d_.batches.find(task);
@@ -282,7 +303,7 @@ class Interpreter {
     std::vector<Tensor> v;
     for (int id : ids) {
       const Key& k = op_key_[static_cast<size_t>(id)];
-      v.push_back((grads ? grad(k) : act(k)).rows_view(first, last));
+      v.push_back(rows(k, grads, first, last));
     }
     return v;
   }
@@ -310,7 +331,7 @@ class Interpreter {
         d_.counters.forward_rows += rows.rows();
         continue;
       }
-      Tensor dst = act(op_key_[static_cast<size_t>(id)]).rows_view(rows.first, rows.last);
+      Tensor dst = this->rows(op_key_[static_cast<size_t>(id)], false, rows.first, rows.last);
       if (dst.shape() != out.shape())
         throw InternalError(op.name + ": output " + dims_str(out.shape()) + " does not fit its rows " +
                             dims_str(dst.shape()));
@@ -351,7 +372,7 @@ class Interpreter {
       const OpInputs io = op_inputs(g_, id);
       OpState& st = d_.ctx.at(id);
       const bool loss = op.kind == OpKind::kContrastiveLoss || op.kind == OpKind::kLmHead;
-      const Tensor dout = loss ? Tensor() : grad(op_key_[static_cast<size_t>(id)]).rows_view(rows.first, rows.last);
+      const Tensor dout = loss ? Tensor() : this->rows(op_key_[static_cast<size_t>(id)], true, rows.first, rows.last);
       if (op.kind == OpKind::kContrastiveLoss) {
         // Gradients for all rows of both embeddings: reduce-scattered by the next gather.
         Tensor din = be_.alloc(st.in.shape()), none;
@@ -371,7 +392,7 @@ class Interpreter {
 
   Tensor transfer_view(const Instr& in) {
     const Key k{in.metaop, in.first_layer};
-    return (in.for_backward ? grad(k) : act(k)).rows_view(in.first_row, in.last_row);
+    return rows(k, in.for_backward, in.first_row, in.last_row);
   }
 
   void send(const Instr& in) {
@@ -384,8 +405,10 @@ class Interpreter {
       // not had yet, element by element (the rows minus what was sent to it before).
       const Key k{in.metaop, in.first_layer};
       auto it = d_.shipped.find({k, in.peer});
-      if (it == d_.shipped.end()) it = d_.shipped.emplace(std::make_pair(k, in.peer), be_.alloc(grad(k).shape())).first;
-      Tensor before = it->second.rows_view(in.first_row, in.last_row);
+      if (it == d_.shipped.end())
+        it = d_.shipped.emplace(std::make_pair(k, in.peer), be_.alloc(buffer(d_.grad, k).shape())).first;
+      const std::int64_t lo = span(k).first;
+      Tensor before = it->second.rows_view(in.first_row - lo, in.last_row - lo);
       be_.scale(before, -1.0f);  // -before + v, in place: send copies the data out before returning
       copy_flat(be_, v, before, true);
       d_.comm->send(in.peer, in.tensor, before);
@@ -416,7 +439,7 @@ class Interpreter {
     if (io.sources.size() != 2 || in.rows_of.size() != in.group.size())
       throw InternalError("gather of MetaOp " + std::to_string(in.metaop) + ": not a contrastive loss of two inputs");
     const auto r = static_cast<size_t>(std::find(in.group.begin(), in.group.end(), d_.id) - in.group.begin());
-    const std::int64_t width = act(op_key_[static_cast<size_t>(io.sources[0])]).dim(2);
+    const std::int64_t width = buffer(d_.act, op_key_[static_cast<size_t>(io.sources[0])]).dim(2);
     std::int64_t most = 0;
     for (auto [f, e] : in.rows_of) most = std::max<std::int64_t>(most, e - f);
     const std::int64_t chunk = most * 2 * width, n = static_cast<std::int64_t>(in.group.size());
@@ -642,6 +665,33 @@ RankRunner::RankRunner(const Scenario& s, const Graph& g, const MetaGraph& mg, c
   d.op_key.resize(static_cast<size_t>(g.size()));
   for (const MetaOp& m : mg.metaops)
     for (size_t l = 0; l < m.ops.size(); ++l) d.op_key[static_cast<size_t>(m.ops[l])] = {m.id, static_cast<int>(l)};
+  // The rows of each layer output the program touches: computes (outputs and inputs; a
+  // contrastive loss reads the whole batch), transfers and contrastive gathers.
+  auto touch = [&](const Key& k, std::int64_t first, std::int64_t last) {
+    auto [it, fresh] = d.span.try_emplace(k, first, last);
+    if (!fresh) it->second = {std::min(it->second.first, first), std::max(it->second.second, last)};
+  };
+  for (const Instr& in : program.instrs) {
+    if (in.metaop < 0) continue;
+    const MetaOp& m = mg.metaops[static_cast<size_t>(in.metaop)];
+    if (in.kind == InstrKind::kForward || in.kind == InstrKind::kBackward) {
+      for (int l = in.first_layer; l < in.last_layer; ++l) {
+        const int id = m.ops[static_cast<size_t>(l)];
+        const Operator& op = g.op(id);
+        touch(d.op_key[static_cast<size_t>(id)], in.first_row, in.last_row);
+        const bool whole = op.kind == OpKind::kContrastiveLoss;
+        const std::int64_t batch = s.tasks[static_cast<size_t>(op.task)].batch;
+        const OpInputs io = op_inputs(g, id);
+        for (const std::vector<int>* ids : {&io.sources, &io.memory})
+          for (int src : *ids) touch(d.op_key[static_cast<size_t>(src)], whole ? 0 : in.first_row, whole ? batch : in.last_row);
+      }
+    } else if (in.kind == InstrKind::kSend || in.kind == InstrKind::kRecv || in.kind == InstrKind::kCopy) {
+      touch({in.metaop, in.first_layer}, in.first_row, in.last_row);
+    } else if (in.kind == InstrKind::kGather) {
+      for (int src : op_inputs(g, m.ops.front()).sources)
+        for (auto [f, e] : in.rows_of) touch(d.op_key[static_cast<size_t>(src)], f, e);
+    }
+  }
 }
 
 RankRunner::~RankRunner() = default;

@@ -1,8 +1,8 @@
 // One rank of a plan's execution: what one device does with its program (planner/program/
 // lowering.h, the same program the simulator replays), its backend, its weights (the groups
 // its program computes with), its synthetic data and its communicators. It holds, per MetaOp
-// layer output, the batch rows its program gives it (full-batch buffers of which it touches
-// only its rows); it runs forward slices on its rows, moves rows by the program's send/recv
+// layer output, the span of batch rows its program touches there (computed from the program
+// once); it runs forward slices on its rows, moves rows by the program's send/recv
 // (a copy is data already in place), all-gathers both embeddings of a contrastive loss and
 // computes its rows' share of the loss, whose gradients reduce-scatter back; backward runs in
 // the program's reverse order. Gradients of shared weights accumulate across tasks and sync
