@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <set>
+#include <span>
 
 #include "engine/model/binary_io.h"
 #include "engine/model/tp_shards.h"
@@ -84,11 +85,17 @@ std::string write_rank_shard(const std::filesystem::path& dir, int rank, const T
       w.put(static_cast<std::uint64_t>(f));
       w.put(static_cast<std::uint64_t>(l));
     }
-    std::vector<float> host(static_cast<size_t>(p.value.numel()));
     for (const Tensor* t : {&p.value, &p.m, &p.v}) {
+      // m and v may hold only a ZeRO-1 shard, from moments_first (the counted ranges lie in it).
+      const std::int64_t first = t == &p.value ? 0 : p.moments_first;
+      std::vector<float> host(static_cast<size_t>(t->numel()));
       be.download(*t, host);
-      for (auto [f, l] : local)
-        w.floats(std::vector<float>(host.begin() + f, host.begin() + l));  // local order = the ranges' order
+      for (auto [f, l] : local) {
+        if (f < first || l - first > t->numel())
+          throw InternalError("checkpoint: elements [" + std::to_string(f) + "," + std::to_string(l) + ") of " + name +
+                              " are not among those this device holds moments of");
+        w.floats(std::vector<float>(host.begin() + (f - first), host.begin() + (l - first)));  // in the ranges' order
+      }
     }
   }
   w.put(binary::fnv1a(w.bytes().data(), w.bytes().size()));
@@ -240,8 +247,9 @@ void ShardedCheckpoint::load_into(Backend& be, WeightStore& weights) const {
       v.insert(v.end(), t.v.begin() + f, t.v.begin() + l);
     }
     be.upload(p.value, value);
-    be.upload(p.m, m);
-    be.upload(p.v, v);
+    const auto first = static_cast<size_t>(p.moments_first), count = static_cast<size_t>(p.m.numel());
+    be.upload(p.m, std::span<const float>(m).subspan(first, count));  // a ZeRO-1 shard's part, or all
+    be.upload(p.v, std::span<const float>(v).subspan(first, count));
   }
 }
 

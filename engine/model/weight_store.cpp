@@ -27,7 +27,7 @@ std::vector<std::string> wanted(const std::string& weights, const std::set<std::
 }  // namespace
 
 WeightStore::WeightStore(const Scenario& s, const Graph& g, Backend& backend, std::uint64_t seed,
-                         const std::set<std::string>* only) {
+                         const std::set<std::string>* only, bool moments) {
   std::map<std::string, std::string> created_by;  // group -> operator that created it
   for (const Operator& op : g.ops()) {
     if (op.weights.empty()) continue;
@@ -58,8 +58,10 @@ WeightStore::WeightStore(const Scenario& s, const Graph& g, Backend& backend, st
         Param p;
         p.value = backend.alloc(dims);
         p.grad = backend.alloc(dims);
-        p.m = backend.alloc(dims);
-        p.v = backend.alloc(dims);
+        if (moments) {
+          p.m = backend.alloc(dims);
+          p.v = backend.alloc(dims);
+        }
         p.decay = w.dims.size() >= 2 && w.name != "pos";
         // The unsharded tensor's values (seeded by its name), then the shard's part of them.
         std::int64_t full_numel = 1;

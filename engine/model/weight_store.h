@@ -17,6 +17,9 @@ namespace spindle::engine {
 struct Param {
   Tensor value, grad, m, v;
   bool decay = false;  // weight decay on matrices and tables, not on gains, biases, positions
+  // m and v hold elements [moments_first, moments_first + m.numel()) of the tensor: all of it,
+  // or under ZeRO-1 the shard whose optimizer step this device runs.
+  std::int64_t moments_first = 0;
 };
 
 class WeightStore {
@@ -25,9 +28,10 @@ class WeightStore {
   // matrices, tables and positions (output projections smaller), gains 1, biases 0.
   // With `only`, just those weight groups (a device's share of the model); a TP shard's group
   // ("llm/layer3@1of4", tp_shards.h) holds that shard of each tensor, its values those of the
-  // unsharded tensor's initialisation.
+  // unsharded tensor's initialisation. Without `moments`, m and v stay empty for the caller to
+  // allocate (a rank under ZeRO-1 keeps only its shard's).
   WeightStore(const Scenario& s, const Graph& g, Backend& backend, std::uint64_t seed,
-              const std::set<std::string>* only = nullptr);
+              const std::set<std::string>* only = nullptr, bool moments = true);
 
   Param& at(const std::string& name);
   const Tensor& value(const std::string& name) { return at(name).value; }

@@ -157,6 +157,33 @@ class SyncThread {
   std::jthread thread_;  // last: started once the rest exists, joined first
 };
 
+// The bucket of sync instruction `in` on this device: its weights flattened in name order
+// (made once, the first time asked).
+Bucket& make_bucket(RankRunner::State& d, const Instr& in) {
+  auto [it, fresh] = d.buckets.try_emplace(in.collective);
+  Bucket& b = it->second;
+  if (!fresh) return b;
+  b.group = in.group;
+  b.zero1 = in.zero1;
+  b.rank = std::find(in.group.begin(), in.group.end(), d.id) - in.group.begin();
+  for (const std::string& w : in.weights) {
+    const size_t before = b.pieces.size();
+    for (auto& [name, p] : d.ws->params())
+      if (name.compare(0, w.size() + 1, w + "/") == 0) {
+        b.pieces.push_back({name, b.total, p.value.numel()});
+        b.total += p.value.numel();
+        d.bucket_of[name] = in.collective;
+      }
+    // Members that flattened different sizes would read past each other's buffers.
+    if (b.pieces.size() == before)
+      throw InternalError("device " + std::to_string(d.id) + ": bucket " + std::to_string(in.collective) +
+                          " names weight group " + w + ", which the device does not hold");
+  }
+  const auto n = static_cast<std::int64_t>(b.group.size());
+  b.chunk = (b.total + n - 1) / n;
+  return b;
+}
+
 // The element ranges of weight `name` this device holds reduced: its shard under ZeRO-1.
 std::vector<std::pair<std::int64_t, std::int64_t>> owned_ranges(const RankRunner::State& d, const std::string& name,
                                                                 const Param& p) {
@@ -473,30 +500,7 @@ class Interpreter {
     }
   }
 
-  Bucket& bucket(const Instr& in) {
-    auto [it, fresh] = d_.buckets.try_emplace(in.collective);
-    Bucket& b = it->second;
-    if (!fresh) return b;
-    b.group = in.group;
-    b.zero1 = in.zero1;
-    b.rank = std::find(in.group.begin(), in.group.end(), d_.id) - in.group.begin();
-    for (const std::string& w : in.weights) {
-      const size_t before = b.pieces.size();
-      for (auto& [name, p] : d_.ws->params())
-        if (name.compare(0, w.size() + 1, w + "/") == 0) {
-          b.pieces.push_back({name, b.total, p.value.numel()});
-          b.total += p.value.numel();
-          d_.bucket_of[name] = in.collective;
-        }
-      // Members that flattened different sizes would read past each other's buffers.
-      if (b.pieces.size() == before)
-        throw InternalError("device " + std::to_string(d_.id) + ": bucket " + std::to_string(in.collective) +
-                            " names weight group " + w + ", which the device does not hold");
-    }
-    const auto n = static_cast<std::int64_t>(b.group.size());
-    b.chunk = (b.total + n - 1) / n;
-    return b;
-  }
+  Bucket& bucket(const Instr& in) { return make_bucket(d_, in); }
 
   Tensor flatten(const Bucket& b, std::int64_t size, bool values) {
     Tensor f = be_.alloc({size});
@@ -614,7 +618,8 @@ class Interpreter {
     for (auto& [name, p] : d_.ws->params()) {
       const AdamWParams hp = step_params(opt_, step_, p.decay);
       for (auto [a, e] : owned(name, p)) {
-        Tensor w = p.value.flat_view(a, e - a), m = p.m.flat_view(a, e - a), v = p.v.flat_view(a, e - a);
+        Tensor w = p.value.flat_view(a, e - a), m = p.m.flat_view(a - p.moments_first, e - a),
+               v = p.v.flat_view(a - p.moments_first, e - a);
         be_.adamw_step(w, p.grad.flat_view(a, e - a), m, v, hp, step_);
       }
     }
@@ -658,13 +663,23 @@ RankRunner::RankRunner(const Scenario& s, const Graph& g, const MetaGraph& mg, c
   st_ = std::make_unique<State>(s, g, mg, program, world, options);
   State& d = *st_;
   d.be = make_backend(backend);
-  d.ws = std::make_unique<WeightStore>(s, g, *d.be, options.seed, &groups);
+  d.ws = std::make_unique<WeightStore>(s, g, *d.be, options.seed, &groups, /*moments=*/false);
   d.data = std::make_unique<SyntheticData>(s, g, options.seed);
   d.comm = std::move(comm);
   d.sync_comm = std::move(sync_comm);
   d.op_key.resize(static_cast<size_t>(g.size()));
   for (const MetaOp& m : mg.metaops)
     for (size_t l = 0; l < m.ops.size(); ++l) d.op_key[static_cast<size_t>(m.ops[l])] = {m.id, static_cast<int>(l)};
+  // AdamW's moments: of the whole tensor, or under ZeRO-1 of this device's shard only.
+  for (const Instr& in : program.instrs)
+    if (in.kind == InstrKind::kSyncStart) make_bucket(d, in);
+  for (auto& [name, p] : d.ws->params()) {
+    const auto [first, last] = owned_ranges(d, name, p).empty() ? std::pair<std::int64_t, std::int64_t>{0, 0}
+                                                                : owned_ranges(d, name, p).front();
+    p.moments_first = first;
+    p.m = d.be->alloc({last - first});
+    p.v = d.be->alloc({last - first});
+  }
   // The rows of each layer output the program touches: computes (outputs and inputs; a
   // contrastive loss reads the whole batch), transfers and contrastive gathers.
   auto touch = [&](const Key& k, std::int64_t first, std::int64_t last) {

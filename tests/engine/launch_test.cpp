@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "engine/comm/comm_groups.h"
@@ -52,6 +53,33 @@ TEST(Timeline, TextRoundTripIsExactAndTheTraceHoldsEveryDevice) {
   EXPECT_NE(trace.find("\"GPU 0"), std::string::npos);
   EXPECT_NE(trace.find("\"GPU 1"), std::string::npos);
   EXPECT_NE(trace.find("clip norm all-reduce"), std::string::npos);
+}
+
+// Under ZeRO-1 a device keeps AdamW's moments only for its shard: after a step, the ranks
+// holding a weight hold its m (and v) once between them; without ZeRO-1 each holds all of it.
+TEST(Zero1Moments, EachElementsMomentsLiveOnOneDevice) {
+  for (bool zero1 : {true, false}) {
+    SCOPED_TRACE(zero1 ? "ZeRO-1" : "all-reduce");
+    Scenario s = on_devices(zoo("multitask-clip-4"), 4);
+    s.planner.zero1 = zero1;
+    ThreadLauncher launcher(s, lowered_plan(ScenarioModel(s), "uniform", "").programs, "cpu", TrainOptions{});
+    launcher.step();
+    std::map<std::string, std::int64_t> moments, size, holders;
+    for (int d = 0; d < launcher.devices(); ++d)
+      for (const auto& [name, p] : launcher.rank(d).weights().params()) {
+        EXPECT_EQ(p.m.numel(), p.v.numel());
+        moments[name] += p.m.numel();
+        size[name] = p.value.numel();
+        ++holders[name];
+      }
+    int shared = 0;
+    for (const auto& [name, n] : size) {
+      if (holders[name] < 2) continue;
+      ++shared;
+      EXPECT_EQ(moments[name], zero1 ? n : n * holders[name]) << name;
+    }
+    EXPECT_GT(shared, 0);
+  }
 }
 
 }  // namespace
