@@ -242,13 +242,10 @@ PlannedSystem choose_spindle(const ScenarioModel& m, SystemPlanner& planner, con
   for (AltLayout* alt : alts) add_layout(alt);
   // The others' plans on the layouts their per-component tuning took, where not tried above.
   for (const TunedBaseline* t : tuned) {
-    const Layout l{t->ps.plan.tp, t->ps.plan.zero1};
-    bool seen = l == Layout{m.cost.layout(), m.cost.zero1()};
-    for (const AltLayout* a : alts) seen = seen || a->layout() == l;
-    AltLayout* alt = seen ? nullptr : more.get(l);
+    AltLayout* alt = more.get(Layout{t->ps.plan.tp, t->ps.plan.zero1});  // null: the planner's or a swept one
     if (alt == nullptr) continue;
     const std::string& other = t->ps.plan.system;
-    PlanCandidate c{other + "'s plan on its tuned TP layout " + layout_text(l), alt->plan(m, other)};
+    PlanCandidate c{other + "'s plan on its tuned TP layout " + layout_text(alt->layout()), alt->plan(m, other)};
     c.plan.system = "spindle";
     c.plan.schedule_from = other;
     for (std::string& note : c.plan.notes) note = other + "'s plan: " + note;

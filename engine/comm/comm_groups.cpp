@@ -7,14 +7,13 @@ namespace spindle::engine {
 
 std::vector<std::vector<int>> comm_groups(const Programs& programs) {
   std::set<std::vector<int>> sets;
-  std::vector<int> everyone;
+  std::set<int> everyone;
   for (const DeviceProgram& p : programs.devices) {
-    everyone.push_back(p.device);
+    everyone.insert(p.device);
     for (const Instr& in : p.instrs)
       if (in.group.size() > 0) sets.insert(std::vector<int>(in.group.begin(), in.group.end()));
   }
-  std::set<int> sorted(everyone.begin(), everyone.end());
-  sets.insert(std::vector<int>(sorted.begin(), sorted.end()));
+  sets.insert(std::vector<int>(everyone.begin(), everyone.end()));
   return {sets.begin(), sets.end()};
 }
 

@@ -674,8 +674,8 @@ RankRunner::RankRunner(const Scenario& s, const Graph& g, const MetaGraph& mg, c
   for (const Instr& in : program.instrs)
     if (in.kind == InstrKind::kSyncStart) make_bucket(d, in);
   for (auto& [name, p] : d.ws->params()) {
-    const auto [first, last] = owned_ranges(d, name, p).empty() ? std::pair<std::int64_t, std::int64_t>{0, 0}
-                                                                : owned_ranges(d, name, p).front();
+    const auto owned = owned_ranges(d, name, p);  // one range, or none
+    const auto [first, last] = owned.empty() ? std::pair<std::int64_t, std::int64_t>{0, 0} : owned.front();
     p.moments_first = first;
     p.m = d.be->alloc({last - first});
     p.v = d.be->alloc({last - first});
