@@ -2,6 +2,7 @@
 #include "planner/program/lowering.h"
 
 #include <algorithm>
+#include <deque>
 #include <map>
 #include <set>
 #include <tuple>
@@ -174,7 +175,14 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
     }
   }
 
-  // Data between slices: activations forward, their gradients backward.
+  // Data between slices: activations forward, their gradients backward. Sends and receives
+  // wait in `sends` until every transfer is known, for their channels (below).
+  struct PendingSend {
+    Key key, recv_key;
+    int src = 0;
+    Instr instr;
+  };
+  std::vector<PendingSend> sends;
   DeliveredRows delivered;
   auto move = [&](const Slice& from, const Slice& to, const MetaOp& carried, int layer, bool side) {
     const Operator& op = g.op(carried.ops[static_cast<size_t>(layer)]);
@@ -208,10 +216,7 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
       } else {
         in.kind = InstrKind::kSend;
         in.peer = dst;
-        emit(src, {phase, index(producer), kOutputs, in.tensor}, in);
-        in.kind = InstrKind::kRecv;
-        in.peer = src;
-        emit(dst, {phase, index(consumer), kInputs, in.tensor}, in);
+        sends.push_back({{phase, index(producer), kOutputs, in.tensor}, {phase, index(consumer), kInputs, in.tensor}, src, in});
       }
     }
   };
@@ -249,6 +254,27 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
           pending.push_back({key, in, {{key, InstrKind::kGather}}});
         }
       }
+  }
+
+  // Each ordered pair's transfers go on queues (channels) on which the sends and the receives
+  // come in the same order, as NCCL matches a pair's point-to-point by order (lowering.h
+  // kPeerQueue): in send order, a transfer joins the first channel whose last receive comes
+  // before its own, else opens one (patience sorting: as few channels as the longest run of
+  // transfers received in the reverse of their send order). No send waits for another.
+  std::stable_sort(sends.begin(), sends.end(),
+                   [](const PendingSend& a, const PendingSend& b) { return a.key < b.key; });
+  std::map<std::pair<int, int>, std::vector<Key>> channel_last;  // (src, dst) -> per channel, its last receive
+  for (PendingSend& ps : sends) {
+    std::vector<Key>& last = channel_last[{ps.src, ps.instr.peer}];
+    const auto c = std::find_if(last.begin(), last.end(), [&](const Key& k) { return k < ps.recv_key; });
+    ps.instr.channel = static_cast<int>(c - last.begin());
+    if (c == last.end()) last.push_back(ps.recv_key);
+    else *c = ps.recv_key;
+    emit(ps.src, ps.key, ps.instr);
+    Instr recv = ps.instr;
+    recv.kind = InstrKind::kRecv;
+    recv.peer = ps.src;
+    emit(ps.instr.peer, ps.recv_key, recv);
   }
 
   // Weight sync in buckets of layers with the same device group, in one global order: by the
@@ -414,8 +440,12 @@ std::string program_text(const DeviceProgram& p, const Scenario& s, const MetaGr
       case InstrKind::kTpReduce:
         line += group_text(in.group) + " " + with_commas(in.bytes) + " B  " + (in.for_backward ? "backward of " : "") + what();
         break;
-      case InstrKind::kSend: line += "to " + std::to_string(in.peer) + " tensor " + std::to_string(in.tensor) + " " + with_commas(in.bytes) + " B  " + what(); break;
-      case InstrKind::kRecv: line += "from " + std::to_string(in.peer) + " tensor " + std::to_string(in.tensor) + " " + with_commas(in.bytes) + " B  " + what(); break;
+      case InstrKind::kSend:
+      case InstrKind::kRecv:
+        line += (in.kind == InstrKind::kSend ? "to " : "from ") + std::to_string(in.peer) +
+                (in.channel > 0 ? " channel " + std::to_string(in.channel) : "") + " tensor " +
+                std::to_string(in.tensor) + " " + with_commas(in.bytes) + " B  " + what();
+        break;
       case InstrKind::kCopy: line += "local tensor " + std::to_string(in.tensor) + " " + with_commas(in.bytes) + " B  " + what(); break;
       case InstrKind::kGather: line += "all-gather " + group_text(in.group) + " " + with_commas(in.bytes) + " B  metaop " + std::to_string(in.metaop); break;
       case InstrKind::kSyncStart:
@@ -477,7 +507,8 @@ std::string replay(const Programs& programs, SendMode mode) {
   std::map<int, std::tuple<int, int, std::int64_t>> mailbox;  // tensor -> (from, to, bytes)
   std::map<std::pair<int, InstrKind>, int> arrivals;
   std::set<std::tuple<int, int, InstrKind>> arrived;  // (device, collective, kind)
-  std::set<std::pair<size_t, size_t>> posted;  // (device, instruction) of sends posted (rendezvous: not yet returned)
+  std::set<std::pair<size_t, size_t>> posted;  // (device, instruction) of sends posted (blocking: not yet returned)
+  std::map<std::tuple<int, int, int>, std::deque<int>> queues;  // (from, to, channel) -> tensors posted, oldest first
   auto arrive = [&](int d, const Instr& in, InstrKind as) {
     if (arrived.insert({d, in.collective, as}).second) ++arrivals[{in.collective, as}];
     return arrivals[{in.collective, as}] >= static_cast<int>(in.group.size());
@@ -494,10 +525,17 @@ std::string replay(const Programs& programs, SendMode mode) {
             if (posted.insert({d, pc[d]}).second) {
               if (mailbox.count(in.tensor)) return "tensor " + std::to_string(in.tensor) + " sent twice";
               mailbox[in.tensor] = {static_cast<int>(d), in.peer, in.bytes};
+              queues[{static_cast<int>(d), in.peer, in.channel}].push_back(in.tensor);
             }
-            done = mode == SendMode::kBuffered || !mailbox.count(in.tensor);  // rendezvous: until received
+            done = mode != SendMode::kBlocking || !mailbox.count(in.tensor);  // blocking: until received
             break;
           case InstrKind::kRecv: {
+            std::deque<int>& queue = queues[{in.peer, static_cast<int>(d), in.channel}];
+            if (mode == SendMode::kPeerQueue && !queue.empty() && queue.front() != in.tensor)
+              return "device " + std::to_string(d) + " receives tensor " + std::to_string(in.tensor) + " from " +
+                     std::to_string(in.peer) + " on channel " + std::to_string(in.channel) +
+                     " while the oldest unmatched send there is tensor " + std::to_string(queue.front()) +
+                     ": the channel's sends and receives come in different orders";
             auto it = mailbox.find(in.tensor);
             if (it == mailbox.end()) {
               done = false;
@@ -508,6 +546,7 @@ std::string replay(const Programs& programs, SendMode mode) {
               return "device " + std::to_string(d) + " receives tensor " + std::to_string(in.tensor) + " of " +
                      std::to_string(in.bytes) + " B from " + std::to_string(in.peer) + ", sent by " +
                      std::to_string(from) + " to " + std::to_string(to) + " with " + std::to_string(bytes) + " B";
+            queue.erase(std::find(queue.begin(), queue.end(), in.tensor));
             mailbox.erase(it);
             break;
           }

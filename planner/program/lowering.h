@@ -48,6 +48,7 @@ struct Instr {
   int first_row = 0, last_row = 0;      // batch rows
   int peer = -1;                        // send / recv
   int tensor = -1;                      // send / recv / copy: matches a send to its recv
+  int channel = 0;                      // send / recv: the pair's queue it goes on (SendMode::kPeerQueue)
   std::int64_t bytes = 0;
   int collective = -1;                  // gather / sync / tp all-reduce: the same id on every member
   Group group;                          // gather / sync / tp all-reduce members, ascending; compute: its TP group (empty: tp 1)
@@ -97,10 +98,20 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg);
 // Readable text of one device's program.
 std::string program_text(const DeviceProgram& p, const Scenario& s, const MetaGraph& mg);
 
-// How a replayed send completes: buffered (the executor's contract: it returns once the data is
-// copied out) or rendezvous (it returns once the receiver has matched it, as NCCL's
-// point-to-point and MPI's large-message protocol behave).
-enum class SendMode { kBuffered, kRendezvous };
+// How a replayed send completes, and how receives find their sends:
+//  - kBuffered: the send returns once its data is copied out; a receive takes its tensor by id
+//    (the CPU launchers' contract: the thread mailbox and MPI_Isend with the tensor as tag).
+//  - kPeerQueue: rendezvous per queue, as NCCL's point-to-point runs: each ordered pair of
+//    devices has one queue per channel (Instr::channel; a communicator and stream each); a
+//    device posts its sends there without waiting, each completes only once the receiver has
+//    posted the matching receive, and receives match a queue's sends in order, not by id. The
+//    lowering's guarantee that makes this deadlock-free: on every channel, the sender's sends
+//    and the receiver's receives come in the same order, so each posted receive meets the head
+//    of its queue and the run equals the buffered one.
+//  - kBlocking: a send blocks its program until received (MPI_Send of a large message
+//    outside a group). Not a contract the programs keep: a device sends a phase's rows
+//    before it receives, so two devices that exchange rows would wait for each other.
+enum class SendMode { kBuffered, kPeerQueue, kBlocking };
 
 // The first problem found replaying `programs` in program order (sends as `mode` says,
 // blocking receives and collectives, weight sync started without blocking), or "" when every

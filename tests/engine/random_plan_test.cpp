@@ -31,6 +31,7 @@ TEST_P(RandomPlans, MatchOneDevice) {
   ASSERT_EQ(check_plan(plan, mg, cost), "");
   const Programs programs = lower(plan, g, mg);
   ASSERT_EQ(replay(programs), "");
+  ASSERT_EQ(replay(programs, SendMode::kPeerQueue), "");
   const std::string what = s.name + " random plan " + std::to_string(seed) + " on " + std::to_string(gpus) +
                            (s.planner.zero1 ? " with ZeRO-1" : "");
   int split = 0;
@@ -63,6 +64,7 @@ TEST_P(RandomTpPlans, MatchOneDevice) {
   ASSERT_EQ(check_plan(plan, mg, cost.with_layout(plan.tp)), "");
   const Programs programs = lower(plan, g, mg);
   ASSERT_EQ(replay(programs), "");
+  ASSERT_EQ(replay(programs, SendMode::kPeerQueue), "");
   std::string layout;
   int tp_slices = 0, nested = 0;
   for (const auto& [component, tp] : plan.tp)

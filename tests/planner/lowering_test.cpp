@@ -214,9 +214,11 @@ TEST(Lowering, EveryDeviceAllReducesTheClipNormBeforeItsStep) {
 }
 
 // Two devices that send to each other before receiving complete with buffered sends (the
-// executor's contract) and deadlock with rendezvous sends; a send to a device that receives
-// first completes both ways.
-TEST(Lowering, ReplayTellsBufferedFromRendezvousSends) {
+// CPU launchers' contract) and under per-peer queues (NCCL's), and deadlock when a send
+// blocks its program; a receiver taking a pair's sends in another order than they were posted
+// completes buffered (matched by id) and is refused under peer queues (NCCL matches by order)
+// unless the two transfers go on different channels of the pair.
+TEST(Lowering, ReplayTellsSendModesApart) {
   auto p2p = [](InstrKind kind, int peer, int tensor) {
     Instr in;
     in.kind = kind;
@@ -229,11 +231,30 @@ TEST(Lowering, ReplayTellsBufferedFromRendezvousSends) {
   cross.devices = {{0, {p2p(InstrKind::kSend, 1, 0), p2p(InstrKind::kRecv, 1, 1)}},
                    {1, {p2p(InstrKind::kSend, 0, 1), p2p(InstrKind::kRecv, 0, 0)}}};
   EXPECT_EQ(replay(cross), "");
-  EXPECT_EQ(replay(cross, SendMode::kRendezvous), "deadlock: device 0 waits at instruction 0 (send tensor 0)");
+  EXPECT_EQ(replay(cross, SendMode::kPeerQueue), "");
+  EXPECT_EQ(replay(cross, SendMode::kBlocking), "deadlock: device 0 waits at instruction 0 (send tensor 0)");
   Programs ordered;
   ordered.devices = {{0, {p2p(InstrKind::kSend, 1, 0), p2p(InstrKind::kRecv, 1, 1)}},
                      {1, {p2p(InstrKind::kRecv, 0, 0), p2p(InstrKind::kSend, 0, 1)}}};
-  EXPECT_EQ(replay(ordered, SendMode::kRendezvous), "");
+  EXPECT_EQ(replay(ordered, SendMode::kBlocking), "");
+  Programs swapped;
+  swapped.devices = {{0, {p2p(InstrKind::kSend, 1, 0), p2p(InstrKind::kSend, 1, 1)}},
+                     {1, {p2p(InstrKind::kRecv, 0, 1), p2p(InstrKind::kRecv, 0, 0)}}};
+  EXPECT_EQ(replay(swapped), "");
+  EXPECT_EQ(replay(swapped, SendMode::kPeerQueue),
+            "device 1 receives tensor 1 from 0 on channel 0 while the oldest unmatched send there is tensor 0: "
+            "the channel's sends and receives come in different orders");
+  // On two channels of the pair the same orders are fine.
+  for (auto& in : swapped.devices[1].instrs) in.channel = in.tensor == 1 ? 1 : 0;
+  swapped.devices[0].instrs[0].channel = 0;
+  swapped.devices[0].instrs[1].channel = 1;
+  EXPECT_EQ(replay(swapped, SendMode::kPeerQueue), "");
+  // The receiver waits first (its queue empty), then meets the other send at the head.
+  Programs early;
+  early.devices = {{0, {p2p(InstrKind::kRecv, 1, 1), p2p(InstrKind::kRecv, 1, 0)}},
+                   {1, {p2p(InstrKind::kSend, 0, 0), p2p(InstrKind::kSend, 0, 1)}}};
+  EXPECT_EQ(replay(early), "");
+  EXPECT_NE(replay(early, SendMode::kPeerQueue).find("different orders"), std::string::npos);
 }
 
 }  // namespace
