@@ -11,6 +11,7 @@
 #include <string>
 
 #include "engine/cpu/adamw.h"
+#include "engine/memory_parts.h"
 #include "engine/tensor.h"
 #include "traces/errors.h"
 
@@ -23,8 +24,11 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
 
-  // Memory. alloc returns zeroed memory.
+  // Memory. alloc returns zeroed memory, charged to the thread's MemPartScope (memory_parts.h).
   virtual Tensor alloc(const Dims& shape, DType dtype = DType::kF32) = 0;
+  // The allocator's bytes by part, and their peaks since the start or reset_peak().
+  virtual MemoryUse memory_use() const = 0;
+  virtual void reset_peak() = 0;
   virtual void zero(Tensor& t) = 0;
   virtual void upload(Tensor& dst, std::span<const float> src) = 0;
   virtual void upload(Tensor& dst, std::span<const std::int32_t> src) = 0;

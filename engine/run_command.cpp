@@ -17,6 +17,7 @@
 #include "engine/model/sharded_checkpoint.h"
 #include "engine/train/trainer.h"
 #include "planner/pipeline.h"
+#include "planner/program/program_memory.h"
 #include "traces/atomic_file.h"
 #include "traces/errors.h"
 #include "traces/main_guard.h"
@@ -34,6 +35,29 @@ std::string fmt(const char* f, double v) {
 struct NullBuffer : std::streambuf {
   int overflow(int ch) override { return ch; }
 };
+
+// --memory-report: per device the planner's estimate for the engine's storage
+// (program_memory.h) and the allocator's peak, by part, in MB.
+std::string memory_report(const std::vector<MemoryBreakdown>& estimates, const std::vector<MemoryUse>& measured) {
+  std::string t = "\nmemory per device, MB: the planner's estimate for fp32 storage and unfused kernels (each device's\n"
+                  "program walked in order) and the allocator's peak from the first iteration on, by part at that peak\n"
+                  "device             weights     grads  optimizer  activations   buffers     total   measured/estimate\n";
+  for (size_t d = 0; d < measured.size() && d < estimates.size(); ++d) {
+    const MemoryBreakdown& e = estimates[d];
+    const MemoryUse& m = measured[d];
+    auto part = [&](MemPart p) { return static_cast<double>(m.at_peak[static_cast<size_t>(p)]) / 1e6; };
+    const double est = e.total() / 1e6, got = static_cast<double>(m.peak_total) / 1e6;
+    char line[256];
+    std::snprintf(line, sizeof line, "%-3zu estimate %12.3f %9.3f %10.3f %12.3f %9s %9.3f\n", d, e.weights / 1e6,
+                  (e.grads + e.accumulation) / 1e6, e.optimizer / 1e6, e.activations / 1e6, "-", est);
+    t += line;
+    std::snprintf(line, sizeof line, "    measured %12.3f %9.3f %10.3f %12.3f %9.3f %9.3f   %+.1f%%\n",
+                  part(MemPart::kWeights), part(MemPart::kGrads), part(MemPart::kOptimizer),
+                  part(MemPart::kActivations), part(MemPart::kBuffers), got, est > 0 ? 100 * (got / est - 1) : 0.0);
+    t += line;
+  }
+  return t;
+}
 
 // The run itself, on `mpi`'s rank under MPI (else null).
 int run(RunCommand c, const MpiSession* mpi);
@@ -75,8 +99,8 @@ int run(RunCommand c, const MpiSession* mpi) {
   std::ostream null_out(&null_buffer);
   std::ostream& out = mpi && mpi->rank() != 0 ? null_out : std::cout;
   const bool distributed = c.devices > 1 || c.system_set || !c.plan_file.empty();
-  if (!distributed && (!c.trace.empty() || !c.save_plan.empty()))
-    throw InputError(std::string(c.trace.empty() ? "--save-plan" : "--trace") +
+  if (!distributed && (!c.trace.empty() || !c.save_plan.empty() || c.memory_report))
+    throw InputError(std::string(!c.trace.empty() ? "--trace" : !c.save_plan.empty() ? "--save-plan" : "--memory-report") +
                      ": only for a plan's execution; allowed: with --devices N, --system or --plan");
   if (c.steps < 0) throw InputError("--steps " + std::to_string(c.steps) + ": allowed: >= 0");
   if (c.checkpoint_every < 0) throw InputError("--checkpoint-every: allowed: >= 0");
@@ -99,6 +123,7 @@ int run(RunCommand c, const MpiSession* mpi) {
   std::unique_ptr<Launcher> executor;
   Scenario scaled = scale_scenario(full, factors);
   std::string plan_name;
+  std::vector<MemoryBreakdown> estimates;  // per device, for --memory-report
   if (distributed) {
     scaled = on_devices(scaled, c.devices);
     const ScenarioModel model(scaled);
@@ -118,6 +143,9 @@ int run(RunCommand c, const MpiSession* mpi) {
       plan_name += " (tensor parallel " + layout + "; " + std::to_string(groups) + " of " + std::to_string(slices) +
                    " slices on TP groups)";
     }
+    // The CPU backend stores fp32 and runs unfused kernels (attention keeps its probabilities).
+    for (const DeviceProgram& p : rp.programs.devices)
+      estimates.push_back(program_memory(p, model.g, model.mg, fp32_unfused()));
     if (mpi)
       executor = std::make_unique<MpiLauncher>(*mpi, scaled, rp.programs, c.backend, opt);
     else
@@ -127,26 +155,18 @@ int run(RunCommand c, const MpiSession* mpi) {
   } else {
     trainer = std::make_unique<Trainer>(scaled, *be, opt);
   }
-  // One device: DIR/checkpoint.bin (model/checkpoint.h); a plan's ranks: a sharded checkpoint
-  // in DIR (model/sharded_checkpoint.h), which any plan and number of ranks resumes.
+  // A checkpoint in DIR (model/sharded_checkpoint.h): a rank file per device and the manifest,
+  // which one device or any plan on any number of devices or ranks resumes.
   const std::filesystem::path dir = c.checkpoint_dir;
-  const std::filesystem::path ckpt = c.checkpoint_dir.empty() ? "" : dir / "checkpoint.bin";
   auto save = [&] {
     if (trainer)
-      trainer->save(ckpt);
+      trainer->save(dir);
     else
       executor->save_checkpoint(dir);
   };
   if (c.resume) {
-    std::error_code ec;
-    if (executor && !has_sharded_checkpoint(dir) && std::filesystem::exists(ckpt, ec))
-      throw InputError(ckpt.string() + ": a one-device checkpoint; allowed: resume it on one device without "
-                       "--devices, --system or --plan (a plan's run writes DIR/manifest.json)");
-    if (trainer && has_sharded_checkpoint(dir) && !std::filesystem::exists(ckpt, ec))
-      throw InputError((dir / "manifest.json").string() + ": a checkpoint of a plan's run; allowed: resume it with "
-                       "--devices N, --system or --plan (any plan, any N)");
     if (trainer)
-      trainer->load(ckpt);
+      trainer->load(dir);
     else
       executor->load_checkpoint(dir);
   }
@@ -184,9 +204,9 @@ int run(RunCommand c, const MpiSession* mpi) {
       for (size_t t = 0; t < s.tasks.size(); ++t) out << (t ? ", " : "") << s.tasks[t].name << " " << fmt("%.4f", r.task_loss[t]);
       out << ")  grad norm " << fmt("%.3f", r.grad_norm) << "\n";
     }
-    if (!ckpt.empty() && c.checkpoint_every > 0 && r.step % c.checkpoint_every == 0) save();
+    if (!dir.empty() && c.checkpoint_every > 0 && r.step % c.checkpoint_every == 0) save();
   }
-  if (!ckpt.empty()) save();
+  if (!dir.empty()) save();
   if (!c.trace.empty()) {
     if (done == 0) throw InputError("--trace: no iteration ran; allowed: with --steps above the resumed step");
     const std::string trace = executor->trace_json(plan_name);  // collective under MPI
@@ -221,6 +241,7 @@ int run(RunCommand c, const MpiSession* mpi) {
         out << line;
       }
     }
+    if (c.memory_report) out << memory_report(estimates, executor->memory());
     out << fmt("\n%.1f steps/s", static_cast<double>(done) / total_s) << " (" << done << " steps, "
               << fmt("%.2f s)\n", total_s);
   }

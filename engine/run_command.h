@@ -28,6 +28,7 @@ struct RunCommand {
   std::int64_t steps = 100, checkpoint_every = 0, log_every = 50;
   std::int64_t seed = -1;         // < 0: the scenario's
   bool resume = false;
+  bool memory_report = false;
   float lr = TrainOptions{}.adam.lr;
 };
 

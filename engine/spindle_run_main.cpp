@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
       ->type_name("FILE.json");
   app.add_option("--trace", c.trace, "Write a Chrome trace (Perfetto) of the last iteration's execution")
       ->type_name("FILE.json");
+  app.add_flag("--memory-report", c.memory_report,
+               "Print per device the planner's memory estimate for the engine's storage beside the allocator's "
+               "measured peak, by part");
   app.add_option("--steps", c.steps, "Train until this many iterations are done (counting resumed ones)")
       ->capture_default_str();
   app.add_option("--seed", c.seed, "Seed of weights and data, >= 0 (default: the scenario's [scenario] seed)")
@@ -39,11 +42,11 @@ int main(int argc, char** argv) {
   app.add_option("--lr", c.lr, "AdamW peak learning rate (10 warm-up steps, then constant)")->capture_default_str();
   app.add_option("--metrics", c.metrics, "Write rows step,task,loss,step_s (one per task and iteration)")
       ->type_name("FILE.csv");
-  app.add_option("--checkpoint", c.checkpoint_dir, "Write DIR/checkpoint.bin at the end (and every --checkpoint-every)")
+  app.add_option("--checkpoint", c.checkpoint_dir, "Write a checkpoint into DIR at the end (and every --checkpoint-every): a file per device and manifest.json")
       ->type_name("DIR");
   app.add_option("--checkpoint-every", c.checkpoint_every, "Also checkpoint every N iterations (0: only at the end)")
       ->capture_default_str();
-  app.add_flag("--resume", c.resume, "Continue from DIR/checkpoint.bin of --checkpoint DIR")->capture_default_str();
+  app.add_flag("--resume", c.resume, "Continue from the checkpoint in --checkpoint DIR (written by any run of the scenario: any plan, any devices)")->capture_default_str();
   app.add_option("--log-every", c.log_every, "Print the losses every N iterations (0: only the summary)")
       ->capture_default_str();
   try {

@@ -35,7 +35,7 @@ Tensor CpuBackend::alloc(const Dims& shape, DType dtype) {
     n *= d;
   }
   const size_t bytes = static_cast<size_t>(n > 0 ? n : 1) * 4;  // f32 and i32 are both 4 bytes
-  return Tensor(shape, dtype, cache_->get(bytes));
+  return Tensor(shape, dtype, cache_->get(bytes, MemPartScope::current()));
 }
 
 void CpuBackend::zero(Tensor& t) { std::memset(t.f32(), 0, static_cast<size_t>(t.numel()) * 4); }

@@ -15,6 +15,8 @@ class CpuBackend final : public Backend {
   std::string name() const override { return "cpu"; }
   Tensor alloc(const Dims& shape, DType dtype = DType::kF32) override;
   void zero(Tensor& t) override;
+  MemoryUse memory_use() const override { return cache_->use(); }
+  void reset_peak() override { cache_->reset_peak(); }
   void upload(Tensor& dst, std::span<const float> src) override;
   void upload(Tensor& dst, std::span<const std::int32_t> src) override;
   void download(const Tensor& src, std::span<float> dst) override;

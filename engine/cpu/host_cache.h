@@ -1,7 +1,8 @@
 // Host memory for the CPU backend's tensors, cached by size: a freed block goes back to the
 // free list of its byte size and the next allocation of that size reuses it (zeroed), so the
 // buffers of one iteration are not returned to the kernel and faulted in again the next (as a
-// GPU caching allocator keeps device memory). Counts the bytes in use and their peak.
+// GPU caching allocator keeps device memory). Counts the bytes in use and their peak, per
+// memory part (the allocating thread's MemPartScope, memory_parts.h).
 // Thread-safe: a rank's sync thread allocates beside its program.
 #pragma once
 
@@ -10,6 +11,8 @@
 #include <memory>
 #include <mutex>
 #include <vector>
+
+#include "engine/memory_parts.h"
 
 namespace spindle::engine::cpu {
 
@@ -20,20 +23,23 @@ class HostCache : public std::enable_shared_from_this<HostCache> {
   HostCache(const HostCache&) = delete;
   HostCache& operator=(const HostCache&) = delete;
 
-  // `bytes` of zeroed memory; the block keeps the cache alive and returns to it when freed.
-  // Throws InternalError when the host has no memory left.
-  std::shared_ptr<void> get(std::size_t bytes);
+  // `bytes` of zeroed memory charged to `part`; the block keeps the cache alive and returns to
+  // it when freed. Throws InternalError when the host has no memory left.
+  std::shared_ptr<void> get(std::size_t bytes, MemPart part = MemPart::kBuffers);
   std::size_t bytes_in_use() const;
   std::size_t peak_bytes() const;  // the most in use at once
   std::size_t bytes_cached() const;  // held free for reuse
+  MemoryUse use() const;           // by part
+  void reset_peak();               // peaks from now on: the bytes in use now
 
  private:
   HostCache() = default;
-  void put(void* p, std::size_t bytes);
+  void put(void* p, std::size_t bytes, MemPart part);
 
   mutable std::mutex mu_;
   std::map<std::size_t, std::vector<void*>> free_;
   std::size_t in_use_ = 0, peak_ = 0, cached_ = 0;
+  MemoryUse use_;
 };
 
 }  // namespace spindle::engine::cpu

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/model/checkpoint.h"
+#include "engine/model/training_state.h"
 #include "engine/model/train_options.h"
 #include "engine/runner/rank_runner.h"
 
@@ -31,6 +31,8 @@ class Launcher {
   virtual std::int64_t parameters() const = 0;
   // What each device did in the last iteration, by device id.
   virtual std::vector<DeviceCounters> counters() const = 0;
+  // Each device's allocator by part (memory_parts.h), peaks from its first iteration on.
+  virtual std::vector<MemoryUse> memory() const = 0;
   // The last iteration's Chrome trace (execution_trace.h); `label` names the plan. Under MPI
   // rank 0 merges every rank's timeline and gets the text, the other ranks "".
   virtual std::string trace_json(const std::string& label) const = 0;

@@ -140,4 +140,23 @@ std::vector<DeviceCounters> MpiLauncher::counters() const {
   return out;
 }
 
+std::vector<MemoryUse> MpiLauncher::memory() const {
+  const MemoryUse m = rank_->memory_use();
+  std::vector<std::int64_t> mine;
+  for (const auto* part : {&m.in_use, &m.peak, &m.at_peak})
+    for (std::size_t b : *part) mine.push_back(static_cast<std::int64_t>(b));
+  mine.push_back(static_cast<std::int64_t>(m.peak_total));
+  const std::vector<std::int64_t> all = mpi_.all_gather(mine);
+  std::vector<MemoryUse> out;
+  for (size_t i = 0; i + mine.size() <= all.size(); i += mine.size()) {
+    MemoryUse u;
+    size_t k = i;
+    for (auto* part : {&u.in_use, &u.peak, &u.at_peak})
+      for (std::size_t& b : *part) b = static_cast<std::size_t>(all[k++]);
+    u.peak_total = static_cast<std::size_t>(all[k]);
+    out.push_back(u);
+  }
+  return out;
+}
+
 }  // namespace spindle::engine

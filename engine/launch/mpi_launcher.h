@@ -34,6 +34,7 @@ class MpiLauncher final : public Launcher {
   int devices() const override { return mpi_.size(); }
   std::int64_t parameters() const override;
   std::vector<DeviceCounters> counters() const override;
+  std::vector<MemoryUse> memory() const override;
   std::string trace_json(const std::string& label) const override;
   void save_checkpoint(const std::filesystem::path& dir) override;
   void load_checkpoint(const std::filesystem::path& dir) override;

@@ -65,6 +65,12 @@ void ThreadLauncher::load_checkpoint(const std::filesystem::path& dir) {
   position_ = task_positions(s_, ck.state());
 }
 
+std::vector<MemoryUse> ThreadLauncher::memory() const {
+  std::vector<MemoryUse> out;
+  for (const auto& r : ranks_) out.push_back(r->memory_use());
+  return out;
+}
+
 std::vector<DeviceCounters> ThreadLauncher::counters() const {
   std::vector<DeviceCounters> out;
   for (const auto& r : ranks_) out.push_back(r->counters());

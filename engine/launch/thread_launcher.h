@@ -35,6 +35,7 @@ class ThreadLauncher final : public Launcher {
   std::int64_t steps_done() const override { return step_; }
   int devices() const override { return static_cast<int>(ranks_.size()); }
   std::vector<DeviceCounters> counters() const override;
+  std::vector<MemoryUse> memory() const override;
   std::string trace_json(const std::string& label) const override;
   void save_checkpoint(const std::filesystem::path& dir) override;
   void load_checkpoint(const std::filesystem::path& dir) override;

@@ -1,6 +1,5 @@
 // Little-endian binary writing and bounds-checked reading for checkpoint files, and their
-// FNV-1a checksum: the one codec of checkpoint.h's one-device files and sharded_checkpoint.h's
-// rank files.
+// FNV-1a checksum: the codec of sharded_checkpoint.h's rank files.
 #pragma once
 
 #include <cstdint>
@@ -66,6 +65,7 @@ class Reader {
     throw InputError(file_ + ": " + what + "; allowed: a checkpoint spindle-run wrote for this scenario, scale and seed");
   }
   bool done() const { return at_ == d_.size(); }
+  size_t left() const { return d_.size() - at_; }
 
  private:
   void need(size_t n) const {

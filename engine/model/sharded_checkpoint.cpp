@@ -3,6 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <iterator>
 #include <set>
 #include <span>
 
@@ -48,9 +50,14 @@ Place place_of(const std::string& name, const Dims& local) {
   return p;
 }
 
+// Elements of a shape whose dimensions are each at most 2^40; at most 2^40 in all (a larger
+// product is capped there: no file holds that many).
 std::int64_t numel(const Dims& d) {
   std::int64_t n = 1;
-  for (std::int64_t x : d) n *= x;
+  for (std::int64_t x : d) {
+    if (x == 0) return 0;
+    n = n > static_cast<std::int64_t>(binary::kMaxCount) / x ? static_cast<std::int64_t>(binary::kMaxCount) : n * x;
+  }
   return n;
 }
 
@@ -130,7 +137,7 @@ bool has_sharded_checkpoint(const std::filesystem::path& dir) {
 
 ShardedCheckpoint::ShardedCheckpoint(const std::filesystem::path& dir, const TrainingState& expected) : dir_(dir) {
   const std::filesystem::path mf = dir / "manifest.json";
-  if (!has_sharded_checkpoint(dir)) bad(mf, "no checkpoint of a plan's run to resume from");
+  if (!has_sharded_checkpoint(dir)) bad(mf, "no checkpoint to resume from (an earlier --checkpoint DIR writes one)");
   nlohmann::json m;
   try {
     m = nlohmann::json::parse(read_file(mf));
@@ -166,7 +173,7 @@ ShardedCheckpoint::ShardedCheckpoint(const std::filesystem::path& dir, const Tra
       bad(mf, "rank file '" + name_in_manifest + "' is not a step-*.bin name");
     const std::filesystem::path file = dir / name_in_manifest;
     std::error_code ec;
-    if (!std::filesystem::is_regular_file(file, ec)) bad(file, "missing (the manifest names it)");
+    if (!std::filesystem::is_regular_file(file, ec)) bad(file, "missing or not a regular file (the manifest names it)");
     const std::string data = read_file(file);
     if (data.size() < sizeof kMagic + 8 || std::memcmp(data.data(), kMagic, sizeof kMagic) != 0)
       bad(file, "not a spindle rank file (bad magic)");
@@ -191,41 +198,31 @@ ShardedCheckpoint::ShardedCheckpoint(const std::filesystem::path& dir, const Tra
       }
       const std::int64_t n = numel(dims);
       Whole& t = tensors_[name];
-      if (t.have.empty()) {
-        t.dims = dims;
-        t.value.assign(static_cast<size_t>(n), 0.f);
-        t.m = t.v = t.value;
-        t.have.assign(static_cast<size_t>(n), 0);
-      } else if (t.dims != dims) {
+      if (t.pieces.empty()) t.dims = dims;
+      else if (t.dims != dims)
         r.fail("weight " + name + " is " + dims_str(dims) + " here but " + dims_str(t.dims) + " in another rank file");
-      }
       const auto count = r.get<std::uint32_t>();
-      ElementRanges ranges;
+      if (count > r.left() / 16) r.fail("weight " + name + " has more element ranges than the file holds");
+      std::vector<Piece> pieces(count);
       std::int64_t total = 0;
-      for (std::uint32_t k = 0; k < count; ++k) {
-        const auto f = static_cast<std::int64_t>(r.get<std::uint64_t>());
-        const auto l = static_cast<std::int64_t>(r.get<std::uint64_t>());
-        if (f < 0 || f >= l || l > n) r.fail("weight " + name + " has an element range outside " + dims_str(dims));
-        ranges.emplace_back(f, l);
-        total += l - f;
+      for (Piece& pc : pieces) {
+        pc.first = static_cast<std::int64_t>(std::min<std::uint64_t>(r.get<std::uint64_t>(), binary::kMaxCount));
+        pc.last = static_cast<std::int64_t>(std::min<std::uint64_t>(r.get<std::uint64_t>(), binary::kMaxCount));
+        if (pc.first >= pc.last || pc.last > n) r.fail("weight " + name + " has an element range outside " + dims_str(dims));
+        total += pc.last - pc.first;
+        if (static_cast<std::uint64_t>(total) > r.left() / 12) r.fail("weight " + name + " has more elements than the file holds");
       }
-      std::vector<float> data3[3];
-      for (auto& d : data3) {
-        d.resize(static_cast<size_t>(total));
-        r.floats(d);
-      }
-      std::int64_t at = 0;
-      for (auto [f, l] : ranges) {
-        for (int k = 0; k < 3; ++k) {
-          std::vector<float>& dst = k == 0 ? t.value : k == 1 ? t.m : t.v;
-          std::copy(data3[k].begin() + at, data3[k].begin() + at + (l - f), dst.begin() + f);
+      for (auto member : {&Piece::value, &Piece::m, &Piece::v})  // all values, then all m, then all v
+        for (Piece& pc : pieces) {
+          (pc.*member).resize(static_cast<size_t>(pc.last - pc.first));
+          r.floats(pc.*member);
         }
-        std::fill(t.have.begin() + f, t.have.begin() + l, 1);
-        at += l - f;
-      }
+      for (Piece& pc : pieces) t.pieces.push_back(std::move(pc));
     }
     if (!r.done()) r.fail("bytes after the last entry");
   }
+  for (auto& [name, t] : tensors_)
+    std::sort(t.pieces.begin(), t.pieces.end(), [](const Piece& a, const Piece& b) { return a.first < b.first; });
 }
 
 void ShardedCheckpoint::load_into(Backend& be, WeightStore& weights) const {
@@ -238,14 +235,21 @@ void ShardedCheckpoint::load_into(Backend& be, WeightStore& weights) const {
     if (t.dims != pl.dims)
       bad(mf, "weight " + pl.whole + " is " + dims_str(t.dims) + " there but " + dims_str(pl.dims) + " here");
     std::vector<float> value, m, v;
-    for (auto [f, l] : pl.ranges(0, p.value.numel())) {
-      for (std::int64_t i = f; i < l; ++i)
-        if (!t.have[static_cast<size_t>(i)])
-          bad(mf, "lacks element " + std::to_string(i) + " of weight " + pl.whole + " (a rank file is missing)");
-      value.insert(value.end(), t.value.begin() + f, t.value.begin() + l);
-      m.insert(m.end(), t.m.begin() + f, t.m.begin() + l);
-      v.insert(v.end(), t.v.begin() + f, t.v.begin() + l);
-    }
+    for (auto [f, l] : pl.ranges(0, p.value.numel()))
+      for (std::int64_t at = f; at < l;) {
+        // The piece holding element `at`: the last one starting at or before it.
+        const auto after = std::upper_bound(t.pieces.begin(), t.pieces.end(), at,
+                                            [](std::int64_t x, const Piece& pc) { return x < pc.first; });
+        if (after == t.pieces.begin() || std::prev(after)->last <= at)
+          bad(mf, "lacks element " + std::to_string(at) + " of weight " + pl.whole + " (a rank file is missing)");
+        const Piece& pc = *std::prev(after);
+        const std::int64_t end = std::min(l, pc.last);
+        const auto a = static_cast<size_t>(at - pc.first), b = static_cast<size_t>(end - pc.first);
+        value.insert(value.end(), pc.value.begin() + a, pc.value.begin() + b);
+        m.insert(m.end(), pc.m.begin() + a, pc.m.begin() + b);
+        v.insert(v.end(), pc.v.begin() + a, pc.v.begin() + b);
+        at = end;
+      }
     be.upload(p.value, value);
     const auto first = static_cast<size_t>(p.moments_first), count = static_cast<size_t>(p.m.numel());
     be.upload(p.m, std::span<const float>(m).subspan(first, count));  // a ZeRO-1 shard's part, or all

@@ -1,4 +1,4 @@
-// Checkpoints of a plan's run on several devices, one directory:
+// Checkpoints of a run on any number of devices (one device's too), one directory:
 //   step-<S>.rank-<R>.bin  per rank: the weight elements the rank counts among all ranks (each
 //                          element in exactly one file), keyed by unsharded weight name and
 //                          element range, with their value and AdamW moments;
@@ -9,8 +9,10 @@
 // f32 v[n] (n: the ranges' elements, in range order) | u64 FNV-1a of every byte before it.
 // Every file is written to a temporary file and renamed, the manifest after the rank files, so
 // a run stopped while writing leaves the previous checkpoint whole; files of older steps are
-// removed once the new manifest is in place. Any plan on any number of ranks resumes from it:
-// a rank assembles the tensors it holds (TP shards, ZeRO-1 moments included) from the ranges.
+// removed once the new manifest is in place. Any plan on any number of ranks, or one device,
+// resumes from it: a rank assembles the tensors it holds (TP shards, ZeRO-1 moments included)
+// from the ranges. Reading holds only the elements the files carry (a tensor's shape in a
+// file allocates nothing), so a damaged file costs at most its own size.
 #pragma once
 
 #include <cstdint>
@@ -20,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/model/checkpoint.h"
+#include "engine/model/training_state.h"
 #include "engine/model/weight_store.h"
 
 namespace spindle::engine {
@@ -36,7 +38,7 @@ std::string write_rank_shard(const std::filesystem::path& dir, int rank, const T
 // Writes the manifest naming `files`, then removes rank files of other steps.
 void write_manifest(const std::filesystem::path& dir, const TrainingState& state, const std::vector<std::string>& files);
 
-// True when `dir` holds a manifest.json (a checkpoint of a plan's run).
+// True when `dir` holds a manifest.json.
 bool has_sharded_checkpoint(const std::filesystem::path& dir);
 
 class ShardedCheckpoint {
@@ -50,10 +52,13 @@ class ShardedCheckpoint {
   void load_into(Backend& be, WeightStore& weights) const;
 
  private:
-  struct Whole {  // one unsharded tensor as the files hold it
-    Dims dims;
+  struct Piece {  // elements [first, last) of a tensor as one rank file holds them
+    std::int64_t first = 0, last = 0;
     std::vector<float> value, m, v;
-    std::vector<char> have;
+  };
+  struct Whole {  // one unsharded tensor: its shape and the pieces the files hold, by first element
+    Dims dims;
+    std::vector<Piece> pieces;
   };
   std::filesystem::path dir_;
   TrainingState state_;

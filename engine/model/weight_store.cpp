@@ -56,9 +56,16 @@ WeightStore::WeightStore(const Scenario& s, const Graph& g, Backend& backend, st
         const TpSplit split = tp_split(w.name);
         const Dims dims = shard_dims(w.dims, split, sn.of);
         Param p;
-        p.value = backend.alloc(dims);
-        p.grad = backend.alloc(dims);
+        {
+          MemPartScope part(MemPart::kWeights);
+          p.value = backend.alloc(dims);
+        }
+        {
+          MemPartScope part(MemPart::kGrads);
+          p.grad = backend.alloc(dims);
+        }
         if (moments) {
+          MemPartScope part(MemPart::kOptimizer);
           p.m = backend.alloc(dims);
           p.v = backend.alloc(dims);
         }

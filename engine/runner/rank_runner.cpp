@@ -42,12 +42,16 @@ struct Piece {
   std::int64_t offset = 0, numel = 0;
 };
 
+// A weight-sync bucket: its weights' gradients (and under ZeRO-1 their values, which the
+// parameter gather fills) live in one flat tensor each, the weights' own tensors being views
+// into it, so that its collectives run in place (no bucket-sized copy).
 struct Bucket {
   std::vector<int> group;
   bool zero1 = false;
   std::vector<Piece> pieces;
   std::int64_t total = 0, chunk = 0;  // elements; ZeRO-1 shard size (total padded to group x chunk)
   std::int64_t rank = 0;
+  Tensor grads, values;  // flat: total elements, group x chunk under ZeRO-1; values only under ZeRO-1
   std::int64_t own_first() const { return std::min(total, rank * chunk); }  // a small bucket leaves late ranks none
   std::int64_t own_last() const { return std::min(total, (rank + 1) * chunk); }
 };
@@ -96,6 +100,10 @@ struct RankRunner::State {
   GradientSnapshot snapshot;
   std::vector<std::int64_t> tp_reduced;  // bf16 bytes of the TP all-reduces the last compute ran, not yet matched
   std::map<std::pair<Key, int>, Tensor> shipped;  // (gradient buffer, peer) -> what was sent to the peer, by row
+  // Instruction -> the buffers (layer output, gradient or not) it is the last to touch, freed
+  // after it (computed once from the program); those freed this iteration.
+  std::map<size_t, std::vector<std::pair<Key, bool>>> last_use;
+  std::set<std::pair<Key, bool>> released;
 };
 
 
@@ -211,6 +219,57 @@ std::vector<std::pair<std::int64_t, std::int64_t>> counted_ranges(const RankRunn
   return owned_ranges(d, name, p);
 }
 
+// Moves a bucket's gradients (and under ZeRO-1 its values) into one flat tensor each; the
+// weights' tensors become views into it.
+void lay_out(RankRunner::State& d, Bucket& b) {
+  const std::int64_t size = b.zero1 ? static_cast<std::int64_t>(b.group.size()) * b.chunk : b.total;
+  {
+    MemPartScope part(MemPart::kGrads);
+    b.grads = d.be->alloc({size});
+  }
+  if (b.zero1) {
+    MemPartScope part(MemPart::kWeights);
+    b.values = d.be->alloc({size});
+  }
+  for (const Piece& pc : b.pieces) {
+    Param& p = d.ws->at(pc.param);
+    p.grad = b.grads.flat_view(pc.offset, pc.numel).reshaped(p.grad.shape());
+    if (!b.zero1) continue;
+    Tensor v = b.values.flat_view(pc.offset, pc.numel).reshaped(p.value.shape());
+    copy_flat(*d.be, p.value, v, false);
+    p.value = v;
+  }
+}
+
+// The last instruction of the program that touches each layer output (or its gradient):
+// computes (outputs, inputs, memory), transfers and contrastive gathers.
+std::map<size_t, std::vector<std::pair<Key, bool>>> last_uses(const RankRunner::State& d) {
+  std::map<std::pair<Key, bool>, size_t> last;
+  const auto& code = d.program.instrs;
+  for (size_t i = 0; i < code.size(); ++i) {
+    const Instr& in = code[i];
+    if (in.metaop < 0) continue;
+    const MetaOp& m = d.mg.metaops[static_cast<size_t>(in.metaop)];
+    const bool grads = in.kind == InstrKind::kBackward || in.for_backward;
+    if (in.kind == InstrKind::kForward || in.kind == InstrKind::kBackward) {
+      for (int l = in.first_layer; l < in.last_layer; ++l) {
+        const int id = m.ops[static_cast<size_t>(l)];
+        last[{d.op_key[static_cast<size_t>(id)], grads}] = i;
+        const OpInputs io = op_inputs(d.g, id);
+        for (const std::vector<int>* ids : {&io.sources, &io.memory})
+          for (int src : *ids) last[{d.op_key[static_cast<size_t>(src)], grads}] = i;
+      }
+    } else if (in.kind == InstrKind::kSend || in.kind == InstrKind::kRecv || in.kind == InstrKind::kCopy) {
+      last[{{in.metaop, in.first_layer}, grads}] = i;
+    } else if (in.kind == InstrKind::kGather) {
+      for (int src : op_inputs(d.g, m.ops.front()).sources) last[{d.op_key[static_cast<size_t>(src)], grads}] = i;
+    }
+  }
+  std::map<size_t, std::vector<std::pair<Key, bool>>> out;
+  for (const auto& [buffer, i] : last) out[i].push_back(buffer);
+  return out;
+}
+
 // One device's iteration: the interpreter of its program.
 class Interpreter {
  public:
@@ -251,9 +310,23 @@ class Interpreter {
         case InstrKind::kParamGather: param_gather(in); break;
         case InstrKind::kTpReduce: tp_reduce(in); break;
       }
+      release_after(i);
       d_.timeline.push_back({static_cast<int>(i), t - t0_s, wall_clock_s() - t0_s});
     }
     if (!d_.tp_reduced.empty()) unmatched_tp_reduce();
+  }
+
+  // Frees the layer outputs and gradients instruction `i` was the last to touch (a forward's
+  // saved state keeps what backward reads of them until that backward).
+  void release_after(size_t i) {
+    auto it = d_.last_use.find(i);
+    if (it == d_.last_use.end()) return;
+    for (const auto& [k, grads] : it->second) {
+      (grads ? d_.grad : d_.act).erase(k);
+      d_.released.insert({k, grads});
+      if (grads)
+        for (auto s = d_.shipped.lower_bound({k, -1}); s != d_.shipped.end() && s->first.first == k;) s = d_.shipped.erase(s);
+    }
   }
 
   // The layer a compute instruction ran did its TP all-reduces inside (after each row-parallel
@@ -303,8 +376,14 @@ class Interpreter {
   Tensor& buffer(std::map<Key, Tensor>& m, const Key& k) {
     auto it = m.find(k);
     if (it != m.end()) return it->second;
+    const bool grads = &m == &d_.grad;
+    if (d_.released.count({k, grads}))
+      throw InternalError("device " + std::to_string(d_.id) + ": MetaOp " + std::to_string(k.first) + " layer " +
+                          std::to_string(k.second) + (grads ? " gradient" : " output") +
+                          " used after the instruction computed as its last use");
     const Operator& op = op_at(k);
     const auto [lo, hi] = span(k);
+    MemPartScope part(grads ? MemPart::kBuffers : MemPart::kActivations);
     return m.emplace(k, be_.alloc({hi - lo, op.out_seq, op.out_hidden})).first->second;
   }
   // Batch rows [first, last) of layer output `k` (grads: its gradient), a view into its buffer.
@@ -336,6 +415,7 @@ class Interpreter {
   }
 
   void forward(const Instr& in) {
+    MemPartScope part(MemPart::kActivations);  // what forward keeps; its temporaries are gone by backward
     const MetaOp& m = mg_.metaops[static_cast<size_t>(in.metaop)];
     for (int l = in.first_layer; l < in.last_layer; ++l) {
       const int id = m.ops[static_cast<size_t>(l)];
@@ -413,6 +493,7 @@ class Interpreter {
         hand_back(in, io.sources, din, rows);
         hand_back(in, io.memory, dmem, rows);
       }
+      d_.ctx.erase(id);  // what its forward kept
       d_.counters.backward_rows += rows.rows();
     }
   }
@@ -466,7 +547,7 @@ class Interpreter {
     if (io.sources.size() != 2 || in.rows_of.size() != in.group.size())
       throw InternalError("gather of MetaOp " + std::to_string(in.metaop) + ": not a contrastive loss of two inputs");
     const auto r = static_cast<size_t>(std::find(in.group.begin(), in.group.end(), d_.id) - in.group.begin());
-    const std::int64_t width = buffer(d_.act, op_key_[static_cast<size_t>(io.sources[0])]).dim(2);
+    const std::int64_t width = op_at(op_key_[static_cast<size_t>(io.sources[0])]).out_hidden;
     std::int64_t most = 0;
     for (auto [f, e] : in.rows_of) most = std::max<std::int64_t>(most, e - f);
     const std::int64_t chunk = most * 2 * width, n = static_cast<std::int64_t>(in.group.size());
@@ -494,6 +575,7 @@ class Interpreter {
         Tensor dst = packed(all, j, j);
         copy_flat(be_, din.rows_view(in.rows_of[j].first, in.rows_of[j].second), dst, false);
       }
+      d_.contrastive_din.erase(in.metaop);
       d_.comm->reduce_scatter(in.group, all, mine);
       std::vector<Tensor> parts = views(io.sources, true, own_f, own_e);
       split_tokens(be_, packed(mine, r, 0), parts, true);
@@ -502,28 +584,6 @@ class Interpreter {
 
   Bucket& bucket(const Instr& in) { return make_bucket(d_, in); }
 
-  Tensor flatten(const Bucket& b, std::int64_t size, bool values) {
-    Tensor f = be_.alloc({size});
-    for (const Piece& pc : b.pieces) {
-      Param& p = d_.ws->at(pc.param);
-      Tensor dst = f.flat_view(pc.offset, pc.numel);
-      copy_flat(be_, values ? p.value : p.grad, dst, false);
-    }
-    return f;
-  }
-
-  // Writes elements [first, last) of a flattened bucket back into its tensors.
-  void unflatten(const Bucket& b, const Tensor& f, std::int64_t f_offset, std::int64_t first, std::int64_t last,
-                 bool values) {
-    for (const Piece& pc : b.pieces) {
-      const auto [a, e] = overlap(pc, first, last);
-      if (a >= e) continue;
-      Param& p = d_.ws->at(pc.param);
-      Tensor dst = (values ? p.value : p.grad).flat_view(a, e - a);
-      copy_flat(be_, f.flat_view(pc.offset + a - f_offset, e - a), dst, false);
-    }
-  }
-
   // Posts the bucket's collective to the sync thread: its gradients are final (the program
   // starts a bucket after its last gradient anywhere is ready) and only the optimizer step,
   // after the sync-wait, reads them again.
@@ -531,15 +591,13 @@ class Interpreter {
     Bucket& b = bucket(in);
     sync_.post(in.collective, [this, &b, id = in.collective] {
       const double start = wall_clock_s() - t0_s_;
-      const auto n = static_cast<std::int64_t>(b.group.size());
       if (!b.zero1) {
-        Tensor f = flatten(b, b.total, false);
-        d_.sync_comm->all_reduce(b.group, f);
-        unflatten(b, f, 0, 0, b.total, false);
-      } else {
-        Tensor f = flatten(b, n * b.chunk, false), mine = be_.alloc({b.chunk});
-        d_.sync_comm->reduce_scatter(b.group, f, mine);
-        unflatten(b, mine, b.own_first(), b.own_first(), b.own_last(), false);
+        d_.sync_comm->all_reduce(b.group, b.grads);
+      } else {  // the own shard's sums, reduce-scattered into a shard-sized buffer, then in place
+        Tensor mine = be_.alloc({b.chunk});
+        d_.sync_comm->reduce_scatter(b.group, b.grads, mine);
+        Tensor own = b.grads.flat_view(b.own_first(), b.own_last() - b.own_first());
+        copy_flat(be_, mine.flat_view(0, own.numel()), own, false);
       }
       d_.sync_span[id] = {start, wall_clock_s() - t0_s_};
     });
@@ -547,14 +605,11 @@ class Interpreter {
 
   void param_gather(const Instr& in) {
     Bucket& b = bucket(in);
-    const auto n = static_cast<std::int64_t>(b.group.size());
-    Tensor mine = be_.alloc({b.chunk}), all = be_.alloc({n * b.chunk});
-    Tensor full = flatten(b, b.total, true);
-    Tensor src = full.flat_view(b.own_first(), b.own_last() - b.own_first());
-    Tensor dst = mine.flat_view(0, src.numel());
-    copy_flat(be_, src, dst, false);
-    d_.comm->all_gather(b.group, mine, all);
-    unflatten(b, all, 0, 0, b.total, true);
+    Tensor mine = be_.alloc({b.chunk});
+    const Tensor own = b.values.flat_view(b.own_first(), b.own_last() - b.own_first());
+    Tensor dst = mine.flat_view(0, own.numel());
+    copy_flat(be_, own, dst, false);
+    d_.comm->all_gather(b.group, mine, b.values);  // every member's updated shard, in place
   }
 
   // The gradients by unsharded weight names: a TP shard's elements at their places in the whole
@@ -670,13 +725,15 @@ RankRunner::RankRunner(const Scenario& s, const Graph& g, const MetaGraph& mg, c
   d.op_key.resize(static_cast<size_t>(g.size()));
   for (const MetaOp& m : mg.metaops)
     for (size_t l = 0; l < m.ops.size(); ++l) d.op_key[static_cast<size_t>(m.ops[l])] = {m.id, static_cast<int>(l)};
-  // AdamW's moments: of the whole tensor, or under ZeRO-1 of this device's shard only.
+  // Buckets laid out flat; AdamW's moments: of the whole tensor, or under ZeRO-1 of this
+  // device's shard only.
   for (const Instr& in : program.instrs)
-    if (in.kind == InstrKind::kSyncStart) make_bucket(d, in);
+    if (in.kind == InstrKind::kSyncStart) lay_out(d, make_bucket(d, in));
   for (auto& [name, p] : d.ws->params()) {
     const auto owned = owned_ranges(d, name, p);  // one range, or none
     const auto [first, last] = owned.empty() ? std::pair<std::int64_t, std::int64_t>{0, 0} : owned.front();
     p.moments_first = first;
+    MemPartScope part(MemPart::kOptimizer);
     p.m = d.be->alloc({last - first});
     p.v = d.be->alloc({last - first});
   }
@@ -707,6 +764,8 @@ RankRunner::RankRunner(const Scenario& s, const Graph& g, const MetaGraph& mg, c
         for (auto [f, e] : in.rows_of) touch(d.op_key[static_cast<size_t>(src)], f, e);
     }
   }
+  d.last_use = last_uses(d);
+  d.be->reset_peak();  // peaks count from the first iteration, not the set-up's copies
 }
 
 RankRunner::~RankRunner() = default;
@@ -727,6 +786,7 @@ void RankRunner::run(std::int64_t step, const std::vector<std::int64_t>& positio
   d.timeline.clear();
   d.sync_span.clear();
   d.snapshot = GradientSnapshot{};
+  d.released.clear();
   Interpreter(d, positions, step, keep_gradients).run(t0_s, abort_all);
 }
 
@@ -745,6 +805,7 @@ std::vector<std::pair<std::string, std::vector<std::pair<std::int64_t, std::int6
 }
 
 Backend& RankRunner::backend() { return *st_->be; }
+MemoryUse RankRunner::memory_use() const { return st_->be->memory_use(); }
 
 const GradientSnapshot& RankRunner::gradients() const { return st_->snapshot; }
 WeightStore& RankRunner::weights() { return *st_->ws; }

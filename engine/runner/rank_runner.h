@@ -96,6 +96,7 @@ class RankRunner {
   WeightStore& weights();
   const WeightStore& weights() const;
   Backend& backend();
+  MemoryUse memory_use() const;  // the backend's allocator
   // The element ranges of each held weight (sharded name) this rank counts among all ranks,
   // each element once (the gradient norm's rule; what a checkpoint shard holds). Buckets are
   // known after the first iteration; before it a bucket's weights count on every member.

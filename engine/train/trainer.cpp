@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "engine/model/checkpoint.h"
+#include "engine/model/sharded_checkpoint.h"
 #include "planner/graph/graph_builder.h"
 
 namespace spindle::engine {
@@ -51,10 +51,16 @@ TrainingState Trainer::state() const {
   return st;
 }
 
-void Trainer::save(const std::filesystem::path& file) { write_checkpoint(file, state(), be_, model_->weights()); }
+void Trainer::save(const std::filesystem::path& dir) {
+  std::vector<std::pair<std::string, ElementRanges>> all;  // one device counts every element
+  for (const auto& [name, p] : model_->weights().params()) all.emplace_back(name, ElementRanges{{0, p.value.numel()}});
+  write_manifest(dir, state(), {write_rank_shard(dir, 0, state(), be_, model_->weights(), all)});
+}
 
-void Trainer::load(const std::filesystem::path& file) {
-  const TrainingState st = read_checkpoint(file, state(), be_, model_->weights());
+void Trainer::load(const std::filesystem::path& dir) {
+  const ShardedCheckpoint ck(dir, state());
+  ck.load_into(be_, model_->weights());
+  const TrainingState& st = ck.state();
   step_ = st.step;
   for (size_t t = 0; t < s_.tasks.size(); ++t)
     for (const auto& [name, pos] : st.positions)

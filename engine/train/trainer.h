@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/model/checkpoint.h"
+#include "engine/model/training_state.h"
 #include "engine/model/model.h"
 #include "engine/model/synthetic_data.h"
 #include "engine/model/train_options.h"
@@ -26,8 +26,11 @@ class Trainer {
   const Scenario& scenario() const { return s_; }
   Model& model() { return *model_; }
 
-  void save(const std::filesystem::path& file);
-  void load(const std::filesystem::path& file);  // InputError when it does not fit
+  // A checkpoint in `dir` in the sharded format (model/sharded_checkpoint.h: one rank file
+  // holding every element, then the manifest), which any plan on any number of devices resumes;
+  // load reads one written by any run. InputError when it does not fit.
+  void save(const std::filesystem::path& dir);
+  void load(const std::filesystem::path& dir);
 
  private:
   TrainingState state() const;
