@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "engine/model/rng.h"
+#include "traces/errors.h"
 
 namespace spindle::engine {
 namespace {
@@ -46,8 +47,13 @@ const std::vector<float>& SyntheticData::map(int component, std::int64_t positio
   return maps_.emplace(key, std::move(m)).first->second;
 }
 
-TaskBatch SyntheticData::batch(int task, std::int64_t first) {
-  const std::int64_t b = batch_[static_cast<size_t>(task)];
+TaskBatch SyntheticData::batch(int task, std::int64_t first) { return batch(task, first, 0, batch_[static_cast<size_t>(task)]); }
+
+TaskBatch SyntheticData::batch(int task, std::int64_t whole_first, std::int64_t lo, std::int64_t hi) {
+  if (lo < 0 || hi < lo || hi > batch_[static_cast<size_t>(task)])
+    throw InternalError("rows [" + std::to_string(lo) + "," + std::to_string(hi) + ") of a batch of " +
+                        std::to_string(batch_[static_cast<size_t>(task)]));
+  const std::int64_t b = hi - lo, first = whole_first + lo;
   const std::uint64_t task_key = hash_mix(seed_, hash_name("task/" + s_.tasks[static_cast<size_t>(task)].name));
   std::vector<double> z(static_cast<size_t>(b * kLatentDim));
   for (std::int64_t i = 0; i < b; ++i) {

@@ -21,7 +21,11 @@ inline constexpr int kLatentDim = 16;
 class SyntheticData {
  public:
   SyntheticData(const Scenario& s, const Graph& g, std::uint64_t seed);
+  // The task's batch of samples [first, first + batch).
   TaskBatch batch(int task, std::int64_t first);
+  // Rows [lo, hi) of that batch alone (samples first + lo ...), as batch() gives them: a device
+  // draws only the rows its program reads.
+  TaskBatch batch(int task, std::int64_t first, std::int64_t lo, std::int64_t hi);
 
  private:
   struct Feed {           // one embedding operator of a task

@@ -90,7 +90,8 @@ struct RankRunner::State {
   std::map<Key, std::pair<std::int64_t, std::int64_t>> span;
   std::map<Key, Tensor> act, grad;               // [span rows, S, H] per MetaOp layer output
   std::map<int, OpState> ctx;                    // by operator
-  std::map<int, TaskBatch> batches;              // by task: the whole batch
+  std::map<int, TaskBatch> batches;              // by task: the rows data_rows names
+  std::map<int, std::pair<std::int64_t, std::int64_t>> data_rows;  // task -> rows its data-reading operators run
   std::map<int, Tensor> contrastive_din;         // by loss MetaOp: the share's gradient, all rows
   std::vector<double> loss;                      // per task: this device's share
   double grad_norm = 0;
@@ -397,11 +398,14 @@ class Interpreter {
     return buffer(grads ? d_.grad : d_.act, k).rows_view(first - lo, last - lo);
   }
 
-  const TaskBatch& task_batch(int task) {
+  // Rows [first, last) of task `task`'s batch, drawn once per iteration for the rows this
+  // device's data-reading operators run (state.data_rows).
+  TaskBatch task_rows(int task, std::int64_t first, std::int64_t last) {
+    const auto [lo, hi] = d_.data_rows.at(task);
     auto it = d_.batches.find(task);
     if (it == d_.batches.end())
-      it = d_.batches.emplace(task, d_.data->batch(task, positions_[static_cast<size_t>(task)])).first;
-    return it->second;
+      it = d_.batches.emplace(task, d_.data->batch(task, positions_[static_cast<size_t>(task)], lo, hi)).first;
+    return batch_rows(it->second, first - lo, last - lo);
   }
 
   // Rows [first, last) of the outputs (or their gradients) of `ids`.
@@ -429,7 +433,7 @@ class Interpreter {
       const Tensor mem = io.memory.empty() ? Tensor() : concat_tokens(be_, views(io.memory, false, f, e));
       const bool reads_data =
           op.kind == OpKind::kPatchEmbed || op.kind == OpKind::kTokenEmbed || op.kind == OpKind::kLmHead;
-      const TaskBatch data = reads_data ? batch_rows(task_batch(op.task), rows.first, rows.last) : TaskBatch{};
+      const TaskBatch data = reads_data ? task_rows(op.task, rows.first, rows.last) : TaskBatch{};
       OpState& st = d_.ctx[id];
       const LayerShards ls = shards_for(in, op);
       const Tensor out = runner_.forward(op, rows, data, x, mem, st, &ls);
@@ -751,6 +755,11 @@ RankRunner::RankRunner(const Scenario& s, const Graph& g, const MetaGraph& mg, c
         const int id = m.ops[static_cast<size_t>(l)];
         const Operator& op = g.op(id);
         touch(d.op_key[static_cast<size_t>(id)], in.first_row, in.last_row);
+        if (op.kind == OpKind::kPatchEmbed || op.kind == OpKind::kTokenEmbed || op.kind == OpKind::kLmHead) {
+          auto [r, fresh] = d.data_rows.try_emplace(op.task, in.first_row, in.last_row);
+          if (!fresh)
+            r->second = {std::min<std::int64_t>(r->second.first, in.first_row), std::max<std::int64_t>(r->second.second, in.last_row)};
+        }
         const bool whole = op.kind == OpKind::kContrastiveLoss;
         const std::int64_t batch = s.tasks[static_cast<size_t>(op.task)].batch;
         const OpInputs io = op_inputs(g, id);
