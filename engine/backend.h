@@ -25,7 +25,17 @@ class Backend {
   virtual std::string name() const = 0;
 
   // Memory. alloc returns zeroed memory, charged to the thread's MemPartScope (memory_parts.h).
-  virtual Tensor alloc(const Dims& shape, DType dtype = DType::kF32) = 0;
+  virtual Tensor alloc(const Dims& shape, DType dtype) = 0;
+  // Without a dtype: the storage of the tensors between kernels (activation_dtype()) where the
+  // thread allocates activations or buffers, fp32 elsewhere (weights, gradients, optimizer
+  // state, the fp32 masters of mixed precision).
+  Tensor alloc(const Dims& shape) {
+    const MemPart part = MemPartScope::current();
+    return alloc(shape, part == MemPart::kActivations || part == MemPart::kBuffers ? activation_ : DType::kF32);
+  }
+  // fp32 (the default) or bf16: how activations, their gradients and transfers are stored.
+  void set_activation_dtype(DType d) { activation_ = d; }
+  DType activation_dtype() const { return activation_; }
   // The allocator's bytes by part, and their peaks since the start or reset_peak().
   virtual MemoryUse memory_use() const = 0;
   virtual void reset_peak() = 0;
@@ -91,6 +101,9 @@ class Backend {
   // In place on fp32 master weights w with moments m, v.
   virtual void adamw_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& p,
                           std::int64_t step) = 0;
+
+ private:
+  DType activation_ = DType::kF32;
 };
 
 // dst (+)= src, element by element, for tensors of one element count (any shapes).

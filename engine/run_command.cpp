@@ -39,7 +39,7 @@ struct NullBuffer : std::streambuf {
 // --memory-report: per device the planner's estimate for the engine's storage
 // (program_memory.h) and the allocator's peak, by part, in MB.
 std::string memory_report(const std::vector<MemoryBreakdown>& estimates, const std::vector<MemoryUse>& measured) {
-  std::string t = "\nmemory per device, MB: the planner's estimate for fp32 storage and unfused kernels (each device's\n"
+  std::string t = "\nmemory per device, MB: the planner's estimate for the run's storage and unfused kernels (each device's\n"
                   "program walked in order) and the allocator's peak from the first iteration on, by part at that peak\n"
                   "device             weights     grads  optimizer  activations   buffers     total   measured/estimate\n";
   for (size_t d = 0; d < measured.size() && d < estimates.size(); ++d) {
@@ -119,6 +119,8 @@ int run(RunCommand c, const MpiSession* mpi) {
   opt.seed = c.seed >= 0 ? static_cast<std::uint64_t>(c.seed) : full.seed;
   opt.scale = factors.name;
   opt.adam.lr = c.lr;
+  if (c.dtype != "fp32" && c.dtype != "bf16") throw InputError("--dtype " + c.dtype + ": allowed: fp32, bf16");
+  opt.activation_dtype = c.dtype == "bf16" ? DType::kBF16 : DType::kF32;
   std::unique_ptr<Trainer> trainer;
   std::unique_ptr<Launcher> executor;
   Scenario scaled = scale_scenario(full, factors);
@@ -143,9 +145,12 @@ int run(RunCommand c, const MpiSession* mpi) {
       plan_name += " (tensor parallel " + layout + "; " + std::to_string(groups) + " of " + std::to_string(slices) +
                    " slices on TP groups)";
     }
-    // The CPU backend stores fp32 and runs unfused kernels (attention keeps its probabilities).
+    // The CPU backend keeps fp32 weights, gradients and moments, activations as --dtype says,
+    // and runs unfused kernels (attention keeps its probabilities).
+    Storage storage = fp32_unfused();
+    storage.element_bytes = dtype_bytes(opt.activation_dtype);
     for (const DeviceProgram& p : rp.programs.devices)
-      estimates.push_back(program_memory(p, model.g, model.mg, fp32_unfused()));
+      estimates.push_back(program_memory(p, model.g, model.mg, storage));
     if (mpi)
       executor = std::make_unique<MpiLauncher>(*mpi, scaled, rp.programs, c.backend, opt);
     else

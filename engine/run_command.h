@@ -29,6 +29,7 @@ struct RunCommand {
   std::int64_t seed = -1;         // < 0: the scenario's
   bool resume = false;
   bool memory_report = false;
+  std::string dtype = "fp32";     // activation storage: fp32 or bf16
   float lr = TrainOptions{}.adam.lr;
 };
 

@@ -28,6 +28,10 @@ int main(int argc, char** argv) {
       ->type_name("FILE.json");
   app.add_option("--trace", c.trace, "Write a Chrome trace (Perfetto) of the last iteration's execution")
       ->type_name("FILE.json");
+  app.add_option("--dtype", c.dtype,
+                 "How activations, their gradients and transfers are stored: fp32 or bf16 (weights, gradients and "
+                 "optimizer state stay fp32; the CPU backend computes in fp32)")
+      ->capture_default_str();
   app.add_flag("--memory-report", c.memory_report,
                "Print per device the planner's memory estimate for the engine's storage beside the allocator's "
                "measured peak, by part");

@@ -11,6 +11,17 @@ std::string dims_str(const Dims& d) {
   return s + "]";
 }
 
+int dtype_bytes(DType d) { return d == DType::kBF16 ? 2 : 4; }
+
+const char* dtype_name(DType d) {
+  switch (d) {
+    case DType::kF32: return "fp32";
+    case DType::kI32: return "int32";
+    case DType::kBF16: return "bf16";
+  }
+  return "?";
+}
+
 std::int64_t Tensor::numel() const {
   std::int64_t n = 1;
   for (std::int64_t d : shape_) n *= d;
@@ -31,14 +42,14 @@ Tensor Tensor::rows_view(std::int64_t first, std::int64_t last) const {
   d[0] = last - first;
   const std::int64_t per_row = shape_[0] > 0 ? numel() / shape_[0] : 0;
   return Tensor(std::move(d), dtype_,
-                std::shared_ptr<void>(memory_, static_cast<char*>(memory_.get()) + first * per_row * 4));
+                std::shared_ptr<void>(memory_, static_cast<char*>(memory_.get()) + first * per_row * dtype_bytes(dtype_)));
 }
 
 Tensor Tensor::flat_view(std::int64_t offset, std::int64_t count) const {
   if (offset < 0 || count < 0 || offset + count > numel())
     throw InternalError("elements [" + std::to_string(offset) + "," + std::to_string(offset + count) + ") of " +
                         dims_str(shape_));
-  return Tensor({count}, dtype_, std::shared_ptr<void>(memory_, static_cast<char*>(memory_.get()) + offset * 4));
+  return Tensor({count}, dtype_, std::shared_ptr<void>(memory_, static_cast<char*>(memory_.get()) + offset * dtype_bytes(dtype_)));
 }
 
 }  // namespace spindle::engine

@@ -10,7 +10,11 @@
 
 namespace spindle::engine {
 
-enum class DType { kF32, kI32 };
+// fp32; int32 (token ids, labels); bf16 storage (the top 16 bits of an fp32, rounded to
+// nearest even): activations under TrainOptions::bf16, computed in fp32 by the CPU backend.
+enum class DType { kF32, kI32, kBF16 };
+int dtype_bytes(DType d);
+const char* dtype_name(DType d);
 
 using Dims = std::vector<std::int64_t>;
 std::string dims_str(const Dims& d);  // "[4,8,32]"
@@ -32,6 +36,9 @@ class Tensor {
   // Raw memory for the owning backend's kernels (a device pointer on a GPU backend).
   float* f32() const { return static_cast<float*>(memory_.get()); }
   std::int32_t* i32() const { return static_cast<std::int32_t*>(memory_.get()); }
+  std::uint16_t* bf16() const { return static_cast<std::uint16_t*>(memory_.get()); }
+  void* data() const { return memory_.get(); }
+  std::int64_t bytes() const { return numel() * dtype_bytes(dtype_); }
 
   // The same memory seen with another shape of the same element count.
   Tensor reshaped(Dims shape) const;

@@ -15,6 +15,7 @@
 #include <list>
 #include <map>
 
+#include "engine/cpu/bf16.h"
 #include "traces/errors.h"
 
 namespace spindle::engine {
@@ -67,9 +68,11 @@ class MpiComm final : public Communicator {
   void send(int peer, int tag, const Tensor& t) override {
     check_tag(tag);
     reap();
-    pending_.push_back({std::vector<float>(t.f32(), t.f32() + t.numel()), MPI_REQUEST_NULL});
+    // The tensor's bytes as stored (bf16: 2 per element, as the programs count them).
+    const char* bytes = static_cast<const char*>(t.data());
+    pending_.push_back({std::vector<char>(bytes, bytes + t.bytes()), MPI_REQUEST_NULL});
     Pending& p = pending_.back();
-    SPINDLE_MPI(MPI_Isend(p.data.data(), count_of(t.numel(), "send"), MPI_FLOAT, peer, tag, p2p_, &p.request));
+    SPINDLE_MPI(MPI_Isend(p.data.data(), count_of(t.bytes(), "send"), MPI_BYTE, peer, tag, p2p_, &p.request));
   }
 
   void recv(int peer, int tag, Tensor& t) override {
@@ -77,15 +80,18 @@ class MpiComm final : public Communicator {
     MPI_Status st;
     SPINDLE_MPI(MPI_Probe(peer, tag, p2p_, &st));
     int n = 0;
-    SPINDLE_MPI(MPI_Get_count(&st, MPI_FLOAT, &n));
-    if (n != t.numel())
+    SPINDLE_MPI(MPI_Get_count(&st, MPI_BYTE, &n));
+    if (n != t.bytes())
       throw InternalError("recv from device " + std::to_string(peer) + " tag " + std::to_string(tag) + ": " +
-                          std::to_string(n) + " elements sent, " + std::to_string(t.numel()) + " expected");
-    SPINDLE_MPI(MPI_Recv(t.f32(), n, MPI_FLOAT, peer, tag, p2p_, MPI_STATUS_IGNORE));
+                          std::to_string(n) + " bytes sent, " + std::to_string(t.bytes()) + " expected");
+    SPINDLE_MPI(MPI_Recv(t.data(), n, MPI_BYTE, peer, tag, p2p_, MPI_STATUS_IGNORE));
   }
 
+  // Sums run in fp32 (MPI has no bf16 sum): a bf16 tensor is widened, reduced and narrowed.
   void all_reduce(const std::vector<int>& group, Tensor& t) override {
-    SPINDLE_MPI(MPI_Allreduce(MPI_IN_PLACE, t.f32(), count_of(t.numel(), "all_reduce"), MPI_FLOAT, MPI_SUM, comm(group)));
+    Floats f(t, true);
+    SPINDLE_MPI(MPI_Allreduce(MPI_IN_PLACE, f.p, count_of(t.numel(), "all_reduce"), MPI_FLOAT, MPI_SUM, comm(group)));
+    f.store(t);
   }
 
   void reduce_scatter(const std::vector<int>& group, const Tensor& in, Tensor& out) override {
@@ -93,7 +99,9 @@ class MpiComm final : public Communicator {
     if (in.numel() != k * static_cast<std::int64_t>(group.size()))
       throw InternalError("reduce_scatter: input of " + std::to_string(in.numel()) + " for " +
                           std::to_string(group.size()) + " chunks of " + std::to_string(k));
-    SPINDLE_MPI(MPI_Reduce_scatter_block(in.f32(), out.f32(), count_of(k, "reduce_scatter"), MPI_FLOAT, MPI_SUM, comm(group)));
+    Floats a(in, true), b(out, false);
+    SPINDLE_MPI(MPI_Reduce_scatter_block(a.p, b.p, count_of(k, "reduce_scatter"), MPI_FLOAT, MPI_SUM, comm(group)));
+    b.store(out);
   }
 
   void all_gather(const std::vector<int>& group, const Tensor& in, Tensor& out) override {
@@ -101,14 +109,33 @@ class MpiComm final : public Communicator {
     if (out.numel() != k * static_cast<std::int64_t>(group.size()))
       throw InternalError("all_gather: output of " + std::to_string(out.numel()) + " for " +
                           std::to_string(group.size()) + " chunks of " + std::to_string(k));
-    SPINDLE_MPI(MPI_Allgather(in.f32(), count_of(k, "all_gather"), MPI_FLOAT, out.f32(), count_of(k, "all_gather"),
-                              MPI_FLOAT, comm(group)));
+    if (in.dtype() != out.dtype()) throw InternalError("all_gather from " + std::string(dtype_name(in.dtype())) + " into " + dtype_name(out.dtype()));
+    SPINDLE_MPI(MPI_Allgather(in.data(), count_of(in.bytes(), "all_gather"), MPI_BYTE, out.data(),
+                              count_of(in.bytes(), "all_gather"), MPI_BYTE, comm(group)));
   }
 
  private:
   struct Pending {
-    std::vector<float> data;
+    std::vector<char> data;
     MPI_Request request;
+  };
+  // A tensor's elements as fp32 for MPI's sums: its own memory when fp32, else a widened copy
+  // (`read`) that store() narrows back.
+  struct Floats {
+    Floats(const Tensor& t, bool read) {
+      if (t.dtype() == DType::kF32) {
+        p = t.f32();
+        return;
+      }
+      copy.resize(static_cast<size_t>(t.numel()));
+      if (read) cpu::widen_into(t, copy.data());
+      p = copy.data();
+    }
+    void store(Tensor& t) const {
+      if (!copy.empty()) cpu::narrow_into(copy.data(), t);
+    }
+    std::vector<float> copy;
+    float* p = nullptr;
   };
 
   MPI_Comm comm(const std::vector<int>& group) const {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "engine/cpu/bf16.h"
 #include "traces/errors.h"
 
 namespace spindle::engine {
@@ -14,7 +15,7 @@ class ThreadComm final : public Communicator {
   int device() const override { return device_; }
 
   void send(int peer, int tag, const Tensor& t) override {
-    std::vector<float> data(t.f32(), t.f32() + t.numel());
+    std::vector<float> data = cpu::widen(t);  // bf16 widens exactly and narrows back to the same bits
     std::lock_guard<std::mutex> lock(w_.mu_);
     w_.mail_[{device_, peer, tag}].push_back(std::move(data));
     w_.cv_.notify_all();
@@ -30,16 +31,18 @@ class ThreadComm final : public Communicator {
     if (static_cast<std::int64_t>(data.size()) != t.numel())
       throw InternalError("recv from device " + std::to_string(peer) + " tag " + std::to_string(tag) + ": " +
                           std::to_string(data.size()) + " elements sent, " + std::to_string(t.numel()) + " expected");
-    std::memcpy(t.f32(), data.data(), data.size() * 4);
+    cpu::narrow_into(data.data(), t);
   }
 
   void all_reduce(const std::vector<int>& group, Tensor& t) override {
     exchange(group, t, [&](const std::vector<const std::vector<float>*>& in) {
-      for (std::int64_t i = 0; i < t.numel(); ++i) {
+      std::vector<float> sum(static_cast<size_t>(t.numel()));
+      for (size_t i = 0; i < sum.size(); ++i) {
         float s = 0;
-        for (const auto* v : in) s += (*v)[static_cast<size_t>(i)];
-        t.f32()[i] = s;
+        for (const auto* v : in) s += (*v)[i];
+        sum[i] = s;
       }
+      cpu::narrow_into(sum.data(), t);
     });
   }
 
@@ -50,11 +53,13 @@ class ThreadComm final : public Communicator {
                           std::to_string(group.size()) + " chunks of " + std::to_string(k));
     const std::int64_t r = rank(group);
     exchange(group, in, [&](const std::vector<const std::vector<float>*>& all) {
+      std::vector<float> sum(static_cast<size_t>(k));
       for (std::int64_t i = 0; i < k; ++i) {
         float s = 0;
         for (const auto* v : all) s += (*v)[static_cast<size_t>(r * k + i)];
-        out.f32()[i] = s;
+        sum[static_cast<size_t>(i)] = s;
       }
+      cpu::narrow_into(sum.data(), out);
     });
   }
 
@@ -64,7 +69,9 @@ class ThreadComm final : public Communicator {
       throw InternalError("all_gather: output of " + std::to_string(out.numel()) + " for " +
                           std::to_string(group.size()) + " inputs of " + std::to_string(k));
     exchange(group, in, [&](const std::vector<const std::vector<float>*>& all) {
-      for (size_t m = 0; m < all.size(); ++m) std::memcpy(out.f32() + m * static_cast<size_t>(k), all[m]->data(), static_cast<size_t>(k) * 4);
+      std::vector<float> joined;
+      for (const auto* v : all) joined.insert(joined.end(), v->begin(), v->end());
+      cpu::narrow_into(joined.data(), out);
     });
   }
 
@@ -83,7 +90,7 @@ class ThreadComm final : public Communicator {
     const long call = calls_[group]++;
     std::unique_lock<std::mutex> lock(w_.mu_);
     ThreadWorld::Slot& slot = w_.slots_[{group, call}];
-    slot.contributions[device_] = std::vector<float>(mine.f32(), mine.f32() + mine.numel());
+    slot.contributions[device_] = cpu::widen(mine);
     if (slot.contributions.size() == group.size()) {
       slot.readers_left = static_cast<int>(group.size());
       w_.cv_.notify_all();

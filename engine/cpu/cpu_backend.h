@@ -1,5 +1,5 @@
 // The CPU reference backend: host memory (cached by size, cpu/host_cache.h) and the fp32
-// kernels of engine/cpu/ (GEMMs through single-threaded OpenBLAS, cpu/blas.h; the rest plain
+// kernels of engine/cpu/ (bf16 tensors are widened for them and narrowed back, cpu/bf16.h) (GEMMs through single-threaded OpenBLAS, cpu/blas.h; the rest plain
 // C++), deterministic (the same inputs give the same bits).
 #pragma once
 
@@ -13,7 +13,8 @@ namespace spindle::engine {
 class CpuBackend final : public Backend {
  public:
   std::string name() const override { return "cpu"; }
-  Tensor alloc(const Dims& shape, DType dtype = DType::kF32) override;
+  using Backend::alloc;
+  Tensor alloc(const Dims& shape, DType dtype) override;
   void zero(Tensor& t) override;
   MemoryUse memory_use() const override { return cache_->use(); }
   void reset_peak() override { cache_->reset_peak(); }

@@ -21,7 +21,7 @@ class ReplicaGrads {
       const std::string tensor = it->first.substr(prefix.size());
       if (tp_split(tensor) != TpSplit::kReplicated) continue;
       saved_.emplace_back(tensor, it->second.grad);
-      it->second.grad = be.alloc(it->second.grad.shape());
+      it->second.grad = be.alloc(it->second.grad.shape(), it->second.grad.dtype());
     }
   }
   ReplicaGrads(const ReplicaGrads&) = delete;
@@ -158,7 +158,7 @@ Tensor OpRunner::forward(const Operator& op, const RowBlock& rows, const TaskBat
       Tensor a = be_.alloc({in.dim(0), 1, in.dim(2)}), b = be_.alloc({in.dim(0), 1, in.dim(2)});
       be_.copy_tokens(in, 0, a, 0, 1, false);
       be_.copy_tokens(in, 1, b, 0, 1, false);
-      loss = be_.alloc({1});
+      loss = be_.alloc({1}, DType::kF32);
       be_.contrastive_loss_forward(a.reshaped({a.dim(0), a.dim(2)}), b.reshaped({b.dim(0), b.dim(2)}),
                                    1.0f / kContrastiveTemperature, rows.first, rows.last, loss);
       st.aux = a;
@@ -172,7 +172,7 @@ Tensor OpRunner::forward(const Operator& op, const RowBlock& rows, const TaskBat
       st.labels = be_.alloc(data.label_dims, DType::kI32);
       be_.upload(st.labels, data.labels);
       st.aux = be_.alloc({n, op.in_features});
-      loss = be_.alloc({1});
+      loss = be_.alloc({1}, DType::kF32);
       be_.lm_head_loss_forward(st.mem.reshaped({n, op.shape.hidden}), ws_.value(op.weights + "/table"),
                                st.labels.reshaped({st.labels.numel()}), st.aux, loss);
       break;

@@ -17,6 +17,9 @@ struct TrainOptions {
   AdamWParams adam{1e-3f, 0.9f, 0.95f, 1e-8f, 0.01f};
   int warmup_steps = 10;       // linear learning-rate warm-up, then constant
   double clip_norm = 1.0;      // global gradient norm clip (0: none)
+  // How activations, their gradients and transfers are stored: fp32, or bf16 (weights,
+  // gradients and optimizer state stay fp32; the CPU backend computes in fp32 either way).
+  DType activation_dtype = DType::kF32;
 };
 
 // The AdamW hyper-parameters of iteration `step` (1-based): the warmed-up learning rate, and

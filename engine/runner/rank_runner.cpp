@@ -355,7 +355,7 @@ class Interpreter {
       ls.all_reduce = [this, members = in.group](Tensor& t) {
         d_.comm->all_reduce(members, t);
         d_.tp_reduced.push_back(t.numel() * 2);
-        d_.counters.tp_reduce_bytes += t.numel() * 4;
+        d_.counters.tp_reduce_bytes += t.bytes();
       };
     }
     return ls;
@@ -526,7 +526,7 @@ class Interpreter {
       d_.comm->send(in.peer, in.tensor, before);
       copy_flat(be_, v, before, false);
     }
-    d_.counters.sent_bytes += v.numel() * 4;
+    d_.counters.sent_bytes += v.bytes();
     ++d_.counters.sends;
   }
 
@@ -539,7 +539,7 @@ class Interpreter {
     } else {
       d_.comm->recv(in.peer, in.tensor, v);
     }
-    d_.counters.recv_bytes += v.numel() * 4;
+    d_.counters.recv_bytes += v.bytes();
     ++d_.counters.recvs;
   }
 
@@ -571,7 +571,7 @@ class Interpreter {
         std::vector<Tensor> parts = views(io.sources, false, in.rows_of[j].first, in.rows_of[j].second);
         split_tokens(be_, packed(all, j, j), parts, false);
       }
-      d_.counters.gathered_bytes += (own_e - own_f) * 2 * width * 4;
+      d_.counters.gathered_bytes += (own_e - own_f) * 2 * width * dtype_bytes(mine.dtype());
     } else {
       const Tensor& din = d_.contrastive_din.at(in.metaop);
       Tensor all = be_.alloc({n * chunk}), mine = be_.alloc({chunk});
@@ -598,7 +598,7 @@ class Interpreter {
       if (!b.zero1) {
         d_.sync_comm->all_reduce(b.group, b.grads);
       } else {  // the own shard's sums, reduce-scattered into a shard-sized buffer, then in place
-        Tensor mine = be_.alloc({b.chunk});
+        Tensor mine = be_.alloc({b.chunk}, b.grads.dtype());
         d_.sync_comm->reduce_scatter(b.group, b.grads, mine);
         Tensor own = b.grads.flat_view(b.own_first(), b.own_last() - b.own_first());
         copy_flat(be_, mine.flat_view(0, own.numel()), own, false);
@@ -609,7 +609,7 @@ class Interpreter {
 
   void param_gather(const Instr& in) {
     Bucket& b = bucket(in);
-    Tensor mine = be_.alloc({b.chunk});
+    Tensor mine = be_.alloc({b.chunk}, b.values.dtype());
     const Tensor own = b.values.flat_view(b.own_first(), b.own_last() - b.own_first());
     Tensor dst = mine.flat_view(0, own.numel());
     copy_flat(be_, own, dst, false);
@@ -653,7 +653,7 @@ class Interpreter {
     double sq = 0;
     for (auto& [name, p] : d_.ws->params())
       for (auto [a, e] : counted_ranges(d_, name, p)) sq += be_.sum_squares(p.grad.flat_view(a, e - a));
-    Tensor norm = be_.alloc({1});
+    Tensor norm = be_.alloc({1}, DType::kF32);
     const float partial = static_cast<float>(sq);
     be_.upload(norm, std::span<const float>(&partial, 1));
     if (static_cast<int>(in.group.size()) != world_)
@@ -722,6 +722,7 @@ RankRunner::RankRunner(const Scenario& s, const Graph& g, const MetaGraph& mg, c
   st_ = std::make_unique<State>(s, g, mg, program, world, options);
   State& d = *st_;
   d.be = make_backend(backend);
+  d.be->set_activation_dtype(options.activation_dtype);
   d.ws = std::make_unique<WeightStore>(s, g, *d.be, options.seed, &groups, /*moments=*/false);
   d.data = std::make_unique<SyntheticData>(s, g, options.seed);
   d.comm = std::move(comm);

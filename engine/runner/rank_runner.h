@@ -44,11 +44,11 @@ namespace spindle::engine {
 struct DeviceCounters {
   std::int64_t forward_rows = 0;   // sum over operators run forward of their output (or loss) rows
   std::int64_t backward_rows = 0;  // the same for backward
-  std::int64_t sent_bytes = 0;     // fp32 bytes handed to send (the program counts bf16: half)
+  std::int64_t sent_bytes = 0;     // bytes handed to send, as stored (TrainOptions::activation_dtype)
   std::int64_t sends = 0, recvs = 0;
   std::int64_t recv_bytes = 0;
-  std::int64_t gathered_bytes = 0;  // fp32 bytes of contrastive gathers contributed (padding excluded)
-  std::int64_t tp_reduce_bytes = 0;  // fp32 bytes all-reduced inside TP layers
+  std::int64_t gathered_bytes = 0;  // bytes of contrastive gathers contributed (padding excluded)
+  std::int64_t tp_reduce_bytes = 0;  // bytes all-reduced inside TP layers
 };
 
 // One instruction as it ran: wall seconds from the iteration's start.

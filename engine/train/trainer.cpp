@@ -16,7 +16,9 @@ Trainer::Trainer(const Scenario& scenario, Backend& backend, const TrainOptions&
       opt_(options),
       model_(std::make_unique<Model>(s_, g_, backend, options.seed)),
       data_(s_, g_, options.seed),
-      position_(s_.tasks.size(), 0) {}
+      position_(s_.tasks.size(), 0) {
+  be_.set_activation_dtype(options.activation_dtype);
+}
 
 StepResult Trainer::step() {
   WeightStore& ws = model_->weights();

@@ -186,7 +186,7 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
   DeliveredRows delivered;
   auto move = [&](const Slice& from, const Slice& to, const MetaOp& carried, int layer, bool side) {
     const Operator& op = g.op(carried.ops[static_cast<size_t>(layer)]);
-    const double per_row = 2.0 * static_cast<double>(op.out_seq) * static_cast<double>(op.out_hidden);
+    const double per_row = kActivationElementBytes * static_cast<double>(op.out_seq) * static_cast<double>(op.out_hidden);
     const int batch = static_cast<int>(carried.shape.batch);
     for (const DataMove& dm : data_moves(batch, from, to, side ? carried.id : -1, delivered)) {
       // Forward: from -> to. Backward: the gradient goes to -> from.
@@ -245,7 +245,7 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
           in.metaop = m.id;
           in.group = group;
           in.rows_of = rows_of;
-          in.bytes = static_cast<std::int64_t>(2.0 * 2.0 * static_cast<double>(m.shape.batch * m.shape.hidden));
+          in.bytes = static_cast<std::int64_t>(2.0 * kActivationElementBytes * static_cast<double>(m.shape.batch * m.shape.hidden));
           in.planned_s = sl->start_s;
           // Forward: gather the embeddings before the loss. Backward: reduce-scatter their
           // gradients after it. Keys are global (the slice's index), so every member agrees.

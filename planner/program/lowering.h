@@ -38,6 +38,9 @@ enum class InstrKind {
 };
 const char* instr_name(InstrKind k);
 
+// Bytes per activation element in the programs' transfers, gathers and TP all-reduces (bf16).
+inline constexpr int kActivationElementBytes = 2;
+
 // The members of a collective: GPU ids, ascending.
 using Group = SharedList<int>;
 

@@ -49,6 +49,7 @@ TEST(HostCache, ChargesEachBlockToItsPartAndKeepsThePartsAtThePeak) {
 struct Case {
   std::string scenario, system;
   std::vector<std::string> sets;
+  DType dtype = DType::kF32;
 };
 
 Scenario scenario_of(const Case& c) {
@@ -64,18 +65,24 @@ TEST(MemoryReport, MeasuredPeakIsWithinTenPercentOfTheEstimate) {
                                        "cluster.intra_node.bw_GBps=100000"};
   for (const Case& c : {Case{"multitask-clip-4", "spindle", {}}, Case{"multitask-clip-4", "sequential", {}},
                         Case{"multitask-clip-4", "uniform", {"planner.zero1=true"}},
-                        Case{"multitask-clip-4", "sequential", tp}, Case{"qwen-val-3", "spindle", {}}}) {
-    SCOPED_TRACE(c.scenario + " " + c.system + (c.sets.empty() ? "" : " " + c.sets.front()));
+                        Case{"multitask-clip-4", "sequential", tp}, Case{"qwen-val-3", "spindle", {}},
+                        Case{"qwen-val-3", "spindle", {}, DType::kBF16}}) {
+    SCOPED_TRACE(c.scenario + " " + c.system + (c.sets.empty() ? "" : " " + c.sets.front()) + " " +
+                 dtype_name(c.dtype));
     const Scenario s = scenario_of(c);
     const ScenarioModel model(s);
     const LoweredPlan rp = lowered_plan(model, c.system, "");
-    ThreadLauncher launcher(s, rp.programs, "cpu", TrainOptions{});
+    TrainOptions opt;
+    opt.activation_dtype = c.dtype;
+    ThreadLauncher launcher(s, rp.programs, "cpu", opt);
     launcher.step();
     launcher.step();
+    Storage storage = fp32_unfused();
+    storage.element_bytes = dtype_bytes(c.dtype);
     const std::vector<MemoryUse> measured = launcher.memory();
     ASSERT_EQ(measured.size(), rp.programs.devices.size());
     for (size_t d = 0; d < measured.size(); ++d) {
-      const MemoryBreakdown e = program_memory(rp.programs.devices[d], model.g, model.mg, fp32_unfused());
+      const MemoryBreakdown e = program_memory(rp.programs.devices[d], model.g, model.mg, storage);
       const MemoryUse& m = measured[d];
       auto at = [&](MemPart p) { return static_cast<double>(m.at_peak[static_cast<size_t>(p)]); };
       // The weight state within 1%: ZeRO-1 pads a bucket to its group, and a TP shard keeps its
