@@ -1,9 +1,12 @@
-// The backend registry (see backend_registry.h). A CUDA backend registers here, behind
-// SPINDLE_HAVE_CUDA, when it exists; until then a CUDA build offers the CPU backend alone.
+// The backend registry (see backend_registry.h). The CUDA backend registers here, behind
+// SPINDLE_HAVE_CUDA_BACKEND (set for this file alone where the CUDA toolkit was found).
 #include "engine/backend_registry.h"
 
 #include "engine/cpu/cpu_backend.h"
 #include "traces/errors.h"
+#ifdef SPINDLE_HAVE_CUDA_BACKEND
+#include "engine/cuda/cuda_backend.h"
+#endif
 
 namespace spindle::engine {
 

@@ -7,10 +7,7 @@
 #pragma once
 
 #include <cstddef>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <vector>
 
 #include "engine/memory_parts.h"
 
@@ -34,12 +31,7 @@ class HostCache : public std::enable_shared_from_this<HostCache> {
 
  private:
   HostCache() = default;
-  void put(void* p, std::size_t bytes, MemPart part);
-
-  mutable std::mutex mu_;
-  std::map<std::size_t, std::vector<void*>> free_;
-  std::size_t in_use_ = 0, peak_ = 0, cached_ = 0;
-  MemoryUse use_;
+  BlockPool pool_;
 };
 
 }  // namespace spindle::engine::cpu

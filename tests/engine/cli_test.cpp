@@ -27,6 +27,8 @@ int run(const std::string& args) {
   return WEXITSTATUS(status);
 }
 
+std::pair<int, std::string> run_err(const std::string& args, const std::filesystem::path& err);
+
 TEST(SpindleRunCli, RunsAndRejectsBadInput) {
   const auto dir = std::filesystem::temp_directory_path() / ("spindle-run-cli-" + std::to_string(::getpid()));
   const std::string s = std::string(SPINDLE_SOURCE_DIR) + "/scenarios/multitask-clip-4.toml";
@@ -37,6 +39,13 @@ TEST(SpindleRunCli, RunsAndRejectsBadInput) {
   EXPECT_EQ(run(s + " --devices 2 --scale tiny --system magic"), 2);
   EXPECT_EQ(run(s + " --scale tiny --trace " + (dir / "t.json").string()), 2);
   EXPECT_EQ(run(s + " --backend tpu"), 2);
+  {  // Without a GPU (or a CUDA build): one line saying so, exit 2 (issue 22's done-when).
+    const auto [code, err] = run_err(s + " --backend cuda --scale tiny --steps 1", dir / "cuda.err");
+    if (err.find("no CUDA device found") != std::string::npos || err.find("not built into this binary") != std::string::npos) {
+      EXPECT_EQ(code, 2) << err;
+      EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    }
+  }
   EXPECT_EQ(run(s + " --scale huge"), 2);
   EXPECT_EQ(run(s + " --steps -1"), 2);
   EXPECT_EQ(run(s + " --seed -5"), 2);  // was: silently the scenario's seed

@@ -1,0 +1,146 @@
+// The CUDA backend's element-wise kernels (see elementwise.h): one thread per element (grid-
+// stride), fp32 arithmetic, bf16 loads and stores converted.
+#include "engine/cuda/elementwise.h"
+
+#include <cuda_bf16.h>
+
+#include "engine/cuda/cuda_check.h"
+
+namespace spindle::engine::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+__device__ inline float load(DevPtr p, std::int64_t i) {
+  return p.bf16 ? __bfloat162float(static_cast<const __nv_bfloat16*>(p.p)[i]) : static_cast<const float*>(p.p)[i];
+}
+__device__ inline void store(DevPtr p, std::int64_t i, float v) {
+  if (p.bf16) static_cast<__nv_bfloat16*>(p.p)[i] = __float2bfloat16_rn(v);
+  else static_cast<float*>(p.p)[i] = v;
+}
+
+int blocks_for(std::int64_t n) {
+  const std::int64_t b = (n + kThreads - 1) / kThreads;
+  return static_cast<int>(b < 65535 ? (b > 0 ? b : 1) : 65535);
+}
+
+__global__ void copy_blocks(DevPtr src, std::int64_t ss, std::int64_t sf, DevPtr dst, std::int64_t ds, std::int64_t df,
+                            std::int64_t batch, std::int64_t count, bool acc) {
+  const std::int64_t n = batch * count;
+  for (std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; k < n;
+       k += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const std::int64_t b = k / count, i = k % count;
+    const std::int64_t to = b * ds + df + i;
+    const float v = load(src, b * ss + sf + i);
+    store(dst, to, acc ? load(dst, to) + v : v);
+  }
+}
+
+__global__ void sum_blocks(DevPtr ddst, DevPtr dsrc, std::int64_t batch, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    float s = load(dsrc, i);
+    for (std::int64_t b = 0; b < batch; ++b) s += load(ddst, b * n + i);
+    store(dsrc, i, s);
+  }
+}
+
+__global__ void scale_kernel(DevPtr t, std::int64_t n, float f) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+    store(t, i, load(t, i) * f);
+}
+
+__global__ void sum_squares_kernel(DevPtr t, std::int64_t n, double* out) {
+  __shared__ double part[kThreads];
+  double s = 0;
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const double v = load(t, i);
+    s += v * v;
+  }
+  part[threadIdx.x] = s;
+  __syncthreads();
+  for (int w = kThreads / 2; w > 0; w /= 2) {
+    if (static_cast<int>(threadIdx.x) < w) part[threadIdx.x] += part[threadIdx.x + w];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) atomicAdd(out, part[0]);
+}
+
+__global__ void add_kernel(DevPtr a, DevPtr b, DevPtr y, std::int64_t n) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+    store(y, i, load(a, i) + load(b, i));
+}
+
+__global__ void column_sums(DevPtr dy, DevPtr db, std::int64_t rows, std::int64_t cols) {
+  for (std::int64_t j = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; j < cols;
+       j += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    float s = load(db, j);
+    for (std::int64_t i = 0; i < rows; ++i) s += load(dy, i * cols + j);
+    store(db, j, s);
+  }
+}
+
+__global__ void adamw_kernel(float* w, DevPtr g, float* m, float* v, std::int64_t n, float lr, float b1, float b2,
+                             float eps, float wd, float c1, float c2) {
+  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+    const float gi = load(g, i);
+    m[i] = b1 * m[i] + (1.0f - b1) * gi;
+    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+    const float mhat = m[i] / c1, vhat = v[i] / c2;
+    w[i] -= lr * (mhat / (sqrtf(vhat) + eps) + wd * w[i]);
+  }
+}
+
+}  // namespace
+
+void launch_adamw(float* w, DevPtr g, float* m, float* v, std::int64_t n, float lr, float beta1, float beta2,
+                  float eps, float weight_decay, float c1, float c2, cudaStream_t stream) {
+  if (n == 0) return;
+  adamw_kernel<<<blocks_for(n), kThreads, 0, stream>>>(w, g, m, v, n, lr, beta1, beta2, eps, weight_decay, c1, c2);
+  SPINDLE_CUDA(cudaGetLastError());
+}
+
+void launch_copy_blocks(DevPtr src, std::int64_t src_stride, std::int64_t src_first, DevPtr dst,
+                        std::int64_t dst_stride, std::int64_t dst_first, std::int64_t batch, std::int64_t count,
+                        bool accumulate, cudaStream_t stream) {
+  if (batch * count == 0) return;
+  copy_blocks<<<blocks_for(batch * count), kThreads, 0, stream>>>(src, src_stride, src_first, dst, dst_stride,
+                                                                   dst_first, batch, count, accumulate);
+  SPINDLE_CUDA(cudaGetLastError());
+}
+
+void launch_sum_blocks(DevPtr ddst, DevPtr dsrc, std::int64_t batch, std::int64_t n, cudaStream_t stream) {
+  if (n == 0) return;
+  sum_blocks<<<blocks_for(n), kThreads, 0, stream>>>(ddst, dsrc, batch, n);
+  SPINDLE_CUDA(cudaGetLastError());
+}
+
+void launch_scale(DevPtr t, std::int64_t n, float factor, cudaStream_t stream) {
+  if (n == 0) return;
+  scale_kernel<<<blocks_for(n), kThreads, 0, stream>>>(t, n, factor);
+  SPINDLE_CUDA(cudaGetLastError());
+}
+
+void launch_sum_squares(DevPtr t, std::int64_t n, double* out, cudaStream_t stream) {
+  if (n == 0) return;
+  sum_squares_kernel<<<blocks_for(n) < 1024 ? blocks_for(n) : 1024, kThreads, 0, stream>>>(t, n, out);
+  SPINDLE_CUDA(cudaGetLastError());
+}
+
+void launch_add(DevPtr a, DevPtr b, DevPtr y, std::int64_t n, cudaStream_t stream) {
+  if (n == 0) return;
+  add_kernel<<<blocks_for(n), kThreads, 0, stream>>>(a, b, y, n);
+  SPINDLE_CUDA(cudaGetLastError());
+}
+
+void launch_column_sums(DevPtr dy, DevPtr db, std::int64_t rows, std::int64_t cols, cudaStream_t stream) {
+  if (cols == 0) return;
+  column_sums<<<blocks_for(cols), kThreads, 0, stream>>>(dy, db, rows, cols);
+  SPINDLE_CUDA(cudaGetLastError());
+}
+
+}  // namespace spindle::engine::cuda
