@@ -1,8 +1,10 @@
 // The CUDA backend (see cuda_backend.h): device memory from a caching allocator
 // (device_cache.h), every call queued on one compute stream, GEMMs through cuBLASLt (fp32, bias
-// epilogue), element-wise kernels in elementwise.cu. Host transfers synchronise the stream.
-// Kernels it does not have yet throw InternalError naming them (issue 22 lists them); the
-// backend-ops test (tests/engine/backend_ops_test.cpp) compares what it has with the CPU.
+// epilogue), element-wise and row kernels in elementwise.cu and layer_kernels.cu, each
+// mirroring the CPU kernel of the same name; InfoNCE (a B x B problem) on the host. Host
+// transfers synchronise the stream. So far fp32 GEMMs only (bf16 storage reaches the element-
+// wise kernels but not the GEMMs), attention unfused (per head, probabilities stored); the
+// backend-ops test (tests/engine/backend_ops_test.cpp) compares it with the CPU backend.
 #include "engine/cuda/cuda_backend.h"
 
 #include <cmath>
@@ -11,9 +13,11 @@
 #include <vector>
 
 #include "engine/cpu/bf16.h"
+#include "engine/cpu/contrastive_loss.h"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/device_cache.h"
 #include "engine/cuda/elementwise.h"
+#include "engine/cuda/layer_kernels.h"
 
 namespace spindle::engine {
 namespace {
@@ -27,10 +31,6 @@ void expect(bool ok, const char* kernel, const std::string& what) {
 DevPtr dev(const Tensor& t) {
   expect(t.dtype() != DType::kI32 || t.empty(), "kernel", "an int32 tensor where floats go");
   return DevPtr{t.data(), t.dtype() == DType::kBF16};
-}
-
-[[noreturn]] void missing(const char* kernel) {
-  throw InternalError(std::string("the CUDA backend has no ") + kernel + " kernel yet (issue 22); allowed: --backend cpu");
 }
 
 // The device this process uses: its local rank's under mpirun or srun (one process per GPU),
@@ -175,63 +175,215 @@ class CudaBackend final : public Backend {
                        c1, c2, stream_);
   }
 
-  // Not yet on this backend (issue 22).
-  void layer_norm_forward(const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&, Tensor&) override {
-    missing("layer_norm");
+  void layer_norm_forward(const Tensor& x, const Tensor& g, const Tensor& b, Tensor& y, Tensor& mean,
+                          Tensor& rstd) override {
+    expect(g.numel() == x.dim(-1) && mean.numel() == x.rows() && y.numel() == x.numel(), "layer_norm",
+           dims_str(x.shape()));
+    fp32_only("layer_norm statistics", {&mean, &rstd});
+    cuda::launch_layer_norm(dev(x), dev(g), dev(b), dev(y), mean.f32(), rstd.f32(), x.rows(), x.dim(-1), stream_);
   }
-  void layer_norm_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&,
-                           Tensor&) override {
-    missing("layer_norm backward");
+  void layer_norm_backward(const Tensor& x, const Tensor& g, const Tensor& mean, const Tensor& rstd, const Tensor& dy,
+                           Tensor& dx, Tensor& dg, Tensor& db) override {
+    fp32_only("layer_norm statistics", {&mean, &rstd});
+    cuda::launch_layer_norm_backward(dev(x), dev(g), mean.f32(), rstd.f32(), dev(dy), dev(dx), dev(dg), dev(db),
+                                     x.rows(), x.dim(-1), stream_);
   }
-  void attention_forward(const Tensor&, const Tensor&, const Tensor&, int, bool, Tensor&, Tensor&) override {
-    missing("attention");
+
+  // Per (batch, head), as the CPU kernel: S = Q K^T / sqrt(hd) into P's rows, softmax with the
+  // causal mask, out = P V; the head's Q, K, V are column slices of [B, S, W] (ld = W).
+  void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal, Tensor& out,
+                         Tensor& probs) override {
+    const Att a = att(q, k, probs, heads);
+    fp32_only("attention", {&q, &k, &v, &out, &probs});
+    const float scale = 1.0f / std::sqrt(static_cast<float>(a.hd));
+    for (std::int64_t b = 0; b < a.batch; ++b)
+      for (std::int64_t h = 0; h < heads; ++h) {
+        float* P = probs.f32() + (b * heads + h) * a.sq * a.sk;
+        matmul(true, false, a.sk, a.sq, a.hd, k.f32() + a.k_at(b, h), a.w, q.f32() + a.q_at(b, h), a.w, P, a.sk, 0.0f,
+               nullptr, scale);
+      }
+    cuda::launch_softmax_rows(probs.f32(), a.batch * heads * a.sq, a.sk, causal, a.sq, stream_);
+    for (std::int64_t b = 0; b < a.batch; ++b)
+      for (std::int64_t h = 0; h < heads; ++h)
+        matmul(false, false, a.hd, a.sq, a.sk, v.f32() + a.k_at(b, h), a.w,
+               probs.f32() + (b * heads + h) * a.sq * a.sk, a.sk, out.f32() + a.q_at(b, h), a.w, 0.0f, nullptr);
   }
-  void attention_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, int, const Tensor&, Tensor&,
-                          Tensor&, Tensor&) override {
-    missing("attention backward");
+  // dP = dout V^T, dV += P^T dout, dS = P (dP - rowsum(P dP)) / sqrt(hd), dQ += dS K, dK += dS^T Q.
+  void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& probs, int heads,
+                          const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) override {
+    const Att a = att(q, k, probs, heads);
+    fp32_only("attention backward", {&q, &k, &v, &probs, &dout, &dq, &dk, &dv});
+    const float scale = 1.0f / std::sqrt(static_cast<float>(a.hd));
+    Tensor ds = alloc({a.sq, a.sk}, DType::kF32);
+    for (std::int64_t b = 0; b < a.batch; ++b)
+      for (std::int64_t h = 0; h < heads; ++h) {
+        const float* P = probs.f32() + (b * heads + h) * a.sq * a.sk;
+        matmul(true, false, a.sk, a.sq, a.hd, v.f32() + a.k_at(b, h), a.w, dout.f32() + a.q_at(b, h), a.w, ds.f32(),
+               a.sk, 0.0f, nullptr);
+        matmul(false, true, a.hd, a.sk, a.sq, dout.f32() + a.q_at(b, h), a.w, P, a.sk, dv.f32() + a.k_at(b, h), a.w,
+               1.0f, nullptr);
+        cuda::launch_softmax_backward_rows(P, ds.f32(), a.sq, a.sk, scale, stream_);
+        matmul(false, false, a.hd, a.sq, a.sk, k.f32() + a.k_at(b, h), a.w, ds.f32(), a.sk, dq.f32() + a.q_at(b, h),
+               a.w, 1.0f, nullptr);
+        matmul(false, true, a.hd, a.sk, a.sq, q.f32() + a.q_at(b, h), a.w, ds.f32(), a.sk, dk.f32() + a.k_at(b, h),
+               a.w, 1.0f, nullptr);
+      }
   }
-  void gelu_mlp_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&,
-                        Tensor&) override {
-    missing("gelu_mlp");
+
+  void gelu_mlp_forward(const Tensor& x, const Tensor& w1, const Tensor& b1, const Tensor& w2, const Tensor& b2,
+                        Tensor& pre, Tensor& act, Tensor& y) override {
+    expect(w1.dim(1) == x.dim(-1) && w2.dim(0) == x.dim(-1) && pre.numel() == x.rows() * w1.dim(0), "gelu_mlp",
+           dims_str(x.shape()));
+    Tensor pre2 = pre.reshaped({x.rows(), w1.dim(0)}), act2 = act.reshaped({x.rows(), w1.dim(0)});
+    linear_forward(x, w1, b1, pre2);
+    cuda::launch_gelu(dev(pre), dev(act), pre.numel(), stream_);
+    linear_forward(act2, w2, b2, y);
   }
-  void gelu_mlp_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                         Tensor&, Tensor&, Tensor&, Tensor&, Tensor&) override {
-    missing("gelu_mlp backward");
+  void gelu_mlp_backward(const Tensor& x, const Tensor& w1, const Tensor& w2, const Tensor& pre, const Tensor& act,
+                         const Tensor& dy, Tensor& dx, Tensor& dw1, Tensor& db1, Tensor& dw2, Tensor& db2) override {
+    const Tensor act2 = act.reshaped({x.rows(), w1.dim(0)});
+    Tensor dact = alloc({x.rows(), w1.dim(0)}, DType::kF32);
+    linear_backward(act2, w2, dy, dact, dw2, db2);
+    cuda::launch_gelu_backward(dev(pre), dev(dact), dact.numel(), stream_);  // dact becomes d pre
+    linear_backward(x, w1, dact, dx, dw1, db1);
   }
-  void swiglu_mlp_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&, Tensor&,
-                          Tensor&) override {
-    missing("swiglu_mlp");
+  void swiglu_mlp_forward(const Tensor& x, const Tensor& wg, const Tensor& wu, const Tensor& wd, Tensor& gate,
+                          Tensor& up, Tensor& act, Tensor& y) override {
+    expect(wg.dim(1) == x.dim(-1) && wd.dim(0) == x.dim(-1) && gate.numel() == x.rows() * wg.dim(0), "swiglu_mlp",
+           dims_str(x.shape()));
+    const Dims nf{x.rows(), wg.dim(0)};
+    Tensor g2 = gate.reshaped(nf), u2 = up.reshaped(nf), a2 = act.reshaped(nf), none;
+    linear_forward(x, wg, none, g2);
+    linear_forward(x, wu, none, u2);
+    cuda::launch_swiglu(dev(gate), dev(up), dev(act), act.numel(), stream_);
+    linear_forward(a2, wd, none, y);
   }
-  void swiglu_mlp_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&, const Tensor&,
-                           const Tensor&, const Tensor&, Tensor&, Tensor&, Tensor&, Tensor&) override {
-    missing("swiglu_mlp backward");
+  void swiglu_mlp_backward(const Tensor& x, const Tensor& wg, const Tensor& wu, const Tensor& wd, const Tensor& gate,
+                           const Tensor& up, const Tensor& act, const Tensor& dy, Tensor& dx, Tensor& dwg, Tensor& dwu,
+                           Tensor& dwd) override {
+    const Dims nf{x.rows(), wg.dim(0)};
+    Tensor dact = alloc(nf, DType::kF32), dgate = alloc(nf, DType::kF32), dup = alloc(nf, DType::kF32), none;
+    linear_backward(act.reshaped(nf), wd, dy, dact, dwd, none);
+    cuda::launch_swiglu_backward(dev(gate), dev(up), dev(dact), dev(dgate), dev(dup), dact.numel(), stream_);
+    linear_backward(x, wg, dgate, dx, dwg, none);
+    linear_backward(x, wu, dup, dx, dwu, none);
   }
-  void mean_pool_forward(const Tensor&, Tensor&) override { missing("mean_pool"); }
-  void mean_pool_backward(const Tensor&, Tensor&) override { missing("mean_pool backward"); }
-  void patch_embed_forward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, Tensor&) override {
-    missing("patch_embed");
+
+  void mean_pool_forward(const Tensor& x, Tensor& y) override {
+    expect(x.rank() == 3 && y.rank() == 3 && x.dim(0) == y.dim(0) && x.dim(2) == y.dim(2) && y.dim(1) >= 1 &&
+               y.dim(1) <= x.dim(1),
+           "mean_pool", dims_str(x.shape()) + " -> " + dims_str(y.shape()));
+    cuda::launch_mean_pool(dev(x), dev(y), x.dim(0), x.dim(1), y.dim(1), x.dim(2), false, stream_);
   }
-  void patch_embed_backward(const Tensor&, const Tensor&, Tensor&, Tensor&, Tensor&) override {
-    missing("patch_embed backward");
+  void mean_pool_backward(const Tensor& dy, Tensor& dx) override {
+    cuda::launch_mean_pool(dev(dy), dev(dx), dx.dim(0), dx.dim(1), dy.dim(1), dx.dim(2), true, stream_);
   }
-  void token_embed_forward(const Tensor&, const Tensor&, Tensor&) override { missing("token_embed"); }
-  void token_embed_backward(const Tensor&, const Tensor&, Tensor&) override { missing("token_embed backward"); }
-  void contrastive_loss_forward(const Tensor&, const Tensor&, float, std::int64_t, std::int64_t, Tensor&) override {
-    missing("contrastive_loss");
+
+  void patch_embed_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& pos, Tensor& y) override {
+    expect(x.rank() == 3 && w.dim(1) == x.dim(2) && pos.dim(0) >= x.dim(1) && y.dim(2) == w.dim(0), "patch_embed",
+           dims_str(x.shape()) + " with pos " + dims_str(pos.shape()));
+    linear_forward(x, w, b, y);
+    const std::int64_t per_sample = x.dim(1) * w.dim(0);  // the first tokens' positions, added to every sample
+    cuda::launch_copy_blocks(dev(pos), 0, 0, dev(y), per_sample, 0, x.dim(0), per_sample, true, stream_);
   }
-  void contrastive_loss_backward(const Tensor&, const Tensor&, float, std::int64_t, std::int64_t, float, Tensor&,
-                                 Tensor&) override {
-    missing("contrastive_loss backward");
+  void patch_embed_backward(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor& db, Tensor& dpos) override {
+    fp32_only("patch_embed backward", {&x, &dy, &dw});
+    const std::int64_t n = x.rows(), in = dw.dim(1), out = dw.dim(0);  // raw inputs need no gradient
+    matmul(false, true, in, out, n, x.data(), in, dy.data(), out, dw.data(), in, 1.0f, nullptr);
+    if (!db.empty()) cuda::launch_column_sums(dev(dy), dev(db), n, out, stream_);
+    const std::int64_t per_sample = dy.dim(1) * dy.dim(2);
+    Tensor dpos_used = dpos.flat_view(0, per_sample);
+    cuda::launch_sum_blocks(dev(dy), dev(dpos_used), dy.dim(0), per_sample, stream_);
   }
-  void lm_head_loss_forward(const Tensor&, const Tensor&, const Tensor&, Tensor&, Tensor&) override {
-    missing("lm_head_loss");
+
+  void token_embed_forward(const Tensor& ids, const Tensor& table, Tensor& y) override {
+    expect(ids.dtype() == DType::kI32 && ids.rank() == 2 && y.dim(2) == table.dim(1), "token_embed",
+           dims_str(ids.shape()));
+    check_ids(ids, table.dim(0));
+    cuda::launch_token_embed(ids.i32(), dev(table), dev(y), ids.numel(), table.dim(1), stream_);
   }
-  void lm_head_loss_backward(const Tensor&, const Tensor&, const Tensor&, const Tensor&, float, Tensor&,
-                             Tensor&) override {
-    missing("lm_head_loss backward");
+  void token_embed_backward(const Tensor& ids, const Tensor& dy, Tensor& dtable) override {
+    fp32_only("token_embed backward", {&dtable});
+    cuda::launch_token_embed_backward(ids.i32(), dev(dy), dtable.f32(), ids.numel(), dtable.dim(1), stream_);
+  }
+
+  // InfoNCE over a batch of B embeddings on each side is a B x B problem (B at most a few
+  // thousand): it runs on the host, with the CPU kernel, on downloaded embeddings.
+  void contrastive_loss_forward(const Tensor& a, const Tensor& b, float inv_temperature, std::int64_t first,
+                                std::int64_t last, Tensor& loss) override {
+    expect(a.numel() == b.numel() && loss.numel() == 1 && 0 <= first && first <= last && last <= a.rows(),
+           "contrastive_loss", dims_str(a.shape()));
+    std::vector<float> ha(static_cast<size_t>(a.numel())), hb(ha.size());
+    download(a, ha);
+    download(b, hb);
+    const float l = cpu::contrastive_loss_share(ha.data(), hb.data(), a.rows(), a.dim(-1), inv_temperature, first, last);
+    upload(loss, std::span<const float>(&l, 1));
+  }
+  void contrastive_loss_backward(const Tensor& a, const Tensor& b, float inv_temperature, std::int64_t first,
+                                 std::int64_t last, float dloss, Tensor& da, Tensor& db) override {
+    std::vector<float> ha(static_cast<size_t>(a.numel())), hb(ha.size()), ga(ha.size(), 0.0f), gb(ha.size(), 0.0f);
+    download(a, ha);
+    download(b, hb);
+    cpu::contrastive_loss_share_backward(ha.data(), hb.data(), dloss, ga.data(), gb.data(), a.rows(), a.dim(-1),
+                                         inv_temperature, first, last);
+    for (auto [grad, host] : {std::pair<Tensor*, std::vector<float>*>{&da, &ga}, {&db, &gb}}) {
+      Tensor t = alloc(grad->shape(), DType::kF32);
+      upload(t, *host);
+      cuda::launch_copy_blocks(dev(t), 0, 0, dev(*grad), 0, 0, 1, t.numel(), true, stream_);
+    }
+  }
+
+  // Logits through the GEMM into `probs`, softmax and cross-entropy per row; the loss is the
+  // mean of the rows' losses, added on the host in row order.
+  void lm_head_loss_forward(const Tensor& x, const Tensor& table, const Tensor& labels, Tensor& probs,
+                            Tensor& loss) override {
+    expect(x.dim(-1) == table.dim(1) && labels.numel() == x.rows() && probs.numel() == x.rows() * table.dim(0),
+           "lm_head_loss", dims_str(x.shape()) + " with table " + dims_str(table.shape()));
+    fp32_only("lm_head_loss", {&probs});
+    check_ids(labels, table.dim(0));
+    Tensor logits = probs.reshaped({x.rows(), table.dim(0)});
+    linear_forward(x, table, Tensor(), logits);
+    Tensor rows = alloc({x.rows()}, DType::kF32);
+    cuda::launch_cross_entropy_rows(probs.f32(), labels.i32(), rows.f32(), x.rows(), table.dim(0), stream_);
+    std::vector<float> h(static_cast<size_t>(x.rows()));
+    download(rows, h);
+    double sum = 0;
+    for (float r : h) sum += r;
+    const auto l = static_cast<float>(sum / static_cast<double>(x.rows()));
+    upload(loss, std::span<const float>(&l, 1));
+  }
+  void lm_head_loss_backward(const Tensor& x, const Tensor& table, const Tensor& labels, const Tensor& probs,
+                             float dloss, Tensor& dx, Tensor& dtable) override {
+    fp32_only("lm_head_loss backward", {&probs});
+    Tensor d = alloc({x.rows(), table.dim(0)}, DType::kF32), none;
+    cuda::launch_cross_entropy_backward(probs.f32(), labels.i32(), d.f32(), x.rows(), table.dim(0),
+                                        dloss / static_cast<float>(x.rows()), stream_);
+    linear_backward(x, table, d, dx, dtable, none);
   }
 
  private:
+  // A [B, S, W] tensor's head slices: the offset of head h of sample b in q (or k, v).
+  struct Att {
+    std::int64_t batch, sq, sk, w, hd;
+    std::int64_t q_at(std::int64_t b, std::int64_t h) const { return b * sq * w + h * hd; }
+    std::int64_t k_at(std::int64_t b, std::int64_t h) const { return b * sk * w + h * hd; }
+  };
+  static Att att(const Tensor& q, const Tensor& k, const Tensor& probs, int heads) {
+    expect(q.rank() == 3 && k.rank() == 3 && q.dim(0) == k.dim(0) && q.dim(2) == k.dim(2) && heads > 0 &&
+               q.dim(2) % heads == 0,
+           "attention", dims_str(q.shape()) + " vs " + dims_str(k.shape()));
+    expect(probs.numel() == q.dim(0) * heads * q.dim(1) * k.dim(1), "attention", "probs " + dims_str(probs.shape()));
+    return Att{q.dim(0), q.dim(1), k.dim(1), q.dim(2), q.dim(2) / heads};
+  }
+  // Token ids and labels checked on the host before a kernel indexes with them (as the CPU's).
+  void check_ids(const Tensor& ids, std::int64_t vocab) {
+    std::vector<std::int32_t> h(static_cast<size_t>(ids.numel()));
+    copy_out(h.data(), ids.data(), h.size() * 4);
+    for (std::int32_t id : h)
+      if (id < 0 || id >= vocab)
+        throw InternalError("token id " + std::to_string(id) + " outside the vocabulary of " + std::to_string(vocab));
+  }
+
   static constexpr std::size_t kWorkspaceBytes = std::size_t{32} << 20;  // cuBLASLt's, as PyTorch gives it on Hopper
 
   void copy_in(void* dst, const void* src, std::size_t bytes) {
@@ -253,7 +405,8 @@ class CudaBackend final : public Backend {
   // Column-major C [m, n] = op(A) op(B) (+ beta C) (+ bias [m] per column), fp32, through
   // cuBLASLt with its default heuristic; op(A) is A^T when ta (A stored k x m), else A (m x k).
   void matmul(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const void* a, std::int64_t lda,
-              const void* b, std::int64_t ldb, void* c, std::int64_t ldc, float beta, const void* bias) {
+              const void* b, std::int64_t ldb, void* c, std::int64_t ldc, float beta, const void* bias,
+              float alpha = 1.0f) {
     if (m == 0 || n == 0) return;
     cublasLtMatmulDesc_t desc = nullptr;
     cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
@@ -273,7 +426,6 @@ class CudaBackend final : public Backend {
                                                 static_cast<std::uint64_t>(tb ? k : n), ldb));
       SPINDLE_CUBLAS(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, static_cast<std::uint64_t>(m),
                                                 static_cast<std::uint64_t>(n), ldc));
-      const float alpha = 1.0f;
       SPINDLE_CUBLAS(cublasLtMatmul(lt_, desc, &alpha, a, la, b, lb, &beta, c, lc, c, lc, nullptr, workspace_.get(),
                                     kWorkspaceBytes, stream_));
     } catch (...) {

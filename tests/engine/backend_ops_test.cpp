@@ -83,6 +83,96 @@ std::vector<Case> cases() {
                    if (bias) out.push_back(host(be, db));
                    return out;
                  }});
+  c.push_back({"layer_norm and backward", 1e-4, [](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {
+                 Tensor x = random(be, {2, 9, 96}, rng), g = random(be, {96}, rng), b = random(be, {96}, rng);
+                 Tensor y = be.alloc({2, 9, 96}, DType::kF32), mean = be.alloc({18}, DType::kF32),
+                        rstd = be.alloc({18}, DType::kF32);
+                 be.layer_norm_forward(x, g, b, y, mean, rstd);
+                 Tensor dy = random(be, {2, 9, 96}, rng), dx = random(be, {2, 9, 96}, rng), dg = random(be, {96}, rng),
+                        db = random(be, {96}, rng);
+                 be.layer_norm_backward(x, g, mean, rstd, dy, dx, dg, db);
+                 return {host(be, y), host(be, mean), host(be, rstd), host(be, dx), host(be, dg), host(be, db)};
+               }});
+  for (bool causal : {false, true})
+    for (std::int64_t sk : {std::int64_t{12}, std::int64_t{20}})
+      c.push_back({std::string("attention and backward") + (causal ? " causal" : "") + " sk " + std::to_string(sk), 1e-4,
+                   [causal, sk](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {
+                     const std::int64_t b = 2, sq = 12, w = 32;
+                     const int heads = 4;
+                     Tensor q = random(be, {b, sq, w}, rng), k = random(be, {b, sk, w}, rng), v = random(be, {b, sk, w}, rng);
+                     Tensor out = be.alloc({b, sq, w}, DType::kF32), p = be.alloc({b, heads, sq, sk}, DType::kF32);
+                     be.attention_forward(q, k, v, heads, causal, out, p);
+                     Tensor dout = random(be, {b, sq, w}, rng), dq = random(be, {b, sq, w}, rng),
+                            dk = random(be, {b, sk, w}, rng), dv = random(be, {b, sk, w}, rng);
+                     be.attention_backward(q, k, v, p, heads, dout, dq, dk, dv);
+                     return {host(be, out), host(be, p), host(be, dq), host(be, dk), host(be, dv)};
+                   }});
+  c.push_back({"gelu_mlp and backward", 1e-4, [](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {
+                 Tensor x = random(be, {2, 5, 32}, rng), w1 = random(be, {64, 32}, rng), b1 = random(be, {64}, rng),
+                        w2 = random(be, {32, 64}, rng), b2 = random(be, {32}, rng);
+                 Tensor pre = be.alloc({10, 64}, DType::kF32), act = be.alloc({10, 64}, DType::kF32),
+                        y = be.alloc({2, 5, 32}, DType::kF32);
+                 be.gelu_mlp_forward(x, w1, b1, w2, b2, pre, act, y);
+                 Tensor dy = random(be, {2, 5, 32}, rng), dx = random(be, {2, 5, 32}, rng), dw1 = random(be, {64, 32}, rng),
+                        db1 = random(be, {64}, rng), dw2 = random(be, {32, 64}, rng), db2 = random(be, {32}, rng);
+                 be.gelu_mlp_backward(x, w1, w2, pre, act, dy, dx, dw1, db1, dw2, db2);
+                 return {host(be, y), host(be, act), host(be, dx), host(be, dw1), host(be, db1), host(be, dw2), host(be, db2)};
+               }});
+  c.push_back({"swiglu_mlp and backward", 1e-4, [](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {
+                 Tensor x = random(be, {2, 5, 32}, rng), wg = random(be, {48, 32}, rng), wu = random(be, {48, 32}, rng),
+                        wd = random(be, {32, 48}, rng);
+                 Tensor gate = be.alloc({10, 48}, DType::kF32), up = be.alloc({10, 48}, DType::kF32),
+                        act = be.alloc({10, 48}, DType::kF32), y = be.alloc({2, 5, 32}, DType::kF32);
+                 be.swiglu_mlp_forward(x, wg, wu, wd, gate, up, act, y);
+                 Tensor dy = random(be, {2, 5, 32}, rng), dx = random(be, {2, 5, 32}, rng), dwg = random(be, {48, 32}, rng),
+                        dwu = random(be, {48, 32}, rng), dwd = random(be, {32, 48}, rng);
+                 be.swiglu_mlp_backward(x, wg, wu, wd, gate, up, act, dy, dx, dwg, dwu, dwd);
+                 return {host(be, y), host(be, dx), host(be, dwg), host(be, dwu), host(be, dwd)};
+               }});
+  c.push_back({"mean_pool and backward", 1e-5, [](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {
+                 Tensor x = random(be, {3, 10, 8}, rng), y = be.alloc({3, 4, 8}, DType::kF32);
+                 be.mean_pool_forward(x, y);
+                 Tensor dy = random(be, {3, 4, 8}, rng), dx = random(be, {3, 10, 8}, rng);
+                 be.mean_pool_backward(dy, dx);
+                 return {host(be, y), host(be, dx)};
+               }});
+  c.push_back({"patch_embed and backward", 1e-4, [](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {
+                 Tensor x = random(be, {2, 6, 12}, rng), w = random(be, {16, 12}, rng), b = random(be, {16}, rng),
+                        pos = random(be, {8, 16}, rng), y = be.alloc({2, 6, 16}, DType::kF32);
+                 be.patch_embed_forward(x, w, b, pos, y);
+                 Tensor dy = random(be, {2, 6, 16}, rng), dw = random(be, {16, 12}, rng), db = random(be, {16}, rng),
+                        dpos = random(be, {8, 16}, rng);
+                 be.patch_embed_backward(x, dy, dw, db, dpos);
+                 return {host(be, y), host(be, dw), host(be, db), host(be, dpos)};
+               }});
+  c.push_back({"token_embed and backward", 1e-5, [](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {
+                 std::vector<std::int32_t> ids{3, 0, 3, 7, 1, 3};
+                 Tensor t = be.alloc({2, 3}, DType::kI32);
+                 be.upload(t, ids);
+                 Tensor table = random(be, {8, 16}, rng), y = be.alloc({2, 3, 16}, DType::kF32);
+                 be.token_embed_forward(t, table, y);
+                 Tensor dy = random(be, {2, 3, 16}, rng), dtable = random(be, {8, 16}, rng);
+                 be.token_embed_backward(t, dy, dtable);
+                 return {host(be, y), host(be, dtable)};
+               }});
+  c.push_back({"contrastive_loss and backward", 1e-5, [](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {
+                 Tensor a = random(be, {6, 16}, rng), b = random(be, {6, 16}, rng), loss = be.alloc({1}, DType::kF32);
+                 be.contrastive_loss_forward(a, b, 1.0f / 0.07f, 1, 4, loss);
+                 Tensor da = random(be, {6, 16}, rng), db = random(be, {6, 16}, rng);
+                 be.contrastive_loss_backward(a, b, 1.0f / 0.07f, 1, 4, 1.0f, da, db);
+                 return {host(be, loss), host(be, da), host(be, db)};
+               }});
+  c.push_back({"lm_head_loss and backward", 1e-4, [](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {
+                 std::vector<std::int32_t> labels{5, 0, 99, 42, 7, 7};
+                 Tensor l = be.alloc({6}, DType::kI32);
+                 be.upload(l, labels);
+                 Tensor x = random(be, {6, 24}, rng), table = random(be, {100, 24}, rng), probs = be.alloc({6, 100}, DType::kF32),
+                        loss = be.alloc({1}, DType::kF32);
+                 be.lm_head_loss_forward(x, table, l, probs, loss);
+                 Tensor dx = random(be, {6, 24}, rng), dtable = random(be, {100, 24}, rng);
+                 be.lm_head_loss_backward(x, table, l, probs, 0.5f, dx, dtable);
+                 return {host(be, loss), host(be, probs), host(be, dx), host(be, dtable)};
+               }});
   c.push_back({"adamw", 1e-5, [](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {
                  Tensor w = random(be, {257}, rng), g = random(be, {257}, rng), m = be.alloc({257}, DType::kF32),
                         v = be.alloc({257}, DType::kF32);
@@ -105,11 +195,16 @@ double worst(const std::vector<float>& got, const std::vector<float>& want) {
 }  // namespace
 }  // namespace spindle::engine::test
 
-int main() {
+// --cpu-against-itself runs the cases with the CPU backend on both sides (the cases' own check,
+// run by CI where no GPU is: they must build, run and agree exactly).
+int main(int argc, char** argv) {
   using namespace spindle::engine;
   using namespace spindle::engine::test;
+  const bool itself = argc > 1 && std::string(argv[1]) == "--cpu-against-itself";
   std::vector<std::unique_ptr<Backend>> others;
+  if (itself) others.push_back(make_backend("cpu"));
   for (const std::string& name : backend_names()) {
+    if (itself) break;
     if (name == "cpu") continue;
     try {
       others.push_back(make_backend(name));
@@ -137,7 +232,7 @@ int main() {
       }
       double w = 0;
       for (size_t i = 0; i < want.size(); ++i) w = std::max(w, worst(got[i], want[i]));
-      const bool ok = w <= c.tolerance;
+      const bool ok = itself ? w == 0 : w <= c.tolerance;
       failed += !ok;
       std::printf("%s %s %s: worst relative difference %.3g (tolerance %.1g)\n", ok ? "ok  " : "FAIL",
                   be->name().c_str(), c.name.c_str(), w, c.tolerance);
