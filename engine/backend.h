@@ -23,6 +23,8 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
+  // Whether tensors live in host memory (the CPU communicators then move them directly).
+  virtual bool host_memory() const { return true; }
 
   // Memory. alloc returns zeroed memory, charged to the thread's MemPartScope (memory_parts.h).
   virtual Tensor alloc(const Dims& shape, DType dtype) = 0;

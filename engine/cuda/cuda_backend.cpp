@@ -68,6 +68,7 @@ class CudaBackend final : public Backend {
   }
 
   std::string name() const override { return "cuda"; }
+  bool host_memory() const override { return false; }
 
   using Backend::alloc;
   Tensor alloc(const Dims& shape, DType dtype) override {

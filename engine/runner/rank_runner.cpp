@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "engine/backend_registry.h"
+#include "engine/comm/host_staged_comm.h"
 #include "engine/model/op_runner.h"
 #include "engine/model/synthetic_data.h"
 #include "engine/model/tp_shards.h"
@@ -725,8 +726,9 @@ RankRunner::RankRunner(const Scenario& s, const Graph& g, const MetaGraph& mg, c
   d.be->set_activation_dtype(options.activation_dtype);
   d.ws = std::make_unique<WeightStore>(s, g, *d.be, options.seed, &groups, /*moments=*/false);
   d.data = std::make_unique<SyntheticData>(s, g, options.seed);
-  d.comm = std::move(comm);
-  d.sync_comm = std::move(sync_comm);
+  // Device memory crosses the CPU communicators through host copies (until NCCL, issue 22).
+  d.comm = d.be->host_memory() ? std::move(comm) : host_staged(std::move(comm), *d.be);
+  d.sync_comm = d.be->host_memory() ? std::move(sync_comm) : host_staged(std::move(sync_comm), *d.be);
   d.op_key.resize(static_cast<size_t>(g.size()));
   for (const MetaOp& m : mg.metaops)
     for (size_t l = 0; l < m.ops.size(); ++l) d.op_key[static_cast<size_t>(m.ops[l])] = {m.id, static_cast<int>(l)};

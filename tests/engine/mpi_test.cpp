@@ -104,6 +104,15 @@ TEST_F(MpiRun, TensorParallelAndZero1PlansTrainLikeOneDevice) {
   expect_close(losses(file("z.csv")), losses(file("one.csv")), "ZeRO-1");
 }
 
+// bf16 storage across processes: transfers move bf16 bytes, MPI's sums run on fp32 copies;
+// the losses are the thread launcher's with bf16 within the equivalence tolerance (seen: equal).
+TEST_F(MpiRun, Bf16StorageTrainsLikeThreads) {
+  const std::string run = kClip + " --dtype bf16 --steps 6 --metrics ";
+  ASSERT_EQ(shell(mpirun(4) + run + file("m.csv") + quiet("m")), 0) << spindle::read_file(file("m.err"));
+  ASSERT_EQ(shell(std::string(SPINDLE_RUN) + " " + run + file("t.csv") + " --devices 4" + quiet("t")), 0);
+  expect_close(losses(file("m.csv")), losses(file("t.csv")), "bf16 MPI against threads");
+}
+
 // Issue 21's done-when: a checkpoint at 4 ranks resumed at 2 continues the loss curve of an
 // uninterrupted 4-rank run within the equivalence tolerance.
 TEST_F(MpiRun, CheckpointAtFourRanksResumesAtTwo) {
