@@ -2,8 +2,8 @@
 // (device_cache.h), every call queued on one compute stream, GEMMs through cuBLASLt (fp32, bias
 // epilogue), element-wise and row kernels in elementwise.cu and layer_kernels.cu, each
 // mirroring the CPU kernel of the same name; InfoNCE (a B x B problem) on the host. Host
-// transfers synchronise the stream. So far fp32 GEMMs only (bf16 storage reaches the element-
-// wise kernels but not the GEMMs), attention unfused (per head, probabilities stored); the
+// transfers synchronise the stream. GEMMs run in fp32 (bf16 tensors through fp32 copies, as
+// the CPU backend computes), attention unfused (per head, probabilities stored); the
 // backend-ops test (tests/engine/backend_ops_test.cpp) compares it with the CPU backend.
 #include "engine/cuda/cuda_backend.h"
 
@@ -144,16 +144,21 @@ class CudaBackend final : public Backend {
   void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) override {
     expect(w.rank() == 2 && x.dim(-1) == w.dim(1) && y.dim(-1) == w.dim(0) && x.rows() == y.rows(), "linear",
            dims_str(x.shape()) + " x " + dims_str(w.shape()) + " -> " + dims_str(y.shape()));
-    fp32_only("linear", {&x, &w, &b, &y});
     const std::int64_t n = x.rows(), in = w.dim(1), out = w.dim(0);
-    matmul(true, false, out, n, in, w.data(), in, x.data(), in, y.data(), out, 0.0f, b.empty() ? nullptr : b.data());
+    const Tensor X = wide(x), W = wide(w), B = wide(b);
+    Tensor Y = wide(y, false);
+    matmul(true, false, out, n, in, W.data(), in, X.data(), in, Y.data(), out, 0.0f, B.empty() ? nullptr : B.data());
+    narrow(Y, y);
   }
   // dx [n, in] += dy [n, out] w [out, in]; dw [out, in] += dy^T x; db += column sums of dy.
   void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw, Tensor& db) override {
-    fp32_only("linear_backward", {&x, &w, &dy, &dx, &dw, &db});
     const std::int64_t n = x.rows(), in = w.dim(1), out = w.dim(0);
-    if (!dx.empty()) matmul(false, false, in, n, out, w.data(), in, dy.data(), out, dx.data(), in, 1.0f, nullptr);
-    if (!dw.empty()) matmul(false, true, in, out, n, x.data(), in, dy.data(), out, dw.data(), in, 1.0f, nullptr);
+    const Tensor X = wide(x), W = wide(w), DY = wide(dy);
+    Tensor DX = wide(dx), DW = wide(dw);
+    if (!dx.empty()) matmul(false, false, in, n, out, W.data(), in, DY.data(), out, DX.data(), in, 1.0f, nullptr);
+    if (!dw.empty()) matmul(false, true, in, out, n, X.data(), in, DY.data(), out, DW.data(), in, 1.0f, nullptr);
+    narrow(DX, dx);
+    narrow(DW, dw);
     if (!db.empty()) cuda::launch_column_sums(dev(dy), dev(db), n, out, stream_);
   }
 
@@ -195,40 +200,47 @@ class CudaBackend final : public Backend {
   void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal, Tensor& out,
                          Tensor& probs) override {
     const Att a = att(q, k, probs, heads);
-    fp32_only("attention", {&q, &k, &v, &out, &probs});
     const float scale = 1.0f / std::sqrt(static_cast<float>(a.hd));
+    const Tensor Q = wide(q), K = wide(k), V = wide(v);
+    Tensor O = wide(out, false), PR = wide(probs, false);
     for (std::int64_t b = 0; b < a.batch; ++b)
       for (std::int64_t h = 0; h < heads; ++h) {
-        float* P = probs.f32() + (b * heads + h) * a.sq * a.sk;
-        matmul(true, false, a.sk, a.sq, a.hd, k.f32() + a.k_at(b, h), a.w, q.f32() + a.q_at(b, h), a.w, P, a.sk, 0.0f,
+        float* P = PR.f32() + (b * heads + h) * a.sq * a.sk;
+        matmul(true, false, a.sk, a.sq, a.hd, K.f32() + a.k_at(b, h), a.w, Q.f32() + a.q_at(b, h), a.w, P, a.sk, 0.0f,
                nullptr, scale);
       }
-    cuda::launch_softmax_rows(probs.f32(), a.batch * heads * a.sq, a.sk, causal, a.sq, stream_);
+    cuda::launch_softmax_rows(PR.f32(), a.batch * heads * a.sq, a.sk, causal, a.sq, stream_);
     for (std::int64_t b = 0; b < a.batch; ++b)
       for (std::int64_t h = 0; h < heads; ++h)
-        matmul(false, false, a.hd, a.sq, a.sk, v.f32() + a.k_at(b, h), a.w,
-               probs.f32() + (b * heads + h) * a.sq * a.sk, a.sk, out.f32() + a.q_at(b, h), a.w, 0.0f, nullptr);
+        matmul(false, false, a.hd, a.sq, a.sk, V.f32() + a.k_at(b, h), a.w, PR.f32() + (b * heads + h) * a.sq * a.sk,
+               a.sk, O.f32() + a.q_at(b, h), a.w, 0.0f, nullptr);
+    narrow(O, out);
+    narrow(PR, probs);
   }
   // dP = dout V^T, dV += P^T dout, dS = P (dP - rowsum(P dP)) / sqrt(hd), dQ += dS K, dK += dS^T Q.
   void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& probs, int heads,
                           const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) override {
     const Att a = att(q, k, probs, heads);
-    fp32_only("attention backward", {&q, &k, &v, &probs, &dout, &dq, &dk, &dv});
     const float scale = 1.0f / std::sqrt(static_cast<float>(a.hd));
+    const Tensor Q = wide(q), K = wide(k), V = wide(v), PR = wide(probs), DO = wide(dout);
+    Tensor DQ = wide(dq), DK = wide(dk), DV = wide(dv);
     Tensor ds = alloc({a.sq, a.sk}, DType::kF32);
     for (std::int64_t b = 0; b < a.batch; ++b)
       for (std::int64_t h = 0; h < heads; ++h) {
-        const float* P = probs.f32() + (b * heads + h) * a.sq * a.sk;
-        matmul(true, false, a.sk, a.sq, a.hd, v.f32() + a.k_at(b, h), a.w, dout.f32() + a.q_at(b, h), a.w, ds.f32(),
+        const float* P = PR.f32() + (b * heads + h) * a.sq * a.sk;
+        matmul(true, false, a.sk, a.sq, a.hd, V.f32() + a.k_at(b, h), a.w, DO.f32() + a.q_at(b, h), a.w, ds.f32(),
                a.sk, 0.0f, nullptr);
-        matmul(false, true, a.hd, a.sk, a.sq, dout.f32() + a.q_at(b, h), a.w, P, a.sk, dv.f32() + a.k_at(b, h), a.w,
+        matmul(false, true, a.hd, a.sk, a.sq, DO.f32() + a.q_at(b, h), a.w, P, a.sk, DV.f32() + a.k_at(b, h), a.w,
                1.0f, nullptr);
         cuda::launch_softmax_backward_rows(P, ds.f32(), a.sq, a.sk, scale, stream_);
-        matmul(false, false, a.hd, a.sq, a.sk, k.f32() + a.k_at(b, h), a.w, ds.f32(), a.sk, dq.f32() + a.q_at(b, h),
+        matmul(false, false, a.hd, a.sq, a.sk, K.f32() + a.k_at(b, h), a.w, ds.f32(), a.sk, DQ.f32() + a.q_at(b, h),
                a.w, 1.0f, nullptr);
-        matmul(false, true, a.hd, a.sk, a.sq, q.f32() + a.q_at(b, h), a.w, ds.f32(), a.sk, dk.f32() + a.k_at(b, h),
+        matmul(false, true, a.hd, a.sk, a.sq, Q.f32() + a.q_at(b, h), a.w, ds.f32(), a.sk, DK.f32() + a.k_at(b, h),
                a.w, 1.0f, nullptr);
       }
+    narrow(DQ, dq);
+    narrow(DK, dk);
+    narrow(DV, dv);
   }
 
   void gelu_mlp_forward(const Tensor& x, const Tensor& w1, const Tensor& b1, const Tensor& w2, const Tensor& b2,
@@ -288,9 +300,10 @@ class CudaBackend final : public Backend {
     cuda::launch_copy_blocks(dev(pos), 0, 0, dev(y), per_sample, 0, x.dim(0), per_sample, true, stream_);
   }
   void patch_embed_backward(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor& db, Tensor& dpos) override {
-    fp32_only("patch_embed backward", {&x, &dy, &dw});
+    fp32_only("patch_embed backward", {&dw});
     const std::int64_t n = x.rows(), in = dw.dim(1), out = dw.dim(0);  // raw inputs need no gradient
-    matmul(false, true, in, out, n, x.data(), in, dy.data(), out, dw.data(), in, 1.0f, nullptr);
+    const Tensor X = wide(x), DY = wide(dy);
+    matmul(false, true, in, out, n, X.data(), in, DY.data(), out, dw.data(), in, 1.0f, nullptr);
     if (!db.empty()) cuda::launch_column_sums(dev(dy), dev(db), n, out, stream_);
     const std::int64_t per_sample = dy.dim(1) * dy.dim(2);
     Tensor dpos_used = dpos.flat_view(0, per_sample);
@@ -340,12 +353,13 @@ class CudaBackend final : public Backend {
                             Tensor& loss) override {
     expect(x.dim(-1) == table.dim(1) && labels.numel() == x.rows() && probs.numel() == x.rows() * table.dim(0),
            "lm_head_loss", dims_str(x.shape()) + " with table " + dims_str(table.shape()));
-    fp32_only("lm_head_loss", {&probs});
     check_ids(labels, table.dim(0));
-    Tensor logits = probs.reshaped({x.rows(), table.dim(0)});
+    Tensor PR = wide(probs, false);
+    Tensor logits = PR.reshaped({x.rows(), table.dim(0)});
     linear_forward(x, table, Tensor(), logits);
     Tensor rows = alloc({x.rows()}, DType::kF32);
-    cuda::launch_cross_entropy_rows(probs.f32(), labels.i32(), rows.f32(), x.rows(), table.dim(0), stream_);
+    cuda::launch_cross_entropy_rows(PR.f32(), labels.i32(), rows.f32(), x.rows(), table.dim(0), stream_);
+    narrow(PR, probs);
     std::vector<float> h(static_cast<size_t>(x.rows()));
     download(rows, h);
     double sum = 0;
@@ -355,9 +369,9 @@ class CudaBackend final : public Backend {
   }
   void lm_head_loss_backward(const Tensor& x, const Tensor& table, const Tensor& labels, const Tensor& probs,
                              float dloss, Tensor& dx, Tensor& dtable) override {
-    fp32_only("lm_head_loss backward", {&probs});
+    const Tensor PR = wide(probs);
     Tensor d = alloc({x.rows(), table.dim(0)}, DType::kF32), none;
-    cuda::launch_cross_entropy_backward(probs.f32(), labels.i32(), d.f32(), x.rows(), table.dim(0),
+    cuda::launch_cross_entropy_backward(PR.f32(), labels.i32(), d.f32(), x.rows(), table.dim(0),
                                         dloss / static_cast<float>(x.rows()), stream_);
     linear_backward(x, table, d, dx, dtable, none);
   }
@@ -396,11 +410,24 @@ class CudaBackend final : public Backend {
     SPINDLE_CUDA(cudaStreamSynchronize(stream_));
   }
 
+  // Tensors the backend keeps in fp32 whatever the storage (statistics, weights' gradients).
   static void fp32_only(const char* kernel, std::initializer_list<const Tensor*> ts) {
     for (const Tensor* t : ts)
       if (!t->empty() && t->dtype() != DType::kF32)
-        throw InternalError(std::string("the CUDA backend's ") + kernel +
-                            " runs on fp32 tensors only so far (bf16 GEMMs come with bf16 weight copies, issue 22)");
+        throw InternalError(std::string("the CUDA backend's ") + kernel + " takes fp32 tensors here");
+  }
+  // The GEMM paths compute in fp32 (cuBLASLt with fp32 operands), as the CPU backend does: a
+  // bf16 tensor goes through an fp32 copy, widened when `read`, and narrow() writes a written
+  // copy back. (bf16 GEMMs on bf16 weight copies would halve the traffic: not yet.)
+  Tensor wide(const Tensor& t, bool read = true) {
+    if (t.empty() || t.dtype() != DType::kBF16) return t;
+    Tensor f = alloc(t.shape(), DType::kF32);
+    if (read) cuda::launch_copy_blocks(dev(t), 0, 0, dev(f), 0, 0, 1, t.numel(), false, stream_);
+    return f;
+  }
+  void narrow(const Tensor& wide_copy, Tensor& t) {
+    if (t.empty() || wide_copy.data() == t.data()) return;
+    cuda::launch_copy_blocks(dev(wide_copy), 0, 0, dev(t), 0, 0, 1, t.numel(), false, stream_);
   }
 
   // Column-major C [m, n] = op(A) op(B) (+ beta C) (+ bias [m] per column), fp32, through

@@ -173,6 +173,31 @@ std::vector<Case> cases() {
                  be.lm_head_loss_backward(x, table, l, probs, 0.5f, dx, dtable);
                  return {host(be, loss), host(be, probs), host(be, dx), host(be, dtable)};
                }});
+  // bf16 storage: activations and their gradients bf16, weights and their gradients fp32
+  // (outputs may round to neighbouring bf16 values: tolerance of a few bf16 ulps).
+  c.push_back({"linear and backward, bf16 activations", 2e-2,
+               [](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {
+                 const DType h = DType::kBF16;
+                 Tensor x = random(be, {3, 17, 64}, rng, h), w = random(be, {48, 64}, rng), b = random(be, {48}, rng);
+                 Tensor y = be.alloc({3, 17, 48}, h);
+                 be.linear_forward(x, w, b, y);
+                 Tensor dy = random(be, {3, 17, 48}, rng, h), dx = random(be, {3, 17, 64}, rng, h),
+                        dw = random(be, {48, 64}, rng), db = random(be, {48}, rng);
+                 be.linear_backward(x, w, dy, dx, dw, db);
+                 return {host(be, y), host(be, dx), host(be, dw), host(be, db)};
+               }});
+  c.push_back({"attention and backward causal, bf16", 2e-2,
+               [](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {
+                 const DType h = DType::kBF16;
+                 Tensor q = random(be, {2, 12, 32}, rng, h), k = random(be, {2, 12, 32}, rng, h),
+                        v = random(be, {2, 12, 32}, rng, h);
+                 Tensor out = be.alloc({2, 12, 32}, h), p = be.alloc({2, 4, 12, 12}, h);
+                 be.attention_forward(q, k, v, 4, true, out, p);
+                 Tensor dout = random(be, {2, 12, 32}, rng, h), dq = be.alloc({2, 12, 32}, h), dk = be.alloc({2, 12, 32}, h),
+                        dv = be.alloc({2, 12, 32}, h);
+                 be.attention_backward(q, k, v, p, 4, dout, dq, dk, dv);
+                 return {host(be, out), host(be, p), host(be, dq), host(be, dk), host(be, dv)};
+               }});
   c.push_back({"adamw", 1e-5, [](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {
                  Tensor w = random(be, {257}, rng), g = random(be, {257}, rng), m = be.alloc({257}, DType::kF32),
                         v = be.alloc({257}, DType::kF32);
