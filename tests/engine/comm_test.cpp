@@ -22,7 +22,9 @@ std::vector<float> read(Backend& be, const Tensor& t) {
 class ThreadComms : public ::testing::TestWithParam<std::tuple<bool, DType>> {};
 
 TEST_P(ThreadComms, PointToPointAndCollectives) {
-  const auto [staged, dtype] = GetParam();
+  // Named, not bound: clang 14 lets no lambda capture a structured binding.
+  const bool staged = std::get<0>(GetParam());
+  const DType dtype = std::get<1>(GetParam());
   const int n = 4;
   ThreadWorld world(n);
   const std::vector<int> group{3, 1, 2};  // device 0 stays out; group order is not id order
