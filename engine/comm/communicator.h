@@ -15,9 +15,12 @@ class Communicator {
   virtual ~Communicator() = default;
   virtual int device() const = 0;  // this device's id
   // Asynchronous: returns once the data is copied out; never waits for the receiver.
-  virtual void send(int peer, int tag, const Tensor& t) = 0;
-  // Blocks until the matching send (same peer, tag) arrives; sizes must agree.
-  virtual void recv(int peer, int tag, Tensor& t) = 0;
+  // `channel`: the pair's queue the program put the transfer on (planner/program/lowering.h,
+  // Instr::channel): a communicator that matches sends and receives by order (NCCL) keeps one
+  // queue per channel and direction; those that match by tag (threads, MPI) need not.
+  virtual void send(int peer, int tag, int channel, const Tensor& t) = 0;
+  // Blocks until the matching send (same peer, tag, channel) arrives; sizes must agree.
+  virtual void recv(int peer, int tag, int channel, Tensor& t) = 0;
   // Collectives block until every member of `group` (device ids, this one among them) arrives.
   virtual void all_reduce(const std::vector<int>& group, Tensor& t) = 0;  // sum, in place
   // in [n x k] -> out [k]: the sum over members of chunk r, r = this device's place in group.

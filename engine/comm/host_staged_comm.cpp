@@ -19,10 +19,10 @@ class HostStaged final : public Communicator {
  public:
   HostStaged(std::unique_ptr<Communicator> inner, Backend& be) : inner_(std::move(inner)), be_(be) {}
   int device() const override { return inner_->device(); }
-  void send(int peer, int tag, const Tensor& t) override { inner_->send(peer, tag, to_host(t)); }
-  void recv(int peer, int tag, Tensor& t) override {
+  void send(int peer, int tag, int channel, const Tensor& t) override { inner_->send(peer, tag, channel, to_host(t)); }
+  void recv(int peer, int tag, int channel, Tensor& t) override {
     Tensor h = host_tensor(t.shape());
-    inner_->recv(peer, tag, h);
+    inner_->recv(peer, tag, channel, h);
     back(h, t);
   }
   void all_reduce(const std::vector<int>& group, Tensor& t) override {

@@ -65,7 +65,7 @@ class MpiComm final : public Communicator {
 
   int device() const override { return rank_; }
 
-  void send(int peer, int tag, const Tensor& t) override {
+  void send(int peer, int tag, int /*channel: matched by tag*/, const Tensor& t) override {
     check_tag(tag);
     reap();
     // The tensor's bytes as stored (bf16: 2 per element, as the programs count them).
@@ -75,7 +75,7 @@ class MpiComm final : public Communicator {
     SPINDLE_MPI(MPI_Isend(p.data.data(), count_of(t.bytes(), "send"), MPI_BYTE, peer, tag, p2p_, &p.request));
   }
 
-  void recv(int peer, int tag, Tensor& t) override {
+  void recv(int peer, int tag, int /*channel*/, Tensor& t) override {
     check_tag(tag);
     MPI_Status st;
     SPINDLE_MPI(MPI_Probe(peer, tag, p2p_, &st));

@@ -14,14 +14,14 @@ class ThreadComm final : public Communicator {
   ThreadComm(ThreadWorld& w, int device) : w_(w), device_(device) {}
   int device() const override { return device_; }
 
-  void send(int peer, int tag, const Tensor& t) override {
+  void send(int peer, int tag, int /*channel: matched by tag*/, const Tensor& t) override {
     std::vector<float> data = cpu::widen(t);  // bf16 widens exactly and narrows back to the same bits
     std::lock_guard<std::mutex> lock(w_.mu_);
     w_.mail_[{device_, peer, tag}].push_back(std::move(data));
     w_.cv_.notify_all();
   }
 
-  void recv(int peer, int tag, Tensor& t) override {
+  void recv(int peer, int tag, int /*channel*/, Tensor& t) override {
     std::unique_lock<std::mutex> lock(w_.mu_);
     auto& box = w_.mail_[{peer, device_, tag}];
     w_.cv_.wait(lock, [&] { return !box.empty() || w_.aborted_; });

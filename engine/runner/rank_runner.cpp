@@ -511,7 +511,7 @@ class Interpreter {
   void send(const Instr& in) {
     const Tensor v = transfer_view(in);
     if (!in.for_backward) {
-      d_.comm->send(in.peer, in.tensor, v);
+      d_.comm->send(in.peer, in.tensor, in.channel, v);
     } else {
       // A gradient's rows may go to several devices (every rank of a TP group) and stay here
       // too, and later contributions to them go in a later send: each peer gets what it has
@@ -524,7 +524,7 @@ class Interpreter {
       Tensor before = it->second.rows_view(in.first_row - lo, in.last_row - lo);
       be_.scale(before, -1.0f);  // -before + v, in place: send copies the data out before returning
       copy_flat(be_, v, before, true);
-      d_.comm->send(in.peer, in.tensor, before);
+      d_.comm->send(in.peer, in.tensor, in.channel, before);
       copy_flat(be_, v, before, false);
     }
     d_.counters.sent_bytes += v.bytes();
@@ -535,10 +535,10 @@ class Interpreter {
     Tensor v = transfer_view(in);
     if (in.for_backward) {  // gradients from several consumers add up
       Tensor t = be_.alloc(v.shape());
-      d_.comm->recv(in.peer, in.tensor, t);
+      d_.comm->recv(in.peer, in.tensor, in.channel, t);
       copy_flat(be_, t, v, true);
     } else {
-      d_.comm->recv(in.peer, in.tensor, v);
+      d_.comm->recv(in.peer, in.tensor, in.channel, v);
     }
     d_.counters.recv_bytes += v.bytes();
     ++d_.counters.recvs;

@@ -36,9 +36,9 @@ TEST_P(ThreadComms, PointToPointAndCollectives) {
     // A ring of sends: device d sends d*10 + [0, 1] to d+1.
     Tensor out = be.alloc({2});
     be.upload(out, std::vector<float>{dev * 10.0f, dev * 10.0f + 1});
-    comm->send((dev + 1) % n, 7, out);
+    comm->send((dev + 1) % n, 7, 0, out);
     Tensor in = be.alloc({2});
-    comm->recv((dev + n - 1) % n, 7, in);
+    comm->recv((dev + n - 1) % n, 7, 0, in);
     received[static_cast<size_t>(dev)] = read(be, in);
     if (dev == 0) return;
     Tensor t = be.alloc({3});
