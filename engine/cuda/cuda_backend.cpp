@@ -8,6 +8,7 @@
 #include "engine/cuda/cuda_backend.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -28,7 +29,7 @@ void expect(bool ok, const char* kernel, const std::string& what) {
   if (!ok) throw InternalError(std::string("cuda ") + kernel + ": " + what);
 }
 
-DevPtr dev(const Tensor& t) {
+DevPtr dev_ptr(const Tensor& t) {
   expect(t.dtype() != DType::kI32 || t.empty(), "kernel", "an int32 tensor where floats go");
   return DevPtr{t.data(), t.dtype() == DType::kBF16};
 }
@@ -78,11 +79,15 @@ class CudaBackend final : public Backend {
       n *= d;
     }
     const auto bytes = static_cast<std::size_t>(n > 0 ? n : 1) * static_cast<std::size_t>(dtype_bytes(dtype));
+    on_device();
     return Tensor(shape, dtype, cache_->get(bytes, MemPartScope::current()));
   }
   MemoryUse memory_use() const override { return cache_->use(); }
   void reset_peak() override { cache_->reset_peak(); }
-  void zero(Tensor& t) override { SPINDLE_CUDA(cudaMemsetAsync(t.data(), 0, static_cast<size_t>(t.bytes()), stream_)); }
+  void zero(Tensor& t) override {
+    on_device();
+    SPINDLE_CUDA(cudaMemsetAsync(t.data(), 0, static_cast<size_t>(t.bytes()), stream_));
+  }
 
   void upload(Tensor& dst, std::span<const float> src) override {
     expect(dst.dtype() != DType::kI32 && static_cast<std::int64_t>(src.size()) == dst.numel(), "upload",
@@ -200,6 +205,7 @@ class CudaBackend final : public Backend {
   void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal, Tensor& out,
                          Tensor& probs) override {
     const Att a = att(q, k, probs, heads);
+    expect(!causal || a.sk >= a.sq, "attention", "causal attention with fewer keys than queries");
     const float scale = 1.0f / std::sqrt(static_cast<float>(a.hd));
     const Tensor Q = wide(q), K = wide(k), V = wide(v);
     Tensor O = wide(out, false), PR = wide(probs, false);
@@ -223,7 +229,9 @@ class CudaBackend final : public Backend {
     const Att a = att(q, k, probs, heads);
     const float scale = 1.0f / std::sqrt(static_cast<float>(a.hd));
     const Tensor Q = wide(q), K = wide(k), V = wide(v), PR = wide(probs), DO = wide(dout);
-    Tensor DQ = wide(dq), DK = wide(dk), DV = wide(dv);
+    // dq and dk may be one tensor (the CPU backend allows it): one fp32 copy for both then.
+    const bool same = dq.data() == dk.data() && dq.numel() == dk.numel();
+    Tensor DQ = wide(dq), DK = same ? DQ : wide(dk), DV = wide(dv);
     Tensor ds = alloc({a.sq, a.sk}, DType::kF32);
     for (std::int64_t b = 0; b < a.batch; ++b)
       for (std::int64_t h = 0; h < heads; ++h) {
@@ -239,7 +247,7 @@ class CudaBackend final : public Backend {
                a.w, 1.0f, nullptr);
       }
     narrow(DQ, dq);
-    narrow(DK, dk);
+    if (!same) narrow(DK, dk);
     narrow(DV, dv);
   }
 
@@ -401,11 +409,29 @@ class CudaBackend final : public Backend {
 
   static constexpr std::size_t kWorkspaceBytes = std::size_t{32} << 20;  // cuBLASLt's, as PyTorch gives it on Hopper
 
+  // The calling thread's current device set to this backend's (a rank's sync thread calls in
+  // too; kernels launched on a stream of another device than the current one fail).
+  void on_device() const {
+    thread_local int bound = -1;
+    thread_local const CudaBackend* bound_by = nullptr;
+    if (bound == device_ && bound_by == this) return;
+    SPINDLE_CUDA(cudaSetDevice(device_));
+    bound = device_;
+    bound_by = this;
+  }
+  // A kernel's view of a tensor, on this backend's device.
+  DevPtr dev(const Tensor& t) const {
+    on_device();
+    return dev_ptr(t);
+  }
+
   void copy_in(void* dst, const void* src, std::size_t bytes) {
+    on_device();
     SPINDLE_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
     SPINDLE_CUDA(cudaStreamSynchronize(stream_));  // the host buffer may go once this returns
   }
   void copy_out(void* dst, const void* src, std::size_t bytes) {
+    on_device();
     SPINDLE_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
     SPINDLE_CUDA(cudaStreamSynchronize(stream_));
   }
@@ -436,8 +462,10 @@ class CudaBackend final : public Backend {
               const void* b, std::int64_t ldb, void* c, std::int64_t ldc, float beta, const void* bias,
               float alpha = 1.0f) {
     if (m == 0 || n == 0) return;
+    on_device();
     cublasLtMatmulDesc_t desc = nullptr;
     cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
+    cublasLtMatmulPreference_t pref = nullptr;
     SPINDLE_CUBLAS(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
     const cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
     try {
@@ -454,19 +482,48 @@ class CudaBackend final : public Backend {
                                                 static_cast<std::uint64_t>(tb ? k : n), ldb));
       SPINDLE_CUBLAS(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, static_cast<std::uint64_t>(m),
                                                 static_cast<std::uint64_t>(n), ldc));
-      SPINDLE_CUBLAS(cublasLtMatmul(lt_, desc, &alpha, a, la, b, lb, &beta, c, lc, c, lc, nullptr, workspace_.get(),
+      // The algorithm from cuBLASLt's heuristic told the operands' real alignment: head slices,
+      // probability blocks and row views are often only 4-byte aligned, and the implicit
+      // heuristic assumes 256 (PyTorch met "misaligned address" so).
+      SPINDLE_CUBLAS(cublasLtMatmulPreferenceCreate(&pref));
+      const std::uint64_t ws = kWorkspaceBytes;
+      SPINDLE_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
+      const std::uint32_t align_a = alignment(a), align_b = alignment(b), align_c = alignment(c);
+      SPINDLE_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a,
+                                                          sizeof align_a));
+      SPINDLE_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b,
+                                                          sizeof align_b));
+      SPINDLE_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_c,
+                                                          sizeof align_c));
+      SPINDLE_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c,
+                                                          sizeof align_c));
+      cublasLtMatmulHeuristicResult_t best{};
+      int found = 0;
+      SPINDLE_CUBLAS(cublasLtMatmulAlgoGetHeuristic(lt_, desc, la, lb, lc, lc, pref, 1, &best, &found));
+      if (found == 0)
+        throw cuda::CudaError("cuBLASLt has no algorithm for a " + std::to_string(m) + " x " + std::to_string(n) +
+                              " x " + std::to_string(k) + " fp32 GEMM with these alignments");
+      SPINDLE_CUBLAS(cublasLtMatmul(lt_, desc, &alpha, a, la, b, lb, &beta, c, lc, c, lc, &best.algo, workspace_.get(),
                                     kWorkspaceBytes, stream_));
     } catch (...) {
-      release(desc, la, lb, lc);
+      release(desc, la, lb, lc, pref);
       throw;
     }
-    release(desc, la, lb, lc);
+    release(desc, la, lb, lc, pref);
+  }
+  // The largest power of two (4 to 256) that divides a pointer.
+  static std::uint32_t alignment(const void* p) {
+    const auto x = reinterpret_cast<std::uintptr_t>(p);
+    std::uint32_t a = 256;
+    while (a > 4 && x % a != 0) a /= 2;
+    return a;
   }
   static void release(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb,
-                      cublasLtMatrixLayout_t lc) {
+                      cublasLtMatrixLayout_t lc, cublasLtMatmulPreference_t pref) {
     for (cublasLtMatrixLayout_t l : {la, lb, lc})
       if (l) cublasLtMatrixLayoutDestroy(l);
     if (desc) cublasLtMatmulDescDestroy(desc);
+    if (pref) cublasLtMatmulPreferenceDestroy(pref);
   }
 
   int device_ = 0;

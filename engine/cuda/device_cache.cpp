@@ -14,6 +14,7 @@ std::shared_ptr<void> DeviceCache::get(std::size_t bytes, MemPart part) {
   if (p == nullptr) {
     cudaError_t status = cudaMalloc(&p, bytes);
     if (status == cudaErrorMemoryAllocation) {  // give the cached blocks back and try once more
+      (void)cudaGetLastError();  // clear the failure, or the next launch check would report it
       for (void* q : pool_.drain()) cudaFree(q);
       status = cudaMalloc(&p, bytes);
     }

@@ -116,7 +116,7 @@ void MpiLauncher::save_checkpoint(const std::filesystem::path& dir) {
   if (mpi_.rank() == 0) std::filesystem::create_directories(dir);
   mpi_.barrier();  // the directory exists for every rank (one file system, or one path on each node's)
   const TrainingState st = launcher_state(s_, opt_, step_, position_);
-  const std::string mine = write_rank_shard(dir, mpi_.rank(), st, rank_->backend(), rank_->weights(),
+  const std::string mine = write_rank_shard(dir, mpi_.rank(), mpi_.size(), st, rank_->backend(), rank_->weights(),
                                             rank_->counted_elements());
   const std::vector<std::string> files = mpi_.all_gather(mine);  // every rank's file is in place
   if (mpi_.rank() == 0) write_manifest(dir, st, files);

@@ -53,7 +53,7 @@ void ThreadLauncher::save_checkpoint(const std::filesystem::path& dir) {
   const TrainingState st = launcher_state(s_, opt_, step_, position_);
   std::vector<std::string> files;
   for (size_t r = 0; r < ranks_.size(); ++r)
-    files.push_back(write_rank_shard(dir, static_cast<int>(r), st, ranks_[r]->backend(), ranks_[r]->weights(),
+    files.push_back(write_rank_shard(dir, static_cast<int>(r), static_cast<int>(ranks_.size()), st, ranks_[r]->backend(), ranks_[r]->weights(),
                                      ranks_[r]->counted_elements()));
   write_manifest(dir, st, files);
 }

@@ -61,8 +61,10 @@ std::int64_t numel(const Dims& d) {
   return n;
 }
 
-std::string rank_file_name(std::int64_t step, int rank) {
-  return "step-" + std::to_string(step) + ".rank-" + std::to_string(rank) + ".bin";
+// The rank count is in the name, so that rewriting a step on another number of ranks never
+// overwrites files the manifest in place still names.
+std::string rank_file_name(std::int64_t step, int rank, int ranks) {
+  return "step-" + std::to_string(step) + ".ranks-" + std::to_string(ranks) + ".rank-" + std::to_string(rank) + ".bin";
 }
 
 [[noreturn]] void bad(const std::filesystem::path& file, const std::string& what) {
@@ -71,7 +73,7 @@ std::string rank_file_name(std::int64_t step, int rank) {
 
 }  // namespace
 
-std::string write_rank_shard(const std::filesystem::path& dir, int rank, const TrainingState& state, Backend& be,
+std::string write_rank_shard(const std::filesystem::path& dir, int rank, int ranks, const TrainingState& state, Backend& be,
                              const WeightStore& weights, const std::vector<std::pair<std::string, ElementRanges>>& counted) {
   binary::Writer w;
   w.bytes().append(kMagic, sizeof kMagic);
@@ -106,7 +108,7 @@ std::string write_rank_shard(const std::filesystem::path& dir, int rank, const T
     }
   }
   w.put(binary::fnv1a(w.bytes().data(), w.bytes().size()));
-  const std::string file = rank_file_name(state.step, rank);
+  const std::string file = rank_file_name(state.step, rank, ranks);
   write_file_atomically(dir / file, w.bytes());
   return file;
 }
@@ -221,8 +223,14 @@ ShardedCheckpoint::ShardedCheckpoint(const std::filesystem::path& dir, const Tra
     }
     if (!r.done()) r.fail("bytes after the last entry");
   }
-  for (auto& [name, t] : tensors_)
+  // Each element in exactly one file: pieces that overlap come from damaged or mixed files.
+  for (auto& [name, t] : tensors_) {
     std::sort(t.pieces.begin(), t.pieces.end(), [](const Piece& a, const Piece& b) { return a.first < b.first; });
+    for (size_t i = 1; i < t.pieces.size(); ++i)
+      if (t.pieces[i].first < t.pieces[i - 1].last)
+        bad(mf, "weight " + name + "'s elements from " + std::to_string(t.pieces[i].first) +
+                    " are in two rank files (each element belongs in one)");
+  }
 }
 
 void ShardedCheckpoint::load_into(Backend& be, WeightStore& weights) const {

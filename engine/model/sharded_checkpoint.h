@@ -1,5 +1,5 @@
 // Checkpoints of a run on any number of devices (one device's too), one directory:
-//   step-<S>.rank-<R>.bin  per rank: the weight elements the rank counts among all ranks (each
+//   step-<S>.ranks-<N>.rank-<R>.bin  per rank of N: the weight elements the rank counts among all ranks (each
 //                          element in exactly one file), keyed by unsharded weight name and
 //                          element range, with their value and AdamW moments;
 //   manifest.json          written last: format, step, seed, scale, every task's data position
@@ -29,9 +29,9 @@ namespace spindle::engine {
 
 using ElementRanges = std::vector<std::pair<std::int64_t, std::int64_t>>;
 
-// Writes rank `rank`'s file for `state.step`: for each weight (sharded name) of `weights` the
+// Writes rank `rank`'s (of `ranks`) file for `state.step`: for each weight (sharded name) of `weights` the
 // local element ranges given in `counted`; returns the file's name (in `dir`).
-std::string write_rank_shard(const std::filesystem::path& dir, int rank, const TrainingState& state, Backend& be,
+std::string write_rank_shard(const std::filesystem::path& dir, int rank, int ranks, const TrainingState& state, Backend& be,
                              const WeightStore& weights,
                              const std::vector<std::pair<std::string, ElementRanges>>& counted);
 

@@ -56,7 +56,7 @@ TrainingState Trainer::state() const {
 void Trainer::save(const std::filesystem::path& dir) {
   std::vector<std::pair<std::string, ElementRanges>> all;  // one device counts every element
   for (const auto& [name, p] : model_->weights().params()) all.emplace_back(name, ElementRanges{{0, p.value.numel()}});
-  write_manifest(dir, state(), {write_rank_shard(dir, 0, state(), be_, model_->weights(), all)});
+  write_manifest(dir, state(), {write_rank_shard(dir, 0, 1, state(), be_, model_->weights(), all)});
 }
 
 void Trainer::load(const std::filesystem::path& dir) {

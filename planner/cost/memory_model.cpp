@@ -51,7 +51,7 @@ StoredElements unfused_activation_elements(const Operator& op) {
       e.total = e.replicated + 2 * b * os * oh + 2 * b * s * oh + a * os * s * b;
       break;
     case OpKind::kProjectionHead: e.total = 2 * b * s * h + 2 * b * s + b * os * h; break;  // norm, pooled
-    case OpKind::kContrastiveLoss: e.total = 2 * b * h; break;  // both embeddings, whole batch
+    case OpKind::kContrastiveLoss: e.total = 4 * b * h; break;  // both embeddings, whole batch: the gathered pair and a copy of each
     case OpKind::kLmHead:
       e.total = b * s * h + b * s + b * s * static_cast<double>(op.in_features);  // scored tokens, labels, probabilities
       break;

@@ -208,12 +208,16 @@ std::vector<Case> cases() {
 }
 
 // Worst relative difference of `got` against `want`, each element against its own magnitude
-// plus a floor of 1e-3 times the output's largest.
+// plus a floor of 1e-3 times the output's largest; infinite when the sizes differ or an
+// element is not finite on either side (a NaN must not compare as no difference).
 double worst(const std::vector<float>& got, const std::vector<float>& want) {
+  if (got.size() != want.size()) return INFINITY;
   double scale = 0, w = 0;
   for (float x : want) scale = std::max(scale, std::abs(static_cast<double>(x)));
-  for (size_t i = 0; i < want.size(); ++i)
+  for (size_t i = 0; i < want.size(); ++i) {
+    if (!std::isfinite(got[i]) || !std::isfinite(want[i])) return INFINITY;
     w = std::max(w, std::abs(static_cast<double>(got[i]) - want[i]) / (std::abs(static_cast<double>(want[i])) + 1e-3 * scale + 1e-30));
+  }
   return w;
 }
 
@@ -255,8 +259,8 @@ int main(int argc, char** argv) {
         ++failed;
         continue;
       }
-      double w = 0;
-      for (size_t i = 0; i < want.size(); ++i) w = std::max(w, worst(got[i], want[i]));
+      double w = got.size() == want.size() ? 0 : INFINITY;
+      for (size_t i = 0; i < want.size() && i < got.size(); ++i) w = std::max(w, worst(got[i], want[i]));
       const bool ok = itself ? w == 0 : w <= c.tolerance;
       failed += !ok;
       std::printf("%s %s %s: worst relative difference %.3g (tolerance %.1g)\n", ok ? "ok  " : "FAIL",

@@ -44,6 +44,8 @@ TEST(SpindleRunCli, RunsAndRejectsBadInput) {
     if (err.find("no CUDA device found") != std::string::npos || err.find("not built into this binary") != std::string::npos) {
       EXPECT_EQ(code, 2) << err;
       EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+    } else {
+      EXPECT_EQ(code, 0) << "with a GPU the step must run: " << err;
     }
   }
   EXPECT_EQ(run(s + " --scale huge"), 2);
@@ -51,8 +53,8 @@ TEST(SpindleRunCli, RunsAndRejectsBadInput) {
   EXPECT_EQ(run(s + " --seed -5"), 2);  // was: silently the scenario's seed
   EXPECT_EQ(run(s + " --resume"), 2);
   EXPECT_EQ(run(s + " --scale tiny --set 'faults.failed_nodes=[1]'"), 2);  // what-ifs are spindle-sim's
-  const std::string good = spindle::read_file(dir / "step-2.rank-0.bin");
-  spindle::write_file_atomically(dir / "step-2.rank-0.bin", good.substr(0, good.size() - 3));
+  const std::string good = spindle::read_file(dir / "step-2.ranks-1.rank-0.bin");
+  spindle::write_file_atomically(dir / "step-2.ranks-1.rank-0.bin", good.substr(0, good.size() - 3));
   EXPECT_EQ(run(s + " --scale tiny --steps 3 --checkpoint " + dir.string() + " --resume"), 2);
   std::filesystem::remove_all(dir);
 }
@@ -167,19 +169,19 @@ TEST(SpindleRunCli, PlanCheckpointsResumeUnderAnyPlan) {
     }
   }
   const std::filesystem::path ck = dir / "fewer";
-  EXPECT_TRUE(std::filesystem::exists(ck / "step-10.rank-1.bin"));  // the resumed run's, at 2 devices
-  EXPECT_FALSE(std::filesystem::exists(ck / "step-6.rank-3.bin"));   // the older step's files are gone
-  const std::string good = spindle::read_file(ck / "step-10.rank-1.bin");
+  EXPECT_TRUE(std::filesystem::exists(ck / "step-10.ranks-2.rank-1.bin"));  // the resumed run's, at 2 devices
+  EXPECT_FALSE(std::filesystem::exists(ck / "step-6.ranks-4.rank-3.bin"));   // the older step's files are gone
+  const std::string good = spindle::read_file(ck / "step-10.ranks-2.rank-1.bin");
   std::string bad = good;
   bad[bad.size() / 2] ^= 1;
-  spindle::write_file_atomically(ck / "step-10.rank-1.bin", bad);
+  spindle::write_file_atomically(ck / "step-10.ranks-2.rank-1.bin", bad);
   for (const std::string what : {"checksum mismatch", "missing"}) {
     const auto [code, err] = run_err(s + " --devices 2 --steps 12 --checkpoint " + ck.string() + " --resume", dir / "err.txt");
     EXPECT_EQ(code, 2) << what;
     EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
     EXPECT_NE(err.find(what), std::string::npos) << err;
-    EXPECT_NE(err.find("step-10.rank-1.bin"), std::string::npos) << err;
-    std::filesystem::remove(ck / "step-10.rank-1.bin");
+    EXPECT_NE(err.find("step-10.ranks-2.rank-1.bin"), std::string::npos) << err;
+    std::filesystem::remove(ck / "step-10.ranks-2.rank-1.bin");
   }
   std::filesystem::remove_all(dir);
 }

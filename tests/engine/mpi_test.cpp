@@ -133,14 +133,14 @@ TEST_F(MpiRun, CheckpointAtFourRanksResumesAtTwo) {
 // checkpoint file in place: a directory of that name is in the way) ends every rank with its
 // message instead of leaving them waiting.
 TEST_F(MpiRun, ARankThatThrowsEndsEveryRankWithItsMessage) {
-  std::filesystem::create_directories(dir_ / "ck" / "step-2.rank-1.bin" / "in-the-way");
+  std::filesystem::create_directories(dir_ / "ck" / "step-2.ranks-2.rank-1.bin" / "in-the-way");
   const auto start = std::chrono::steady_clock::now();
   EXPECT_EQ(shell(mpirun(2) + kClip + " --steps 2 --checkpoint " + file("ck") + quiet("throw")), 1);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_LT(secs, 30);
   const std::string err = spindle::read_file(file("throw.err"));
   EXPECT_NE(err.find("spindle-run: MPI rank 1 of 2 failed: "), std::string::npos) << err;
-  EXPECT_NE(err.find("step-2.rank-1.bin"), std::string::npos) << err;
+  EXPECT_NE(err.find("step-2.ranks-2.rank-1.bin"), std::string::npos) << err;
   EXPECT_FALSE(std::filesystem::exists(dir_ / "ck" / "manifest.json"));  // no checkpoint claims to be whole
 }
 

@@ -107,7 +107,8 @@ TEST(EngineTraining, ResumeRepeatsTheUninterruptedLossesBitwise) {
 // file truncated, altered, missing, a link to /dev/zero, another model's; and rank files with
 // valid checksums over bad fields, which must neither crash nor allocate what the file does
 // not hold (issue 18's cases in the sharded format): a shape of 2^40 x 2^40, 2^32 element
-// ranges, a range past its tensor; a manifest with a huge step or another seed.
+// ranges, a range past its tensor; a manifest with a huge step, another seed, or naming one
+// rank file twice (its elements then in two files).
 TEST(EngineTraining, BadCheckpointsAreInputErrors) {
   CpuBackend be;
   TrainOptions opt;
@@ -118,7 +119,7 @@ TEST(EngineTraining, BadCheckpointsAreInputErrors) {
   clip.save(root / "good");
   Trainer ofa(zoo("ofasys-4"), be, opt);
   ofa.save(root / "ofa");
-  const std::string rank_file = "step-1.rank-0.bin";
+  const std::string rank_file = "step-1.ranks-1.rank-0.bin";
   const std::string good = read_file(root / "good" / rank_file), manifest = read_file(root / "good" / "manifest.json");
 
   // A copy of the good checkpoint with its rank file (or manifest) replaced.
@@ -158,7 +159,11 @@ TEST(EngineTraining, BadCheckpointsAreInputErrors) {
   std::string huge_step = manifest;
   const std::string step_field = "\"step\": 1";
   huge_step.replace(huge_step.find(step_field), step_field.size(), "\"step\": 18446744073709551615");
+  std::string twice = manifest;  // one rank file named twice: every element in two files
+  twice.replace(twice.find("\"" + rank_file + "\""), rank_file.size() + 2,
+                "\"" + rank_file + "\", \"" + rank_file + "\"");
   std::vector<std::filesystem::path> bad = {
+      variant("twice", good, twice),
       variant("truncated", good.substr(0, good.size() / 2), manifest),
       variant("flipped", flipped, manifest),
       variant("missing", "", manifest),

@@ -44,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }();
   static const std::filesystem::path dir =
       std::filesystem::temp_directory_path() / ("spindle-fuzz-checkpoint-" + std::to_string(::getpid()));
-  static const std::filesystem::path file = dir / "step-0.rank-0.bin";
+  static const std::filesystem::path file = dir / "step-0.ranks-1.rank-0.bin";
   static const std::string valid = [] {  // a real rank file's body, without its checksum
     trainer.save(dir);
     const std::string f = read_file(file);
