@@ -2,9 +2,12 @@
 // (device_cache.h), every call queued on one compute stream, GEMMs through cuBLASLt (fp32, bias
 // epilogue), element-wise and row kernels in elementwise.cu and layer_kernels.cu, each
 // mirroring the CPU kernel of the same name; InfoNCE (a B x B problem) on the host. Host
-// transfers synchronise the stream. GEMMs run in fp32 (bf16 tensors through fp32 copies, as
-// the CPU backend computes), attention unfused (per head, probabilities stored); the
-// backend-ops test (tests/engine/backend_ops_test.cpp) compares it with the CPU backend.
+// transfers synchronise the stream. GEMMs run in fp32 (bf16 tensors through fp32 copies);
+// unlike the CPU backend, which keeps a kernel call's intermediates in fp32, the MLPs and the
+// patch embedding here round what passes between their GEMMs and element-wise kernels to the
+// storage dtype, so under bf16 the two backends differ by more than one rounding. Attention is
+// unfused (per head, probabilities stored); the backend-ops test
+// (tests/engine/backend_ops_test.cpp) compares it with the CPU backend.
 #include "engine/cuda/cuda_backend.h"
 
 #include <cmath>
