@@ -5,6 +5,8 @@
 // message; a rank killed mid-run ends every rank within seconds, mpirun naming it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -105,12 +107,17 @@ TEST_F(MpiRun, TensorParallelAndZero1PlansTrainLikeOneDevice) {
 }
 
 // bf16 storage across processes: transfers move bf16 bytes, MPI's sums run on fp32 copies;
-// the losses are the thread launcher's with bf16 within the equivalence tolerance (seen: equal).
+// the losses are the thread launcher's with bf16 within the equivalence tolerance (seen: equal);
+// --memory-report gathers every rank's allocator to rank 0.
 TEST_F(MpiRun, Bf16StorageTrainsLikeThreads) {
   const std::string run = kClip + " --dtype bf16 --steps 6 --metrics ";
-  ASSERT_EQ(shell(mpirun(4) + run + file("m.csv") + quiet("m")), 0) << spindle::read_file(file("m.err"));
+  ASSERT_EQ(shell(mpirun(4) + run + file("m.csv") + " --memory-report" + quiet("m")), 0) << spindle::read_file(file("m.err"));
   ASSERT_EQ(shell(std::string(SPINDLE_RUN) + " " + run + file("t.csv") + " --devices 4" + quiet("t")), 0);
   expect_close(losses(file("m.csv")), losses(file("t.csv")), "bf16 MPI against threads");
+  // The memory report gathers every rank's allocator to rank 0: a row pair per device.
+  const std::string out = spindle::read_file(file("m.out"));
+  for (int d = 0; d < 4; ++d) EXPECT_NE(out.find(std::to_string(d) + "   estimate"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '%'), 4) << out;
 }
 
 // Issue 21's done-when: a checkpoint at 4 ranks resumed at 2 continues the loss curve of an
