@@ -1,6 +1,6 @@
 // The CUDA backend (see cuda_backend.h): device memory from a caching allocator
 // (device_cache.h), every call queued on one compute stream, GEMMs through cuBLASLt (fp32, bias
-// epilogue), element-wise and row kernels in elementwise.cu and layer_kernels.cu, each
+// epilogue), element-wise and row kernels in elementwise.cu and layer_kernels.h's files, each
 // mirroring the CPU kernel of the same name; InfoNCE (a B x B problem) on the host. Host
 // transfers synchronise the stream. GEMMs run in fp32 (bf16 tensors through fp32 copies);
 // unlike the CPU backend, which keeps a kernel call's intermediates in fp32, the MLPs and the

@@ -2,27 +2,13 @@
 // stride), fp32 arithmetic, bf16 loads and stores converted.
 #include "engine/cuda/elementwise.h"
 
-#include <cuda_bf16.h>
-
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/device_helpers.cuh"
 
 namespace spindle::engine::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-
-__device__ inline float load(DevPtr p, std::int64_t i) {
-  return p.bf16 ? __bfloat162float(static_cast<const __nv_bfloat16*>(p.p)[i]) : static_cast<const float*>(p.p)[i];
-}
-__device__ inline void store(DevPtr p, std::int64_t i, float v) {
-  if (p.bf16) static_cast<__nv_bfloat16*>(p.p)[i] = __float2bfloat16_rn(v);
-  else static_cast<float*>(p.p)[i] = v;
-}
-
-int blocks_for(std::int64_t n) {
-  const std::int64_t b = (n + kThreads - 1) / kThreads;
-  return static_cast<int>(b < 65535 ? (b > 0 ? b : 1) : 65535);
-}
+using namespace detail;
 
 __global__ void copy_blocks(DevPtr src, std::int64_t ss, std::int64_t sf, DevPtr dst, std::int64_t ds, std::int64_t df,
                             std::int64_t batch, std::int64_t count, bool acc) {
@@ -100,7 +86,7 @@ __global__ void adamw_kernel(float* w, DevPtr g, float* m, float* v, std::int64_
 void launch_adamw(float* w, DevPtr g, float* m, float* v, std::int64_t n, float lr, float beta1, float beta2,
                   float eps, float weight_decay, float c1, float c2, cudaStream_t stream) {
   if (n == 0) return;
-  adamw_kernel<<<blocks_for(n), kThreads, 0, stream>>>(w, g, m, v, n, lr, beta1, beta2, eps, weight_decay, c1, c2);
+  adamw_kernel<<<grid_for(n), kThreads, 0, stream>>>(w, g, m, v, n, lr, beta1, beta2, eps, weight_decay, c1, c2);
   SPINDLE_CUDA(cudaGetLastError());
 }
 
@@ -108,38 +94,38 @@ void launch_copy_blocks(DevPtr src, std::int64_t src_stride, std::int64_t src_fi
                         std::int64_t dst_stride, std::int64_t dst_first, std::int64_t batch, std::int64_t count,
                         bool accumulate, cudaStream_t stream) {
   if (batch * count == 0) return;
-  copy_blocks<<<blocks_for(batch * count), kThreads, 0, stream>>>(src, src_stride, src_first, dst, dst_stride,
+  copy_blocks<<<grid_for(batch * count), kThreads, 0, stream>>>(src, src_stride, src_first, dst, dst_stride,
                                                                    dst_first, batch, count, accumulate);
   SPINDLE_CUDA(cudaGetLastError());
 }
 
 void launch_sum_blocks(DevPtr ddst, DevPtr dsrc, std::int64_t batch, std::int64_t n, cudaStream_t stream) {
   if (n == 0) return;
-  sum_blocks<<<blocks_for(n), kThreads, 0, stream>>>(ddst, dsrc, batch, n);
+  sum_blocks<<<grid_for(n), kThreads, 0, stream>>>(ddst, dsrc, batch, n);
   SPINDLE_CUDA(cudaGetLastError());
 }
 
 void launch_scale(DevPtr t, std::int64_t n, float factor, cudaStream_t stream) {
   if (n == 0) return;
-  scale_kernel<<<blocks_for(n), kThreads, 0, stream>>>(t, n, factor);
+  scale_kernel<<<grid_for(n), kThreads, 0, stream>>>(t, n, factor);
   SPINDLE_CUDA(cudaGetLastError());
 }
 
 void launch_sum_squares(DevPtr t, std::int64_t n, double* out, cudaStream_t stream) {
   if (n == 0) return;
-  sum_squares_kernel<<<blocks_for(n) < 1024 ? blocks_for(n) : 1024, kThreads, 0, stream>>>(t, n, out);
+  sum_squares_kernel<<<grid_for(n) < 1024 ? grid_for(n) : 1024, kThreads, 0, stream>>>(t, n, out);
   SPINDLE_CUDA(cudaGetLastError());
 }
 
 void launch_add(DevPtr a, DevPtr b, DevPtr y, std::int64_t n, cudaStream_t stream) {
   if (n == 0) return;
-  add_kernel<<<blocks_for(n), kThreads, 0, stream>>>(a, b, y, n);
+  add_kernel<<<grid_for(n), kThreads, 0, stream>>>(a, b, y, n);
   SPINDLE_CUDA(cudaGetLastError());
 }
 
 void launch_column_sums(DevPtr dy, DevPtr db, std::int64_t rows, std::int64_t cols, cudaStream_t stream) {
   if (cols == 0) return;
-  column_sums<<<blocks_for(cols), kThreads, 0, stream>>>(dy, db, rows, cols);
+  column_sums<<<grid_for(cols), kThreads, 0, stream>>>(dy, db, rows, cols);
   SPINDLE_CUDA(cudaGetLastError());
 }
 

@@ -1,7 +1,7 @@
-// Launchers of the CUDA backend's layer kernels (layer_kernels.cu): layer norm, GELU and
-// SwiGLU activations, mean pooling, token embedding, and the row-wise softmaxes of attention
-// and the LM head's cross-entropy. Each mirrors the CPU kernel of the same name in
-// engine/cpu/ (the math is documented there); arithmetic in fp32.
+// Launchers of the CUDA backend's layer kernels, one family per file: layer_norm.cu,
+// activations.cu (GELU, SwiGLU), pool_embed.cu (mean pooling, token embedding) and softmax.cu
+// (attention's row softmaxes, the LM head's cross-entropy). Each mirrors the CPU kernel of the
+// same name in engine/cpu/ (the math is documented there); arithmetic in fp32.
 #pragma once
 
 #include <cuda_runtime.h>
