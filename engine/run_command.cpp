@@ -149,8 +149,8 @@ int run(RunCommand c, const MpiSession* mpi) {
     // and runs unfused kernels (attention keeps its probabilities).
     Storage storage = fp32_unfused();
     storage.element_bytes = dtype_bytes(opt.activation_dtype);
-    for (const DeviceProgram& p : rp.programs.devices)
-      estimates.push_back(program_memory(p, model.g, model.mg, storage));
+    if (c.memory_report)
+      for (const DeviceProgram& p : rp.programs.devices) estimates.push_back(program_memory(p, model.g, model.mg, storage));
     if (mpi)
       executor = std::make_unique<MpiLauncher>(*mpi, scaled, rp.programs, c.backend, opt);
     else

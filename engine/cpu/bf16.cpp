@@ -5,13 +5,20 @@
 
 namespace spindle::engine::cpu {
 
+void to_bf16(const float* in, std::uint16_t* out, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = to_bf16(in[i]);
+}
+
+void from_bf16(const std::uint16_t* in, float* out, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = from_bf16(in[i]);
+}
+
 void widen_into(const Tensor& t, float* out) {
   const auto n = static_cast<size_t>(t.numel());
   if (t.dtype() == DType::kF32) {
     std::memcpy(out, t.f32(), n * 4);
   } else if (t.dtype() == DType::kBF16) {
-    const std::uint16_t* h = t.bf16();
-    for (size_t i = 0; i < n; ++i) out[i] = from_bf16(h[i]);
+    from_bf16(t.bf16(), out, n);
   } else {
     throw InternalError(std::string("widen: a ") + dtype_name(t.dtype()) + " tensor is not a float tensor");
   }
@@ -28,8 +35,7 @@ void narrow_into(const float* in, Tensor& t) {
   if (t.dtype() == DType::kF32) {
     std::memcpy(t.f32(), in, n * 4);
   } else if (t.dtype() == DType::kBF16) {
-    std::uint16_t* h = t.bf16();
-    for (size_t i = 0; i < n; ++i) h[i] = to_bf16(in[i]);
+    to_bf16(in, t.bf16(), n);
   } else {
     throw InternalError(std::string("narrow: a ") + dtype_name(t.dtype()) + " tensor is not a float tensor");
   }

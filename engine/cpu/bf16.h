@@ -3,6 +3,7 @@
 // use around their fp32 arithmetic.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -25,6 +26,10 @@ inline float from_bf16(std::uint16_t h) {
   std::memcpy(&x, &u, 4);
   return x;
 }
+
+// n values each way.
+void to_bf16(const float* in, std::uint16_t* out, std::size_t n);
+void from_bf16(const std::uint16_t* in, float* out, std::size_t n);
 
 // The elements of an fp32 or bf16 host tensor as fp32.
 std::vector<float> widen(const Tensor& t);

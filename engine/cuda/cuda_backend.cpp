@@ -100,7 +100,7 @@ class CudaBackend final : public Backend {
       return;
     }
     std::vector<std::uint16_t> h(src.size());
-    for (size_t i = 0; i < h.size(); ++i) h[i] = cpu::to_bf16(src[i]);
+    cpu::to_bf16(src.data(), h.data(), h.size());
     copy_in(dst.data(), h.data(), h.size() * 2);
   }
   void upload(Tensor& dst, std::span<const std::int32_t> src) override {
@@ -117,7 +117,7 @@ class CudaBackend final : public Backend {
     }
     std::vector<std::uint16_t> h(dst.size());
     copy_out(h.data(), src.data(), h.size() * 2);
-    for (size_t i = 0; i < h.size(); ++i) dst[i] = cpu::from_bf16(h[i]);
+    cpu::from_bf16(h.data(), dst.data(), h.size());
   }
 
   void copy_tokens(const Tensor& src, std::int64_t src_first, Tensor& dst, std::int64_t dst_first, std::int64_t count,
@@ -167,7 +167,7 @@ class CudaBackend final : public Backend {
     if (!dw.empty()) matmul(false, true, in, out, n, X.data(), in, DY.data(), out, DW.data(), in, 1.0f, nullptr);
     narrow(DX, dx);
     narrow(DW, dw);
-    if (!db.empty()) cuda::launch_column_sums(dev(dy), dev(db), n, out, stream_);
+    if (!db.empty()) cuda::launch_sum_blocks(dev(dy), dev(db), n, out, stream_);
   }
 
   void residual_forward(const Tensor& a, const Tensor& b, Tensor& y) override {
@@ -315,7 +315,7 @@ class CudaBackend final : public Backend {
     const std::int64_t n = x.rows(), in = dw.dim(1), out = dw.dim(0);  // raw inputs need no gradient
     const Tensor X = wide(x), DY = wide(dy);
     matmul(false, true, in, out, n, X.data(), in, DY.data(), out, dw.data(), in, 1.0f, nullptr);
-    if (!db.empty()) cuda::launch_column_sums(dev(dy), dev(db), n, out, stream_);
+    if (!db.empty()) cuda::launch_sum_blocks(dev(dy), dev(db), n, out, stream_);
     const std::int64_t per_sample = dy.dim(1) * dy.dim(2);
     Tensor dpos_used = dpos.flat_view(0, per_sample);
     cuda::launch_sum_blocks(dev(dy), dev(dpos_used), dy.dim(0), per_sample, stream_);

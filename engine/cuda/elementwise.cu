@@ -13,8 +13,7 @@ using namespace detail;
 __global__ void copy_blocks(DevPtr src, std::int64_t ss, std::int64_t sf, DevPtr dst, std::int64_t ds, std::int64_t df,
                             std::int64_t batch, std::int64_t count, bool acc) {
   const std::int64_t n = batch * count;
-  for (std::int64_t k = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; k < n;
-       k += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  SPINDLE_GRID_STRIDE(k, n) {
     const std::int64_t b = k / count, i = k % count;
     const std::int64_t to = b * ds + df + i;
     const float v = load(src, b * ss + sf + i);
@@ -23,8 +22,7 @@ __global__ void copy_blocks(DevPtr src, std::int64_t ss, std::int64_t sf, DevPtr
 }
 
 __global__ void sum_blocks(DevPtr ddst, DevPtr dsrc, std::int64_t batch, std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  SPINDLE_GRID_STRIDE(i, n) {
     float s = load(dsrc, i);
     for (std::int64_t b = 0; b < batch; ++b) s += load(ddst, b * n + i);
     store(dsrc, i, s);
@@ -32,16 +30,14 @@ __global__ void sum_blocks(DevPtr ddst, DevPtr dsrc, std::int64_t batch, std::in
 }
 
 __global__ void scale_kernel(DevPtr t, std::int64_t n, float f) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+  SPINDLE_GRID_STRIDE(i, n)
     store(t, i, load(t, i) * f);
 }
 
 __global__ void sum_squares_kernel(DevPtr t, std::int64_t n, double* out) {
   __shared__ double part[kThreads];
   double s = 0;
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  SPINDLE_GRID_STRIDE(i, n) {
     const double v = load(t, i);
     s += v * v;
   }
@@ -55,24 +51,13 @@ __global__ void sum_squares_kernel(DevPtr t, std::int64_t n, double* out) {
 }
 
 __global__ void add_kernel(DevPtr a, DevPtr b, DevPtr y, std::int64_t n) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x)
+  SPINDLE_GRID_STRIDE(i, n)
     store(y, i, load(a, i) + load(b, i));
-}
-
-__global__ void column_sums(DevPtr dy, DevPtr db, std::int64_t rows, std::int64_t cols) {
-  for (std::int64_t j = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; j < cols;
-       j += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
-    float s = load(db, j);
-    for (std::int64_t i = 0; i < rows; ++i) s += load(dy, i * cols + j);
-    store(db, j, s);
-  }
 }
 
 __global__ void adamw_kernel(float* w, DevPtr g, float* m, float* v, std::int64_t n, float lr, float b1, float b2,
                              float eps, float wd, float c1, float c2) {
-  for (std::int64_t i = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<std::int64_t>(gridDim.x) * blockDim.x) {
+  SPINDLE_GRID_STRIDE(i, n) {
     const float gi = load(g, i);
     m[i] = b1 * m[i] + (1.0f - b1) * gi;
     v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
@@ -123,10 +108,5 @@ void launch_add(DevPtr a, DevPtr b, DevPtr y, std::int64_t n, cudaStream_t strea
   SPINDLE_CUDA(cudaGetLastError());
 }
 
-void launch_column_sums(DevPtr dy, DevPtr db, std::int64_t rows, std::int64_t cols, cudaStream_t stream) {
-  if (cols == 0) return;
-  column_sums<<<grid_for(cols), kThreads, 0, stream>>>(dy, db, rows, cols);
-  SPINDLE_CUDA(cudaGetLastError());
-}
 
 }  // namespace spindle::engine::cuda

@@ -18,7 +18,8 @@ struct DevPtr {
 void launch_copy_blocks(DevPtr src, std::int64_t src_stride, std::int64_t src_first, DevPtr dst,
                         std::int64_t dst_stride, std::int64_t dst_first, std::int64_t batch, std::int64_t count,
                         bool accumulate, cudaStream_t stream);
-// dsrc[i] += sum over b < batch of ddst[b * n + i].
+// dsrc[i] += sum over b < batch of ddst[b * n + i] (also a bias gradient: the column sums of
+// dy [rows, cols]).
 void launch_sum_blocks(DevPtr ddst, DevPtr dsrc, std::int64_t batch, std::int64_t n, cudaStream_t stream);
 void launch_scale(DevPtr t, std::int64_t n, float factor, cudaStream_t stream);
 // *out (device double) += sum of t[i]^2.
@@ -29,7 +30,5 @@ void launch_add(DevPtr a, DevPtr b, DevPtr y, std::int64_t n, cudaStream_t strea
 // corrections 1 - beta^step).
 void launch_adamw(float* w, DevPtr g, float* m, float* v, std::int64_t n, float lr, float beta1, float beta2,
                   float eps, float weight_decay, float c1, float c2, cudaStream_t stream);
-// db[j] += sum over i < rows of dy[i * cols + j] (a bias gradient).
-void launch_column_sums(DevPtr dy, DevPtr db, std::int64_t rows, std::int64_t cols, cudaStream_t stream);
 
 }  // namespace spindle::engine::cuda

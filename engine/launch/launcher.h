@@ -14,12 +14,6 @@
 
 namespace spindle::engine {
 
-// What a checkpoint records besides the weights, for a launcher at `step` with per-task data
-// `positions` (scenario order), and back.
-TrainingState launcher_state(const Scenario& s, const TrainOptions& o, std::int64_t step,
-                             const std::vector<std::int64_t>& positions);
-std::vector<std::int64_t> task_positions(const Scenario& s, const TrainingState& st);
-
 class Launcher {
  public:
   virtual ~Launcher() = default;

@@ -115,7 +115,7 @@ std::string MpiLauncher::trace_json(const std::string& label) const {
 void MpiLauncher::save_checkpoint(const std::filesystem::path& dir) {
   if (mpi_.rank() == 0) std::filesystem::create_directories(dir);
   mpi_.barrier();  // the directory exists for every rank (one file system, or one path on each node's)
-  const TrainingState st = launcher_state(s_, opt_, step_, position_);
+  const TrainingState st = training_state(s_, opt_, step_, position_);
   const std::string mine = write_rank_shard(dir, mpi_.rank(), mpi_.size(), st, rank_->backend(), rank_->weights(),
                                             rank_->counted_elements());
   const std::vector<std::string> files = mpi_.all_gather(mine);  // every rank's file is in place
@@ -124,7 +124,7 @@ void MpiLauncher::save_checkpoint(const std::filesystem::path& dir) {
 }
 
 void MpiLauncher::load_checkpoint(const std::filesystem::path& dir) {
-  const ShardedCheckpoint ck(dir, launcher_state(s_, opt_, step_, position_));
+  const ShardedCheckpoint ck(dir, training_state(s_, opt_, step_, position_));
   ck.load_into(rank_->backend(), rank_->weights());
   step_ = ck.state().step;
   position_ = task_positions(s_, ck.state());

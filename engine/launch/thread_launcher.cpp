@@ -50,7 +50,7 @@ std::string ThreadLauncher::trace_json(const std::string& label) const {
 
 void ThreadLauncher::save_checkpoint(const std::filesystem::path& dir) {
   std::filesystem::create_directories(dir);
-  const TrainingState st = launcher_state(s_, opt_, step_, position_);
+  const TrainingState st = training_state(s_, opt_, step_, position_);
   std::vector<std::string> files;
   for (size_t r = 0; r < ranks_.size(); ++r)
     files.push_back(write_rank_shard(dir, static_cast<int>(r), static_cast<int>(ranks_.size()), st, ranks_[r]->backend(), ranks_[r]->weights(),
@@ -59,7 +59,7 @@ void ThreadLauncher::save_checkpoint(const std::filesystem::path& dir) {
 }
 
 void ThreadLauncher::load_checkpoint(const std::filesystem::path& dir) {
-  const ShardedCheckpoint ck(dir, launcher_state(s_, opt_, step_, position_));
+  const ShardedCheckpoint ck(dir, training_state(s_, opt_, step_, position_));
   for (auto& r : ranks_) ck.load_into(r->backend(), r->weights());
   step_ = ck.state().step;
   position_ = task_positions(s_, ck.state());

@@ -243,10 +243,12 @@ void lay_out(RankRunner::State& d, Bucket& b) {
   }
 }
 
-// The last instruction of the program that touches each layer output (or its gradient):
-// computes (outputs, inputs, memory), transfers and contrastive gathers.
-std::map<size_t, std::vector<std::pair<Key, bool>>> last_uses(const RankRunner::State& d) {
-  std::map<std::pair<Key, bool>, size_t> last;
+// Every buffer each instruction of the program touches, as fn(instruction, layer output, its
+// gradient or not, first row, last row): computes (their outputs and inputs; a contrastive loss
+// reads the whole batch), transfers and contrastive gathers. The one list behind the buffers'
+// row spans and their last uses.
+template <class Fn>
+void for_each_touch(const RankRunner::State& d, Fn fn) {
   const auto& code = d.program.instrs;
   for (size_t i = 0; i < code.size(); ++i) {
     const Instr& in = code[i];
@@ -256,20 +258,31 @@ std::map<size_t, std::vector<std::pair<Key, bool>>> last_uses(const RankRunner::
     if (in.kind == InstrKind::kForward || in.kind == InstrKind::kBackward) {
       for (int l = in.first_layer; l < in.last_layer; ++l) {
         const int id = m.ops[static_cast<size_t>(l)];
-        last[{d.op_key[static_cast<size_t>(id)], grads}] = i;
+        const Operator& op = d.g.op(id);
+        fn(i, d.op_key[static_cast<size_t>(id)], grads, in.first_row, in.last_row);
+        const bool whole = op.kind == OpKind::kContrastiveLoss;
+        const std::int64_t batch = d.s.tasks[static_cast<size_t>(op.task)].batch;
         const OpInputs io = op_inputs(d.g, id);
         for (const std::vector<int>* ids : {&io.sources, &io.memory})
-          for (int src : *ids) last[{d.op_key[static_cast<size_t>(src)], grads}] = i;
+          for (int src : *ids)
+            fn(i, d.op_key[static_cast<size_t>(src)], grads, whole ? 0 : std::int64_t{in.first_row},
+               whole ? batch : std::int64_t{in.last_row});
       }
     } else if (in.kind == InstrKind::kSend || in.kind == InstrKind::kRecv || in.kind == InstrKind::kCopy) {
-      last[{{in.metaop, in.first_layer}, grads}] = i;
+      fn(i, Key{in.metaop, in.first_layer}, grads, in.first_row, in.last_row);
     } else if (in.kind == InstrKind::kGather) {
-      for (int src : op_inputs(d.g, m.ops.front()).sources) last[{d.op_key[static_cast<size_t>(src)], grads}] = i;
+      for (int src : op_inputs(d.g, m.ops.front()).sources)
+        for (auto [f, e] : in.rows_of) fn(i, d.op_key[static_cast<size_t>(src)], grads, f, e);
     }
   }
-  std::map<size_t, std::vector<std::pair<Key, bool>>> out;
-  for (const auto& [buffer, i] : last) out[i].push_back(buffer);
-  return out;
+}
+
+// Widens the row range of `key` in `ranges` to cover [first, last).
+template <class K>
+void extend(std::map<K, std::pair<std::int64_t, std::int64_t>>& ranges, const K& key, std::int64_t first,
+            std::int64_t last) {
+  auto [it, fresh] = ranges.try_emplace(key, first, last);
+  if (!fresh) it->second = {std::min(it->second.first, first), std::max(it->second.second, last)};
 }
 
 // One device's iteration: the interpreter of its program.
@@ -744,39 +757,23 @@ RankRunner::RankRunner(const Scenario& s, const Graph& g, const MetaGraph& mg, c
     p.m = d.be->alloc({last - first});
     p.v = d.be->alloc({last - first});
   }
-  // The rows of each layer output the program touches: computes (outputs and inputs; a
-  // contrastive loss reads the whole batch), transfers and contrastive gathers.
-  auto touch = [&](const Key& k, std::int64_t first, std::int64_t last) {
-    auto [it, fresh] = d.span.try_emplace(k, first, last);
-    if (!fresh) it->second = {std::min(it->second.first, first), std::max(it->second.second, last)};
-  };
+  // Each layer output's rows the program touches and the instruction that touches it (or its
+  // gradient) last; each task's rows its data-reading operators run.
+  std::map<std::pair<Key, bool>, size_t> last;
+  for_each_touch(d, [&](size_t i, const Key& k, bool grads, std::int64_t first, std::int64_t end) {
+    extend(d.span, k, first, end);
+    last[{k, grads}] = i;
+  });
+  for (const auto& [buffer, i] : last) d.last_use[i].push_back(buffer);
   for (const Instr& in : program.instrs) {
-    if (in.metaop < 0) continue;
+    if (in.kind != InstrKind::kForward) continue;
     const MetaOp& m = mg.metaops[static_cast<size_t>(in.metaop)];
-    if (in.kind == InstrKind::kForward || in.kind == InstrKind::kBackward) {
-      for (int l = in.first_layer; l < in.last_layer; ++l) {
-        const int id = m.ops[static_cast<size_t>(l)];
-        const Operator& op = g.op(id);
-        touch(d.op_key[static_cast<size_t>(id)], in.first_row, in.last_row);
-        if (op.kind == OpKind::kPatchEmbed || op.kind == OpKind::kTokenEmbed || op.kind == OpKind::kLmHead) {
-          auto [r, fresh] = d.data_rows.try_emplace(op.task, in.first_row, in.last_row);
-          if (!fresh)
-            r->second = {std::min<std::int64_t>(r->second.first, in.first_row), std::max<std::int64_t>(r->second.second, in.last_row)};
-        }
-        const bool whole = op.kind == OpKind::kContrastiveLoss;
-        const std::int64_t batch = s.tasks[static_cast<size_t>(op.task)].batch;
-        const OpInputs io = op_inputs(g, id);
-        for (const std::vector<int>* ids : {&io.sources, &io.memory})
-          for (int src : *ids) touch(d.op_key[static_cast<size_t>(src)], whole ? 0 : in.first_row, whole ? batch : in.last_row);
-      }
-    } else if (in.kind == InstrKind::kSend || in.kind == InstrKind::kRecv || in.kind == InstrKind::kCopy) {
-      touch({in.metaop, in.first_layer}, in.first_row, in.last_row);
-    } else if (in.kind == InstrKind::kGather) {
-      for (int src : op_inputs(g, m.ops.front()).sources)
-        for (auto [f, e] : in.rows_of) touch(d.op_key[static_cast<size_t>(src)], f, e);
+    for (int l = in.first_layer; l < in.last_layer; ++l) {
+      const Operator& op = g.op(m.ops[static_cast<size_t>(l)]);
+      if (op.kind == OpKind::kPatchEmbed || op.kind == OpKind::kTokenEmbed || op.kind == OpKind::kLmHead)
+        extend(d.data_rows, op.task, std::int64_t{in.first_row}, std::int64_t{in.last_row});
     }
   }
-  d.last_use = last_uses(d);
   d.be->reset_peak();  // peaks count from the first iteration, not the set-up's copies
 }
 

@@ -44,29 +44,18 @@ StepResult Trainer::step() {
   return r;
 }
 
-TrainingState Trainer::state() const {
-  TrainingState st;
-  st.step = step_;
-  st.seed = opt_.seed;
-  st.scale = opt_.scale;
-  for (size_t t = 0; t < s_.tasks.size(); ++t) st.positions.emplace_back(s_.tasks[t].name, position_[t]);
-  return st;
-}
-
 void Trainer::save(const std::filesystem::path& dir) {
   std::vector<std::pair<std::string, ElementRanges>> all;  // one device counts every element
   for (const auto& [name, p] : model_->weights().params()) all.emplace_back(name, ElementRanges{{0, p.value.numel()}});
-  write_manifest(dir, state(), {write_rank_shard(dir, 0, 1, state(), be_, model_->weights(), all)});
+  const TrainingState st = training_state(s_, opt_, step_, position_);
+  write_manifest(dir, st, {write_rank_shard(dir, 0, 1, st, be_, model_->weights(), all)});
 }
 
 void Trainer::load(const std::filesystem::path& dir) {
-  const ShardedCheckpoint ck(dir, state());
+  const ShardedCheckpoint ck(dir, training_state(s_, opt_, step_, position_));
   ck.load_into(be_, model_->weights());
-  const TrainingState& st = ck.state();
-  step_ = st.step;
-  for (size_t t = 0; t < s_.tasks.size(); ++t)
-    for (const auto& [name, pos] : st.positions)
-      if (name == s_.tasks[t].name) position_[t] = pos;
+  step_ = ck.state().step;
+  position_ = task_positions(s_, ck.state());
 }
 
 }  // namespace spindle::engine

@@ -33,8 +33,6 @@ class Trainer {
   void load(const std::filesystem::path& dir);
 
  private:
-  TrainingState state() const;
-
   Scenario s_;
   Graph g_;
   Backend& be_;

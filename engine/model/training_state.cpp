@@ -1,11 +1,11 @@
-// What a checkpoint records besides the weights, for every launcher (see launcher.h).
-#include "engine/launch/launcher.h"
+// A run's training state and back (see training_state.h).
+#include "engine/model/training_state.h"
 
 #include "traces/errors.h"
 
 namespace spindle::engine {
 
-TrainingState launcher_state(const Scenario& s, const TrainOptions& o, std::int64_t step,
+TrainingState training_state(const Scenario& s, const TrainOptions& o, std::int64_t step,
                              const std::vector<std::int64_t>& positions) {
   TrainingState st;
   st.step = step;
