@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 
@@ -19,12 +20,30 @@ namespace spindle::engine {
 
 using AdamWParams = cpu::AdamWParams;
 
+// A point in a stream-ordered backend's queue (a CUDA event): the work queued before it.
+class Fence {
+ public:
+  virtual ~Fence() = default;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string name() const = 0;
   // Whether tensors live in host memory (the CPU communicators then move them directly).
   virtual bool host_memory() const { return true; }
+
+  // Streams. A stream-ordered backend (CUDA) queues each call on the calling thread's stream
+  // and returns; the CPU backend runs every call before returning and does nothing here. A
+  // thread that calls use_own_stream() queues its later work on a stream (and memory pool) of
+  // its own, every other thread on the compute stream. fence(): a point after the work the
+  // calling thread queued so far (null where there is nothing to wait for); wait(f): the
+  // calling thread's later work starts after f; synchronize(): returns once the calling
+  // thread's queued work is done.
+  virtual void use_own_stream() {}
+  virtual std::shared_ptr<const Fence> fence() { return nullptr; }
+  virtual void wait(const std::shared_ptr<const Fence>& f) { (void)f; }
+  virtual void synchronize() {}
 
   // Memory. alloc returns zeroed memory, charged to the thread's MemPartScope (memory_parts.h).
   virtual Tensor alloc(const Dims& shape, DType dtype) = 0;

@@ -1,11 +1,16 @@
 // The backend registry (see backend_registry.h). The CUDA backend registers here, behind
-// SPINDLE_HAVE_CUDA_BACKEND (set for this file alone where the CUDA toolkit was found).
+// SPINDLE_HAVE_CUDA_BACKEND and the NCCL communicator behind SPINDLE_HAVE_NCCL (set for this
+// file alone where the CUDA toolkit, and NCCL with it, were found).
 #include "engine/backend_registry.h"
 
+#include "engine/comm/host_staged_comm.h"
 #include "engine/cpu/cpu_backend.h"
 #include "traces/errors.h"
 #ifdef SPINDLE_HAVE_CUDA_BACKEND
 #include "engine/cuda/cuda_backend.h"
+#endif
+#ifdef SPINDLE_HAVE_NCCL
+#include "engine/comm/nccl_comm.h"
 #endif
 
 namespace spindle::engine {
@@ -26,6 +31,27 @@ std::unique_ptr<Backend> make_backend(const std::string& name) {
   std::string allowed;
   for (const std::string& n : backend_names()) allowed += (allowed.empty() ? "" : ", ") + n;
   throw InputError("--backend " + name + ": not built into this binary; allowed: " + allowed);
+}
+
+bool has_nccl() {
+#ifdef SPINDLE_HAVE_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::unique_ptr<Communicator> process_communicator(Backend& be, const MpiSession& mpi,
+                                                   const std::vector<std::vector<int>>& groups,
+                                                   const std::vector<P2pLink>& links) {
+#ifdef SPINDLE_HAVE_NCCL
+  if (be.name() == "cuda") {
+    auto exchange = [&mpi](const std::string& mine) { return mpi.all_gather(mine); };
+    return nccl_communicator(be, mpi.rank(), mpi.size(), groups, links, exchange, kNcclTimeoutS);
+  }
+#endif
+  (void)links;  // MPI matches transfers by tag: no link needs a communicator of its own
+  return on_backend(mpi_communicator(mpi, groups), be);
 }
 
 }  // namespace spindle::engine

@@ -17,4 +17,12 @@ std::vector<std::vector<int>> comm_groups(const Programs& programs) {
   return {sets.begin(), sets.end()};
 }
 
+std::vector<P2pLink> p2p_links(const Programs& programs) {
+  std::set<P2pLink> links;
+  for (const DeviceProgram& p : programs.devices)
+    for (const Instr& in : p.instrs)
+      if (in.kind == InstrKind::kSend) links.insert({p.device, in.peer, in.channel});
+  return {links.begin(), links.end()};
+}
+
 }  // namespace spindle::engine

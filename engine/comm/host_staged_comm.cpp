@@ -61,4 +61,8 @@ std::unique_ptr<Communicator> host_staged(std::unique_ptr<Communicator> inner, B
   return std::make_unique<HostStaged>(std::move(inner), backend);
 }
 
+std::unique_ptr<Communicator> on_backend(std::unique_ptr<Communicator> host, Backend& backend) {
+  return backend.host_memory() ? std::move(host) : host_staged(std::move(host), backend);
+}
+
 }  // namespace spindle::engine

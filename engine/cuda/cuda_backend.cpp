@@ -1,8 +1,9 @@
 // The CUDA backend (see cuda_backend.h): device memory from a caching allocator
-// (device_cache.h), every call queued on one compute stream, GEMMs through cuBLASLt (fp32, bias
+// (device_cache.h), every call queued on the calling thread's stream (the compute stream, or
+// the thread's own after use_own_stream: a rank's weight-sync thread), GEMMs through cuBLASLt (fp32, bias
 // epilogue), element-wise and row kernels in elementwise.cu and layer_kernels.h's files, each
 // mirroring the CPU kernel of the same name; InfoNCE (a B x B problem) on the host. Host
-// transfers synchronise the stream. GEMMs run in fp32 (bf16 tensors through fp32 copies);
+// transfers synchronise the calling thread's stream. GEMMs run in fp32 (bf16 tensors through fp32 copies);
 // unlike the CPU backend, which keeps a kernel call's intermediates in fp32, the MLPs and the
 // patch embedding here round what passes between their GEMMs and element-wise kernels to the
 // storage dtype, so under bf16 the two backends differ by more than one rounding. Attention is
@@ -10,15 +11,20 @@
 // (tests/engine/backend_ops_test.cpp) compares it with the CPU backend.
 #include "engine/cuda/cuda_backend.h"
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "engine/cpu/bf16.h"
 #include "engine/cpu/contrastive_loss.h"
 #include "engine/cuda/cuda_check.h"
+#include "engine/cuda/cuda_streams.h"
 #include "engine/cuda/device_cache.h"
 #include "engine/cuda/elementwise.h"
 #include "engine/cuda/layer_kernels.h"
@@ -56,20 +62,45 @@ class CudaBackend final : public Backend {
                        "); allowed: --backend cpu, or a machine with an NVIDIA GPU");
     device_ = local_device(devices);
     SPINDLE_CUDA(cudaSetDevice(device_));
-    SPINDLE_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     SPINDLE_CUBLAS(cublasLtCreate(&lt_));
-    cache_ = cuda::DeviceCache::make(stream_);
-    workspace_ = cache_->get(kWorkspaceBytes, MemPart::kBuffers);
-    SPINDLE_CUDA(cudaMalloc(&scalar_, sizeof(double)));
+    compute_ = std::make_unique<Lane>();
   }
   ~CudaBackend() override {
-    cudaStreamSynchronize(stream_);
-    cudaFree(scalar_);
-    workspace_.reset();
-    cache_.reset();
+    cudaSetDevice(device_);
+    for (auto& [thread, lane] : own_) lane.reset();
+    compute_.reset();
     cublasLtDestroy(lt_);
-    cudaStreamDestroy(stream_);
   }
+
+  // Streams: the compute stream, and one per thread that asked for its own (use_own_stream).
+  void use_own_stream() override {
+    on_device();
+    std::lock_guard<std::mutex> lock(lanes_mu_);
+    std::unique_ptr<Lane>& l = own_[std::this_thread::get_id()];
+    if (!l) l = std::make_unique<Lane>();
+    tl_lane_owner = serial_;
+    tl_lane = l.get();
+  }
+  std::shared_ptr<const Fence> fence() override {
+    on_device();
+    auto f = std::make_shared<CudaFence>();
+    SPINDLE_CUDA(cudaEventRecord(f->event, stream()));
+    return f;
+  }
+  void wait(const std::shared_ptr<const Fence>& f) override {
+    if (!f) return;
+    const auto* cf = dynamic_cast<const CudaFence*>(f.get());
+    expect(cf != nullptr, "wait", "a fence of another backend");
+    on_device();
+    SPINDLE_CUDA(cudaStreamWaitEvent(stream(), cf->event, 0));
+  }
+  void synchronize() override {
+    on_device();
+    SPINDLE_CUDA(cudaStreamSynchronize(stream()));
+  }
+  // The calling thread's stream and this backend's device (cuda_streams.h).
+  cudaStream_t stream() const { return lane().stream; }
+  int device() const { return device_; }
 
   std::string name() const override { return "cuda"; }
   bool host_memory() const override { return false; }
@@ -83,13 +114,32 @@ class CudaBackend final : public Backend {
     }
     const auto bytes = static_cast<std::size_t>(n > 0 ? n : 1) * static_cast<std::size_t>(dtype_bytes(dtype));
     on_device();
-    return Tensor(shape, dtype, cache_->get(bytes, MemPartScope::current()));
+    return Tensor(shape, dtype, lane().cache->get(bytes, MemPartScope::current()));
   }
-  MemoryUse memory_use() const override { return cache_->use(); }
-  void reset_peak() override { cache_->reset_peak(); }
+  // Every pool's counts added up; the peaks are each pool's own, so their sum bounds the
+  // device's peak from above (a side stream's pool holds shard-sized sync buffers at most).
+  MemoryUse memory_use() const override {
+    std::lock_guard<std::mutex> lock(lanes_mu_);
+    MemoryUse total = compute_->cache->use();
+    for (const auto& [thread, lane] : own_) {
+      const MemoryUse u = lane->cache->use();
+      for (int p = 0; p < kMemParts; ++p) {
+        total.in_use[static_cast<size_t>(p)] += u.in_use[static_cast<size_t>(p)];
+        total.peak[static_cast<size_t>(p)] += u.peak[static_cast<size_t>(p)];
+        total.at_peak[static_cast<size_t>(p)] += u.at_peak[static_cast<size_t>(p)];
+      }
+      total.peak_total += u.peak_total;
+    }
+    return total;
+  }
+  void reset_peak() override {
+    std::lock_guard<std::mutex> lock(lanes_mu_);
+    compute_->cache->reset_peak();
+    for (auto& [thread, lane] : own_) lane->cache->reset_peak();
+  }
   void zero(Tensor& t) override {
     on_device();
-    SPINDLE_CUDA(cudaMemsetAsync(t.data(), 0, static_cast<size_t>(t.bytes()), stream_));
+    SPINDLE_CUDA(cudaMemsetAsync(t.data(), 0, static_cast<size_t>(t.bytes()), stream()));
   }
 
   void upload(Tensor& dst, std::span<const float> src) override {
@@ -127,25 +177,25 @@ class CudaBackend final : public Backend {
     expect(src_first + count <= src.dim(1) && dst_first + count <= dst.dim(1), "copy_tokens", "token range");
     const std::int64_t d = src.dim(2);
     cuda::launch_copy_blocks(dev(src), src.dim(1) * d, src_first * d, dev(dst), dst.dim(1) * d, dst_first * d,
-                             src.dim(0), count * d, accumulate, stream_);
+                             src.dim(0), count * d, accumulate, stream());
   }
   void repeat_batch(const Tensor& src, Tensor& dst) override {
     expect(src.numel() > 0 && dst.numel() % src.numel() == 0, "repeat_batch", "shape");
     cuda::launch_copy_blocks(dev(src), 0, 0, dev(dst), src.numel(), 0, dst.numel() / src.numel(), src.numel(), false,
-                             stream_);
+                             stream());
   }
   void repeat_batch_backward(const Tensor& ddst, Tensor& dsrc) override {
     expect(dsrc.numel() > 0 && ddst.numel() % dsrc.numel() == 0, "repeat_batch_backward", "shape");
-    cuda::launch_sum_blocks(dev(ddst), dev(dsrc), ddst.numel() / dsrc.numel(), dsrc.numel(), stream_);
+    cuda::launch_sum_blocks(dev(ddst), dev(dsrc), ddst.numel() / dsrc.numel(), dsrc.numel(), stream());
   }
   double sum_squares(const Tensor& t) override {
-    SPINDLE_CUDA(cudaMemsetAsync(scalar_, 0, sizeof(double), stream_));
-    cuda::launch_sum_squares(dev(t), t.numel(), scalar_, stream_);
+    SPINDLE_CUDA(cudaMemsetAsync(lane().scalar, 0, sizeof(double), stream()));
+    cuda::launch_sum_squares(dev(t), t.numel(), lane().scalar, stream());
     double s = 0;
-    copy_out(&s, scalar_, sizeof s);
+    copy_out(&s, lane().scalar, sizeof s);
     return s;
   }
-  void scale(Tensor& t, float factor) override { cuda::launch_scale(dev(t), t.numel(), factor, stream_); }
+  void scale(Tensor& t, float factor) override { cuda::launch_scale(dev(t), t.numel(), factor, stream()); }
 
   // Row-major y [n, out] = x [n, in] w [out, in]^T + b, as cuBLASLt's column-major
   // y^T = w x^T: A = w^T seen column-major (in x out, transposed), B = x^T (in x n).
@@ -167,16 +217,16 @@ class CudaBackend final : public Backend {
     if (!dw.empty()) matmul(false, true, in, out, n, X.data(), in, DY.data(), out, DW.data(), in, 1.0f, nullptr);
     narrow(DX, dx);
     narrow(DW, dw);
-    if (!db.empty()) cuda::launch_sum_blocks(dev(dy), dev(db), n, out, stream_);
+    if (!db.empty()) cuda::launch_sum_blocks(dev(dy), dev(db), n, out, stream());
   }
 
   void residual_forward(const Tensor& a, const Tensor& b, Tensor& y) override {
     expect(a.numel() == b.numel() && a.numel() == y.numel(), "residual", dims_str(a.shape()));
-    cuda::launch_add(dev(a), dev(b), dev(y), a.numel(), stream_);
+    cuda::launch_add(dev(a), dev(b), dev(y), a.numel(), stream());
   }
   void residual_backward(const Tensor& dy, Tensor& da, Tensor& db) override {
     for (Tensor* d : {&da, &db})
-      if (!d->empty()) cuda::launch_copy_blocks(dev(dy), 0, 0, dev(*d), 0, 0, 1, dy.numel(), true, stream_);
+      if (!d->empty()) cuda::launch_copy_blocks(dev(dy), 0, 0, dev(*d), 0, 0, 1, dy.numel(), true, stream());
   }
 
   void adamw_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& p,
@@ -186,7 +236,7 @@ class CudaBackend final : public Backend {
     const auto c1 = static_cast<float>(1.0 - std::pow(static_cast<double>(p.beta1), static_cast<double>(step)));
     const auto c2 = static_cast<float>(1.0 - std::pow(static_cast<double>(p.beta2), static_cast<double>(step)));
     cuda::launch_adamw(w.f32(), dev(grad), m.f32(), v.f32(), w.numel(), p.lr, p.beta1, p.beta2, p.eps, p.weight_decay,
-                       c1, c2, stream_);
+                       c1, c2, stream());
   }
 
   void layer_norm_forward(const Tensor& x, const Tensor& g, const Tensor& b, Tensor& y, Tensor& mean,
@@ -194,13 +244,13 @@ class CudaBackend final : public Backend {
     expect(g.numel() == x.dim(-1) && mean.numel() == x.rows() && y.numel() == x.numel(), "layer_norm",
            dims_str(x.shape()));
     fp32_only("layer_norm statistics", {&mean, &rstd});
-    cuda::launch_layer_norm(dev(x), dev(g), dev(b), dev(y), mean.f32(), rstd.f32(), x.rows(), x.dim(-1), stream_);
+    cuda::launch_layer_norm(dev(x), dev(g), dev(b), dev(y), mean.f32(), rstd.f32(), x.rows(), x.dim(-1), stream());
   }
   void layer_norm_backward(const Tensor& x, const Tensor& g, const Tensor& mean, const Tensor& rstd, const Tensor& dy,
                            Tensor& dx, Tensor& dg, Tensor& db) override {
     fp32_only("layer_norm statistics", {&mean, &rstd});
     cuda::launch_layer_norm_backward(dev(x), dev(g), mean.f32(), rstd.f32(), dev(dy), dev(dx), dev(dg), dev(db),
-                                     x.rows(), x.dim(-1), stream_);
+                                     x.rows(), x.dim(-1), stream());
   }
 
   // Per (batch, head), as the CPU kernel: S = Q K^T / sqrt(hd) into P's rows, softmax with the
@@ -218,7 +268,7 @@ class CudaBackend final : public Backend {
         matmul(true, false, a.sk, a.sq, a.hd, K.f32() + a.k_at(b, h), a.w, Q.f32() + a.q_at(b, h), a.w, P, a.sk, 0.0f,
                nullptr, scale);
       }
-    cuda::launch_softmax_rows(PR.f32(), a.batch * heads * a.sq, a.sk, causal, a.sq, stream_);
+    cuda::launch_softmax_rows(PR.f32(), a.batch * heads * a.sq, a.sk, causal, a.sq, stream());
     for (std::int64_t b = 0; b < a.batch; ++b)
       for (std::int64_t h = 0; h < heads; ++h)
         matmul(false, false, a.hd, a.sq, a.sk, V.f32() + a.k_at(b, h), a.w, PR.f32() + (b * heads + h) * a.sq * a.sk,
@@ -243,7 +293,7 @@ class CudaBackend final : public Backend {
                a.sk, 0.0f, nullptr);
         matmul(false, true, a.hd, a.sk, a.sq, DO.f32() + a.q_at(b, h), a.w, P, a.sk, DV.f32() + a.k_at(b, h), a.w,
                1.0f, nullptr);
-        cuda::launch_softmax_backward_rows(P, ds.f32(), a.sq, a.sk, scale, stream_);
+        cuda::launch_softmax_backward_rows(P, ds.f32(), a.sq, a.sk, scale, stream());
         matmul(false, false, a.hd, a.sq, a.sk, K.f32() + a.k_at(b, h), a.w, ds.f32(), a.sk, DQ.f32() + a.q_at(b, h),
                a.w, 1.0f, nullptr);
         matmul(false, true, a.hd, a.sk, a.sq, Q.f32() + a.q_at(b, h), a.w, ds.f32(), a.sk, DK.f32() + a.k_at(b, h),
@@ -260,7 +310,7 @@ class CudaBackend final : public Backend {
            dims_str(x.shape()));
     Tensor pre2 = pre.reshaped({x.rows(), w1.dim(0)}), act2 = act.reshaped({x.rows(), w1.dim(0)});
     linear_forward(x, w1, b1, pre2);
-    cuda::launch_gelu(dev(pre), dev(act), pre.numel(), stream_);
+    cuda::launch_gelu(dev(pre), dev(act), pre.numel(), stream());
     linear_forward(act2, w2, b2, y);
   }
   void gelu_mlp_backward(const Tensor& x, const Tensor& w1, const Tensor& w2, const Tensor& pre, const Tensor& act,
@@ -268,7 +318,7 @@ class CudaBackend final : public Backend {
     const Tensor act2 = act.reshaped({x.rows(), w1.dim(0)});
     Tensor dact = alloc({x.rows(), w1.dim(0)}, DType::kF32);
     linear_backward(act2, w2, dy, dact, dw2, db2);
-    cuda::launch_gelu_backward(dev(pre), dev(dact), dact.numel(), stream_);  // dact becomes d pre
+    cuda::launch_gelu_backward(dev(pre), dev(dact), dact.numel(), stream());  // dact becomes d pre
     linear_backward(x, w1, dact, dx, dw1, db1);
   }
   void swiglu_mlp_forward(const Tensor& x, const Tensor& wg, const Tensor& wu, const Tensor& wd, Tensor& gate,
@@ -279,7 +329,7 @@ class CudaBackend final : public Backend {
     Tensor g2 = gate.reshaped(nf), u2 = up.reshaped(nf), a2 = act.reshaped(nf), none;
     linear_forward(x, wg, none, g2);
     linear_forward(x, wu, none, u2);
-    cuda::launch_swiglu(dev(gate), dev(up), dev(act), act.numel(), stream_);
+    cuda::launch_swiglu(dev(gate), dev(up), dev(act), act.numel(), stream());
     linear_forward(a2, wd, none, y);
   }
   void swiglu_mlp_backward(const Tensor& x, const Tensor& wg, const Tensor& wu, const Tensor& wd, const Tensor& gate,
@@ -288,7 +338,7 @@ class CudaBackend final : public Backend {
     const Dims nf{x.rows(), wg.dim(0)};
     Tensor dact = alloc(nf, DType::kF32), dgate = alloc(nf, DType::kF32), dup = alloc(nf, DType::kF32), none;
     linear_backward(act.reshaped(nf), wd, dy, dact, dwd, none);
-    cuda::launch_swiglu_backward(dev(gate), dev(up), dev(dact), dev(dgate), dev(dup), dact.numel(), stream_);
+    cuda::launch_swiglu_backward(dev(gate), dev(up), dev(dact), dev(dgate), dev(dup), dact.numel(), stream());
     linear_backward(x, wg, dgate, dx, dwg, none);
     linear_backward(x, wu, dup, dx, dwu, none);
   }
@@ -297,10 +347,10 @@ class CudaBackend final : public Backend {
     expect(x.rank() == 3 && y.rank() == 3 && x.dim(0) == y.dim(0) && x.dim(2) == y.dim(2) && y.dim(1) >= 1 &&
                y.dim(1) <= x.dim(1),
            "mean_pool", dims_str(x.shape()) + " -> " + dims_str(y.shape()));
-    cuda::launch_mean_pool(dev(x), dev(y), x.dim(0), x.dim(1), y.dim(1), x.dim(2), false, stream_);
+    cuda::launch_mean_pool(dev(x), dev(y), x.dim(0), x.dim(1), y.dim(1), x.dim(2), false, stream());
   }
   void mean_pool_backward(const Tensor& dy, Tensor& dx) override {
-    cuda::launch_mean_pool(dev(dy), dev(dx), dx.dim(0), dx.dim(1), dy.dim(1), dx.dim(2), true, stream_);
+    cuda::launch_mean_pool(dev(dy), dev(dx), dx.dim(0), dx.dim(1), dy.dim(1), dx.dim(2), true, stream());
   }
 
   void patch_embed_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& pos, Tensor& y) override {
@@ -308,28 +358,28 @@ class CudaBackend final : public Backend {
            dims_str(x.shape()) + " with pos " + dims_str(pos.shape()));
     linear_forward(x, w, b, y);
     const std::int64_t per_sample = x.dim(1) * w.dim(0);  // the first tokens' positions, added to every sample
-    cuda::launch_copy_blocks(dev(pos), 0, 0, dev(y), per_sample, 0, x.dim(0), per_sample, true, stream_);
+    cuda::launch_copy_blocks(dev(pos), 0, 0, dev(y), per_sample, 0, x.dim(0), per_sample, true, stream());
   }
   void patch_embed_backward(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor& db, Tensor& dpos) override {
     fp32_only("patch_embed backward", {&dw});
     const std::int64_t n = x.rows(), in = dw.dim(1), out = dw.dim(0);  // raw inputs need no gradient
     const Tensor X = wide(x), DY = wide(dy);
     matmul(false, true, in, out, n, X.data(), in, DY.data(), out, dw.data(), in, 1.0f, nullptr);
-    if (!db.empty()) cuda::launch_sum_blocks(dev(dy), dev(db), n, out, stream_);
+    if (!db.empty()) cuda::launch_sum_blocks(dev(dy), dev(db), n, out, stream());
     const std::int64_t per_sample = dy.dim(1) * dy.dim(2);
     Tensor dpos_used = dpos.flat_view(0, per_sample);
-    cuda::launch_sum_blocks(dev(dy), dev(dpos_used), dy.dim(0), per_sample, stream_);
+    cuda::launch_sum_blocks(dev(dy), dev(dpos_used), dy.dim(0), per_sample, stream());
   }
 
   void token_embed_forward(const Tensor& ids, const Tensor& table, Tensor& y) override {
     expect(ids.dtype() == DType::kI32 && ids.rank() == 2 && y.dim(2) == table.dim(1), "token_embed",
            dims_str(ids.shape()));
     check_ids(ids, table.dim(0));
-    cuda::launch_token_embed(ids.i32(), dev(table), dev(y), ids.numel(), table.dim(1), stream_);
+    cuda::launch_token_embed(ids.i32(), dev(table), dev(y), ids.numel(), table.dim(1), stream());
   }
   void token_embed_backward(const Tensor& ids, const Tensor& dy, Tensor& dtable) override {
     fp32_only("token_embed backward", {&dtable});
-    cuda::launch_token_embed_backward(ids.i32(), dev(dy), dtable.f32(), ids.numel(), dtable.dim(1), stream_);
+    cuda::launch_token_embed_backward(ids.i32(), dev(dy), dtable.f32(), ids.numel(), dtable.dim(1), stream());
   }
 
   // InfoNCE over a batch of B embeddings on each side is a B x B problem (B at most a few
@@ -354,7 +404,7 @@ class CudaBackend final : public Backend {
     for (auto [grad, host] : {std::pair<Tensor*, std::vector<float>*>{&da, &ga}, {&db, &gb}}) {
       Tensor t = alloc(grad->shape(), DType::kF32);
       upload(t, *host);
-      cuda::launch_copy_blocks(dev(t), 0, 0, dev(*grad), 0, 0, 1, t.numel(), true, stream_);
+      cuda::launch_copy_blocks(dev(t), 0, 0, dev(*grad), 0, 0, 1, t.numel(), true, stream());
     }
   }
 
@@ -369,7 +419,7 @@ class CudaBackend final : public Backend {
     Tensor logits = PR.reshaped({x.rows(), table.dim(0)});
     linear_forward(x, table, Tensor(), logits);
     Tensor rows = alloc({x.rows()}, DType::kF32);
-    cuda::launch_cross_entropy_rows(PR.f32(), labels.i32(), rows.f32(), x.rows(), table.dim(0), stream_);
+    cuda::launch_cross_entropy_rows(PR.f32(), labels.i32(), rows.f32(), x.rows(), table.dim(0), stream());
     narrow(PR, probs);
     std::vector<float> h(static_cast<size_t>(x.rows()));
     download(rows, h);
@@ -383,7 +433,7 @@ class CudaBackend final : public Backend {
     const Tensor PR = wide(probs);
     Tensor d = alloc({x.rows(), table.dim(0)}, DType::kF32), none;
     cuda::launch_cross_entropy_backward(PR.f32(), labels.i32(), d.f32(), x.rows(), table.dim(0),
-                                        dloss / static_cast<float>(x.rows()), stream_);
+                                        dloss / static_cast<float>(x.rows()), stream());
     linear_backward(x, table, d, dx, dtable, none);
   }
 
@@ -430,13 +480,13 @@ class CudaBackend final : public Backend {
 
   void copy_in(void* dst, const void* src, std::size_t bytes) {
     on_device();
-    SPINDLE_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream_));
-    SPINDLE_CUDA(cudaStreamSynchronize(stream_));  // the host buffer may go once this returns
+    SPINDLE_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream()));
+    SPINDLE_CUDA(cudaStreamSynchronize(stream()));  // the host buffer may go once this returns
   }
   void copy_out(void* dst, const void* src, std::size_t bytes) {
     on_device();
-    SPINDLE_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream_));
-    SPINDLE_CUDA(cudaStreamSynchronize(stream_));
+    SPINDLE_CUDA(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, stream()));
+    SPINDLE_CUDA(cudaStreamSynchronize(stream()));
   }
 
   // Tensors the backend keeps in fp32 whatever the storage (statistics, weights' gradients).
@@ -451,12 +501,12 @@ class CudaBackend final : public Backend {
   Tensor wide(const Tensor& t, bool read = true) {
     if (t.empty() || t.dtype() != DType::kBF16) return t;
     Tensor f = alloc(t.shape(), DType::kF32);
-    if (read) cuda::launch_copy_blocks(dev(t), 0, 0, dev(f), 0, 0, 1, t.numel(), false, stream_);
+    if (read) cuda::launch_copy_blocks(dev(t), 0, 0, dev(f), 0, 0, 1, t.numel(), false, stream());
     return f;
   }
   void narrow(const Tensor& wide_copy, Tensor& t) {
     if (t.empty() || wide_copy.data() == t.data()) return;
-    cuda::launch_copy_blocks(dev(wide_copy), 0, 0, dev(t), 0, 0, 1, t.numel(), false, stream_);
+    cuda::launch_copy_blocks(dev(wide_copy), 0, 0, dev(t), 0, 0, 1, t.numel(), false, stream());
   }
 
   // Column-major C [m, n] = op(A) op(B) (+ beta C) (+ bias [m] per column), fp32, through
@@ -506,8 +556,8 @@ class CudaBackend final : public Backend {
       if (found == 0)
         throw cuda::CudaError("cuBLASLt has no algorithm for a " + std::to_string(m) + " x " + std::to_string(n) +
                               " x " + std::to_string(k) + " fp32 GEMM with these alignments");
-      SPINDLE_CUBLAS(cublasLtMatmul(lt_, desc, &alpha, a, la, b, lb, &beta, c, lc, c, lc, &best.algo, workspace_.get(),
-                                    kWorkspaceBytes, stream_));
+      SPINDLE_CUBLAS(cublasLtMatmul(lt_, desc, &alpha, a, la, b, lb, &beta, c, lc, c, lc, &best.algo, lane().workspace.get(),
+                                    kWorkspaceBytes, stream()));
     } catch (...) {
       release(desc, la, lb, lc, pref);
       throw;
@@ -529,16 +579,71 @@ class CudaBackend final : public Backend {
     if (pref) cublasLtMatmulPreferenceDestroy(pref);
   }
 
+  // A stream and what must not be shared across streams: its memory pool (a block freed on
+  // one stream is reused in that stream's order only), cuBLASLt's workspace and the scalar
+  // sum_squares reduces into.
+  struct Lane {
+    Lane() {
+      SPINDLE_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+      cache = cuda::DeviceCache::make(stream);
+      workspace = cache->get(kWorkspaceBytes, MemPart::kBuffers);
+      SPINDLE_CUDA(cudaMalloc(&scalar, sizeof(double)));
+    }
+    ~Lane() {
+      cudaStreamSynchronize(stream);
+      cudaFree(scalar);
+      workspace.reset();
+      cache.reset();
+      cudaStreamDestroy(stream);
+    }
+    Lane(const Lane&) = delete;
+    Lane& operator=(const Lane&) = delete;
+    cudaStream_t stream = nullptr;
+    std::shared_ptr<cuda::DeviceCache> cache;
+    std::shared_ptr<void> workspace;
+    double* scalar = nullptr;
+  };
+  struct CudaFence final : Fence {
+    CudaFence() { SPINDLE_CUDA(cudaEventCreateWithFlags(&event, cudaEventDisableTiming)); }
+    ~CudaFence() override { cudaEventDestroy(event); }
+    cudaEvent_t event = nullptr;
+  };
+  // The calling thread's lane: its own after use_own_stream() on this backend, else compute.
+  // (Backends are told apart by a serial number, as a later one may reuse a freed one's address.)
+  Lane& lane() const { return tl_lane_owner == serial_ && tl_lane != nullptr ? *tl_lane : *compute_; }
+
   int device_ = 0;
-  cudaStream_t stream_ = nullptr;
   cublasLtHandle_t lt_ = nullptr;
-  std::shared_ptr<cuda::DeviceCache> cache_;
-  std::shared_ptr<void> workspace_;
-  double* scalar_ = nullptr;  // sum_squares' result
+  std::unique_ptr<Lane> compute_;
+  mutable std::mutex lanes_mu_;
+  std::map<std::thread::id, std::unique_ptr<Lane>> own_;
+  const std::uint64_t serial_ = next_serial_.fetch_add(1) + 1;
+  static inline std::atomic<std::uint64_t> next_serial_{0};
+  static thread_local std::uint64_t tl_lane_owner;
+  static thread_local Lane* tl_lane;
 };
+
+thread_local std::uint64_t CudaBackend::tl_lane_owner = 0;
+thread_local CudaBackend::Lane* CudaBackend::tl_lane = nullptr;
 
 }  // namespace
 
 std::unique_ptr<Backend> make_cuda_backend() { return std::make_unique<CudaBackend>(); }
+
+namespace cuda {
+
+cudaStream_t calling_stream(Backend& be) {
+  auto* cb = dynamic_cast<CudaBackend*>(&be);
+  if (cb == nullptr) throw InternalError("a CUDA stream asked of the " + be.name() + " backend");
+  return cb->stream();
+}
+
+int device_of(Backend& be) {
+  auto* cb = dynamic_cast<CudaBackend*>(&be);
+  if (cb == nullptr) throw InternalError("a CUDA device asked of the " + be.name() + " backend");
+  return cb->device();
+}
+
+}  // namespace cuda
 
 }  // namespace spindle::engine

@@ -6,6 +6,7 @@
 #include <map>
 #include <sstream>
 
+#include "engine/backend_registry.h"
 #include "engine/comm/comm_groups.h"
 #include "engine/launch/execution_trace.h"
 #include "engine/model/sharded_checkpoint.h"
@@ -44,10 +45,11 @@ MpiLauncher::MpiLauncher(const MpiSession& mpi, const Scenario& scenario, const 
   if (p.device != mpi_.rank())
     throw InternalError("program " + std::to_string(mpi_.rank()) + " is for device " + std::to_string(p.device));
   const std::vector<std::vector<int>> groups = comm_groups(programs_);
-  std::unique_ptr<Communicator> comm = mpi_communicator(mpi_, groups);
-  std::unique_ptr<Communicator> sync_comm = mpi_communicator(mpi_, groups);
-  rank_ = std::make_unique<RankRunner>(s_, g_, mg_, p, mpi_.size(), backend, opt_, std::move(comm),
-                                       std::move(sync_comm));
+  const std::vector<P2pLink> links = p2p_links(programs_);
+  auto make_comm = [this, &groups, &links](Backend& be, bool sync) {
+    return process_communicator(be, mpi_, groups, sync ? std::vector<P2pLink>{} : links);
+  };
+  rank_ = std::make_unique<RankRunner>(s_, g_, mg_, p, mpi_.size(), backend, opt_, make_comm);
 }
 
 MpiLauncher::~MpiLauncher() = default;

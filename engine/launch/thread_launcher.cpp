@@ -5,6 +5,7 @@
 #include <set>
 #include <thread>
 
+#include "engine/comm/host_staged_comm.h"
 #include "engine/comm/thread_comm.h"
 #include "engine/launch/execution_trace.h"
 #include "engine/model/sharded_checkpoint.h"
@@ -26,8 +27,11 @@ ThreadLauncher::ThreadLauncher(const Scenario& scenario, const Programs& program
   for (int i = 0; i < world; ++i) {
     const DeviceProgram& p = programs_.devices[static_cast<size_t>(i)];
     if (p.device != i) throw InternalError("program " + std::to_string(i) + " is for device " + std::to_string(p.device));
-    ranks_.push_back(std::make_unique<RankRunner>(s_, g_, mg_, p, world, backend, opt_, world_->communicator(i),
-                                                  sync_world_->communicator(i)));
+    // Device memory (several logical devices on one GPU) crosses through host copies.
+    auto make_comm = [this, i](Backend& be, bool sync) {
+      return on_backend((sync ? sync_world_ : world_)->communicator(i), be);
+    };
+    ranks_.push_back(std::make_unique<RankRunner>(s_, g_, mg_, p, world, backend, opt_, make_comm));
   }
 }
 

@@ -13,7 +13,6 @@
 #include <thread>
 
 #include "engine/backend_registry.h"
-#include "engine/comm/host_staged_comm.h"
 #include "engine/model/op_runner.h"
 #include "engine/model/synthetic_data.h"
 #include "engine/model/tp_shards.h"
@@ -53,6 +52,8 @@ struct Bucket {
   std::int64_t total = 0, chunk = 0;  // elements; ZeRO-1 shard size (total padded to group x chunk)
   std::int64_t rank = 0;
   Tensor grads, values;  // flat: total elements, group x chunk under ZeRO-1; values only under ZeRO-1
+  // After this iteration's sync on the sync thread's stream (set there, read after the sync-wait).
+  std::shared_ptr<const Fence> synced;
   std::int64_t own_first() const { return std::min(total, rank * chunk); }  // a small bucket leaves late ranks none
   std::int64_t own_last() const { return std::min(total, (rank + 1) * chunk); }
 };
@@ -319,7 +320,10 @@ class Interpreter {
         case InstrKind::kCopy: break;  // the rows are already in this device's buffer
         case InstrKind::kGather: gather(in); break;
         case InstrKind::kSyncStart: sync(in); break;
-        case InstrKind::kSyncWait: sync_.wait(in.collective); break;
+        case InstrKind::kSyncWait:
+          sync_.wait(in.collective);
+          be_.wait(bucket(in).synced);
+          break;
         case InstrKind::kClipNorm: clip_norm(in); break;
         case InstrKind::kStep: optimizer_step(); break;
         case InstrKind::kParamGather: param_gather(in); break;
@@ -607,8 +611,14 @@ class Interpreter {
   // after the sync-wait, reads them again.
   void sync(const Instr& in) {
     Bucket& b = bucket(in);
-    sync_.post(in.collective, [this, &b, id = in.collective] {
+    // On a stream-ordered backend the sync thread queues on a stream of its own, after the
+    // gradients the program queued so far (`ready`); the sync-wait orders the program's later
+    // work after the bucket's (`synced`).
+    std::shared_ptr<const Fence> ready = be_.fence();
+    sync_.post(in.collective, [this, &b, id = in.collective, ready = std::move(ready)] {
       const double start = wall_clock_s() - t0_s_;
+      be_.use_own_stream();
+      be_.wait(ready);
       if (!b.zero1) {
         d_.sync_comm->all_reduce(b.group, b.grads);
       } else {  // the own shard's sums, reduce-scattered into a shard-sized buffer, then in place
@@ -617,6 +627,7 @@ class Interpreter {
         Tensor own = b.grads.flat_view(b.own_first(), b.own_last() - b.own_first());
         copy_flat(be_, mine.flat_view(0, own.numel()), own, false);
       }
+      b.synced = be_.fence();
       d_.sync_span[id] = {start, wall_clock_s() - t0_s_};
     });
   }
@@ -719,8 +730,7 @@ class Interpreter {
 }  // namespace
 
 RankRunner::RankRunner(const Scenario& s, const Graph& g, const MetaGraph& mg, const DeviceProgram& program, int world,
-                       const std::string& backend, const TrainOptions& options, std::unique_ptr<Communicator> comm,
-                       std::unique_ptr<Communicator> sync_comm) {
+                       const std::string& backend, const TrainOptions& options, const CommMaker& make_comm) {
   std::set<std::string> groups;
   for (const Instr& in : program.instrs) {
     if (in.kind != InstrKind::kForward) continue;
@@ -739,9 +749,8 @@ RankRunner::RankRunner(const Scenario& s, const Graph& g, const MetaGraph& mg, c
   d.be->set_activation_dtype(options.activation_dtype);
   d.ws = std::make_unique<WeightStore>(s, g, *d.be, options.seed, &groups, /*moments=*/false);
   d.data = std::make_unique<SyntheticData>(s, g, options.seed);
-  // Device memory crosses the CPU communicators through host copies (until NCCL, issue 22).
-  d.comm = d.be->host_memory() ? std::move(comm) : host_staged(std::move(comm), *d.be);
-  d.sync_comm = d.be->host_memory() ? std::move(sync_comm) : host_staged(std::move(sync_comm), *d.be);
+  d.comm = make_comm(*d.be, false);
+  d.sync_comm = make_comm(*d.be, true);
   d.op_key.resize(static_cast<size_t>(g.size()));
   for (const MetaOp& m : mg.metaops)
     for (size_t l = 0; l < m.ops.size(); ++l) d.op_key[static_cast<size_t>(m.ops[l])] = {m.id, static_cast<int>(l)};

@@ -70,12 +70,14 @@ double wall_clock_s();
 
 class RankRunner {
  public:
-  // `program` is this rank's (its device id is the rank) among `world` ranks; `comm` carries
-  // the program's transfers and collectives, `sync_comm` (a world of its own) the weight-sync
-  // buckets on the sync thread. `backend`: a backend_registry.h name.
+  // Makes the rank's communicators once its backend exists: make(backend, false) carries the
+  // program's transfers and collectives, make(backend, true) (a world of its own) the
+  // weight-sync buckets on the sync thread; called in that order.
+  using CommMaker = std::function<std::unique_ptr<Communicator>(Backend& be, bool sync)>;
+  // `program` is this rank's (its device id is the rank) among `world` ranks. `backend`: a
+  // backend_registry.h name.
   RankRunner(const Scenario& s, const Graph& g, const MetaGraph& mg, const DeviceProgram& program, int world,
-             const std::string& backend, const TrainOptions& options, std::unique_ptr<Communicator> comm,
-             std::unique_ptr<Communicator> sync_comm);
+             const std::string& backend, const TrainOptions& options, const CommMaker& make_comm);
   ~RankRunner();
 
   // Runs the program once: iteration `step` (1-based) on the tasks' samples from `positions`;

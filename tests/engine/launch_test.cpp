@@ -1,6 +1,6 @@
 // What the launchers share: the member sets a plan's programs communicate over (one
 // communicator each, made up front under MPI) cover every instruction's group and all
-// devices, each once; a rank's timeline survives its text form bit for bit (rank 0 merges the
+// devices, each once, and the point-to-point links cover every send; a rank's timeline survives its text form bit for bit (rank 0 merges the
 // ranks' timelines from it); the thread launcher's trace holds every device.
 #include <gtest/gtest.h>
 
@@ -32,6 +32,22 @@ TEST(CommGroups, EveryInstructionsGroupAndAllDevicesOnce) {
       if (in.group.size() > 0) {
         EXPECT_TRUE(unique.count(std::vector<int>(in.group.begin(), in.group.end())));
       }
+}
+
+// Every send's (sender, receiver, channel) is a link, each once, and a link with no send is not.
+TEST(CommGroups, P2pLinksAreTheSendsQueues) {
+  const Scenario s = on_devices(zoo("multitask-clip-4"), 4);
+  const Programs programs = lowered_plan(ScenarioModel(s), "spindle", "").programs;
+  std::set<P2pLink> sends;
+  for (const DeviceProgram& p : programs.devices)
+    for (const Instr& in : p.instrs)
+      if (in.kind == InstrKind::kSend) sends.insert({p.device, in.peer, in.channel});
+  const std::vector<P2pLink> links = p2p_links(programs);
+  ASSERT_FALSE(links.empty());
+  EXPECT_TRUE(std::is_sorted(links.begin(), links.end()));
+  EXPECT_EQ(std::set<P2pLink>(links.begin(), links.end()), sends);
+  EXPECT_EQ(std::set<P2pLink>(links.begin(), links.end()).size(), links.size());
+  for (const P2pLink& l : links) EXPECT_NE(l.from, l.to);  // local moves are copies, not sends
 }
 
 TEST(Timeline, TextRoundTripIsExactAndTheTraceHoldsEveryDevice) {
