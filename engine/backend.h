@@ -35,12 +35,12 @@ class Backend {
 
   // Streams. A stream-ordered backend (CUDA) queues each call on the calling thread's stream
   // and returns; the CPU backend runs every call before returning and does nothing here. A
-  // thread that calls use_own_stream() queues its later work on a stream (and memory pool) of
-  // its own, every other thread on the compute stream. fence(): a point after the work the
-  // calling thread queued so far (null where there is nothing to wait for); wait(f): the
-  // calling thread's later work starts after f; synchronize(): returns once the calling
-  // thread's queued work is done.
-  virtual void use_own_stream() {}
+  // thread that calls use_side_stream() queues its later work on the side stream (with a
+  // memory pool of its own; one thread at a time: the rank's weight-sync thread), every other
+  // thread on the compute stream. fence(): a point after the work the calling thread queued so
+  // far (null where there is nothing to wait for); wait(f): the calling thread's later work
+  // starts after f; synchronize(): returns once the calling thread's queued work is done.
+  virtual void use_side_stream() {}
   virtual std::shared_ptr<const Fence> fence() { return nullptr; }
   virtual void wait(const std::shared_ptr<const Fence>& f) { (void)f; }
   virtual void synchronize() {}
@@ -81,11 +81,12 @@ class Backend {
                                   Tensor& rstd) = 0;
   virtual void layer_norm_backward(const Tensor& x, const Tensor& g, const Tensor& mean, const Tensor& rstd,
                                    const Tensor& dy, Tensor& dx, Tensor& dg, Tensor& db) = 0;
-  // q [B, Sq, D], k, v [B, Sk, D], probs [B, heads, Sq, Sk].
+  // q [B, Sq, D], k, v [B, Sk, D]; stats [B, heads, Sq] fp32: what forward keeps for backward
+  // (each query row's log-sum-exp, as FlashAttention and cuDNN keep; never the probabilities).
   virtual void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal,
-                                 Tensor& out, Tensor& probs) = 0;
-  virtual void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& probs, int heads,
-                                  const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) = 0;
+                                 Tensor& out, Tensor& stats) = 0;
+  virtual void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& stats, int heads,
+                                  bool causal, const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) = 0;
   virtual void gelu_mlp_forward(const Tensor& x, const Tensor& w1, const Tensor& b1, const Tensor& w2,
                                 const Tensor& b2, Tensor& pre, Tensor& act, Tensor& y) = 0;
   virtual void gelu_mlp_backward(const Tensor& x, const Tensor& w1, const Tensor& w2, const Tensor& pre,
@@ -114,10 +115,12 @@ class Backend {
                                         std::int64_t last, Tensor& loss) = 0;
   virtual void contrastive_loss_backward(const Tensor& a, const Tensor& b, float inv_temperature, std::int64_t first,
                                          std::int64_t last, float dloss, Tensor& da, Tensor& db) = 0;
-  // x [n, H], table [V, H], labels [n] int32 -> probs [n, V], loss [1].
-  virtual void lm_head_loss_forward(const Tensor& x, const Tensor& table, const Tensor& labels, Tensor& probs,
+  // x [n, H], table [V, H], labels [n] int32 -> loss [1]; stats [n] fp32: each row's
+  // log-sum-exp, what forward keeps (the logits [n, V] are computed a block of rows at a time
+  // and recomputed in backward, never held whole).
+  virtual void lm_head_loss_forward(const Tensor& x, const Tensor& table, const Tensor& labels, Tensor& stats,
                                     Tensor& loss) = 0;
-  virtual void lm_head_loss_backward(const Tensor& x, const Tensor& table, const Tensor& labels, const Tensor& probs,
+  virtual void lm_head_loss_backward(const Tensor& x, const Tensor& table, const Tensor& labels, const Tensor& stats,
                                      float dloss, Tensor& dx, Tensor& dtable) = 0;
   // In place on fp32 master weights w with moments m, v.
   virtual void adamw_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& p,

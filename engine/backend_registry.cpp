@@ -41,17 +41,22 @@ bool has_nccl() {
 #endif
 }
 
-std::unique_ptr<Communicator> process_communicator(Backend& be, const MpiSession& mpi,
-                                                   const std::vector<std::vector<int>>& groups,
-                                                   const std::vector<P2pLink>& links) {
+ProcessComms process_communicators(Backend& be, const MpiSession& mpi, const std::vector<std::vector<int>>& groups,
+                                   const std::vector<std::vector<int>>& sync_groups,
+                                   const std::vector<P2pLink>& links) {
 #ifdef SPINDLE_HAVE_NCCL
   if (be.name() == "cuda") {
     auto exchange = [&mpi](const std::string& mine) { return mpi.all_gather(mine); };
-    return nccl_communicator(be, mpi.rank(), mpi.size(), groups, links, exchange, kNcclTimeoutS);
+    NcclCommunicators c =
+        nccl_communicators(be, mpi.rank(), mpi.size(), groups, sync_groups, links, exchange, kNcclTimeoutS);
+    return {std::move(c.program), std::move(c.sync)};
   }
 #endif
   (void)links;  // MPI matches transfers by tag: no link needs a communicator of its own
-  return on_backend(mpi_communicator(mpi, groups), be);
+  ProcessComms c;
+  c.program = on_backend(mpi_communicator(mpi, groups), be);
+  c.sync = on_backend(mpi_communicator(mpi, sync_groups), be);
+  return c;
 }
 
 }  // namespace spindle::engine

@@ -22,13 +22,16 @@ std::unique_ptr<Backend> make_backend(const std::string& name);
 // Whether this binary has the NCCL communicator (built with CUDA and NCCL).
 bool has_nccl();
 
-// A rank's communicator under MPI (one process per device; every rank calls, in the same
-// order): NCCL over the CUDA backend's memory where built with NCCL (`groups` and this rank's
-// point-to-point `links`, none for the sync thread's), else an MPI communicator over `groups`,
-// through host copies where the backend's memory is not the host's.
-std::unique_ptr<Communicator> process_communicator(Backend& be, const MpiSession& mpi,
-                                                   const std::vector<std::vector<int>>& groups,
-                                                   const std::vector<P2pLink>& links);
+// A rank's two communicators under MPI (one process per device; every rank calls): the
+// program's (`groups`, point-to-point `links`) and the sync thread's (`sync_groups`, the
+// buckets'). NCCL over the CUDA backend's memory where built with NCCL, else MPI
+// communicators, through host copies where the backend's memory is not the host's.
+struct ProcessComms {
+  std::unique_ptr<Communicator> program, sync;
+};
+ProcessComms process_communicators(Backend& be, const MpiSession& mpi, const std::vector<std::vector<int>>& groups,
+                                   const std::vector<std::vector<int>>& sync_groups,
+                                   const std::vector<P2pLink>& links);
 
 // How long an NCCL operation may wait before the watchdog aborts every communicator
 // (PyTorch's default process-group timeout).

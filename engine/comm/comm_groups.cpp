@@ -17,6 +17,14 @@ std::vector<std::vector<int>> comm_groups(const Programs& programs) {
   return {sets.begin(), sets.end()};
 }
 
+std::vector<std::vector<int>> sync_groups(const Programs& programs) {
+  std::set<std::vector<int>> sets;
+  for (const DeviceProgram& p : programs.devices)
+    for (const Instr& in : p.instrs)
+      if (in.kind == InstrKind::kSyncStart) sets.insert(std::vector<int>(in.group.begin(), in.group.end()));
+  return {sets.begin(), sets.end()};
+}
+
 std::vector<P2pLink> p2p_links(const Programs& programs) {
   std::set<P2pLink> links;
   for (const DeviceProgram& p : programs.devices)

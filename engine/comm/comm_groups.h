@@ -14,6 +14,8 @@ namespace spindle::engine {
 
 // Each set once, members ascending, the sets in ascending order: the same list on every rank.
 std::vector<std::vector<int>> comm_groups(const Programs& programs);
+// The same for the weight sync's buckets alone (the sync thread's communicator).
+std::vector<std::vector<int>> sync_groups(const Programs& programs);
 
 // A queue of point-to-point transfers: sends from one device to another on one channel
 // (Instr::channel), which a communicator that matches by order (NCCL) gives a communicator

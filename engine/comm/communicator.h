@@ -4,6 +4,7 @@
 // implementation maps these onto NCCL; thread_comm.h runs devices as threads of one process.
 #pragma once
 
+#include <cstddef>
 #include <vector>
 
 #include "engine/tensor.h"
@@ -27,6 +28,11 @@ class Communicator {
   virtual void reduce_scatter(const std::vector<int>& group, const Tensor& in, Tensor& out) = 0;
   // in [k] -> out [n x k]: members' inputs concatenated in group order.
   virtual void all_gather(const std::vector<int>& group, const Tensor& in, Tensor& out) = 0;
+  // Device memory the communicator holds outside the backend's allocator (NCCL's buffers).
+  virtual std::size_t resident_bytes() const { return 0; }
+  // Throws when the communicator failed on its own (NCCL's watchdog aborted it after a peer's
+  // error or a timeout): what a rank checks after an iteration. Others never fail so.
+  virtual void check() {}
 };
 
 }  // namespace spindle::engine

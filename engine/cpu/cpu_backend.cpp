@@ -172,29 +172,30 @@ void CpuBackend::layer_norm_backward(const Tensor& x, const Tensor& g, const Ten
 }
 
 namespace {
-cpu::AttentionDims attention_dims(const Tensor& q, const Tensor& k, const Tensor& probs, int heads, bool causal) {
+cpu::AttentionDims attention_dims(const Tensor& q, const Tensor& k, const Tensor& stats, int heads, bool causal) {
   expect(q.rank() == 3 && k.rank() == 3 && q.dim(0) == k.dim(0) && q.dim(2) == k.dim(2), "attention",
          dims_str(q.shape()) + " vs " + dims_str(k.shape()));
-  expect(probs.numel() == q.dim(0) * heads * q.dim(1) * k.dim(1), "attention", "probs " + dims_str(probs.shape()));
+  expect(stats.numel() == q.dim(0) * heads * q.dim(1) && stats.dtype() == DType::kF32, "attention",
+         "stats " + dims_str(stats.shape()) + " (fp32 [B, heads, Sq])");
   return cpu::AttentionDims{q.dim(0), q.dim(1), k.dim(1), q.dim(2), heads, causal};
 }
 }  // namespace
 
 void CpuBackend::attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal,
-                                   Tensor& out, Tensor& probs) {
-  cpu::attention_forward(In(q).p(), In(k).p(), In(v).p(), Out(out).p(), Out(probs).p(),
-                         attention_dims(q, k, probs, heads, causal));
+                                   Tensor& out, Tensor& stats) {
+  const cpu::AttentionDims d = attention_dims(q, k, stats, heads, causal);
+  cpu::attention_forward(In(q).p(), In(k).p(), In(v).p(), Out(out).p(), stats.f32(), d);
 }
 
-void CpuBackend::attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& probs, int heads,
-                                    const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) {
-  // Masked probabilities are stored as 0, so backward needs no mask: run it as non-causal.
+void CpuBackend::attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& stats, int heads,
+                                    bool causal, const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) {
   // dq and dk may be one tensor (self-attention's input gradient): one view for both.
   Acc q_grad(dq);
   const bool shared = dq.data() == dk.data() && dq.numel() == dk.numel();
   Acc k_grad(shared ? Tensor() : dk);
-  cpu::attention_backward(In(q).p(), In(k).p(), In(v).p(), In(probs).p(), In(dout).p(), q_grad.p(),
-                          shared ? q_grad.p() : k_grad.p(), Acc(dv).p(), attention_dims(q, k, probs, heads, false));
+  const cpu::AttentionDims d = attention_dims(q, k, stats, heads, causal);
+  cpu::attention_backward(In(q).p(), In(k).p(), In(v).p(), stats.f32(), In(dout).p(), q_grad.p(),
+                          shared ? q_grad.p() : k_grad.p(), Acc(dv).p(), d);
 }
 
 void CpuBackend::gelu_mlp_forward(const Tensor& x, const Tensor& w1, const Tensor& b1, const Tensor& w2,
@@ -292,18 +293,22 @@ void CpuBackend::contrastive_loss_backward(const Tensor& a, const Tensor& b, flo
                                        inv_temperature, first, last);
 }
 
-void CpuBackend::lm_head_loss_forward(const Tensor& x, const Tensor& table, const Tensor& labels, Tensor& probs,
+void CpuBackend::lm_head_loss_forward(const Tensor& x, const Tensor& table, const Tensor& labels, Tensor& stats,
                                       Tensor& loss) {
-  expect(x.dim(-1) == table.dim(1) && labels.numel() == x.rows() && probs.numel() == x.rows() * table.dim(0),
-         "lm_head_loss", dims_str(x.shape()) + " with table " + dims_str(table.shape()));
+  expect(x.dim(-1) == table.dim(1) && labels.numel() == x.rows() && stats.numel() == x.rows() &&
+             stats.dtype() == DType::kF32,
+         "lm_head_loss", dims_str(x.shape()) + " with table " + dims_str(table.shape()) + ", stats " +
+                             dims_str(stats.shape()) + " (fp32 [n])");
   Out l(loss);
-  l.p()[0] = cpu::lm_head_loss_forward(In(x).p(), In(table).p(), labels.i32(), Out(probs).p(), x.rows(), x.dim(-1),
+  l.p()[0] = cpu::lm_head_loss_forward(In(x).p(), In(table).p(), labels.i32(), stats.f32(), x.rows(), x.dim(-1),
                                        table.dim(0));
 }
 
 void CpuBackend::lm_head_loss_backward(const Tensor& x, const Tensor& table, const Tensor& labels,
-                                       const Tensor& probs, float dloss, Tensor& dx, Tensor& dtable) {
-  cpu::lm_head_loss_backward(In(x).p(), In(table).p(), labels.i32(), In(probs).p(), dloss, Acc(dx).p(),
+                                       const Tensor& stats, float dloss, Tensor& dx, Tensor& dtable) {
+  expect(stats.numel() == x.rows() && stats.dtype() == DType::kF32, "lm_head_loss",
+         "stats " + dims_str(stats.shape()) + " (fp32 [n])");
+  cpu::lm_head_loss_backward(In(x).p(), In(table).p(), labels.i32(), stats.f32(), dloss, Acc(dx).p(),
                              Acc(dtable).p(), x.rows(), x.dim(-1), table.dim(0));
 }
 

@@ -36,9 +36,9 @@ class CpuBackend final : public Backend {
   void layer_norm_backward(const Tensor& x, const Tensor& g, const Tensor& mean, const Tensor& rstd, const Tensor& dy,
                            Tensor& dx, Tensor& dg, Tensor& db) override;
   void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal, Tensor& out,
-                         Tensor& probs) override;
-  void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& probs, int heads,
-                          const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) override;
+                         Tensor& stats) override;
+  void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& stats, int heads,
+                          bool causal, const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) override;
   void gelu_mlp_forward(const Tensor& x, const Tensor& w1, const Tensor& b1, const Tensor& w2, const Tensor& b2,
                         Tensor& pre, Tensor& act, Tensor& y) override;
   void gelu_mlp_backward(const Tensor& x, const Tensor& w1, const Tensor& w2, const Tensor& pre, const Tensor& act,
@@ -60,9 +60,9 @@ class CpuBackend final : public Backend {
                                 std::int64_t last, Tensor& loss) override;
   void contrastive_loss_backward(const Tensor& a, const Tensor& b, float inv_temperature, std::int64_t first,
                                  std::int64_t last, float dloss, Tensor& da, Tensor& db) override;
-  void lm_head_loss_forward(const Tensor& x, const Tensor& table, const Tensor& labels, Tensor& probs,
+  void lm_head_loss_forward(const Tensor& x, const Tensor& table, const Tensor& labels, Tensor& stats,
                             Tensor& loss) override;
-  void lm_head_loss_backward(const Tensor& x, const Tensor& table, const Tensor& labels, const Tensor& probs,
+  void lm_head_loss_backward(const Tensor& x, const Tensor& table, const Tensor& labels, const Tensor& stats,
                              float dloss, Tensor& dx, Tensor& dtable) override;
   void adamw_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& p,
                   std::int64_t step) override;

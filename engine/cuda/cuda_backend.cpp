@@ -1,28 +1,29 @@
 // The CUDA backend (see cuda_backend.h): device memory from a caching allocator
 // (device_cache.h), every call queued on the calling thread's stream (the compute stream, or
-// the thread's own after use_own_stream: a rank's weight-sync thread), GEMMs through cuBLASLt (fp32, bias
+// the side stream after use_side_stream: a rank's weight-sync thread), GEMMs through cuBLASLt (fp32, bias
 // epilogue), element-wise and row kernels in elementwise.cu and layer_kernels.h's files, each
 // mirroring the CPU kernel of the same name; InfoNCE (a B x B problem) on the host. Host
 // transfers synchronise the calling thread's stream. GEMMs run in fp32 (bf16 tensors through fp32 copies);
 // unlike the CPU backend, which keeps a kernel call's intermediates in fp32, the MLPs and the
 // patch embedding here round what passes between their GEMMs and element-wise kernels to the
 // storage dtype, so under bf16 the two backends differ by more than one rounding. Attention is
-// unfused (per head, probabilities stored); the backend-ops test
+// unfused but memory-lean (one head's probabilities at a time, each row's log-sum-exp kept and
+// the probabilities recomputed in backward), and so is the LM head (a block of rows' logits at
+// a time); the backend-ops test
 // (tests/engine/backend_ops_test.cpp) compares it with the CPU backend.
 #include "engine/cuda/cuda_backend.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <map>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "engine/cpu/bf16.h"
 #include "engine/cpu/contrastive_loss.h"
+#include "engine/cpu/lm_head_loss.h"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/cuda_streams.h"
 #include "engine/cuda/device_cache.h"
@@ -43,13 +44,9 @@ DevPtr dev_ptr(const Tensor& t) {
   return DevPtr{t.data(), t.dtype() == DType::kBF16};
 }
 
-// The device this process uses: its local rank's under mpirun or srun (one process per GPU),
-// else device 0.
-int local_device(int devices) {
-  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID", "LOCAL_RANK"})
-    if (const char* v = std::getenv(var)) return std::atoi(v) % devices;
-  return 0;
-}
+// The device this process uses: its local rank's under mpirun or srun (one process per GPU;
+// the NCCL communicator refuses more ranks than GPUs), else device 0.
+int local_device(int devices) { return cuda::local_rank() % devices; }
 
 class CudaBackend final : public Backend {
  public:
@@ -63,23 +60,28 @@ class CudaBackend final : public Backend {
     device_ = local_device(devices);
     SPINDLE_CUDA(cudaSetDevice(device_));
     SPINDLE_CUBLAS(cublasLtCreate(&lt_));
-    compute_ = std::make_unique<Lane>();
+    try {
+      compute_ = std::make_unique<Lane>();
+      side_ = std::make_unique<Lane>();
+    } catch (...) {
+      side_.reset();
+      compute_.reset();
+      cublasLtDestroy(lt_);
+      throw;
+    }
   }
   ~CudaBackend() override {
     cudaSetDevice(device_);
-    for (auto& [thread, lane] : own_) lane.reset();
+    side_.reset();
     compute_.reset();
     cublasLtDestroy(lt_);
   }
 
-  // Streams: the compute stream, and one per thread that asked for its own (use_own_stream).
-  void use_own_stream() override {
+  // Streams: the compute stream, and the side stream for the thread that asks (made up front,
+  // so the sync thread never allocates a stream or a workspace while the device is busy).
+  void use_side_stream() override {
     on_device();
-    std::lock_guard<std::mutex> lock(lanes_mu_);
-    std::unique_ptr<Lane>& l = own_[std::this_thread::get_id()];
-    if (!l) l = std::make_unique<Lane>();
-    tl_lane_owner = serial_;
-    tl_lane = l.get();
+    tl_side_of = serial_;
   }
   std::shared_ptr<const Fence> fence() override {
     on_device();
@@ -116,26 +118,22 @@ class CudaBackend final : public Backend {
     on_device();
     return Tensor(shape, dtype, lane().cache->get(bytes, MemPartScope::current()));
   }
-  // Every pool's counts added up; the peaks are each pool's own, so their sum bounds the
-  // device's peak from above (a side stream's pool holds shard-sized sync buffers at most).
+  // Both pools' counts added up; the peaks are each pool's own, so their sum bounds the
+  // device's peak from above (the side pool holds the workspace and little else).
   MemoryUse memory_use() const override {
-    std::lock_guard<std::mutex> lock(lanes_mu_);
     MemoryUse total = compute_->cache->use();
-    for (const auto& [thread, lane] : own_) {
-      const MemoryUse u = lane->cache->use();
-      for (int p = 0; p < kMemParts; ++p) {
-        total.in_use[static_cast<size_t>(p)] += u.in_use[static_cast<size_t>(p)];
-        total.peak[static_cast<size_t>(p)] += u.peak[static_cast<size_t>(p)];
-        total.at_peak[static_cast<size_t>(p)] += u.at_peak[static_cast<size_t>(p)];
-      }
-      total.peak_total += u.peak_total;
+    const MemoryUse u = side_->cache->use();
+    for (size_t p = 0; p < static_cast<size_t>(kMemParts); ++p) {
+      total.in_use[p] += u.in_use[p];
+      total.peak[p] += u.peak[p];
+      total.at_peak[p] += u.at_peak[p];
     }
+    total.peak_total += u.peak_total;
     return total;
   }
   void reset_peak() override {
-    std::lock_guard<std::mutex> lock(lanes_mu_);
     compute_->cache->reset_peak();
-    for (auto& [thread, lane] : own_) lane->cache->reset_peak();
+    side_->cache->reset_peak();
   }
   void zero(Tensor& t) override {
     on_device();
@@ -253,47 +251,44 @@ class CudaBackend final : public Backend {
                                      x.rows(), x.dim(-1), stream());
   }
 
-  // Per (batch, head), as the CPU kernel: S = Q K^T / sqrt(hd) into P's rows, softmax with the
-  // causal mask, out = P V; the head's Q, K, V are column slices of [B, S, W] (ld = W).
+  // Per (batch, head), as the CPU kernel, one head's [Sq, Sk] block at a time (memory-lean:
+  // the probabilities never exist for all heads): S = Q K^T / sqrt(hd), the row softmax with
+  // the causal mask keeping each row's log-sum-exp in `stats`, out = P V; the head's Q, K, V
+  // are column slices of [B, S, W] (ld = W). (cuDNN's fused attention would keep the same stats.)
   void attention_forward(const Tensor& q, const Tensor& k, const Tensor& v, int heads, bool causal, Tensor& out,
-                         Tensor& probs) override {
-    const Att a = att(q, k, probs, heads);
+                         Tensor& stats) override {
+    const Att a = att(q, k, stats, heads);
     expect(!causal || a.sk >= a.sq, "attention", "causal attention with fewer keys than queries");
-    const float scale = 1.0f / std::sqrt(static_cast<float>(a.hd));
     const Tensor Q = wide(q), K = wide(k), V = wide(v);
-    Tensor O = wide(out, false), PR = wide(probs, false);
+    Tensor O = wide(out, false);
+    Tensor P = alloc({a.sq, a.sk}, DType::kF32);
     for (std::int64_t b = 0; b < a.batch; ++b)
       for (std::int64_t h = 0; h < heads; ++h) {
-        float* P = PR.f32() + (b * heads + h) * a.sq * a.sk;
-        matmul(true, false, a.sk, a.sq, a.hd, K.f32() + a.k_at(b, h), a.w, Q.f32() + a.q_at(b, h), a.w, P, a.sk, 0.0f,
-               nullptr, scale);
+        head_probs(Q, K, a, b, h, causal, P, nullptr, stats.f32() + (b * heads + h) * a.sq);
+        matmul(false, false, a.hd, a.sq, a.sk, V.f32() + a.k_at(b, h), a.w, P.f32(), a.sk, O.f32() + a.q_at(b, h), a.w,
+               0.0f, nullptr);
       }
-    cuda::launch_softmax_rows(PR.f32(), a.batch * heads * a.sq, a.sk, causal, a.sq, stream());
-    for (std::int64_t b = 0; b < a.batch; ++b)
-      for (std::int64_t h = 0; h < heads; ++h)
-        matmul(false, false, a.hd, a.sq, a.sk, V.f32() + a.k_at(b, h), a.w, PR.f32() + (b * heads + h) * a.sq * a.sk,
-               a.sk, O.f32() + a.q_at(b, h), a.w, 0.0f, nullptr);
     narrow(O, out);
-    narrow(PR, probs);
   }
-  // dP = dout V^T, dV += P^T dout, dS = P (dP - rowsum(P dP)) / sqrt(hd), dQ += dS K, dK += dS^T Q.
-  void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& probs, int heads,
-                          const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) override {
-    const Att a = att(q, k, probs, heads);
+  // P recomputed from stats, dP = dout V^T, dV += P^T dout, dS = P (dP - rowsum(P dP)) / sqrt(hd),
+  // dQ += dS K, dK += dS^T Q.
+  void attention_backward(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& stats, int heads,
+                          bool causal, const Tensor& dout, Tensor& dq, Tensor& dk, Tensor& dv) override {
+    const Att a = att(q, k, stats, heads);
     const float scale = 1.0f / std::sqrt(static_cast<float>(a.hd));
-    const Tensor Q = wide(q), K = wide(k), V = wide(v), PR = wide(probs), DO = wide(dout);
+    const Tensor Q = wide(q), K = wide(k), V = wide(v), DO = wide(dout);
     // dq and dk may be one tensor (the CPU backend allows it): one fp32 copy for both then.
     const bool same = dq.data() == dk.data() && dq.numel() == dk.numel();
     Tensor DQ = wide(dq), DK = same ? DQ : wide(dk), DV = wide(dv);
-    Tensor ds = alloc({a.sq, a.sk}, DType::kF32);
+    Tensor P = alloc({a.sq, a.sk}, DType::kF32), ds = alloc({a.sq, a.sk}, DType::kF32);
     for (std::int64_t b = 0; b < a.batch; ++b)
       for (std::int64_t h = 0; h < heads; ++h) {
-        const float* P = PR.f32() + (b * heads + h) * a.sq * a.sk;
+        head_probs(Q, K, a, b, h, causal, P, stats.f32() + (b * heads + h) * a.sq, nullptr);
         matmul(true, false, a.sk, a.sq, a.hd, V.f32() + a.k_at(b, h), a.w, DO.f32() + a.q_at(b, h), a.w, ds.f32(),
                a.sk, 0.0f, nullptr);
-        matmul(false, true, a.hd, a.sk, a.sq, DO.f32() + a.q_at(b, h), a.w, P, a.sk, DV.f32() + a.k_at(b, h), a.w,
-               1.0f, nullptr);
-        cuda::launch_softmax_backward_rows(P, ds.f32(), a.sq, a.sk, scale, stream());
+        matmul(false, true, a.hd, a.sk, a.sq, DO.f32() + a.q_at(b, h), a.w, P.f32(), a.sk, DV.f32() + a.k_at(b, h),
+               a.w, 1.0f, nullptr);
+        cuda::launch_softmax_backward_rows(P.f32(), ds.f32(), a.sq, a.sk, scale, stream());
         matmul(false, false, a.hd, a.sq, a.sk, K.f32() + a.k_at(b, h), a.w, ds.f32(), a.sk, DQ.f32() + a.q_at(b, h),
                a.w, 1.0f, nullptr);
         matmul(false, true, a.hd, a.sk, a.sq, Q.f32() + a.q_at(b, h), a.w, ds.f32(), a.sk, DK.f32() + a.k_at(b, h),
@@ -303,7 +298,6 @@ class CudaBackend final : public Backend {
     if (!same) narrow(DK, dk);
     narrow(DV, dv);
   }
-
   void gelu_mlp_forward(const Tensor& x, const Tensor& w1, const Tensor& b1, const Tensor& w2, const Tensor& b2,
                         Tensor& pre, Tensor& act, Tensor& y) override {
     expect(w1.dim(1) == x.dim(-1) && w2.dim(0) == x.dim(-1) && pre.numel() == x.rows() * w1.dim(0), "gelu_mlp",
@@ -408,33 +402,52 @@ class CudaBackend final : public Backend {
     }
   }
 
-  // Logits through the GEMM into `probs`, softmax and cross-entropy per row; the loss is the
-  // mean of the rows' losses, added on the host in row order.
-  void lm_head_loss_forward(const Tensor& x, const Tensor& table, const Tensor& labels, Tensor& probs,
+  // A block of rows at a time (cpu::lm_head_block_rows, as the CPU kernel): logits through the
+  // GEMM into one block-sized buffer, then each row's log-sum-exp (kept in `stats`) and loss;
+  // the loss is the mean of the rows' losses, added on the host in row order.
+  void lm_head_loss_forward(const Tensor& x, const Tensor& table, const Tensor& labels, Tensor& stats,
                             Tensor& loss) override {
-    expect(x.dim(-1) == table.dim(1) && labels.numel() == x.rows() && probs.numel() == x.rows() * table.dim(0),
-           "lm_head_loss", dims_str(x.shape()) + " with table " + dims_str(table.shape()));
-    check_ids(labels, table.dim(0));
-    Tensor PR = wide(probs, false);
-    Tensor logits = PR.reshaped({x.rows(), table.dim(0)});
-    linear_forward(x, table, Tensor(), logits);
-    Tensor rows = alloc({x.rows()}, DType::kF32);
-    cuda::launch_cross_entropy_rows(PR.f32(), labels.i32(), rows.f32(), x.rows(), table.dim(0), stream());
-    narrow(PR, probs);
-    std::vector<float> h(static_cast<size_t>(x.rows()));
+    const std::int64_t n = x.rows(), hidden = x.dim(-1), vocab = table.dim(0);
+    expect(hidden == table.dim(1) && labels.numel() == n && stats.numel() == n && stats.dtype() == DType::kF32,
+           "lm_head_loss", dims_str(x.shape()) + " with table " + dims_str(table.shape()) + ", stats " +
+                               dims_str(stats.shape()) + " (fp32 [n])");
+    check_ids(labels, vocab);
+    const std::int64_t block = cpu::lm_head_block_rows(vocab);
+    Tensor logits = alloc({std::min(n, block), vocab}, DType::kF32), rows = alloc({n}, DType::kF32);
+    const Tensor X = x.reshaped({n, hidden});
+    for (std::int64_t first = 0; first < n; first += block) {
+      const std::int64_t r = std::min(block, n - first);
+      Tensor lb = logits.flat_view(0, r * vocab).reshaped({r, vocab});
+      linear_forward(X.rows_view(first, first + r), table, Tensor(), lb);
+      cuda::launch_cross_entropy_rows(lb.f32(), labels.i32() + first, stats.f32() + first, rows.f32() + first, r,
+                                      vocab, stream());
+    }
+    std::vector<float> h(static_cast<size_t>(n));
     download(rows, h);
     double sum = 0;
-    for (float r : h) sum += r;
-    const auto l = static_cast<float>(sum / static_cast<double>(x.rows()));
+    for (float v : h) sum += v;
+    const auto l = static_cast<float>(sum / static_cast<double>(n));
     upload(loss, std::span<const float>(&l, 1));
   }
-  void lm_head_loss_backward(const Tensor& x, const Tensor& table, const Tensor& labels, const Tensor& probs,
+  void lm_head_loss_backward(const Tensor& x, const Tensor& table, const Tensor& labels, const Tensor& stats,
                              float dloss, Tensor& dx, Tensor& dtable) override {
-    const Tensor PR = wide(probs);
-    Tensor d = alloc({x.rows(), table.dim(0)}, DType::kF32), none;
-    cuda::launch_cross_entropy_backward(PR.f32(), labels.i32(), d.f32(), x.rows(), table.dim(0),
-                                        dloss / static_cast<float>(x.rows()), stream());
-    linear_backward(x, table, d, dx, dtable, none);
+    const std::int64_t n = x.rows(), hidden = x.dim(-1), vocab = table.dim(0);
+    expect(stats.numel() == n && stats.dtype() == DType::kF32, "lm_head_loss",
+           "stats " + dims_str(stats.shape()) + " (fp32 [n])");
+    const std::int64_t block = cpu::lm_head_block_rows(vocab);
+    Tensor d = alloc({std::min(n, block), vocab}, DType::kF32), none;
+    const Tensor X = x.reshaped({n, hidden});
+    Tensor DX = dx.empty() ? Tensor() : dx.reshaped({n, hidden});
+    for (std::int64_t first = 0; first < n; first += block) {
+      const std::int64_t r = std::min(block, n - first);
+      const Tensor xb = X.rows_view(first, first + r);
+      Tensor db = d.flat_view(0, r * vocab).reshaped({r, vocab});
+      linear_forward(xb, table, Tensor(), db);  // the block's logits again, turned into their gradient in place
+      cuda::launch_cross_entropy_backward(db.f32(), stats.f32() + first, labels.i32() + first, db.f32(), r, vocab,
+                                          dloss / static_cast<float>(n), stream());
+      Tensor dxb = DX.empty() ? Tensor() : DX.rows_view(first, first + r);
+      linear_backward(xb, table, db, dxb, dtable, none);
+    }
   }
 
  private:
@@ -444,12 +457,22 @@ class CudaBackend final : public Backend {
     std::int64_t q_at(std::int64_t b, std::int64_t h) const { return b * sq * w + h * hd; }
     std::int64_t k_at(std::int64_t b, std::int64_t h) const { return b * sk * w + h * hd; }
   };
-  static Att att(const Tensor& q, const Tensor& k, const Tensor& probs, int heads) {
+  static Att att(const Tensor& q, const Tensor& k, const Tensor& stats, int heads) {
     expect(q.rank() == 3 && k.rank() == 3 && q.dim(0) == k.dim(0) && q.dim(2) == k.dim(2) && heads > 0 &&
                q.dim(2) % heads == 0,
            "attention", dims_str(q.shape()) + " vs " + dims_str(k.shape()));
-    expect(probs.numel() == q.dim(0) * heads * q.dim(1) * k.dim(1), "attention", "probs " + dims_str(probs.shape()));
+    expect(stats.numel() == q.dim(0) * heads * q.dim(1) && stats.dtype() == DType::kF32, "attention",
+           "stats " + dims_str(stats.shape()) + " (fp32 [B, heads, Sq])");
     return Att{q.dim(0), q.dim(1), k.dim(1), q.dim(2), q.dim(2) / heads};
+  }
+  // Head h of sample b's probabilities into P [Sq, Sk]: S = Q K^T / sqrt(hd), then the row
+  // softmax (log-sum-exps from lse_in, or computed and written to lse_out).
+  void head_probs(const Tensor& Q, const Tensor& K, const Att& a, std::int64_t b, std::int64_t h, bool causal,
+                  Tensor& P, const float* lse_in, float* lse_out) {
+    const float scale = 1.0f / std::sqrt(static_cast<float>(a.hd));
+    matmul(true, false, a.sk, a.sq, a.hd, K.f32() + a.k_at(b, h), a.w, Q.f32() + a.q_at(b, h), a.w, P.f32(), a.sk,
+           0.0f, nullptr, scale);
+    cuda::launch_softmax_rows(P.f32(), a.sq, a.sk, causal, a.sq, lse_in, lse_out, stream());
   }
   // Token ids and labels checked on the host before a kernel indexes with them (as the CPU's).
   void check_ids(const Tensor& ids, std::int64_t vocab) {
@@ -585,16 +608,24 @@ class CudaBackend final : public Backend {
   struct Lane {
     Lane() {
       SPINDLE_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-      cache = cuda::DeviceCache::make(stream);
-      workspace = cache->get(kWorkspaceBytes, MemPart::kBuffers);
-      SPINDLE_CUDA(cudaMalloc(&scalar, sizeof(double)));
+      try {
+        cache = cuda::DeviceCache::make(stream);
+        workspace = cache->get(kWorkspaceBytes, MemPart::kBuffers);
+        SPINDLE_CUDA(cudaMalloc(&scalar, sizeof(double)));
+      } catch (...) {
+        release();
+        throw;
+      }
     }
-    ~Lane() {
-      cudaStreamSynchronize(stream);
-      cudaFree(scalar);
+    ~Lane() { release(); }
+    void release() {
+      if (stream) cudaStreamSynchronize(stream);
+      if (scalar) cudaFree(scalar);
       workspace.reset();
       cache.reset();
-      cudaStreamDestroy(stream);
+      if (stream) cudaStreamDestroy(stream);
+      scalar = nullptr;
+      stream = nullptr;
     }
     Lane(const Lane&) = delete;
     Lane& operator=(const Lane&) = delete;
@@ -608,23 +639,20 @@ class CudaBackend final : public Backend {
     ~CudaFence() override { cudaEventDestroy(event); }
     cudaEvent_t event = nullptr;
   };
-  // The calling thread's lane: its own after use_own_stream() on this backend, else compute.
-  // (Backends are told apart by a serial number, as a later one may reuse a freed one's address.)
-  Lane& lane() const { return tl_lane_owner == serial_ && tl_lane != nullptr ? *tl_lane : *compute_; }
+  // The calling thread's lane: the side one after use_side_stream() on this backend, else
+  // compute. (Backends are told apart by a serial number: a later one may reuse a freed
+  // one's address.)
+  Lane& lane() const { return tl_side_of == serial_ ? *side_ : *compute_; }
 
   int device_ = 0;
   cublasLtHandle_t lt_ = nullptr;
-  std::unique_ptr<Lane> compute_;
-  mutable std::mutex lanes_mu_;
-  std::map<std::thread::id, std::unique_ptr<Lane>> own_;
+  std::unique_ptr<Lane> compute_, side_;
   const std::uint64_t serial_ = next_serial_.fetch_add(1) + 1;
   static inline std::atomic<std::uint64_t> next_serial_{0};
-  static thread_local std::uint64_t tl_lane_owner;
-  static thread_local Lane* tl_lane;
+  static thread_local std::uint64_t tl_side_of;  // the backend whose side stream this thread uses
 };
 
-thread_local std::uint64_t CudaBackend::tl_lane_owner = 0;
-thread_local CudaBackend::Lane* CudaBackend::tl_lane = nullptr;
+thread_local std::uint64_t CudaBackend::tl_side_of = 0;
 
 }  // namespace
 
@@ -636,6 +664,12 @@ cudaStream_t calling_stream(Backend& be) {
   auto* cb = dynamic_cast<CudaBackend*>(&be);
   if (cb == nullptr) throw InternalError("a CUDA stream asked of the " + be.name() + " backend");
   return cb->stream();
+}
+
+int local_rank() {
+  for (const char* var : {"OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_LOCALID", "MPI_LOCALRANKID", "LOCAL_RANK"})
+    if (const char* v = std::getenv(var)) return std::max(0, std::atoi(v));
+  return 0;
 }
 
 int device_of(Backend& be) {

@@ -1,8 +1,9 @@
 // Device memory for the CUDA backend's tensors, cached by size as PyTorch's caching allocator
 // does: a freed block goes back to its size's free list and the next allocation of that size
 // reuses it, so an iteration's buffers are not cudaMalloc'ed (a device-wide synchronisation)
-// again every iteration. Counts bytes by memory part (memory_parts.h). Blocks are zeroed on
-// the backend's compute stream before use. Thread-safe.
+// again every iteration. Counts bytes by memory part (memory_parts.h). One cache per stream
+// (the backend's compute and side streams): a block is reused in its own stream's order only,
+// and zeroed on that stream before use. Thread-safe.
 #pragma once
 
 #include <cuda_runtime.h>

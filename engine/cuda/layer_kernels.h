@@ -34,18 +34,21 @@ void launch_token_embed(const std::int32_t* ids, DevPtr table, DevPtr y, std::in
                         cudaStream_t stream);
 void launch_token_embed_backward(const std::int32_t* ids, DevPtr dy, float* dtable, std::int64_t n,
                                  std::int64_t hidden, cudaStream_t stream);
-// Rows of `cols` scores in place into probabilities; row i keeps keys [0, last_i], last_i =
-// i + shift when causal (shift = cols - rows_per_block), else all; the rest get 0.
+// Rows of `cols` scores in place into probabilities exp(s - lse); row i keeps keys
+// [0, last_i], last_i = i + shift when causal (shift = cols - rows_per_block), else all; the
+// rest get 0. Each row's log-sum-exp over its visible keys is read from lse_in where given
+// (backward's recomputation), else computed and written to lse_out (when not null).
 void launch_softmax_rows(float* p, std::int64_t rows, std::int64_t cols, bool causal, std::int64_t rows_per_block,
-                         cudaStream_t stream);
+                         const float* lse_in, float* lse_out, cudaStream_t stream);
 // Rows of dP in place into dS = P (dP - sum_j P dP) * scale.
 void launch_softmax_backward_rows(const float* p, float* d, std::int64_t rows, std::int64_t cols, float scale,
                                   cudaStream_t stream);
-// LM head: logits [n, vocab] in place into probabilities; loss_rows[i] = lse_i - logit[label_i].
-void launch_cross_entropy_rows(float* p, const std::int32_t* labels, float* loss_rows, std::int64_t n,
-                               std::int64_t vocab, cudaStream_t stream);
-// d [n, vocab] = (probs - onehot(label)) * scale.
-void launch_cross_entropy_backward(const float* probs, const std::int32_t* labels, float* d, std::int64_t n,
-                                   std::int64_t vocab, float scale, cudaStream_t stream);
+// LM head, a block of n rows: from logits [n, vocab], lse[i] = log-sum-exp of row i and
+// loss_rows[i] = lse_i - logit[label_i] (the logits are left as they are).
+void launch_cross_entropy_rows(const float* logits, const std::int32_t* labels, float* lse, float* loss_rows,
+                               std::int64_t n, std::int64_t vocab, cudaStream_t stream);
+// d [n, vocab] = (exp(logits - lse) - onehot(label)) * scale (d may be the logits themselves).
+void launch_cross_entropy_backward(const float* logits, const float* lse, const std::int32_t* labels, float* d,
+                                   std::int64_t n, std::int64_t vocab, float scale, cudaStream_t stream);
 
 }  // namespace spindle::engine::cuda

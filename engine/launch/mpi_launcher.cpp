@@ -44,10 +44,11 @@ MpiLauncher::MpiLauncher(const MpiSession& mpi, const Scenario& scenario, const 
   const DeviceProgram& p = programs_.devices[static_cast<size_t>(mpi_.rank())];
   if (p.device != mpi_.rank())
     throw InternalError("program " + std::to_string(mpi_.rank()) + " is for device " + std::to_string(p.device));
-  const std::vector<std::vector<int>> groups = comm_groups(programs_);
+  const std::vector<std::vector<int>> groups = comm_groups(programs_), buckets = sync_groups(programs_);
   const std::vector<P2pLink> links = p2p_links(programs_);
-  auto make_comm = [this, &groups, &links](Backend& be, bool sync) {
-    return process_communicator(be, mpi_, groups, sync ? std::vector<P2pLink>{} : links);
+  auto make_comm = [this, &groups, &buckets, &links](Backend& be) {
+    ProcessComms c = process_communicators(be, mpi_, groups, buckets, links);
+    return RankRunner::Comms{std::move(c.program), std::move(c.sync)};
   };
   rank_ = std::make_unique<RankRunner>(s_, g_, mg_, p, mpi_.size(), backend, opt_, make_comm);
 }

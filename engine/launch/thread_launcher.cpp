@@ -28,8 +28,8 @@ ThreadLauncher::ThreadLauncher(const Scenario& scenario, const Programs& program
     const DeviceProgram& p = programs_.devices[static_cast<size_t>(i)];
     if (p.device != i) throw InternalError("program " + std::to_string(i) + " is for device " + std::to_string(p.device));
     // Device memory (several logical devices on one GPU) crosses through host copies.
-    auto make_comm = [this, i](Backend& be, bool sync) {
-      return on_backend((sync ? sync_world_ : world_)->communicator(i), be);
+    auto make_comm = [this, i](Backend& be) {
+      return RankRunner::Comms{on_backend(world_->communicator(i), be), on_backend(sync_world_->communicator(i), be)};
     };
     ranks_.push_back(std::make_unique<RankRunner>(s_, g_, mg_, p, world, backend, opt_, make_comm));
   }

@@ -171,7 +171,7 @@ Tensor OpRunner::forward(const Operator& op, const RowBlock& rows, const TaskBat
       be_.copy_tokens(in, in.dim(1) - op.shape.seq, st.mem, 0, op.shape.seq, false);
       st.labels = be_.alloc(data.label_dims, DType::kI32);
       be_.upload(st.labels, data.labels);
-      st.aux = be_.alloc({n, op.in_features});
+      st.aux = be_.alloc({n}, DType::kF32);  // each row's log-sum-exp: the logits [n, V] are never kept
       loss = be_.alloc({1}, DType::kF32);
       be_.lm_head_loss_forward(st.mem.reshaped({n, op.shape.hidden}), ws_.value(op.weights + "/table"),
                                st.labels.reshaped({st.labels.numel()}), st.aux, loss);

@@ -54,6 +54,7 @@ struct Bucket {
   Tensor grads, values;  // flat: total elements, group x chunk under ZeRO-1; values only under ZeRO-1
   // After this iteration's sync on the sync thread's stream (set there, read after the sync-wait).
   std::shared_ptr<const Fence> synced;
+  Tensor shard;  // ZeRO-1: the reduce-scatter's buffer, from the sync-start to the sync-wait
   std::int64_t own_first() const { return std::min(total, rank * chunk); }  // a small bucket leaves late ranks none
   std::int64_t own_last() const { return std::min(total, (rank + 1) * chunk); }
 };
@@ -300,6 +301,10 @@ class Interpreter {
     t0_s_ = t0_s;
     try {
       interpret(t0_s);
+      // A communicator that failed on its own (NCCL's watchdog) fails the iteration, before its
+      // gradients reach the optimizer of the next or a checkpoint.
+      d_.comm->check();
+      d_.sync_comm->check();
     } catch (...) {
       abort_all();
       throw;
@@ -323,6 +328,7 @@ class Interpreter {
         case InstrKind::kSyncWait:
           sync_.wait(in.collective);
           be_.wait(bucket(in).synced);
+          bucket(in).shard = Tensor();
           break;
         case InstrKind::kClipNorm: clip_norm(in); break;
         case InstrKind::kStep: optimizer_step(); break;
@@ -614,15 +620,20 @@ class Interpreter {
     // On a stream-ordered backend the sync thread queues on a stream of its own, after the
     // gradients the program queued so far (`ready`); the sync-wait orders the program's later
     // work after the bucket's (`synced`).
+    // The sync thread allocates nothing (a device allocation there could wait for the whole
+    // device, compute stream included, while the program waits for the sync): under ZeRO-1 the
+    // program gives it the shard buffer, and drops it after the sync-wait, when the compute
+    // stream is past the sync stream's use of it.
+    if (b.zero1) b.shard = be_.alloc({b.chunk}, b.grads.dtype());
     std::shared_ptr<const Fence> ready = be_.fence();
     sync_.post(in.collective, [this, &b, id = in.collective, ready = std::move(ready)] {
       const double start = wall_clock_s() - t0_s_;
-      be_.use_own_stream();
+      be_.use_side_stream();
       be_.wait(ready);
       if (!b.zero1) {
         d_.sync_comm->all_reduce(b.group, b.grads);
-      } else {  // the own shard's sums, reduce-scattered into a shard-sized buffer, then in place
-        Tensor mine = be_.alloc({b.chunk}, b.grads.dtype());
+      } else {  // the own shard's sums, reduce-scattered into the shard buffer, then in place
+        Tensor& mine = b.shard;
         d_.sync_comm->reduce_scatter(b.group, b.grads, mine);
         Tensor own = b.grads.flat_view(b.own_first(), b.own_last() - b.own_first());
         copy_flat(be_, mine.flat_view(0, own.numel()), own, false);
@@ -749,8 +760,9 @@ RankRunner::RankRunner(const Scenario& s, const Graph& g, const MetaGraph& mg, c
   d.be->set_activation_dtype(options.activation_dtype);
   d.ws = std::make_unique<WeightStore>(s, g, *d.be, options.seed, &groups, /*moments=*/false);
   d.data = std::make_unique<SyntheticData>(s, g, options.seed);
-  d.comm = make_comm(*d.be, false);
-  d.sync_comm = make_comm(*d.be, true);
+  Comms comms = make_comm(*d.be);
+  d.comm = std::move(comms.program);
+  d.sync_comm = std::move(comms.sync);
   d.op_key.resize(static_cast<size_t>(g.size()));
   for (const MetaOp& m : mg.metaops)
     for (size_t l = 0; l < m.ops.size(); ++l) d.op_key[static_cast<size_t>(m.ops[l])] = {m.id, static_cast<int>(l)};
@@ -823,7 +835,17 @@ std::vector<std::pair<std::string, std::vector<std::pair<std::int64_t, std::int6
 }
 
 Backend& RankRunner::backend() { return *st_->be; }
-MemoryUse RankRunner::memory_use() const { return st_->be->memory_use(); }
+MemoryUse RankRunner::memory_use() const {
+  MemoryUse m = st_->be->memory_use();
+  // Communicators' own device memory (NCCL's buffers, held from creation on) counts as buffers.
+  const std::size_t comm = st_->comm->resident_bytes() + st_->sync_comm->resident_bytes();
+  const auto b = static_cast<size_t>(MemPart::kBuffers);
+  m.in_use[b] += comm;
+  m.peak[b] += comm;
+  m.at_peak[b] += comm;
+  m.peak_total += comm;
+  return m;
+}
 
 const GradientSnapshot& RankRunner::gradients() const { return st_->snapshot; }
 WeightStore& RankRunner::weights() { return *st_->ws; }

@@ -70,10 +70,13 @@ double wall_clock_s();
 
 class RankRunner {
  public:
-  // Makes the rank's communicators once its backend exists: make(backend, false) carries the
-  // program's transfers and collectives, make(backend, true) (a world of its own) the
-  // weight-sync buckets on the sync thread; called in that order.
-  using CommMaker = std::function<std::unique_ptr<Communicator>(Backend& be, bool sync)>;
+  // The rank's communicators: `program` carries the program's transfers and collectives,
+  // `sync` (a world of its own) the weight-sync buckets on the sync thread.
+  struct Comms {
+    std::unique_ptr<Communicator> program, sync;
+  };
+  // Makes them once the rank's backend exists (NCCL needs its device and streams).
+  using CommMaker = std::function<Comms(Backend& be)>;
   // `program` is this rank's (its device id is the rank) among `world` ranks. `backend`: a
   // backend_registry.h name.
   RankRunner(const Scenario& s, const Graph& g, const MetaGraph& mg, const DeviceProgram& program, int world,
@@ -98,7 +101,7 @@ class RankRunner {
   WeightStore& weights();
   const WeightStore& weights() const;
   Backend& backend();
-  MemoryUse memory_use() const;  // the backend's allocator
+  MemoryUse memory_use() const;  // the backend's allocator, and the communicators' own device memory as buffers
   // The element ranges of each held weight (sharded name) this rank counts among all ranks,
   // each element once (the gradient norm's rule; what a checkpoint shard holds). Buckets are
   // known after the first iteration; before it a bucket's weights count on every member.

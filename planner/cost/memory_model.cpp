@@ -32,28 +32,29 @@ StoredElements unfused_activation_elements(const Operator& op) {
     case OpKind::kEncoderLayer:
     case OpKind::kDecoderLayer: {
       // Whole: the input, both layer norms' outputs and statistics, the residual after
-      // attention. Split: q, k, v, probabilities [a, s, s], mixed heads, the MLP's ffn-wide
-      // tensors (GELU: pre-activation and activation; SwiGLU adds the up projection).
+      // attention. Split: q, k, v, attention's log-sum-exp per query row and head [a, s] (the
+      // memory-lean kernels keep no probabilities), mixed heads, the MLP's ffn-wide tensors
+      // (GELU: pre-activation and activation; SwiGLU adds the up projection).
       e.replicated = 4 * b * s * h + 4 * b * s;
-      double split = 4 * b * s * h + a * s * s * b + (op.mlp == Mlp::kGelu ? 2 : 3) * b * s * f;
+      double split = 4 * b * s * h + a * s * b + (op.mlp == Mlp::kGelu ? 2 : 3) * b * s * f;
       if (op.cross_seq > 0) {  // its norm's output and statistics, the residual after it; q, k, v over memory
         const double m = static_cast<double>(op.cross_seq);
         e.replicated += 2 * b * s * h + 2 * b * s;
-        split += 2 * b * s * h + 2 * b * m * h + a * s * m * b;
+        split += 2 * b * s * h + 2 * b * m * h + a * s * b;
       }
       e.total = e.replicated + split;
       break;
     }
     case OpKind::kCrossAttention:
       // Whole: the input's layer norm (input, output, statistics), the repeated queries. Split:
-      // q, k, v, probabilities [a, out_s, s], mixed heads.
+      // q, k, v, the log-sum-exps [a, out_s], mixed heads.
       e.replicated = 2 * b * s * h + 2 * b * s + b * os * oh;
-      e.total = e.replicated + 2 * b * os * oh + 2 * b * s * oh + a * os * s * b;
+      e.total = e.replicated + 2 * b * os * oh + 2 * b * s * oh + a * os * b;
       break;
     case OpKind::kProjectionHead: e.total = 2 * b * s * h + 2 * b * s + b * os * h; break;  // norm, pooled
     case OpKind::kContrastiveLoss: e.total = 4 * b * h; break;  // both embeddings, whole batch: the gathered pair and a copy of each
     case OpKind::kLmHead:
-      e.total = b * s * h + b * s + b * s * static_cast<double>(op.in_features);  // scored tokens, labels, probabilities
+      e.total = b * s * h + 2 * b * s;  // scored tokens, labels, each row's log-sum-exp (the logits are not kept)
       break;
   }
   if (e.replicated == 0) e.replicated = e.total;  // what does not split stays whole

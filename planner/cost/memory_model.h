@@ -30,7 +30,7 @@ struct Storage {
   double element_bytes = 2;
 };
 Storage mixed_precision();  // bf16 weights and gradients, fp32 master and moments (Megatron-LM)
-Storage fp32_unfused();     // fp32 everything, attention probabilities stored (spindle-run's CPU backend)
+Storage fp32_unfused();     // fp32 everything, unfused but memory-lean kernels (spindle-run's CPU backend)
 
 // The elements one operator of an unfused implementation keeps from forward for backward, for
 // its whole batch (op.shape.batch rows; a contrastive loss keeps both embeddings of the whole

@@ -100,11 +100,11 @@ std::vector<Case> cases() {
                      const std::int64_t b = 2, sq = 12, w = 32;
                      const int heads = 4;
                      Tensor q = random(be, {b, sq, w}, rng), k = random(be, {b, sk, w}, rng), v = random(be, {b, sk, w}, rng);
-                     Tensor out = be.alloc({b, sq, w}, DType::kF32), p = be.alloc({b, heads, sq, sk}, DType::kF32);
+                     Tensor out = be.alloc({b, sq, w}, DType::kF32), p = be.alloc({b, heads, sq}, DType::kF32);
                      be.attention_forward(q, k, v, heads, causal, out, p);
                      Tensor dout = random(be, {b, sq, w}, rng), dq = random(be, {b, sq, w}, rng),
                             dk = random(be, {b, sk, w}, rng), dv = random(be, {b, sk, w}, rng);
-                     be.attention_backward(q, k, v, p, heads, dout, dq, dk, dv);
+                     be.attention_backward(q, k, v, p, heads, causal, dout, dq, dk, dv);
                      return {host(be, out), host(be, p), host(be, dq), host(be, dk), host(be, dv)};
                    }});
   c.push_back({"gelu_mlp and backward", 1e-4, [](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {
@@ -166,12 +166,27 @@ std::vector<Case> cases() {
                  std::vector<std::int32_t> labels{5, 0, 99, 42, 7, 7};
                  Tensor l = be.alloc({6}, DType::kI32);
                  be.upload(l, labels);
-                 Tensor x = random(be, {6, 24}, rng), table = random(be, {100, 24}, rng), probs = be.alloc({6, 100}, DType::kF32),
+                 Tensor x = random(be, {6, 24}, rng), table = random(be, {100, 24}, rng), probs = be.alloc({6}, DType::kF32),
                         loss = be.alloc({1}, DType::kF32);
                  be.lm_head_loss_forward(x, table, l, probs, loss);
                  Tensor dx = random(be, {6, 24}, rng), dtable = random(be, {100, 24}, rng);
                  be.lm_head_loss_backward(x, table, l, probs, 0.5f, dx, dtable);
                  return {host(be, loss), host(be, probs), host(be, dx), host(be, dtable)};
+               }});
+  // A vocabulary large enough that the rows go in two blocks (cpu::lm_head_block_rows).
+  c.push_back({"lm_head_loss and backward, blocks of rows", 1e-4,
+               [](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {
+                 const std::int64_t n = 40, vocab = 40000;
+                 std::vector<std::int32_t> labels(n);
+                 for (std::int64_t i = 0; i < n; ++i) labels[static_cast<size_t>(i)] = static_cast<std::int32_t>(i * 997 % vocab);
+                 Tensor l = be.alloc({n}, DType::kI32);
+                 be.upload(l, labels);
+                 Tensor x = random(be, {n, 16}, rng), table = random(be, {vocab, 16}, rng),
+                        stats = be.alloc({n}, DType::kF32), loss = be.alloc({1}, DType::kF32);
+                 be.lm_head_loss_forward(x, table, l, stats, loss);
+                 Tensor dx = random(be, {n, 16}, rng), dtable = random(be, {vocab, 16}, rng);
+                 be.lm_head_loss_backward(x, table, l, stats, 1.0f, dx, dtable);
+                 return {host(be, loss), host(be, stats), host(be, dx), host(be, dtable)};
                }});
   // bf16 storage: activations and their gradients bf16, weights and their gradients fp32
   // (outputs may round to neighbouring bf16 values: tolerance of a few bf16 ulps).
@@ -191,11 +206,11 @@ std::vector<Case> cases() {
                  const DType h = DType::kBF16;
                  Tensor q = random(be, {2, 12, 32}, rng, h), k = random(be, {2, 12, 32}, rng, h),
                         v = random(be, {2, 12, 32}, rng, h);
-                 Tensor out = be.alloc({2, 12, 32}, h), p = be.alloc({2, 4, 12, 12}, h);
+                 Tensor out = be.alloc({2, 12, 32}, h), p = be.alloc({2, 4, 12}, DType::kF32);
                  be.attention_forward(q, k, v, 4, true, out, p);
                  Tensor dout = random(be, {2, 12, 32}, rng, h), dq = be.alloc({2, 12, 32}, h), dk = be.alloc({2, 12, 32}, h),
                         dv = be.alloc({2, 12, 32}, h);
-                 be.attention_backward(q, k, v, p, 4, dout, dq, dk, dv);
+                 be.attention_backward(q, k, v, p, 4, true, dout, dq, dk, dv);
                  return {host(be, out), host(be, p), host(be, dq), host(be, dk), host(be, dv)};
                }});
   c.push_back({"adamw", 1e-5, [](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {

@@ -66,7 +66,7 @@ TEST(KernelGradients, LayerNorm) {
 
 void attention_case(const char* name, cpu::AttentionDims d, std::uint64_t key) {
   const int64_t nq = d.batch * d.q_len * d.width, nk = d.batch * d.kv_len * d.width;
-  const int64_t np = d.batch * d.heads * d.q_len * d.kv_len;
+  const int64_t np = d.batch * d.heads * d.q_len;  // the log-sum-exp stats forward keeps
   const auto r = random_vec(static_cast<size_t>(nq), key);
   auto loss = [&]<class T>(const Vecs<T>& x) {
     auto out = zeros<T>(nq), p = zeros<T>(np);
@@ -89,6 +89,10 @@ void attention_case(const char* name, cpu::AttentionDims d, std::uint64_t key) {
 TEST(KernelGradients, SelfAttentionCausal) { attention_case("attention-causal", {2, 4, 4, 6, 2, true}, 21); }
 TEST(KernelGradients, SelfAttention) { attention_case("attention", {2, 4, 4, 6, 3, false}, 31); }
 TEST(KernelGradients, CrossAttention) { attention_case("cross-attention", {2, 3, 5, 4, 2, false}, 41); }
+// More keys than queries under the causal mask: backward recomputes the mask from the stats.
+TEST(KernelGradients, CausalAttentionOverALongerContext) {
+  attention_case("attention-causal-context", {2, 3, 5, 4, 2, true}, 51);
+}
 
 TEST(KernelGradients, GeluMlp) {
   const int64_t n = 3, h = 4, f = 6;
@@ -256,22 +260,30 @@ TEST(KernelGradients, ContrastiveLossShare) {
   EXPECT_NEAR(parts, whole, 1e-12);
 }
 
-TEST(KernelGradients, LmHeadLoss) {
+// In one block of rows and in blocks of 1 and 3 rows (forward and backward recompute a block's
+// logits at a time; the stats are all that crosses from forward to backward).
+void lm_head_case(std::int64_t block_rows) {
   const int64_t n = 4, h = 3, v = 6;
   const std::vector<std::int32_t> labels{0, 5, 2, 5};
   auto loss = [&]<class T>(const Vecs<T>& x) {
-    auto p = zeros<T>(n * v);
-    return cpu::lm_head_loss_forward(x[0].data(), x[1].data(), labels.data(), p.data(), n, h, v);
+    auto stats = zeros<T>(n);
+    return cpu::lm_head_loss_forward(x[0].data(), x[1].data(), labels.data(), stats.data(), n, h, v, block_rows);
   };
   auto grads = [&]<class T>(const Vecs<T>& x) {
-    auto p = zeros<T>(n * v);
-    cpu::lm_head_loss_forward(x[0].data(), x[1].data(), labels.data(), p.data(), n, h, v);
+    auto stats = zeros<T>(n);
+    cpu::lm_head_loss_forward(x[0].data(), x[1].data(), labels.data(), stats.data(), n, h, v, block_rows);
     Vecs<T> g{zeros<T>(n * h), zeros<T>(v * h)};
-    cpu::lm_head_loss_backward(x[0].data(), x[1].data(), labels.data(), p.data(), T(1), g[0].data(), g[1].data(), n, h,
-                               v);
+    cpu::lm_head_loss_backward(x[0].data(), x[1].data(), labels.data(), stats.data(), T(1), g[0].data(), g[1].data(),
+                               n, h, v, block_rows);
     return g;
   };
   check_gradients("lm_head_loss", {"x", "table"}, {random_vec(n * h, 121), random_vec(v * h, 122)}, loss, grads);
+}
+
+TEST(KernelGradients, LmHeadLoss) { lm_head_case(0); }
+TEST(KernelGradients, LmHeadLossInBlocksOfRows) {
+  lm_head_case(1);
+  lm_head_case(3);
 }
 
 // Known values: a contrastive loss at chance is ln B; a perfectly aligned batch is far below.

@@ -54,10 +54,11 @@ class MpiRun : public ::testing::Test {
 
 std::vector<double> losses(const std::string& csv) { return spindle::testing::metrics_losses(csv); }
 
-void expect_close(const std::vector<double>& a, const std::vector<double>& b, const std::string& what) {
+void expect_close(const std::vector<double>& a, const std::vector<double>& b, const std::string& what,
+                  double relative = 1e-5) {
   ASSERT_EQ(a.size(), b.size()) << what;
   ASSERT_FALSE(a.empty()) << what;
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], 1e-5 * std::abs(b[i])) << what << ", row " << i;
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_NEAR(a[i], b[i], relative * std::abs(b[i])) << what << ", row " << i;
 }
 
 TEST_F(MpiRun, EverySystemsPlanTrainsLikeThreadsAndOneDevice) {
@@ -113,7 +114,10 @@ TEST_F(MpiRun, Bf16StorageTrainsLikeThreads) {
   const std::string run = kClip + " --dtype bf16 --steps 6 --metrics ";
   ASSERT_EQ(shell(mpirun(4) + run + file("m.csv") + " --memory-report" + quiet("m")), 0) << spindle::read_file(file("m.err"));
   ASSERT_EQ(shell(std::string(SPINDLE_RUN) + " " + run + file("t.csv") + " --devices 4" + quiet("t")), 0);
-  expect_close(losses(file("m.csv")), losses(file("t.csv")), "bf16 MPI against threads");
+  // MPI sums in its own order and threads in group order; rounded to bf16 (8 bits), a sum that
+  // lands on the other side of a rounding boundary moves the next steps: a quarter of bf16's
+  // epsilon (2^-8) after 6 steps, not fp32's 1e-5 (seen: 4.6e-5).
+  expect_close(losses(file("m.csv")), losses(file("t.csv")), "bf16 MPI against threads", 1e-3);
   // The memory report gathers every rank's allocator to rank 0: a row pair per device.
   const std::string out = spindle::read_file(file("m.out"));
   for (int d = 0; d < 4; ++d) EXPECT_NE(out.find(std::to_string(d) + "   estimate"), std::string::npos) << out;

@@ -3,8 +3,8 @@
 // still go through NCCL's kernels), sends to itself received through NCCL's grouped send and
 // receive (in order per channel, holding a copy so that changing the tensor after the send
 // changes nothing), in fp32 and bf16, and a collective queued by a thread on its own stream
-// between fences, as a rank's sync thread does. Several ranks need several GPUs: unverified
-// here. Exits 77 (reported as skipped) without a CUDA device.
+// between fences on the side stream, as a rank's sync thread does. Several ranks need several
+// GPUs: unverified here. Exits 77 (reported as skipped) without a CUDA device.
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -89,20 +89,21 @@ int main() {
   try {
     auto exchange = [](const std::string& mine) { return std::vector<std::string>{mine}; };
     const std::vector<P2pLink> links{{0, 0, 0}, {0, 0, 1}};
-    auto comm = nccl_communicator(*be, 0, 1, {{0}}, links, exchange, 60);
-    run_checks(*be, *comm, DType::kF32, "fp32");
-    run_checks(*be, *comm, DType::kBF16, "bf16");
+    NcclCommunicators comms = nccl_communicators(*be, 0, 1, {{0}}, {{0}}, links, exchange, 60);
+    std::printf("communicators created and connected: %.1f MiB of device memory\n",
+                static_cast<double>(comms.program->resident_bytes()) / (1 << 20));
+    run_checks(*be, *comms.program, DType::kF32, "fp32");
+    run_checks(*be, *comms.program, DType::kBF16, "bf16");
 
-    // The sync thread's pattern: values queued on the compute stream, a fence, a thread on its
-    // own stream waits for it, all-reduces and scales, a fence back, the compute stream waits.
-    auto sync_comm = nccl_communicator(*be, 0, 1, {{0}}, {}, exchange, 60);
+    // The sync thread's pattern: values queued on the compute stream, a fence, a thread on the
+    // side stream waits for it, all-reduces and scales, a fence back, the compute stream waits.
     const auto a = values(1 << 20, 2.0f);
     Tensor t = filled(*be, {1 << 20}, DType::kF32, a);
     std::shared_ptr<const Fence> ready = be->fence(), synced;
     std::thread sync([&] {
-      be->use_own_stream();
+      be->use_side_stream();
       be->wait(ready);
-      sync_comm->all_reduce({0}, t);
+      comms.sync->all_reduce({0}, t);
       be->scale(t, 0.5f);
       synced = be->fence();
     });
@@ -110,7 +111,9 @@ int main() {
     be->wait(synced);
     std::vector<float> half(a);
     for (float& x : half) x *= 0.5f;
-    expect_equal("collective on a thread's own stream between fences", read(*be, t), half);
+    expect_equal("collective on the side stream between fences", read(*be, t), half);
+    comms.program->check();
+    comms.sync->check();
   } catch (const std::exception& e) {
     std::printf("FAIL: %s\n", e.what());
     return 1;

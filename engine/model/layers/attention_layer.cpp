@@ -9,6 +9,7 @@ Tensor attention_layer_forward(Backend& be, WeightStore& ws, const LayerShards& 
   const std::string bias = ls.replicated() + "/" + name + "bo";
   ctx.xq = xq;
   ctx.xkv = xkv;
+  ctx.causal = causal;
   ctx.shards.assign(ls.groups.size(), {});
   Tensor out;
   for (size_t j = 0; j < ls.groups.size(); ++j) {
@@ -21,9 +22,9 @@ Tensor attention_layer_forward(Backend& be, WeightStore& ws, const LayerShards& 
     be.linear_forward(xq, ws.value(p + "wq"), ws.value(p + "bq"), c.q);
     be.linear_forward(xkv, ws.value(p + "wk"), ws.value(p + "bk"), c.k);
     be.linear_forward(xkv, ws.value(p + "wv"), ws.value(p + "bv"), c.v);
-    c.probs = be.alloc({b, heads / ls.of, sq, sk});
+    c.stats = be.alloc({b, heads / ls.of, sq}, DType::kF32);
     c.mixed = be.alloc({b, sq, d});
-    be.attention_forward(c.q, c.k, c.v, heads / ls.of, causal, c.mixed, c.probs);
+    be.attention_forward(c.q, c.k, c.v, heads / ls.of, causal, c.mixed, c.stats);
     // The output bias is added once per TP group, by the first shard of its rank 0.
     const Tensor bo = j == 0 && ls.adds_bias ? ws.value(bias) : Tensor();
     Tensor part = be.alloc({b, sq, wo});
@@ -51,7 +52,7 @@ void attention_layer_backward(Backend& be, WeightStore& ws, const LayerShards& l
     Tensor dmixed = be.alloc(c.mixed.shape());
     be.linear_backward(c.mixed, ws.value(p + "wo"), dout, dmixed, ws.grad(p + "wo"), dbo);
     Tensor dq = be.alloc(c.q.shape()), dk = be.alloc(c.k.shape()), dv = be.alloc(c.v.shape());
-    be.attention_backward(c.q, c.k, c.v, c.probs, heads / ls.of, dmixed, dq, dk, dv);
+    be.attention_backward(c.q, c.k, c.v, c.stats, heads / ls.of, ctx.causal, dmixed, dq, dk, dv);
     be.linear_backward(ctx.xq, ws.value(p + "wq"), dq, pq, ws.grad(p + "wq"), ws.grad(p + "bq"));
     be.linear_backward(ctx.xkv, ws.value(p + "wk"), dk, pkv, ws.grad(p + "wk"), ws.grad(p + "bk"));
     be.linear_backward(ctx.xkv, ws.value(p + "wv"), dv, pkv, ws.grad(p + "wv"), ws.grad(p + "bv"));

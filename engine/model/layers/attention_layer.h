@@ -16,8 +16,9 @@ namespace spindle::engine {
 
 struct AttentionCtx {
   Tensor xq, xkv;
+  bool causal = false;
   struct Shard {
-    Tensor q, k, v, probs, mixed;
+    Tensor q, k, v, stats, mixed;  // stats: each query row's log-sum-exp (fp32), not the probabilities
   };
   std::vector<Shard> shards;  // one per held shard
 };
