@@ -7,6 +7,7 @@
 #include <string>
 
 #include "sim/report/compare.h"
+#include "sim/report/compare_run.h"
 #include "sim/report/html_report.h"
 #include "traces/atomic_file.h"
 #include "traces/errors.h"
@@ -18,7 +19,7 @@ namespace fs = std::filesystem;
 bool is_subcommand(int argc, char** argv) {
   if (argc < 2) return false;
   const std::string a = argv[1];
-  return a == "report" || a == "compare";
+  return a == "report" || a == "compare" || a == "compare-run";
 }
 
 int run_subcommand(int argc, char** argv) {
@@ -26,12 +27,21 @@ int run_subcommand(int argc, char** argv) {
   CLI::App app{cmd == "report"
                    ? "spindle-sim report: rebuild index.html and the pictures of a run folder (out/<scenario>) or a "
                      "study folder (out/<study>, merging every shard's points)"
-                   : "spindle-sim compare: two results side by side (iteration time, per MetaOp GPU time and the "
-                     "difference)"};
+                   : cmd == "compare"
+                   ? "spindle-sim compare: two results side by side (iteration time, per MetaOp GPU time and the "
+                     "difference)"
+                   : "spindle-sim compare-run: a simulated iteration against a measured one of the same plan "
+                     "(iteration time, time per instruction kind, per compute slice, with the errors)"};
   app.name("spindle-sim " + cmd);
   std::string dir, a, b, system = "spindle";
   if (cmd == "report") {
     app.add_option("dir", dir, "A folder written by spindle-sim (summary.json) or by a study (points.json)")->required();
+  } else if (cmd == "compare-run") {
+    app.add_option("sim", a, "The simulated trace: spindle-sim's <system>.trace.json, or its folder with :SYSTEM "
+                             "(default spindle)")
+        ->required();
+    app.add_option("run", b, "The measured trace of the same plan: spindle-run --plan <system>.plan.json --trace FILE")
+        ->required();
   } else {
     app.add_option("a", a, "A result: DIR, DIR/summary.json, optionally :SYSTEM (e.g. out/x/summary.json:sequential)")
         ->required();
@@ -50,6 +60,10 @@ int run_subcommand(int argc, char** argv) {
   return run_guarded(program.c_str(), [&] {
     if (cmd == "compare") {
       std::cout << compare_text(a, b, system);
+      return kExitOk;
+    }
+    if (cmd == "compare-run") {
+      std::cout << compare_run_text(compare_run(a, b));
       return kExitOk;
     }
     std::error_code ec;

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -53,7 +54,9 @@ SimRun sim(const std::string& args) {
   fs::create_directories(dir);
   fs::path files = dir / ("files" + std::to_string(counter));
   fs::path out = dir / ("out" + std::to_string(counter)), err = dir / ("err" + std::to_string(counter++));
-  const std::string all = args.find("--out ") == std::string::npos && !args.empty() ? args + " --out " + files.string() : args;
+  const bool subcommand = args.rfind("compare", 0) == 0 || args.rfind("report", 0) == 0;  // they write no files
+  const std::string all =
+      args.find("--out ") == std::string::npos && !args.empty() && !subcommand ? args + " --out " + files.string() : args;
   std::string cmd = "cd '" SPINDLE_SOURCE_DIR "' && '" SPINDLE_SIM "' " + all + " >'" + out.string() + "' 2>'" +
                     err.string() + "'";
   int status = std::system(cmd.c_str());
@@ -623,4 +626,33 @@ TEST(SimCli, CollectiveMicrobenchmark) {
   EXPECT_THAT(j.out, HasSubstr("\"busbw_GBps\": "));
 }
 
+// compare-run end to end: spindle-sim simulates a plan and writes it, spindle-run runs that
+// plan file (tiny, on this CPU) with --trace, and compare-run matches every compute slice of
+// the two traces (their times differ: the simulation is of the full model on the scenario's
+// GPUs); traces given the wrong way round are refused with one line.
+TEST(SimCli, CompareRunMatchesEverySliceOfARunOfTheSamePlan) {
+  const fs::path dir = scratch_dir() / "compare-run";
+  const std::string four = " --set cluster.nodes=1 --set cluster.gpus_per_node=4";  // spindle-run --devices 4's cluster
+  const SimRun s = sim("scenarios/multitask-clip-4.toml" + four + " --out " + dir.string());
+  ASSERT_EQ(s.rc, 0) << s.err;
+  const fs::path run = dir / "run.json";
+  const std::string cmd = "cd '" SPINDLE_SOURCE_DIR "' && '" SPINDLE_RUN "' scenarios/multitask-clip-4.toml --plan " +
+                          (dir / "spindle.plan.json").string() + " --devices 4 --scale tiny --steps 1 --log-every 0 --trace " +
+                          run.string() + " > /dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  const SimRun c = sim("compare-run " + dir.string() + ":spindle " + run.string());
+  ASSERT_EQ(c.rc, 0) << c.err;
+  int slices = 0;
+  for (const auto& e : nlohmann::json::parse(spindle::read_file(run))["traceEvents"])
+    if (e.value("cat", "") == "fwd" || e.value("cat", "") == "bwd") ++slices;
+  EXPECT_GT(slices, 0);
+  EXPECT_THAT(c.out, HasSubstr(std::to_string(slices) + " compute slices: median |error|"));
+  EXPECT_THAT(c.out, HasSubstr("iteration: simulated"));
+  const SimRun swapped = sim("compare-run " + run.string() + " " + (dir / "spindle.trace.json").string());
+  EXPECT_EQ(swapped.rc, 2);
+  EXPECT_THAT(swapped.err, HasSubstr("otherData has no simulated_ms"));
+  EXPECT_EQ(std::count(swapped.err.begin(), swapped.err.end(), '\n'), 1) << swapped.err;
+}
+
 }  // namespace
+

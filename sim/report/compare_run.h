@@ -1,0 +1,37 @@
+// `spindle-sim compare-run SIM RUN`: a simulated iteration against a measured one of the same
+// plan, both Chrome traces from the one writer (planner/report/iteration_trace.h): SIM from
+// spindle-sim (<system>.trace.json, or its folder with :SYSTEM), RUN from spindle-run --trace.
+// Prints the iteration time of each and the error, the time per instruction kind (the trace
+// categories: fwd, bwd, transfer, sync, tp; summed over GPUs) and per compute slice (matched by
+// GPU, MetaOp, layers, rows and direction), with the median and worst slice error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace spindle {
+
+struct SliceError {
+  int gpu = 0;
+  std::string name;  // the trace's slice name ("task / M3 vision / layers 0-5 / fwd")
+  double simulated_ms = 0, measured_ms = 0;
+  double error() const;  // (simulated - measured) / measured
+};
+
+struct RunComparison {
+  std::string scenario, system;
+  double simulated_ms = 0, measured_ms = 0;  // the iteration
+  // Per category (trace order fwd, bwd, transfer, sync, tp): total simulated and measured ms.
+  std::vector<std::string> kinds;
+  std::vector<double> kind_simulated_ms, kind_measured_ms;
+  std::vector<SliceError> slices;  // every compute slice, in the simulated trace's order
+  double median_abs_slice_error() const;
+  const SliceError* worst_slice() const;  // null without slices
+};
+
+// Throws InputError naming the file for an unreadable trace, a trace of the wrong kind (SIM
+// must be simulated, RUN measured), or traces of different scenarios, systems or slices.
+RunComparison compare_run(const std::string& sim, const std::string& run);
+std::string compare_run_text(const RunComparison& c);
+
+}  // namespace spindle
