@@ -246,6 +246,10 @@ class Loader {
     spec.gemm_peak_efficiency = g.number("gemm_peak_efficiency", 0.01, 1);
     spec.gemm_half_GFLOP = g.number("gemm_half_GFLOP", 0, 1e6);
     spec.gemm_half_dim = g.number("gemm_half_dim", 0, 1e6);
+    spec.backend = g.choice_or("backend", "cuda", {"cuda", "cpu"});
+    spec.compute_dtype = g.choice_or("compute_dtype", spec.backend == "cpu" ? "fp32" : "bf16", {"bf16", "fp32", "fp16"});
+    spec.reported_names = g.string_list_or("reported_names", "a list of device names as the system reports them");
+    if (spec.reported_names.empty()) spec.reported_names.push_back(spec.name);
     g.finish();
     top.finish();
     return spec;

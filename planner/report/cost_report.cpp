@@ -1,6 +1,7 @@
 // Text rendering of the cost model (see cost_report.h).
 #include "planner/report/cost_report.h"
 
+#include <array>
 #include <cmath>
 
 #include "planner/graph/metaop_json.h"
@@ -52,7 +53,8 @@ std::string cost_text(const Scenario& s, const Graph& g, const MetaGraph& mg, co
   }
   out += "MetaOp costs\n" + t.render() + "\n";
 
-  out += "Scaling curves: n: T ms (T(1)/T(n)) of the fitted curve; * = measured; [sampled] where a sample\n"
+  out += "Scaling curves: n: T ms (T(1)/T(n)) of the fitted curve; * = measured, ~ = between or beyond measured\n"
+         "batches of the shape (profile's alpha-beta fit); [sampled] where a sample\n"
          "differs by more than 2.5% (slower than at fewer devices: those extra devices idle)\n";
   for (const MetaOp& m : mg.metaops) {
     const ScalingCurve& curve = cost.metaop(m.id).curve;
@@ -62,7 +64,8 @@ std::string cost_text(const Scenario& s, const Graph& g, const MetaGraph& mg, co
     const double t1 = curve.time_s(1);
     for (const CurvePoint& p : curve.points()) {
       const double tn = curve.time_s(p.n);
-      line += " " + std::to_string(p.n) + (p.measured ? "*" : "") + ": " + ms(tn) +
+      const char* mark = p.source == PointSource::kMeasured ? "*" : p.measured ? "~" : "";
+      line += " " + std::to_string(p.n) + mark + ": " + ms(tn) +
               (p.n > 1 ? " (" + fixed(t1 / tn, 2) + "x)" : "");
       if (std::abs(p.t_s - tn) > 0.025 * tn) line += " [sampled " + ms(p.t_s) + "]";
       line += ";";
@@ -75,6 +78,34 @@ std::string cost_text(const Scenario& s, const Graph& g, const MetaGraph& mg, co
     for (const std::string& k : cost.filled_keys()) out += "  " + k + "\n";
   }
   (void)g;
+  return out;
+}
+
+std::string cost_sources_text(const CostModel& cost, const Profile& profile) {
+  std::string out = "Cost model: profile " + profile.source + " (" + profile.backend + ", " + profile.device;
+  std::string dtypes;
+  for (const auto& [key, m] : profile.ops)
+    if (dtypes.find(key.dtype) == std::string::npos) dtypes += (dtypes.empty() ? "" : "/") + key.dtype;
+  out += (dtypes.empty() ? "" : ", " + dtypes) + "; " + profile.timer + "; " + profile.date + ")\n";
+  TextTable t;
+  using A = TextTable::Align;
+  for (auto [h, a] : std::vector<std::pair<const char*, A>>{{"operator kind", A::kLeft},
+                                                           {"measured", A::kRight},
+                                                           {"interpolated", A::kRight},
+                                                           {"extrapolated", A::kRight},
+                                                           {"analytic", A::kRight}})
+    t.add_column(h, a);
+  std::array<int, 4> total{};
+  auto row = [&](const std::string& name, const std::array<int, 4>& c) {
+    t.add_row({name, std::to_string(c[1]), std::to_string(c[2]), std::to_string(c[3]), std::to_string(c[0])});
+  };
+  for (const auto& [kind, counts] : cost.source_counts()) {
+    row(kind, counts);
+    for (size_t i = 0; i < total.size(); ++i) total[i] += counts[i];
+  }
+  row("all", total);
+  out += "Samples of T(n) by source (the layout's curves; interpolated: between measured batches of the shape on "
+         "their alpha-beta fit)\n" + t.render();
   return out;
 }
 
