@@ -27,7 +27,7 @@ enum class GpuArch { kVolta, kAmpere, kHopper, kBlackwell };
 struct GpuSpec {
   std::string id;    // file stem, as the scenario names it
   std::string name;  // marketing name
-  double bf16_dense_TFLOPS = 0;
+  double bf16_dense_TFLOPS = 0;  // the peak in compute_dtype: the file's <compute_dtype>_dense_TFLOPS
   double hbm_bw_GBps = 0;
   double memory_GB = 0;
   double nvlink_bw_GBps = 0;  // per direction

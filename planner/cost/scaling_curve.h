@@ -22,10 +22,10 @@ struct CurvePoint {
   double fwd_s = 0;  // compute only
   double bwd_s = 0;
   bool measured = false;  // from a profile rather than the analytic model
-  PointSource source = PointSource::kAnalytic;
   double mem_GiB = 0;     // per device, the whole MetaOp on these n devices
   int tp = 1;             // n = dp x tp
   double tp_comm_s = 0;   // the TP group's activation all-reduces, forward and backward
+  PointSource source = PointSource::kAnalytic;
 };
 
 class ScalingCurve {

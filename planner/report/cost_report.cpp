@@ -17,7 +17,8 @@ std::string ms(double s) { return fixed(s * 1e3, 3); }
 std::string cost_text(const Scenario& s, const Graph& g, const MetaGraph& mg, const CostModel& cost,
                       const std::string& profile_file) {
   const GpuSpec& gpu = s.cluster.gpu;
-  std::string out = "Cost model  " + gpu.name + ": " + fixed(gpu.bf16_dense_TFLOPS, 0) + " TFLOP/s bf16, " +
+  std::string out = "Cost model  " + gpu.name + ": " + (gpu.bf16_dense_TFLOPS >= 1 ? fixed(gpu.bf16_dense_TFLOPS, 0) : fixed(gpu.bf16_dense_TFLOPS, 3)) +
+                    " TFLOP/s " + gpu.compute_dtype + ", " +
                     fixed(gpu.hbm_bw_GBps, 0) + " GB/s HBM, " + fixed(gpu.memory_GiB(), 1) + " GiB; ";
   if (cost.has_profile()) {
     out += "profile " + profile_file + ": " + std::to_string(cost.measured_points()) + " measured points used, " +

@@ -323,15 +323,16 @@ TEST(SimCli, ProfileOverridesTheAnalyticModel) {
       audio = &op;
   ASSERT_NE(audio, nullptr);
   Profile p;
-  p.gpu = s.cluster.gpu.name;
+  p.backend = "cuda";
+  p.device = "NVIDIA A800-SXM4-80GB";
   const double fwd_ms[] = {1.0, 0.6, 0.4};
   for (int i = 0; i < 3; ++i) {
     OpMeasurement m;
-    m.key = shape_key(*audio, ParallelConfig{1 << i, 1, false});
+    m.key = shape_key(*audio, ParallelConfig{1 << i, 1, false}, "bf16");
     m.fwd_ms = fwd_ms[i];
     m.bwd_ms = 2 * fwd_ms[i];
     m.samples = 10;
-    p.ops.push_back(m);
+    p.add(m);
   }
   fs::path f = fs::temp_directory_path() / ("spindle-cli-profile-" + std::to_string(::getpid()) + ".h5");
   write_profile(f, p);
@@ -353,15 +354,22 @@ TEST(SimCli, ProfileOverridesTheAnalyticModel) {
   EXPECT_THAT(j.out, HasSubstr("\"measured\": true"));
   EXPECT_THAT(j.out, HasSubstr("\"source\": \"profile\""));
 
-  p.gpu = "H100-SXM";
+  p.device = "NVIDIA H100 80GB HBM3";
   write_profile(f, p);
   SimRun wrong = sim("scenarios/multitask-clip-10.toml --profile " + f.string());
   EXPECT_EQ(wrong.rc, 2);
-  EXPECT_EQ(wrong.err, f.string() + ": profile measured on 'H100-SXM' but scenarios/multitask-clip-10.toml runs on "
-                                    "'A800-80GB SXM'; allowed: a profile of the scenario's GPU\n");
+  EXPECT_EQ(wrong.err, f.string() + ": profile measured on 'NVIDIA H100 80GB HBM3' (backend cuda) but "
+                                    "scenarios/multitask-clip-10.toml runs on A800-80GB SXM (a800-80gb.toml: backend "
+                                    "cuda, bf16, reported as 'NVIDIA A800-SXM4-80GB', 'A800-80GB SXM'); allowed: a "
+                                    "profile of a device the device file's reported_names list\n");
   // A row of a kind no operator has would never be looked up: refused, naming the profile.
-  p.gpu = s.cluster.gpu.name;
-  p.ops[0].key.kind = "mystery_layer";
+  p.device = s.cluster.gpu.name;  // the datasheet name is accepted too
+  {
+    OpMeasurement m = p.ops.begin()->second;
+    p.ops.erase(p.ops.begin());
+    m.key.kind = "mystery_layer";
+    p.add(m);
+  }
   write_profile(f, p);
   SimRun unknown = sim("scenarios/multitask-clip-10.toml --profile " + f.string());
   EXPECT_EQ(unknown.rc, 2);
@@ -371,7 +379,7 @@ TEST(SimCli, ProfileOverridesTheAnalyticModel) {
   SimRun bad = sim("scenarios/multitask-clip-10.toml --profile " + f.string());
   EXPECT_EQ(bad.rc, 2);
   EXPECT_EQ(bad.err, f.string() + ": not an HDF5 file (truncated or corrupt?); allowed: a profile written by "
-                                  "spindle-calibrate (schema version 2)\n");
+                                  "spindle-calibrate (schema version 3)\n");
   fs::remove(f);
 }
 
@@ -540,7 +548,8 @@ TEST(SimCli, MeasuredCollectivesFromTheProfile) {
   const fs::path f = fs::temp_directory_path() / ("spindle-cli-collectives-" + std::to_string(::getpid()) + ".h5");
   Scenario s = load_scenario(fs::path(SPINDLE_SOURCE_DIR) / "scenarios/multitask-clip-4.toml");
   Profile p;
-  p.gpu = s.cluster.gpu.name;
+  p.backend = "cuda";
+  p.device = s.cluster.gpu.name;
   // Every group shape of the cluster, every collective, 1 KiB to 8 GiB every 4x: 3x NCCL's
   // model (a slower cluster than the scenario says).
   Cluster nccl = s.cluster;
