@@ -52,7 +52,8 @@ int calibrate_command(const CalibrateCommand& c, std::ostream& out, std::ostream
   const Scenario s = engine::scale_scenario(load_scenario(file, lo), factors);
   const Graph g = build_graph(s);
   const MetaGraph mg = contract(g);
-  const std::vector<MeasureItem> items = measure_plan(s, g, mg, grid, dtype);
+  const MeasurePlan plan = measure_plan(s, g, mg, grid, dtype);
+  const std::vector<MeasureItem>& items = plan.items;
   const std::uint64_t seed = c.seed >= 0 ? static_cast<std::uint64_t>(c.seed) : s.seed;
   OpTimer timer(s, g, *be, seed);
   const DeviceInfo info = device_info(c.backend);
@@ -105,9 +106,10 @@ int calibrate_command(const CalibrateCommand& c, std::ostream& out, std::ostream
   progress.finish(static_cast<int>(todo.size()));
   out << "spindle-calibrate: " << s.name << " at scale " << factors.name << " on " << c.backend << " ("
       << info.device << "; " << info.libraries << "; " << timer.timer() << "), " << dtype << "\n"
-      << "  " << items.size() << " operator keys (" << asked << " the estimator samples, " << items.size() - asked
-      << " grid points), " << todo.size() << " measured now, " << items.size() - todo.size()
-      << " already in the profile\n"
+      << "  " << items.size() << " operator keys on the grid (" << grid.str() << "), " << todo.size()
+      << " measured now, " << items.size() - todo.size() << " already in the profile; the estimator samples "
+      << plan.estimator_keys << " keys: " << asked << " of them on the grid, the others between or beyond grid "
+      << "points (interpolated)\n"
       << "  profile: " << c.out << " (" << p.ops.size() << " operator points); its fits: spindle-calibrate --report "
       << c.out << "\n";
   return kExitOk;

@@ -46,8 +46,8 @@ std::string Grid::str() const {
   return s;
 }
 
-std::vector<MeasureItem> measure_plan(const Scenario& s, const Graph& g, const MetaGraph& mg, const Grid& grid,
-                                      const std::string& dtype) {
+MeasurePlan measure_plan(const Scenario& s, const Graph& g, const MetaGraph& mg, const Grid& grid,
+                         const std::string& dtype) {
   // The estimator's keys, grouped by shape (a key with batch 0), each with an operator.
   struct Shape {
     int op = 0;
@@ -70,8 +70,10 @@ std::vector<MeasureItem> measure_plan(const Scenario& s, const Graph& g, const M
         sh.asked.insert(batch);
       }
   }
-  std::vector<MeasureItem> out;
+  MeasurePlan plan;
+  std::vector<MeasureItem>& out = plan.items;
   for (const auto& [shape, sh] : shapes) {
+    plan.estimator_keys += static_cast<int>(sh.asked.size());
     std::set<std::int64_t> batches;
     if (grid.kind == Grid::Kind::kAsked) {
       batches = sh.asked;
@@ -93,7 +95,7 @@ std::vector<MeasureItem> measure_plan(const Scenario& s, const Graph& g, const M
       out.push_back(item);
     }
   }
-  return out;  // map order, then ascending batch: sorted by key
+  return plan;  // items in map order, then ascending batch: sorted by key
 }
 
 }  // namespace spindle::calibrate

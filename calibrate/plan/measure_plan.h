@@ -32,9 +32,14 @@ struct MeasureItem {
   bool asked = false;  // a key the estimator samples (else only a grid point)
 };
 
-// Sorted by key, each key once. A contrastive loss is measured at batches up to its global
-// batch (a larger grid batch becomes that one: it scores its rows against the whole batch).
-std::vector<MeasureItem> measure_plan(const Scenario& s, const Graph& g, const MetaGraph& mg, const Grid& grid,
-                                      const std::string& dtype);
+struct MeasurePlan {
+  std::vector<MeasureItem> items;  // sorted by key, each key once
+  int estimator_keys = 0;          // the keys the estimator samples (measured or between measured ones)
+};
+
+// A contrastive loss is measured at batches up to its global batch (a larger grid batch becomes
+// that one: it scores its rows against the whole batch).
+MeasurePlan measure_plan(const Scenario& s, const Graph& g, const MetaGraph& mg, const Grid& grid,
+                         const std::string& dtype);
 
 }  // namespace spindle::calibrate

@@ -106,9 +106,18 @@ double BatchCurve::value(const std::vector<double>& t, const std::vector<CurvePi
     if (last.w_from < from && last.beta > 0) return t.back() + last.beta * (b - from);
     return t.back() * b / from;
   }
-  const double v = piece_value(pieces, b);
-  if (v > 0 && std::isfinite(v)) return v;
-  const double b0 = static_cast<double>(batches_[i - 1]), b1 = static_cast<double>(batches_[i]);
+  return between(batches_, t, pieces, i, b);
+}
+
+double BatchCurve::between(const std::vector<std::int64_t>& batches, const std::vector<double>& t,
+                           const std::vector<CurvePiece>& pieces, size_t i, double b) {
+  // Inside one piece its line; across two pieces (or where a line dips to zero) the
+  // alpha-beta segment of the two measured neighbours.
+  const double b0 = static_cast<double>(batches[i - 1]), b1 = static_cast<double>(batches[i]);
+  if (piece_at(pieces, b0) == piece_at(pieces, b1)) {
+    const double v = piece_value(pieces, b);
+    if (v > 0 && std::isfinite(v)) return v;
+  }
   return t[i - 1] + (t[i] - t[i - 1]) * (b - b0) / (b1 - b0);
 }
 
@@ -143,11 +152,7 @@ double BatchCurve::leave_one_out_error() const {
       std::vector<double> rest = *t;
       rest.erase(rest.begin() + static_cast<std::ptrdiff_t>(i));
       const std::vector<CurvePiece> pieces = fit(b, rest, tolerance_);
-      double v = piece_value(pieces, static_cast<double>(batches_[i]));
-      if (!(v > 0)) {  // as value(): the line between the neighbours
-        const double b0 = static_cast<double>(b[i - 1]), b1 = static_cast<double>(b[i]);
-        v = rest[i - 1] + (rest[i] - rest[i - 1]) * (static_cast<double>(batches_[i]) - b0) / (b1 - b0);
-      }
+      const double v = between(b, rest, pieces, i, static_cast<double>(batches_[i]));  // as at() would
       e = std::max(e, std::abs(v - (*t)[i]) / (*t)[i]);
     }
   }

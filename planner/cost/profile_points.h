@@ -6,6 +6,7 @@
 // extrapolated beyond them, or nothing (the analytic model fills it in).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -37,10 +38,10 @@ class BatchCurve {
     double fwd_ms = 0, bwd_ms = 0;
     PointSource source = PointSource::kAnalytic;
   };
-  // Measured at a measured batch; inside their range the fitted pieces (never below zero: the
-  // line between the two measured neighbours there); below the smallest its time (a latency
-  // floor); above the largest the last piece's line, or its time scaled by the batch where that
-  // piece has one point.
+  // Measured at a measured batch; between two measured batches of one piece its line, between
+  // two pieces (or where a piece's line is not positive) the alpha-beta segment of the two
+  // measured neighbours; below the smallest its time (a latency floor); above the largest the
+  // last piece's line, or its time scaled by the batch where that piece has one point.
   Value at(std::int64_t batch) const;
 
   const std::vector<std::int64_t>& batches() const { return batches_; }
@@ -56,6 +57,9 @@ class BatchCurve {
 
  private:
   double value(const std::vector<double>& t, const std::vector<CurvePiece>& pieces, std::int64_t batch) const;
+  // At b strictly between batches[i - 1] and batches[i].
+  static double between(const std::vector<std::int64_t>& batches, const std::vector<double>& t,
+                        const std::vector<CurvePiece>& pieces, size_t i, double b);
 
   std::vector<std::int64_t> batches_;
   std::vector<double> fwd_, bwd_;

@@ -21,7 +21,10 @@ std::string cost_text(const Scenario& s, const Graph& g, const MetaGraph& mg, co
                     " TFLOP/s " + gpu.compute_dtype + ", " +
                     fixed(gpu.hbm_bw_GBps, 0) + " GB/s HBM, " + fixed(gpu.memory_GiB(), 1) + " GiB; ";
   if (cost.has_profile()) {
-    out += "profile " + profile_file + ": " + std::to_string(cost.measured_points()) + " measured points used, " +
+    int measured = 0;
+    for (const auto& [kind, counts] : cost.source_counts()) measured += counts[static_cast<size_t>(PointSource::kMeasured)];
+    out += "profile " + profile_file + ": " + std::to_string(measured) + " measured points used, " +
+           std::to_string(cost.measured_points() - measured) + " more interpolated or extrapolated from them, " +
            std::to_string(cost.filled_keys().size()) + " shapes filled in by the analytic model\n";
   } else {
     out += "analytic (no profile)\n";

@@ -25,7 +25,8 @@ bool pow2(std::int64_t b) { return b > 0 && (b & (b - 1)) == 0; }
 
 TEST(MeasurePlan, HoldsEveryKeyTheCostModelSamples) {
   const ScenarioModel m(host());
-  const std::vector<MeasureItem> items = measure_plan(m.s, m.g, m.mg, Grid{}, "fp32");
+  const MeasurePlan plan = measure_plan(m.s, m.g, m.mg, Grid{}, "fp32");
+  const std::vector<MeasureItem>& items = plan.items;
   std::set<OpShapeKey> keys, asked;
   for (const MeasureItem& it : items) {
     EXPECT_TRUE(keys.insert(it.key).second) << "twice: " << it.key.str();
@@ -35,39 +36,42 @@ TEST(MeasurePlan, HoldsEveryKeyTheCostModelSamples) {
   }
   EXPECT_TRUE(std::is_sorted(items.begin(), items.end(),
                              [](const MeasureItem& a, const MeasureItem& b) { return a.key < b.key; }));
-  // Every sample of every MetaOp at every TP degree costed (not only the layout's).
-  int samples = 0;
+  // Every sample of every MetaOp at every TP degree costed (not only the layout's) is on the
+  // grid (a power of two: marked asked) or between two grid points of its shape.
+  std::set<OpShapeKey> sampled;
   for (const MetaOp& mo : m.mg.metaops) {
     const Operator& op = m.g.op(mo.ops.front());
-    for (int tp : m.cost.tp_options(op.weight_set).empty() ? std::vector<int>{1} : m.cost.tp_options(op.weight_set))
-      for (int n = 1; n <= m.s.cluster.gpus(); ++n) {
-        const CurvePoint* p = m.cost.point(mo.id, n, tp);
-        if (p == nullptr) continue;
-        ++samples;
-        const OpShapeKey k = shape_key(op, ParallelConfig{n / p->tp, p->tp, false}, "fp32");
-        EXPECT_TRUE(asked.count(k)) << k.str();
-      }
+    for (int tp : {1, 2})
+      for (int n = 1; n <= m.s.cluster.gpus(); ++n)
+        if (const CurvePoint* p = m.cost.point(mo.id, n, tp))
+          sampled.insert(shape_key(op, ParallelConfig{n / p->tp, p->tp, false}, "fp32"));
   }
-  EXPECT_GT(samples, 50);
-  // The per-device batches of the host scenario (24, 12, 6, 3) are not powers of two: the grid
-  // measures around them, so that the profile is checked where it interpolates.
+  EXPECT_GT(sampled.size(), 40u);
+  EXPECT_EQ(plan.estimator_keys, static_cast<int>(sampled.size()));
   int between = 0;
-  for (const OpShapeKey& k : asked) between += !pow2(k.batch);
-  EXPECT_GT(between, 0);
-  for (const OpShapeKey& k : asked) {
-    if (pow2(k.batch) || k.kind == "contrastive_loss") continue;
+  for (const OpShapeKey& k : sampled) {
+    if (pow2(k.batch) || (k.kind == "contrastive_loss" && k.batch == k.out_seq)) {  // a loss: up to its batch
+      EXPECT_TRUE(asked.count(k)) << k.str();
+      continue;
+    }
+    ++between;
+    EXPECT_FALSE(keys.count(k)) << k.str();
     OpShapeKey below = k, above = k;
     below.batch = 1;
     while (below.batch * 2 < k.batch) below.batch *= 2;
     above.batch = below.batch * 2;
+    if (k.kind == "contrastive_loss") above.batch = std::min(above.batch, k.out_seq);  // up to its global batch
     EXPECT_TRUE(keys.count(below) && keys.count(above)) << k.str();
   }
+  // The per-device batches of the host scenario (24, 12, 6, 3) are not powers of two: the grid
+  // measures around them, so that the profile is checked where it interpolates.
+  EXPECT_GT(between, 20);
 }
 
 TEST(MeasurePlan, GridsAskedAndListed) {
   const ScenarioModel m(host());
-  for (const MeasureItem& it : measure_plan(m.s, m.g, m.mg, Grid::parse("asked"), "fp32")) EXPECT_TRUE(it.asked);
-  const std::vector<MeasureItem> listed = measure_plan(m.s, m.g, m.mg, Grid::parse("4,1,2,2"), "bf16");
+  for (const MeasureItem& it : measure_plan(m.s, m.g, m.mg, Grid::parse("asked"), "fp32").items) EXPECT_TRUE(it.asked);
+  const std::vector<MeasureItem> listed = measure_plan(m.s, m.g, m.mg, Grid::parse("4,1,2,2"), "bf16").items;
   for (const MeasureItem& it : listed) {
     EXPECT_EQ(it.key.dtype, "bf16");
     EXPECT_TRUE(it.key.batch == 1 || it.key.batch == 2 || it.key.batch == 4) << it.key.str();

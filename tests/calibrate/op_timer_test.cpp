@@ -23,7 +23,7 @@ TEST(OpTimer, TimesEveryKindOnTheCpu) {
   EXPECT_EQ(timer.timer(), "steady_clock");
   std::set<std::string> kinds;
   int shards = 0;
-  for (const MeasureItem& item : measure_plan(s, g, mg, Grid::parse("2"), "fp32")) {
+  for (const MeasureItem& item : measure_plan(s, g, mg, Grid::parse("2"), "fp32").items) {
     const bool shard = item.key.tp > 1 && item.key.kind == "encoder_layer";
     if (kinds.count(item.key.kind) && !(shard && shards == 0)) continue;
     kinds.insert(item.key.kind);

@@ -90,7 +90,8 @@ TEST(BatchCurve, LeaveOneOutSeesWhatInterpolationMisses) {
   for (std::int64_t b : {2, 4, 8}) p.add(point(b, static_cast<double>(b), 0));
   p.add(point(16, 32, 0));
   p.add(point(32, 64, 0));
-  const BatchCurve& c = ProfilePoints(p).curves().begin()->second;
+  const ProfilePoints pts(p);
+  const BatchCurve& c = pts.curves().begin()->second;
   EXPECT_TRUE(c.bwd_pieces().empty()) << "bwd 0 everywhere: no backward";
   EXPECT_GT(c.leave_one_out_error(), 0.3);
   EXPECT_EQ(c.at(1).source, PointSource::kExtrapolated);

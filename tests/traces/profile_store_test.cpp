@@ -128,6 +128,7 @@ TEST(ProfileStore, RoundTrip) {
 TEST(ProfileStore, EmptyProfileRoundTrips) {
   fs::path f = temp("empty.h5");
   Profile p;
+  p.backend = "cuda";
   p.device = "NVIDIA H100 80GB HBM3";
   write_profile(f, p);
   Profile q = read_profile(f);
