@@ -108,8 +108,8 @@ int calibrate_command(const CalibrateCommand& c, std::ostream& out, std::ostream
       << info.device << "; " << info.libraries << "; " << timer.timer() << "), " << dtype << "\n"
       << "  " << items.size() << " operator keys on the grid (" << grid.str() << "), " << todo.size()
       << " measured now, " << items.size() - todo.size() << " already in the profile; the estimator samples "
-      << plan.estimator_keys << " keys: " << asked << " of them on the grid, the others between or beyond grid "
-      << "points (interpolated)\n"
+      << plan.estimator_keys << " keys, " << asked << " of them on the grid"
+      << (asked < plan.estimator_keys ? ", the others between grid points (interpolated)" : "") << "\n"
       << "  profile: " << c.out << " (" << p.ops.size() << " operator points); its fits: spindle-calibrate --report "
       << c.out << "\n";
   return kExitOk;

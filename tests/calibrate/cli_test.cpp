@@ -65,7 +65,7 @@ TEST(CalibrateCli, CalibratesTheHostAndTheSimulatorUsesIt) {
   EXPECT_THAT(c.out, HasSubstr("spindle-calibrate: cpu-host-2core at scale full on cpu ("));
   EXPECT_THAT(c.out, HasSubstr("; 1 thread; steady_clock), fp32"));
   EXPECT_THAT(c.out, HasSubstr("operator keys on the grid (pow2), "));
-  EXPECT_THAT(c.out, HasSubstr("; the estimator samples 52 keys: 3 of them on the grid, the others between or beyond"));
+  EXPECT_THAT(c.out, HasSubstr("; the estimator samples 52 keys, 3 of them on the grid, the others between grid points"));
   EXPECT_THAT(c.err, HasSubstr(" done in "));
   const spindle::Profile p = spindle::read_profile(f);
   EXPECT_EQ(p.backend, "cpu");
