@@ -161,6 +161,7 @@ int run_sim_command(SimCommand c) {
   };
   auto report = [&](const std::vector<PlannedSystem>& shown) {
     std::string text = summary_text(s, m.g, m.mg);
+    if (profile) text += "\n" + cost_sources_text(m.cost, *profile);
     if (c.explain_cost) text += "\n" + cost_text(s, m.g, m.mg, m.cost, c.profile_file);
     if (!shown.empty()) text += "\n" + plans_text(s, m.mg, shown, s.cluster.gpu.memory_GiB());
     if (!simulate_plans && as_written.faults.any())

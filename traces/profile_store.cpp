@@ -1,9 +1,10 @@
-// Calibration profiles on disk (schema version 2, see README.md "Profile files"): records
-// converted to and from the tables of traces/hdf5_file.h.
+// Calibration profiles on disk (schema version 3, see README.md "Profile files"): records
+// converted to and from the tables of traces/hdf5_file.h, and the profile's key lookups.
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
+#include <limits>
 #include <set>
 #include <tuple>
 #include <vector>
@@ -21,7 +22,7 @@ namespace fs = std::filesystem;
 constexpr size_t kKindLen = 32, kShortLen = 16;
 
 struct OpRow {
-  char kind[kKindLen];
+  char kind[kKindLen], dtype[kShortLen];
   std::int64_t batch, seq, hidden, heads, ffn, cross_seq, out_hidden, out_seq, in_features;
   std::int32_t mlp, causal, tp, samples;
   double fwd_ms, bwd_ms, fwd_spread_ms, bwd_spread_ms;
@@ -38,6 +39,7 @@ const h5::Layout& op_layout() {
   using h5::Kind;
   static const h5::Layout l{sizeof(OpRow),
                             {{"kind", offsetof(OpRow, kind), Kind::kString, kKindLen},
+                             {"dtype", offsetof(OpRow, dtype), Kind::kString, kShortLen},
                              {"batch", offsetof(OpRow, batch), Kind::kI64},
                              {"seq", offsetof(OpRow, seq), Kind::kI64},
                              {"hidden", offsetof(OpRow, hidden), Kind::kI64},
@@ -86,8 +88,14 @@ std::string allowed_profile() {
 
 }  // namespace
 
+bool OpShapeKey::same_shape(const OpShapeKey& o) const {
+  OpShapeKey a = *this;
+  a.batch = o.batch;
+  return a == o;
+}
+
 std::string OpShapeKey::str() const {
-  std::string s = kind + " [" + std::to_string(batch) + "," + std::to_string(seq) + "," + std::to_string(hidden) + "]";
+  std::string s = kind + (dtype.empty() ? "" : " " + dtype) + " [" + std::to_string(batch) + "," + std::to_string(seq) + "," + std::to_string(hidden) + "]";
   if (heads) s += " heads " + std::to_string(heads);
   if (ffn) s += " ffn " + std::to_string(ffn) + (mlp ? " swiglu" : "");
   if (causal) s += " causal";
@@ -99,18 +107,26 @@ std::string OpShapeKey::str() const {
 }
 
 const OpMeasurement* Profile::find(const OpShapeKey& key) const {
-  for (const OpMeasurement& m : ops)
-    if (m.key == key) return &m;
-  return nullptr;
+  const auto it = ops.find(key);
+  return it == ops.end() ? nullptr : &it->second;
+}
+
+std::vector<const OpMeasurement*> Profile::batches_of(const OpShapeKey& key) const {
+  OpShapeKey first = key;
+  first.batch = std::numeric_limits<std::int64_t>::min();
+  std::vector<const OpMeasurement*> out;
+  for (auto it = ops.lower_bound(first); it != ops.end() && it->first.same_shape(key); ++it) out.push_back(&it->second);
+  return out;
 }
 
 void write_profile(const fs::path& path, const Profile& profile) {
   std::vector<OpRow> ops(profile.ops.size());
-  for (size_t i = 0; i < ops.size(); ++i) {
-    const OpMeasurement& m = profile.ops[i];
-    OpRow& r = ops[i];
+  size_t row = 0;
+  for (const auto& [key, m] : profile.ops) {
+    OpRow& r = ops[row++];
     std::memset(&r, 0, sizeof r);
     copy_string(r.kind, kKindLen, m.key.kind, "operator kind");
+    copy_string(r.dtype, kShortLen, m.key.dtype, "operator dtype");
     r.batch = m.key.batch, r.seq = m.key.seq, r.hidden = m.key.hidden, r.heads = m.key.heads, r.ffn = m.key.ffn;
     r.cross_seq = m.key.cross_seq, r.out_hidden = m.key.out_hidden, r.out_seq = m.key.out_seq;
     r.in_features = m.key.in_features, r.mlp = m.key.mlp, r.causal = m.key.causal, r.tp = m.key.tp;
@@ -130,7 +146,12 @@ void write_profile(const fs::path& path, const Profile& profile) {
   h5::Writer w(path);
   w.string_attr("/", "schema", "spindle-profile");
   w.string_attr("/", "version", std::to_string(kProfileSchemaVersion));
-  w.string_attr("/", "gpu", profile.gpu);
+  w.string_attr("/", "backend", profile.backend);
+  w.string_attr("/", "device", profile.device);
+  w.string_attr("/", "timer", profile.timer);
+  w.string_attr("/", "libraries", profile.libraries);
+  w.string_attr("/", "date", profile.date);
+  w.string_attr("/", "notes", profile.notes);
   w.table("ops", op_layout(), ops.data(), ops.size());
   w.table("collectives", collective_layout(), colls.data(), colls.size());
   w.commit();
@@ -149,20 +170,31 @@ Profile read_profile(const fs::path& path) {
     throw InputError(name + ": not a spindle profile (attribute schema is not 'spindle-profile')" + allowed);
   const std::string version = file.string_attr("version");
   if (version != std::to_string(kProfileSchemaVersion))
-    throw InputError(name + ": profile schema version " + version + allowed);
+    throw InputError(name + ": profile schema version " + printable(version) +
+                     (version == "2" ? " (its operators have no dtype and it does not say what measured it: measure again)"
+                                     : "") +
+                     allowed);
   Profile p;
   p.source = name;
-  p.gpu = file.string_attr("gpu");
+  p.backend = file.string_attr("backend");
+  p.device = file.string_attr("device");
+  p.timer = file.string_attr("timer");
+  p.libraries = file.string_attr("libraries");
+  p.date = file.string_attr("date");
+  p.notes = file.string_attr("notes");
+  if (!name_problem(p.backend).empty())
+    throw InputError(name + ": attribute backend '" + printable(p.backend) + "' " + name_problem(p.backend) +
+                     "; allowed: the engine backend that measured it, such as cpu or cuda");
   // Samples and their spread, as a measurement gives them.
   auto check_samples = [&](const std::string& row, std::int32_t samples, double spread_ms) {
     if (samples < 1 || !(spread_ms >= 0) || !std::isfinite(spread_ms))
       throw InputError(row + "samples " + std::to_string(samples) + ", spread " + std::to_string(spread_ms) +
                        " ms; allowed: samples >= 1, a finite spread >= 0");
   };
-  std::set<OpShapeKey> keys;  // duplicates found in n log n (a scan per row made 60k rows take 18 s)
   for (const OpRow& r : file.table<OpRow>("ops", op_layout())) {
     OpMeasurement m;
     m.key.kind = std::string(r.kind, strnlen(r.kind, kKindLen));
+    m.key.dtype = std::string(r.dtype, strnlen(r.dtype, kShortLen));
     m.key.batch = r.batch, m.key.seq = r.seq, m.key.hidden = r.hidden, m.key.heads = r.heads, m.key.ffn = r.ffn;
     m.key.cross_seq = r.cross_seq, m.key.out_hidden = r.out_hidden, m.key.out_seq = r.out_seq;
     m.key.in_features = r.in_features, m.key.mlp = r.mlp, m.key.causal = r.causal, m.key.tp = r.tp;
@@ -183,11 +215,16 @@ Profile read_profile(const fs::path& path) {
     if ((m.key.mlp != 0 && m.key.mlp != 1) || (m.key.causal != 0 && m.key.causal != 1) || m.key.tp < 1)
       throw InputError(op_row + "mlp " + std::to_string(m.key.mlp) + ", causal " + std::to_string(m.key.causal) +
                        ", tp " + std::to_string(m.key.tp) + "; allowed: mlp 0 (gelu) or 1 (swiglu), causal 0 or 1, tp >= 1");
+    const std::vector<std::string>& dtypes = profile_dtypes();
+    if (std::find(dtypes.begin(), dtypes.end(), m.key.dtype) == dtypes.end()) {
+      std::string all;
+      for (const std::string& d : dtypes) all += (all.empty() ? "" : ", ") + d;
+      throw InputError(op_row + "dtype '" + printable(m.key.dtype) + "'; allowed: one of " + all);
+    }
     check_samples(op_row, m.samples, m.fwd_spread_ms);
     check_samples(op_row, m.samples, m.bwd_spread_ms);
-    if (!keys.insert(m.key).second)
-      throw InputError(name + ": /ops holds " + m.key.str() + " twice; allowed: one record per shape");
-    p.ops.push_back(m);
+    if (!p.add(m))  // duplicates found in n log n (a scan per row made 60k rows take 18 s)
+      throw InputError(name + ": /ops holds " + printable(m.key.str()) + " twice; allowed: one record per shape");
   }
   std::set<std::tuple<std::string, std::string, std::int32_t, std::int32_t, std::int32_t, std::int64_t>> measured;
   for (const CollectiveRow& r : file.table<CollectiveRow>("collectives", collective_layout())) {

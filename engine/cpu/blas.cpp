@@ -18,6 +18,19 @@ void single_threaded() {
   std::call_once(once, [] { openblas_set_num_threads(1); });
 }
 
+}  // namespace
+
+std::string blas_library() {
+  single_threaded();
+  const char* config = openblas_get_config();
+  std::string s = config ? config : "OpenBLAS";
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  const int threads = openblas_get_num_threads();
+  return s + "; " + std::to_string(threads) + (threads == 1 ? " thread" : " threads");
+}
+
+namespace {
+
 blasint dim(std::int64_t v, const char* what) {
   if (v < 0 || v > INT_MAX) throw InternalError(std::string("gemm: ") + what + " = " + std::to_string(v) + " outside BLAS's int");
   return static_cast<blasint>(v);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace spindle::engine::cpu {
 
@@ -12,5 +13,10 @@ namespace spindle::engine::cpu {
 template <class T>
 void gemm(bool trans_a, bool trans_b, std::int64_t m, std::int64_t n, std::int64_t k, T alpha, const T* a,
           std::int64_t lda, const T* b, std::int64_t ldb, T beta, T* c, std::int64_t ldc);
+
+// What runs the GEMMs, as a calibration profile records it: OpenBLAS's build configuration
+// (version, target, threading) and the threads it uses per call (set to 1 before the first
+// GEMM, which this does too), e.g. "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Zen MAX_THREADS=64; 1 thread".
+std::string blas_library();
 
 }  // namespace spindle::engine::cpu

@@ -232,7 +232,6 @@ class Loader {
     GpuSpec spec;
     spec.id = id;
     spec.name = g.string("name");
-    spec.bf16_dense_TFLOPS = g.number("bf16_dense_TFLOPS", 1e-3, 1e6);
     spec.hbm_bw_GBps = g.number("hbm_bw_GBps", 1e-3, 1e7);
     spec.memory_GB = g.number("memory_GB", 1e-3, 1e6);
     spec.nvlink_bw_GBps = g.number("nvlink_bw_GBps", 1e-3, 1e6);
@@ -246,6 +245,12 @@ class Loader {
     spec.gemm_peak_efficiency = g.number("gemm_peak_efficiency", 0.01, 1);
     spec.gemm_half_GFLOP = g.number("gemm_half_GFLOP", 0, 1e6);
     spec.gemm_half_dim = g.number("gemm_half_dim", 0, 1e6);
+    spec.backend = g.choice_or("backend", "cuda", {"cuda", "cpu"});
+    spec.compute_dtype = g.choice_or("compute_dtype", spec.backend == "cpu" ? "fp32" : "bf16", {"bf16", "fp32", "fp16"});
+    // The peak in the compute dtype, its unit and dtype in the key's name.
+    spec.bf16_dense_TFLOPS = g.number(spec.compute_dtype + "_dense_TFLOPS", 1e-3, 1e6);
+    spec.reported_names = g.string_list_or("reported_names", "a list of device names as the system reports them");
+    if (spec.reported_names.empty()) spec.reported_names.push_back(spec.name);
     g.finish();
     top.finish();
     return spec;

@@ -27,7 +27,7 @@ enum class GpuArch { kVolta, kAmpere, kHopper, kBlackwell };
 struct GpuSpec {
   std::string id;    // file stem, as the scenario names it
   std::string name;  // marketing name
-  double bf16_dense_TFLOPS = 0;
+  double bf16_dense_TFLOPS = 0;  // the peak in compute_dtype: the file's <compute_dtype>_dense_TFLOPS
   double hbm_bw_GBps = 0;
   double memory_GB = 0;
   double nvlink_bw_GBps = 0;  // per direction
@@ -39,6 +39,12 @@ struct GpuSpec {
   double gemm_peak_efficiency = 0;  // best GEMM's fraction of peak
   double gemm_half_GFLOP = 0;       // GEMM size (2mnk) at which the size factor is 1/2
   double gemm_half_dim = 0;         // smallest GEMM dimension at which the shape factor is 1/2
+  // What a calibration profile of this device must say (planner/cost/profile_points.h): the
+  // engine backend that runs on it, the dtype its peak and its operators' times are in, and
+  // the names the system reports for it (patterns, '*' any run of characters; default: `name`).
+  std::string backend = "cuda";
+  std::string compute_dtype = "bf16";
+  std::vector<std::string> reported_names;
 
   double memory_GiB() const { return memory_GB * 1e9 / (1024.0 * 1024.0 * 1024.0); }
 };

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "planner/cost/profile_points.h"
 #include "traces/errors.h"
 
 namespace spindle {
@@ -16,9 +17,7 @@ std::optional<Collective> collective_from_name(const std::string& name) {
 }
 
 void use_measured_collectives(Scenario& s, const Profile& profile) {
-  if (profile.gpu != s.cluster.gpu.name)
-    throw InputError((profile.source.empty() ? "" : profile.source + ": ") + "profile measured on '" + profile.gpu +
-                     "' but " + s.file + " runs on '" + s.cluster.gpu.name + "'; allowed: a profile of the scenario's GPU");
+  check_profile_device(profile, s.cluster.gpu, s.file);
   if (!profile.collectives.empty()) s.cluster.measured_collectives = std::make_shared<const CollectiveTable>(profile);
 }
 

@@ -5,20 +5,23 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "planner/cost/op_time.h"
+#include "planner/cost/profile_points.h"
 #include "planner/cost/tensor_parallel.h"
 #include "traces/errors.h"
 #include "traces/text_table.h"
 
 namespace spindle {
 
-OpShapeKey shape_key(const Operator& op, const ParallelConfig& cfg) {
+OpShapeKey shape_key(const Operator& op, const ParallelConfig& cfg, const std::string& dtype) {
   OpShapeKey k;
   k.kind = op_kind_name(op.kind);
+  k.dtype = dtype;
   k.batch = op.shape.batch / cfg.dp;
   k.seq = op.shape.seq;
   k.hidden = op.shape.hidden;
@@ -43,19 +46,35 @@ std::vector<int> valid_device_counts(std::int64_t batch, int max_devices) {
   return out;
 }
 
+std::vector<int> sampled_tp_degrees(const Scenario& s, const Operator& op) {
+  const int max_tp = std::min({s.planner.max_tp, s.cluster.gpus_per_node, s.cluster.gpus()});
+  std::vector<int> out;
+  for (int tp : kTpDegrees)
+    if (tp <= max_tp && s.cluster.gpus_per_node % tp == 0 && tp_unfit(op, tp).empty()) out.push_back(tp);
+  return out;
+}
+
+std::vector<ParallelConfig> sampled_configs(const Scenario& s, std::int64_t batch, int tp) {
+  // Below tp devices the group's shards nest onto fewer GPUs (tp = n, each holding tp / n
+  // of the layout's shards: one GPU runs the whole layer), so that n = 1 stays valid.
+  std::vector<ParallelConfig> cfgs;
+  for (int t = 1; t < tp; t *= 2) cfgs.push_back(ParallelConfig{1, t, s.planner.zero1});
+  for (int dp : valid_device_counts(batch, s.cluster.gpus() / tp)) cfgs.push_back(ParallelConfig{dp, tp, s.planner.zero1});
+  return cfgs;
+}
+
 CostModel::CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, const Profile* profile)
     : has_profile_(profile != nullptr), zero1_(s.planner.zero1) {
   const GpuSpec& gpu = s.cluster.gpu;
-  if (profile != nullptr && profile->gpu != gpu.name)
-    throw InputError((profile->source.empty() ? "" : profile->source + ": ") + "profile measured on '" + profile->gpu +
-                     "' but " + s.file + " runs on '" + gpu.name +
-                     "'; allowed: a profile of the scenario's GPU");
+  if (profile != nullptr) check_profile_device(*profile, gpu, s.file);
+  const std::optional<ProfilePoints> from_profile =
+      profile ? std::optional<ProfilePoints>(ProfilePoints(*profile)) : std::nullopt;
   if (profile != nullptr) {  // a row of an unknown kind would never be found, silently
     std::vector<std::string> kinds;
     for (OpKind k : {OpKind::kPatchEmbed, OpKind::kTokenEmbed, OpKind::kEncoderLayer, OpKind::kDecoderLayer,
                      OpKind::kCrossAttention, OpKind::kProjectionHead, OpKind::kContrastiveLoss, OpKind::kLmHead})
       kinds.push_back(op_kind_name(k));
-    for (const OpMeasurement& m : profile->ops)
+    for (const auto& [key, m] : profile->ops)
       if (std::find(kinds.begin(), kinds.end(), m.key.kind) == kinds.end()) {
         std::string all;
         for (const std::string& k : kinds) all += (all.empty() ? "" : ", ") + k;
@@ -67,45 +86,41 @@ CostModel::CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, con
   const int gpus = s.cluster.gpus();
   const double capacity = gpu.memory_GiB() * kGiB;
   const double workspace = s.planner.workspace_GiB * kGiB;
-  const int max_tp = std::min({s.planner.max_tp, s.cluster.gpus_per_node, gpus});
 
   for (const MetaOp& m : mg.metaops) {
     const Operator& op = g.op(m.ops.front());
     const bool shared = !op.weights.empty() && tasks_of.at(op.weight_set) > 1;
     component_of_.push_back(tp_splittable(op) ? op.weight_set : "");
+    kind_of_.push_back(op_kind_name(op.kind));
     std::map<int, MetaOpCost> options;
     double fits_best = std::numeric_limits<double>::infinity();
     ParallelConfig fits_best_cfg;
-    for (int tp : kTpDegrees) {
-      if (tp > max_tp || s.cluster.gpus_per_node % tp != 0 || !tp_unfit(op, tp).empty()) continue;
+    for (int tp : sampled_tp_degrees(s, op)) {
       MetaOpCost cost;
       cost.tp = tp;
       cost.zero1 = s.planner.zero1;
       std::vector<CurvePoint> points;
       double fits = std::numeric_limits<double>::infinity();
-      // Below tp devices the group's shards nest onto fewer GPUs (tp = n, each holding tp / n
-      // of the layout's shards: one GPU runs the whole layer), so that n = 1 stays valid.
-      std::vector<ParallelConfig> cfgs;
-      for (int t = 1; t < tp; t *= 2) cfgs.push_back(ParallelConfig{1, t, s.planner.zero1});
-      for (int dp : valid_device_counts(m.shape.batch, gpus / tp)) cfgs.push_back(ParallelConfig{dp, tp, s.planner.zero1});
-      for (const ParallelConfig& cfg : cfgs) {
+      for (const ParallelConfig& cfg : sampled_configs(s, m.shape.batch, tp)) {
         const int dp = cfg.dp;
         const int n = cfg.devices();
         CurvePoint p;
         p.n = n;
         p.tp = cfg.tp;
-        const OpMeasurement* measured = profile ? profile->find(shape_key(op, cfg)) : nullptr;
-        if (measured != nullptr) {
-          p.fwd_s = measured->fwd_ms * 1e-3;
-          p.bwd_s = measured->bwd_ms * 1e-3;
+        const OpShapeKey key = shape_key(op, cfg, gpu.compute_dtype);
+        const BatchCurve::Value measured = from_profile ? from_profile->at(key) : BatchCurve::Value{};
+        if (measured.source != PointSource::kAnalytic) {
+          p.fwd_s = measured.fwd_ms * 1e-3;
+          p.bwd_s = measured.bwd_ms * 1e-3;
           p.measured = true;
           ++cost.measured_points;
         } else {
           OpTime t = analytic_op_time(op, gpu, cfg);
           p.fwd_s = t.fwd_s;
           p.bwd_s = t.bwd_s;
-          if (profile) cost.filled.push_back(shape_key(op, cfg).str());
+          if (profile) cost.filled.push_back(key.str());
         }
+        p.source = measured.source;
         const TpReductions red = tp_reductions(op, m.shape.batch / dp, cfg.tp);
         for (const auto* list : {&red.fwd, &red.bwd})
           for (std::int64_t bytes : *list) p.tp_comm_s += tp_allreduce_s(static_cast<double>(bytes), cfg.tp, s.cluster);
@@ -207,10 +222,15 @@ void CostModel::set_layout(const std::map<std::string, int>& layout) {
     costs_.push_back(options_[m].at(tp));
   }
   measured_ = 0;
+  sources_.clear();
   std::set<std::string> filled;  // of the layout's configurations only
-  for (const MetaOpCost& c : costs_) {
+  for (size_t m = 0; m < costs_.size(); ++m) {
+    const MetaOpCost& c = costs_[m];
     measured_ += c.measured_points;
     filled.insert(c.filled.begin(), c.filled.end());
+    if (!has_profile_) continue;
+    std::array<int, 4>& counts = sources_[kind_of_[m]];
+    for (const CurvePoint& p : c.curve.points()) ++counts[static_cast<size_t>(p.source)];
   }
   filled_.assign(filled.begin(), filled.end());
 }

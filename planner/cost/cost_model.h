@@ -7,6 +7,7 @@
 // the operator allow is costed; set_layout() picks which one each component uses.
 #pragma once
 
+#include <array>
 #include <map>
 #include <string>
 #include <vector>
@@ -28,15 +29,27 @@ struct MetaOpCost {
   double flops_only_t1_s = 0;   // (fwd + bwd FLOPs) / peak, for comparison
   double min_mem_GiB = 0;       // per device with all L layers at the largest valid n
   MemoryBreakdown mem_n1;       // per device with all L layers on one device
-  int measured_points = 0;
+  int measured_points = 0;           // taken from the profile (measured, interpolated or extrapolated)
   std::vector<std::string> filled;  // profile keys of its points the analytic model filled in
 };
 
-// The profile key of `op` run on one device of `cfg` (its local shape).
-OpShapeKey shape_key(const Operator& op, const ParallelConfig& cfg);
+// The profile key of `op` run on one device of `cfg` (its local shape), in `dtype` (the
+// device's compute_dtype).
+OpShapeKey shape_key(const Operator& op, const ParallelConfig& cfg, const std::string& dtype);
 
 // Divisors of `batch` that are at most `max_devices`, ascending.
 std::vector<int> valid_device_counts(std::int64_t batch, int max_devices);
+
+// What the estimator samples, so that spindle-calibrate measures exactly those keys: the TP
+// degrees an operator is costed at on the scenario's cluster (before the memory check), and
+// for one degree the configurations of a MetaOp of global batch `batch` (below tp devices
+// the shards nest: tp = 1, 2, ... < tp on one group; then dp x tp for every valid dp).
+std::vector<int> sampled_tp_degrees(const Scenario& s, const Operator& op);
+std::vector<ParallelConfig> sampled_configs(const Scenario& s, std::int64_t batch, int tp);
+
+// Where a MetaOp's samples (current layout) came from, per operator kind: measured,
+// interpolated, extrapolated and analytic counts (indexed by PointSource: analytic first).
+using SourceCounts = std::map<std::string, std::array<int, 4>>;
 
 class CostModel {
  public:
@@ -70,6 +83,8 @@ class CostModel {
   const std::vector<std::string>& filled_keys() const { return filled_; }
   int measured_points() const { return measured_; }
   bool has_profile() const { return has_profile_; }
+  // Per operator kind, the current layout's samples by source (empty without a profile).
+  const SourceCounts& source_counts() const { return sources_; }
 
  private:
   std::vector<MetaOpCost> costs_;
@@ -77,6 +92,8 @@ class CostModel {
   std::vector<std::string> component_of_;           // per MetaOp: its weight set when it splits, else ""
   std::map<std::string, int> layout_;
   std::vector<std::string> filled_;
+  std::vector<std::string> kind_of_;  // per MetaOp: its operator kind's name
+  SourceCounts sources_;
   int measured_ = 0;
   bool has_profile_ = false;
   bool zero1_ = false;

@@ -1,4 +1,4 @@
-// Greedy piecewise alpha-beta fitting in work-per-device space, and monotone evaluation.
+// The scaling curve: alpha-beta pieces (alpha_beta_fit.h) in work-per-device space, and monotone evaluation.
 #include "planner/cost/scaling_curve.h"
 
 #include <algorithm>
@@ -8,44 +8,16 @@
 #include "traces/errors.h"
 
 namespace spindle {
-namespace {
 
-struct Sample {
-  double w, t;
-};
-
-// Least squares of relative error, t ~ alpha + beta w, with beta >= 0.
-CurvePiece fit_segment(const std::vector<Sample>& s, size_t from, size_t to) {
-  double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
-  for (size_t i = from; i <= to; ++i) {
-    const double wt = 1.0 / (s[i].t * s[i].t);
-    sw += wt;
-    sx += wt * s[i].w;
-    sy += wt * s[i].t;
-    sxx += wt * s[i].w * s[i].w;
-    sxy += wt * s[i].w * s[i].t;
+const char* point_source_name(PointSource s) {
+  switch (s) {
+    case PointSource::kAnalytic: return "analytic";
+    case PointSource::kMeasured: return "measured";
+    case PointSource::kInterpolated: return "interpolated";
+    case PointSource::kExtrapolated: return "extrapolated";
   }
-  CurvePiece p;
-  p.w_from = s[from].w;
-  const double det = sw * sxx - sx * sx;
-  if (to > from && det > 1e-12 * sw * sxx) {
-    p.beta = (sw * sxy - sx * sy) / det;
-    p.alpha = (sy - p.beta * sx) / sw;
-  }
-  if (to == from || !(det > 1e-12 * sw * sxx) || p.beta < 0) {
-    p.beta = 0;
-    p.alpha = sy / sw;
-  }
-  return p;
+  return "?";
 }
-
-double max_rel_error(const std::vector<Sample>& s, size_t from, size_t to, const CurvePiece& p) {
-  double e = 0;
-  for (size_t i = from; i <= to; ++i) e = std::max(e, std::abs(p.alpha + p.beta * s[i].w - s[i].t) / s[i].t);
-  return e;
-}
-
-}  // namespace
 
 ScalingCurve::ScalingCurve(std::vector<CurvePoint> points, double batch, double tolerance)
     : points_(std::move(points)), batch_(batch) {
@@ -56,28 +28,14 @@ ScalingCurve::ScalingCurve(std::vector<CurvePoint> points, double batch, double 
     if (!(p.t_s > 0) || !std::isfinite(p.t_s)) throw InternalError("non-positive sampled time at n = " + std::to_string(p.n));
 
   // Monotone envelope over increasing work (decreasing n): T(n) = min over n' <= n of T(n').
-  std::vector<Sample> s;
+  std::vector<FitSample> s;
   double running = std::numeric_limits<double>::infinity();
   for (const CurvePoint& p : points_) {
     running = std::min(running, p.t_s);
-    s.push_back(Sample{batch_ / p.n, running});
+    s.push_back(FitSample{batch_ / p.n, running});
   }
   std::reverse(s.begin(), s.end());  // ascending w
-
-  // Greedy: grow each piece while its fit stays within tolerance.
-  size_t from = 0;
-  while (from < s.size()) {
-    size_t to = from;
-    CurvePiece best = fit_segment(s, from, from);
-    while (to + 1 < s.size()) {
-      CurvePiece next = fit_segment(s, from, to + 1);
-      if (max_rel_error(s, from, to + 1, next) > tolerance) break;
-      best = next;
-      ++to;
-    }
-    pieces_.push_back(best);
-    from = to + 1;
-  }
+  pieces_ = fit_alpha_beta(s, tolerance);
   later_min_.assign(pieces_.size(), std::numeric_limits<double>::infinity());
   for (size_t k = pieces_.size(); k-- > 1;) {
     const CurvePiece& p = pieces_[k];
@@ -88,7 +46,7 @@ ScalingCurve::ScalingCurve(std::vector<CurvePoint> points, double batch, double 
   // Fit error against the samples as the curve uses them (enveloped: a sample slower than a
   // smaller n is replaced by it, the extra devices idling).
   for (size_t i = 0; i < s.size(); ++i)
-    fit_error_ = std::max(fit_error_, std::abs(fitted(s[i].w) - s[i].t) / s[i].t);
+    fit_error_ = std::max(fit_error_, std::abs(fitted(s[i].x) - s[i].t) / s[i].t);
   for (const CurvePoint& p : points_)
     envelope_correction_ = std::max(envelope_correction_, (p.t_s - time_s(p.n)) / p.t_s);
 }
@@ -114,8 +72,7 @@ double ScalingCurve::inverse_on_pieces(double t) const {
 }
 
 double ScalingCurve::fitted(double w) const {
-  size_t k = 0;
-  while (k + 1 < pieces_.size() && pieces_[k + 1].w_from <= w) ++k;
+  const size_t k = piece_at(pieces_, w);
   const CurvePiece& p = pieces_[k];
   return std::min(p.alpha + p.beta * w, later_min_[k]);
 }

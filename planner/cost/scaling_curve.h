@@ -6,7 +6,15 @@
 
 #include <vector>
 
+#include "planner/cost/alpha_beta_fit.h"
+
 namespace spindle {
+
+// Where a sampled time came from: the analytic model, or a calibration profile
+// (profile_points.h): measured at the key, interpolated between measured batches of the shape,
+// or extrapolated beyond them.
+enum class PointSource { kAnalytic, kMeasured, kInterpolated, kExtrapolated };
+const char* point_source_name(PointSource s);  // "analytic", "measured", ...
 
 struct CurvePoint {
   int n = 0;
@@ -17,12 +25,7 @@ struct CurvePoint {
   double mem_GiB = 0;     // per device, the whole MetaOp on these n devices
   int tp = 1;             // n = dp x tp
   double tp_comm_s = 0;   // the TP group's activation all-reduces, forward and backward
-};
-
-struct CurvePiece {
-  double w_from = 0;  // first sampled work per device this piece covers
-  double alpha = 0;
-  double beta = 0;    // >= 0: more work per device never takes less time
+  PointSource source = PointSource::kAnalytic;
 };
 
 class ScalingCurve {

@@ -1,6 +1,7 @@
 // Text rendering of the cost model (see cost_report.h).
 #include "planner/report/cost_report.h"
 
+#include <array>
 #include <cmath>
 
 #include "planner/graph/metaop_json.h"
@@ -16,10 +17,14 @@ std::string ms(double s) { return fixed(s * 1e3, 3); }
 std::string cost_text(const Scenario& s, const Graph& g, const MetaGraph& mg, const CostModel& cost,
                       const std::string& profile_file) {
   const GpuSpec& gpu = s.cluster.gpu;
-  std::string out = "Cost model  " + gpu.name + ": " + fixed(gpu.bf16_dense_TFLOPS, 0) + " TFLOP/s bf16, " +
+  std::string out = "Cost model  " + gpu.name + ": " + (gpu.bf16_dense_TFLOPS >= 1 ? fixed(gpu.bf16_dense_TFLOPS, 0) : fixed(gpu.bf16_dense_TFLOPS, 3)) +
+                    " TFLOP/s " + gpu.compute_dtype + ", " +
                     fixed(gpu.hbm_bw_GBps, 0) + " GB/s HBM, " + fixed(gpu.memory_GiB(), 1) + " GiB; ";
   if (cost.has_profile()) {
-    out += "profile " + profile_file + ": " + std::to_string(cost.measured_points()) + " measured points used, " +
+    int measured = 0;
+    for (const auto& [kind, counts] : cost.source_counts()) measured += counts[static_cast<size_t>(PointSource::kMeasured)];
+    out += "profile " + profile_file + ": " + std::to_string(measured) + " measured points used, " +
+           std::to_string(cost.measured_points() - measured) + " more interpolated or extrapolated from them, " +
            std::to_string(cost.filled_keys().size()) + " shapes filled in by the analytic model\n";
   } else {
     out += "analytic (no profile)\n";
@@ -52,7 +57,8 @@ std::string cost_text(const Scenario& s, const Graph& g, const MetaGraph& mg, co
   }
   out += "MetaOp costs\n" + t.render() + "\n";
 
-  out += "Scaling curves: n: T ms (T(1)/T(n)) of the fitted curve; * = measured; [sampled] where a sample\n"
+  out += "Scaling curves: n: T ms (T(1)/T(n)) of the fitted curve; * = measured, ~ = between or beyond measured\n"
+         "batches of the shape (profile's alpha-beta fit); [sampled] where a sample\n"
          "differs by more than 2.5% (slower than at fewer devices: those extra devices idle)\n";
   for (const MetaOp& m : mg.metaops) {
     const ScalingCurve& curve = cost.metaop(m.id).curve;
@@ -62,7 +68,8 @@ std::string cost_text(const Scenario& s, const Graph& g, const MetaGraph& mg, co
     const double t1 = curve.time_s(1);
     for (const CurvePoint& p : curve.points()) {
       const double tn = curve.time_s(p.n);
-      line += " " + std::to_string(p.n) + (p.measured ? "*" : "") + ": " + ms(tn) +
+      const char* mark = p.source == PointSource::kMeasured ? "*" : p.measured ? "~" : "";
+      line += " " + std::to_string(p.n) + mark + ": " + ms(tn) +
               (p.n > 1 ? " (" + fixed(t1 / tn, 2) + "x)" : "");
       if (std::abs(p.t_s - tn) > 0.025 * tn) line += " [sampled " + ms(p.t_s) + "]";
       line += ";";
@@ -75,6 +82,34 @@ std::string cost_text(const Scenario& s, const Graph& g, const MetaGraph& mg, co
     for (const std::string& k : cost.filled_keys()) out += "  " + k + "\n";
   }
   (void)g;
+  return out;
+}
+
+std::string cost_sources_text(const CostModel& cost, const Profile& profile) {
+  std::string out = "Cost model: profile " + profile.source + " (" + profile.backend + ", " + profile.device;
+  std::string dtypes;
+  for (const auto& [key, m] : profile.ops)
+    if (dtypes.find(key.dtype) == std::string::npos) dtypes += (dtypes.empty() ? "" : "/") + key.dtype;
+  out += (dtypes.empty() ? "" : ", " + dtypes) + "; " + profile.timer + "; " + profile.date + ")\n";
+  TextTable t;
+  using A = TextTable::Align;
+  for (auto [h, a] : std::vector<std::pair<const char*, A>>{{"operator kind", A::kLeft},
+                                                           {"measured", A::kRight},
+                                                           {"interpolated", A::kRight},
+                                                           {"extrapolated", A::kRight},
+                                                           {"analytic", A::kRight}})
+    t.add_column(h, a);
+  std::array<int, 4> total{};
+  auto row = [&](const std::string& name, const std::array<int, 4>& c) {
+    t.add_row({name, std::to_string(c[1]), std::to_string(c[2]), std::to_string(c[3]), std::to_string(c[0])});
+  };
+  for (const auto& [kind, counts] : cost.source_counts()) {
+    row(kind, counts);
+    for (size_t i = 0; i < total.size(); ++i) total[i] += counts[i];
+  }
+  row("all", total);
+  out += "Samples of T(n) by source (the layout's curves; interpolated: between measured batches of the shape on "
+         "their alpha-beta fit)\n" + t.render();
   return out;
 }
 

@@ -175,9 +175,11 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
     if (cost != nullptr) {
       const MetaOpCost& mc = cost->metaop(m.id);
       ordered_json curve = ordered_json::array();
-      for (const CurvePoint& p : mc.curve.points())
+      for (const CurvePoint& p : mc.curve.points()) {
         curve.push_back({{"n", p.n}, {"dp", p.n / p.tp}, {"tp", p.tp}, {"t_s", p.t_s}, {"fwd_s", p.fwd_s},
                          {"bwd_s", p.bwd_s}, {"tp_comm_s", p.tp_comm_s}, {"measured", p.measured}, {"mem_GiB", p.mem_GiB}});
+        if (p.source != PointSource::kAnalytic) curve.back()["source"] = point_source_name(p.source);
+      }
       ordered_json pieces = ordered_json::array();
       for (const CurvePiece& p : mc.curve.pieces())
         pieces.push_back({{"w_from", p.w_from}, {"alpha_s", p.alpha}, {"beta_s", p.beta}});
@@ -198,6 +200,17 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
                        {"profile", profile_file},
                        {"measured_points", cost->measured_points()},
                        {"filled", cost->filled_keys()}};
+    if (cost->has_profile()) {  // per operator kind: where the samples of the layout came from
+      ordered_json sources = ordered_json::object();
+      for (const auto& [kind, counts] : cost->source_counts()) {
+        ordered_json by = ordered_json::object();
+        for (PointSource src : {PointSource::kMeasured, PointSource::kInterpolated, PointSource::kExtrapolated,
+                                PointSource::kAnalytic})
+          by[point_source_name(src)] = counts[static_cast<size_t>(src)];
+        sources[kind] = by;
+      }
+      j["cost_model"]["sources"] = sources;
+    }
   }
   if (systems != nullptr && !systems->empty()) {
     ordered_json list = ordered_json::array();

@@ -61,7 +61,7 @@ const std::vector<OpShapeKey>& real_keys() {
   static const std::vector<OpShapeKey> keys = [] {
     std::vector<OpShapeKey> k;
     for (const Operator& op : model().g.ops())
-      for (int dp : {1, 2, 4, 8}) k.push_back(shape_key(op, ParallelConfig{dp, 1, false}));
+      for (int dp : {1, 2, 4, 8}) k.push_back(shape_key(op, ParallelConfig{dp, 1, false}, "bf16"));
     return k;
   }();
   return keys;
@@ -69,7 +69,8 @@ const std::vector<OpShapeKey>& real_keys() {
 
 Profile decode(Bytes& b) {
   Profile p;
-  p.gpu = b.get<std::uint8_t>() % 4 == 0 ? b.str(20) : model().s.cluster.gpu.name;
+  p.backend = b.get<std::uint8_t>() % 8 == 0 ? b.str(8) : "cuda";
+  p.device = b.get<std::uint8_t>() % 4 == 0 ? b.str(20) : model().s.cluster.gpu.name;
   const int ops = b.get<std::uint8_t>() % 9, colls = b.get<std::uint8_t>() % 5;
   for (int i = 0; i < ops && !b.done(); ++i) {
     OpMeasurement m;
@@ -79,13 +80,14 @@ Profile decode(Bytes& b) {
       if (how % 4 == 2) m.key.batch = b.get<std::int64_t>();
     } else {
       m.key.kind = b.str(31);
+      m.key.dtype = b.get<std::uint8_t>() % 2 ? b.str(8) : "bf16";
       m.key.batch = b.get<std::int64_t>(), m.key.seq = b.get<std::int64_t>(), m.key.hidden = b.get<std::int64_t>();
       m.key.heads = b.get<std::int64_t>(), m.key.ffn = b.get<std::int64_t>();
       m.key.mlp = b.get<std::int32_t>(), m.key.causal = b.get<std::int32_t>(), m.key.tp = b.get<std::int32_t>();
     }
     m.fwd_ms = b.get<double>(), m.bwd_ms = b.get<double>(), m.samples = b.get<std::int32_t>();
     m.fwd_spread_ms = b.get<double>(), m.bwd_spread_ms = b.get<double>();
-    p.ops.push_back(m);
+    p.add(m);
   }
   for (int i = 0; i < colls && !b.done(); ++i) {
     CollectiveMeasurement c;
@@ -101,18 +103,19 @@ Profile decode(Bytes& b) {
 // A file whose layout differs from the schema: attributes from the bytes, and an /ops table
 // of i64 or f64 columns named from a list that misses or adds fields.
 void write_odd(const std::filesystem::path& file, Bytes& b) {
-  static const char* names[] = {"kind", "batch", "seq", "hidden", "heads", "ffn", "cross_seq", "out_hidden",
+  static const char* names[] = {"kind", "dtype", "batch", "seq", "hidden", "heads", "ffn", "cross_seq", "out_hidden",
                                 "out_seq", "in_features", "mlp", "causal", "tp", "samples", "fwd_ms", "bwd_ms",
                                 "fwd_spread_ms", "bwd_spread_ms", "extra"};
   h5::Writer w(file);
   if (b.get<std::uint8_t>() % 2) w.string_attr("/", "schema", b.get<std::uint8_t>() % 2 ? "spindle-profile" : b.str(20));
-  if (b.get<std::uint8_t>() % 2) w.string_attr("/", "version", b.get<std::uint8_t>() % 2 ? "2" : b.str(4));
-  if (b.get<std::uint8_t>() % 2) w.string_attr("/", "gpu", b.str(20));
+  if (b.get<std::uint8_t>() % 2) w.string_attr("/", "version", b.get<std::uint8_t>() % 2 ? "3" : b.str(4));
+  for (const char* attr : {"backend", "device", "timer", "libraries", "date", "notes"})
+    if (b.get<std::uint8_t>() % 2) w.string_attr("/", attr, b.str(20));
   h5::Layout l;
   const std::uint32_t mask = b.get<std::uint32_t>();
   for (std::size_t i = 0; i < std::size(names); ++i)
     if (mask >> i & 1) {
-      const bool text = i == 0;
+      const bool text = i <= 1;
       l.fields.push_back(h5::Field{names[i], l.size, text ? h5::Kind::kString : (mask >> 24 & 1 ? h5::Kind::kF64 : h5::Kind::kI64),
                                    text ? std::size_t{32} : 0});
       l.size += text ? 32 : 8;

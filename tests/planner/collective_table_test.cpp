@@ -66,18 +66,22 @@ TEST(CollectiveTable, AProfileOfAnotherGpuIsRefused) {
   Scenario s;
   s.file = "s.toml";
   s.cluster.gpu.name = "H100-SXM";
+  s.cluster.gpu.id = "h100-sxm";
+  s.cluster.gpu.reported_names = {"NVIDIA H100 80GB HBM3", "H100-SXM"};
   Profile p;
   p.source = "a100.h5";
-  p.gpu = "A100-SXM4-80GB";
+  p.backend = "cuda";
+  p.device = "NVIDIA A100-SXM4-80GB";
   p.collectives = {row("all_reduce", 2, 1, 2, 1024, 0.01)};
   try {
     use_measured_collectives(s, p);
     FAIL() << "accepted";
   } catch (const InputError& e) {
-    EXPECT_STREQ(e.what(), "a100.h5: profile measured on 'A100-SXM4-80GB' but s.toml runs on 'H100-SXM'; allowed: a "
-                           "profile of the scenario's GPU");
+    EXPECT_STREQ(e.what(), "a100.h5: profile measured on 'NVIDIA A100-SXM4-80GB' (backend cuda) but s.toml runs on "
+                           "H100-SXM (h100-sxm.toml: backend cuda, bf16, reported as 'NVIDIA H100 80GB HBM3', "
+                           "'H100-SXM'); allowed: a profile of a device the device file's reported_names list");
   }
-  p.gpu = "H100-SXM";
+  p.device = "NVIDIA H100 80GB HBM3";
   use_measured_collectives(s, p);
   ASSERT_TRUE(s.cluster.measured_collectives);
 }

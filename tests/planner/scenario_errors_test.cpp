@@ -88,10 +88,24 @@ TEST(ScenarioErrors, MissingModel) {
   EXPECT_THAT(load_error(text), HasSubstr("missing table [model]; allowed: [model] with preset"));
 }
 
+// A device file's profile keys: backend and compute dtype from a list, the peak named after the
+// dtype (fp32_dense_TFLOPS for a CPU core).
+TEST(ScenarioErrors, DeviceFileProfileKeys) {
+  const Scenario cpu = load_scenario(default_data_dir() / "clusters" / "cpu-host-2core.toml");
+  EXPECT_EQ(cpu.cluster.gpu.backend, "cpu");
+  EXPECT_EQ(cpu.cluster.gpu.compute_dtype, "fp32");
+  EXPECT_DOUBLE_EQ(cpu.cluster.gpu.bf16_dense_TFLOPS, 0.096);
+  EXPECT_EQ(cpu.cluster.gpu.reported_names, std::vector<std::string>{"*"});
+  const Scenario gpu = load_scenario(default_data_dir() / "multitask-clip-4.toml");
+  EXPECT_EQ(gpu.cluster.gpu.backend, "cuda");
+  EXPECT_EQ(gpu.cluster.gpu.compute_dtype, "bf16");
+  EXPECT_EQ(gpu.cluster.gpu.reported_names, (std::vector<std::string>{"NVIDIA A800-SXM4-80GB", "A800-80GB SXM"}));
+}
+
 TEST(ScenarioErrors, UnknownGpu) {
   EXPECT_EQ(load_error(replace_line(kBase, 6, "gpu = \"b200\"")),
             "t.toml:6:7: cluster.gpu: no file 'gpus/b200.toml'; allowed: one of a100-80gb, a800-80gb, "
-            "h100-sxm, h200");
+            "cpu-core, h100-sxm, h200");
 }
 
 TEST(ScenarioErrors, UnknownModelPreset) {

@@ -326,45 +326,62 @@ TEST(SimCli, ProfileOverridesTheAnalyticModel) {
       audio = &op;
   ASSERT_NE(audio, nullptr);
   Profile p;
-  p.gpu = s.cluster.gpu.name;
+  p.backend = "cuda";
+  p.device = "NVIDIA A800-SXM4-80GB";
   const double fwd_ms[] = {1.0, 0.6, 0.4};
   for (int i = 0; i < 3; ++i) {
     OpMeasurement m;
-    m.key = shape_key(*audio, ParallelConfig{1 << i, 1, false});
+    m.key = shape_key(*audio, ParallelConfig{1 << i, 1, false}, "bf16");
     m.fwd_ms = fwd_ms[i];
     m.bwd_ms = 2 * fwd_ms[i];
     m.samples = 10;
-    p.ops.push_back(m);
+    p.add(m);
   }
   fs::path f = fs::temp_directory_path() / ("spindle-cli-profile-" + std::to_string(::getpid()) + ".h5");
   write_profile(f, p);
-  SimRun r = sim("scenarios/multitask-clip-10.toml --explain-cost --profile " + f.string());
+  // Audio's TP degree fixed at 1: the profile's keys are tp 1 (with them audio at tp 1 looks slow
+  // below batch 8, where the profile's floor holds, and the layout would move it to tp 2).
+  SimRun r = sim("scenarios/multitask-clip-10.toml --set planner.tp.audio=1 --explain-cost --profile " + f.string());
   ASSERT_EQ(r.rc, 0) << r.err;
   // Keyed by local shape: the same points also serve vision-audio (same shape) and
-  // audio-thermal at n = 1 (local batch 8 = text-audio at n = 4).
-  EXPECT_THAT(r.out, HasSubstr(": 7 measured points used, "));
-  EXPECT_THAT(r.out, HasSubstr("24 audio/audio-thermal: 1*: 1.200; 2: "));
-  EXPECT_THAT(r.out, HasSubstr("21 audio/text-audio: 1*: 3.000; 2*: 1.800 (1.67x); 4*: 1.200 (2.50x); 8: "));
-  EXPECT_THAT(r.out, HasSubstr("Shapes not in the profile (analytic model used):\n  contrastive_loss ["));
-  EXPECT_THAT(r.out, HasSubstr("\n  encoder_layer [2,229,768] heads 12 ffn 3072 out [229,768]\n"));
+  // audio-thermal at n = 1 (local batch 8 = text-audio at n = 4); below batch 8 the smallest
+  // measured batch's time is the floor (extrapolated, marked ~).
+  EXPECT_THAT(r.out, HasSubstr(": 7 measured points used, 9 more interpolated or extrapolated from them, "));
+  EXPECT_THAT(r.out, HasSubstr("24 audio/audio-thermal: 1*: 1.200; 2~: 1.200 (1.00x); "));
+  EXPECT_THAT(r.out, HasSubstr("21 audio/text-audio: 1*: 3.000; 2*: 1.800 (1.67x); 4*: 1.200 (2.50x); 8~: 1.200 (2.50x)"));
+  EXPECT_THAT(r.out, HasSubstr("Shapes not in the profile (analytic model used):\n  contrastive_loss bf16 ["));
+  EXPECT_THAT(r.out, HasSubstr("\n  encoder_layer bf16 [2,197,768] heads 12 ffn 3072 out [197,768]\n"));
+  EXPECT_THAT(r.out, Not(HasSubstr("\n  encoder_layer bf16 [2,229,768] heads 12 ffn 3072 out [229,768]\n")));
   // Only the layout's configurations are listed (every component runs tp 1 here).
   const size_t from = r.out.find("Shapes not in the profile");
   const std::string shapes = r.out.substr(from, r.out.find("\n\n", from) - from);
   EXPECT_THAT(shapes, Not(HasSubstr(" tp "))) << shapes;
-  SimRun j = sim("scenarios/multitask-clip-10.toml --json --profile " + f.string());
+  // The summary says where the layout's samples came from, per kind.
+  EXPECT_THAT(r.out, HasSubstr("Cost model: profile " + f.string() + " (cuda, NVIDIA A800-SXM4-80GB, bf16; ; )\n"));
+  EXPECT_THAT(r.out, HasSubstr("  encoder_layer            7             0             9        "));
+  SimRun j = sim("scenarios/multitask-clip-10.toml --set planner.tp.audio=1 --json --profile " + f.string());
   EXPECT_THAT(j.out, HasSubstr("\"t_s\": 0.003,\n"));
   EXPECT_THAT(j.out, HasSubstr("\"measured\": true"));
   EXPECT_THAT(j.out, HasSubstr("\"source\": \"profile\""));
+  EXPECT_THAT(j.out, HasSubstr("\"source\": \"extrapolated\""));
+  EXPECT_THAT(j.out, HasSubstr("\"encoder_layer\": {\n        \"measured\": 7,\n        \"interpolated\": 0,\n        \"extrapolated\": 9,"));
 
-  p.gpu = "H100-SXM";
+  p.device = "NVIDIA H100 80GB HBM3";
   write_profile(f, p);
   SimRun wrong = sim("scenarios/multitask-clip-10.toml --profile " + f.string());
   EXPECT_EQ(wrong.rc, 2);
-  EXPECT_EQ(wrong.err, f.string() + ": profile measured on 'H100-SXM' but scenarios/multitask-clip-10.toml runs on "
-                                    "'A800-80GB SXM'; allowed: a profile of the scenario's GPU\n");
+  EXPECT_EQ(wrong.err, f.string() + ": profile measured on 'NVIDIA H100 80GB HBM3' (backend cuda) but "
+                                    "scenarios/multitask-clip-10.toml runs on A800-80GB SXM (a800-80gb.toml: backend "
+                                    "cuda, bf16, reported as 'NVIDIA A800-SXM4-80GB', 'A800-80GB SXM'); allowed: a "
+                                    "profile of a device the device file's reported_names list\n");
   // A row of a kind no operator has would never be looked up: refused, naming the profile.
-  p.gpu = s.cluster.gpu.name;
-  p.ops[0].key.kind = "mystery_layer";
+  p.device = s.cluster.gpu.name;  // the datasheet name is accepted too
+  {
+    OpMeasurement m = p.ops.begin()->second;
+    p.ops.erase(p.ops.begin());
+    m.key.kind = "mystery_layer";
+    p.add(m);
+  }
   write_profile(f, p);
   SimRun unknown = sim("scenarios/multitask-clip-10.toml --profile " + f.string());
   EXPECT_EQ(unknown.rc, 2);
@@ -374,7 +391,7 @@ TEST(SimCli, ProfileOverridesTheAnalyticModel) {
   SimRun bad = sim("scenarios/multitask-clip-10.toml --profile " + f.string());
   EXPECT_EQ(bad.rc, 2);
   EXPECT_EQ(bad.err, f.string() + ": not an HDF5 file (truncated or corrupt?); allowed: a profile written by "
-                                  "spindle-calibrate (schema version 2)\n");
+                                  "spindle-calibrate (schema version 3)\n");
   fs::remove(f);
 }
 
@@ -543,7 +560,8 @@ TEST(SimCli, MeasuredCollectivesFromTheProfile) {
   const fs::path f = fs::temp_directory_path() / ("spindle-cli-collectives-" + std::to_string(::getpid()) + ".h5");
   Scenario s = load_scenario(fs::path(SPINDLE_SOURCE_DIR) / "scenarios/multitask-clip-4.toml");
   Profile p;
-  p.gpu = s.cluster.gpu.name;
+  p.backend = "cuda";
+  p.device = s.cluster.gpu.name;
   // Every group shape of the cluster, every collective, 1 KiB to 8 GiB every 4x: 3x NCCL's
   // model (a slower cluster than the scenario says).
   Cluster nccl = s.cluster;

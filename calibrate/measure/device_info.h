@@ -1,0 +1,22 @@
+// What a profile says measured it: the device as the system names it (the CPU's model name
+// from /proc/cpuinfo, the CUDA device's name), the libraries that ran the kernels with their
+// versions (OpenBLAS's configuration and threads; CUDA runtime, driver and cuBLASLt), and the
+// date (UTC). The CUDA half lives in calibrate/cuda/, built where the toolkit is.
+#pragma once
+
+#include <string>
+
+namespace spindle::calibrate {
+
+struct DeviceInfo {
+  std::string device;
+  std::string libraries;
+};
+
+// For the engine backend `backend` ("cpu", "cuda"); InternalError for another name.
+DeviceInfo device_info(const std::string& backend);
+
+// Now, as "YYYY-MM-DDTHH:MM:SSZ".
+std::string utc_now();
+
+}  // namespace spindle::calibrate

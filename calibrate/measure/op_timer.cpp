@@ -1,0 +1,191 @@
+// Timing one operator key with the engine's OpRunner (see op_timer.h).
+#include "calibrate/measure/op_timer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <optional>
+#include <set>
+#include <span>
+#include <vector>
+
+#include "engine/memory_parts.h"
+#include "engine/model/layers/layer_shards.h"
+#include "engine/model/op_runner.h"
+#include "engine/model/weight_store.h"
+#include "planner/cost/tensor_parallel.h"
+#include "traces/errors.h"
+
+namespace spindle::calibrate {
+namespace {
+
+using engine::Backend;
+using engine::Dims;
+using engine::Tensor;
+
+// Deterministic inputs: small uniform values from a 64-bit LCG (the values do not change
+// the work of any kernel; they keep the softmax and losses finite).
+class Values {
+ public:
+  explicit Values(std::uint64_t seed) : x_(seed * 6364136223846793005ULL + 1442695040888963407ULL) {}
+  std::uint64_t next() {
+    x_ = x_ * 6364136223846793005ULL + 1442695040888963407ULL;
+    return x_ >> 33;
+  }
+  float uniform() { return static_cast<float>(next() % 2001) / 1000.0f - 1.0f; }  // [-1, 1]
+  std::vector<float> floats(std::int64_t n, float scale) {
+    std::vector<float> v(static_cast<size_t>(n));
+    for (float& f : v) f = scale * uniform();
+    return v;
+  }
+  std::vector<std::int32_t> ids(std::int64_t n, std::int64_t below) {
+    std::vector<std::int32_t> v(static_cast<size_t>(n));
+    for (std::int32_t& i : v) i = static_cast<std::int32_t>(next() % static_cast<std::uint64_t>(below));
+    return v;
+  }
+
+ private:
+  std::uint64_t x_;
+};
+
+std::int64_t numel(const Dims& d) {
+  std::int64_t n = 1;
+  for (std::int64_t v : d) n *= v;
+  return n;
+}
+
+Tensor filled(Backend& be, const Dims& shape, Values& values, float scale) {
+  Tensor t = be.alloc(shape);
+  const std::vector<float> v = values.floats(numel(shape), scale);
+  be.upload(t, v);
+  return t;
+}
+
+// The concatenated output of `sources` for `rows` batch rows: [rows, sum of their tokens, width].
+Dims concat_dims(const Graph& g, const std::vector<int>& sources, std::int64_t rows) {
+  if (sources.empty()) return {};
+  std::int64_t seq = 0;
+  for (int s : sources) seq += g.op(s).out_seq;
+  return {rows, seq, g.op(sources.front()).out_hidden};
+}
+
+struct Stats {
+  double mean_ms = 0, spread_ms = 0;
+};
+Stats stats(const std::vector<double>& ms) {
+  Stats st;
+  for (double v : ms) st.mean_ms += v;
+  st.mean_ms /= static_cast<double>(ms.size());
+  double var = 0;
+  for (double v : ms) var += (v - st.mean_ms) * (v - st.mean_ms);
+  st.spread_ms = ms.size() > 1 ? std::sqrt(var / static_cast<double>(ms.size() - 1)) : 0.0;
+  return st;
+}
+
+}  // namespace
+
+OpTimer::OpTimer(const Scenario& s, const Graph& g, Backend& be, std::uint64_t seed)
+    : s_(s), g_(g), be_(be), seed_(seed) {}
+
+std::string OpTimer::timer() const {
+  return be_.host_memory() ? "steady_clock" : "steady_clock+device_sync";
+}
+
+OpMeasurement OpTimer::measure(const MeasureItem& item, const TimingOptions& options) {
+  if (options.warmup < 0 || options.repeats < 1)
+    throw InternalError("timing with " + std::to_string(options.warmup) + " warm-up runs and " +
+                        std::to_string(options.repeats) + " repetitions");
+  const Operator& op = g_.op(item.op);
+  const OpShapeKey& key = item.key;
+  const std::int64_t rows = key.batch;
+  // A contrastive loss scores its rows against the whole gathered batch (the key's out_seq).
+  const std::int64_t batch = op.kind == OpKind::kContrastiveLoss ? key.out_seq : rows;
+  const engine::RowBlock block{0, rows, batch};
+
+  // The weights: the whole group, or shard 0 of the key's degree where the layer splits.
+  const bool shard = key.tp > 1 && tp_splittable(op);
+  const std::string group = shard ? tp_shard_group(op.weights, 0, key.tp) : op.weights;
+  std::set<std::string> only;
+  if (!op.weights.empty()) only.insert(group);
+  std::optional<engine::WeightStore> ws;
+  {
+    engine::MemPartScope part(engine::MemPart::kWeights);
+    ws.emplace(s_, g_, be_, seed_, &only, /*moments=*/false);
+  }
+  engine::LayerShards shards = engine::LayerShards::whole(op.weights);
+  if (shard) {
+    shards.groups = {group};
+    shards.of = key.tp;
+    shards.all_reduce = [](Tensor&) {};  // the TP group's all-reduce: costed apart by the model
+  }
+
+  // Inputs as the engine's producers give them, for this block of rows.
+  Values values(seed_ ^ (static_cast<std::uint64_t>(item.op) << 20) ^ static_cast<std::uint64_t>(rows));
+  const engine::OpInputs inputs = engine::op_inputs(g_, op.id);
+  engine::TaskBatch data;
+  Tensor in, mem;
+  {
+    engine::MemPartScope part(engine::MemPart::kActivations);
+    if (op.kind == OpKind::kPatchEmbed) {
+      engine::HostInput& h = data.inputs[op.component];
+      h.dims = {rows, op.shape.seq, op.in_features};
+      h.features = values.floats(numel(h.dims), 1.0f);
+    } else if (op.kind == OpKind::kTokenEmbed) {
+      engine::HostInput& h = data.inputs[op.component];
+      h.dims = {rows, op.shape.seq};
+      h.ids = values.ids(numel(h.dims), op.in_features);
+    } else {
+      in = filled(be_, concat_dims(g_, inputs.sources, op.kind == OpKind::kContrastiveLoss ? batch : rows), values, 0.5f);
+      if (!inputs.memory.empty()) mem = filled(be_, concat_dims(g_, inputs.memory, rows), values, 0.5f);
+    }
+    if (op.kind == OpKind::kLmHead) {
+      data.label_dims = {rows, op.shape.seq};
+      data.labels = values.ids(numel(data.label_dims), op.in_features);
+    }
+  }
+
+  engine::OpRunner runner(be_, *ws);
+  // A device sync: downloading one element waits for the backend's queued work.
+  Tensor probe = be_.alloc({1}, engine::DType::kF32);
+  float sink = 0;
+  auto sync = [&] {
+    if (!be_.host_memory()) be_.download(probe, std::span<float>(&sink, 1));
+  };
+  using Clock = std::chrono::steady_clock;
+  std::vector<double> fwd, bwd;
+  Tensor dout, din, dmem;
+  for (int r = 0; r < options.warmup + options.repeats; ++r) {
+    engine::OpState st;
+    engine::MemPartScope part(engine::MemPart::kActivations);
+    sync();
+    const auto t0 = Clock::now();
+    Tensor out = runner.forward(op, block, data, in, mem, st, &shards);
+    sync();
+    const auto t1 = Clock::now();
+    if (r == 0) {  // gradients of the output and buffers for the input gradients, once
+      engine::MemPartScope buffers(engine::MemPart::kBuffers);
+      if (!out.empty()) dout = filled(be_, out.shape(), values, 0.01f);
+      if (!in.empty()) din = be_.alloc(in.shape());
+      if (!mem.empty()) dmem = be_.alloc(mem.shape());
+    }
+    const auto t2 = Clock::now();
+    runner.backward(op, block, st, dout, din, dmem, &shards);
+    sync();
+    const auto t3 = Clock::now();
+    if (r < options.warmup) continue;
+    fwd.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    bwd.push_back(std::chrono::duration<double, std::milli>(t3 - t2).count());
+  }
+  OpMeasurement m;
+  m.key = key;
+  m.samples = options.repeats;
+  const Stats f = stats(fwd), b = stats(bwd);
+  // The profile's floor: 1 ns (a clock that did not tick would read 0).
+  m.fwd_ms = std::max(f.mean_ms, 1e-6);
+  m.bwd_ms = std::max(b.mean_ms, 1e-6);
+  m.fwd_spread_ms = f.spread_ms;
+  m.bwd_spread_ms = b.spread_ms;
+  return m;
+}
+
+}  // namespace spindle::calibrate

@@ -1,0 +1,40 @@
+// Times one operator key the way the engine runs it: the engine's own OpRunner forward and
+// backward of an operator of the scenario's graph on a block of `batch` rows (one TP shard
+// where the key's tp > 1, without the TP all-reduce, which the cost model adds), its weights
+// built by the engine's WeightStore, inputs of the shapes its producers give, on the calling
+// thread alone. Warm-up runs first; each repetition's forward and backward are timed apart with
+// the steady clock, after a device sync for a backend whose memory is not the host's.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "calibrate/plan/measure_plan.h"
+#include "engine/backend.h"
+#include "planner/config/scenario.h"
+#include "planner/graph/graph.h"
+#include "traces/profile.h"
+
+namespace spindle::calibrate {
+
+struct TimingOptions {
+  int warmup = 2;   // untimed runs first (caches, allocator, BLAS buffers)
+  int repeats = 5;  // timed runs: the mean and standard deviation are stored
+};
+
+class OpTimer {
+ public:
+  // `s` and `g`: the (scaled) scenario and its graph, which the items' operators belong to.
+  OpTimer(const Scenario& s, const Graph& g, engine::Backend& be, std::uint64_t seed);
+  OpMeasurement measure(const MeasureItem& item, const TimingOptions& options);
+  // How times are taken on this backend, as the profile records it.
+  std::string timer() const;
+
+ private:
+  const Scenario& s_;
+  const Graph& g_;
+  engine::Backend& be_;
+  std::uint64_t seed_;
+};
+
+}  // namespace spindle::calibrate

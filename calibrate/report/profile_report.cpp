@@ -1,0 +1,126 @@
+// The profile report (see profile_report.h).
+#include "calibrate/report/profile_report.h"
+
+#include <algorithm>
+#include <map>
+#include <vector>
+
+#include "planner/cost/profile_points.h"
+#include "traces/text_table.h"
+
+namespace spindle::calibrate {
+namespace {
+
+std::string ms(double v) { return v >= 1 ? fixed(v, 3) : v >= 0.01 ? fixed(v, 4) : fixed(v, 6); }
+std::string pct(double e) { return fixed(100 * e, 1) + "%"; }
+
+std::string pieces_text(const std::vector<CurvePiece>& pieces, const std::vector<std::int64_t>& batches) {
+  std::string out;
+  for (size_t k = 0; k < pieces.size(); ++k) {
+    const CurvePiece& p = pieces[k];
+    // The measured batches this piece covers: from its first up to the next piece's.
+    std::int64_t to = static_cast<std::int64_t>(p.w_from);
+    for (std::int64_t b : batches)
+      if (k + 1 == pieces.size() || static_cast<double>(b) < pieces[k + 1].w_from) to = std::max(to, b);
+    out += (out.empty() ? "" : "; ") + std::string("b ") + std::to_string(static_cast<std::int64_t>(p.w_from)) +
+           (to != static_cast<std::int64_t>(p.w_from) ? ".." + std::to_string(to) : "") + ": " + ms(p.alpha) +
+           " + " + ms(p.beta) + " b";
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string profile_report(const Profile& p) {
+  std::string out = "Profile " + p.source + "\n";
+  out += "  backend " + p.backend + ", device " + p.device + "\n";
+  out += "  timer " + p.timer + "; libraries " + p.libraries + "\n";
+  out += "  measured " + p.date + (p.notes.empty() ? "" : "; " + p.notes) + "\n";
+  const ProfilePoints points(p);
+  out += "  " + std::to_string(p.ops.size()) + " operator points in " + std::to_string(points.curves().size()) +
+         " shapes, " + std::to_string(p.collectives.size()) + " collective points\n";
+
+  struct KindSummary {
+    int shapes = 0, points = 0;
+    double fit = 0, loo = 0;
+    int loo_shapes = 0;
+  };
+  std::map<std::string, KindSummary> kinds;
+  for (const auto& [shape, curve] : points.curves()) {
+    std::string title = shape.str();  // "[0,seq,hidden]" with the batch left open
+    if (const size_t at = title.find("[0,"); at != std::string::npos) title.replace(at, 3, "[b,");
+    out += "\n" + title + "\n";
+    TextTable t;
+    using A = TextTable::Align;
+    for (auto [h, a] : std::vector<std::pair<const char*, A>>{{"batch", A::kRight},
+                                                             {"fwd ms", A::kRight},
+                                                             {"+-", A::kRight},
+                                                             {"bwd ms", A::kRight},
+                                                             {"+-", A::kRight},
+                                                             {"samples", A::kRight},
+                                                             {"fit fwd", A::kRight},
+                                                             {"fit bwd", A::kRight}})
+      t.add_column(h, a);
+    for (size_t i = 0; i < curve.batches().size(); ++i) {
+      OpShapeKey key = shape;
+      key.batch = curve.batches()[i];
+      const OpMeasurement& m = *p.find(key);
+      const double b = static_cast<double>(key.batch);
+      t.add_row({std::to_string(key.batch), ms(m.fwd_ms), ms(m.fwd_spread_ms), ms(m.bwd_ms), ms(m.bwd_spread_ms),
+                 std::to_string(m.samples), ms(piece_value(curve.fwd_pieces(), b)),
+                 curve.bwd_pieces().empty() ? "-" : ms(piece_value(curve.bwd_pieces(), b))});
+    }
+    out += t.render(4);
+    out += "    fwd = " + pieces_text(curve.fwd_pieces(), curve.batches()) + " ms\n";
+    if (!curve.bwd_pieces().empty()) out += "    bwd = " + pieces_text(curve.bwd_pieces(), curve.batches()) + " ms\n";
+    const double fit = curve.fit_error(), loo = curve.leave_one_out_error();
+    out += "    fit error " + pct(fit) +
+           (curve.batches().size() >= 3 ? ", leave-one-out " + pct(loo) : ", leave-one-out - (fewer than 3 batches)") +
+           "\n";
+    KindSummary& k = kinds[shape.kind];
+    ++k.shapes;
+    k.points += static_cast<int>(curve.batches().size());
+    k.fit = std::max(k.fit, fit);
+    if (curve.batches().size() >= 3) {
+      k.loo = std::max(k.loo, loo);
+      ++k.loo_shapes;
+    }
+  }
+  if (!kinds.empty()) {
+    TextTable t;
+    using A = TextTable::Align;
+    for (auto [h, a] : std::vector<std::pair<const char*, A>>{{"operator kind", A::kLeft},
+                                                             {"shapes", A::kRight},
+                                                             {"points", A::kRight},
+                                                             {"max fit error", A::kRight},
+                                                             {"max leave-one-out", A::kRight}})
+      t.add_column(h, a);
+    for (const auto& [kind, k] : kinds)
+      t.add_row({kind, std::to_string(k.shapes), std::to_string(k.points), pct(k.fit),
+                 k.loo_shapes ? pct(k.loo) : "-"});
+    out += "\nPer operator kind (fit: piecewise alpha-beta in the local batch, a new piece where a line stops "
+           "fitting within " + pct(kBatchFitTolerance) + ")\n" + t.render();
+  }
+  if (!p.collectives.empty()) {
+    TextTable t;
+    using A = TextTable::Align;
+    for (auto [h, a] : std::vector<std::pair<const char*, A>>{{"collective", A::kLeft},
+                                                             {"algorithm", A::kLeft},
+                                                             {"ranks", A::kRight},
+                                                             {"nodes", A::kRight},
+                                                             {"per node", A::kRight},
+                                                             {"bytes", A::kRight},
+                                                             {"ms", A::kRight},
+                                                             {"+-", A::kRight},
+                                                             {"samples", A::kRight}})
+      t.add_column(h, a);
+    for (const CollectiveMeasurement& c : p.collectives)
+      t.add_row({c.kind, c.algorithm.empty() ? "-" : c.algorithm, std::to_string(c.ranks), std::to_string(c.nodes),
+                 std::to_string(c.ranks_per_node), with_commas(c.bytes), ms(c.time_ms), ms(c.spread_ms),
+                 std::to_string(c.samples)});
+    out += "\nCollectives\n" + t.render();
+  }
+  return out;
+}
+
+}  // namespace spindle::calibrate

@@ -1,0 +1,53 @@
+// One key timed with the engine's OpRunner on the CPU backend: every operator kind of the
+// host scenario (a TP shard included) runs forward and backward at a small batch, with positive
+// times, the samples asked for and a finite spread.
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "calibrate/measure/device_info.h"
+#include "calibrate/measure/op_timer.h"
+#include "engine/backend_registry.h"
+#include "planner/graph/graph_builder.h"
+#include "planner/graph/metagraph.h"
+
+namespace spindle::calibrate {
+namespace {
+
+TEST(OpTimer, TimesEveryKindOnTheCpu) {
+  const Scenario s = load_scenario(default_data_dir() / "clusters" / "cpu-host-2core.toml");
+  const Graph g = build_graph(s);
+  const MetaGraph mg = contract(g);
+  auto be = engine::make_backend("cpu");
+  OpTimer timer(s, g, *be, 1);
+  EXPECT_EQ(timer.timer(), "steady_clock");
+  std::set<std::string> kinds;
+  int shards = 0;
+  for (const MeasureItem& item : measure_plan(s, g, mg, Grid::parse("2"), "fp32").items) {
+    const bool shard = item.key.tp > 1 && item.key.kind == "encoder_layer";
+    if (kinds.count(item.key.kind) && !(shard && shards == 0)) continue;
+    kinds.insert(item.key.kind);
+    shards += shard;
+    const OpMeasurement m = timer.measure(item, TimingOptions{1, 3});
+    EXPECT_EQ(m.key, item.key);
+    EXPECT_EQ(m.samples, 3);
+    EXPECT_GT(m.fwd_ms, 0) << item.key.str();
+    EXPECT_GT(m.bwd_ms, 0) << item.key.str();
+    EXPECT_GE(m.fwd_spread_ms, 0);
+    EXPECT_LT(m.fwd_ms, 1000) << item.key.str();
+  }
+  EXPECT_EQ(kinds, (std::set<std::string>{"patch_embed", "token_embed", "encoder_layer", "projection_head",
+                                          "contrastive_loss"}));
+  EXPECT_EQ(shards, 1) << "a tensor-parallel shard of an encoder layer";
+}
+
+TEST(OpTimer, SaysWhatMeasured) {
+  const DeviceInfo d = device_info("cpu");
+  EXPECT_FALSE(d.device.empty());
+  EXPECT_NE(d.libraries.find("OpenBLAS"), std::string::npos) << d.libraries;
+  EXPECT_NE(d.libraries.find("; 1 thread"), std::string::npos) << d.libraries;
+  EXPECT_EQ(utc_now().size(), 20u);
+}
+
+}  // namespace
+}  // namespace spindle::calibrate
