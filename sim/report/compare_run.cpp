@@ -108,12 +108,14 @@ const SliceError* RunComparison::worst_slice() const {
 
 RunComparison compare_run(const std::string& sim, const std::string& run) {
   const Trace s = load(sim, "simulated"), m = load(run, "measured");
-  if (s.scenario != m.scenario || s.system != m.system)
-    throw InputError(m.file + ": a run of " + m.scenario + " under " + m.system + ", but " + s.file + " simulates " +
-                     s.scenario + " under " + s.system + "; allowed: the same scenario and plan on both sides");
+  // The run names its plan by system or by plan file: the slices, matched one by one below,
+  // are what must agree.
+  if (s.scenario != m.scenario)
+    throw InputError(m.file + ": a run of " + m.scenario + ", but " + s.file + " simulates " + s.scenario +
+                     "; allowed: the same scenario and plan on both sides");
   RunComparison c;
   c.scenario = s.scenario;
-  c.system = s.system;
+  c.system = s.system == m.system ? s.system : s.system + " (run: " + m.system + ")";
   c.simulated_ms = s.iteration_ms;
   c.measured_ms = m.iteration_ms;
   c.kinds = kKinds;

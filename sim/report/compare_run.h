@@ -30,7 +30,8 @@ struct RunComparison {
 };
 
 // Throws InputError naming the file for an unreadable trace, a trace of the wrong kind (SIM
-// must be simulated, RUN measured), or traces of different scenarios, systems or slices.
+// must be simulated, RUN measured), or traces of different scenarios or compute slices (the
+// plan's; the run may name its plan by file rather than system).
 RunComparison compare_run(const std::string& sim, const std::string& run);
 std::string compare_run_text(const RunComparison& c);
 

@@ -27,7 +27,7 @@ class CompareRun : public ::testing::Test {
 
   // A trace of two GPUs: each a forward and a backward slice of `ms` scaled by `f`, a receive.
   std::string trace(const std::string& name, const std::string& clock, double iteration_ms, double f,
-                    const std::string& system = "spindle") const {
+                    const std::string& system = "spindle", const std::string& scenario = "s") const {
     json events = json::array();
     auto slice = [&](int gpu, const std::string& n, const std::string& cat, double ms, json rows) {
       events.push_back({{"name", n}, {"cat", cat}, {"ph", "X"}, {"ts", 0.0}, {"dur", ms * 1e3}, {"pid", 0}, {"tid", gpu},
@@ -40,7 +40,7 @@ class CompareRun : public ::testing::Test {
     slice(1, "recv tensor 0 from GPU 0", "transfer", 0.5 * f, json::array());
     events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", 0}, {"tid", 0}, {"args", {{"name", "GPU 0"}}}});
     const json j = {{"traceEvents", events},
-                    {"otherData", {{"system", system}, {"scenario", "s"}, {clock + "_ms", iteration_ms}}}};
+                    {"otherData", {{"system", system}, {"scenario", scenario}, {clock + "_ms", iteration_ms}}}};
     const fs::path p = dir_ / name;
     write_file_atomically(p, j.dump());
     return p.string();
@@ -73,10 +73,13 @@ TEST_F(CompareRun, ErrorsPerKindAndSliceFromTheTwoTraces) {
 TEST_F(CompareRun, RefusesTracesThatDoNotMatch) {
   const std::string sim = trace("sim.json", "simulated", 12.0, 1.0), run = trace("run.json", "measured", 10.0, 1.0);
   EXPECT_THROW(compare_run(run, sim), InputError);  // the sides swapped
-  EXPECT_THROW(compare_run(sim, trace("other.json", "measured", 10.0, 1.0, "sequential")), InputError);
+  // Another system's run is a plan of other slices, found out by the slices (here the same).
+  EXPECT_NE(compare_run(sim, trace("other.json", "measured", 10.0, 1.0, "plan.json")).system.find("run: plan.json"),
+            std::string::npos);
   EXPECT_THROW(compare_run(sim, (dir_ / "missing.json").string()), InputError);
   write_file_atomically(dir_ / "bad.json", "{not json");
   EXPECT_THROW(compare_run(sim, (dir_ / "bad.json").string()), InputError);
+  EXPECT_THROW(compare_run(sim, trace("o2.json", "measured", 10.0, 1.0, "spindle", "another")), InputError);
   // A run with a slice the simulation lacks (another plan).
   json j = json::parse(read_file(run));
   j["traceEvents"].push_back({{"name", "t / M1 x / layers 0-0 / fwd"}, {"cat", "fwd"}, {"ph", "X"}, {"ts", 0.0},
