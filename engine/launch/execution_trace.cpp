@@ -46,6 +46,10 @@ RankTimeline parse_timeline(const std::string& text) {
   return t;
 }
 
+// As the simulator counts them: a receive is blocked from when its data was sent (the wait
+// before is idle: the sender was late), a collective from its last member's arrival (the wait
+// for the others is idle), a sync-wait from its bucket's start on the last member's sync
+// thread. Two passes: the sends' posts and the collectives' last arrivals, then the intervals.
 ReplayResult measured_iteration(const Programs& programs, const std::vector<RankTimeline>& ranks, double iteration_s) {
   ReplayResult r;
   r.iteration_s = iteration_s;
@@ -57,15 +61,8 @@ ReplayResult measured_iteration(const Programs& programs, const std::vector<Rank
   for (int d = 0; d < static_cast<int>(ranks.size()); ++d) {
     const auto& code = programs.devices[static_cast<size_t>(d)].instrs;
     const RankTimeline& rank = ranks[static_cast<size_t>(d)];
-    DeviceTime time;
     for (const ExecutedInstr& e : rank.instrs) {
       const Instr& in = code[static_cast<size_t>(e.instr)];
-      const double secs = e.end_s - e.start_s;
-      time.end_s = std::max(time.end_s, e.end_s);
-      if (const std::optional<Busy> what = busy_category(in.kind)) {
-        time.seconds(*what) += secs;
-        r.busy.push_back({d, e.instr, *what, e.start_s, e.end_s});
-      }
       if (in.kind == InstrKind::kSend) {
         TransferRecord& t = transfers[in.tensor];
         t.tensor = in.tensor;
@@ -88,6 +85,28 @@ ReplayResult measured_iteration(const Programs& programs, const std::vector<Rank
         c.start_s = std::max(c.start_s, start);  // the last member's arrival
         c.end_s = std::max(c.end_s, end);
       }
+    }
+  }
+  for (int d = 0; d < static_cast<int>(ranks.size()); ++d) {
+    const auto& code = programs.devices[static_cast<size_t>(d)].instrs;
+    DeviceTime time;
+    for (const ExecutedInstr& e : ranks[static_cast<size_t>(d)].instrs) {
+      const Instr& in = code[static_cast<size_t>(e.instr)];
+      time.end_s = std::max(time.end_s, e.end_s);
+      const std::optional<Busy> what = busy_category(in.kind);
+      if (!what) continue;
+      double from = e.start_s;
+      if (in.kind == InstrKind::kRecv) {
+        const auto t = transfers.find(in.tensor);
+        if (t != transfers.end()) from = std::max(from, t->second.posted_s);
+      } else if (in.collective >= 0) {
+        const InstrKind kind = in.kind == InstrKind::kSyncWait ? InstrKind::kSyncStart : in.kind;
+        const auto c = collectives.find({in.collective, kind});
+        if (c != collectives.end()) from = std::max(from, c->second.start_s);
+      }
+      from = std::min(from, e.end_s);
+      time.seconds(*what) += e.end_s - from;
+      r.busy.push_back({d, e.instr, *what, from, e.end_s});
     }
     r.devices.push_back(time);
   }

@@ -27,7 +27,9 @@ RankTimeline timeline_of(const RankRunner& rank);
 std::string timeline_text(const RankTimeline& t);
 RankTimeline parse_timeline(const std::string& text);
 
-// `ranks[d]` ran `programs.devices[d]`; `iteration_s`: the iteration's wall time.
+// `ranks[d]` ran `programs.devices[d]`; `iteration_s`: the iteration's wall time. Blocked time
+// counts as the simulator counts it: a receive from when its data was sent, a collective (and
+// a sync-wait) from its last member's arrival; the wait before is idle.
 ReplayResult measured_iteration(const Programs& programs, const std::vector<RankTimeline>& ranks, double iteration_s);
 
 // `label`: the system or plan file, recorded in the trace.

@@ -71,6 +71,7 @@ StepResult MpiLauncher::step() {
                    " failed in iteration " + std::to_string(step_) + ": " + what + "; ending every rank",
                1);
   };
+  rank_->prefetch(position_);  // the data loader's batch, ready before the clock starts
   mpi_.barrier();  // the iteration's common start (the trace's clock)
   const double t0 = wall_clock_s();
   rank_->run(step_, position_, t0, false, abort_all);

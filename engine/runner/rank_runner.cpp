@@ -94,6 +94,7 @@ struct RankRunner::State {
   std::map<Key, Tensor> act, grad;               // [span rows, S, H] per MetaOp layer output
   std::map<int, OpState> ctx;                    // by operator
   std::map<int, TaskBatch> batches;              // by task: the rows data_rows names
+  std::vector<std::int64_t> batches_at;          // the positions `batches` were drawn at
   std::map<int, std::pair<std::int64_t, std::int64_t>> data_rows;  // task -> rows its data-reading operators run
   std::map<int, Tensor> contrastive_din;         // by loss MetaOp: the share's gradient, all rows
   std::vector<double> loss;                      // per task: this device's share
@@ -809,7 +810,8 @@ void RankRunner::run(std::int64_t step, const std::vector<std::int64_t>& positio
   d.ctx.clear();
   d.shipped.clear();
   d.tp_reduced.clear();
-  d.batches.clear();
+  if (d.batches_at != positions) d.batches.clear();  // prefetched for another iteration
+  d.batches_at.clear();
   d.contrastive_din.clear();
   d.loss.assign(d.s.tasks.size(), 0.0);
   d.counters = DeviceCounters{};
@@ -818,6 +820,14 @@ void RankRunner::run(std::int64_t step, const std::vector<std::int64_t>& positio
   d.snapshot = GradientSnapshot{};
   d.released.clear();
   Interpreter(d, positions, step, keep_gradients).run(t0_s, abort_all);
+}
+
+void RankRunner::prefetch(const std::vector<std::int64_t>& positions) {
+  State& d = *st_;
+  d.batches.clear();
+  for (const auto& [task, rows] : d.data_rows)
+    d.batches.emplace(task, d.data->batch(task, positions.at(static_cast<size_t>(task)), rows.first, rows.second));
+  d.batches_at = positions;
 }
 
 int RankRunner::id() const { return st_->id; }

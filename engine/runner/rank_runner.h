@@ -83,6 +83,11 @@ class RankRunner {
              const std::string& backend, const TrainOptions& options, const CommMaker& make_comm);
   ~RankRunner();
 
+  // Draws the data of the iteration at `positions` for the rows this device's data-reading
+  // operators run, as a data loader has the next batch ready before the step starts; run() at
+  // the same positions then takes it instead of drawing it inside its first forwards (the
+  // launchers call this before the iteration's clock starts, so traces time the training step).
+  void prefetch(const std::vector<std::int64_t>& positions);
   // Runs the program once: iteration `step` (1-based) on the tasks' samples from `positions`;
   // timeline times count from `t0_s` (wall_clock_s). On a failure `abort_all` runs before the
   // exception leaves, so that no other rank (nor this one's sync thread) waits forever.

@@ -169,7 +169,8 @@ class Estimator {
       switch (in.kind) {
         case InstrKind::kForward:
         case InstrKind::kBackward:
-        case InstrKind::kCopy: {
+        case InstrKind::kCopy:
+        case InstrKind::kStep: {  // the optimizer (category sync)
           const double t = seconds_[d][dev.pc];
           if (dev.blocked_since < 0 && t > 0) {  // start the compute; resume here when it ends
             dev.blocked_since = now_;
@@ -200,7 +201,6 @@ class Estimator {
         case InstrKind::kSyncWait:
           if (!waited(run_of(in.collective, InstrKind::kSyncStart))) return;
           break;
-        case InstrKind::kStep: break;  // no optimizer time (the simulator and the plan charge none)
       }
       dev.blocked_since = -1;
       ++dev.pc;

@@ -32,6 +32,8 @@ std::vector<std::vector<double>> compute_seconds(const Programs& programs, const
         t = (in.last_layer - in.first_layer) * (in.kind == InstrKind::kForward ? point->fwd_s : point->bwd_s);
       } else if (in.kind == InstrKind::kCopy) {
         t = 2.0 * static_cast<double>(in.bytes) / hbm_Bps;
+      } else if (in.kind == InstrKind::kStep) {  // AdamW: memory-bound, its traffic at HBM speed
+        t = static_cast<double>(in.bytes) / hbm_Bps;
       }
       secs.push_back(t * s.cluster.gpu_factor(p.device));  // a straggler left in place (faults.h)
     }

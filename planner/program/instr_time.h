@@ -1,7 +1,8 @@
 // How long each instruction of a program keeps its GPU busy, from the cost model: a forward
 // or backward of l layers on a slice of n devices takes l x the MetaOp's sampled fwd_s or
 // bwd_s at n (n = the MetaOp's batch / the device's rows); a local copy reads and writes its
-// bytes at the GPU's achievable HBM bandwidth; everything else is communication (0 here). A
+// bytes at the GPU's achievable HBM bandwidth, and so does the optimizer step (its traffic,
+// Instr::bytes); everything else is communication (0 here). A
 // straggler's instructions take its slowdown times longer (Cluster::gpu_slowdown).
 #pragma once
 

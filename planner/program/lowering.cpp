@@ -2,6 +2,7 @@
 #include "planner/program/lowering.h"
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <map>
 #include <set>
@@ -383,10 +384,18 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
   for (int d = 0; d < plan.gpus; ++d) everyone[static_cast<size_t>(d)] = d;
   clip.group = everyone;
   for (int d = 0; d < plan.gpus; ++d) emit(d, {kSyncPhase, 0, 1, 0}, clip);
+  // The step's memory traffic: every parameter the device updates (under ZeRO-1 its share of
+  // each synced shard) at kOptimizerStepBytesPerParam.
+  std::vector<double> updated(static_cast<size_t>(plan.gpus), 0.0);
+  for (const auto& [shard, devs] : group_of) {
+    const double share = plan.zero1 && devs.size() > 1 ? static_cast<double>(devs.size()) : 1.0;
+    for (int d : devs) updated[static_cast<size_t>(d)] += static_cast<double>(params_of[shard]) / share;
+  }
   for (int d = 0; d < plan.gpus; ++d) {
     Instr step;
     step.kind = InstrKind::kStep;
     step.zero1 = plan.zero1;
+    step.bytes = static_cast<std::int64_t>(std::llround(updated[static_cast<size_t>(d)])) * kOptimizerStepBytesPerParam;
     emit(d, {kSyncPhase, 1, 0, 0}, step);
   }
   for (int d = 0; d < plan.gpus; ++d) {

@@ -10,7 +10,8 @@
 // (all-reduce, or reduce-scatter + step on the own shard + all-gather under ZeRO-1), started
 // in one global order and waited for before the optimizer step (under ZeRO-1 the updated
 // shards are all-gathered after it). Before the step, every device all-reduces its part of the
-// squared gradient norm over all devices (clip-norm, one fp32), for global-norm clipping.
+// squared gradient norm over all devices (clip-norm, one fp32), for global-norm clipping; the
+// step then updates the device's weights (memory-bound: its bytes at the GPU's HBM bandwidth).
 //
 // Execution contract, which the replay checks: sends are asynchronous (an engine posts them
 // on a communication stream or thread, or groups them, and never lets them block compute);
@@ -40,6 +41,12 @@ const char* instr_name(InstrKind k);
 
 // Bytes per activation element in the programs' transfers, gathers and TP all-reduces (bf16).
 inline constexpr int kActivationElementBytes = 2;
+
+// Bytes an AdamW step moves per parameter it updates (a step's Instr::bytes): it reads the
+// gradient, the fp32 master and both moments and writes the master, the moments and the
+// working copy; mixed precision: 2 + 4 + 8 read, 4 + 8 + 2 written; fp32 with the weight as its
+// own master (spindle-run's CPU backend): 4 + 4 + 8 read, 4 + 8 written. 28 either way.
+inline constexpr int kOptimizerStepBytesPerParam = 28;
 
 // The members of a collective: GPU ids, ascending.
 using Group = SharedList<int>;

@@ -21,7 +21,8 @@ const char* busy_name(Busy b);
 // and by the engine alike so that simulated and measured iterations compare: forward and
 // backward compute; a receive, a local copy and a contrastive gather are transfer; a weight
 // sync's start and wait, a ZeRO-1 parameter gather and the optimizer step are sync (the
-// simulator gives the step no time, as the planner plans none); a tensor-parallel all-reduce
+// step takes its memory traffic at the GPU's HBM bandwidth, which the planner does not plan);
+// a tensor-parallel all-reduce
 // is tp. A send is posted and never blocks the device: no category.
 std::optional<Busy> busy_category(InstrKind k);
 

@@ -256,6 +256,7 @@ class Replay {
         case InstrKind::kForward:
         case InstrKind::kBackward:
         case InstrKind::kCopy:
+        case InstrKind::kStep:  // the optimizer (category sync)
           s4u::this_actor::sleep_for(seconds_[d][i]);
           ++net_.stats.events;
           busy(t0);
@@ -292,7 +293,6 @@ class Replay {
           busy(std::max(t0, c.start_s));
           break;
         }
-        case InstrKind::kStep: break;  // optimizer time is not modelled (nor planned): no interval
       }
     }
     if (sends_in_flight_[d] > 0) {

@@ -50,6 +50,34 @@ TEST(CommGroups, P2pLinksAreTheSendsQueues) {
   for (const P2pLink& l : links) EXPECT_NE(l.from, l.to);  // local moves are copies, not sends
 }
 
+// A measured receive is blocked from when its data was sent and a collective from its last
+// member's arrival, as the simulator counts them (the waits before are idle).
+TEST(Timeline, MeasuredBlockingStartsWhenTheDataWasSentOrTheLastMemberArrived) {
+  Programs p;
+  Instr send, recv, clip;
+  send.kind = InstrKind::kSend;
+  send.tensor = 0;
+  send.peer = 1;
+  recv.kind = InstrKind::kRecv;
+  recv.tensor = 0;
+  recv.peer = 0;
+  clip.kind = InstrKind::kClipNorm;
+  clip.collective = 0;
+  clip.group = std::vector<int>{0, 1};
+  p.devices = {{0, {send, clip}}, {1, {recv, clip}}};
+  const std::vector<RankTimeline> ranks = {{{{0, 5.0, 5.0}, {1, 7.0, 8.0}}, {}}, {{{0, 1.0, 6.0}, {1, 6.5, 8.0}}, {}}};
+  const ReplayResult r = measured_iteration(p, ranks, 8.0);
+  ASSERT_EQ(r.devices.size(), 2u);
+  EXPECT_DOUBLE_EQ(r.devices[1].transfer_s, 1.0);  // 5 -> 6, not 1 -> 6
+  EXPECT_DOUBLE_EQ(r.devices[0].sync_s, 1.0);      // the clip from 7 (device 0's arrival, the last)
+  EXPECT_DOUBLE_EQ(r.devices[1].sync_s, 1.0);      // not from 6.5
+  for (const BusyInterval& b : r.busy) {
+    if (b.device == 1 && b.what == Busy::kTransfer) {
+      EXPECT_DOUBLE_EQ(b.start_s, 5.0);
+    }
+  }
+}
+
 TEST(Timeline, TextRoundTripIsExactAndTheTraceHoldsEveryDevice) {
   const Scenario s = on_devices(zoo("multitask-clip-4"), 2);
   ThreadLauncher launcher(s, lowered_plan(ScenarioModel(s), "spindle", "").programs, "cpu", TrainOptions{});
