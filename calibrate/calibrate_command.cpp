@@ -1,15 +1,18 @@
 // spindle-calibrate behind its flags (see calibrate_command.h).
 #include "calibrate/calibrate_command.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 
+#include "calibrate/measure/collective_timer.h"
 #include "calibrate/measure/device_info.h"
 #include "calibrate/measure/op_timer.h"
 #include "calibrate/measure/progress_line.h"
 #include "calibrate/plan/measure_plan.h"
 #include "calibrate/report/profile_report.h"
 #include "engine/backend_registry.h"
+#include "engine/comm/mpi_comm.h"
 #include "engine/model/model_scale.h"
 #include "planner/config/scenario.h"
 #include "planner/graph/graph_builder.h"
@@ -17,14 +20,104 @@
 #include "traces/errors.h"
 #include "traces/main_guard.h"
 #include "traces/profile.h"
+#include "traces/text_table.h"
 
 namespace spindle::calibrate {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+// nccl-tests' bus bandwidth factor of a kind over n ranks.
+double bus_factor(const std::string& kind, int n) {
+  if (kind == "all_reduce") return 2.0 * (n - 1) / n;
+  if (kind == "all_gather" || kind == "reduce_scatter") return static_cast<double>(n - 1) / n;
+  return 1.0;
+}
+
+// --collectives: every rank measures; rank 0 merges the rows into --out (a new profile, or one
+// of the same backend and device whose rows of the same shape it replaces) and prints them.
+int collectives_command(const CalibrateCommand& c, std::ostream& out, std::ostream& err) {
+  if (!c.scenario_file.empty() || !c.sets.empty() || c.resume || c.grid != "pow2")
+    throw InputError("--collectives: times collectives, no operators; allowed: --out, --backend, --max-bytes, "
+                     "--warmup, --repeats (no SCENARIO, --set, --grid or --resume)");
+  if (c.max_bytes < 8 || c.max_bytes > (std::int64_t{8} << 30))
+    throw InputError("--max-bytes " + std::to_string(c.max_bytes) + ": allowed: 8 to 8589934592 (8 GiB)");
+  if (!engine::launched_by_mpi())
+    throw InputError("--collectives: not started by mpirun or srun; allowed: mpirun -np N spindle-calibrate "
+                     "--collectives --out FILE.h5 with N >= 2 (one rank moves nothing, and nothing is stored)");
+  const engine::MpiSession mpi;
+  std::unique_ptr<engine::Backend> be = engine::make_backend(c.backend);
+  const DeviceInfo info = device_info(c.backend);
+  Profile p;
+  std::error_code ec;
+  if (mpi.rank() == 0 && fs::exists(c.out, ec)) {
+    p = read_profile(c.out);
+    if (p.backend != c.backend || p.device != info.device)
+      throw InputError(c.out + ": a profile of " + p.backend + " on '" + p.device + "', this run is " + c.backend +
+                       " on '" + info.device + "'; allowed: the same backend and device, or a new --out");
+  } else {
+    p.backend = c.backend;
+    p.device = info.device;
+    p.timer = "steady_clock";
+    p.libraries = info.libraries;
+    p.date = utc_now();
+  }
+  const int ranks = mpi.size();
+  ProgressLine progress(err, static_cast<int>(collective_sizes(c.max_bytes, ranks).size() * 4), c.terminal);
+  const std::vector<CollectiveMeasurement> rows = measure_collectives(
+      *be, mpi, {c.max_bytes, c.warmup, c.repeats},
+      [&](int done, int, const std::string& what) { progress.update(done, what); });
+  if (mpi.rank() != 0) return kExitOk;
+  progress.finish(static_cast<int>(rows.size()));
+  auto same = [](const CollectiveMeasurement& a, const CollectiveMeasurement& b) {
+    return a.kind == b.kind && a.algorithm == b.algorithm && a.ranks == b.ranks && a.nodes == b.nodes &&
+           a.ranks_per_node == b.ranks_per_node && a.bytes == b.bytes;
+  };
+  for (const CollectiveMeasurement& r : rows) {
+    auto it = std::find_if(p.collectives.begin(), p.collectives.end(), [&](const auto& x) { return same(x, r); });
+    if (it != p.collectives.end()) *it = r;
+    else p.collectives.push_back(r);
+  }
+  const std::string note = "collectives over " + std::to_string(ranks) + " ranks on " + std::to_string(rows.front().nodes) +
+                           " node(s) through the engine's " + (c.backend == "cpu" ? "MPI" : "backend's") +
+                           " communicator, " + std::to_string(c.warmup) + " warm-up + " + std::to_string(c.repeats) +
+                           " timed runs, the slowest rank's time";
+  if (p.notes.find(note) == std::string::npos && p.notes.size() + note.size() < 3000)
+    p.notes += (p.notes.empty() ? "" : "; ") + note;
+  write_profile(c.out, p);
+  TextTable t;
+  t.add_column("bytes", TextTable::Align::kRight);
+  for (const char* h : {"all_reduce us", "busbw GB/s", "all_gather us", "busbw GB/s", "reduce_scatter us",
+                        "busbw GB/s", "send_recv us", "GB/s"})
+    t.add_column(h, TextTable::Align::kRight);
+  for (std::int64_t b : collective_sizes(c.max_bytes, ranks)) {
+    std::vector<std::string> cells{std::to_string(b)};
+    for (const char* kind : {"all_reduce", "all_gather", "reduce_scatter", "send_recv"})
+      for (const CollectiveMeasurement& r : rows)
+        if (r.kind == kind && r.bytes == b) {
+          cells.push_back(fixed(r.time_ms * 1e3, 1));
+          cells.push_back(fixed(static_cast<double>(b) / (r.time_ms * 1e-3) / 1e9 * bus_factor(r.kind, ranks), 3));
+        }
+    t.add_row(cells);
+  }
+  out << "spindle-calibrate: collectives over " << ranks << " ranks (" << rows.front().nodes << " node(s), at most "
+      << rows.front().ranks_per_node << " per node) on " << c.backend << " (" << info.device << ")\n"
+      << t.render() << "  profile: " << c.out << " (" << p.collectives.size() << " collective rows)\n";
+  return kExitOk;
+}
+
+}  // namespace
+
 std::string default_grid_scenario() { return (default_data_dir() / "calibrate" / "default-grid.toml").string(); }
 
 int calibrate_command(const CalibrateCommand& c, std::ostream& out, std::ostream& err) {
+  if (c.collectives && !c.report.empty())
+    throw InputError("--collectives with --report " + c.report + "; allowed: one of them");
+  if (c.collectives) {
+    if (c.out.empty()) throw InputError("--out: missing; allowed: --out FILE.h5 (the profile to write)");
+    return collectives_command(c, out, err);
+  }
   if (!c.report.empty()) {
     if (!c.scenario_file.empty() || !c.out.empty() || c.resume)
       throw InputError("--report " + c.report + ": prints a profile; allowed: --report FILE.h5 alone (no SCENARIO, "

@@ -1,8 +1,10 @@
 // What `spindle-calibrate` does behind its flags: measures every operator key a scenario's
 // cost model samples (calibrate/plan/) with the engine's own kernels on one backend
 // (calibrate/measure/) into an HDF5 profile (traces/profile.h), rewritten atomically after
-// every key so that --resume continues a partial one; or --report prints a profile's points,
-// fits and errors (calibrate/report/). The main only parses flags.
+// every key so that --resume continues a partial one; or, with --collectives under mpirun or
+// srun, times the engine's communicator's collectives over every rank (measure/collective_timer.h)
+// into the same profile's collective table; or --report prints a profile's points, fits and
+// errors (calibrate/report/). The main only parses flags.
 #pragma once
 
 #include <cstdint>
@@ -25,6 +27,8 @@ struct CalibrateCommand {
   int repeats = 5;
   std::int64_t seed = -1;         // < 0: the scenario's
   std::string report;             // --report FILE.h5: print instead of measuring
+  bool collectives = false;       // --collectives: time collectives over the MPI launch's ranks instead
+  std::int64_t max_bytes = std::int64_t{1} << 30;  // --max-bytes: the largest collective size
   bool terminal = false;          // stderr is a terminal (the progress line redraws in place)
 };
 

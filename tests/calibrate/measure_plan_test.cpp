@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <set>
 
+#include "calibrate/measure/collective_timer.h"
 #include "calibrate/plan/measure_plan.h"
 #include "engine/model/model_scale.h"
 #include "planner/cost/cost_model.h"
@@ -111,6 +112,21 @@ TEST(HostScenario, IsMultitaskClip4AtTheTinyScale) {
   EXPECT_EQ(h.cluster.gpu.backend, "cpu");
   EXPECT_EQ(h.cluster.gpu.compute_dtype, "fp32");
   EXPECT_EQ(h.cluster.gpus(), 2);
+}
+
+}  // namespace
+}  // namespace spindle::calibrate
+
+namespace spindle::calibrate {
+namespace {
+
+// nccl-tests' sizes: 8 B doubling, each a whole number of floats on every rank.
+TEST(CollectiveSizes, DoubleFromEightBytesInWholeFloatsPerRank) {
+  EXPECT_EQ(collective_sizes(64, 2), (std::vector<std::int64_t>{8, 16, 32, 64}));
+  EXPECT_EQ(collective_sizes(64, 4), (std::vector<std::int64_t>{16, 32, 64}));
+  EXPECT_EQ(collective_sizes(100, 8), (std::vector<std::int64_t>{32, 64}));
+  EXPECT_TRUE(collective_sizes(4, 2).empty());
+  EXPECT_EQ(collective_sizes(std::int64_t{1} << 30, 2).size(), 28u);  // 8 B .. 1 GiB
 }
 
 }  // namespace

@@ -1,0 +1,35 @@
+// Collectives measured as nccl-tests measures them, through the engine's own communicator for
+// the backend (MPI on CPU ranks; NCCL on GPUs where built with it): all-reduce, all-gather,
+// reduce-scatter and send/recv over every rank of an MPI launch, at nccl-tests' sizes (8 B
+// doubling to a limit), each the mean over timed runs of the slowest rank's time, every run
+// started at a barrier. Sizes as nccl-tests counts them: all-reduce its buffer, all-gather its
+// output, reduce-scatter its input, send/recv what each rank sends to the next one. The
+// group's shape (ranks, nodes, ranks on the fullest node) comes from the ranks' host names.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+#include "engine/comm/mpi_comm.h"
+#include "traces/profile.h"
+
+namespace spindle::calibrate {
+
+struct CollectiveOptions {
+  std::int64_t max_bytes = std::int64_t{1} << 30;  // nccl-tests' 8 B - 1 GiB by default
+  int warmup = 2, repeats = 5;
+};
+
+// Every rank calls it (collective); rank 0's result holds every row, the others' the same.
+// `progress(done, total, what)` is called on rank 0 as sizes finish.
+std::vector<CollectiveMeasurement> measure_collectives(
+    engine::Backend& be, const engine::MpiSession& mpi, const CollectiveOptions& options,
+    const std::function<void(int, int, const std::string&)>& progress);
+
+// The sizes measured: 8 B doubling up to max_bytes, each at least 4 bytes per rank (floats).
+std::vector<std::int64_t> collective_sizes(std::int64_t max_bytes, int ranks);
+
+}  // namespace spindle::calibrate
