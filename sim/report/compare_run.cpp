@@ -8,6 +8,9 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
+#include "sim/report/html_report.h"
+#include "sim/report/run_results.h"
+#include "sim/report/svg_charts.h"
 #include "traces/atomic_file.h"
 #include "traces/errors.h"
 #include "traces/text_table.h"
@@ -183,4 +186,30 @@ std::string compare_run_text(const RunComparison& c) {
   return out + slices.render();
 }
 
+std::string compare_run_html(const std::string& sim, const std::string& run, const RunComparison& c) {
+  const std::string trace = trace_path(sim);
+  const fs::path dir = fs::path(trace).parent_path().empty() ? fs::path(".") : fs::path(trace).parent_path();
+  std::error_code ec;
+  if (!fs::is_regular_file(dir / "summary.json", ec))
+    throw InputError(trace + ": no summary.json beside it; allowed for --html: a trace in a folder spindle-sim wrote "
+                     "(DIR:SYSTEM)");
+  const RunResults r = read_run(dir);
+  const SystemRun* s = nullptr;
+  for (const SystemRun& x : r.systems)
+    if (!x.trace.empty() && (dir / x.trace) == fs::path(trace)) s = &x;
+  if (s == nullptr)
+    throw InputError(trace + ": not a trace that " + (dir / "summary.json").string() + " names; allowed: DIR:SYSTEM");
+  const SystemRun m = measured_system(r, *s, trace_path(run), c.measured_ms * 1e-3);
+  const double scale = std::max(c.simulated_ms, c.measured_ms) * 1e-3;
+  std::string html = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" +
+                     html_escape(c.scenario + ": simulated against measured") +
+                     "</title><style>body{font-family:sans-serif;margin:2em} pre{font-size:12px}</style></head><body>\n";
+  html += "<h1>" + html_escape(c.scenario + ", " + c.system) + ": simulated against measured</h1>\n";
+  html += "<h2>Simulated (" + fixed(c.simulated_ms, 3) + " ms)</h2>\n" + gantt_svg(r, *s, scale) + "\n";
+  html += "<h2>Measured (" + fixed(c.measured_ms, 3) + " ms, " + html_escape(run) + ")</h2>\n" + gantt_svg(r, m, scale, "measured") + "\n";
+  html += "<pre>" + html_escape(compare_run_text(c)) + "</pre>\n</body></html>\n";
+  return html;
+}
+
 }  // namespace spindle
+

@@ -3,7 +3,8 @@
 // spindle-sim (<system>.trace.json, or its folder with :SYSTEM), RUN from spindle-run --trace.
 // Prints the iteration time of each and the error, the time per instruction kind (the trace
 // categories: fwd, bwd, transfer, sync, tp; summed over GPUs) and per compute slice (matched by
-// GPU, MetaOp, layers, rows and direction), with the median and worst slice error.
+// GPU, MetaOp, layers, rows and direction), with the median and worst slice error; or an HTML
+// page with both Gantt charts on one time axis.
 #pragma once
 
 #include <string>
@@ -34,5 +35,10 @@ struct RunComparison {
 // plan's; the run may name its plan by file rather than system).
 RunComparison compare_run(const std::string& sim, const std::string& run);
 std::string compare_run_text(const RunComparison& c);
+
+// An HTML page: both iterations' Gantt charts on one time axis (the longer iteration's), the
+// simulated above the measured, then the tables of compare_run_text. SIM must be a spindle-sim
+// folder (or a trace inside one: the charts need its summary.json and plan). Throws InputError.
+std::string compare_run_html(const std::string& sim, const std::string& run, const RunComparison& c);
 
 }  // namespace spindle

@@ -101,6 +101,24 @@ std::map<int, double> RunResults::metaop_gpu_s(const SystemRun& s) const {
 
 int task_colour(const MetaOpInfo& m) { return m.tasks.size() == 1 ? m.tasks.front() : -1; }
 
+SystemRun measured_system(const RunResults& r, const SystemRun& sim, const fs::path& trace, double measured_s) {
+  SystemRun m = sim;
+  m.name = sim.name + " (measured)";
+  m.simulated_s = measured_s;
+  m.bars.clear();
+  m.forward_wave_s.clear();
+  m.backward_wave_s.clear();
+  read_bars(trace, m);
+  double compute = 0;
+  for (const Bar& b : m.bars)
+    if (b.kind == BarKind::kForward || b.kind == BarKind::kBackward) compute += b.end_s - b.start_s;
+  m.utilization = r.gpus > 0 && measured_s > 0 ? compute / (r.gpus * measured_s) : 0;
+  const fs::path plan = r.dir / (sim.system + ".plan.json");
+  std::error_code ec;
+  if (fs::is_regular_file(plan, ec)) wave_starts(read_json(plan), m);
+  return m;
+}
+
 namespace {
 
 RunResults read_run_checked(const fs::path& dir, int bars_up_to_gpus);

@@ -70,6 +70,12 @@ struct RunResults {
 // is missing or not what spindle-sim writes.
 RunResults read_run(const std::filesystem::path& dir, int bars_up_to_gpus = std::numeric_limits<int>::max());
 
+// `sim` of run `r` as a measured iteration of the same plan drew it: its bars from `trace`
+// (spindle-run --trace), its waves' starts from the plan file beside the summary, its time the
+// measured iteration's, named "<name> (measured)". Throws InputError for an unreadable trace.
+SystemRun measured_system(const RunResults& r, const SystemRun& sim, const std::filesystem::path& trace,
+                          double measured_s);
+
 // Colour index of a MetaOp: its task, or -1 when several tasks share it.
 int task_colour(const MetaOpInfo& m);
 

@@ -13,8 +13,10 @@
 namespace spindle {
 
 // `time_scale_s`: the time the x axis spans (the slowest system's iteration, so charts of one
-// run share a scale). Every GPU's row is a <g class="gpu-row" data-gpu="ID">.
-std::string gantt_svg(const RunResults& r, const SystemRun& s, double time_scale_s);
+// run share a scale). Every GPU's row is a <g class="gpu-row" data-gpu="ID">. `clock`:
+// "simulated", or "measured" for an executed iteration (compare-run --html).
+std::string gantt_svg(const RunResults& r, const SystemRun& s, double time_scale_s,
+                      const std::string& clock = "simulated");
 
 std::string utilization_svg(const RunResults& r);
 

@@ -40,7 +40,7 @@ double legend(svg::Canvas& c, double y, const std::vector<std::pair<std::string,
 
 }  // namespace
 
-std::string gantt_svg(const RunResults& r, const SystemRun& s, double time_scale_s) {
+std::string gantt_svg(const RunResults& r, const SystemRun& s, double time_scale_s, const std::string& clock) {
   const int gpus = std::max(1, r.gpus), gpn = std::max(1, r.gpus_per_node);
   const int nodes = (gpus + gpn - 1) / gpn;
   const double row = std::clamp(560.0 / gpus, 5.0, 16.0);
@@ -48,7 +48,7 @@ std::string gantt_svg(const RunResults& r, const SystemRun& s, double time_scale
   const double scale = time_scale_s > 0 ? time_scale_s : std::max(s.simulated_s, 1e-9);
   const int legend_lines = 1 + static_cast<int>(r.tasks.size()) / 6;
   const double height = kTop + rows_h + 56 + 16.0 * legend_lines;
-  const std::string title = r.scenario + ": " + s.name + ", simulated iteration " + fixed(s.simulated_s * 1e3, 2) +
+  const std::string title = r.scenario + ": " + s.name + ", " + clock + " iteration " + fixed(s.simulated_s * 1e3, 2) +
                             " ms, " + std::to_string(s.waves) + " waves, GPU utilisation " +
                             fixed(100 * s.utilization, 1) + "%";
   svg::Canvas c(kLeft + kPlotWidth + 24, height, title);
@@ -64,7 +64,7 @@ std::string gantt_svg(const RunResults& r, const SystemRun& s, double time_scale
     c.line(x_of(t * 1e-3), kTop - 4, x_of(t * 1e-3), kTop + rows_h, "#e3e3e3");
     c.text(x_of(t * 1e-3), kTop + rows_h + 14, svg::tick_label(t), 10, "middle");
   }
-  c.text(kLeft + kPlotWidth / 2, kTop + rows_h + 30, "simulated time (ms)", 11, "middle");
+  c.text(kLeft + kPlotWidth / 2, kTop + rows_h + 30, clock + " time (ms)", 11, "middle");
   size_t next = 0;
   for (int g = 0; g < gpus; ++g) {
     const double y = y_of(g);

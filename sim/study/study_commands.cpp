@@ -42,6 +42,8 @@ int run_subcommand(int argc, char** argv) {
         ->required();
     app.add_option("run", b, "The measured trace of the same plan: spindle-run --plan <system>.plan.json --trace FILE")
         ->required();
+    app.add_option("--html", dir, "Also write an HTML page with both Gantt charts on one time axis and the tables")
+        ->type_name("FILE.html");
   } else {
     app.add_option("a", a, "A result: DIR, DIR/summary.json, optionally :SYSTEM (e.g. out/x/summary.json:sequential)")
         ->required();
@@ -63,7 +65,14 @@ int run_subcommand(int argc, char** argv) {
       return kExitOk;
     }
     if (cmd == "compare-run") {
-      std::cout << compare_run_text(compare_run(a, b));
+      const RunComparison c = compare_run(a, b);
+      if (!dir.empty()) {  // written before anything is printed
+        if (fs::path(dir).extension() != ".html")
+          throw InputError("--html " + dir + ": allowed: a file name ending in .html");
+        write_file_atomically(dir, compare_run_html(a, b, c));
+      }
+      std::cout << compare_run_text(c);
+      if (!dir.empty()) std::cout << "\nCharts: " << dir << "\n";
       return kExitOk;
     }
     std::error_code ec;

@@ -658,8 +658,24 @@ TEST(SimCli, CompareRunMatchesEverySliceOfARunOfTheSamePlan) {
                           (dir / "spindle.plan.json").string() + " --devices 2 --steps 1 --log-every 0 --trace " +
                           run.string() + " > /dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0);
-  const SimRun c = sim("compare-run " + dir.string() + ":spindle " + run.string());
+  const fs::path html = dir / "compare.html";
+  const SimRun c = sim("compare-run " + dir.string() + ":spindle " + run.string() + " --html " + html.string());
   ASSERT_EQ(c.rc, 0) << c.err;
+  // Both Gantt charts on one time axis: a simulated and a measured one, a row per GPU each.
+  const std::string page = spindle::read_file(html);
+  auto count = [&](const std::string& what) {
+    int n = 0;
+    for (size_t at = page.find(what); at != std::string::npos; at = page.find(what, at + 1)) ++n;
+    return n;
+  };
+  EXPECT_EQ(count("<svg"), 2);
+  EXPECT_EQ(count("class=\"gpu-row\""), 4);  // 2 GPUs x 2 charts
+  EXPECT_THAT(page, HasSubstr("simulated iteration"));
+  EXPECT_THAT(page, HasSubstr("measured iteration"));
+  const SimRun bad_html = sim("compare-run " + dir.string() + ":spindle " + run.string() + " --html " + (dir / "x.txt").string());
+  EXPECT_EQ(bad_html.rc, 2);
+  EXPECT_THAT(bad_html.err, HasSubstr("--html"));
+  EXPECT_FALSE(fs::exists(dir / "x.txt"));
   int slices = 0;
   const nlohmann::json trace = nlohmann::json::parse(spindle::read_file(run));
   for (const auto& e : trace["traceEvents"])
