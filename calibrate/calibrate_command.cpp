@@ -38,36 +38,64 @@ double bus_factor(const std::string& kind, int n) {
 // --collectives: every rank measures; rank 0 merges the rows into --out (a new profile, or one
 // of the same backend and device whose rows of the same shape it replaces) and prints them.
 int collectives_command(const CalibrateCommand& c, std::ostream& out, std::ostream& err) {
-  if (!c.scenario_file.empty() || !c.sets.empty() || c.resume || c.grid != "pow2")
-    throw InputError("--collectives: times collectives, no operators; allowed: --out, --backend, --max-bytes, "
-                     "--warmup, --repeats (no SCENARIO, --set, --grid or --resume)");
-  if (c.max_bytes < 8 || c.max_bytes > (std::int64_t{8} << 30))
-    throw InputError("--max-bytes " + std::to_string(c.max_bytes) + ": allowed: 8 to 8589934592 (8 GiB)");
+  for (const std::string& flag : c.given)
+    if (flag != "--collectives" && flag != "--out" && flag != "--backend" && flag != "--max-bytes" &&
+        flag != "--warmup" && flag != "--repeats")
+      throw InputError("--collectives with " + flag + ": times collectives, no operators; allowed: --out, --backend, "
+                       "--max-bytes, --warmup, --repeats");
+  if (!c.scenario_file.empty())
+    throw InputError("--collectives with " + c.scenario_file + ": allowed: no SCENARIO (collectives do not depend on one)");
+  // The MPI communicator counts in ints (bytes for send/recv): 1 GiB at most there.
+  const std::int64_t limit = c.backend == "cpu" ? std::int64_t{1} << 30 : std::int64_t{8} << 30;
+  if (c.max_bytes < 8 || c.max_bytes > limit)
+    throw InputError("--max-bytes " + std::to_string(c.max_bytes) + ": allowed: 8 to " + std::to_string(limit) +
+                     " on --backend " + c.backend);
   if (!engine::launched_by_mpi())
     throw InputError("--collectives: not started by mpirun or srun; allowed: mpirun -np N spindle-calibrate "
                      "--collectives --out FILE.h5 with N >= 2 (one rank moves nothing, and nothing is stored)");
   const engine::MpiSession mpi;
+  const int ranks = mpi.size();
+  // Every rank agrees on what rank 0 finds wrong (sizes, the existing profile, --out) before
+  // any measurement, and every rank throws the same line: none is left waiting for another.
   std::unique_ptr<engine::Backend> be = engine::make_backend(c.backend);
   const DeviceInfo info = device_info(c.backend);
   Profile p;
-  std::error_code ec;
-  if (mpi.rank() == 0 && fs::exists(c.out, ec)) {
-    p = read_profile(c.out);
-    if (p.backend != c.backend || p.device != info.device)
-      throw InputError(c.out + ": a profile of " + p.backend + " on '" + p.device + "', this run is " + c.backend +
-                       " on '" + info.device + "'; allowed: the same backend and device, or a new --out");
-  } else {
-    p.backend = c.backend;
-    p.device = info.device;
-    p.timer = "steady_clock";
-    p.libraries = info.libraries;
-    p.date = utc_now();
+  std::string problem;
+  if (mpi.rank() == 0) {
+    try {
+      if (collective_sizes(c.max_bytes, ranks).empty())
+        throw InputError("--max-bytes " + std::to_string(c.max_bytes) + ": no size leaves each of " +
+                         std::to_string(ranks) + " ranks a float; allowed: " + std::to_string(4 * ranks) + " or more");
+      std::error_code ec;
+      if (fs::exists(c.out, ec)) {
+        p = read_profile(c.out);
+        if (p.backend != c.backend || p.device != info.device)
+          throw InputError(c.out + ": a profile of " + p.backend + " on '" + p.device + "', this run is " + c.backend +
+                           " on '" + info.device + "'; allowed: the same backend and device, or a new --out");
+      } else {
+        p.backend = c.backend;
+        p.device = info.device;
+        p.timer = "steady_clock";
+        p.libraries = info.libraries;
+        p.date = utc_now();
+      }
+      write_profile(c.out, p);  // --out is writable (the same content where it was there)
+    } catch (const Error& e) {
+      problem = e.what();
+    }
   }
-  const int ranks = mpi.size();
+  for (const std::string& said : mpi.all_gather(problem))
+    if (!said.empty()) throw InputError(said);
   ProgressLine progress(err, static_cast<int>(collective_sizes(c.max_bytes, ranks).size() * 4), c.terminal);
-  const std::vector<CollectiveMeasurement> rows = measure_collectives(
-      *be, mpi, {c.max_bytes, c.warmup, c.repeats},
-      [&](int done, int, const std::string& what) { progress.update(done, what); });
+  std::vector<CollectiveMeasurement> rows;
+  try {
+    rows = measure_collectives(*be, mpi, {c.max_bytes, c.warmup, c.repeats},
+                               [&](int done, int, const std::string& what) { progress.update(done, what); });
+  } catch (const std::exception& e) {  // one rank's failure must not leave the others waiting
+    mpi.abort("spindle-calibrate: MPI rank " + std::to_string(mpi.rank()) + " of " + std::to_string(ranks) +
+                  " failed measuring collectives: " + e.what() + "; ending every rank",
+              1);
+  }
   if (mpi.rank() != 0) return kExitOk;
   progress.finish(static_cast<int>(rows.size()));
   auto same = [](const CollectiveMeasurement& a, const CollectiveMeasurement& b) {
@@ -114,10 +142,16 @@ std::string default_grid_scenario() { return (default_data_dir() / "calibrate" /
 int calibrate_command(const CalibrateCommand& c, std::ostream& out, std::ostream& err) {
   if (c.collectives && !c.report.empty())
     throw InputError("--collectives with --report " + c.report + "; allowed: one of them");
+  if (c.warmup < 0 || c.warmup > 100000)
+    throw InputError("--warmup " + std::to_string(c.warmup) + ": allowed: 0 to 100000 untimed runs per key");
+  if (c.repeats < 1 || c.repeats > 100000)
+    throw InputError("--repeats " + std::to_string(c.repeats) + ": allowed: 1 to 100000 timed runs per key");
   if (c.collectives) {
     if (c.out.empty()) throw InputError("--out: missing; allowed: --out FILE.h5 (the profile to write)");
     return collectives_command(c, out, err);
   }
+  for (const std::string& flag : c.given)
+    if (flag == "--max-bytes") throw InputError("--max-bytes without --collectives; allowed: with --collectives");
   if (!c.report.empty()) {
     if (!c.scenario_file.empty() || !c.out.empty() || c.resume)
       throw InputError("--report " + c.report + ": prints a profile; allowed: --report FILE.h5 alone (no SCENARIO, "
@@ -127,10 +161,6 @@ int calibrate_command(const CalibrateCommand& c, std::ostream& out, std::ostream
   }
   if (c.out.empty())
     throw InputError("--out: missing; allowed: --out FILE.h5 (the profile to write), or --report FILE.h5");
-  if (c.warmup < 0 || c.warmup > 100000)
-    throw InputError("--warmup " + std::to_string(c.warmup) + ": allowed: 0 to 100000 untimed runs per key");
-  if (c.repeats < 1 || c.repeats > 100000)
-    throw InputError("--repeats " + std::to_string(c.repeats) + ": allowed: 1 to 100000 timed runs per key");
   const Grid grid = Grid::parse(c.grid);
   const engine::ScaleFactors factors = engine::find_scale(c.scale);
   const std::string dtype = c.dtype.empty() ? (c.backend == "cpu" ? "fp32" : "bf16") : c.dtype;

@@ -30,6 +30,7 @@ struct CalibrateCommand {
   bool collectives = false;       // --collectives: time collectives over the MPI launch's ranks instead
   std::int64_t max_bytes = std::int64_t{1} << 30;  // --max-bytes: the largest collective size
   bool terminal = false;          // stderr is a terminal (the progress line redraws in place)
+  std::vector<std::string> given;  // the options given on the command line ("--scale", ...)
 };
 
 // The scenario calibrated without one.

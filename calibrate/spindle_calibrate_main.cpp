@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
     return spindle::kExitBadInput;
   }
   c.terminal = isatty(STDERR_FILENO) != 0;
+  for (const CLI::Option* o : app.get_options())
+    if (o->count() > 0 && !o->get_lnames().empty()) c.given.push_back("--" + o->get_lnames().front());
   return spindle::run_guarded("spindle-calibrate",
                               [&] { return spindle::calibrate::calibrate_command(c, std::cout, std::cerr); });
 }

@@ -37,8 +37,11 @@ Shape group_shape(const engine::MpiSession& mpi) {
 
 std::vector<std::int64_t> collective_sizes(std::int64_t max_bytes, int ranks) {
   std::vector<std::int64_t> sizes;
-  for (std::int64_t b = 8; b <= max_bytes; b *= 2)
-    if (b >= 4 * std::int64_t{ranks} && b % (4 * std::int64_t{ranks}) == 0) sizes.push_back(b);
+  const std::int64_t unit = 4 * std::int64_t{ranks};  // a float on every rank
+  for (std::int64_t b = 8; b <= max_bytes; b *= 2) {
+    const std::int64_t rounded = b / unit * unit;
+    if (rounded > 0 && (sizes.empty() || sizes.back() != rounded)) sizes.push_back(rounded);
+  }
   return sizes;
 }
 
@@ -70,8 +73,11 @@ std::vector<CollectiveMeasurement> measure_collectives(
       // Buffers as the kind moves them (fp32): all-reduce in place; all-gather per-rank in,
       // whole out; reduce-scatter whole in, per-rank out; send/recv one buffer each way.
       Tensor a = be.alloc({kind == "all_gather" ? per_rank : elems}, engine::DType::kF32);
-      Tensor b = be.alloc({kind == "all_gather" ? elems : kind == "reduce_scatter" ? per_rank : elems},
-                          engine::DType::kF32);
+      Tensor b = kind == "all_reduce" ? Tensor()
+                                      : be.alloc({kind == "all_gather" ? elems : kind == "reduce_scatter" ? per_rank : elems},
+                                                 engine::DType::kF32);
+      be.zero(a);  // touched before timing (no page faults in the first run)
+      if (!b.empty()) be.zero(b);
       const int tag = static_cast<int>(rows.size());
       auto once = [&] {
         if (kind == "all_reduce") comm.all_reduce(everyone, a);

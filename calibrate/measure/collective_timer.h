@@ -1,10 +1,8 @@
-// Collectives measured as nccl-tests measures them, through the engine's own communicator for
-// the backend (MPI on CPU ranks; NCCL on GPUs where built with it): all-reduce, all-gather,
-// reduce-scatter and send/recv over every rank of an MPI launch, at nccl-tests' sizes (8 B
-// doubling to a limit), each the mean over timed runs of the slowest rank's time, every run
-// started at a barrier. Sizes as nccl-tests counts them: all-reduce its buffer, all-gather its
-// output, reduce-scatter its input, send/recv what each rank sends to the next one. The
-// group's shape (ranks, nodes, ranks on the fullest node) comes from the ranks' host names.
+// Collectives timed as nccl-tests times them, through the engine's communicator for the backend
+// (MPI on CPU ranks, NCCL on GPUs): all-reduce, all-gather, reduce-scatter and send/recv over
+// every rank of an MPI launch at nccl-tests' sizes, each the mean over timed runs of the
+// slowest rank's time after a barrier; the group's shape from the ranks' host names. Sizes as
+// nccl-tests counts them (all-gather its output, reduce-scatter its input, send/recv one way).
 #pragma once
 
 #include <cstdint>
@@ -29,7 +27,8 @@ std::vector<CollectiveMeasurement> measure_collectives(
     engine::Backend& be, const engine::MpiSession& mpi, const CollectiveOptions& options,
     const std::function<void(int, int, const std::string&)>& progress);
 
-// The sizes measured: 8 B doubling up to max_bytes, each at least 4 bytes per rank (floats).
+// The sizes measured: 8 B doubling up to max_bytes, each rounded down to whole floats on every
+// rank (as nccl-tests rounds its counts), those that leave a rank none dropped, duplicates once.
 std::vector<std::int64_t> collective_sizes(std::int64_t max_bytes, int ranks);
 
 }  // namespace spindle::calibrate

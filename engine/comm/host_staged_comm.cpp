@@ -19,6 +19,8 @@ class HostStaged final : public Communicator {
  public:
   HostStaged(std::unique_ptr<Communicator> inner, Backend& be) : inner_(std::move(inner)), be_(be) {}
   int device() const override { return inner_->device(); }
+  void check() override { inner_->check(); }
+  std::size_t resident_bytes() const override { return inner_->resident_bytes(); }
   void send(int peer, int tag, int channel, const Tensor& t) override { inner_->send(peer, tag, channel, to_host(t)); }
   void recv(int peer, int tag, int channel, Tensor& t) override {
     Tensor h = host_tensor(t.shape());

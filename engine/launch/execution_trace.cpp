@@ -104,6 +104,10 @@ ReplayResult measured_iteration(const Programs& programs, const std::vector<Rank
         const auto c = collectives.find({in.collective, kind});
         if (c != collectives.end()) from = std::max(from, c->second.start_s);
       }
+      // Blocked for no time once the data or the last member was there: no interval, as the
+      // simulator records none (compute is recorded whatever its length).
+      const bool compute = *what == Busy::kForward || *what == Busy::kBackward;
+      if (!compute && from >= e.end_s) continue;
       from = std::min(from, e.end_s);
       time.seconds(*what) += e.end_s - from;
       r.busy.push_back({d, e.instr, *what, from, e.end_s});

@@ -385,7 +385,7 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
   clip.group = everyone;
   for (int d = 0; d < plan.gpus; ++d) emit(d, {kSyncPhase, 0, 1, 0}, clip);
   // The step's memory traffic: every parameter the device updates (under ZeRO-1 its share of
-  // each synced shard) at kOptimizerStepBytesPerParam.
+  // each synced shard) at its gradient's bytes and kOptimizerStepBytesPerParam.
   std::vector<double> updated(static_cast<size_t>(plan.gpus), 0.0);
   for (const auto& [shard, devs] : group_of) {
     const double share = plan.zero1 && devs.size() > 1 ? static_cast<double>(devs.size()) : 1.0;
@@ -395,7 +395,8 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
     Instr step;
     step.kind = InstrKind::kStep;
     step.zero1 = plan.zero1;
-    step.bytes = static_cast<std::int64_t>(std::llround(updated[static_cast<size_t>(d)])) * kOptimizerStepBytesPerParam;
+    step.bytes = static_cast<std::int64_t>(std::llround(updated[static_cast<size_t>(d)])) *
+                 (kOptimizerStepBytesPerParam + static_cast<std::int64_t>(policy.grad_bytes));
     emit(d, {kSyncPhase, 1, 0, 0}, step);
   }
   for (int d = 0; d < plan.gpus; ++d) {

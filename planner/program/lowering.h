@@ -42,11 +42,12 @@ const char* instr_name(InstrKind k);
 // Bytes per activation element in the programs' transfers, gathers and TP all-reduces (bf16).
 inline constexpr int kActivationElementBytes = 2;
 
-// Bytes an AdamW step moves per parameter it updates (a step's Instr::bytes): it reads the
-// gradient, the fp32 master and both moments and writes the master, the moments and the
-// working copy; mixed precision: 2 + 4 + 8 read, 4 + 8 + 2 written; fp32 with the weight as its
-// own master (spindle-run's CPU backend): 4 + 4 + 8 read, 4 + 8 written. 28 either way.
-inline constexpr int kOptimizerStepBytesPerParam = 28;
+// Bytes an AdamW step moves per parameter it updates besides reading its gradient (a step's
+// Instr::bytes adds the plan's gradient bytes): it reads the fp32 master and both moments and
+// writes the master, the moments and the bf16 working copy: 4 + 8 read, 4 + 8 + 2 written (with
+// bf16 gradients 28 in all; fp32 with the weight as its own master, spindle-run's CPU backend:
+// 4 + 4 + 8 read, 4 + 8 written, 28 too).
+inline constexpr int kOptimizerStepBytesPerParam = 26;
 
 // The members of a collective: GPU ids, ascending.
 using Group = SharedList<int>;

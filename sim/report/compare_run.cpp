@@ -153,10 +153,7 @@ RunComparison compare_run(const std::string& sim, const std::string& run) {
   if (mk.size() != sk.size())
     throw InputError(m.file + ": " + std::to_string(mk.size()) + " compute slices against " + std::to_string(sk.size()) +
                      " in " + s.file + "; allowed: traces of the same plan");
-  std::sort(c.slices.begin(), c.slices.end(), [](const SliceError& a, const SliceError& b) {
-    return std::tie(a.gpu, a.name) < std::tie(b.gpu, b.name);
-  });
-  return c;
+  return c;  // slices in key order: GPU, name, rows, occurrence
 }
 
 std::string compare_run_text(const RunComparison& c) {
@@ -196,7 +193,7 @@ std::string compare_run_html(const std::string& sim, const std::string& run, con
   const RunResults r = read_run(dir);
   const SystemRun* s = nullptr;
   for (const SystemRun& x : r.systems)
-    if (!x.trace.empty() && (dir / x.trace) == fs::path(trace)) s = &x;
+    if (!x.trace.empty() && fs::weakly_canonical(dir / x.trace, ec) == fs::weakly_canonical(trace, ec)) s = &x;
   if (s == nullptr)
     throw InputError(trace + ": not a trace that " + (dir / "summary.json").string() + " names; allowed: DIR:SYSTEM");
   const SystemRun m = measured_system(r, *s, trace_path(run), c.measured_ms * 1e-3);

@@ -1,10 +1,8 @@
-// `spindle-sim compare-run SIM RUN`: a simulated iteration against a measured one of the same
-// plan, both Chrome traces from the one writer (planner/report/iteration_trace.h): SIM from
-// spindle-sim (<system>.trace.json, or its folder with :SYSTEM), RUN from spindle-run --trace.
-// Prints the iteration time of each and the error, the time per instruction kind (the trace
-// categories: fwd, bwd, transfer, sync, tp; summed over GPUs) and per compute slice (matched by
-// GPU, MetaOp, layers, rows and direction), with the median and worst slice error; or an HTML
-// page with both Gantt charts on one time axis.
+// `spindle-sim compare-run SIM RUN`: a simulated iteration (spindle-sim's <system>.trace.json,
+// or its folder with :SYSTEM) against a measured one of the same plan (spindle-run --trace),
+// both from one trace writer: iteration time, time per instruction kind (trace categories,
+// summed over GPUs) and per compute slice (matched by GPU, MetaOp, layers, rows, direction)
+// with their errors; or an HTML page with both Gantt charts on one time axis.
 #pragma once
 
 #include <string>
@@ -25,7 +23,7 @@ struct RunComparison {
   // Per category (trace order fwd, bwd, transfer, sync, tp): total simulated and measured ms.
   std::vector<std::string> kinds;
   std::vector<double> kind_simulated_ms, kind_measured_ms;
-  std::vector<SliceError> slices;  // every compute slice, in the simulated trace's order
+  std::vector<SliceError> slices;  // every compute slice, by GPU, name, rows and occurrence
   double median_abs_slice_error() const;
   const SliceError* worst_slice() const;  // null without slices
 };

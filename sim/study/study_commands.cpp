@@ -34,6 +34,7 @@ int run_subcommand(int argc, char** argv) {
                      "(iteration time, time per instruction kind, per compute slice, with the errors)"};
   app.name("spindle-sim " + cmd);
   std::string dir, a, b, system = "spindle";
+  CLI::Option* html = nullptr;  // compare-run --html
   if (cmd == "report") {
     app.add_option("dir", dir, "A folder written by spindle-sim (summary.json) or by a study (points.json)")->required();
   } else if (cmd == "compare-run") {
@@ -42,8 +43,8 @@ int run_subcommand(int argc, char** argv) {
         ->required();
     app.add_option("run", b, "The measured trace of the same plan: spindle-run --plan <system>.plan.json --trace FILE")
         ->required();
-    app.add_option("--html", dir, "Also write an HTML page with both Gantt charts on one time axis and the tables")
-        ->type_name("FILE.html");
+    html = app.add_option("--html", dir, "Also write an HTML page with both Gantt charts on one time axis and the tables")
+               ->type_name("FILE.html");
   } else {
     app.add_option("a", a, "A result: DIR, DIR/summary.json, optionally :SYSTEM (e.g. out/x/summary.json:sequential)")
         ->required();
@@ -59,6 +60,7 @@ int run_subcommand(int argc, char** argv) {
     return kExitBadInput;
   }
   const std::string program = "spindle-sim " + cmd;
+  const bool html_given = html != nullptr && html->count() > 0;
   return run_guarded(program.c_str(), [&] {
     if (cmd == "compare") {
       std::cout << compare_text(a, b, system);
@@ -66,13 +68,14 @@ int run_subcommand(int argc, char** argv) {
     }
     if (cmd == "compare-run") {
       const RunComparison c = compare_run(a, b);
-      if (!dir.empty()) {  // written before anything is printed
-        if (fs::path(dir).extension() != ".html")
-          throw InputError("--html " + dir + ": allowed: a file name ending in .html");
+      if (html_given) {  // written before anything is printed
+        if (fs::path(dir).extension() != ".html" || fs::path(dir).filename() == "index.html")
+          throw InputError("--html '" + dir + "': allowed: a file name ending in .html other than index.html (the "
+                           "report spindle-sim writes)");
         write_file_atomically(dir, compare_run_html(a, b, c));
       }
       std::cout << compare_run_text(c);
-      if (!dir.empty()) std::cout << "\nCharts: " << dir << "\n";
+      if (html_given) std::cout << "\nCharts: " << dir << "\n";
       return kExitOk;
     }
     std::error_code ec;

@@ -1,8 +1,8 @@
 // spindle-calibrate --collectives under mpirun (label mpi; 2 oversubscribed ranks): the MPI
 // communicator's all-reduce, all-gather, reduce-scatter and send/recv at nccl-tests' sizes land
 // in the profile's collective table with the group's shape, a second run into the same profile
-// replaces its rows (operators measured before stay), and without mpirun it exits 2 with one
-// line and writes nothing.
+// replaces its rows (operators measured before stay), 3 ranks round sizes to whole floats, an
+// --out that is no profile is refused by every rank, and without mpirun it exits 2 with one line.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -59,6 +59,22 @@ TEST(CalibrateCollectives, MpiRanksFillTheProfilesCollectiveTable) {
   // Again into the same profile: the rows are replaced, not added.
   ASSERT_EQ(shell(mpirun(2) + args + log), 0) << spindle::read_file(dir / "err");
   EXPECT_EQ(spindle::read_profile(out).collectives.size(), 4u * 14u);
+  // Three ranks: sizes rounded down to whole floats on every rank (12 B .. 1020 B).
+  const std::string three = (dir / "three.h5").string();
+  ASSERT_EQ(shell(mpirun(3) + "--collectives --max-bytes 1024 --warmup 0 --repeats 1 --out " + three + log), 0)
+      << spindle::read_file(dir / "err");
+  const spindle::Profile p3 = spindle::read_profile(three);
+  EXPECT_EQ(p3.collectives.size(), 4u * 7u);
+  for (const spindle::CollectiveMeasurement& m : p3.collectives) {
+    EXPECT_EQ(m.ranks, 3);
+    EXPECT_EQ(m.bytes % 12, 0) << m.bytes;
+  }
+  // An --out that is not a profile: every rank refuses it before measuring (none waits).
+  const std::string junk = (dir / "junk.h5").string();
+  spindle::write_file_atomically(junk, "not a profile");
+  EXPECT_EQ(shell("timeout 60 " + mpirun(2) + "--collectives --max-bytes 64 --out " + junk + log), 2);
+  EXPECT_THAT(spindle::read_file(dir / "err"), ::testing::HasSubstr(junk));
+  EXPECT_EQ(spindle::read_file(junk), "not a profile");
   // One process: nothing to measure, exit 2 with one line, no file.
   const std::string lone = (dir / "lone.h5").string();
   EXPECT_EQ(shell(std::string(SPINDLE_CALIBRATE) + " --collectives --out " + lone + log), 2);
