@@ -215,9 +215,12 @@ int calibrate_command(const CalibrateCommand& c, std::ostream& out, std::ostream
     asked += item.asked;
     if (p.find(item.key) == nullptr) todo.push_back(&item);
   }
+  const size_t operators_todo = todo.size();
+  for (const MeasureItem& item : plan.optimizer)
+    if (p.find(item.key) == nullptr) todo.push_back(&item);
+  const size_t all = items.size() + plan.optimizer.size();
   if (resuming)
-    err << "spindle-calibrate: resuming " << c.out << ": " << items.size() - todo.size() << " of " << items.size()
-        << " keys there\n";
+    err << "spindle-calibrate: resuming " << c.out << ": " << all - todo.size() << " of " << all << " keys there\n";
   ProgressLine progress(err, static_cast<int>(todo.size()), c.terminal);
   const TimingOptions options{c.warmup, c.repeats};
   for (size_t i = 0; i < todo.size(); ++i) {
@@ -229,10 +232,12 @@ int calibrate_command(const CalibrateCommand& c, std::ostream& out, std::ostream
   progress.finish(static_cast<int>(todo.size()));
   out << "spindle-calibrate: " << s.name << " at scale " << factors.name << " on " << c.backend << " ("
       << info.device << "; " << info.libraries << "; " << timer.timer() << "), " << dtype << "\n"
-      << "  " << items.size() << " operator keys on the grid (" << grid.str() << "), " << todo.size()
-      << " measured now, " << items.size() - todo.size() << " already in the profile; the estimator samples "
+      << "  " << items.size() << " operator keys on the grid (" << grid.str() << "), " << operators_todo
+      << " measured now, " << items.size() - operators_todo << " already in the profile; the estimator samples "
       << plan.estimator_keys << " keys, " << asked << " of them on the grid"
       << (asked < plan.estimator_keys ? ", the others between grid points (interpolated)" : "") << "\n"
+      << "  the optimizer (AdamW and the gradient norm) on weight tensors of " << plan.optimizer.front().key.batch << " to "
+      << plan.optimizer.back().key.batch << " elements (" << plan.optimizer.size() << " sizes)\n"
       << "  profile: " << c.out << " (" << p.ops.size() << " operator points); its fits: spindle-calibrate --report "
       << c.out << "\n";
   return kExitOk;

@@ -20,6 +20,13 @@ namespace spindle::engine {
 
 using AdamWParams = cpu::AdamWParams;
 
+// One weight's part of a multi-tensor optimizer step: its values, gradient and moments (one
+// element count) and its weight decay.
+struct AdamWSlice {
+  Tensor w, grad, m, v;
+  float weight_decay = 0;
+};
+
 // A point in a stream-ordered backend's queue (a CUDA event): the work queued before it.
 class Fence {
  public:
@@ -70,7 +77,9 @@ class Backend {
   // dst [B, S, D] = src [S, D] for every b; backward: dsrc += sum over b of ddst.
   virtual void repeat_batch(const Tensor& src, Tensor& dst) = 0;
   virtual void repeat_batch_backward(const Tensor& ddst, Tensor& dsrc) = 0;
-  virtual double sum_squares(const Tensor& t) = 0;
+  // The sum of every element's square over all of `ts` (one reduction: the CUDA backend
+  // waits for its stream once, not per tensor).
+  virtual double sum_squares(std::span<const Tensor> ts) = 0;
   virtual void scale(Tensor& t, float factor) = 0;
 
   // Kernels (engine/cpu/<name>.h documents each one's math).
@@ -122,9 +131,15 @@ class Backend {
                                     Tensor& loss) = 0;
   virtual void lm_head_loss_backward(const Tensor& x, const Tensor& table, const Tensor& labels, const Tensor& stats,
                                      float dloss, Tensor& dx, Tensor& dtable) = 0;
-  // In place on fp32 master weights w with moments m, v.
-  virtual void adamw_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& p,
-                          std::int64_t step) = 0;
+  // A multi-tensor AdamW step, in place on every slice's fp32 master weights w and moments m, v
+  // (p's weight_decay is not used: each slice's is): one call for a device's weights, as a
+  // fused optimizer runs (the CUDA backend launches once per list of tensors, Apex-style).
+  virtual void adamw_step(std::span<const AdamWSlice> slices, const AdamWParams& p, std::int64_t step) = 0;
+  // One tensor (weight decay p's).
+  void adamw_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& p, std::int64_t step) {
+    const AdamWSlice one{w, grad, m, v, p.weight_decay};
+    adamw_step(std::span<const AdamWSlice>(&one, 1), p, step);
+  }
 
  private:
   DType activation_ = DType::kF32;

@@ -215,7 +215,12 @@ int run(RunCommand c, const MpiSession* mpi) {
   if (!c.trace.empty()) {
     if (done == 0) throw InputError("--trace: no iteration ran; allowed: with --steps above the resumed step");
     const std::string trace = executor->trace_json(plan_name);  // collective under MPI
-    if (executor->writes_outputs()) write_file_atomically(c.trace, trace);
+    if (executor->writes_outputs()) {
+      write_file_atomically(c.trace, trace);
+      const auto [step, of] = executor->traced_iteration();
+      out << "trace: " << c.trace << " (step " << step << ", the median time of the last " << of
+          << (of == 1 ? " step" : " steps") << ")\n";
+    }
   }
   if (!c.metrics.empty() && (!executor || executor->writes_outputs())) write_file_atomically(c.metrics, csv);
   if (done > 0) {

@@ -2,7 +2,7 @@
 // down with --scale) on synthetic learnable data, either on one device of a backend (the
 // reference trainer, with checkpoints) or as a plan's ranks (a system's plan, or a plan file,
 // lowered by the pipeline for N logical devices); prints the losses and writes metrics, the
-// plan that ran and a Chrome trace of the last iteration. Started by an MPI launcher with more
+// plan that ran and a Chrome trace of a typical iteration (trace_window.h). Started by an MPI launcher with more
 // than one rank (mpirun -np N, srun), each process runs one rank of the plan for N devices
 // (launch/mpi_launcher.h) and rank 0 prints and writes the outputs. The main only parses flags.
 #pragma once

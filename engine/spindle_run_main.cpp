@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
       ->type_name("FILE.json");
   app.add_option("--save-plan", c.save_plan, "Write the plan that runs as a plan file (to edit and run with --plan)")
       ->type_name("FILE.json");
-  app.add_option("--trace", c.trace, "Write a Chrome trace (Perfetto) of the last iteration's execution")
+  app.add_option("--trace", c.trace, "Write a Chrome trace (Perfetto) of one iteration's execution: the one of median time among the last 21")
       ->type_name("FILE.json");
   app.add_option("--dtype", c.dtype,
                  "How activations, their gradients and transfers are stored: fp32 or bf16 (weights, gradients and "

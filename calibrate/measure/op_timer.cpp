@@ -13,6 +13,7 @@
 #include "engine/model/layers/layer_shards.h"
 #include "engine/model/op_runner.h"
 #include "engine/model/weight_store.h"
+#include "planner/cost/profile_points.h"
 #include "planner/cost/tensor_parallel.h"
 #include "traces/errors.h"
 
@@ -82,19 +83,84 @@ Stats stats(const std::vector<double>& ms) {
   return st;
 }
 
+// The optimizer's kernels on weight tensors of key.batch fp32 elements, as the engine's step and
+// gradient norm run them: one multi-tensor AdamW call and one sum of squares over every tensor
+// of a run (one device sync), per-tensor times their share. The calls go round `sets` tensors (views of four flat
+// buffers) of flush_bytes in all, so that each finds its tensor out of the nearest caches, as
+// a step over a model's weights does. A timed run covers enough tensors to last 50 us (a
+// clock tick is coarse against a small call); fwd_ms is one tensor's share of the step, bwd_ms
+// its share of the sum.
+OpMeasurement measure_optimizer(Backend& be, const OpShapeKey& key, const TimingOptions& options, std::uint64_t seed,
+                                std::int64_t flush_bytes) {
+  const std::int64_t n = key.batch;
+  const std::int64_t sets = std::max<std::int64_t>(1, flush_bytes / (16 * n));
+  Values values(seed ^ static_cast<std::uint64_t>(n));
+  engine::MemPartScope part(engine::MemPart::kWeights);
+  Tensor W = filled(be, {sets * n}, values, 0.02f), G = filled(be, {sets * n}, values, 0.01f),
+         M = be.alloc({sets * n}), V = be.alloc({sets * n});
+  be.zero(M);
+  be.zero(V);
+  auto view = [&](Tensor& t, std::int64_t c) { return t.flat_view((c % sets) * n, n); };
+  Tensor probe = be.alloc({1});
+  float sink = 0;
+  auto sync = [&] {
+    if (!be.host_memory()) be.download(probe, std::span<float>(&sink, 1));
+  };
+  std::int64_t step = 0;
+  double sum = 0;
+  auto run = [&](bool adamw, int calls) {
+    using Clock = std::chrono::steady_clock;
+    sync();
+    const auto t0 = Clock::now();
+    if (adamw) {
+      std::vector<engine::AdamWSlice> slices;
+      for (int c = 0; c < calls; ++c) slices.push_back({view(W, c), view(G, c), view(M, c), view(V, c), 0.1f});
+      be.adamw_step(slices, engine::AdamWParams{}, ++step);
+    } else {
+      std::vector<Tensor> views;
+      for (int c = 0; c < calls; ++c) views.push_back(view(G, c));
+      sum += be.sum_squares(views);
+    }
+    sync();
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  };
+  OpMeasurement out;
+  out.key = key;
+  out.samples = options.repeats;
+  for (bool adamw : {true, false}) {
+    int calls = 1;
+    while (calls < 65536 && run(adamw, calls) < 0.05) calls *= 2;
+    for (int r = 0; r < options.warmup; ++r) run(adamw, calls);
+    std::vector<double> per_call;
+    for (int r = 0; r < options.repeats; ++r) per_call.push_back(run(adamw, calls) / calls);
+    const Stats st = stats(per_call);
+    (adamw ? out.fwd_ms : out.bwd_ms) = std::max(st.mean_ms, 1e-6);
+    (adamw ? out.fwd_spread_ms : out.bwd_spread_ms) = st.spread_ms;
+  }
+  if (!std::isfinite(sum)) throw InternalError("the optimizer's sum of squares is not finite");
+  return out;
+}
+
 }  // namespace
 
 OpTimer::OpTimer(const Scenario& s, const Graph& g, Backend& be, std::uint64_t seed)
     : s_(s), g_(g), be_(be), seed_(seed) {}
 
+// Bytes written before each timed run so that it starts with cold caches, as a layer of a
+// training step does (its inputs and weights were last touched many layers ago): 8 MiB on the
+// CPU (past any core's L2), 256 MiB on a GPU (past its L2, as Triton's do_bench flushes).
+std::int64_t OpTimer::flush_bytes() const { return be_.host_memory() ? std::int64_t{8} << 20 : std::int64_t{256} << 20; }
+
 std::string OpTimer::timer() const {
-  return be_.host_memory() ? "steady_clock" : "steady_clock+device_sync";
+  return std::string(be_.host_memory() ? "steady_clock" : "steady_clock+device_sync") + ", caches flushed (" +
+         std::to_string(flush_bytes() >> 20) + " MiB written) before each run";
 }
 
 OpMeasurement OpTimer::measure(const MeasureItem& item, const TimingOptions& options) {
   if (options.warmup < 0 || options.repeats < 1)
     throw InternalError("timing with " + std::to_string(options.warmup) + " warm-up runs and " +
                         std::to_string(options.repeats) + " repetitions");
+  if (item.key.kind == kOptimizerKind) return measure_optimizer(be_, item.key, options, seed_, flush_bytes());
   const Operator& op = g_.op(item.op);
   const OpShapeKey& key = item.key;
   const std::int64_t rows = key.batch;
@@ -153,10 +219,15 @@ OpMeasurement OpTimer::measure(const MeasureItem& item, const TimingOptions& opt
   };
   using Clock = std::chrono::steady_clock;
   std::vector<double> fwd, bwd;
-  Tensor dout, din, dmem;
+  Tensor dout, din, dmem, flush;
+  {
+    engine::MemPartScope buffers(engine::MemPart::kBuffers);
+    flush = be_.alloc({flush_bytes() / 4}, engine::DType::kF32);
+  }
   for (int r = 0; r < options.warmup + options.repeats; ++r) {
     engine::OpState st;
     engine::MemPartScope part(engine::MemPart::kActivations);
+    be_.zero(flush);
     sync();
     const auto t0 = Clock::now();
     Tensor out = runner.forward(op, block, data, in, mem, st, &shards);
@@ -168,6 +239,8 @@ OpMeasurement OpTimer::measure(const MeasureItem& item, const TimingOptions& opt
       if (!in.empty()) din = be_.alloc(in.shape());
       if (!mem.empty()) dmem = be_.alloc(mem.shape());
     }
+    be_.zero(flush);
+    sync();
     const auto t2 = Clock::now();
     runner.backward(op, block, st, dout, din, dmem, &shards);
     sync();

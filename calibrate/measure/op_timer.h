@@ -3,7 +3,8 @@
 // where the key's tp > 1, without the TP all-reduce, which the cost model adds), its weights
 // built by the engine's WeightStore, inputs of the shapes its producers give, on the calling
 // thread alone. Warm-up runs first; each repetition's forward and backward are timed apart with
-// the steady clock, after a device sync for a backend whose memory is not the host's.
+// the steady clock, after a device sync for a backend whose memory is not the host's, each
+// starting with cold caches (flush_bytes() written first).
 #pragma once
 
 #include <cstdint>
@@ -29,6 +30,8 @@ class OpTimer {
   OpMeasurement measure(const MeasureItem& item, const TimingOptions& options);
   // How times are taken on this backend, as the profile records it.
   std::string timer() const;
+  // What is written before each timed run to flush the caches.
+  std::int64_t flush_bytes() const;
 
  private:
   const Scenario& s_;

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "engine/model/weight_shapes.h"
 #include "planner/cost/cost_model.h"
 #include "traces/errors.h"
 
@@ -94,6 +95,22 @@ MeasurePlan measure_plan(const Scenario& s, const Graph& g, const MetaGraph& mg,
       item.asked = sh.asked.count(b) > 0;
       out.push_back(item);
     }
+  }
+  // The optimizer's kernels (planner/cost/profile_points.h): a weight tensor of 4^k elements,
+  // from 64 to the first at or above the scenario's largest weight tensor.
+  std::int64_t largest = 1;
+  for (const Operator& op : g.ops())
+    for (const engine::WeightShape& w : engine::weight_shapes(op)) {
+      std::int64_t elements = 1;
+      for (std::int64_t d : w.dims) elements *= d;
+      largest = std::max(largest, elements);
+    }
+  for (std::int64_t elements = 64;; elements *= 4) {
+    MeasureItem item;
+    item.key = optimizer_key(elements);
+    item.op = -1;
+    plan.optimizer.push_back(item);
+    if (elements >= largest) break;
   }
   return plan;  // items in map order, then ascending batch: sorted by key
 }

@@ -2,7 +2,8 @@
 // (planner/cost/cost_model.h: shape_key at every TP degree and valid dp x tp of every MetaOp,
 // the estimator's own enumeration), at the per-device batches a grid gives: by default the
 // powers of two spanning the batches the estimator asks for (so that batches in between stay
-// unmeasured, for checking), or exactly those batches, or a list.
+// unmeasured, for checking), or exactly those batches, or a list. And the optimizer's kernels
+// on weight tensors of 64 to 4^k elements (planner/cost/profile_points.h, kOptimizerKind).
 #pragma once
 
 #include <cstdint>
@@ -28,12 +29,13 @@ struct Grid {
 
 struct MeasureItem {
   OpShapeKey key;      // what the profile stores
-  int op = 0;          // an operator of the graph with this shape: its weights and inputs
+  int op = 0;          // an operator of the graph with this shape: its weights and inputs (-1: the optimizer)
   bool asked = false;  // a key the estimator samples (else only a grid point)
 };
 
 struct MeasurePlan {
-  std::vector<MeasureItem> items;  // sorted by key, each key once
+  std::vector<MeasureItem> items;  // operators, sorted by key, each key once
+  std::vector<MeasureItem> optimizer;  // the optimizer's kernels, ascending tensor size (op -1)
   int estimator_keys = 0;          // the keys the estimator samples (measured or between measured ones)
 };
 

@@ -50,6 +50,8 @@ std::string profile_report(const Profile& p) {
     std::string title = shape.str();  // "[0,seq,hidden]" with the batch left open
     if (const size_t at = title.find("[0,"); at != std::string::npos) title.replace(at, 3, "[b,");
     out += "\n" + title + "\n";
+    if (shape.kind == kOptimizerKind)
+      out += "    (b: elements of one weight tensor; fwd: one AdamW step call, bwd: its share of the gradient norm)\n";
     TextTable t;
     using A = TextTable::Align;
     for (auto [h, a] : std::vector<std::pair<const char*, A>>{{"batch", A::kRight},

@@ -134,16 +134,24 @@ void CpuBackend::repeat_batch_backward(const Tensor& ddst, Tensor& dsrc) {
     for (std::int64_t i = 0; i < n; ++i) ds.p()[i] += dd.p()[b * n + i];
 }
 
-double CpuBackend::sum_squares(const Tensor& t) {
-  In v(t);
-  double s = 0;
-  for (std::int64_t i = 0; i < t.numel(); ++i) s += static_cast<double>(v.p()[i]) * v.p()[i];
-  return s;
+// Four partial sums in double: the adds pipeline instead of waiting on each other.
+double CpuBackend::sum_squares(std::span<const Tensor> ts) {
+  double s[4] = {0, 0, 0, 0};
+  for (const Tensor& t : ts) {
+    In v(t);
+    const float* p = v.p();
+    const std::int64_t n = t.numel(), whole = n / 4 * 4;
+    for (std::int64_t i = 0; i < whole; i += 4)
+      for (int k = 0; k < 4; ++k) s[k] += static_cast<double>(p[i + k]) * p[i + k];
+    for (std::int64_t i = whole; i < n; ++i) s[0] += static_cast<double>(p[i]) * p[i];
+  }
+  return (s[0] + s[1]) + (s[2] + s[3]);
 }
 
 void CpuBackend::scale(Tensor& t, float factor) {
   Acc v(t);
-  for (std::int64_t i = 0; i < t.numel(); ++i) v.p()[i] *= factor;
+  float* p = v.p();
+  for (std::int64_t i = 0, n = t.numel(); i < n; ++i) p[i] *= factor;
 }
 
 void CpuBackend::linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
@@ -312,10 +320,14 @@ void CpuBackend::lm_head_loss_backward(const Tensor& x, const Tensor& table, con
                              Acc(dtable).p(), x.rows(), x.dim(-1), table.dim(0));
 }
 
-void CpuBackend::adamw_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& p,
-                            std::int64_t step) {
-  expect(w.numel() == grad.numel() && w.numel() == m.numel() && w.numel() == v.numel(), "adamw", dims_str(w.shape()));
-  cpu::adamw_step(Acc(w).p(), In(grad).p(), Acc(m).p(), Acc(v).p(), w.numel(), p, step);
+void CpuBackend::adamw_step(std::span<const AdamWSlice> slices, const AdamWParams& p, std::int64_t step) {
+  AdamWParams q = p;
+  for (const AdamWSlice& s : slices) {
+    const std::int64_t n = s.w.numel();
+    expect(n == s.grad.numel() && n == s.m.numel() && n == s.v.numel(), "adamw", dims_str(s.w.shape()));
+    q.weight_decay = s.weight_decay;
+    cpu::adamw_step(Acc(s.w).p(), In(s.grad).p(), Acc(s.m).p(), Acc(s.v).p(), n, q, step);
+  }
 }
 
 }  // namespace spindle::engine

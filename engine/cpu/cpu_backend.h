@@ -25,7 +25,7 @@ class CpuBackend final : public Backend {
                    std::int64_t count, bool accumulate) override;
   void repeat_batch(const Tensor& src, Tensor& dst) override;
   void repeat_batch_backward(const Tensor& ddst, Tensor& dsrc) override;
-  double sum_squares(const Tensor& t) override;
+  double sum_squares(std::span<const Tensor> ts) override;
   void scale(Tensor& t, float factor) override;
 
   void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) override;
@@ -64,8 +64,8 @@ class CpuBackend final : public Backend {
                             Tensor& loss) override;
   void lm_head_loss_backward(const Tensor& x, const Tensor& table, const Tensor& labels, const Tensor& stats,
                              float dloss, Tensor& dx, Tensor& dtable) override;
-  void adamw_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& p,
-                  std::int64_t step) override;
+  using Backend::adamw_step;
+  void adamw_step(std::span<const AdamWSlice> slices, const AdamWParams& p, std::int64_t step) override;
  private:
   std::shared_ptr<cpu::HostCache> cache_ = cpu::HostCache::make();
 };

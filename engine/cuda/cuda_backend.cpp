@@ -29,8 +29,13 @@
 #include "engine/cuda/device_cache.h"
 #include "engine/cuda/elementwise.h"
 #include "engine/cuda/layer_kernels.h"
+#include "engine/cuda/multi_tensor.h"
+#include "planner/program/lowering.h"
 
 namespace spindle::engine {
+
+// The simulator charges the optimizer's launches as these lists batch them.
+static_assert(cuda::kAdamWTensors == kStepTensorsPerLaunch && cuda::kSumTensors == kNormTensorsPerLaunch);
 namespace {
 
 using cuda::DevPtr;
@@ -186,9 +191,20 @@ class CudaBackend final : public Backend {
     expect(dsrc.numel() > 0 && ddst.numel() % dsrc.numel() == 0, "repeat_batch_backward", "shape");
     cuda::launch_sum_blocks(dev(ddst), dev(dsrc), ddst.numel() / dsrc.numel(), dsrc.numel(), stream());
   }
-  double sum_squares(const Tensor& t) override {
+  // Lists of up to cuda::kSumTensors tensors, a launch each, into one scalar: one sync.
+  double sum_squares(std::span<const Tensor> ts) override {
     SPINDLE_CUDA(cudaMemsetAsync(lane().scalar, 0, sizeof(double), stream()));
-    cuda::launch_sum_squares(dev(t), t.numel(), lane().scalar, stream());
+    cuda::SumList list;
+    for (const Tensor& t : ts) {
+      if (t.numel() == 0) continue;
+      list.t[list.count] = dev(t);
+      list.n[list.count] = t.numel();
+      if (++list.count == cuda::kSumTensors) {
+        cuda::launch_sum_squares_list(list, lane().scalar, stream());
+        list.count = 0;
+      }
+    }
+    cuda::launch_sum_squares_list(list, lane().scalar, stream());
     double s = 0;
     copy_out(&s, lane().scalar, sizeof s);
     return s;
@@ -227,14 +243,31 @@ class CudaBackend final : public Backend {
       if (!d->empty()) cuda::launch_copy_blocks(dev(dy), 0, 0, dev(*d), 0, 0, 1, dy.numel(), true, stream());
   }
 
-  void adamw_step(Tensor& w, const Tensor& grad, Tensor& m, Tensor& v, const AdamWParams& p,
-                  std::int64_t step) override {
-    expect(w.numel() == grad.numel() && w.numel() == m.numel() && w.numel() == v.numel(), "adamw", dims_str(w.shape()));
-    fp32_only("adamw", {&w, &m, &v});
+  using Backend::adamw_step;
+  // Lists of up to cuda::kAdamWTensors slices, a launch each.
+  void adamw_step(std::span<const AdamWSlice> slices, const AdamWParams& p, std::int64_t step) override {
     const auto c1 = static_cast<float>(1.0 - std::pow(static_cast<double>(p.beta1), static_cast<double>(step)));
     const auto c2 = static_cast<float>(1.0 - std::pow(static_cast<double>(p.beta2), static_cast<double>(step)));
-    cuda::launch_adamw(w.f32(), dev(grad), m.f32(), v.f32(), w.numel(), p.lr, p.beta1, p.beta2, p.eps, p.weight_decay,
-                       c1, c2, stream());
+    cuda::AdamWList list;
+    auto flush = [&] {
+      cuda::launch_adamw_list(list, p.lr, p.beta1, p.beta2, p.eps, p.grad_scale, c1, c2, stream());
+      list.count = 0;
+    };
+    for (const AdamWSlice& s : slices) {
+      const std::int64_t n = s.w.numel();
+      expect(n == s.grad.numel() && n == s.m.numel() && n == s.v.numel(), "adamw", dims_str(s.w.shape()));
+      fp32_only("adamw", {&s.w, &s.m, &s.v});
+      if (n == 0) continue;
+      const int k = list.count++;
+      list.w[k] = s.w.f32();
+      list.g[k] = dev(s.grad);
+      list.m[k] = s.m.f32();
+      list.v[k] = s.v.f32();
+      list.weight_decay[k] = s.weight_decay;
+      list.n[k] = n;
+      if (list.count == cuda::kAdamWTensors) flush();
+    }
+    flush();
   }
 
   void layer_norm_forward(const Tensor& x, const Tensor& g, const Tensor& b, Tensor& y, Tensor& mean,

@@ -34,46 +34,12 @@ __global__ void scale_kernel(DevPtr t, std::int64_t n, float f) {
     store(t, i, load(t, i) * f);
 }
 
-__global__ void sum_squares_kernel(DevPtr t, std::int64_t n, double* out) {
-  __shared__ double part[kThreads];
-  double s = 0;
-  SPINDLE_GRID_STRIDE(i, n) {
-    const double v = load(t, i);
-    s += v * v;
-  }
-  part[threadIdx.x] = s;
-  __syncthreads();
-  for (int w = kThreads / 2; w > 0; w /= 2) {
-    if (static_cast<int>(threadIdx.x) < w) part[threadIdx.x] += part[threadIdx.x + w];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) atomicAdd(out, part[0]);
-}
-
 __global__ void add_kernel(DevPtr a, DevPtr b, DevPtr y, std::int64_t n) {
   SPINDLE_GRID_STRIDE(i, n)
     store(y, i, load(a, i) + load(b, i));
 }
 
-__global__ void adamw_kernel(float* w, DevPtr g, float* m, float* v, std::int64_t n, float lr, float b1, float b2,
-                             float eps, float wd, float c1, float c2) {
-  SPINDLE_GRID_STRIDE(i, n) {
-    const float gi = load(g, i);
-    m[i] = b1 * m[i] + (1.0f - b1) * gi;
-    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-    const float mhat = m[i] / c1, vhat = v[i] / c2;
-    w[i] -= lr * (mhat / (sqrtf(vhat) + eps) + wd * w[i]);
-  }
-}
-
 }  // namespace
-
-void launch_adamw(float* w, DevPtr g, float* m, float* v, std::int64_t n, float lr, float beta1, float beta2,
-                  float eps, float weight_decay, float c1, float c2, cudaStream_t stream) {
-  if (n == 0) return;
-  adamw_kernel<<<grid_for(n), kThreads, 0, stream>>>(w, g, m, v, n, lr, beta1, beta2, eps, weight_decay, c1, c2);
-  SPINDLE_CUDA(cudaGetLastError());
-}
 
 void launch_copy_blocks(DevPtr src, std::int64_t src_stride, std::int64_t src_first, DevPtr dst,
                         std::int64_t dst_stride, std::int64_t dst_first, std::int64_t batch, std::int64_t count,
@@ -93,12 +59,6 @@ void launch_sum_blocks(DevPtr ddst, DevPtr dsrc, std::int64_t batch, std::int64_
 void launch_scale(DevPtr t, std::int64_t n, float factor, cudaStream_t stream) {
   if (n == 0) return;
   scale_kernel<<<grid_for(n), kThreads, 0, stream>>>(t, n, factor);
-  SPINDLE_CUDA(cudaGetLastError());
-}
-
-void launch_sum_squares(DevPtr t, std::int64_t n, double* out, cudaStream_t stream) {
-  if (n == 0) return;
-  sum_squares_kernel<<<grid_for(n) < 1024 ? grid_for(n) : 1024, kThreads, 0, stream>>>(t, n, out);
   SPINDLE_CUDA(cudaGetLastError());
 }
 

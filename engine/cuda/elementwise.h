@@ -1,5 +1,5 @@
 // Launchers of the CUDA backend's element-wise kernels (elementwise.cu): copies with dtype
-// conversion and accumulation, batch repeat, scale, sum of squares, residual. A `DevPtr` names
+// conversion and accumulation, batch repeat, scale, residual (the optimizer's: multi_tensor.h). A `DevPtr` names
 // device memory and whether it holds fp32 or bf16; kernels read and compute in fp32.
 #pragma once
 
@@ -22,13 +22,7 @@ void launch_copy_blocks(DevPtr src, std::int64_t src_stride, std::int64_t src_fi
 // dy [rows, cols]).
 void launch_sum_blocks(DevPtr ddst, DevPtr dsrc, std::int64_t batch, std::int64_t n, cudaStream_t stream);
 void launch_scale(DevPtr t, std::int64_t n, float factor, cudaStream_t stream);
-// *out (device double) += sum of t[i]^2.
-void launch_sum_squares(DevPtr t, std::int64_t n, double* out, cudaStream_t stream);
 // y = a + b.
 void launch_add(DevPtr a, DevPtr b, DevPtr y, std::int64_t n, cudaStream_t stream);
-// AdamW on fp32 w, m, v with gradient g (engine/cpu/adamw.h's update; c1, c2 the bias
-// corrections 1 - beta^step).
-void launch_adamw(float* w, DevPtr g, float* m, float* v, std::int64_t n, float lr, float beta1, float beta2,
-                  float eps, float weight_decay, float c1, float c2, cudaStream_t stream);
 
 }  // namespace spindle::engine::cuda

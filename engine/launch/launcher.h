@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/model/training_state.h"
@@ -27,9 +28,12 @@ class Launcher {
   virtual std::vector<DeviceCounters> counters() const = 0;
   // Each device's allocator by part (memory_parts.h), peaks from its first iteration on.
   virtual std::vector<MemoryUse> memory() const = 0;
-  // The last iteration's Chrome trace (execution_trace.h); `label` names the plan. Under MPI
-  // rank 0 merges every rank's timeline and gets the text, the other ranks "".
+  // The Chrome trace (execution_trace.h) of the iteration of median time among the last
+  // kTraceWindow (trace_window.h); `label` names the plan. Under MPI rank 0 merges every
+  // rank's timeline and gets the text, the other ranks "".
   virtual std::string trace_json(const std::string& label) const = 0;
+  // Which iteration trace_json shows and how many it was chosen from.
+  virtual std::pair<std::int64_t, int> traced_iteration() const = 0;
   // Writes the state after the last iteration as a sharded checkpoint in `dir`
   // (model/sharded_checkpoint.h: a file per rank, the manifest last).
   virtual void save_checkpoint(const std::filesystem::path& dir) = 0;

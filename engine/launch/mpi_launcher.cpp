@@ -77,12 +77,17 @@ StepResult MpiLauncher::step() {
   rank_->run(step_, position_, t0, false, abort_all);
   iteration_s_ = wall_clock_s() - t0;
   const size_t tasks = s_.tasks.size();
-  const std::vector<double> all = mpi_.all_gather(rank_->loss());
+  std::vector<double> mine = rank_->loss();  // and the iteration's time on this rank, last
+  mine.push_back(iteration_s_);
+  const std::vector<double> all = mpi_.all_gather(mine);
+  double slowest = 0;
+  for (int q = 0; q < mpi_.size(); ++q) slowest = std::max(slowest, all[static_cast<size_t>(q) * (tasks + 1) + tasks]);
+  traced_.add({step_, slowest, {timeline_of(*rank_)}});
   StepResult r;
   r.step = step_;
   for (size_t t = 0; t < tasks; ++t) {
     double loss = 0;
-    for (int q = 0; q < mpi_.size(); ++q) loss += all[static_cast<size_t>(q) * tasks + t];
+    for (int q = 0; q < mpi_.size(); ++q) loss += all[static_cast<size_t>(q) * (tasks + 1) + t];
     r.task_loss.push_back(static_cast<float>(loss));
     r.loss += static_cast<float>(loss);
     position_[t] += s_.tasks[t].batch;
@@ -108,12 +113,12 @@ std::int64_t MpiLauncher::parameters() const {
 }
 
 std::string MpiLauncher::trace_json(const std::string& label) const {
-  const std::vector<std::string> parts = mpi_.all_gather(timeline_text(timeline_of(*rank_)));
-  const std::vector<double> ends = mpi_.all_gather(std::vector<double>{iteration_s_});
+  const TracedIteration& it = traced_.median();  // the same step on every rank
+  const std::vector<std::string> parts = mpi_.all_gather(timeline_text(it.timelines.at(0)));
   if (mpi_.rank() != 0) return "";
   std::vector<RankTimeline> timelines;
   for (const std::string& p : parts) timelines.push_back(parse_timeline(p));
-  return execution_trace_json(s_, mg_, programs_, timelines, *std::max_element(ends.begin(), ends.end()), label);
+  return execution_trace_json(s_, mg_, programs_, timelines, it.iteration_s, label);
 }
 
 void MpiLauncher::save_checkpoint(const std::filesystem::path& dir) {

@@ -15,6 +15,7 @@
 
 #include "engine/comm/mpi_comm.h"
 #include "engine/launch/launcher.h"
+#include "engine/launch/trace_window.h"
 #include "planner/graph/graph.h"
 #include "planner/graph/metagraph.h"
 #include "planner/program/lowering.h"
@@ -36,6 +37,7 @@ class MpiLauncher final : public Launcher {
   std::vector<DeviceCounters> counters() const override;
   std::vector<MemoryUse> memory() const override;
   std::string trace_json(const std::string& label) const override;
+  std::pair<std::int64_t, int> traced_iteration() const override { return {traced_.median().step, traced_.size()}; }
   void save_checkpoint(const std::filesystem::path& dir) override;
   void load_checkpoint(const std::filesystem::path& dir) override;
   bool writes_outputs() const override { return mpi_.rank() == 0; }
@@ -51,6 +53,7 @@ class MpiLauncher final : public Launcher {
   std::int64_t step_ = 0;
   double iteration_s_ = 0;  // this rank's last iteration, from the common start to its end
   std::vector<std::int64_t> position_;  // per task: next sample
+  TraceWindow traced_;
 };
 
 }  // namespace spindle::engine

@@ -47,9 +47,8 @@ std::int64_t ThreadLauncher::parameters() const {
 }
 
 std::string ThreadLauncher::trace_json(const std::string& label) const {
-  std::vector<RankTimeline> timelines;
-  for (const auto& r : ranks_) timelines.push_back(timeline_of(*r));
-  return execution_trace_json(s_, mg_, programs_, timelines, iteration_s_, label);
+  const TracedIteration& it = traced_.median();
+  return execution_trace_json(s_, mg_, programs_, it.timelines, it.iteration_s, label);
 }
 
 void ThreadLauncher::save_checkpoint(const std::filesystem::path& dir) {
@@ -116,6 +115,9 @@ StepResult ThreadLauncher::step() {
   for (const auto& e : errors)
     if (e) std::rethrow_exception(e);
   if (aborted) throw InternalError("a device's communication was aborted without a failure");
+  TracedIteration traced{step_, iteration_s_, {}};
+  for (const auto& rank : ranks_) traced.timelines.push_back(timeline_of(*rank));
+  traced_.add(std::move(traced));
   StepResult r;
   r.step = step_;
   for (size_t t = 0; t < s_.tasks.size(); ++t) {

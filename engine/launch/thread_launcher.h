@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/launch/launcher.h"
+#include "engine/launch/trace_window.h"
 #include "engine/runner/rank_runner.h"
 #include "planner/graph/graph.h"
 #include "planner/graph/metagraph.h"
@@ -37,6 +38,7 @@ class ThreadLauncher final : public Launcher {
   std::vector<DeviceCounters> counters() const override;
   std::vector<MemoryUse> memory() const override;
   std::string trace_json(const std::string& label) const override;
+  std::pair<std::int64_t, int> traced_iteration() const override { return {traced_.median().step, traced_.size()}; }
   void save_checkpoint(const std::filesystem::path& dir) override;
   void load_checkpoint(const std::filesystem::path& dir) override;
   const Scenario& scenario() const { return s_; }
@@ -63,6 +65,7 @@ class ThreadLauncher final : public Launcher {
   std::vector<std::unique_ptr<RankRunner>> ranks_;
   std::int64_t step_ = 0;
   std::vector<std::int64_t> position_;  // per task: next sample
+  TraceWindow traced_;
   bool keep_gradients_ = false;
   std::atomic<bool> failed_ = false;  // a step failed: the communicators stay aborted
   double iteration_s_ = 0;

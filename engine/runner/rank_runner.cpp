@@ -67,6 +67,12 @@ std::pair<std::int64_t, std::int64_t> overlap(const Piece& p, std::int64_t first
 
 }  // namespace
 
+// Elements [first, last) of a weight.
+struct WeightRange {
+  Param* param;
+  std::int64_t first, last;
+};
+
 struct RankRunner::State {
   State(const Scenario& scenario, const Graph& graph, const MetaGraph& metagraph, const DeviceProgram& prog, int ranks,
         const TrainOptions& options)
@@ -86,6 +92,10 @@ struct RankRunner::State {
   std::unique_ptr<Communicator> sync_comm;       // the sync thread's, in a world of its own
   std::map<int, Bucket> buckets;                 // by collective id
   std::map<std::string, int> bucket_of;          // weight tensor -> collective id
+  // What this device counts in the gradient norm (each element once over all devices) and
+  // updates in the step (its own shards); found at the first step.
+  std::vector<WeightRange> counted, owned;
+  bool ranged = false;
   // Per iteration.
   // Per MetaOp layer output: the batch rows [first, last) this device's program touches (its
   // slices' rows, what it sends and receives, a contrastive loss's whole batch), computed once;
@@ -331,6 +341,7 @@ class Interpreter {
           be_.wait(bucket(in).synced);
           bucket(in).shard = Tensor();
           break;
+        case InstrKind::kGradNorm: grad_norm(); break;
         case InstrKind::kClipNorm: clip_norm(in); break;
         case InstrKind::kStep: optimizer_step(); break;
         case InstrKind::kParamGather: param_gather(in); break;
@@ -683,15 +694,23 @@ class Interpreter {
     return owned_ranges(d_, name, p);
   }
 
-  // The program's clip-norm: the global gradient norm, each weight counted once (its
-  // group's first member, or the shards' owners), summed over the instruction's group (every
-  // device).
+  // The program's grad-norm: this device's part of the squared gradient norm, each weight
+  // counted once over all devices (its group's first member, or the shards' owners).
+  void grad_norm() {
+    cache_ranges();
+    std::vector<Tensor> parts;
+    parts.reserve(d_.counted.size());
+    for (const WeightRange& r : d_.counted) parts.push_back(r.param->grad.flat_view(r.first, r.last - r.first));
+    squares_ = be_.sum_squares(parts);
+    squared_ = true;
+  }
+
+  // The program's clip-norm: the parts summed over the instruction's group (every device).
   void clip_norm(const Instr& in) {
-    double sq = 0;
-    for (auto& [name, p] : d_.ws->params())
-      for (auto [a, e] : counted_ranges(d_, name, p)) sq += be_.sum_squares(p.grad.flat_view(a, e - a));
+    if (!squared_)
+      throw InternalError("device " + std::to_string(d_.id) + ": the program's clip-norm comes before its grad-norm");
     Tensor norm = be_.alloc({1}, DType::kF32);
-    const float partial = static_cast<float>(sq);
+    const float partial = static_cast<float>(squares_);
     be_.upload(norm, std::span<const float>(&partial, 1));
     if (static_cast<int>(in.group.size()) != world_)
       throw InternalError("device " + std::to_string(d_.id) + ": the clip-norm is over " +
@@ -707,18 +726,33 @@ class Interpreter {
     if (!normed_)
       throw InternalError("device " + std::to_string(d_.id) + ": the program steps the optimizer before its clip-norm");
     if (keep_) snapshot();
-    if (opt_.clip_norm > 0 && d_.grad_norm > opt_.clip_norm) {
-      const float f = static_cast<float>(opt_.clip_norm / d_.grad_norm);
-      for (auto& [name, p] : d_.ws->params()) be_.scale(p.grad, f);
+    // Clipping scales the gradients as the step reads them (AdamWParams::grad_scale).
+    const float clip =
+        opt_.clip_norm > 0 && d_.grad_norm > opt_.clip_norm ? static_cast<float>(opt_.clip_norm / d_.grad_norm) : 1.0f;
+    cache_ranges();
+    AdamWParams hp = step_params(opt_, step_, true);
+    hp.grad_scale = clip;
+    std::vector<AdamWSlice> slices;  // one multi-tensor step over this device's weights
+    slices.reserve(d_.owned.size());
+    for (const WeightRange& r : d_.owned) {
+      Param& p = *r.param;
+      const std::int64_t a = r.first, n = r.last - r.first;
+      slices.push_back({p.value.flat_view(a, n), p.grad.flat_view(a, n), p.m.flat_view(a - p.moments_first, n),
+                        p.v.flat_view(a - p.moments_first, n), step_params(opt_, step_, p.decay).weight_decay});
     }
+    be_.adamw_step(slices, hp, step_);
+  }
+
+  // The ranges are fixed once the buckets are laid out: found at the first iteration.
+  void cache_ranges() {
+    if (d_.ranged) return;
     for (auto& [name, p] : d_.ws->params()) {
-      const AdamWParams hp = step_params(opt_, step_, p.decay);
-      for (auto [a, e] : owned(name, p)) {
-        Tensor w = p.value.flat_view(a, e - a), m = p.m.flat_view(a - p.moments_first, e - a),
-               v = p.v.flat_view(a - p.moments_first, e - a);
-        be_.adamw_step(w, p.grad.flat_view(a, e - a), m, v, hp, step_);
-      }
+      for (auto [a, e] : counted_ranges(d_, name, p))
+        if (e > a) d_.counted.push_back({&p, a, e});
+      for (auto [a, e] : owned(name, p))
+        if (e > a) d_.owned.push_back({&p, a, e});
     }
+    d_.ranged = true;
   }
 
   RankRunner::State& d_;
@@ -736,6 +770,8 @@ class Interpreter {
   OpRunner runner_;
   double t0_s_ = 0;
   bool normed_ = false;  // the clip-norm ran this iteration
+  bool squared_ = false;  // the grad-norm ran this iteration
+  double squares_ = 0;    // its sum
   SyncThread sync_;  // last: joined before the rest goes
 };
 

@@ -31,15 +31,18 @@ StepResult Trainer::step() {
     r.task_loss.push_back(loss);
     r.loss += loss;
   }
-  double sq = 0;
-  for (auto& [name, p] : ws.params()) sq += be_.sum_squares(p.grad);
-  r.grad_norm = std::sqrt(sq);
-  if (opt_.clip_norm > 0 && r.grad_norm > opt_.clip_norm) {
-    const float f = static_cast<float>(opt_.clip_norm / r.grad_norm);
-    for (auto& [name, p] : ws.params()) be_.scale(p.grad, f);
-  }
+  std::vector<Tensor> grads;
+  for (auto& [name, p] : ws.params()) grads.push_back(p.grad);
+  r.grad_norm = std::sqrt(be_.sum_squares(grads));
+  // Clipping scales the gradients as the step reads them (AdamWParams::grad_scale).
+  const float clip = opt_.clip_norm > 0 && r.grad_norm > opt_.clip_norm ? static_cast<float>(opt_.clip_norm / r.grad_norm) : 1.0f;
   ++step_;
-  for (auto& [name, p] : ws.params()) be_.adamw_step(p.value, p.grad, p.m, p.v, step_params(opt_, step_, p.decay), step_);
+  AdamWParams hp = step_params(opt_, step_, true);
+  hp.grad_scale = clip;
+  std::vector<AdamWSlice> slices;  // one multi-tensor step
+  for (auto& [name, p] : ws.params())
+    slices.push_back({p.value, p.grad, p.m, p.v, step_params(opt_, step_, p.decay).weight_decay});
+  be_.adamw_step(slices, hp, step_);
   r.step = step_;
   return r;
 }

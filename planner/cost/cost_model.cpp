@@ -74,6 +74,7 @@ CostModel::CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, con
     for (OpKind k : {OpKind::kPatchEmbed, OpKind::kTokenEmbed, OpKind::kEncoderLayer, OpKind::kDecoderLayer,
                      OpKind::kCrossAttention, OpKind::kProjectionHead, OpKind::kContrastiveLoss, OpKind::kLmHead})
       kinds.push_back(op_kind_name(k));
+    kinds.push_back(kOptimizerKind);
     for (const auto& [key, m] : profile->ops)
       if (std::find(kinds.begin(), kinds.end(), m.key.kind) == kinds.end()) {
         std::string all;
@@ -81,6 +82,10 @@ CostModel::CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, con
         throw InputError(profile->source + ": /ops row for " + m.key.str() + ": kind '" + m.key.kind +
                          "' is not an operator kind; allowed: one of " + all);
       }
+  }
+  if (from_profile) {
+    const auto it = from_profile->curves().find(optimizer_key(0));
+    if (it != from_profile->curves().end()) optimizer_ = it->second;
   }
   const std::map<std::string, int> tasks_of = tasks_per_weight_set(g);
   const int gpus = s.cluster.gpus();

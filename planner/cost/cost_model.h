@@ -9,12 +9,14 @@
 
 #include <array>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "planner/config/scenario.h"
 #include "planner/cost/memory_model.h"
 #include "planner/cost/parallel_config.h"
+#include "planner/cost/profile_points.h"
 #include "planner/cost/scaling_curve.h"
 #include "planner/graph/graph.h"
 #include "planner/graph/metagraph.h"
@@ -85,6 +87,9 @@ class CostModel {
   bool has_profile() const { return has_profile_; }
   // Per operator kind, the current layout's samples by source (empty without a profile).
   const SourceCounts& source_counts() const { return sources_; }
+  // The optimizer's kernel times from the profile (profile_points.h, kOptimizerKind); nullptr
+  // when it has none (the analytic model: traffic at HBM speed and a launch per tensor).
+  const BatchCurve* optimizer_curve() const { return optimizer_ ? &*optimizer_ : nullptr; }
 
  private:
   std::vector<MetaOpCost> costs_;
@@ -97,6 +102,7 @@ class CostModel {
   int measured_ = 0;
   bool has_profile_ = false;
   bool zero1_ = false;
+  std::optional<BatchCurve> optimizer_;
 };
 
 }  // namespace spindle

@@ -45,10 +45,11 @@ void check_profile_device(const Profile& profile, const GpuSpec& gpu, const std:
   if (!named)
     throw InputError(where + "profile measured on " + device + " but " + runs_on +
                      "; allowed: a profile of a device the device file's reported_names list");
-  if (!profile.ops.empty()) {
-    std::vector<std::string> dtypes;
-    for (const auto& [key, m] : profile.ops)
-      if (std::find(dtypes.begin(), dtypes.end(), key.dtype) == dtypes.end()) dtypes.push_back(key.dtype);
+  std::vector<std::string> dtypes;  // of the operators (the optimizer's rows are fp32 whatever they ran with)
+  for (const auto& [key, m] : profile.ops)
+    if (key.kind != kOptimizerKind && std::find(dtypes.begin(), dtypes.end(), key.dtype) == dtypes.end())
+      dtypes.push_back(key.dtype);
+  if (!dtypes.empty()) {
     if (std::find(dtypes.begin(), dtypes.end(), gpu.compute_dtype) == dtypes.end()) {
       std::string all;
       for (const std::string& d : dtypes) all += (all.empty() ? "" : ", ") + printable(d);
@@ -157,6 +158,16 @@ double BatchCurve::leave_one_out_error() const {
     }
   }
   return e;
+}
+
+OpShapeKey optimizer_key(std::int64_t elements) {
+  OpShapeKey k;
+  k.kind = kOptimizerKind;
+  k.dtype = "fp32";
+  k.seq = 1;  // a shape [elements, 1, 1]
+  k.hidden = 1;
+  k.batch = elements;
+  return k;
 }
 
 ProfilePoints::ProfilePoints(const Profile& profile) {

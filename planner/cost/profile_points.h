@@ -67,6 +67,13 @@ class BatchCurve {
   double tolerance_;
 };
 
+// The optimizer's kernels in a profile: kind kOptimizerKind, fp32 (master weights, whatever the
+// compute dtype), shape [elements of one weight tensor, 1, 1]; fwd_ms is one AdamW step call on
+// it, bwd_ms one sum of squares (the gradient norm's part). spindle-calibrate measures them; a
+// step or grad-norm instruction costs its tensors x one call at their mean size.
+inline constexpr const char* kOptimizerKind = "optimizer_step";
+OpShapeKey optimizer_key(std::int64_t elements);
+
 // The profile's operator times by key, with a curve per measured shape.
 class ProfilePoints {
  public:

@@ -170,7 +170,8 @@ class Estimator {
         case InstrKind::kForward:
         case InstrKind::kBackward:
         case InstrKind::kCopy:
-        case InstrKind::kStep: {  // the optimizer (category sync)
+        case InstrKind::kGradNorm:
+        case InstrKind::kStep: {  // the optimizer and the gradient norm (category sync)
           const double t = seconds_[d][dev.pc];
           if (dev.blocked_since < 0 && t > 0) {  // start the compute; resume here when it ends
             dev.blocked_since = now_;

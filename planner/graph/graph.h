@@ -39,6 +39,7 @@ struct OpCost {
   double fwd_flops = 0;
   double bwd_flops = 0;
   std::int64_t params = 0;            // of the weights it uses (a tied op reports the shared table)
+  int weight_tensors = 0;             // the tensors those parameters are in (engine/model/weight_shapes.h)
   std::int64_t activation_bytes = 0;  // stored from forward for backward (bf16)
 };
 

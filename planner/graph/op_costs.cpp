@@ -19,6 +19,10 @@ double block_params(double h, double f, Mlp mlp) {
   return attn + norms + mlp_params;
 }
 
+// Its tensors: 2 layer norms (gain, bias each), attention's q, k, v, o with biases, the MLP's
+// linears (GELU: 2 with biases; SwiGLU: 3 without); cross-attention adds a norm and 8 more.
+int block_tensors(Mlp mlp, bool cross) { return 4 + 8 + (mlp == Mlp::kGelu ? 4 : 3) + (cross ? 10 : 0); }
+
 // Forward FLOPs of one transformer block (self-attention + MLP).
 double block_fwd_flops(const Dims& d, Mlp mlp) {
   double proj = 2 * d.b * d.s * 4 * d.h * d.h;  // q, k, v, o
@@ -51,28 +55,33 @@ OpCost op_cost(const Operator& op) {
   const double out_s = static_cast<double>(op.out_seq);
   const double in_f = static_cast<double>(op.in_features);
   double params = 0, fwd = 0, bwd = 0, act = 0;
+  int tensors = 0;
   switch (op.kind) {
     case OpKind::kPatchEmbed:
       // Linear patch projection with bias, plus learned position embeddings.
       params = in_f * d.h + d.h + static_cast<double>(op.param_tokens) * d.h;
+      tensors = 3;  // projection, bias, positions
       fwd = 2 * d.b * d.s * in_f * d.h;
       bwd = fwd;  // weight gradient only: raw inputs need no gradient
       act = 2 * d.b * d.s * in_f;
       break;
     case OpKind::kTokenEmbed:
       params = in_f * d.h;  // vocabulary table (rotary or absolute positions are not counted)
+      tensors = 1;
       fwd = d.b * d.s * d.h;
       bwd = d.b * d.s * d.h;  // scatter-add into the table
       act = 4 * d.b * d.s;    // token ids
       break;
     case OpKind::kEncoderLayer:
       params = block_params(d.h, d.f, op.mlp);
+      tensors = block_tensors(op.mlp, false);
       fwd = block_fwd_flops(d, op.mlp);
       bwd = 2 * fwd;
       act = block_activation_bytes(d, op.mlp);
       break;
     case OpKind::kDecoderLayer: {
       params = block_params(d.h, d.f, op.mlp);
+      tensors = block_tensors(op.mlp, op.cross_seq > 0);
       fwd = block_fwd_flops(d, op.mlp);
       act = block_activation_bytes(d, op.mlp);
       if (op.cross_seq > 0) {
@@ -88,6 +97,7 @@ OpCost op_cost(const Operator& op) {
       // Learned queries [out_s, out_h] attend to the input [s, h]: q and o are out_h x out_h,
       // k and v map h -> out_h; layer norm on the input.
       params = out_s * out_h + 2 * out_h * out_h + 2 * d.h * out_h + 4 * out_h + 2 * d.h;
+      tensors = 11;  // queries, the norm's 2, attention's 8
       fwd = 2 * d.b * out_s * 2 * out_h * out_h + 2 * d.b * d.s * 2 * d.h * out_h +
             4 * d.b * out_s * d.s * out_h;
       bwd = 2 * fwd;
@@ -97,6 +107,7 @@ OpCost op_cost(const Operator& op) {
     case OpKind::kProjectionHead:
       // Layer norm, pooling to out_s tokens, linear h -> out_h with bias.
       params = 2 * d.h + d.h * out_h + out_h;
+      tensors = 4;  // the norm's 2, the linear and its bias
       fwd = 2 * d.b * out_s * d.h * out_h + 5 * d.b * d.s * d.h;
       bwd = 2 * fwd;
       act = 2 * d.b * d.s * d.h + 2 * d.b * out_s * d.h;
@@ -112,6 +123,7 @@ OpCost op_cost(const Operator& op) {
       // Vocabulary projection + softmax cross-entropy (fp32 logits kept). Its parameters are
       // the vocabulary table, the same tensor as a tied token embedding's.
       params = in_f * d.h;
+      tensors = 1;
       fwd = 2 * d.b * d.s * d.h * in_f + 5 * d.b * d.s * in_f;
       bwd = 4 * d.b * d.s * d.h * in_f + d.b * d.s * in_f;
       act = 2 * d.b * d.s * d.h + 4 * d.b * d.s * in_f;
@@ -126,6 +138,7 @@ OpCost op_cost(const Operator& op) {
   c.fwd_flops = fwd;
   c.bwd_flops = bwd;
   c.params = static_cast<std::int64_t>(params);
+  c.weight_tensors = tensors;
   c.activation_bytes = static_cast<std::int64_t>(act);
   if (fwd < 0 || bwd < 0 || params < 0 || act < 0) throw InternalError("negative cost for " + op.name);
   return c;

@@ -6,6 +6,25 @@
 #include "traces/errors.h"
 
 namespace spindle {
+namespace {
+
+// The step or the gradient norm, a multi-tensor kernel over the device's weight tensors.
+// Measured: tensors x one tensor's share at their mean size; analytic: the traffic at HBM speed
+// and a launch per list of tensors.
+double optimizer_seconds(const Instr& in, const GpuSpec& gpu, double hbm_Bps, const CostModel& cost) {
+  if (in.params <= 0 || in.tensors <= 0) return 0;
+  const bool step = in.kind == InstrKind::kStep;
+  if (const BatchCurve* curve = cost.optimizer_curve()) {
+    const BatchCurve::Value v = curve->at(std::max<std::int64_t>(1, in.params / in.tensors));
+    return in.tensors * (step ? v.fwd_ms : v.bwd_ms) * 1e-3;
+  }
+  const double bytes = step ? static_cast<double>(in.bytes) : static_cast<double>(in.params) * kGradNormBytesPerParam;
+  const int per_launch = step ? kStepTensorsPerLaunch : kNormTensorsPerLaunch;
+  const int launches = (in.tensors + per_launch - 1) / per_launch;
+  return bytes / hbm_Bps + launches * gpu.launch_overhead_us * 1e-6;
+}
+
+}  // namespace
 
 std::vector<std::vector<double>> compute_seconds(const Programs& programs, const Scenario& s, const MetaGraph& mg,
                                                  const CostModel& cost) {
@@ -32,8 +51,8 @@ std::vector<std::vector<double>> compute_seconds(const Programs& programs, const
         t = (in.last_layer - in.first_layer) * (in.kind == InstrKind::kForward ? point->fwd_s : point->bwd_s);
       } else if (in.kind == InstrKind::kCopy) {
         t = 2.0 * static_cast<double>(in.bytes) / hbm_Bps;
-      } else if (in.kind == InstrKind::kStep) {  // AdamW: memory-bound, its traffic at HBM speed
-        t = static_cast<double>(in.bytes) / hbm_Bps;
+      } else if (in.kind == InstrKind::kStep || in.kind == InstrKind::kGradNorm) {
+        t = optimizer_seconds(in, gpu, hbm_Bps, cost);
       }
       secs.push_back(t * s.cluster.gpu_factor(p.device));  // a straggler left in place (faults.h)
     }

@@ -1,8 +1,10 @@
 // How long each instruction of a program keeps its GPU busy, from the cost model: a forward
 // or backward of l layers on a slice of n devices takes l x the MetaOp's sampled fwd_s or
 // bwd_s at n (n = the MetaOp's batch / the device's rows); a local copy reads and writes its
-// bytes at the GPU's achievable HBM bandwidth, and so does the optimizer step (its traffic,
-// Instr::bytes); everything else is communication (0 here). A
+// bytes at the GPU's achievable HBM bandwidth; the optimizer step and the gradient norm are
+// multi-tensor kernels over the device's weight tensors: the profile's measured per-tensor
+// times (profile_points.h), or their traffic at HBM speed plus a launch per list of tensors
+// (lowering.h); everything else is communication (0 here). A
 // straggler's instructions take its slowdown times longer (Cluster::gpu_slowdown).
 #pragma once
 

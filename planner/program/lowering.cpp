@@ -43,6 +43,7 @@ const char* instr_name(InstrKind k) {
     case InstrKind::kParamGather: return "param-gather";
     case InstrKind::kTpReduce: return "tp-all-reduce";
     case InstrKind::kClipNorm: return "clip-norm";
+    case InstrKind::kGradNorm: return "grad-norm";
   }
   return "?";
 }
@@ -285,6 +286,7 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
   using Shard = std::pair<std::string, int>;  // (weights, shard of the layout's degree)
   std::map<Shard, std::set<int>> group_of;
   std::map<Shard, std::int64_t> params_of;
+  std::map<Shard, int> tensors_of;
   std::map<Shard, int> degree_of;  // the layout's degree t
   std::map<Shard, std::map<int, int>> last_bwd;  // shard -> device -> latest backward index
   for (const Slice* sl : order) {
@@ -299,6 +301,7 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
         for (int j = first; j < last; ++j) {
           const Shard shard{op.weights, j};
           params_of[shard] = op.cost.params / t;
+          tensors_of[shard] = op.cost.weight_tensors;  // a TP shard holds a part of each
           degree_of[shard] = t;
           group_of[shard].insert(d);
           int& b = last_bwd[shard][d];
@@ -374,8 +377,34 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
       for (int d : in.group) emit(d, key, in);
     }
   }
-  // The global gradient norm for clipping: one fp32 over every device, after every sync-wait
-  // and before the step.
+  // What each device counts in the gradient norm (each weight once over all devices: a
+  // bucket's on its group's first member, under ZeRO-1 each member's share) and updates in the
+  // step (under ZeRO-1 its share of each synced weight), in parameters and tensors.
+  std::vector<double> counted(static_cast<size_t>(plan.gpus), 0.0), updated(counted.size(), 0.0);
+  std::vector<double> counted_tensors(counted.size(), 0.0), updated_tensors(counted.size(), 0.0);
+  for (const auto& [shard, devs] : group_of) {
+    const bool split = plan.zero1 && devs.size() > 1;
+    const double share = split ? static_cast<double>(devs.size()) : 1.0;
+    const double params = static_cast<double>(params_of[shard]), tensors = tensors_of[shard];
+    for (int d : devs) {
+      const auto i = static_cast<size_t>(d);
+      updated[i] += params / share;
+      updated_tensors[i] += tensors / share;
+      if (split || d == *devs.begin()) {
+        counted[i] += params / share;
+        counted_tensors[i] += tensors / share;
+      }
+    }
+  }
+  // The local sum of squares, then the global gradient norm for clipping: one fp32 over every
+  // device, after every sync-wait and before the step.
+  for (int d = 0; d < plan.gpus; ++d) {
+    Instr norm;
+    norm.kind = InstrKind::kGradNorm;
+    norm.params = std::llround(counted[static_cast<size_t>(d)]);
+    norm.tensors = static_cast<int>(std::ceil(counted_tensors[static_cast<size_t>(d)]));
+    emit(d, {kSyncPhase, 0, 1, 0}, norm);
+  }
   Instr clip;
   clip.kind = InstrKind::kClipNorm;
   clip.collective = out.collectives++;
@@ -383,20 +412,16 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
   std::vector<int> everyone(static_cast<size_t>(plan.gpus));
   for (int d = 0; d < plan.gpus; ++d) everyone[static_cast<size_t>(d)] = d;
   clip.group = everyone;
-  for (int d = 0; d < plan.gpus; ++d) emit(d, {kSyncPhase, 0, 1, 0}, clip);
-  // The step's memory traffic: every parameter the device updates (under ZeRO-1 its share of
-  // each synced shard) at its gradient's bytes and kOptimizerStepBytesPerParam.
-  std::vector<double> updated(static_cast<size_t>(plan.gpus), 0.0);
-  for (const auto& [shard, devs] : group_of) {
-    const double share = plan.zero1 && devs.size() > 1 ? static_cast<double>(devs.size()) : 1.0;
-    for (int d : devs) updated[static_cast<size_t>(d)] += static_cast<double>(params_of[shard]) / share;
-  }
+  for (int d = 0; d < plan.gpus; ++d) emit(d, {kSyncPhase, 0, 1, 1}, clip);
+  // The step's memory traffic: every parameter the device updates at its gradient's bytes and
+  // kOptimizerStepBytesPerParam.
   for (int d = 0; d < plan.gpus; ++d) {
     Instr step;
     step.kind = InstrKind::kStep;
     step.zero1 = plan.zero1;
-    step.bytes = static_cast<std::int64_t>(std::llround(updated[static_cast<size_t>(d)])) *
-                 (kOptimizerStepBytesPerParam + static_cast<std::int64_t>(policy.grad_bytes));
+    step.params = std::llround(updated[static_cast<size_t>(d)]);
+    step.tensors = static_cast<int>(std::ceil(updated_tensors[static_cast<size_t>(d)]));
+    step.bytes = step.params * (kOptimizerStepBytesPerParam + static_cast<std::int64_t>(policy.grad_bytes));
     emit(d, {kSyncPhase, 1, 0, 0}, step);
   }
   for (int d = 0; d < plan.gpus; ++d) {
@@ -468,7 +493,13 @@ std::string program_text(const DeviceProgram& p, const Scenario& s, const MetaGr
                 std::to_string(in.collective);
         break;
       case InstrKind::kClipNorm: line += "all-reduce " + group_text(in.group) + " " + with_commas(in.bytes) + " B  squared gradient norm"; break;
-      case InstrKind::kStep: line += in.zero1 ? "optimizer on the own shard of each bucket" : "optimizer"; break;
+      case InstrKind::kStep:
+        line += std::string(in.zero1 ? "optimizer on the own shard of each bucket" : "optimizer") + "  " +
+                with_commas(in.params) + " parameters in " + std::to_string(in.tensors) + " tensors";
+        break;
+      case InstrKind::kGradNorm:
+        line += "sum of squares of " + with_commas(in.params) + " gradients in " + std::to_string(in.tensors) + " tensors";
+        break;
     }
     out += line + "\n";
   }

@@ -35,7 +35,8 @@
 namespace spindle {
 
 enum class InstrKind {
-  kForward, kBackward, kSend, kRecv, kCopy, kGather, kSyncStart, kSyncWait, kStep, kParamGather, kTpReduce, kClipNorm
+  kForward, kBackward, kSend, kRecv, kCopy, kGather, kSyncStart, kSyncWait, kStep, kParamGather, kTpReduce, kClipNorm,
+  kGradNorm
 };
 const char* instr_name(InstrKind k);
 
@@ -48,6 +49,13 @@ inline constexpr int kActivationElementBytes = 2;
 // bf16 gradients 28 in all; fp32 with the weight as its own master, spindle-run's CPU backend:
 // 4 + 4 + 8 read, 4 + 8 written, 28 too).
 inline constexpr int kOptimizerStepBytesPerParam = 26;
+// Bytes the gradient norm reads per parameter it counts: the engine's gradients are fp32.
+inline constexpr int kGradNormBytesPerParam = 4;
+// Weight tensors one launch of a multi-tensor kernel takes: the step's (4 lists: weights,
+// gradients, moments) and the norm's (1 list), as Apex's multi_tensor_apply (which Megatron-LM's
+// fused Adam uses) and the engine's CUDA backend (engine/cuda/multi_tensor.h) batch them.
+inline constexpr int kStepTensorsPerLaunch = 36;
+inline constexpr int kNormTensorsPerLaunch = 110;
 
 // The members of a collective: GPU ids, ascending.
 using Group = SharedList<int>;
@@ -70,6 +78,10 @@ struct Instr {
   // another rank of its group sends it (placement.h gradient_senders), ascending.
   SharedList<int> drops_grad_of;
   bool zero1 = false;                   // sync: reduce-scatter + all-gather instead of all-reduce
+  // Step: the parameters it updates; gradient norm: those it counts. In `tensors` weight
+  // tensors (the engine's kernels run once per tensor).
+  std::int64_t params = 0;
+  int tensors = 0;
   SharedList<std::string> weights;      // sync / param gather: the bucket's weight groups, ascending
                                         // (a TP shard's as tp_shard_group names it: "llm/layer3@1of4")
   SharedList<std::pair<int, int>> rows_of;  // gather: each member's batch rows [first, last), group order

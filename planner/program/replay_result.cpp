@@ -57,6 +57,7 @@ std::optional<Busy> busy_category(InstrKind k) {
     case InstrKind::kSyncWait:
     case InstrKind::kParamGather:
     case InstrKind::kClipNorm:
+    case InstrKind::kGradNorm:
     case InstrKind::kStep: return Busy::kSync;
     case InstrKind::kTpReduce: return Busy::kTp;
     case InstrKind::kSend: return std::nullopt;

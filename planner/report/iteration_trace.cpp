@@ -57,7 +57,8 @@ std::pair<std::string, TraceArgs> busy_event(const Scenario& s, const MetaGraph&
     case InstrKind::kCopy: return {"copy tensor " + std::to_string(in.tensor), {{"bytes", in.bytes}}};
     case InstrKind::kGather:
       return {"contrastive gather M" + std::to_string(in.metaop), {{"bytes", in.bytes}, {"group", group_text(in.group)}}};
-    case InstrKind::kStep: return {"optimizer step", {}};
+    case InstrKind::kStep: return {"optimizer step", {{"params", in.params}, {"tensors", in.tensors}}};
+    case InstrKind::kGradNorm: return {"gradient norm", {{"params", in.params}, {"tensors", in.tensors}}};
     case InstrKind::kClipNorm: return {"clip norm all-reduce", {{"bytes", in.bytes}, {"group", group_text(in.group)}}};
     case InstrKind::kTpReduce:
       return {"tp all-reduce M" + std::to_string(in.metaop) + " layer " + std::to_string(in.first_layer) +

@@ -256,7 +256,8 @@ class Replay {
         case InstrKind::kForward:
         case InstrKind::kBackward:
         case InstrKind::kCopy:
-        case InstrKind::kStep:  // the optimizer (category sync)
+        case InstrKind::kGradNorm:
+        case InstrKind::kStep:  // the optimizer and the gradient norm (category sync)
           s4u::this_actor::sleep_for(seconds_[d][i]);
           ++net_.stats.events;
           busy(t0);

@@ -64,21 +64,28 @@ TEST(CalibrateCli, CalibratesTheHostAndTheSimulatorUsesIt) {
   const ProgramRun c = calibrate(kHost + " --out " + f.string() + " --warmup 1 --repeats 2");
   ASSERT_EQ(c.rc, 0) << c.err;
   EXPECT_THAT(c.out, HasSubstr("spindle-calibrate: cpu-host-2core at scale full on cpu ("));
-  EXPECT_THAT(c.out, HasSubstr("; 1 thread; steady_clock), fp32"));
+  EXPECT_THAT(c.out, HasSubstr("; 1 thread; steady_clock, caches flushed (8 MiB written) before each run), fp32"));
   EXPECT_THAT(c.out, HasSubstr("operator keys on the grid (pow2), "));
   EXPECT_THAT(c.out, HasSubstr("; the estimator samples 52 keys, 3 of them on the grid, the others between grid points"));
   EXPECT_THAT(c.err, HasSubstr(" done in "));
   const spindle::Profile p = spindle::read_profile(f);
   EXPECT_EQ(p.backend, "cpu");
-  EXPECT_EQ(p.timer, "steady_clock");
+  EXPECT_EQ(p.timer, "steady_clock, caches flushed (8 MiB written) before each run");
   EXPECT_THAT(p.libraries, HasSubstr("OpenBLAS"));
   EXPECT_THAT(p.notes, HasSubstr("grid pow2, 1 warm-up + 2 timed runs per key on one thread"));
   EXPECT_GT(p.ops.size(), 50u);
+  int optimizer = 0;
   for (const auto& [key, m] : p.ops) {
+    if (key.kind == spindle::kOptimizerKind) {  // 64, 256, ... elements: one AdamW call, its sum of squares
+      ++optimizer;
+      EXPECT_EQ(key.batch, std::int64_t{64} << (2 * (optimizer - 1)));
+      EXPECT_GT(m.fwd_ms, m.bwd_ms) << key.str() << ": a step reads 4 and writes 3 floats per element, the norm reads 1";
+    }
     EXPECT_EQ(key.dtype, "fp32");
     EXPECT_EQ(m.samples, 2);
     EXPECT_GT(m.fwd_ms, 0);
   }
+  EXPECT_GE(optimizer, 5) << "64 to 16384 elements: up to the host model's largest weight tensor (its 386 x 32 vocabulary)";
 
   const ProgramRun plain = sim(kHost + " --system spindle --json --out " + (scratch() / "plain").string());
   const ProgramRun measured = sim(kHost + " --system spindle --json --profile " + f.string() + " --out " + (scratch() / "m").string());

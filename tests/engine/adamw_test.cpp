@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <vector>
 
 #include "engine/cpu/adamw.h"
 
@@ -22,6 +23,26 @@ TEST(AdamW, TwoStepsMatchTheFormula) {
     W -= 0.01 * (mhat / (std::sqrt(vhat) + 1e-8) + 0.1 * W);
     EXPECT_NEAR(w, W, 1e-6) << "step " << t;
   }
+}
+
+// The clip factor folded into the step equals scaling the gradient first, bit for bit, on a
+// tensor long enough for the vectorised loop and its remainder.
+TEST(AdamW, GradScaleEqualsAScaledGradient) {
+  const int n = 1027;
+  std::vector<float> w(n), g(n), m(n, 0.01f), v(n, 0.02f);
+  for (int i = 0; i < n; ++i) {
+    w[i] = 0.001f * static_cast<float>(i % 97) - 0.05f;
+    g[i] = 0.003f * static_cast<float>(i % 31) - 0.04f;
+  }
+  std::vector<float> w2 = w, m2 = m, v2 = v, scaled = g;
+  for (float& x : scaled) x *= 0.3f;
+  cpu::AdamWParams p{0.01f, 0.9f, 0.95f, 1e-8f, 0.1f};
+  cpu::adamw_step(w.data(), scaled.data(), m.data(), v.data(), n, p, 3);
+  p.grad_scale = 0.3f;
+  cpu::adamw_step(w2.data(), g.data(), m2.data(), v2.data(), n, p, 3);
+  EXPECT_EQ(w, w2);
+  EXPECT_EQ(m, m2);
+  EXPECT_EQ(v, v2);
 }
 
 }  // namespace

@@ -59,9 +59,10 @@ std::vector<Case> cases() {
                  return {host(be, r), host(be, dq)};
                }});
   c.push_back({"scale and sum_squares", 1e-5, [](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {
-                 Tensor t = random(be, {1000, 33}, rng);
+                 Tensor t = random(be, {1000, 33}, rng), u = random(be, {7}, rng), e = be.alloc({0}, DType::kF32);
                  be.scale(t, 0.5f);
-                 return {host(be, t), {static_cast<float>(be.sum_squares(t))}};
+                 const std::vector<Tensor> all{t, e, u};  // one reduction over several tensors
+                 return {host(be, t), {static_cast<float>(be.sum_squares({&t, 1})), static_cast<float>(be.sum_squares(all))}};
                }});
   c.push_back({"residual and backward", 1e-6, [](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {
                  Tensor a = random(be, {5, 9}, rng), b = random(be, {5, 9}, rng), y = be.alloc({5, 9}, DType::kF32);
@@ -216,8 +217,32 @@ std::vector<Case> cases() {
   c.push_back({"adamw", 1e-5, [](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {
                  Tensor w = random(be, {257}, rng), g = random(be, {257}, rng), m = be.alloc({257}, DType::kF32),
                         v = be.alloc({257}, DType::kF32);
-                 for (std::int64_t step = 1; step <= 3; ++step) be.adamw_step(w, g, m, v, {1e-2f, 0.9f, 0.95f, 1e-8f, 0.01f}, step);
+                 for (std::int64_t step = 1; step <= 3; ++step)  // the last step with a clip factor
+                   be.adamw_step(w, g, m, v, {1e-2f, 0.9f, 0.95f, 1e-8f, 0.01f, step == 3 ? 0.25f : 1.0f}, step);
                  return {host(be, w), host(be, m), host(be, v)};
+               }});
+  // A multi-tensor step and norm over more tensors than one CUDA launch takes (36 and 110),
+  // of many sizes (an empty one too) and both weight decays.
+  c.push_back({"adamw and sum_squares over 150 tensors", 1e-5, [](Backend& be, std::mt19937& rng) -> std::vector<std::vector<float>> {
+                 std::vector<AdamWSlice> slices;
+                 std::vector<Tensor> grads;
+                 for (int k = 0; k < 150; ++k) {
+                   const std::int64_t n = (k * 37) % 301;
+                   Tensor m = be.alloc({n}, DType::kF32), v = be.alloc({n}, DType::kF32);
+                   be.zero(m);
+                   be.zero(v);
+                   slices.push_back({random(be, {n}, rng), random(be, {n}, rng), m, v, k % 3 == 0 ? 0.0f : 0.01f});
+                   grads.push_back(slices.back().grad);
+                 }
+                 const double sum = be.sum_squares(grads);
+                 for (std::int64_t step = 1; step <= 2; ++step)
+                   be.adamw_step(slices, {1e-2f, 0.9f, 0.95f, 1e-8f, 0.5f, step == 2 ? 0.25f : 1.0f}, step);
+                 std::vector<std::vector<float>> out{{static_cast<float>(sum)}};
+                 for (const AdamWSlice& s : slices) {
+                   out.push_back(host(be, s.w));
+                   out.push_back(host(be, s.v));
+                 }
+                 return out;
                }});
   return c;
 }

@@ -6,6 +6,7 @@
 
 #include "engine/cpu/cpu_backend.h"
 #include "engine/model/synthetic_data.h"
+#include "engine/model/weight_shapes.h"
 #include "engine/train/trainer.h"
 #include "engine_test_util.h"
 #include "planner/graph/graph_builder.h"
@@ -26,6 +27,7 @@ TEST(EngineModel, WeightsMatchThePlannersParameterCounts) {
       for (const Operator& op : g.ops()) {
         if (!op.weights.empty()) {
           EXPECT_EQ(ws.group_size(op.weights), op.cost.params) << name << " " << op.weights;
+          EXPECT_EQ(static_cast<int>(weight_shapes(op).size()), op.cost.weight_tensors) << name << " " << op.weights;
         }
       }
       EXPECT_EQ(ws.total_size(), count_params(s, g).total) << name << " " << scale;

@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "planner/graph/graph_builder.h"
+#include "planner/graph/param_count.h"
 #include "planner/place/placement.h"
 #include "planner/program/lowering.h"
 #include "planner/schedule/systems.h"
@@ -218,6 +220,48 @@ TEST(Lowering, EveryDeviceAllReducesTheClipNormBeforeItsStep) {
 // blocks its program; a receiver taking a pair's sends in another order than they were posted
 // completes buffered (matched by id) and is refused under peer queues (NCCL matches by order)
 // unless the two transfers go on different channels of the pair.
+// The optimizer's work is in the program: each device's grad-norm (before its clip) counts
+// parameters such that every weight is counted once over all devices, with and without ZeRO-1
+// and tensor parallelism; its step updates what it holds (ZeRO-1: its share), in as many
+// tensors as the engine's weight_shapes make (OpCost::weight_tensors, checked by the engine's
+// tests).
+TEST(Lowering, GradNormCountsEveryParameterOnceAndTheStepWhatEachDeviceHolds) {
+  for (const char* set : {"planner.zero1=false", "planner.zero1=true"}) {
+    ScenarioModel pipe(load_scenario(default_data_dir() / "ofasys-7.toml", LoadOptions{{set}, {}}));
+    Plan p = plan_system("spindle", pipe.s, pipe.mg, pipe.cost);
+    place(p, pipe.s, pipe.g, pipe.mg, PlacementPolicy::kSpindle);
+    const Programs progs = lower(p, pipe.g, pipe.mg);
+    ASSERT_EQ(replay(progs), "");
+    const std::int64_t total = count_params(pipe.s, pipe.g).total;
+    std::int64_t counted = 0, updated = 0;
+    for (const DeviceProgram& dp : progs.devices) {
+      int norms = 0;
+      bool clipped = false;
+      for (const Instr& in : dp.instrs) {
+        if (in.kind == InstrKind::kGradNorm) {
+          ++norms;
+          EXPECT_FALSE(clipped) << set << ": device " << dp.device << " all-reduces its norm before computing it";
+          counted += in.params;
+          EXPECT_GE(in.tensors, in.params > 0 ? 1 : 0);
+        }
+        if (in.kind == InstrKind::kClipNorm) clipped = true;
+        if (in.kind == InstrKind::kStep) {
+          updated += in.params;
+          EXPECT_GT(in.tensors, 0) << set << ": device " << dp.device;
+          EXPECT_EQ(in.bytes, in.params * (kOptimizerStepBytesPerParam + p.sync.grad_bytes));
+        }
+      }
+      EXPECT_EQ(norms, 1) << set << ": device " << dp.device;
+    }
+    // Shards and ZeRO-1 shares are rounded per device: a parameter per device at most.
+    EXPECT_NEAR(static_cast<double>(counted), static_cast<double>(total), static_cast<double>(p.gpus)) << set;
+    if (std::string(set) == "planner.zero1=true")
+      EXPECT_NEAR(static_cast<double>(updated), static_cast<double>(total), static_cast<double>(p.gpus)) << set;
+    else
+      EXPECT_GE(updated, total) << set << ": replicas each update their copy";
+  }
+}
+
 TEST(Lowering, ReplayTellsSendModesApart) {
   auto p2p = [](InstrKind kind, int peer, int tensor) {
     Instr in;

@@ -11,6 +11,10 @@
 #include "planner/cost/cost_model.h"
 #include "planner/cost/profile_points.h"
 #include "planner/pipeline.h"
+#include "planner/place/placement.h"
+#include "planner/program/instr_time.h"
+#include "planner/program/lowering.h"
+#include "planner/schedule/systems.h"
 #include "traces/errors.h"
 
 namespace spindle::testing {
@@ -186,6 +190,54 @@ TEST(ProfileDevice, TheCostModelCountsSamplesBySource) {
   ASSERT_NE(pt, nullptr);
   EXPECT_NEAR(pt->fwd_s + pt->bwd_s, 0.03e-3 * static_cast<double>(first.shape.batch), 1e-12);
   (void)s;
+}
+
+// The step and the gradient norm cost their tensors x one tensor's share at the mean tensor size
+// from the profile's optimizer rows (their fit: exact on a line), and without them the traffic
+// at HBM speed plus a launch per list of 36 (step) or 110 (norm) tensors.
+TEST(OptimizerCost, TensorsTimesTheMeasuredCallOrTheTrafficAndLaunches) {
+  const auto fwd_ms = [](double n) { return 0.001 + 1e-6 * n; };
+  const auto bwd_ms = [](double n) { return 0.0005 + 2e-7 * n; };
+  Profile p;
+  p.backend = "cpu";
+  p.device = "any CPU";
+  for (std::int64_t n = 64; n <= (std::int64_t{1} << 22); n *= 4) {
+    OpMeasurement m;
+    m.key = optimizer_key(n);
+    m.fwd_ms = fwd_ms(static_cast<double>(n)), m.bwd_ms = bwd_ms(static_cast<double>(n)), m.samples = 1;
+    p.add(m);
+  }
+  const std::filesystem::path file = default_data_dir() / "clusters" / "cpu-host-2core.toml";
+  for (const bool measured : {false, true}) {
+    const ScenarioModel m(load_scenario(file), measured ? &p : nullptr);
+    ASSERT_EQ(m.cost.optimizer_curve() != nullptr, measured);
+    Plan plan = plan_system("sequential", m.s, m.mg, m.cost);
+    place(plan, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
+    const Programs progs = lower(plan, m.g, m.mg);
+    const auto secs = compute_seconds(progs, m.s, m.mg, m.cost);
+    const GpuSpec& gpu = m.s.cluster.gpu;
+    int seen = 0;
+    for (const DeviceProgram& dp : progs.devices)
+      for (size_t i = 0; i < dp.instrs.size(); ++i) {
+        const Instr& in = dp.instrs[i];
+        if (in.kind != InstrKind::kStep && in.kind != InstrKind::kGradNorm) continue;
+        ++seen;
+        const bool step = in.kind == InstrKind::kStep;
+        if (!step && in.params == 0) {  // every weight it holds is counted on another device
+          EXPECT_EQ(secs[static_cast<size_t>(dp.device)][i], 0.0);
+          continue;
+        }
+        ASSERT_GT(in.tensors, 0) << instr_name(in.kind) << " on " << dp.device;
+        const double mean = static_cast<double>(in.params / in.tensors);
+        const double bytes = step ? static_cast<double>(in.bytes) : 4.0 * static_cast<double>(in.params);
+        const double want = measured ? in.tensors * (step ? fwd_ms(mean) : bwd_ms(mean)) * 1e-3
+                                     : bytes / (gpu.hbm_bw_GBps * 1e9 * gpu.hbm_efficiency) +
+                                           ((in.tensors + (step ? 35 : 109)) / (step ? 36 : 110)) *
+                                               gpu.launch_overhead_us * 1e-6;
+        EXPECT_NEAR(secs[static_cast<size_t>(dp.device)][i], want, want * 1e-9) << instr_name(in.kind) << " on " << dp.device;
+      }
+    EXPECT_EQ(seen, 2 * plan.gpus);
+  }
 }
 
 }  // namespace
