@@ -110,7 +110,15 @@ std::string cost_sources_text(const CostModel& cost, const Profile& profile) {
   row("all", total);
   out += "Samples of T(n) by source (the layout's curves; interpolated: between measured batches of the shape on "
          "their alpha-beta fit)\n" + t.render();
+  out += "Optimizer step and gradient norm: " + optimizer_source(cost) + "\n";
   return out;
+}
+
+std::string optimizer_source(const CostModel& cost) {
+  const BatchCurve* c = cost.optimizer_curve();
+  if (c == nullptr) return "analytic (their traffic at HBM speed and a launch per list of tensors)";
+  return "the profile's per-tensor times (" + std::to_string(c->batches().size()) + " tensor sizes, " +
+         std::to_string(c->batches().front()) + " to " + std::to_string(c->batches().back()) + " elements)";
 }
 
 }  // namespace spindle

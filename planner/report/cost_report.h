@@ -16,7 +16,11 @@ std::string cost_text(const Scenario& s, const Graph& g, const MetaGraph& mg, co
                       const std::string& profile_file);
 
 // "Cost model: profile FILE (backend, device, dtype; timer; date)" then per operator kind the
-// samples of the layout's curves measured, interpolated, extrapolated and analytic.
+// samples of the layout's curves measured, interpolated, extrapolated and analytic, and the
+// optimizer's source.
 std::string cost_sources_text(const CostModel& cost, const Profile& profile);
+// Where the optimizer step's and gradient norm's times come from: the profile (how many tensor
+// sizes) or the analytic model.
+std::string optimizer_source(const CostModel& cost);
 
 }  // namespace spindle

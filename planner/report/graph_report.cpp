@@ -10,6 +10,7 @@
 #include "planner/config/config_reader.h"
 #include "planner/graph/metaop_json.h"
 #include "planner/graph/param_count.h"
+#include "planner/report/cost_report.h"
 #include "traces/text_table.h"
 
 namespace spindle {
@@ -210,6 +211,7 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
         sources[kind] = by;
       }
       j["cost_model"]["sources"] = sources;
+      j["cost_model"]["optimizer"] = optimizer_source(*cost);
     }
   }
   if (systems != nullptr && !systems->empty()) {

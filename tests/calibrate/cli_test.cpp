@@ -99,6 +99,7 @@ TEST(CalibrateCli, CalibratesTheHostAndTheSimulatorUsesIt) {
   // (local batches 24 and 12 of the text encoder: between measured 8, 16 and 32).
   const spindle::ProfilePoints fits(p);
   const nlohmann::json mj = nlohmann::json::parse(measured.out), pj = nlohmann::json::parse(plain.out);
+  EXPECT_THAT(mj.at("cost_model").at("optimizer").get<std::string>(), HasSubstr("the profile's per-tensor times ("));
   int checked = 0;
   for (size_t id = 0; id < mj.at("metaops").size(); ++id) {
     const auto& mo = mj.at("metaops")[id];
