@@ -6,6 +6,7 @@
 // means "not needed".
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -33,6 +34,14 @@ class Fence {
   virtual ~Fence() = default;
 };
 
+// A timed point in the calling thread's queue (Backend::time_mark): the steady clock's reading
+// on the CPU; a timing CUDA event on a stream.
+class TimeMark {
+ public:
+  virtual ~TimeMark() = default;
+  std::chrono::steady_clock::time_point at;  // the host backend's reading
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -51,6 +60,21 @@ class Backend {
   virtual std::shared_ptr<const Fence> fence() { return nullptr; }
   virtual void wait(const std::shared_ptr<const Fence>& f) { (void)f; }
   virtual void synchronize() {}
+
+  // Timing (spindle-calibrate): time_mark() records a point after the work the calling thread
+  // queued so far; elapsed_ms(a, b) waits for b and returns the milliseconds from a to b as the
+  // device ran them (CUDA events: the kernels and the gaps between them, not the host's
+  // enqueueing). The CPU backend, whose calls are done when they return, reads the steady clock.
+  // timer_name() says which, as profiles record it.
+  virtual std::shared_ptr<const TimeMark> time_mark() {
+    auto m = std::make_shared<TimeMark>();
+    m->at = std::chrono::steady_clock::now();
+    return m;
+  }
+  virtual double elapsed_ms(const TimeMark& a, const TimeMark& b) {
+    return std::chrono::duration<double, std::milli>(b.at - a.at).count();
+  }
+  virtual std::string timer_name() const { return "steady_clock"; }
 
   // Memory. alloc returns zeroed memory, charged to the thread's MemPartScope (memory_parts.h).
   virtual Tensor alloc(const Dims& shape, DType dtype) = 0;

@@ -101,17 +101,10 @@ OpMeasurement measure_optimizer(Backend& be, const OpShapeKey& key, const Timing
   be.zero(M);
   be.zero(V);
   auto view = [&](Tensor& t, std::int64_t c) { return t.flat_view((c % sets) * n, n); };
-  Tensor probe = be.alloc({1});
-  float sink = 0;
-  auto sync = [&] {
-    if (!be.host_memory()) be.download(probe, std::span<float>(&sink, 1));
-  };
   std::int64_t step = 0;
   double sum = 0;
   auto run = [&](bool adamw, int calls) {
-    using Clock = std::chrono::steady_clock;
-    sync();
-    const auto t0 = Clock::now();
+    const auto t0 = be.time_mark();
     if (adamw) {
       std::vector<engine::AdamWSlice> slices;
       for (int c = 0; c < calls; ++c) slices.push_back({view(W, c), view(G, c), view(M, c), view(V, c), 0.1f});
@@ -121,8 +114,7 @@ OpMeasurement measure_optimizer(Backend& be, const OpShapeKey& key, const Timing
       for (int c = 0; c < calls; ++c) views.push_back(view(G, c));
       sum += be.sum_squares(views);
     }
-    sync();
-    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    return be.elapsed_ms(*t0, *be.time_mark());
   };
   OpMeasurement out;
   out.key = key;
@@ -152,8 +144,7 @@ OpTimer::OpTimer(const Scenario& s, const Graph& g, Backend& be, std::uint64_t s
 std::int64_t OpTimer::flush_bytes() const { return be_.host_memory() ? std::int64_t{8} << 20 : std::int64_t{256} << 20; }
 
 std::string OpTimer::timer() const {
-  return std::string(be_.host_memory() ? "steady_clock" : "steady_clock+device_sync") + ", caches flushed (" +
-         std::to_string(flush_bytes() >> 20) + " MiB written) before each run";
+  return be_.timer_name() + ", caches flushed (" + std::to_string(flush_bytes() >> 20) + " MiB written) before each run";
 }
 
 OpMeasurement OpTimer::measure(const MeasureItem& item, const TimingOptions& options) {
@@ -211,13 +202,6 @@ OpMeasurement OpTimer::measure(const MeasureItem& item, const TimingOptions& opt
   }
 
   engine::OpRunner runner(be_, *ws);
-  // A device sync: downloading one element waits for the backend's queued work.
-  Tensor probe = be_.alloc({1}, engine::DType::kF32);
-  float sink = 0;
-  auto sync = [&] {
-    if (!be_.host_memory()) be_.download(probe, std::span<float>(&sink, 1));
-  };
-  using Clock = std::chrono::steady_clock;
   std::vector<double> fwd, bwd;
   Tensor dout, din, dmem, flush;
   {
@@ -228,11 +212,10 @@ OpMeasurement OpTimer::measure(const MeasureItem& item, const TimingOptions& opt
     engine::OpState st;
     engine::MemPartScope part(engine::MemPart::kActivations);
     be_.zero(flush);
-    sync();
-    const auto t0 = Clock::now();
+    const auto t0 = be_.time_mark();
     Tensor out = runner.forward(op, block, data, in, mem, st, &shards);
-    sync();
-    const auto t1 = Clock::now();
+    const auto t1 = be_.time_mark();
+    const double forward_ms = be_.elapsed_ms(*t0, *t1);
     if (r == 0) {  // gradients of the output and buffers for the input gradients, once
       engine::MemPartScope buffers(engine::MemPart::kBuffers);
       if (!out.empty()) dout = filled(be_, out.shape(), values, 0.01f);
@@ -240,14 +223,12 @@ OpMeasurement OpTimer::measure(const MeasureItem& item, const TimingOptions& opt
       if (!mem.empty()) dmem = be_.alloc(mem.shape());
     }
     be_.zero(flush);
-    sync();
-    const auto t2 = Clock::now();
+    const auto t2 = be_.time_mark();
     runner.backward(op, block, st, dout, din, dmem, &shards);
-    sync();
-    const auto t3 = Clock::now();
+    const double backward_ms = be_.elapsed_ms(*t2, *be_.time_mark());
     if (r < options.warmup) continue;
-    fwd.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-    bwd.push_back(std::chrono::duration<double, std::milli>(t3 - t2).count());
+    fwd.push_back(forward_ms);
+    bwd.push_back(backward_ms);
   }
   OpMeasurement m;
   m.key = key;

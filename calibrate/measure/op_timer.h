@@ -2,8 +2,8 @@
 // backward of an operator of the scenario's graph on a block of `batch` rows (one TP shard
 // where the key's tp > 1, without the TP all-reduce, which the cost model adds), its weights
 // built by the engine's WeightStore, inputs of the shapes its producers give, on the calling
-// thread alone. Warm-up runs first; each repetition's forward and backward are timed apart with
-// the steady clock, after a device sync for a backend whose memory is not the host's, each
+// thread alone. Warm-up runs first; each repetition's forward and backward are timed apart
+// between the backend's time marks (the steady clock on the CPU, CUDA events on a GPU), each
 // starting with cold caches (flush_bytes() written first).
 #pragma once
 

@@ -88,6 +88,22 @@ class CudaBackend final : public Backend {
     on_device();
     tl_side_of = serial_;
   }
+  std::shared_ptr<const TimeMark> time_mark() override {
+    on_device();
+    auto m = std::make_shared<CudaMark>();
+    SPINDLE_CUDA(cudaEventRecord(m->event, stream()));
+    return m;
+  }
+  double elapsed_ms(const TimeMark& a, const TimeMark& b) override {
+    const auto* ca = dynamic_cast<const CudaMark*>(&a);
+    const auto* cb = dynamic_cast<const CudaMark*>(&b);
+    if (ca == nullptr || cb == nullptr) throw InternalError("elapsed_ms: a mark of another backend");
+    SPINDLE_CUDA(cudaEventSynchronize(cb->event));
+    float ms = 0;
+    SPINDLE_CUDA(cudaEventElapsedTime(&ms, ca->event, cb->event));
+    return static_cast<double>(ms);
+  }
+  std::string timer_name() const override { return "cuda_events"; }
   std::shared_ptr<const Fence> fence() override {
     on_device();
     auto f = std::make_shared<CudaFence>();
@@ -666,6 +682,11 @@ class CudaBackend final : public Backend {
     std::shared_ptr<cuda::DeviceCache> cache;
     std::shared_ptr<void> workspace;
     double* scalar = nullptr;
+  };
+  struct CudaMark final : TimeMark {
+    CudaMark() { SPINDLE_CUDA(cudaEventCreate(&event)); }  // with timing
+    ~CudaMark() override { cudaEventDestroy(event); }
+    cudaEvent_t event = nullptr;
   };
   struct CudaFence final : Fence {
     CudaFence() { SPINDLE_CUDA(cudaEventCreateWithFlags(&event, cudaEventDisableTiming)); }

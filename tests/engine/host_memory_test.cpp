@@ -1,13 +1,16 @@
 // The CPU backend's host pieces: gemm (cpu/blas.h) against a plain triple loop for every
 // transpose combination, row strides wider than the matrices and k = 0; the host cache
-// reuses a freed block of the same size zeroed and counts bytes in use and their peak.
+// reuses a freed block of the same size zeroed and counts bytes in use and their peak; the
+// backend's time marks measure the work between them (the steady clock).
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "engine/cpu/blas.h"
+#include "engine/cpu/cpu_backend.h"
 #include "engine/cpu/host_cache.h"
 
 namespace spindle::engine::test {
@@ -76,6 +79,18 @@ TEST(HostCache, ReusesAFreedBlockZeroedAndCountsThePeak) {
   std::shared_ptr<void> other = cache->get(100);  // another size: a new block
   EXPECT_EQ(cache->bytes_in_use(), 4196u);
   EXPECT_EQ(cache->peak_bytes(), 4196u);
+}
+
+// What spindle-calibrate times with: the interval between two marks covers what ran between
+// them (a sleep of 3 ms here: at least that, and the clock the profile names).
+TEST(TimeMarks, MeasureTheWorkBetweenThem) {
+  CpuBackend be;
+  EXPECT_EQ(be.timer_name(), "steady_clock");
+  const auto a = be.time_mark();
+  std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  const auto b = be.time_mark();
+  EXPECT_GE(be.elapsed_ms(*a, *b), 3.0);
+  EXPECT_LE(be.elapsed_ms(*b, *a), 0.0);
 }
 
 }  // namespace
