@@ -97,7 +97,9 @@ MeasurePlan measure_plan(const Scenario& s, const Graph& g, const MetaGraph& mg,
     }
   }
   // The optimizer's kernels (planner/cost/profile_points.h): a weight tensor of 4^k elements,
-  // from 64 to the first at or above the scenario's largest weight tensor.
+  // from 64 to the first at or above the scenario's largest weight tensor, at most 4^12 (16.8M
+  // elements: four buffers of 64 MiB; larger tensors stream at the same rate, which the fit's
+  // last piece extrapolates).
   std::int64_t largest = 1;
   for (const Operator& op : g.ops())
     for (const engine::WeightShape& w : engine::weight_shapes(op)) {
@@ -110,7 +112,7 @@ MeasurePlan measure_plan(const Scenario& s, const Graph& g, const MetaGraph& mg,
     item.key = optimizer_key(elements);
     item.op = -1;
     plan.optimizer.push_back(item);
-    if (elements >= largest) break;
+    if (elements >= largest || elements >= kLargestOptimizerTensor) break;
   }
   return plan;  // items in map order, then ascending batch: sorted by key
 }

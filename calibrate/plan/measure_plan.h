@@ -3,7 +3,7 @@
 // the estimator's own enumeration), at the per-device batches a grid gives: by default the
 // powers of two spanning the batches the estimator asks for (so that batches in between stay
 // unmeasured, for checking), or exactly those batches, or a list. And the optimizer's kernels
-// on weight tensors of 64 to 4^k elements (planner/cost/profile_points.h, kOptimizerKind).
+// on weight tensors of 64 to 4^k elements, k <= 12 (planner/cost/profile_points.h, kOptimizerKind).
 #pragma once
 
 #include <cstdint>
@@ -32,6 +32,9 @@ struct MeasureItem {
   int op = 0;          // an operator of the graph with this shape: its weights and inputs (-1: the optimizer)
   bool asked = false;  // a key the estimator samples (else only a grid point)
 };
+
+// The largest weight tensor the optimizer is measured on (4^12 elements).
+inline constexpr std::int64_t kLargestOptimizerTensor = std::int64_t{1} << 24;
 
 struct MeasurePlan {
   std::vector<MeasureItem> items;  // operators, sorted by key, each key once

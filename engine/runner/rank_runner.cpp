@@ -65,13 +65,13 @@ std::pair<std::int64_t, std::int64_t> overlap(const Piece& p, std::int64_t first
   return {a - p.offset, std::max(a, b) - p.offset};
 }
 
-}  // namespace
-
 // Elements [first, last) of a weight.
 struct WeightRange {
   Param* param;
   std::int64_t first, last;
 };
+
+}  // namespace
 
 struct RankRunner::State {
   State(const Scenario& scenario, const Graph& graph, const MetaGraph& metagraph, const DeviceProgram& prog, int ranks,

@@ -10,6 +10,7 @@
 #include "calibrate/plan/measure_plan.h"
 #include "engine/model/model_scale.h"
 #include "planner/cost/cost_model.h"
+#include "planner/cost/profile_points.h"
 #include "planner/graph/graph_builder.h"
 #include "planner/pipeline.h"
 #include "traces/errors.h"
@@ -67,6 +68,24 @@ TEST(MeasurePlan, HoldsEveryKeyTheCostModelSamples) {
   // The per-device batches of the host scenario (24, 12, 6, 3) are not powers of two: the grid
   // measures around them, so that the profile is checked where it interpolates.
   EXPECT_GT(between, 20);
+}
+
+// The optimizer's sizes: powers of four from 64 up to the scenario's largest weight tensor
+// (the host's 386 x 32 vocabulary: 16384), capped at 4^12 for a full-size model (qwen-val-3's
+// vocabulary is far larger), apart from the operators' keys.
+TEST(MeasurePlan, OptimizerSizesSpanTheWeightTensors) {
+  const ScenarioModel m(host());
+  const MeasurePlan plan = measure_plan(m.s, m.g, m.mg, Grid{}, "fp32");
+  ASSERT_EQ(plan.optimizer.size(), 5u);
+  for (size_t i = 0; i < plan.optimizer.size(); ++i) {
+    EXPECT_EQ(plan.optimizer[i].key, optimizer_key(std::int64_t{64} << (2 * i)));
+    EXPECT_EQ(plan.optimizer[i].op, -1);
+  }
+  for (const MeasureItem& it : plan.items) EXPECT_NE(it.key.kind, kOptimizerKind);
+  const Scenario big = load_scenario(default_data_dir() / "qwen-val-3.toml");
+  const Graph g = build_graph(big);
+  const MeasurePlan full = measure_plan(big, g, contract(g), Grid::parse("1"), "bf16");
+  EXPECT_EQ(full.optimizer.back().key.batch, kLargestOptimizerTensor);
 }
 
 TEST(MeasurePlan, GridsAskedAndListed) {
