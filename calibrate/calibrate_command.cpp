@@ -117,11 +117,11 @@ int collectives_command(const CalibrateCommand& c, std::ostream& out, std::ostre
   TextTable t;
   t.add_column("bytes", TextTable::Align::kRight);
   for (const char* h : {"all_reduce us", "busbw GB/s", "all_gather us", "busbw GB/s", "reduce_scatter us",
-                        "busbw GB/s", "send_recv us", "GB/s"})
+                        "busbw GB/s", "broadcast us", "busbw GB/s", "send_recv us", "GB/s"})
     t.add_column(h, TextTable::Align::kRight);
   for (std::int64_t b : collective_sizes(c.max_bytes, ranks)) {
     std::vector<std::string> cells{std::to_string(b)};
-    for (const char* kind : {"all_reduce", "all_gather", "reduce_scatter", "send_recv"})
+    for (const char* kind : {"all_reduce", "all_gather", "reduce_scatter", "broadcast", "send_recv"})
       for (const CollectiveMeasurement& r : rows)
         if (r.kind == kind && r.bytes == b) {
           cells.push_back(fixed(r.time_ms * 1e3, 1));

@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--seed", c.seed, "Seed of weights and inputs (default: the scenario's)");
   app.add_flag("--collectives", c.collectives,
-               "Under mpirun/srun (2+ ranks): time all-reduce, all-gather, reduce-scatter and send/recv through the "
+               "Under mpirun/srun (2+ ranks): time all-reduce, all-gather, reduce-scatter, broadcast and send/recv through the "
                "engine's communicator (MPI on cpu, NCCL on cuda) at nccl-tests' sizes into --out's collective table");
   app.add_option("--max-bytes", c.max_bytes, "--collectives: the largest size (8 B doubling up to it; up to 8 GiB)")
       ->capture_default_str();

@@ -62,7 +62,7 @@ std::vector<CollectiveMeasurement> measure_collectives(
   engine::Communicator& comm = *comms.program;
 
   const std::vector<std::int64_t> sizes = collective_sizes(options.max_bytes, n);
-  const std::vector<std::string> kinds = {"all_reduce", "all_gather", "reduce_scatter", "send_recv"};
+  const std::vector<std::string> kinds = {"all_reduce", "all_gather", "reduce_scatter", "broadcast", "send_recv"};
   std::vector<CollectiveMeasurement> rows;
   int done = 0;
   const int total = static_cast<int>(sizes.size() * kinds.size());
@@ -70,10 +70,11 @@ std::vector<CollectiveMeasurement> measure_collectives(
     for (std::int64_t bytes : sizes) {
       if (me == 0 && progress) progress(done, total, kind + " " + std::to_string(bytes) + " B");
       const std::int64_t elems = bytes / 4, per_rank = elems / n;
-      // Buffers as the kind moves them (fp32): all-reduce in place; all-gather per-rank in,
-      // whole out; reduce-scatter whole in, per-rank out; send/recv one buffer each way.
+      // Buffers as the kind moves them (fp32): all-reduce and broadcast (from rank 0) in place;
+      // all-gather per-rank in, whole out; reduce-scatter whole in, per-rank out; send/recv one
+      // buffer each way.
       Tensor a = be.alloc({kind == "all_gather" ? per_rank : elems}, engine::DType::kF32);
-      Tensor b = kind == "all_reduce" ? Tensor()
+      Tensor b = kind == "all_reduce" || kind == "broadcast" ? Tensor()
                                       : be.alloc({kind == "all_gather" ? elems : kind == "reduce_scatter" ? per_rank : elems},
                                                  engine::DType::kF32);
       be.zero(a);  // touched before timing (no page faults in the first run)
@@ -83,12 +84,23 @@ std::vector<CollectiveMeasurement> measure_collectives(
         if (kind == "all_reduce") comm.all_reduce(everyone, a);
         else if (kind == "all_gather") comm.all_gather(everyone, a, b);
         else if (kind == "reduce_scatter") comm.reduce_scatter(everyone, a, b);
+        else if (kind == "broadcast") comm.broadcast(everyone, 0, a);
         else {
           comm.send((me + 1) % n, tag, 0, a);
           comm.recv((me + n - 1) % n, tag, 0, b);
         }
         be.synchronize();
       };
+      if (kind == "broadcast" && elems > 0) {  // checked once, as nccl-tests -c does: every rank gets rank 0's data
+        be.upload(a, std::vector<float>(static_cast<size_t>(elems), me == 0 ? 1.0f : 0.0f));
+        mpi.barrier();
+        once();
+        std::vector<float> got(static_cast<size_t>(elems));
+        be.download(a, got);
+        if (std::any_of(got.begin(), got.end(), [](float v) { return v != 1.0f; }))
+          throw InternalError("broadcast of " + std::to_string(bytes) + " B from rank 0: rank " + std::to_string(me) +
+                              " got other data");
+      }
       for (int w = 0; w < options.warmup; ++w) {
         mpi.barrier();
         once();

@@ -1,5 +1,5 @@
 // Collectives timed as nccl-tests times them, through the engine's communicator for the backend
-// (MPI on CPU ranks, NCCL on GPUs): all-reduce, all-gather, reduce-scatter and send/recv over
+// (MPI on CPU ranks, NCCL on GPUs): all-reduce, all-gather, reduce-scatter, broadcast and send/recv over
 // every rank of an MPI launch at nccl-tests' sizes, each the mean over timed runs of the
 // slowest rank's time after a barrier; the group's shape from the ranks' host names. Sizes as
 // nccl-tests counts them (all-gather its output, reduce-scatter its input, send/recv one way).

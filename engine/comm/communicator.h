@@ -1,5 +1,5 @@
 // Communication between logical devices: point-to-point send/recv and the collectives of
-// weight sync and contrastive gathers (all-reduce, reduce-scatter, all-gather) over a group of
+// weight sync and contrastive gathers (all-reduce, reduce-scatter, all-gather; broadcast) over a group of
 // device ids. Sums are taken in group order, so every member gets the same bits. A GPU
 // implementation maps these onto NCCL; thread_comm.h runs devices as threads of one process.
 #pragma once
@@ -28,6 +28,9 @@ class Communicator {
   virtual void reduce_scatter(const std::vector<int>& group, const Tensor& in, Tensor& out) = 0;
   // in [k] -> out [n x k]: members' inputs concatenated in group order.
   virtual void all_gather(const std::vector<int>& group, const Tensor& in, Tensor& out) = 0;
+  // Every member's t becomes device `root`'s (a member of group), in place. The programs use
+  // none; spindle-calibrate --collectives measures it, as nccl-tests does.
+  virtual void broadcast(const std::vector<int>& group, int root, Tensor& t) = 0;
   // Device memory the communicator holds outside the backend's allocator (NCCL's buffers).
   virtual std::size_t resident_bytes() const { return 0; }
   // Throws when the communicator failed on its own (NCCL's watchdog aborted it after a peer's

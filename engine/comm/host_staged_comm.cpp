@@ -43,6 +43,12 @@ class HostStaged final : public Communicator {
     back(h, out);
   }
 
+  void broadcast(const std::vector<int>& group, int root, Tensor& t) override {
+    Tensor h = to_host(t);
+    inner_->broadcast(group, root, h);
+    back(h, t);
+  }
+
  private:
   Tensor to_host(const Tensor& t) {
     std::vector<float> v(static_cast<size_t>(t.numel()));

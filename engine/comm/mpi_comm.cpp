@@ -138,6 +138,13 @@ class MpiComm final : public Communicator {
                               count_of(in.bytes(), "all_gather"), MPI_BYTE, comm(group)));
   }
 
+  void broadcast(const std::vector<int>& group, int root, Tensor& t) override {
+    const auto at = std::find(group.begin(), group.end(), root);  // ranks in group order
+    if (at == group.end()) throw InternalError("broadcast from device " + std::to_string(root) + ", not in its group");
+    SPINDLE_MPI(MPI_Bcast(t.data(), count_of(t.bytes(), "broadcast"), MPI_BYTE, static_cast<int>(at - group.begin()),
+                          comm(group)));
+  }
+
  private:
   struct Pending {
     std::vector<char> data;

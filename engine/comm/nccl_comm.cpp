@@ -507,6 +507,17 @@ class NcclComm final : public Communicator {
     });
   }
 
+  void broadcast(const std::vector<int>& group, int root, Tensor& t) override {
+    const SetComm& c = r_->group(sync_, group);
+    const auto at = std::find(c.members.begin(), c.members.end(), root);  // NCCL ranks in member order
+    if (at == c.members.end()) throw InternalError("nccl broadcast from " + std::to_string(root) + " over " + group_str(group));
+    const cudaStream_t s = cuda::calling_stream(r_->backend());
+    r_->call("broadcast on " + group_str(group), s, {}, [&] {
+      SPINDLE_NCCL(ncclBroadcast(t.data(), t.data(), static_cast<size_t>(t.numel()), nccl_type(t),
+                                 static_cast<int>(at - c.members.begin()), c.comm, s));
+    });
+  }
+
  private:
   std::shared_ptr<NcclRank> r_;
   bool sync_;

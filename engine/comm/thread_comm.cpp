@@ -75,6 +75,18 @@ class ThreadComm final : public Communicator {
     });
   }
 
+  void broadcast(const std::vector<int>& group, int root, Tensor& t) override {
+    if (std::find(group.begin(), group.end(), root) == group.end())
+      throw InternalError("broadcast from device " + std::to_string(root) + ", not in its group");
+    exchange(group, t, [&](const std::vector<const std::vector<float>*>& all) {
+      const auto r = static_cast<size_t>(std::find(group.begin(), group.end(), root) - group.begin());
+      if (static_cast<std::int64_t>(all[r]->size()) != t.numel())
+        throw InternalError("broadcast: " + std::to_string(all[r]->size()) + " elements from the root, " +
+                            std::to_string(t.numel()) + " here");
+      cpu::narrow_into(all[r]->data(), t);
+    });
+  }
+
  private:
   std::int64_t rank(const std::vector<int>& group) const {
     auto it = std::find(group.begin(), group.end(), device_);

@@ -54,17 +54,17 @@ TEST(CalibrateCollectives, MpiRanksFillTheProfilesCollectiveTable) {
     EXPECT_GE(m.bytes, 8);
     EXPECT_LE(m.bytes, 65536);
   }
-  EXPECT_EQ(kinds, (std::set<std::string>{"all_gather", "all_reduce", "reduce_scatter", "send_recv"}));
-  EXPECT_EQ(p.collectives.size(), 4u * 14u);  // 8 B .. 64 KiB: 14 sizes
+  EXPECT_EQ(kinds, (std::set<std::string>{"all_gather", "all_reduce", "broadcast", "reduce_scatter", "send_recv"}));
+  EXPECT_EQ(p.collectives.size(), 5u * 14u);  // 8 B .. 64 KiB: 14 sizes
   // Again into the same profile: the rows are replaced, not added.
   ASSERT_EQ(shell(mpirun(2) + args + log), 0) << spindle::read_file(dir / "err");
-  EXPECT_EQ(spindle::read_profile(out).collectives.size(), 4u * 14u);
+  EXPECT_EQ(spindle::read_profile(out).collectives.size(), 5u * 14u);
   // Three ranks: sizes rounded down to whole floats on every rank (12 B .. 1020 B).
   const std::string three = (dir / "three.h5").string();
   ASSERT_EQ(shell(mpirun(3) + "--collectives --max-bytes 1024 --warmup 0 --repeats 1 --out " + three + log), 0)
       << spindle::read_file(dir / "err");
   const spindle::Profile p3 = spindle::read_profile(three);
-  EXPECT_EQ(p3.collectives.size(), 4u * 7u);
+  EXPECT_EQ(p3.collectives.size(), 5u * 7u);
   for (const spindle::CollectiveMeasurement& m : p3.collectives) {
     EXPECT_EQ(m.ranks, 3);
     EXPECT_EQ(m.bytes % 12, 0) << m.bytes;

@@ -28,7 +28,7 @@ TEST_P(ThreadComms, PointToPointAndCollectives) {
   const int n = 4;
   ThreadWorld world(n);
   const std::vector<int> group{3, 1, 2};  // device 0 stays out; group order is not id order
-  std::vector<std::vector<float>> reduced(n), scattered(n), gathered(n), received(n);
+  std::vector<std::vector<float>> reduced(n), scattered(n), gathered(n), received(n), broadcast(n);
   auto body = [&](int dev) {
     CpuBackend be;
     be.set_activation_dtype(dtype);  // be.alloc(shape) below: dtype
@@ -54,6 +54,10 @@ TEST_P(ThreadComms, PointToPointAndCollectives) {
     be.upload(ag_in, std::vector<float>{static_cast<float>(dev)});
     comm->all_gather(group, ag_in, ag_out);
     gathered[static_cast<size_t>(dev)] = read(be, ag_out);
+    Tensor bc = be.alloc({2});  // from device 1, the group's second member
+    be.upload(bc, std::vector<float>{dev * 1.5f, -1.0f * dev});
+    comm->broadcast(group, 1, bc);
+    broadcast[static_cast<size_t>(dev)] = read(be, bc);
   };
   std::vector<std::thread> threads;
   for (int d = 0; d < n; ++d) threads.emplace_back(body, d);
@@ -66,6 +70,7 @@ TEST_P(ThreadComms, PointToPointAndCollectives) {
   for (int d : group) {
     EXPECT_EQ(reduced[static_cast<size_t>(d)], (std::vector<float>{6, 12, tenth}));
     EXPECT_EQ(gathered[static_cast<size_t>(d)], (std::vector<float>{3, 1, 2}));
+    EXPECT_EQ(broadcast[static_cast<size_t>(d)], (std::vector<float>{1.5f, -1.0f}));
   }
   // Chunk r of the sum 6 x [1..6] goes to the r-th member of the group (3, 1, 2).
   EXPECT_EQ(scattered[3], (std::vector<float>{6, 12}));
