@@ -58,6 +58,8 @@ void run_checks(Backend& be, Communicator& comm, DType dtype, const std::string&
   Tensor rs = be.alloc({4096}, dtype);
   comm.reduce_scatter(me, out, rs);
   expect_equal(tag + " reduce-scatter over a group of one", read(be, rs), a);
+  comm.broadcast(me, 0, rs);
+  expect_equal(tag + " broadcast over a group of one", read(be, rs), a);
 
   // Two sends queued on channel 0 and one on channel 1, then received: per channel in order.
   Tensor s1 = filled(be, {2, 8, 64}, dtype, values(1024, 5.0f));
