@@ -98,6 +98,7 @@ class CudaBackend final : public Backend {
     const auto* ca = dynamic_cast<const CudaMark*>(&a);
     const auto* cb = dynamic_cast<const CudaMark*>(&b);
     if (ca == nullptr || cb == nullptr) throw InternalError("elapsed_ms: a mark of another backend");
+    SPINDLE_CUDA(cudaEventSynchronize(ca->event));
     SPINDLE_CUDA(cudaEventSynchronize(cb->event));
     float ms = 0;
     SPINDLE_CUDA(cudaEventElapsedTime(&ms, ca->event, cb->event));
@@ -209,6 +210,7 @@ class CudaBackend final : public Backend {
   }
   // Lists of up to cuda::kSumTensors tensors, a launch each, into one scalar: one sync.
   double sum_squares(std::span<const Tensor> ts) override {
+    on_device();
     SPINDLE_CUDA(cudaMemsetAsync(lane().scalar, 0, sizeof(double), stream()));
     cuda::SumList list;
     for (const Tensor& t : ts) {
@@ -264,6 +266,11 @@ class CudaBackend final : public Backend {
   void adamw_step(std::span<const AdamWSlice> slices, const AdamWParams& p, std::int64_t step) override {
     const auto c1 = static_cast<float>(1.0 - std::pow(static_cast<double>(p.beta1), static_cast<double>(step)));
     const auto c2 = static_cast<float>(1.0 - std::pow(static_cast<double>(p.beta2), static_cast<double>(step)));
+    for (const AdamWSlice& s : slices) {  // all checked before any is updated
+      const std::int64_t n = s.w.numel();
+      expect(n == s.grad.numel() && n == s.m.numel() && n == s.v.numel(), "adamw", dims_str(s.w.shape()));
+      fp32_only("adamw", {&s.w, &s.m, &s.v});
+    }
     cuda::AdamWList list;
     auto flush = [&] {
       cuda::launch_adamw_list(list, p.lr, p.beta1, p.beta2, p.eps, p.grad_scale, c1, c2, stream());
@@ -271,8 +278,6 @@ class CudaBackend final : public Backend {
     };
     for (const AdamWSlice& s : slices) {
       const std::int64_t n = s.w.numel();
-      expect(n == s.grad.numel() && n == s.m.numel() && n == s.v.numel(), "adamw", dims_str(s.w.shape()));
-      fp32_only("adamw", {&s.w, &s.m, &s.v});
       if (n == 0) continue;
       const int k = list.count++;
       list.w[k] = s.w.f32();

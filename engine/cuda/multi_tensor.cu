@@ -19,9 +19,10 @@ __global__ void adamw_list_kernel(AdamWList list, float lr, float b1, float b2, 
   const float wd = list.weight_decay[k];
   SPINDLE_GRID_STRIDE(i, list.n[k]) {
     const float gi = load(g, i) * s;
-    m[i] = b1 * m[i] + (1.0f - b1) * gi;
-    v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
-    const float mhat = m[i] / c1, vhat = v[i] / c2;
+    const float mi = b1 * m[i] + (1.0f - b1) * gi, vi = b2 * v[i] + (1.0f - b2) * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    const float mhat = mi / c1, vhat = vi / c2;
     w[i] -= lr * (mhat / (sqrtf(vhat) + eps) + wd * w[i]);
   }
 }
@@ -29,6 +30,10 @@ __global__ void adamw_list_kernel(AdamWList list, float lr, float b1, float b2, 
 __global__ void sum_squares_list_kernel(SumList list, double* out) {
   __shared__ double part[kThreads];
   const int k = static_cast<int>(blockIdx.y);
+  // A block past a small tensor's end leaves whole (before any barrier): no empty reduction and
+  // no atomic add of zero, which a list of one large tensor and many biases would launch by the
+  // hundred thousand.
+  if (static_cast<std::int64_t>(blockIdx.x) * blockDim.x >= list.n[k]) return;
   double s = 0;
   SPINDLE_GRID_STRIDE(i, list.n[k]) {
     const double v = load(list.t[k], i);
