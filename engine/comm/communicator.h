@@ -36,6 +36,9 @@ class Communicator {
   // Throws when the communicator failed on its own (NCCL's watchdog aborted it after a peer's
   // error or a timeout): what a rank checks after an iteration. Others never fail so.
   virtual void check() {}
+  // Lets the transport move this device's queued sends (MPI moves a large message only inside
+  // an MPI call): the interpreter calls it between layers and instructions. Others need none.
+  virtual void poll() {}
 };
 
 }  // namespace spindle::engine

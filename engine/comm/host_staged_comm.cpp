@@ -43,6 +43,7 @@ class HostStaged final : public Communicator {
     back(h, out);
   }
 
+  void poll() override { inner_->poll(); }
   void broadcast(const std::vector<int>& group, int root, Tensor& t) override {
     Tensor h = to_host(t);
     inner_->broadcast(group, root, h);

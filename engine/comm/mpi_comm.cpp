@@ -9,6 +9,7 @@
 #include <sys/prctl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <climits>
 #include <condition_variable>
@@ -84,6 +85,14 @@ class MpiComm final : public Communicator {
     if (!progress_error_.empty()) throw Error(progress_error_);
   }
 
+  // A probe is the cheapest MPI call: it runs the transport's progress, which moves the queued
+  // sends' fragments (the progress thread cleans up the completed ones).
+  void poll() override {
+    if (pending_count_.load(std::memory_order_relaxed) == 0) return;
+    int flag = 0;
+    SPINDLE_MPI(MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, p2p_, &flag, MPI_STATUS_IGNORE));
+  }
+
   void send(int peer, int tag, int /*channel: matched by tag*/, const Tensor& t) override {
     check_tag(tag);
     // The tensor's bytes as stored (bf16: 2 per element, as the programs count them).
@@ -94,8 +103,9 @@ class MpiComm final : public Communicator {
     pending_.push_back({std::move(data), MPI_REQUEST_NULL});
     Pending& p = pending_.back();
     SPINDLE_MPI(MPI_Isend(p.data.data(), count_of(t.bytes(), "send"), MPI_BYTE, peer, tag, p2p_, &p.request));
+    pending_count_.store(static_cast<int>(pending_.size()), std::memory_order_relaxed);
     if (!progress_.joinable()) progress_ = std::thread([this] { progress(); });
-    cv_.notify_all();
+    if (pending_.size() == 1) cv_.notify_all();  // it sleeps on an empty queue only
   }
 
   void recv(int peer, int tag, int /*channel*/, Tensor& t) override {
@@ -191,18 +201,17 @@ class MpiComm final : public Communicator {
   // (measured on two cores: 4.2 ms of a 10.9 ms iteration spent waiting in receives). This
   // thread tests the posted sends until they complete, then frees their buffers, as NCCL's
   // proxy thread progresses its sends; MPI_THREAD_MULTIPLE allows the calls. It shares its
-  // rank's core, so it sleeps between tests: 5 us after a send is posted, doubling to 100 us
-  // while none completes (a waiting receiver gets its data within microseconds; a send posted
-  // long before its receive costs a wake-up per 100 us), with a 1 us timer slack (Linux's
-  // default, 50 us, would stretch every sleep; measured: 4-8 KiB receives waited 50-150 us).
+  // rank's core, and every wake-up preempts the rank's compute (a plan whose sends wait long for
+  // their receives made 300 context switches per step when it slept 5-100 us), so it is the
+  // backstop: it sleeps 200 us between tests (1 us timer slack: Linux's default 50 us would
+  // stretch it), woken only when the queue was empty, while the interpreter's poll() between
+  // layers and instructions moves the sends at compute granularity.
   // MPI_Test runs outside the lock (where the transport copies fragments), on the sends posted
   // so far: send() only appends (a list's nodes never move), and only this thread erases.
   void progress() {
     prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);  // nanoseconds, for this thread (Linux)
     std::unique_lock<std::mutex> lock(mu_);
-    int sleep_us = kFirstSleepUs;
     while (true) {
-      if (pending_.empty()) sleep_us = kFirstSleepUs;
       cv_.wait(lock, [this] { return stop_ || !pending_.empty(); });
       if (stop_) return;
       std::vector<std::list<Pending>::iterator> posted;
@@ -221,20 +230,20 @@ class MpiComm final : public Communicator {
       }
       lock.lock();
       for (auto it : done) pending_.erase(it);
+      pending_count_.store(static_cast<int>(pending_.size()), std::memory_order_relaxed);
       if (!failed.empty()) {  // check(), the next send or receive reports it
         progress_error_ = failed;
         return;
       }
       if (pending_.empty()) continue;
-      if (!done.empty()) sleep_us = kFirstSleepUs;
       lock.unlock();
-      std::this_thread::sleep_for(std::chrono::microseconds(sleep_us));
-      sleep_us = std::min(2 * sleep_us, kLastSleepUs);
+      std::this_thread::sleep_for(std::chrono::microseconds(kSleepUs));
       lock.lock();
     }
   }
 
-  static constexpr int kFirstSleepUs = 5, kLastSleepUs = 100;
+  static constexpr int kSleepUs = 200;
+  std::atomic<int> pending_count_{0};  // pending_.size(), read without the lock by poll()
   int rank_ = 0;
   int tag_ub_ = 32767;
   MPI_Comm p2p_ = MPI_COMM_NULL;

@@ -348,6 +348,7 @@ class Interpreter {
         case InstrKind::kTpReduce: tp_reduce(in); break;
       }
       release_after(i);
+      d_.comm->poll();
       d_.timeline.push_back({static_cast<int>(i), t - t0_s, wall_clock_s() - t0_s});
     }
     if (!d_.tp_reduced.empty()) unmatched_tp_reduce();
@@ -473,6 +474,7 @@ class Interpreter {
       OpState& st = d_.ctx[id];
       const LayerShards ls = shards_for(in, op);
       const Tensor out = runner_.forward(op, rows, data, x, mem, st, &ls);
+      d_.comm->poll();
       if (out.empty()) {
         d_.loss[static_cast<size_t>(op.task)] += st.loss;
         d_.counters.forward_rows += rows.rows();
@@ -530,6 +532,7 @@ class Interpreter {
         Tensor dmem = grads_for(in, io.memory, st.mem, rows);
         const LayerShards ls = shards_for(in, op);
         runner_.backward(op, rows, st, dout, din, dmem, &ls);
+        d_.comm->poll();
         hand_back(in, io.sources, din, rows);
         hand_back(in, io.memory, dmem, rows);
       }
