@@ -78,6 +78,33 @@ TEST(Timeline, MeasuredBlockingStartsWhenTheDataWasSentOrTheLastMemberArrived) {
   }
 }
 
+// A sync-wait is blocked from its bucket's start on the last member's sync thread (the
+// collective ran there, not in the program), and the bucket is one record spanning the sync
+// threads' runs; a sync-start takes no time in the program.
+TEST(Timeline, SyncWaitIsBlockedFromTheBucketsLastStart) {
+  Programs p;
+  Instr start, wait;
+  start.kind = InstrKind::kSyncStart;
+  start.collective = 0;
+  start.group = std::vector<int>{0, 1};
+  start.bytes = 64;
+  wait = start;
+  wait.kind = InstrKind::kSyncWait;
+  p.devices = {{0, {start, wait}}, {1, {start, wait}}};
+  // Device 0 posts its bucket at 3 (its sync thread runs it 3..5), device 1 at 4 (4..5.5);
+  // device 0 waits from 4.5, device 1 from 2 (it had nothing else to do).
+  const std::vector<RankTimeline> ranks = {{{{0, 3.0, 3.0}, {1, 4.5, 5.6}}, {{0, {3.0, 5.0}}}},
+                                           {{{0, 2.0, 2.0}, {1, 2.0, 5.6}}, {{0, {4.0, 5.5}}}}};
+  const ReplayResult r = measured_iteration(p, ranks, 6.0);
+  ASSERT_EQ(r.devices.size(), 2u);
+  EXPECT_DOUBLE_EQ(r.devices[0].sync_s, 5.6 - 4.5);  // its own wait began after the last start (4)
+  EXPECT_DOUBLE_EQ(r.devices[1].sync_s, 5.6 - 4.0);  // not from 2: the bucket began at 4
+  ASSERT_EQ(r.collectives.size(), 1u);
+  EXPECT_DOUBLE_EQ(r.collectives[0].start_s, 4.0);
+  EXPECT_DOUBLE_EQ(r.collectives[0].end_s, 5.5);
+  for (const BusyInterval& b : r.busy) EXPECT_EQ(b.instr, 1) << "a sync-start is not an interval";
+}
+
 TEST(Timeline, TextRoundTripIsExactAndTheTraceHoldsEveryDevice) {
   const Scenario s = on_devices(zoo("multitask-clip-4"), 2);
   ThreadLauncher launcher(s, lowered_plan(ScenarioModel(s), "spindle", "").programs, "cpu", TrainOptions{});
