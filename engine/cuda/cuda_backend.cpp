@@ -208,7 +208,8 @@ class CudaBackend final : public Backend {
     expect(dsrc.numel() > 0 && ddst.numel() % dsrc.numel() == 0, "repeat_batch_backward", "shape");
     cuda::launch_sum_blocks(dev(ddst), dev(dsrc), ddst.numel() / dsrc.numel(), dsrc.numel(), stream());
   }
-  // Lists of up to cuda::kSumTensors tensors, a launch each, into one scalar: one sync.
+  // Lists of up to cuda::kSumTensors tensors, two launches each (deterministic: no atomics),
+  // into one scalar: one sync.
   double sum_squares(std::span<const Tensor> ts) override {
     on_device();
     SPINDLE_CUDA(cudaMemsetAsync(lane().scalar, 0, sizeof(double), stream()));
@@ -218,11 +219,11 @@ class CudaBackend final : public Backend {
       list.t[list.count] = dev(t);
       list.n[list.count] = t.numel();
       if (++list.count == cuda::kSumTensors) {
-        cuda::launch_sum_squares_list(list, lane().scalar, stream());
+        cuda::launch_sum_squares_list(list, lane().scalar, lane().scalar + 1, stream());
         list.count = 0;
       }
     }
-    cuda::launch_sum_squares_list(list, lane().scalar, stream());
+    cuda::launch_sum_squares_list(list, lane().scalar, lane().scalar + 1, stream());
     double s = 0;
     copy_out(&s, lane().scalar, sizeof s);
     return s;
@@ -658,14 +659,14 @@ class CudaBackend final : public Backend {
 
   // A stream and what must not be shared across streams: its memory pool (a block freed on
   // one stream is reused in that stream's order only), cuBLASLt's workspace and the scalar
-  // sum_squares reduces into.
+  // sum_squares reduces into (with its per-block partials, cuda::kSumPartials doubles).
   struct Lane {
     Lane() {
       SPINDLE_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
       try {
         cache = cuda::DeviceCache::make(stream);
         workspace = cache->get(kWorkspaceBytes, MemPart::kBuffers);
-        SPINDLE_CUDA(cudaMalloc(&scalar, sizeof(double)));
+        SPINDLE_CUDA(cudaMalloc(&scalar, sizeof(double) * (1 + cuda::kSumPartials)));  // and the norm's partials
       } catch (...) {
         release();
         throw;

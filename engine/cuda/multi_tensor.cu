@@ -27,13 +27,16 @@ __global__ void adamw_list_kernel(AdamWList list, float lr, float b1, float b2, 
   }
 }
 
-__global__ void sum_squares_list_kernel(SumList list, double* out) {
+// Pass 1: block (x, y) writes the sum of squares of its share of tensor y to partials[y gridDim.x + x].
+__global__ void sum_squares_list_kernel(SumList list, double* partials) {
   __shared__ double part[kThreads];
   const int k = static_cast<int>(blockIdx.y);
-  // A block past a small tensor's end leaves whole (before any barrier): no empty reduction and
-  // no atomic add of zero, which a list of one large tensor and many biases would launch by the
-  // hundred thousand.
-  if (static_cast<std::int64_t>(blockIdx.x) * blockDim.x >= list.n[k]) return;
+  const std::int64_t slot = static_cast<std::int64_t>(blockIdx.y) * gridDim.x + blockIdx.x;
+  // A block past a small tensor's end leaves whole (before any barrier), its partial 0.
+  if (static_cast<std::int64_t>(blockIdx.x) * blockDim.x >= list.n[k]) {
+    if (threadIdx.x == 0) partials[slot] = 0;
+    return;
+  }
   double s = 0;
   SPINDLE_GRID_STRIDE(i, list.n[k]) {
     const double v = load(list.t[k], i);
@@ -45,16 +48,30 @@ __global__ void sum_squares_list_kernel(SumList list, double* out) {
     if (static_cast<int>(threadIdx.x) < w) part[threadIdx.x] += part[threadIdx.x + w];
     __syncthreads();
   }
-  if (threadIdx.x == 0) atomicAdd(out, part[0]);
+  if (threadIdx.x == 0) partials[slot] = part[0];
 }
 
-// Blocks per tensor: enough for the largest, at most 1024 (each strides over the rest).
+// Pass 2, one block: *out += the partials, each thread a fixed strided subset, then a tree.
+__global__ void sum_partials_kernel(const double* partials, std::int64_t count, double* out) {
+  __shared__ double part[kThreads];
+  double s = 0;
+  for (std::int64_t i = threadIdx.x; i < count; i += kThreads) s += partials[i];
+  part[threadIdx.x] = s;
+  __syncthreads();
+  for (int w = kThreads / 2; w > 0; w /= 2) {
+    if (static_cast<int>(threadIdx.x) < w) part[threadIdx.x] += part[threadIdx.x + w];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) *out += part[0];
+}
+
+// Blocks per tensor: enough for the largest, at most `cap` (each strides over the rest).
 template <typename List>
-dim3 list_grid(const List& list) {
+dim3 list_grid(const List& list, int cap) {
   std::int64_t most = 1;
   for (int k = 0; k < list.count; ++k) most = list.n[k] > most ? list.n[k] : most;
   const int x = grid_for(most);
-  return dim3(static_cast<unsigned>(x < 1024 ? x : 1024), static_cast<unsigned>(list.count));
+  return dim3(static_cast<unsigned>(x < cap ? x : cap), static_cast<unsigned>(list.count));
 }
 
 }  // namespace
@@ -62,13 +79,16 @@ dim3 list_grid(const List& list) {
 void launch_adamw_list(const AdamWList& list, float lr, float beta1, float beta2, float eps, float grad_scale, float c1,
                        float c2, cudaStream_t stream) {
   if (list.count == 0) return;
-  adamw_list_kernel<<<list_grid(list), kThreads, 0, stream>>>(list, lr, beta1, beta2, eps, grad_scale, c1, c2);
+  adamw_list_kernel<<<list_grid(list, 1024), kThreads, 0, stream>>>(list, lr, beta1, beta2, eps, grad_scale, c1, c2);
   SPINDLE_CUDA(cudaGetLastError());
 }
 
-void launch_sum_squares_list(const SumList& list, double* out, cudaStream_t stream) {
+void launch_sum_squares_list(const SumList& list, double* out, double* partials, cudaStream_t stream) {
   if (list.count == 0) return;
-  sum_squares_list_kernel<<<list_grid(list), kThreads, 0, stream>>>(list, out);
+  const dim3 grid = list_grid(list, kSumBlocksPerTensor);
+  sum_squares_list_kernel<<<grid, kThreads, 0, stream>>>(list, partials);
+  SPINDLE_CUDA(cudaGetLastError());
+  sum_partials_kernel<<<1, kThreads, 0, stream>>>(partials, static_cast<std::int64_t>(grid.x) * grid.y, out);
   SPINDLE_CUDA(cudaGetLastError());
 }
 

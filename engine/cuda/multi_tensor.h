@@ -17,6 +17,11 @@ namespace spindle::engine::cuda {
 // which keep the parameters under CUDA's 4 KiB.
 inline constexpr int kAdamWTensors = 36;
 inline constexpr int kSumTensors = 110;
+// The sum of squares reduces in two passes, each block's partial into `partials` and then one
+// block adding them in a fixed order: the same bits every run (an atomic add per block would
+// not be). At most kSumBlocksPerTensor blocks per tensor.
+inline constexpr int kSumBlocksPerTensor = 256;
+inline constexpr int kSumPartials = kSumBlocksPerTensor * kSumTensors;
 
 struct AdamWList {
   float* w[kAdamWTensors];
@@ -38,7 +43,8 @@ struct SumList {
 // c1, c2 the bias corrections 1 - beta^step.
 void launch_adamw_list(const AdamWList& list, float lr, float beta1, float beta2, float eps, float grad_scale, float c1,
                        float c2, cudaStream_t stream);
-// *out (device double) += the sum of squares of every tensor of the list.
-void launch_sum_squares_list(const SumList& list, double* out, cudaStream_t stream);
+// *out (device double) += the sum of squares of every tensor of the list; `partials`: device
+// scratch of kSumPartials doubles.
+void launch_sum_squares_list(const SumList& list, double* out, double* partials, cudaStream_t stream);
 
 }  // namespace spindle::engine::cuda
