@@ -51,7 +51,7 @@ std::string profile_report(const Profile& p) {
     if (const size_t at = title.find("[0,"); at != std::string::npos) title.replace(at, 3, "[b,");
     out += "\n" + title + "\n";
     if (shape.kind == kOptimizerKind)
-      out += "    (b: elements of one weight tensor; fwd: one AdamW step call, bwd: its share of the gradient norm)\n";
+      out += "    (b: elements of one weight tensor; fwd: its share of a multi-tensor AdamW step, bwd: of the gradient norm)\n";
     TextTable t;
     using A = TextTable::Align;
     for (auto [h, a] : std::vector<std::pair<const char*, A>>{{"batch", A::kRight},
