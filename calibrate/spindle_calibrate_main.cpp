@@ -12,8 +12,9 @@
 int main(int argc, char** argv) {
   CLI::App app{
       "spindle-calibrate: time every operator shape a scenario's cost model samples with the engine's own forward "
-      "and backward kernels (warm-up, then repetitions, on one thread) into an HDF5 profile for spindle-sim "
-      "--profile; or print a profile's points, fitted alpha-beta curves and errors (--report)"};
+      "and backward kernels (warm-up, then repetitions from cold caches, on one thread), and the optimizer's "
+      "multi-tensor step and gradient norm per tensor size, into an HDF5 profile for spindle-sim --profile; or "
+      "print a profile's points, fitted alpha-beta curves and errors (--report)"};
   app.get_formatter()->column_width(34);
   spindle::calibrate::CalibrateCommand c;
   app.add_option("scenario", c.scenario_file,
@@ -22,7 +23,7 @@ int main(int argc, char** argv) {
   app.add_option("--set", c.sets, "Override a scenario value, KEY=VALUE with a dotted KEY (repeatable)")
       ->type_name("KEY=VALUE");
   app.add_option("--backend", c.backend, "Backend whose kernels are timed: cpu (single-threaded OpenBLAS, steady "
-                                         "clock), cuda when built with it (steady clock around a device sync)")
+                                         "clock), cuda when built with it (CUDA events on the compute stream)")
       ->capture_default_str();
   app.add_option("--scale", c.scale, "Model size, as spindle-run's: full, small or tiny")->capture_default_str();
   app.add_option("--dtype", c.dtype, "Activation storage, as spindle-run's --dtype: fp32 or bf16 (default fp32 on "
