@@ -2,11 +2,9 @@
 #include "calibrate/measure/op_timer.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <optional>
 #include <set>
-#include <span>
 #include <vector>
 
 #include "engine/memory_parts.h"

@@ -43,11 +43,11 @@ int count_of(std::int64_t n, const char* what) {
   return static_cast<int>(n);
 }
 
-// Whether a receiver moves a large message by itself, without its sender inside MPI: every rank
-// on one node and Open MPI's shared-memory transport with a single-copy mechanism (cross-memory
-// attach, XPMEM or KNEM: the receiver reads the sender's buffer), as MPI_T reports it. Anything
-// else (another MPI, ranks on several nodes, copy-in/copy-out) says no.
-bool receivers_pull() {
+// MpiSession::receivers_pull: every rank on one node (a collective) and Open MPI's shared-memory
+// transport with a single-copy mechanism (cross-memory attach, XPMEM or KNEM: the receiver reads
+// the sender's buffer), as MPI_T reports it. Anything else (another MPI, ranks on several nodes,
+// copy-in/copy-out) says no.
+bool find_receivers_pull() {
   MPI_Comm node = MPI_COMM_NULL;
   int world = 0, local = 0;
   if (MPI_Comm_size(MPI_COMM_WORLD, &world) != MPI_SUCCESS ||
@@ -91,7 +91,7 @@ bool receivers_pull() {
 class MpiComm final : public Communicator {
  public:
   MpiComm(const MpiSession& session, const std::vector<std::vector<int>>& groups)
-      : progress_thread_(!receivers_pull()), rank_(session.rank()) {
+      : progress_thread_(!session.receivers_pull()), rank_(session.rank()) {
     SPINDLE_MPI(MPI_Comm_dup(MPI_COMM_WORLD, &p2p_));
     int* ub = nullptr;
     int found = 0;
@@ -264,8 +264,8 @@ class MpiComm final : public Communicator {
   // backstop: it sleeps 200 us between tests (1 us timer slack: Linux's default 50 us would
   // stretch it), woken only when the queue was empty, while the interpreter's poll() between
   // layers and instructions moves the sends at compute granularity. Where receivers pull their
-  // messages themselves (receivers_pull) there is no thread: its wake-ups only cost compute
-  // (plan at -27%: 16.6k -> 4.1k context switches per 100 steps, -19%).
+  // messages themselves (MpiSession::receivers_pull) there is no thread: its wake-ups only cost
+  // compute (plan at -27%: 16.6k -> 4.1k context switches per 100 steps, -19%).
   // MPI_Test runs outside the lock (where the transport copies fragments), on the sends posted
   // so far: send() only appends (a list's nodes never move), and only this thread erases.
   void progress() {
@@ -304,7 +304,7 @@ class MpiComm final : public Communicator {
 
   static constexpr int kSleepUs = 200;
   std::atomic<int> pending_count_{0};  // pending_.size(), read without the lock by poll()
-  bool progress_thread_ = true;        // whether sends need one (see receivers_pull)
+  bool progress_thread_ = true;        // whether sends need one (MpiSession::receivers_pull)
   int rank_ = 0;
   int tag_ub_ = 32767;
   MPI_Comm p2p_ = MPI_COMM_NULL;
@@ -336,6 +336,7 @@ MpiSession::MpiSession() {
   }
   SPINDLE_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank_));
   SPINDLE_MPI(MPI_Comm_size(MPI_COMM_WORLD, &size_));
+  receivers_pull_ = find_receivers_pull();
 }
 
 MpiSession::~MpiSession() { MPI_Finalize(); }

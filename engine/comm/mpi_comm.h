@@ -33,6 +33,10 @@ class MpiSession {
 
   int rank() const { return rank_; }
   int size() const { return size_; }
+  // Whether a receiver moves a large message by itself, without its sender inside MPI (every
+  // rank on one node, Open MPI's shared memory with a single-copy mechanism), found once at
+  // start: then a rank's sends need no progress thread.
+  bool receivers_pull() const { return receivers_pull_; }
   // Over every rank, in rank order, on every rank (all must call): each rank's values (the
   // same count everywhere) and each rank's text.
   std::vector<double> all_gather(const std::vector<double>& mine) const;
@@ -45,6 +49,7 @@ class MpiSession {
 
  private:
   int rank_ = 0, size_ = 1;
+  bool receivers_pull_ = false;
 };
 
 // A communicator for this rank over `groups` (device ids = MPI ranks; each set ascending; the

@@ -76,10 +76,10 @@ class ThreadComm final : public Communicator {
   }
 
   void broadcast(const std::vector<int>& group, int root, Tensor& t) override {
-    if (std::find(group.begin(), group.end(), root) == group.end())
-      throw InternalError("broadcast from device " + std::to_string(root) + ", not in its group");
+    const auto at = std::find(group.begin(), group.end(), root);
+    if (at == group.end()) throw InternalError("broadcast from device " + std::to_string(root) + ", not in its group");
+    const auto r = static_cast<size_t>(at - group.begin());
     exchange(group, t, [&](const std::vector<const std::vector<float>*>& all) {
-      const auto r = static_cast<size_t>(std::find(group.begin(), group.end(), root) - group.begin());
       if (static_cast<std::int64_t>(all[r]->size()) != t.numel())
         throw InternalError("broadcast: " + std::to_string(all[r]->size()) + " elements from the root, " +
                             std::to_string(t.numel()) + " here");

@@ -75,10 +75,10 @@ StepResult MpiLauncher::step() {
   mpi_.barrier();  // the iteration's common start (the trace's clock)
   const double t0 = wall_clock_s();
   rank_->run(step_, position_, t0, false, abort_all);
-  iteration_s_ = wall_clock_s() - t0;
+  const double iteration_s = wall_clock_s() - t0;  // this rank's, from the common start to its end
   const size_t tasks = s_.tasks.size();
   std::vector<double> mine = rank_->loss();  // and the iteration's time on this rank, last
-  mine.push_back(iteration_s_);
+  mine.push_back(iteration_s);
   const std::vector<double> all = mpi_.all_gather(mine);
   double slowest = 0;
   for (int q = 0; q < mpi_.size(); ++q) slowest = std::max(slowest, all[static_cast<size_t>(q) * (tasks + 1) + tasks]);

@@ -51,7 +51,6 @@ class MpiLauncher final : public Launcher {
   TrainOptions opt_;
   std::unique_ptr<RankRunner> rank_;
   std::int64_t step_ = 0;
-  double iteration_s_ = 0;  // this rank's last iteration, from the common start to its end
   std::vector<std::int64_t> position_;  // per task: next sample
   TraceWindow traced_;
 };

@@ -22,9 +22,10 @@ struct TrainOptions {
   DType activation_dtype = DType::kF32;
 };
 
-// The AdamW hyper-parameters of iteration `step` (1-based): the warmed-up learning rate, and
-// weight decay only for weights that take it.
-AdamWParams step_params(const TrainOptions& options, std::int64_t step, bool decay);
+// The AdamW hyper-parameters of iteration `step` (1-based): the warmed-up learning rate, the
+// clip factor of the global gradient norm as grad_scale (1 below the clip), and the weight
+// decay of the weights that take it (AdamWSlice::weight_decay: 0 for the others).
+AdamWParams step_params(const TrainOptions& options, std::int64_t step, double grad_norm);
 
 struct StepResult {
   std::int64_t step = 0;         // 1-based number of the iteration just done

@@ -729,19 +729,15 @@ class Interpreter {
     if (!normed_)
       throw InternalError("device " + std::to_string(d_.id) + ": the program steps the optimizer before its clip-norm");
     if (keep_) snapshot();
-    // Clipping scales the gradients as the step reads them (AdamWParams::grad_scale).
-    const float clip =
-        opt_.clip_norm > 0 && d_.grad_norm > opt_.clip_norm ? static_cast<float>(opt_.clip_norm / d_.grad_norm) : 1.0f;
     cache_ranges();
-    AdamWParams hp = step_params(opt_, step_, true);
-    hp.grad_scale = clip;
+    const AdamWParams hp = step_params(opt_, step_, d_.grad_norm);  // clipping as the step reads the gradients
     std::vector<AdamWSlice> slices;  // one multi-tensor step over this device's weights
     slices.reserve(d_.owned.size());
     for (const WeightRange& r : d_.owned) {
       Param& p = *r.param;
       const std::int64_t a = r.first, n = r.last - r.first;
       slices.push_back({p.value.flat_view(a, n), p.grad.flat_view(a, n), p.m.flat_view(a - p.moments_first, n),
-                        p.v.flat_view(a - p.moments_first, n), step_params(opt_, step_, p.decay).weight_decay});
+                        p.v.flat_view(a - p.moments_first, n), p.decay ? hp.weight_decay : 0.0f});
     }
     be_.adamw_step(slices, hp, step_);
   }

@@ -34,14 +34,10 @@ StepResult Trainer::step() {
   std::vector<Tensor> grads;
   for (auto& [name, p] : ws.params()) grads.push_back(p.grad);
   r.grad_norm = std::sqrt(be_.sum_squares(grads));
-  // Clipping scales the gradients as the step reads them (AdamWParams::grad_scale).
-  const float clip = opt_.clip_norm > 0 && r.grad_norm > opt_.clip_norm ? static_cast<float>(opt_.clip_norm / r.grad_norm) : 1.0f;
   ++step_;
-  AdamWParams hp = step_params(opt_, step_, true);
-  hp.grad_scale = clip;
+  const AdamWParams hp = step_params(opt_, step_, r.grad_norm);  // clipping as the step reads the gradients
   std::vector<AdamWSlice> slices;  // one multi-tensor step
-  for (auto& [name, p] : ws.params())
-    slices.push_back({p.value, p.grad, p.m, p.v, step_params(opt_, step_, p.decay).weight_decay});
+  for (auto& [name, p] : ws.params()) slices.push_back({p.value, p.grad, p.m, p.v, p.decay ? hp.weight_decay : 0.0f});
   be_.adamw_step(slices, hp, step_);
   r.step = step_;
   return r;
