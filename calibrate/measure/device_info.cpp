@@ -2,8 +2,12 @@
 // SPINDLE_CALIBRATE_HAVE_CUDA is set for this file alone where the CUDA toolkit was found.
 #include "calibrate/measure/device_info.h"
 
+#include <unistd.h>
+
 #include <ctime>
+#include <exception>
 #include <fstream>
+#include <string>
 
 #include "engine/cpu/blas.h"
 #include "traces/errors.h"
@@ -43,6 +47,34 @@ DeviceInfo device_info(const std::string& backend) {
   }
 #endif
   throw InternalError("no device information for backend '" + backend + "'");
+}
+
+std::int64_t host_last_level_cache_bytes() {
+  // The kernel's cache description, as lscpu reads it: the highest level's size ("32768K").
+  int best_level = 0;
+  std::int64_t best = 0;
+  for (int index = 0; index < 16; ++index) {
+    const std::string dir = "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index) + "/";
+    std::ifstream level_in(dir + "level"), size_in(dir + "size");
+    int level = 0;
+    std::string size;
+    if (!(level_in >> level) || !(size_in >> size) || size.empty()) continue;
+    std::int64_t bytes = 0;
+    try {
+      bytes = std::stoll(size);
+    } catch (const std::exception&) {
+      continue;
+    }
+    const char unit = size.back();
+    bytes <<= unit == 'K' ? 10 : unit == 'M' ? 20 : unit == 'G' ? 30 : 0;
+    if (level > best_level && bytes > 0) best_level = level, best = bytes;
+  }
+  if (best > 0) return best;
+  // Else the C library's reading of the CPU (on some AMD hosts glibc's L3 figure is the whole
+  // package's, several times a core's share: only a fallback).
+  for (int name : {_SC_LEVEL3_CACHE_SIZE, _SC_LEVEL2_CACHE_SIZE})
+    if (const long bytes = sysconf(name); bytes > 0) return bytes;
+  return 0;
 }
 
 std::string utc_now() {

@@ -4,6 +4,7 @@
 // date (UTC). The CUDA half lives in calibrate/cuda/, built where the toolkit is.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace spindle::calibrate {
@@ -15,6 +16,10 @@ struct DeviceInfo {
 
 // For the engine backend `backend` ("cpu", "cuda"); InternalError for another name.
 DeviceInfo device_info(const std::string& backend);
+
+// The host's last-level cache in bytes: the highest level in /sys/devices/system/cpu/cpu0/cache
+// (as lscpu), else the C library's L3 or L2 (sysconf); 0 where neither says.
+std::int64_t host_last_level_cache_bytes();
 
 // Now, as "YYYY-MM-DDTHH:MM:SSZ".
 std::string utc_now();

@@ -96,20 +96,20 @@ void split_tokens(Backend& be, const Tensor& d, std::vector<Tensor>& parts, bool
   }
 }
 
-TaskBatch batch_rows(const TaskBatch& b, std::int64_t first, std::int64_t last) {
+TaskBatch batch_rows(const TaskBatch& b, const Operator& op, std::int64_t first, std::int64_t last) {
   TaskBatch r;
-  for (const auto& [component, h] : b.inputs) {
-    HostInput& o = r.inputs[component];
-    o.dims = h.dims;
-    o.dims[0] = last - first;
-    o.features = host_rows(h.features, h.dims, first, last);
-    o.ids = host_rows(h.ids, h.dims, first, last);
-  }
-  if (!b.label_dims.empty()) {
+  if (op.kind == OpKind::kLmHead) {
     r.label_dims = b.label_dims;
-    r.label_dims[0] = last - first;
+    r.label_dims.at(0) = last - first;
     r.labels = host_rows(b.labels, b.label_dims, first, last);
+    return r;
   }
+  const HostInput& h = b.inputs.at(op.component);
+  HostInput& o = r.inputs[op.component];
+  o.dims = h.dims;
+  o.dims.at(0) = last - first;
+  o.features = host_rows(h.features, h.dims, first, last);
+  o.ids = host_rows(h.ids, h.dims, first, last);
   return r;
 }
 

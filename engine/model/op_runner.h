@@ -47,8 +47,9 @@ Tensor concat_tokens(Backend& be, const std::vector<Tensor>& parts);
 // Writes (or adds) the token ranges of `d`, as concat_tokens laid them out, into `parts`.
 void split_tokens(Backend& be, const Tensor& d, std::vector<Tensor>& parts, bool accumulate);
 
-// The raw inputs and labels of rows [first, last) of a batch.
-TaskBatch batch_rows(const TaskBatch& b, std::int64_t first, std::int64_t last);
+// Rows [first, last) of what operator `op` reads of a batch: its component's input (a patch
+// or token embedding) or the labels (an LM head).
+TaskBatch batch_rows(const TaskBatch& b, const Operator& op, std::int64_t first, std::int64_t last);
 
 class OpRunner {
  public:

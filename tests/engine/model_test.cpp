@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "engine/cpu/cpu_backend.h"
+#include "engine/model/op_runner.h"
 #include "engine/model/synthetic_data.h"
 #include "engine/model/weight_shapes.h"
 #include "engine/train/trainer.h"
@@ -60,6 +61,40 @@ TEST(EngineModel, SameSeedSameBitsOtherSeedOtherData) {
   CpuBackend be;
   Trainer t1(s, be, TrainOptions{}), t2(s, be, TrainOptions{});
   for (int i = 0; i < 3; ++i) EXPECT_EQ(t1.step().task_loss, t2.step().task_loss);
+}
+
+// A rank's data-reading operator takes its rows of only what it reads (its component's input, or
+// an LM head's labels), the same values as drawing those rows alone.
+TEST(EngineModel, BatchRowsHoldWhatTheOperatorReads) {
+  const Scenario s = zoo("qwen-val-3");
+  const Graph g = build_graph(s);
+  SyntheticData data(s, g, 3);
+  int seen_embed = 0, seen_head = 0;
+  for (const Operator& op : g.ops()) {
+    const bool embed = op.kind == OpKind::kPatchEmbed || op.kind == OpKind::kTokenEmbed;
+    if (!embed && op.kind != OpKind::kLmHead) continue;
+    const std::int64_t batch = s.tasks[static_cast<size_t>(op.task)].batch;
+    ASSERT_GE(batch, 2) << op.name;
+    const TaskBatch whole = data.batch(op.task, 64);
+    const TaskBatch rows = batch_rows(whole, op, 1, batch);  // all rows but the first
+    const TaskBatch alone = data.batch(op.task, 64, 1, batch);
+    if (embed) {
+      ++seen_embed;
+      ASSERT_EQ(rows.inputs.size(), 1u) << op.name;
+      const HostInput& h = rows.inputs.at(op.component);
+      EXPECT_EQ(h.dims.at(0), batch - 1) << op.name;
+      EXPECT_EQ(h.features, alone.inputs.at(op.component).features) << op.name;
+      EXPECT_EQ(h.ids, alone.inputs.at(op.component).ids) << op.name;
+      EXPECT_TRUE(rows.labels.empty()) << op.name;
+    } else {
+      ++seen_head;
+      EXPECT_TRUE(rows.inputs.empty()) << op.name;
+      EXPECT_EQ(rows.label_dims.at(0), batch - 1) << op.name;
+      EXPECT_EQ(rows.labels, alone.labels) << op.name;
+    }
+  }
+  EXPECT_GT(seen_embed, 0);
+  EXPECT_GT(seen_head, 0);
 }
 
 }  // namespace
