@@ -491,6 +491,24 @@ class Interpreter {
     return v;
   }
 
+  // Puts a forward's output in the layer's buffer: the output itself becomes the buffer where
+  // it is all the rows this device holds and no buffer exists yet (no zeroed allocation and
+  // copy), else it is copied into its rows.
+  void keep_output(const Key& k, const Operator& op, const RowBlock& rows, const Tensor& out) {
+    const auto [lo, hi] = span(k);
+    const Dims whole{hi - lo, op.out_seq, op.out_hidden};
+    if (rows.first == lo && rows.last == hi && out.shape() == whole && out.dtype() == be_.activation_dtype() &&
+        !d_.act.count(k) && !d_.released.count({k, false})) {
+      d_.act.emplace(k, out);
+      return;
+    }
+    Tensor dst = this->rows(k, false, rows.first, rows.last);
+    if (dst.shape() != out.shape())
+      throw InternalError(op.name + ": output " + dims_str(out.shape()) + " does not fit its rows " +
+                          dims_str(dst.shape()));
+    copy_flat(be_, out, dst, false);
+  }
+
   void forward(const Instr& in) {
     MemPartScope part(MemPart::kActivations);  // what forward keeps; its temporaries are gone by backward
     const MetaOp& m = mg_.metaops[static_cast<size_t>(in.metaop)];
@@ -517,11 +535,7 @@ class Interpreter {
         d_.counters.forward_rows += rows.rows();
         continue;
       }
-      Tensor dst = this->rows(op_key_[static_cast<size_t>(id)], false, rows.first, rows.last);
-      if (dst.shape() != out.shape())
-        throw InternalError(op.name + ": output " + dims_str(out.shape()) + " does not fit its rows " +
-                            dims_str(dst.shape()));
-      copy_flat(be_, out, dst, false);
+      keep_output(op_key_[static_cast<size_t>(id)], op, rows, out);
       d_.counters.forward_rows += out.dim(0);
     }
   }
