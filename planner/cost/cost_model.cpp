@@ -86,6 +86,7 @@ CostModel::CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, con
   if (from_profile) {
     const auto it = from_profile->curves().find(optimizer_key(0));
     if (it != from_profile->curves().end()) optimizer_ = it->second;
+    fits_.emplace(*profile, gpu);
   }
   const std::map<std::string, int> tasks_of = tasks_per_weight_set(g);
   const int gpus = s.cluster.gpus();
@@ -126,6 +127,12 @@ CostModel::CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, con
           if (profile) cost.filled.push_back(key.str());
         }
         p.source = measured.source;
+        if (const KindFit* fit = fits_ ? fits_->of(key.kind) : nullptr; fit && !p.measured) {
+          const OpTime t = fit->time(op, cfg, gpu);
+          p.fwd_s = t.fwd_s;
+          p.bwd_s = t.bwd_s;
+          p.source = PointSource::kScaled;
+        }
         const TpReductions red = tp_reductions(op, m.shape.batch / dp, cfg.tp);
         for (const auto* list : {&red.fwd, &red.bwd})
           for (std::int64_t bytes : *list) p.tp_comm_s += tp_allreduce_s(static_cast<double>(bytes), cfg.tp, s.cluster);
@@ -234,7 +241,7 @@ void CostModel::set_layout(const std::map<std::string, int>& layout) {
     measured_ += c.measured_points;
     filled.insert(c.filled.begin(), c.filled.end());
     if (!has_profile_) continue;
-    std::array<int, 4>& counts = sources_[kind_of_[m]];
+    std::array<int, kPointSources>& counts = sources_[kind_of_[m]];
     for (const CurvePoint& p : c.curve.points()) ++counts[static_cast<size_t>(p.source)];
   }
   filled_.assign(filled.begin(), filled.end());

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "planner/config/scenario.h"
+#include "planner/cost/analytic_fit.h"
 #include "planner/cost/memory_model.h"
 #include "planner/cost/parallel_config.h"
 #include "planner/cost/profile_points.h"
@@ -51,7 +52,7 @@ std::vector<ParallelConfig> sampled_configs(const Scenario& s, std::int64_t batc
 
 // Where a MetaOp's samples (current layout) came from, per operator kind: measured,
 // interpolated, extrapolated and analytic counts (indexed by PointSource: analytic first).
-using SourceCounts = std::map<std::string, std::array<int, 4>>;
+using SourceCounts = std::map<std::string, std::array<int, kPointSources>>;
 
 class CostModel {
  public:
@@ -90,6 +91,9 @@ class CostModel {
   // The optimizer's kernel times from the profile (profile_points.h, kOptimizerKind); nullptr
   // when it has none (the analytic model: traffic at HBM speed and a launch per tensor).
   const BatchCurve* optimizer_curve() const { return optimizer_ ? &*optimizer_ : nullptr; }
+  // The analytic model fitted to the profile per operator kind (analytic_fit.h), which costs
+  // the keys the profile lacks; nullptr without a profile.
+  const AnalyticFits* analytic_fits() const { return fits_ ? &*fits_ : nullptr; }
 
  private:
   std::vector<MetaOpCost> costs_;
@@ -103,6 +107,7 @@ class CostModel {
   bool has_profile_ = false;
   bool zero1_ = false;
   std::optional<BatchCurve> optimizer_;
+  std::optional<AnalyticFits> fits_;
 };
 
 }  // namespace spindle

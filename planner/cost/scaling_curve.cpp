@@ -15,6 +15,7 @@ const char* point_source_name(PointSource s) {
     case PointSource::kMeasured: return "measured";
     case PointSource::kInterpolated: return "interpolated";
     case PointSource::kExtrapolated: return "extrapolated";
+    case PointSource::kScaled: return "scaled";
   }
   return "?";
 }

@@ -13,7 +13,9 @@ namespace spindle {
 // Where a sampled time came from: the analytic model, or a calibration profile
 // (profile_points.h): measured at the key, interpolated between measured batches of the shape,
 // or extrapolated beyond them.
-enum class PointSource { kAnalytic, kMeasured, kInterpolated, kExtrapolated };
+// kScaled: the analytic model fitted to the profile's points of the operator's kind (analytic_fit.h).
+enum class PointSource { kAnalytic, kMeasured, kInterpolated, kExtrapolated, kScaled };
+inline constexpr size_t kPointSources = 5;
 const char* point_source_name(PointSource s);  // "analytic", "measured", ...
 
 struct CurvePoint {

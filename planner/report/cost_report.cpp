@@ -12,6 +12,16 @@ namespace {
 
 std::string ms(double s) { return fixed(s * 1e3, 3); }
 
+// "1.20 us/kernel + 2.030 x analytic": the terms a fit uses.
+std::string kernel_rates_text(const KernelFit& f) {
+  std::string out;
+  auto add = [&](const std::string& t) { out += (out.empty() ? "" : " + ") + t; };
+  const KernelTerms& c = f.seconds_per;
+  if (c[0] > 0) add(fixed(c[0] * 1e6, 2) + " us/kernel");
+  if (c[1] > 0) add(fixed(c[1], 3) + " x analytic");
+  return out;
+}
+
 }  // namespace
 
 std::string cost_text(const Scenario& s, const Graph& g, const MetaGraph& mg, const CostModel& cost,
@@ -78,7 +88,7 @@ std::string cost_text(const Scenario& s, const Graph& g, const MetaGraph& mg, co
     out += line + "\n";
   }
   if (!cost.filled_keys().empty()) {
-    out += "\nShapes not in the profile (analytic model used):\n";
+    out += "\nShapes not in the profile (the analytic model, fitted to the profile's points of the kind where it has two shapes or more):\n";
     for (const std::string& k : cost.filled_keys()) out += "  " + k + "\n";
   }
   (void)g;
@@ -97,11 +107,14 @@ std::string cost_sources_text(const CostModel& cost, const Profile& profile) {
                                                            {"measured", A::kRight},
                                                            {"interpolated", A::kRight},
                                                            {"extrapolated", A::kRight},
+                                                           {"scaled", A::kRight},
                                                            {"analytic", A::kRight}})
     t.add_column(h, a);
-  std::array<int, 4> total{};
-  auto row = [&](const std::string& name, const std::array<int, 4>& c) {
-    t.add_row({name, std::to_string(c[1]), std::to_string(c[2]), std::to_string(c[3]), std::to_string(c[0])});
+  std::array<int, kPointSources> total{};
+  auto row = [&](const std::string& name, const std::array<int, kPointSources>& c) {
+    auto n = [&](PointSource s) { return std::to_string(c[static_cast<size_t>(s)]); };
+    t.add_row({name, n(PointSource::kMeasured), n(PointSource::kInterpolated), n(PointSource::kExtrapolated),
+               n(PointSource::kScaled), n(PointSource::kAnalytic)});
   };
   for (const auto& [kind, counts] : cost.source_counts()) {
     row(kind, counts);
@@ -109,7 +122,25 @@ std::string cost_sources_text(const CostModel& cost, const Profile& profile) {
   }
   row("all", total);
   out += "Samples of T(n) by source (the layout's curves; interpolated: between measured batches of the shape on "
-         "their alpha-beta fit)\n" + t.render();
+         "their alpha-beta fit; scaled: a shape the profile lacks, the analytic model fitted to its kind's points)\n" +
+         t.render();
+  if (const AnalyticFits* fits = cost.analytic_fits(); fits && !fits->kinds().empty()) {
+    TextTable f;
+    for (auto [h, a] : std::vector<std::pair<const char*, A>>{{"operator kind", A::kLeft},
+                                                             {"points", A::kRight},
+                                                             {"forward", A::kLeft},
+                                                             {"worst", A::kRight},
+                                                             {"backward", A::kLeft},
+                                                             {"worst", A::kRight}})
+      f.add_column(h, a);
+    auto pct = [](double e) { return fixed(100 * e, 1) + "%"; };
+    for (const auto& [kind, k] : fits->kinds())
+      f.add_row({kind, std::to_string(k.fwd.points), kernel_rates_text(k.fwd), pct(k.fwd.max_error),
+                 kernel_rates_text(k.bwd), pct(k.bwd.max_error)});
+    out += "The analytic model fitted to the profile per kind (what a scaled sample costs: a fixed cost per kernel + "
+           "a factor x the kernels' analytic time without launch costs; worst: at the profile's points)\n" +
+           f.render();
+  }
   out += "Optimizer step and gradient norm: " + optimizer_source(cost) + "\n";
   return out;
 }

@@ -206,11 +206,22 @@ std::string summary_json(const Scenario& s, const Graph& g, const MetaGraph& mg,
       for (const auto& [kind, counts] : cost->source_counts()) {
         ordered_json by = ordered_json::object();
         for (PointSource src : {PointSource::kMeasured, PointSource::kInterpolated, PointSource::kExtrapolated,
-                                PointSource::kAnalytic})
+                                PointSource::kScaled, PointSource::kAnalytic})
           by[point_source_name(src)] = counts[static_cast<size_t>(src)];
         sources[kind] = by;
       }
       j["cost_model"]["sources"] = sources;
+      // Per kind: seconds per kernel and per second of the kernels' analytic variable time.
+      ordered_json fits = ordered_json::object();
+      for (const auto& [kind, k] : cost->analytic_fits()->kinds()) {
+        auto one = [](const KernelFit& x) {
+          return ordered_json{{"s_per_kernel", x.seconds_per[0]},
+                              {"per_analytic_s", x.seconds_per[1]},
+                              {"max_error", x.max_error}};
+        };
+        fits[kind] = {{"points", k.fwd.points}, {"fwd", one(k.fwd)}, {"bwd", one(k.bwd)}};
+      }
+      j["cost_model"]["analytic_fits"] = fits;
       j["cost_model"]["optimizer"] = optimizer_source(*cost);
     }
   }

@@ -135,14 +135,18 @@ TEST(CalibrateCli, CalibratesTheHostAndTheSimulatorUsesIt) {
   const ProgramRun text = sim(kHost + " --system spindle --profile " + f.string() + " --out " + (scratch() / "t").string());
   ASSERT_EQ(text.rc, 0) << text.err;
   EXPECT_THAT(text.out, HasSubstr("Cost model: profile " + f.string() + " (cpu, "));
-  EXPECT_THAT(text.out, HasSubstr("operator kind     measured  interpolated  extrapolated  analytic"));
+  EXPECT_THAT(text.out, HasSubstr("operator kind     measured  interpolated  extrapolated  scaled  analytic"));
   EXPECT_THAT(text.out, HasSubstr("  encoder_layer "));
 
-  // A profile of another scenario: its shapes where they fit, the model elsewhere (counted).
+  // A profile of another scenario: its shapes where they fit, the analytic model fitted to the
+  // profile's other encoder shapes elsewhere (counted as scaled).
   const ProgramRun other = sim(kHost + " --system spindle --json --set model.components.vision.hidden=48 --profile " +
                         f.string() + " --out " + (scratch() / "o").string());
   ASSERT_EQ(other.rc, 0) << other.err;
-  EXPECT_GT(nlohmann::json::parse(other.out).at("cost_model").at("sources").at("encoder_layer").at("analytic").get<int>(), 0);
+  const nlohmann::json oj = nlohmann::json::parse(other.out).at("cost_model");
+  EXPECT_GT(oj.at("sources").at("encoder_layer").at("scaled").get<int>(), 0);
+  EXPECT_EQ(oj.at("sources").at("encoder_layer").at("analytic").get<int>(), 0);
+  EXPECT_GT(oj.at("analytic_fits").at("encoder_layer").at("fwd").at("per_analytic_s").get<double>(), 0);
 
   const ProgramRun report = calibrate("--report " + f.string());
   ASSERT_EQ(report.rc, 0) << report.err;

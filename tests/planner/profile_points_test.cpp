@@ -181,7 +181,7 @@ TEST(ProfileDevice, TheCostModelCountsSamplesBySource) {
   const ScenarioModel with(load_scenario(default_data_dir() / "clusters" / "cpu-host-2core.toml"), &p);
   const SourceCounts& c = with.cost.source_counts();
   ASSERT_TRUE(c.count(op_kind_name(op.kind)));
-  const std::array<int, 4>& kind = c.at(op_kind_name(op.kind));
+  const std::array<int, kPointSources>& kind = c.at(op_kind_name(op.kind));
   EXPECT_GT(kind[static_cast<size_t>(PointSource::kInterpolated)], 0) << "batches 24 and 12 lie between 8, 16, 32";
   EXPECT_GT(kind[static_cast<size_t>(PointSource::kAnalytic)] + c.at("contrastive_loss")[0], 0);
   EXPECT_TRUE(plain.cost.source_counts().empty());
