@@ -1,6 +1,8 @@
 // Plan -> per-device programs, and a replay that proves them complete (see lowering.h).
 #include "planner/program/lowering.h"
 
+#include <cstdio>
+
 #include <algorithm>
 #include <cmath>
 #include <deque>
@@ -442,6 +444,17 @@ std::pair<int, int> instr_shards(const Instr& in, int device) {
                      : static_cast<int>(std::find(in.group.begin(), in.group.end(), device) - in.group.begin());
   if (r >= e) throw InternalError("device " + std::to_string(device) + " runs a TP slice of a group without it");
   return held_shard_range(r, e, in.layout_tp);
+}
+
+std::string programs_fingerprint(const Programs& programs, const Scenario& s, const MetaGraph& mg) {
+  std::uint64_t h = 14695981039346656037ULL;
+  for (DeviceProgram p : programs.devices) {
+    for (Instr& in : p.instrs) in.planned_s = 0;  // the cost model's times, not the plan's structure
+    for (unsigned char ch : program_text(p, s, mg)) h = (h ^ ch) * 1099511628211ULL;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
 }
 
 std::string program_text(const DeviceProgram& p, const Scenario& s, const MetaGraph& mg) {

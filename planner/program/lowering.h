@@ -120,6 +120,11 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg);
 
 // Readable text of one device's program.
 std::string program_text(const DeviceProgram& p, const Scenario& s, const MetaGraph& mg);
+// FNV-1a (64 bits, 16 hex digits) of every device's program_text without the planned times
+// (they follow the cost model, a profile or not): what a simulated and a measured trace record
+// (otherData "programs") so that compare-run can tell that both ran the same programs (the
+// same plan lowered for the same scenario gives the same text).
+std::string programs_fingerprint(const Programs& programs, const Scenario& s, const MetaGraph& mg);
 
 // How a replayed send completes, and how receives find their sends:
 //  - kBuffered: the send returns once its data is copied out; a receive takes its tensor by id

@@ -106,7 +106,10 @@ std::string iteration_trace_json(const Scenario& s, const MetaGraph& mg, const P
       trace.async(name, what, id, c.start_s, c.end_s, node, node * gpn);
     }
   }
-  return trace.json({{"system", system}, {"scenario", s.name}, {clock + "_ms", std::round(r.iteration_s * 1e9) / 1e6}});
+  return trace.json({{"system", system},
+                     {"scenario", s.name},
+                     {"programs", programs_fingerprint(programs, s, mg)},
+                     {clock + "_ms", std::round(r.iteration_s * 1e9) / 1e6}});
 }
 
 }  // namespace spindle

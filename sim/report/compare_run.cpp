@@ -25,7 +25,7 @@ const std::vector<std::string> kKinds = {"fwd", "bwd", "transfer", "sync", "tp"}
 
 // One trace: its header and its slices (complete events) by GPU.
 struct Trace {
-  std::string file, scenario, system, clock;
+  std::string file, scenario, system, clock, programs;
   double iteration_ms = 0;
   struct Slice {
     int gpu = 0;
@@ -73,6 +73,7 @@ Trace load(const std::string& spec, const std::string& clock) {
   t.iteration_ms = other[key].get<double>();
   t.scenario = other.value("scenario", "");
   t.system = other.value("system", "");
+  t.programs = other.value("programs", "");  // absent in traces written before it was recorded
   for (const json& e : j["traceEvents"]) {
     if (!e.is_object() || e.value("ph", "") != "X") continue;
     const std::string kind = e.value("cat", "");
@@ -116,6 +117,10 @@ RunComparison compare_run(const std::string& sim, const std::string& run) {
   if (s.scenario != m.scenario)
     throw InputError(m.file + ": a run of " + m.scenario + ", but " + s.file + " simulates " + s.scenario +
                      "; allowed: the same scenario and plan on both sides");
+  if (!s.programs.empty() && !m.programs.empty() && s.programs != m.programs)
+    throw InputError(m.file + ": ran other programs than " + s.file + " simulates (programs " + m.programs +
+                     " against " + s.programs + "); allowed: the same plan on both sides (spindle-sim SCENARIO --plan "
+                     "P, spindle-run SCENARIO --plan P, with the same --set and --scale)");
   RunComparison c;
   c.scenario = s.scenario;
   c.system = s.system == m.system ? s.system : s.system + " (run: " + m.system + ")";

@@ -27,7 +27,8 @@ class CompareRun : public ::testing::Test {
 
   // A trace of two GPUs: each a forward and a backward slice of `ms` scaled by `f`, a receive.
   std::string trace(const std::string& name, const std::string& clock, double iteration_ms, double f,
-                    const std::string& system = "spindle", const std::string& scenario = "s") const {
+                    const std::string& system = "spindle", const std::string& scenario = "s",
+                    const std::string& programs = "00000000000000aa") const {
     json events = json::array();
     auto slice = [&](int gpu, const std::string& n, const std::string& cat, double ms, json rows) {
       events.push_back({{"name", n}, {"cat", cat}, {"ph", "X"}, {"ts", 0.0}, {"dur", ms * 1e3}, {"pid", 0}, {"tid", gpu},
@@ -40,7 +41,8 @@ class CompareRun : public ::testing::Test {
     slice(1, "recv tensor 0 from GPU 0", "transfer", 0.5 * f, json::array());
     events.push_back({{"name", "thread_name"}, {"ph", "M"}, {"pid", 0}, {"tid", 0}, {"args", {{"name", "GPU 0"}}}});
     const json j = {{"traceEvents", events},
-                    {"otherData", {{"system", system}, {"scenario", scenario}, {clock + "_ms", iteration_ms}}}};
+                    {"otherData",
+                     {{"system", system}, {"scenario", scenario}, {"programs", programs}, {clock + "_ms", iteration_ms}}}};
     const fs::path p = dir_ / name;
     write_file_atomically(p, j.dump());
     return p.string();
@@ -86,6 +88,18 @@ TEST_F(CompareRun, RefusesTracesThatDoNotMatch) {
                               {"dur", 1.0}, {"pid", 0}, {"tid", 0}});
   write_file_atomically(dir_ / "extra.json", j.dump());
   EXPECT_THROW(compare_run(sim, (dir_ / "extra.json").string()), InputError);
+  // A run of other programs (its trace's fingerprint differs), even with slices of the same names.
+  try {
+    compare_run(sim, trace("p2.json", "measured", 10.0, 1.0, "spindle", "s", "00000000000000bb"));
+    ADD_FAILURE() << "other programs compared";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("ran other programs than"), std::string::npos) << e.what();
+  }
+  // A trace without the field (written before it was recorded) is compared on its slices.
+  json old = json::parse(read_file(run));
+  old["otherData"].erase("programs");
+  write_file_atomically(dir_ / "old.json", old.dump());
+  EXPECT_NO_THROW(compare_run(sim, (dir_ / "old.json").string()));
   // A folder with :SYSTEM finds <system>.trace.json.
   fs::copy_file(sim, dir_ / "spindle.trace.json");
   EXPECT_NO_THROW(compare_run(dir_.string() + ":spindle", run));
