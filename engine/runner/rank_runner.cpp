@@ -71,10 +71,6 @@ struct WeightRange {
   std::int64_t first, last;
 };
 
-}  // namespace
-
-namespace {
-
 // A device's weight-sync thread: runs the buckets' collectives in the order their sync-starts
 // post them, while the device goes on with its program; sync-wait waits for one. Started once
 // per rank and kept across iterations (a thread started per iteration cost ~85 us of the
@@ -119,6 +115,11 @@ class SyncThread {
     while (true) {
       cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
       if (jobs_.empty()) return;
+      if (error_) {  // after a failure this iteration runs no more collectives
+        jobs_.clear();
+        cv_.notify_all();
+        continue;
+      }
       auto [id, job] = std::move(jobs_.front());
       jobs_.pop_front();
       running_ = true;
