@@ -483,7 +483,7 @@ IterationEstimate estimate(const ScenarioModel& m, const Programs& programs) {
 }
 
 Programs lower_checked(const ScenarioModel& m, const Plan& plan) {
-  Programs programs = lower(plan, m.g, m.mg);
+  Programs programs = lower(plan, m.s, m.g, m.mg);
   const std::string problem = replay(programs);
   if (!problem.empty()) throw InternalError(plan.system + " programs do not complete: " + problem);
   return programs;

@@ -194,7 +194,7 @@ struct RankRunner::State {
   std::vector<ExecutedInstr> timeline;
   std::map<int, std::pair<double, double>> sync_span;  // bucket -> its collective on the sync thread
   GradientSnapshot snapshot;
-  std::vector<std::int64_t> tp_reduced;  // bf16 bytes of the TP all-reduces the last compute ran, not yet matched
+  std::vector<std::int64_t> tp_reduced;  // program bytes of the TP all-reduces the last compute ran, not yet matched
   std::map<std::pair<Key, int>, Tensor> shipped;  // (gradient buffer, peer) -> what was sent to the peer, by row
   // Instruction -> the buffers (layer output, gradient or not) it is the last to touch, freed
   // after it (computed once from the program); those freed this iteration.
@@ -403,7 +403,8 @@ class Interpreter {
   // The layer a compute instruction ran did its TP all-reduces inside (after each row-parallel
   // linear, for each column-parallel input's gradient); the program's tp-all-reduce
   // instructions that follow it account for them: each must match one by size (the program
-  // counts bf16 bytes), and none may be left over.
+  // counts its activation_bytes per element, whatever this backend stores), and none may be
+  // left over.
   void tp_reduce(const Instr& in) {
     auto it = std::find(d_.tp_reduced.begin(), d_.tp_reduced.end(), in.bytes);
     if (it == d_.tp_reduced.end())
@@ -424,7 +425,7 @@ class Interpreter {
     if (in.group.size() > 1 && ls.of > 1) {
       ls.all_reduce = [this, members = in.group](Tensor& t) {
         d_.comm->all_reduce(members, t);
-        d_.tp_reduced.push_back(t.numel() * 2);
+        d_.tp_reduced.push_back(t.numel() * d_.program.activation_bytes);
         d_.counters.tp_reduce_bytes += t.bytes();
       };
     }

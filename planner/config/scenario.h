@@ -47,6 +47,9 @@ struct GpuSpec {
   std::vector<std::string> reported_names;
 
   double memory_GiB() const { return memory_GB * 1e9 / (1024.0 * 1024.0 * 1024.0); }
+  // Bytes of one activation element between devices and in TP all-reduces: its compute dtype's
+  // (bf16 2, fp32 4).
+  int activation_bytes() const { return compute_dtype == "fp32" ? 4 : 2; }
 };
 
 // Planner options ([planner] in the scenario).

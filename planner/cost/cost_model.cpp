@@ -133,7 +133,7 @@ CostModel::CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, con
           p.bwd_s = t.bwd_s;
           p.source = PointSource::kScaled;
         }
-        const TpReductions red = tp_reductions(op, m.shape.batch / dp, cfg.tp);
+        const TpReductions red = tp_reductions(op, m.shape.batch / dp, cfg.tp, gpu.activation_bytes());
         for (const auto* list : {&red.fwd, &red.bwd})
           for (std::int64_t bytes : *list) p.tp_comm_s += tp_allreduce_s(static_cast<double>(bytes), cfg.tp, s.cluster);
         p.t_s = p.fwd_s + p.bwd_s + p.tp_comm_s;

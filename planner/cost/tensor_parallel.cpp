@@ -28,23 +28,23 @@ std::string tp_unfit(const Operator& op, int tp) {
   return "";
 }
 
-TpReductions tp_reductions(const Operator& op, std::int64_t rows, int tp) {
+TpReductions tp_reductions(const Operator& op, std::int64_t rows, int tp, int element_bytes) {
   TpReductions r;
   if (tp <= 1 || !tp_splittable(op)) return r;
-  constexpr std::int64_t kBf16 = 2;
+  const std::int64_t e = element_bytes;
   if (op.kind == OpKind::kCrossAttention) {  // queries -> out_seq x out_hidden; keys/values from the input
-    const std::int64_t out = kBf16 * rows * op.out_seq * op.out_hidden;
+    const std::int64_t out = e * rows * op.out_seq * op.out_hidden;
     r.fwd = {out};                                               // output projection
-    r.bwd = {out, kBf16 * rows * op.shape.seq * op.shape.hidden};  // query input, key/value input
+    r.bwd = {out, e * rows * op.shape.seq * op.shape.hidden};  // query input, key/value input
     return r;
   }
-  const std::int64_t act = kBf16 * rows * op.shape.seq * op.shape.hidden;
+  const std::int64_t act = e * rows * op.shape.seq * op.shape.hidden;
   r.fwd.push_back(act);  // self-attention output projection
   r.bwd.push_back(act);  // QKV input
   if (op.cross_seq > 0) {
     r.fwd.push_back(act);                                           // cross-attention output projection
     r.bwd.push_back(act);                                           // cross-attention query input
-    r.bwd.push_back(kBf16 * rows * op.cross_seq * op.shape.hidden);  // its key/value input: the memory
+    r.bwd.push_back(e * rows * op.cross_seq * op.shape.hidden);  // its key/value input: the memory
   }
   r.fwd.push_back(act);  // MLP down projection
   r.bwd.push_back(act);  // MLP up input

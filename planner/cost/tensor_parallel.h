@@ -36,12 +36,13 @@ inline std::pair<int, int> held_shard_range(int rank, int ranks, int of) {
 std::string tp_unfit(const Operator& op, int tp);
 
 // The activation all-reduces of one operator on a TP group, in the order they run, as bytes
-// (bf16) for a local batch of `rows` samples. Empty for tp = 1 and unsplittable operators.
+// (`element_bytes` per element: GpuSpec::activation_bytes) for a local batch of `rows`
+// samples. Empty for tp = 1 and unsplittable operators.
 struct TpReductions {
   std::vector<std::int64_t> fwd;  // after each row-parallel linear: attention out, cross out, MLP down
   std::vector<std::int64_t> bwd;  // input gradients of the column-parallel linears: QKV, cross Q, cross KV (memory), MLP up
 };
-TpReductions tp_reductions(const Operator& op, std::int64_t rows, int tp);
+TpReductions tp_reductions(const Operator& op, std::int64_t rows, int tp, int element_bytes);
 
 // Stored activation bytes (global batch) that every rank of a TP group keeps whole: layer
 // norm inputs, residuals and dropout masks, 10 s b h per transformer block (Korthikanti et

@@ -34,10 +34,11 @@ std::vector<SliceRef> in_start_order(const Plan& plan) {
   return order;
 }
 
-// Bytes per sample of what a MetaOp's operator `layer` writes (its output activation, bf16).
-double out_bytes_per_sample(const Graph& g, const MetaOp& m, int layer) {
+// Bytes per sample of what a MetaOp's operator `layer` writes (its output activation, in the
+// device's activation bytes: GpuSpec::activation_bytes).
+double out_bytes_per_sample(const Scenario& s, const Graph& g, const MetaOp& m, int layer) {
   const Operator& op = g.op(m.ops[static_cast<size_t>(layer)]);
-  return 2.0 * static_cast<double>(op.out_seq) * static_cast<double>(op.out_hidden);
+  return s.cluster.gpu.activation_bytes() * static_cast<double>(op.out_seq) * static_cast<double>(op.out_hidden);
 }
 
 bool holds_weights(const Slice& sl, const Graph& g, const MetaGraph& mg) {
@@ -319,11 +320,11 @@ class Placer {
       return 0;
     };
     if (sl.first_layer > 0) {
-      bytes += rows_on(last_[static_cast<size_t>(m.id)]) * out_bytes_per_sample(g_, m, sl.first_layer - 1);
+      bytes += rows_on(last_[static_cast<size_t>(m.id)]) * out_bytes_per_sample(s_, g_, m, sl.first_layer - 1);
     } else {
       for (int p : m.preds) {
         const MetaOp& pm = mg_.metaops[static_cast<size_t>(p)];
-        bytes += rows_on(last_[static_cast<size_t>(p)]) * out_bytes_per_sample(g_, pm, pm.L - 1);
+        bytes += rows_on(last_[static_cast<size_t>(p)]) * out_bytes_per_sample(s_, g_, pm, pm.L - 1);
       }
     }
     for (int l = sl.first_layer; l < sl.last_layer; ++l) {
@@ -370,7 +371,7 @@ class Placer {
     double best_bytes = 0;
     for (int p : m.preds) {
       const MetaOp& pm = mg_.metaops[static_cast<size_t>(p)];
-      const double bytes = out_bytes_per_sample(g_, pm, pm.L - 1);
+      const double bytes = out_bytes_per_sample(s_, g_, pm, pm.L - 1);
       if (last_[static_cast<size_t>(p)] != nullptr && bytes > best_bytes) {
         best_bytes = bytes;
         best = last_[static_cast<size_t>(p)];
@@ -732,19 +733,20 @@ PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Gra
   for (const MetaOp& m : mg.metaops) {
     const auto& own = slices[static_cast<size_t>(m.id)];
     const int batch = static_cast<int>(m.shape.batch);
-    for (size_t k = 1; k < own.size(); ++k) move(batch, *own[k - 1], *own[k], out_bytes_per_sample(g, m, own[k]->first_layer - 1));
+    for (size_t k = 1; k < own.size(); ++k) move(batch, *own[k - 1], *own[k], out_bytes_per_sample(s, g, m, own[k]->first_layer - 1));
     for (int p : m.preds) {
       const MetaOp& pm = mg.metaops[static_cast<size_t>(p)];
       const Slice& from = *slices[static_cast<size_t>(p)].back();
       // A side input (cross-attention memory) is read by every slice; a data input by the first.
       const bool side = is_side_input(g, mg, p, m.id);
       const size_t readers = side ? own.size() : 1;
-      for (size_t k = 0; k < readers; ++k) move(batch, from, *own[k], out_bytes_per_sample(g, pm, pm.L - 1), side ? p : -1);
+      for (size_t k = 0; k < readers; ++k) move(batch, from, *own[k], out_bytes_per_sample(s, g, pm, pm.L - 1), side ? p : -1);
     }
     if (m.kind == OpKind::kContrastiveLoss) {  // all-gather both embeddings over the loss's devices
       for (const Slice* sl : own) {
         // Forward all-gather and backward reduce-scatter of both embeddings.
-        const double bytes = 2.0 * 2.0 * (sl->n - 1) * static_cast<double>(m.shape.batch) * 2.0 * static_cast<double>(m.shape.hidden);
+        const double bytes = 2.0 * 2.0 * (sl->n - 1) * static_cast<double>(m.shape.batch) *
+                             s.cluster.gpu.activation_bytes() * static_cast<double>(m.shape.hidden);
         std::set<int> nodes;
         for (int d : sl->devices) nodes.insert(d / gpn);
         (nodes.size() > 1 ? r.transfer_inter_bytes : r.transfer_intra_bytes) += bytes;

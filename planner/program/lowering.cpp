@@ -56,8 +56,10 @@ Collective instr_collective(const Instr& in) {
   return Collective::kAllGather;
 }
 
-Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
+Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg) {
   Programs out;
+  out.activation_bytes = s.cluster.gpu.activation_bytes();
+  const double element_bytes = out.activation_bytes;
   std::vector<std::vector<Keyed>> stream(static_cast<size_t>(plan.gpus));
   // Slices in forward order; index = position in it.
   std::vector<const Slice*> order;
@@ -144,7 +146,7 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
       const std::vector<int> members(sl->devices.begin() + group * sl->tp, sl->devices.begin() + (group + 1) * sl->tp);
       for (int l = sl->first_layer; l < sl->last_layer; ++l) {
         const Operator& op = g.op(m.ops[static_cast<size_t>(l)]);
-        const TpReductions red = tp_reductions(op, r1 - r0, sl->tp);
+        const TpReductions red = tp_reductions(op, r1 - r0, sl->tp, out.activation_bytes);
         for (bool backward : {false, true}) {
           const std::vector<std::int64_t>& sizes = backward ? red.bwd : red.fwd;
           const int pos = backward ? sl->last_layer - 1 - l : l - sl->first_layer;
@@ -190,7 +192,7 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
   DeliveredRows delivered;
   auto move = [&](const Slice& from, const Slice& to, const MetaOp& carried, int layer, bool side) {
     const Operator& op = g.op(carried.ops[static_cast<size_t>(layer)]);
-    const double per_row = kActivationElementBytes * static_cast<double>(op.out_seq) * static_cast<double>(op.out_hidden);
+    const double per_row = element_bytes * static_cast<double>(op.out_seq) * static_cast<double>(op.out_hidden);
     const int batch = static_cast<int>(carried.shape.batch);
     for (const DataMove& dm : data_moves(batch, from, to, side ? carried.id : -1, delivered)) {
       // Forward: from -> to. Backward: the gradient goes to -> from.
@@ -249,7 +251,7 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
           in.metaop = m.id;
           in.group = group;
           in.rows_of = rows_of;
-          in.bytes = static_cast<std::int64_t>(2.0 * kActivationElementBytes * static_cast<double>(m.shape.batch * m.shape.hidden));
+          in.bytes = static_cast<std::int64_t>(2.0 * element_bytes * static_cast<double>(m.shape.batch * m.shape.hidden));
           in.planned_s = sl->start_s;
           // Forward: gather the embeddings before the loss. Backward: reduce-scatter their
           // gradients after it. Keys are global (the slice's index), so every member agrees.
@@ -431,6 +433,7 @@ Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg) {
     std::stable_sort(v.begin(), v.end(), [](const Keyed& a, const Keyed& b) { return a.key < b.key; });
     DeviceProgram p;
     p.device = d;
+    p.activation_bytes = out.activation_bytes;
     for (Keyed& k : v) p.instrs.push_back(std::move(k.instr));
     out.devices.push_back(std::move(p));
   }

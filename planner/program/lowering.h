@@ -40,8 +40,6 @@ enum class InstrKind {
 };
 const char* instr_name(InstrKind k);
 
-// Bytes per activation element in the programs' transfers, gathers and TP all-reduces (bf16).
-inline constexpr int kActivationElementBytes = 2;
 
 // Bytes an AdamW step moves per parameter it updates besides reading its gradient (a step's
 // Instr::bytes adds the plan's gradient bytes): it reads the fp32 master and both moments and
@@ -96,10 +94,12 @@ struct Instr {
 struct DeviceProgram {
   int device = 0;
   std::vector<Instr> instrs;
+  int activation_bytes = 2;  // bytes per activation element in `bytes` (GpuSpec::activation_bytes)
 };
 
 struct Programs {
   std::vector<DeviceProgram> devices;
+  int activation_bytes = 2;  // bytes per activation element in transfers, gathers and TP all-reduces
   int tensors = 0;
   int collectives = 0;
 };
@@ -116,7 +116,7 @@ Collective instr_collective(const Instr& in);
 std::pair<int, int> instr_shards(const Instr& in, int device);
 
 // `plan` must be placed (every slice has devices).
-Programs lower(const Plan& plan, const Graph& g, const MetaGraph& mg);
+Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg);
 
 // Readable text of one device's program.
 std::string program_text(const DeviceProgram& p, const Scenario& s, const MetaGraph& mg);

@@ -73,7 +73,7 @@ int scaling() {
       place(p, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
       row.push_back(fixed(std::chrono::duration<double, std::milli>(Clock::now() - t0).count(), 2));
       t0 = Clock::now();
-      Programs programs = lower(p, m.g, m.mg);
+      Programs programs = lower(p, m.s, m.g, m.mg);
       const auto secs = compute_seconds(programs, m.s, m.mg, m.cost);
       row.push_back(fixed(std::chrono::duration<double, std::milli>(Clock::now() - t0).count(), 2));
       t0 = Clock::now();

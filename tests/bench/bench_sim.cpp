@@ -70,7 +70,7 @@ std::string run_size(int gpus, const std::string& system, const std::vector<std:
   place(p, s, g, mg, PlacementPolicy::kSpindle);
   const double place_s = since(t0);
   t0 = Clock::now();
-  const Programs programs = lower(p, g, mg);
+  const Programs programs = lower(p, s, g, mg);
   const std::string problem = replay(programs);
   if (!problem.empty()) throw InternalError(system + " programs do not complete: " + problem);
   const auto seconds = compute_seconds(programs, s, mg, cost);

@@ -73,8 +73,8 @@ TEST(Bf16Storage, TrainsLikeFp32AndMovesTheProgramsBytes) {
       std::int64_t sent = 0;
       for (const Instr& in : rp.programs.devices[d].instrs)
         if (in.kind == InstrKind::kSend) sent += in.bytes;
-      EXPECT_EQ(b.counters[d].sent_bytes, sent / kActivationElementBytes * 2) << "device " << d;
-      EXPECT_EQ(f.counters[d].sent_bytes, sent / kActivationElementBytes * 4) << "device " << d;
+      EXPECT_EQ(b.counters[d].sent_bytes, sent / rp.programs.activation_bytes * 2) << "device " << d;
+      EXPECT_EQ(f.counters[d].sent_bytes, sent / rp.programs.activation_bytes * 4) << "device " << d;
     }
   }
 }

@@ -159,10 +159,11 @@ inline Agreement check_equivalence(const Scenario& s, const Programs& programs, 
     const DeviceCounters& c = ex.rank(d).counters();
     EXPECT_EQ(c.forward_rows, fwd) << what << ": device " << d;
     EXPECT_EQ(c.backward_rows, bwd) << what << ": device " << d;
-    // The program counts kActivationElementBytes per element; the engine moves its storage's.
+    // The program counts its activation_bytes per element; the engine moves its storage's.
     const std::int64_t element = dtype_bytes(ex.rank(d).backend().activation_dtype());
-    EXPECT_EQ(c.sent_bytes, bytes / kActivationElementBytes * element) << what << ": device " << d;
-    EXPECT_EQ(c.recv_bytes, recv_bytes / kActivationElementBytes * element) << what << ": device " << d;
+    const std::int64_t counted = programs.activation_bytes;
+    EXPECT_EQ(c.sent_bytes, bytes / counted * element) << what << ": device " << d;
+    EXPECT_EQ(c.recv_bytes, recv_bytes / counted * element) << what << ": device " << d;
     EXPECT_EQ(c.sends, sends) << what << ": device " << d;
     EXPECT_EQ(c.recvs, recvs) << what << ": device " << d;
   }

@@ -29,7 +29,7 @@ TEST_P(RandomPlans, MatchOneDevice) {
   const CostModel cost(s, g, mg);
   const Plan plan = random_plan(mg, cost, gpus, static_cast<std::uint64_t>(seed));
   ASSERT_EQ(check_plan(plan, mg, cost), "");
-  const Programs programs = lower(plan, g, mg);
+  const Programs programs = lower(plan, s, g, mg);
   ASSERT_EQ(replay(programs), "");
   ASSERT_EQ(replay(programs, SendMode::kPeerQueue), "");
   const std::string what = s.name + " random plan " + std::to_string(seed) + " on " + std::to_string(gpus) +
@@ -62,7 +62,7 @@ TEST_P(RandomTpPlans, MatchOneDevice) {
   const CostModel cost(s, g, mg);
   const Plan plan = random_plan(mg, cost, gpus, static_cast<std::uint64_t>(seed), true);
   ASSERT_EQ(check_plan(plan, mg, cost.with_layout(plan.tp)), "");
-  const Programs programs = lower(plan, g, mg);
+  const Programs programs = lower(plan, s, g, mg);
   ASSERT_EQ(replay(programs), "");
   ASSERT_EQ(replay(programs, SendMode::kPeerQueue), "");
   std::string layout;

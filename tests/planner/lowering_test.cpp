@@ -29,7 +29,7 @@ TEST(Lowering, SyncBytesMatchTheWeightsOfSharedLayers) {
   [[maybe_unused]] CostModel& cost = pipe.cost;
   Plan p = plan_system("spindle", s, mg, cost);
   place(p, s, g, mg, PlacementPolicy::kSpindle);
-  Programs progs = lower(p, g, mg);
+  Programs progs = lower(p, s, g, mg);
   // The sum over buckets of their bytes = the reduced bytes per gradient (fp32: 4) x params of
   // every layer on more than one device.
   std::map<std::string, std::set<int>> devices;
@@ -71,7 +71,7 @@ TEST(Lowering, BucketsFollowTheSyncPolicy) {
   auto buckets = [&](const SyncPolicy& policy) {
     p.sync = policy;
     std::map<int, std::pair<std::vector<int>, std::int64_t>> out;  // collective -> (group, params)
-    for (const DeviceProgram& dp : lower(p, g, mg).devices)
+    for (const DeviceProgram& dp : lower(p, s, g, mg).devices)
       for (const Instr& in : dp.instrs)
         if (in.kind == InstrKind::kSyncStart)
           out[in.collective] = {std::vector<int>(in.group.begin(), in.group.end()), in.bytes / policy.grad_bytes};
@@ -167,7 +167,7 @@ TEST(Lowering, ZeroOneProgramsReplay) {
   [[maybe_unused]] CostModel& cost = pipe.cost;
   Plan p = plan_system("spindle", s, mg, cost);
   place(p, s, g, mg, PlacementPolicy::kSpindle);
-  Programs progs = lower(p, g, mg);
+  Programs progs = lower(p, s, g, mg);
   EXPECT_EQ(replay(progs), "");
   int param_gathers = 0;
   for (const DeviceProgram& dp : progs.devices) {
@@ -183,6 +183,31 @@ TEST(Lowering, ZeroOneProgramsReplay) {
   EXPECT_GT(param_gathers, 0);
 }
 
+// Transfers and gathers count the device's activation bytes per element: 2 on a bf16 GPU, 4 on
+// the fp32 CPU core (the engine's CPU backend moves fp32).
+TEST(Lowering, TransfersCountTheDevicesActivationBytes) {
+  for (const auto& [file, element] :
+       std::vector<std::pair<std::string, int>>{{"multitask-clip-4.toml", 2}, {"clusters/cpu-host-2core.toml", 4}}) {
+    ScenarioModel pipe(load_scenario(default_data_dir() / file));
+    Plan p = plan_system("spindle", pipe.s, pipe.mg, pipe.cost);
+    place(p, pipe.s, pipe.g, pipe.mg, PlacementPolicy::kSpindle);
+    const Programs progs = lower(p, pipe.s, pipe.g, pipe.mg);
+    EXPECT_EQ(progs.activation_bytes, element) << file;
+    int checked = 0;
+    for (const DeviceProgram& dp : progs.devices) {
+      EXPECT_EQ(dp.activation_bytes, element) << file;
+      for (const Instr& in : dp.instrs) {
+        if (in.kind != InstrKind::kSend && in.kind != InstrKind::kRecv && in.kind != InstrKind::kCopy) continue;
+        const Operator& op = pipe.g.op(pipe.mg.metaops[static_cast<size_t>(in.metaop)].ops[static_cast<size_t>(in.first_layer)]);
+        EXPECT_EQ(in.bytes, static_cast<std::int64_t>(in.last_row - in.first_row) * op.out_seq * op.out_hidden * element)
+            << file;
+        ++checked;
+      }
+    }
+    EXPECT_GT(checked, 0) << file;
+  }
+}
+
 // The clip is in the program: every device all-reduces one fp32 (its part of the squared
 // gradient norm) over all devices after its last sync-wait and before its step, with one
 // collective id everywhere, so the simulator and the estimate charge it like any collective.
@@ -190,7 +215,7 @@ TEST(Lowering, EveryDeviceAllReducesTheClipNormBeforeItsStep) {
   ScenarioModel pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml"));
   Plan p = plan_system("sequential", pipe.s, pipe.mg, pipe.cost);
   place(p, pipe.s, pipe.g, pipe.mg, PlacementPolicy::kSpindle);
-  const Programs progs = lower(p, pipe.g, pipe.mg);
+  const Programs progs = lower(p, pipe.s, pipe.g, pipe.mg);
   EXPECT_EQ(replay(progs), "");
   std::set<int> ids;
   for (const DeviceProgram& dp : progs.devices) {
@@ -230,7 +255,7 @@ TEST(Lowering, GradNormCountsEveryParameterOnceAndTheStepWhatEachDeviceHolds) {
     ScenarioModel pipe(load_scenario(default_data_dir() / "ofasys-7.toml", LoadOptions{{set}, {}}));
     Plan p = plan_system("spindle", pipe.s, pipe.mg, pipe.cost);
     place(p, pipe.s, pipe.g, pipe.mg, PlacementPolicy::kSpindle);
-    const Programs progs = lower(p, pipe.g, pipe.mg);
+    const Programs progs = lower(p, pipe.s, pipe.g, pipe.mg);
     ASSERT_EQ(replay(progs), "");
     const std::int64_t total = count_params(pipe.s, pipe.g).total;
     std::int64_t counted = 0, updated = 0;

@@ -213,7 +213,7 @@ TEST(OptimizerCost, TensorsTimesTheMeasuredCallOrTheTrafficAndLaunches) {
     ASSERT_EQ(m.cost.optimizer_curve() != nullptr, measured);
     Plan plan = plan_system("sequential", m.s, m.mg, m.cost);
     place(plan, m.s, m.g, m.mg, PlacementPolicy::kSpindle);
-    const Programs progs = lower(plan, m.g, m.mg);
+    const Programs progs = lower(plan, m.s, m.g, m.mg);
     const auto secs = compute_seconds(progs, m.s, m.mg, m.cost);
     const GpuSpec& gpu = m.s.cluster.gpu;
     int seen = 0;

@@ -34,11 +34,13 @@ Operator layer(OpKind kind, int cross_seq = 0) {
 TEST(TensorParallel, AllReduceBytesPerLayerKindByHand) {
   const std::int64_t act = 2LL * 4 * 77 * 1024;  // bf16, 4 local rows x 77 tokens x 1024
   // A self-attention block: after attention out and MLP down in forward; QKV and MLP up inputs in backward.
-  TpReductions enc = tp_reductions(layer(OpKind::kEncoderLayer), 4, 2);
+  TpReductions enc = tp_reductions(layer(OpKind::kEncoderLayer), 4, 2, 2);
   EXPECT_EQ(enc.fwd, (std::vector<std::int64_t>{act, act}));
   EXPECT_EQ(enc.bwd, (std::vector<std::int64_t>{act, act}));
+  // An fp32 device moves 4 bytes per element.
+  EXPECT_EQ(tp_reductions(layer(OpKind::kEncoderLayer), 4, 2, 4).fwd, (std::vector<std::int64_t>{2 * act, 2 * act}));
   // A decoder layer with cross-attention to 64 memory tokens: 3 + 3, one over the memory.
-  TpReductions dec = tp_reductions(layer(OpKind::kDecoderLayer, 64), 4, 4);
+  TpReductions dec = tp_reductions(layer(OpKind::kDecoderLayer, 64), 4, 4, 2);
   EXPECT_EQ(dec.fwd, (std::vector<std::int64_t>{act, act, act}));
   EXPECT_EQ(dec.bwd, (std::vector<std::int64_t>{act, act, 2LL * 4 * 64 * 1024, act}));
   // The resampler (cross-attention of 32 queries of width 512 over the input): out projection;
@@ -46,13 +48,13 @@ TEST(TensorParallel, AllReduceBytesPerLayerKindByHand) {
   Operator res = layer(OpKind::kCrossAttention);
   res.out_seq = 32;
   res.out_hidden = 512;
-  TpReductions r = tp_reductions(res, 4, 2);
+  TpReductions r = tp_reductions(res, 4, 2, 2);
   EXPECT_EQ(r.fwd, (std::vector<std::int64_t>{2LL * 4 * 32 * 512}));
   EXPECT_EQ(r.bwd, (std::vector<std::int64_t>{2LL * 4 * 32 * 512, act}));
   // No reductions without TP, nor for what does not split.
-  EXPECT_TRUE(tp_reductions(layer(OpKind::kEncoderLayer), 4, 1).fwd.empty());
+  EXPECT_TRUE(tp_reductions(layer(OpKind::kEncoderLayer), 4, 1, 2).fwd.empty());
   Operator emb = layer(OpKind::kTokenEmbed);
-  EXPECT_TRUE(tp_reductions(emb, 4, 2).bwd.empty());
+  EXPECT_TRUE(tp_reductions(emb, 4, 2, 2).bwd.empty());
   EXPECT_NE(tp_unfit(emb, 2), "");
   Operator odd = layer(OpKind::kEncoderLayer);
   odd.heads = 12;
@@ -306,7 +308,7 @@ TEST(TensorParallel, PlansWithTpSlicesLowerReplayAndReadBack) {
         if (sl.tp == 1) continue;
         ++tp_slices;
         const Operator& op = m.g.op(m.mg.metaops[static_cast<size_t>(sl.metaop)].ops.front());
-        const TpReductions red = tp_reductions(op, 1, sl.tp);
+        const TpReductions red = tp_reductions(op, 1, sl.tp, m.s.cluster.gpu.activation_bytes());
         // Every rank runs each of the slice's layers' all-reduces once.
         expected_reduces += sl.n * (sl.last_layer - sl.first_layer) * static_cast<int>(red.fwd.size() + red.bwd.size());
       }

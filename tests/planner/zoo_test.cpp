@@ -208,7 +208,7 @@ TEST(Lowering, ProgramsReplayForEverySystemOnEveryZooScenario) {
       for (const std::string& name : system_names()) {
         const std::string what = z.what() + " " + name;
         const Plan& p = z.placed(name).plan;
-        Programs progs = lower(p, m.g, m.mg);
+        Programs progs = lower(p, m.s, m.g, m.mg);
         ASSERT_EQ(progs.devices.size(), static_cast<size_t>(m.s.cluster.gpus()));
         EXPECT_EQ(replay(progs), "") << what;
         EXPECT_EQ(replay(progs, SendMode::kPeerQueue), "") << what << " (NCCL's point-to-point)";

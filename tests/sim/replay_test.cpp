@@ -55,7 +55,7 @@ TEST(Replay, ComputeTakesTheCostModelTimeAtTheSlicesDeviceCount) {
   const CostModel& cost = pipe.cost;
   Plan p = plan_system("sequential", s, mg, cost);
   place(p, s, g, mg, PlacementPolicy::kSpindle);
-  const Programs progs = lower(p, g, mg);
+  const Programs progs = lower(p, s, g, mg);
   const auto secs = compute_seconds(progs, s, mg, cost);
   const Slice& sl = p.waves.front().slices.front();
   const Instr* fwd = nullptr;
@@ -78,7 +78,7 @@ TEST(Replay, AddingOneSendChangesTheSimulatedTime) {
   const CostModel& cost = pipe.cost;
   Plan p = plan_system("spindle", s, mg, cost);
   place(p, s, g, mg, PlacementPolicy::kSpindle);
-  const Programs base = lower(p, g, mg);
+  const Programs base = lower(p, s, g, mg);
   Programs more = base;
   Instr send;
   send.kind = InstrKind::kSend;
