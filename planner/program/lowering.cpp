@@ -69,7 +69,8 @@ Programs lower(const Plan& plan, const Scenario& s, const Graph& g, const MetaGr
       order.push_back(&sl);
     }
   std::stable_sort(order.begin(), order.end(), [](const Slice* a, const Slice* b) {
-    return std::tie(a->start_s, a->metaop, a->first_layer) < std::tie(b->start_s, b->metaop, b->first_layer);
+    const double ka = a->order_s >= 0 ? a->order_s : a->start_s, kb = b->order_s >= 0 ? b->order_s : b->start_s;
+    return std::tie(ka, a->metaop, a->first_layer) < std::tie(kb, b->metaop, b->first_layer);
   });
   std::map<const Slice*, int> fwd_index, bwd_index;
   for (size_t i = 0; i < order.size(); ++i) {

@@ -526,6 +526,8 @@ Plan read_plan_checked(const std::string& file, const Scenario& s, const MetaGra
     for (const json& n : j["notes"])
       if (n.is_string()) p.notes.push_back(n.get<std::string>());
   const double stated_s = j.contains("planned_s") && j["planned_s"].is_number() ? j["planned_s"].get<double>() : -1;
+  for (Wave& w : p.waves)
+    for (Slice& sl : w.slices) sl.order_s = sl.start_s;  // as written: the programs' order (plan.h)
   const int retimed = retime_plan(p, mg, cost);
   p.finish();
   if (retimed > 0)

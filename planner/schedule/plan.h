@@ -27,6 +27,10 @@ struct Slice {
   double end_s = 0;
   std::vector<int> devices;  // filled by placement; empty until then
   int tp = 1;  // TP degree, slice_tp(n, the component's degree): devices [k tp, (k+1) tp) form group k
+  // Lowering's order key: the start a plan file was written with, which a reader keeps whatever
+  // its cost model re-times (a profile or none), so that spindle-sim --plan and spindle-run
+  // --plan lower the same file to the same programs; -1 (a plan made in this process): start_s.
+  double order_s = -1;
   int layers() const { return last_layer - first_layer; }
   int dp() const { return n / tp; }
 };

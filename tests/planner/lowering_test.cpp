@@ -183,6 +183,32 @@ TEST(Lowering, ZeroOneProgramsReplay) {
   EXPECT_GT(param_gathers, 0);
 }
 
+// A plan read from a file keeps the starts it was written with as lowering's order (order_s),
+// whatever its reader's cost model re-times: spindle-sim --plan with a profile and spindle-run
+// --plan without one run the same programs. Here every start is re-timed in reverse; the
+// programs stay those of the plan as made.
+TEST(Lowering, OrdersByTheStartsAPlanWasWrittenWith) {
+  ScenarioModel pipe(load_scenario(default_data_dir() / "multitask-clip-4.toml"));
+  Plan p = plan_system("spindle", pipe.s, pipe.mg, pipe.cost);
+  place(p, pipe.s, pipe.g, pipe.mg, PlacementPolicy::kSpindle);
+  const std::string made = programs_fingerprint(lower(p, pipe.s, pipe.g, pipe.mg), pipe.s, pipe.mg);
+  Plan q = p;
+  double last = 0;
+  for (const Wave& w : q.waves)
+    for (const Slice& sl : w.slices) last = std::max(last, sl.end_s);
+  for (Wave& w : q.waves)
+    for (Slice& sl : w.slices) {
+      sl.order_s = sl.start_s;
+      const double len = sl.end_s - sl.start_s;
+      sl.start_s = last - sl.end_s;  // the reverse order
+      sl.end_s = sl.start_s + len;
+    }
+  EXPECT_EQ(programs_fingerprint(lower(q, pipe.s, pipe.g, pipe.mg), pipe.s, pipe.mg), made);
+  for (Wave& w : q.waves)
+    for (Slice& sl : w.slices) sl.order_s = -1;  // ordered by the re-timed starts: other programs
+  EXPECT_NE(programs_fingerprint(lower(q, pipe.s, pipe.g, pipe.mg), pipe.s, pipe.mg), made);
+}
+
 // Transfers and gathers count the device's activation bytes per element: 2 on a bf16 GPU, 4 on
 // the fp32 CPU core (the engine's CPU backend moves fp32).
 TEST(Lowering, TransfersCountTheDevicesActivationBytes) {
