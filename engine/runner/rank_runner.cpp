@@ -203,9 +203,7 @@ struct RankRunner::State {
   std::unique_ptr<SyncThread> sync_thread;  // last: stopped before the rest goes
 };
 
-
 namespace {
-
 
 // The bucket of sync instruction `in` on this device: its weights flattened in name order
 // (made once, the first time asked).

@@ -13,42 +13,11 @@ namespace {
 
 KernelTerms terms_of(const std::vector<Kernel>& kernels, const GpuSpec& gpu) {
   KernelTerms t{};
-  const double peak = gpu.bf16_dense_TFLOPS * 1e12;
   for (const Kernel& k : kernels) {
     t[0] += 1;
-    double compute = 0;
-    if (k.type == Kernel::Type::kGemm)
-      compute = k.flops * (1 + gpu.gemm_half_dim / std::min({k.m, k.n, k.k})) / (peak * gpu.gemm_peak_efficiency);
-    else if (k.type == Kernel::Type::kAttention)
-      compute = k.flops / (peak * gpu.attention_efficiency);
-    t[1] += std::max(compute, k.bytes / (gpu.hbm_bw_GBps * 1e9 * gpu.hbm_efficiency));
+    t[1] += kernel_variable_time_s(gpu, k);
   }
   return t;
-}
-
-// Solves a (n x n, n <= kKernelTerms) x = b by Gaussian elimination with partial pivoting; false
-// when singular.
-bool solve(std::array<std::array<double, kKernelTerms>, kKernelTerms> a, std::array<double, kKernelTerms> b, size_t n,
-           std::array<double, kKernelTerms>& x) {
-  for (size_t c = 0; c < n; ++c) {
-    size_t p = c;
-    for (size_t r = c + 1; r < n; ++r)
-      if (std::abs(a[r][c]) > std::abs(a[p][c])) p = r;
-    if (std::abs(a[p][c]) < 1e-12) return false;
-    std::swap(a[p], a[c]);
-    std::swap(b[p], b[c]);
-    for (size_t r = c + 1; r < n; ++r) {
-      const double f = a[r][c] / a[c][c];
-      for (size_t k = c; k < n; ++k) a[r][k] -= f * a[c][k];
-      b[r] -= f * b[c];
-    }
-  }
-  for (size_t c = n; c-- > 0;) {
-    double s = b[c];
-    for (size_t k = c + 1; k < n; ++k) s -= a[c][k] * x[k];
-    x[c] = s / a[c][c];
-  }
-  return true;
 }
 
 }  // namespace
@@ -66,46 +35,44 @@ double KernelFit::at(const KernelTerms& terms) const {
 }
 
 KernelFit KernelFit::fit(const std::vector<KernelTerms>& terms, const std::vector<double>& measured_s) {
-  // Columns scaled to their largest value (FLOPs and bytes are 10^6 times the kernel counts).
+  static_assert(kKernelTerms == 2, "the fit below is written out for two terms");
+  // Least squares of 1 on z_ij = term_ij / (scale_j m_i) (the relative error of each point;
+  // columns scaled to their largest value), for each term alone and both together.
   KernelTerms scale{};
   for (const KernelTerms& t : terms)
     for (size_t j = 0; j < kKernelTerms; ++j) scale[j] = std::max(scale[j], t[j]);
-  const size_t points = terms.size();
-  const size_t most = std::max<size_t>(1, points - 1);
+  double zz[2][2] = {{0, 0}, {0, 0}}, z1[2] = {0, 0};
+  for (size_t i = 0; i < terms.size(); ++i) {
+    double z[2];
+    for (size_t j = 0; j < 2; ++j) z[j] = scale[j] > 0 ? terms[i][j] / (scale[j] * measured_s[i]) : 0;
+    for (size_t j = 0; j < 2; ++j) {
+      z1[j] += z[j];
+      for (size_t k = 0; k < 2; ++k) zz[j][k] += z[j] * z[k];
+    }
+  }
   KernelFit best;
-  best.points = static_cast<int>(points);
+  best.points = static_cast<int>(terms.size());
   double best_sse = std::numeric_limits<double>::infinity();
-  for (unsigned mask = 1; mask < (1u << kKernelTerms); ++mask) {
-    std::array<size_t, kKernelTerms> cols{};
-    size_t n = 0;
-    bool usable = true;
-    for (size_t j = 0; j < kKernelTerms; ++j)
-      if (mask & (1u << j)) {
-        usable = usable && scale[j] > 0;
-        cols[n++] = j;
-      }
-    if (!usable || n > most) continue;
-    // Least squares of 1 on z_ij = term_ij / (scale_j m_i): the relative error of each point.
-    std::array<std::array<double, kKernelTerms>, kKernelTerms> ztz{};
-    std::array<double, kKernelTerms> zt1{}, c{};
-    for (size_t i = 0; i < points; ++i)
-      for (size_t p = 0; p < n; ++p) {
-        const double zp = terms[i][cols[p]] / (scale[cols[p]] * measured_s[i]);
-        zt1[p] += zp;
-        for (size_t q = 0; q < n; ++q) ztz[p][q] += zp * terms[i][cols[q]] / (scale[cols[q]] * measured_s[i]);
-      }
-    if (!solve(ztz, zt1, n, c)) continue;
-    if (std::any_of(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(n), [](double v) { return !(v > 0); })) continue;
+  auto consider = [&](double c0, double c1) {  // coefficients of the scaled columns; 0: unused
+    if (c0 < 0 || c1 < 0 || !(c0 + c1 > 0)) return;
     KernelFit f;
     f.points = best.points;
-    for (size_t p = 0; p < n; ++p) f.seconds_per[cols[p]] = c[p] / scale[cols[p]];
+    f.seconds_per = {c0 > 0 ? c0 / scale[0] : 0, c1 > 0 ? c1 / scale[1] : 0};
     double sse = 0;
-    for (size_t i = 0; i < points; ++i) {
+    for (size_t i = 0; i < terms.size(); ++i) {
       const double e = f.at(terms[i]) / measured_s[i] - 1;
       sse += e * e;
       f.max_error = std::max(f.max_error, std::abs(e));
     }
     if (sse < best_sse * (1 - 1e-9)) best_sse = sse, best = f;
+  };
+  if (scale[0] > 0) consider(z1[0] / zz[0][0], 0);
+  if (scale[1] > 0) consider(0, z1[1] / zz[1][1]);
+  // Both terms: with at least one point more than terms.
+  const double det = zz[0][0] * zz[1][1] - zz[0][1] * zz[1][0];
+  if (terms.size() >= 3 && scale[0] > 0 && scale[1] > 0 && std::abs(det) >= 1e-12) {
+    const double c0 = (z1[0] * zz[1][1] - zz[0][1] * z1[1]) / det, c1 = (zz[0][0] * z1[1] - zz[1][0] * z1[0]) / det;
+    if (c0 > 0 && c1 > 0) consider(c0, c1);
   }
   if (!std::isfinite(best_sse)) best.points = 0;  // no term fits (no kernels at all)
   return best;
@@ -117,12 +84,10 @@ OpTime KindFit::time(const Operator& op, const ParallelConfig& cfg, const GpuSpe
 }
 
 std::optional<std::pair<Operator, ParallelConfig>> operator_of(const OpShapeKey& key) {
+  const std::optional<OpKind> kind = op_kind_of(key.kind);
+  if (!kind || key.batch < 1 || key.tp < 1) return std::nullopt;
   Operator op;
-  bool known = false;
-  for (OpKind k : {OpKind::kPatchEmbed, OpKind::kTokenEmbed, OpKind::kEncoderLayer, OpKind::kDecoderLayer,
-                   OpKind::kCrossAttention, OpKind::kProjectionHead, OpKind::kContrastiveLoss, OpKind::kLmHead})
-    if (key.kind == op_kind_name(k)) op.kind = k, known = true;
-  if (!known || key.batch < 1 || key.tp < 1) return std::nullopt;
+  op.kind = *kind;
   op.name = key.str();
   op.shape = Shape{key.batch, key.seq, key.hidden};
   op.heads = static_cast<int>(key.heads);

@@ -71,9 +71,7 @@ CostModel::CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, con
       profile ? std::optional<ProfilePoints>(ProfilePoints(*profile)) : std::nullopt;
   if (profile != nullptr) {  // a row of an unknown kind would never be found, silently
     std::vector<std::string> kinds;
-    for (OpKind k : {OpKind::kPatchEmbed, OpKind::kTokenEmbed, OpKind::kEncoderLayer, OpKind::kDecoderLayer,
-                     OpKind::kCrossAttention, OpKind::kProjectionHead, OpKind::kContrastiveLoss, OpKind::kLmHead})
-      kinds.push_back(op_kind_name(k));
+    for (OpKind k : kOpKinds) kinds.push_back(op_kind_name(k));
     kinds.push_back(kOptimizerKind);
     for (const auto& [key, m] : profile->ops)
       if (std::find(kinds.begin(), kinds.end(), m.key.kind) == kinds.end()) {

@@ -120,6 +120,17 @@ double kernel_time_s(const GpuSpec& gpu, const Kernel& kernel) {
   return std::max(compute, memory) + gpu.launch_overhead_us * 1e-6;
 }
 
+double kernel_variable_time_s(const GpuSpec& gpu, const Kernel& kernel) {
+  const double peak = gpu.bf16_dense_TFLOPS * 1e12;
+  double compute = 0;
+  if (kernel.type == Kernel::Type::kGemm)
+    compute = kernel.flops * (1 + gpu.gemm_half_dim / std::min({kernel.m, kernel.n, kernel.k})) /
+              (peak * gpu.gemm_peak_efficiency);
+  else if (kernel.type == Kernel::Type::kAttention)
+    compute = kernel.flops / (peak * gpu.attention_efficiency);
+  return std::max(compute, kernel.bytes / (gpu.hbm_bw_GBps * 1e9 * gpu.hbm_efficiency));
+}
+
 void op_kernels(const Operator& op, const ParallelConfig& cfg, std::vector<Kernel>& fwd, std::vector<Kernel>& bwd) {
   if (cfg.tp != 1 && !tp_unfit(op, cfg.tp).empty())
     throw InternalError(op.name + " on tp " + std::to_string(cfg.tp) + ": " + tp_unfit(op, cfg.tp));

@@ -36,6 +36,10 @@ double gemm_efficiency(const GpuSpec& gpu, double m, double n, double k);
 double gemm_tflops(const GpuSpec& gpu, double m, double n, double k);
 
 double kernel_time_s(const GpuSpec& gpu, const Kernel& kernel);
+// The same kernel without its fixed costs (the launch, a small GEMM's or attention's latency
+// floor): max(FLOPs at the shape's efficiency, bytes at HBM speed). analytic_fit.h fits the
+// fixed costs to a profile apart.
+double kernel_variable_time_s(const GpuSpec& gpu, const Kernel& kernel);
 
 // The kernels of `op` (shapes as in the graph: global batch) on one device of `cfg`.
 void op_kernels(const Operator& op, const ParallelConfig& cfg, std::vector<Kernel>& fwd,

@@ -21,6 +21,12 @@ const char* op_kind_name(OpKind k) {
   return "?";
 }
 
+std::optional<OpKind> op_kind_of(const std::string& name) {
+  for (OpKind k : kOpKinds)
+    if (name == op_kind_name(k)) return k;
+  return std::nullopt;
+}
+
 std::string Shape::str() const {
   return "[" + std::to_string(batch) + "," + std::to_string(seq) + "," + std::to_string(hidden) + "]";
 }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,11 @@ enum class OpKind {
   kLmHead,          // vocabulary projection with cross-entropy
 };
 const char* op_kind_name(OpKind k);
+inline constexpr OpKind kOpKinds[] = {OpKind::kPatchEmbed,      OpKind::kTokenEmbed,     OpKind::kEncoderLayer,
+                                      OpKind::kDecoderLayer,    OpKind::kCrossAttention, OpKind::kProjectionHead,
+                                      OpKind::kContrastiveLoss, OpKind::kLmHead};
+// The kind op_kind_name calls `name`; nullopt for none.
+std::optional<OpKind> op_kind_of(const std::string& name);
 
 // The activation an operator works on: its input for layers, heads and losses, its output
 // for embeddings (whose input is raw data).
