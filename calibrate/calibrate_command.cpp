@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "calibrate/cuda_registry.h"
 #include "calibrate/measure/collective_timer.h"
 #include "calibrate/measure/device_info.h"
 #include "calibrate/measure/op_timer.h"
@@ -178,8 +179,12 @@ int calibrate_command(const CalibrateCommand& c, std::ostream& out, std::ostream
   const MeasurePlan plan = measure_plan(s, g, mg, grid, dtype);
   const std::vector<MeasureItem>& items = plan.items;
   const std::uint64_t seed = c.seed >= 0 ? static_cast<std::uint64_t>(c.seed) : s.seed;
-  OpTimer timer(s, g, *be, seed);
   const DeviceInfo info = device_info(c.backend);
+  // On a GPU each timed pass's kernels too (CUPTI); where CUPTI cannot, the events alone, and
+  // the profile's timer says why.
+  std::string unrecorded;
+  const std::unique_ptr<KernelRecorder> recorder = open_kernel_recorder(c.backend, unrecorded);
+  OpTimer timer(s, g, *be, seed, recorder.get(), c.backend == "cpu" ? "" : unrecorded);
 
   Profile p;
   std::error_code ec;

@@ -4,6 +4,7 @@
 // files"); this header keeps HDF5 out of every other file.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -13,8 +14,10 @@
 namespace spindle {
 
 // 2: collectives by ranks, nodes and ranks per node; 3: op keys carry their dtype, the file says
-// which backend, device, timer and libraries measured it and when.
-inline constexpr int kProfileSchemaVersion = 3;
+// which backend, device, timer and libraries measured it and when; 4: the device's own time per
+// operator from its kernel records (CUPTI), and the kernels by name (version 3 still reads: no
+// kernel records).
+inline constexpr int kProfileSchemaVersion = 4;
 
 // The element types an operator may be measured in (the compute dtype of a device file).
 inline const std::vector<std::string>& profile_dtypes() {
@@ -39,11 +42,29 @@ struct OpShapeKey {
   std::string str() const;  // "encoder_layer fp32 [8,229,768] heads 12 ffn 3072 ..."
 };
 
+// The longest kernel name a profile stores (longer ones are cut by whoever measures).
+inline constexpr std::size_t kMaxKernelNameBytes = 255;
+
+// One kernel name's share of a pass of a measured operator (mean per timed run).
+struct KernelShare {
+  std::string pass;  // "fwd", "bwd"
+  std::string name;  // as the device's records name it (mangled), or "[memset]", "[memcpy HtoD]"
+  double calls = 0;  // records per run
+  double ms = 0;     // their durations added, per run
+  auto operator<=>(const KernelShare&) const = default;
+};
+
 struct OpMeasurement {
   OpShapeKey key;
-  double fwd_ms = 0, bwd_ms = 0;
+  double fwd_ms = 0, bwd_ms = 0;  // what the engine pays: launches and gaps included
   std::int32_t samples = 0;
   double fwd_spread_ms = 0, bwd_spread_ms = 0;  // standard deviation over the samples
+  // The device's own work from its kernel records (0 and none where nothing recorded them, as
+  // on the CPU): the time the device was busy per run (overlapping kernels once), the records per
+  // run, and per pass and kernel name.
+  double fwd_kernel_ms = 0, bwd_kernel_ms = 0;
+  double fwd_kernels = 0, bwd_kernels = 0;
+  std::vector<KernelShare> kernels;
 };
 
 // One nccl-tests-style measurement: `ranks` GPUs on `nodes` nodes, at most `ranks_per_node` on

@@ -1,4 +1,4 @@
-// Calibration profiles on disk (schema version 3, see README.md "Profile files"): records
+// Calibration profiles on disk (schema version 4; 3 reads too, see README.md "Profile files"): records
 // converted to and from the tables of traces/hdf5_file.h, and the profile's key lookups.
 #include <algorithm>
 #include <cmath>
@@ -26,6 +26,14 @@ struct OpRow {
   std::int64_t batch, seq, hidden, heads, ffn, cross_seq, out_hidden, out_seq, in_features;
   std::int32_t mlp, causal, tp, samples;
   double fwd_ms, bwd_ms, fwd_spread_ms, bwd_spread_ms;
+  double fwd_kernel_ms, bwd_kernel_ms, fwd_kernels, bwd_kernels;  // version 4
+};
+
+// Version 4: one record per kernel name of a pass of an operator (its row in /ops).
+struct KernelRow {
+  std::int64_t op;
+  char pass[kShortLen], name[kMaxKernelNameBytes + 1];
+  double calls, time_ms;
 };
 
 struct CollectiveRow {
@@ -35,9 +43,10 @@ struct CollectiveRow {
   double time_ms, spread_ms;
 };
 
-const h5::Layout& op_layout() {
+// The /ops record of `version` (3 has no kernel fields).
+const h5::Layout& op_layout(int version) {
   using h5::Kind;
-  static const h5::Layout l{sizeof(OpRow),
+  static const h5::Layout v3{sizeof(OpRow),
                             {{"kind", offsetof(OpRow, kind), Kind::kString, kKindLen},
                              {"dtype", offsetof(OpRow, dtype), Kind::kString, kShortLen},
                              {"batch", offsetof(OpRow, batch), Kind::kI64},
@@ -57,6 +66,25 @@ const h5::Layout& op_layout() {
                              {"bwd_ms", offsetof(OpRow, bwd_ms), Kind::kF64},
                              {"fwd_spread_ms", offsetof(OpRow, fwd_spread_ms), Kind::kF64},
                              {"bwd_spread_ms", offsetof(OpRow, bwd_spread_ms), Kind::kF64}}};
+  static const h5::Layout v4 = [] {
+    h5::Layout l = v3;
+    l.fields.push_back({"fwd_kernel_ms", offsetof(OpRow, fwd_kernel_ms), Kind::kF64});
+    l.fields.push_back({"bwd_kernel_ms", offsetof(OpRow, bwd_kernel_ms), Kind::kF64});
+    l.fields.push_back({"fwd_kernels", offsetof(OpRow, fwd_kernels), Kind::kF64});
+    l.fields.push_back({"bwd_kernels", offsetof(OpRow, bwd_kernels), Kind::kF64});
+    return l;
+  }();
+  return version == 3 ? v3 : v4;
+}
+
+const h5::Layout& kernel_layout() {
+  using h5::Kind;
+  static const h5::Layout l{sizeof(KernelRow),
+                            {{"op", offsetof(KernelRow, op), Kind::kI64},
+                             {"pass", offsetof(KernelRow, pass), Kind::kString, kShortLen},
+                             {"name", offsetof(KernelRow, name), Kind::kString, kMaxKernelNameBytes + 1},
+                             {"calls", offsetof(KernelRow, calls), Kind::kF64},
+                             {"time_ms", offsetof(KernelRow, time_ms), Kind::kF64}}};
   return l;
 }
 
@@ -132,6 +160,21 @@ void write_profile(const fs::path& path, const Profile& profile) {
     r.in_features = m.key.in_features, r.mlp = m.key.mlp, r.causal = m.key.causal, r.tp = m.key.tp;
     r.samples = m.samples, r.fwd_ms = m.fwd_ms, r.bwd_ms = m.bwd_ms;
     r.fwd_spread_ms = m.fwd_spread_ms, r.bwd_spread_ms = m.bwd_spread_ms;
+    r.fwd_kernel_ms = m.fwd_kernel_ms, r.bwd_kernel_ms = m.bwd_kernel_ms;
+    r.fwd_kernels = m.fwd_kernels, r.bwd_kernels = m.bwd_kernels;
+  }
+  std::vector<KernelRow> kernels;
+  row = 0;
+  for (const auto& [key, m] : profile.ops) {
+    for (const KernelShare& k : m.kernels) {
+      KernelRow& r = kernels.emplace_back();
+      std::memset(&r, 0, sizeof r);
+      r.op = static_cast<std::int64_t>(row);
+      copy_string(r.pass, kShortLen, k.pass, "kernel pass");
+      copy_string(r.name, sizeof r.name, k.name, "kernel name");
+      r.calls = k.calls, r.time_ms = k.ms;
+    }
+    ++row;
   }
   std::vector<CollectiveRow> colls(profile.collectives.size());
   for (size_t i = 0; i < colls.size(); ++i) {
@@ -152,7 +195,8 @@ void write_profile(const fs::path& path, const Profile& profile) {
   w.string_attr("/", "libraries", profile.libraries);
   w.string_attr("/", "date", profile.date);
   w.string_attr("/", "notes", profile.notes);
-  w.table("ops", op_layout(), ops.data(), ops.size());
+  w.table("ops", op_layout(kProfileSchemaVersion), ops.data(), ops.size());
+  w.table("kernels", kernel_layout(), kernels.data(), kernels.size());
   w.table("collectives", collective_layout(), colls.data(), colls.size());
   w.commit();
 }
@@ -169,7 +213,7 @@ Profile read_profile(const fs::path& path) {
   if (file.string_attr("schema") != "spindle-profile")
     throw InputError(name + ": not a spindle profile (attribute schema is not 'spindle-profile')" + allowed);
   const std::string version = file.string_attr("version");
-  if (version != std::to_string(kProfileSchemaVersion))
+  if (version != std::to_string(kProfileSchemaVersion) && version != "3")
     throw InputError(name + ": profile schema version " + printable(version) +
                      (version == "2" ? " (its operators have no dtype and it does not say what measured it: measure again)"
                                      : "") +
@@ -191,7 +235,9 @@ Profile read_profile(const fs::path& path) {
       throw InputError(row + "samples " + std::to_string(samples) + ", spread " + std::to_string(spread_ms) +
                        " ms; allowed: samples >= 1, a finite spread >= 0");
   };
-  for (const OpRow& r : file.table<OpRow>("ops", op_layout())) {
+  const int schema = version == "3" ? 3 : kProfileSchemaVersion;
+  std::vector<OpShapeKey> row_keys;  // /ops in file order, for /kernels' op column
+  for (const OpRow& r : file.table<OpRow>("ops", op_layout(schema))) {
     OpMeasurement m;
     m.key.kind = std::string(r.kind, strnlen(r.kind, kKindLen));
     m.key.dtype = std::string(r.dtype, strnlen(r.dtype, kShortLen));
@@ -200,6 +246,10 @@ Profile read_profile(const fs::path& path) {
     m.key.in_features = r.in_features, m.key.mlp = r.mlp, m.key.causal = r.causal, m.key.tp = r.tp;
     m.samples = r.samples, m.fwd_ms = r.fwd_ms, m.bwd_ms = r.bwd_ms;
     m.fwd_spread_ms = r.fwd_spread_ms, m.bwd_spread_ms = r.bwd_spread_ms;
+    if (schema >= 4) {
+      m.fwd_kernel_ms = r.fwd_kernel_ms, m.bwd_kernel_ms = r.bwd_kernel_ms;
+      m.fwd_kernels = r.fwd_kernels, m.bwd_kernels = r.bwd_kernels;
+    }
     // A time the cost model can add and scale: 1 ns to 11 days (5e-324 ms became 0 s there).
     const auto time_ok = [](double ms) { return ms >= kMinTimeMs && ms <= kMaxTimeMs; };
     if (!time_ok(m.fwd_ms) || !(m.bwd_ms == 0 || time_ok(m.bwd_ms)))
@@ -223,8 +273,38 @@ Profile read_profile(const fs::path& path) {
     }
     check_samples(op_row, m.samples, m.fwd_spread_ms);
     check_samples(op_row, m.samples, m.bwd_spread_ms);
+    for (double x : {m.fwd_kernel_ms, m.bwd_kernel_ms, m.fwd_kernels, m.bwd_kernels})
+      if (!(x >= 0) || !(x <= kMaxTimeMs))
+        throw InputError(op_row + "fwd_kernel_ms " + std::to_string(m.fwd_kernel_ms) + ", bwd_kernel_ms " +
+                         std::to_string(m.bwd_kernel_ms) + ", fwd_kernels " + std::to_string(m.fwd_kernels) +
+                         ", bwd_kernels " + std::to_string(m.bwd_kernels) +
+                         "; allowed: finite values >= 0 (0 where no kernel records were taken)");
+    row_keys.push_back(m.key);
     if (!p.add(m))  // duplicates found in n log n (a scan per row made 60k rows take 18 s)
       throw InputError(name + ": /ops holds " + printable(m.key.str()) + " twice; allowed: one record per shape");
+  }
+  if (schema >= 4) {
+    std::set<std::tuple<std::int64_t, std::string, std::string>> seen;
+    for (const KernelRow& r : file.table<KernelRow>("kernels", kernel_layout())) {
+      KernelShare k;
+      k.pass = std::string(r.pass, strnlen(r.pass, kShortLen));
+      k.name = std::string(r.name, strnlen(r.name, sizeof r.name));
+      k.calls = r.calls, k.ms = r.time_ms;
+      const std::string row = name + ": /kernels row " + std::to_string(seen.size()) + ": ";
+      if (r.op < 0 || r.op >= static_cast<std::int64_t>(row_keys.size()))
+        throw InputError(row + "op " + std::to_string(r.op) + "; allowed: a row of /ops, 0 to " +
+                         std::to_string(static_cast<std::int64_t>(row_keys.size()) - 1));
+      if (k.pass != "fwd" && k.pass != "bwd")
+        throw InputError(row + "pass '" + printable(k.pass) + "'; allowed: fwd, bwd");
+      if (k.name.empty()) throw InputError(row + "an empty kernel name; allowed: the name the device's records gave");
+      if (!(k.calls > 0) || !(k.calls <= kMaxTimeMs) || !(k.ms >= 0) || !(k.ms <= kMaxTimeMs))
+        throw InputError(row + "calls " + std::to_string(k.calls) + ", time_ms " + std::to_string(k.ms) +
+                         "; allowed: calls > 0 and a finite time_ms >= 0");
+      if (!seen.insert({r.op, k.pass, k.name}).second)
+        throw InputError(row + printable(k.name) + " of " + k.pass + " of /ops row " + std::to_string(r.op) +
+                         " is there twice; allowed: one record per operator, pass and kernel name");
+      p.ops.at(row_keys[static_cast<size_t>(r.op)]).kernels.push_back(k);
+    }
   }
   std::set<std::tuple<std::string, std::string, std::int32_t, std::int32_t, std::int32_t, std::int64_t>> measured;
   for (const CollectiveRow& r : file.table<CollectiveRow>("collectives", collective_layout())) {

@@ -1,5 +1,5 @@
-// The measuring device and libraries (see device_info.h). The one #ifdef of calibrate/:
-// SPINDLE_CALIBRATE_HAVE_CUDA is set for this file alone where the CUDA toolkit was found.
+// The measuring device and libraries (see device_info.h); the CUDA device's through
+// calibrate/cuda_registry.h.
 #include "calibrate/measure/device_info.h"
 
 #include <unistd.h>
@@ -9,11 +9,9 @@
 #include <fstream>
 #include <string>
 
+#include "calibrate/cuda_registry.h"
 #include "engine/cpu/blas.h"
 #include "traces/errors.h"
-#ifdef SPINDLE_CALIBRATE_HAVE_CUDA
-#include "calibrate/cuda/cuda_device_info.h"
-#endif
 
 namespace spindle::calibrate {
 namespace {
@@ -40,12 +38,7 @@ std::string cpu_model() {
 
 DeviceInfo device_info(const std::string& backend) {
   if (backend == "cpu") return DeviceInfo{cpu_model(), engine::cpu::blas_library()};
-#ifdef SPINDLE_CALIBRATE_HAVE_CUDA
-  if (backend == "cuda") {
-    const CudaDeviceInfo c = cuda_device_info();
-    return DeviceInfo{c.device, c.libraries};
-  }
-#endif
+  if (backend == "cuda") return cuda_device_description();
   throw InternalError("no device information for backend '" + backend + "'");
 }
 

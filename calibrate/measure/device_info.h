@@ -1,7 +1,8 @@
 // What a profile says measured it: the device as the system names it (the CPU's model name
 // from /proc/cpuinfo, the CUDA device's name), the libraries that ran the kernels with their
 // versions (OpenBLAS's configuration and threads; CUDA runtime, driver and cuBLASLt), and the
-// date (UTC). The CUDA half lives in calibrate/cuda/, built where the toolkit is.
+// date (UTC). The CUDA half lives in calibrate/cuda/, built where the toolkit is
+// (reached through calibrate/cuda_registry.h).
 #pragma once
 
 #include <cstdint>

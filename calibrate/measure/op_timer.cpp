@@ -5,9 +5,11 @@
 #include <cmath>
 #include <optional>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "calibrate/measure/device_info.h"
+#include "calibrate/measure/kernel_records.h"
 #include "engine/memory_parts.h"
 #include "engine/model/layers/layer_shards.h"
 #include "engine/model/op_runner.h"
@@ -82,6 +84,38 @@ Stats stats(const std::vector<double>& ms) {
   return st;
 }
 
+// Tags the timed passes of one measurement as runs of the recorder (when there is one) and
+// stores their mean device work into the measurement.
+class PassRecords {
+ public:
+  explicit PassRecords(KernelRecorder* recorder) : recorder_(recorder) {}
+  void begin(bool forward) {
+    if (recorder_ == nullptr) return;
+    const std::uint64_t run = (forward ? fwd_ : bwd_).size() * 2 + (forward ? 1 : 2);
+    (forward ? fwd_ : bwd_).push_back(run);
+    recorder_->begin_run(run);
+  }
+  void end() {
+    if (recorder_ != nullptr) recorder_->end_run();
+  }
+  // After the device finished: every record of the measurement into `m`, each pass's divided by
+  // the calls its runs made.
+  void store(OpMeasurement& m, double fwd_calls = 1, double bwd_calls = 1) {
+    if (recorder_ == nullptr) return;
+    const KernelRecords records = recorder_->collect();
+    if (records.dropped > 0)
+      throw IoError(recorder_->name() + " dropped " + std::to_string(records.dropped) + " records while timing " +
+                    m.key.str() + " (its buffers were full)");
+    const RunsKernels runs = kernels_by_run(records);
+    store_kernels(mean_over_runs(runs, fwd_), "fwd", fwd_calls, m);
+    store_kernels(mean_over_runs(runs, bwd_), "bwd", bwd_calls, m);
+  }
+
+ private:
+  KernelRecorder* recorder_;
+  std::vector<std::uint64_t> fwd_, bwd_;
+};
+
 // The optimizer's kernels on weight tensors of key.batch fp32 elements, as the engine's step and
 // gradient norm run them: one multi-tensor AdamW call and one sum of squares over every tensor
 // of a run (one device sync), per-tensor times their share. The calls go round `sets` tensors (views of four flat
@@ -89,8 +123,9 @@ Stats stats(const std::vector<double>& ms) {
 // a step over a model's weights does. A timed run covers enough tensors to last 50 us (a
 // clock tick is coarse against a small call); fwd_ms is one tensor's share of the step, bwd_ms
 // its share of the sum.
+// With a recorder, the AdamW runs are its fwd pass and the sums its bwd pass, per tensor.
 OpMeasurement measure_optimizer(Backend& be, const OpShapeKey& key, const TimingOptions& options, std::uint64_t seed,
-                                std::int64_t flush_bytes) {
+                                std::int64_t flush_bytes, KernelRecorder* recorder) {
   const std::int64_t n = key.batch;
   // Each tensor starts on a 4 KiB boundary of its own, as a model's weights are allocations of
   // their own: small tensors share no cache line or prefetch stream with the next (on this host
@@ -109,8 +144,10 @@ OpMeasurement measure_optimizer(Backend& be, const OpShapeKey& key, const Timing
   auto view = [&](Tensor& t, std::int64_t c) { return t.flat_view(((cursor + c) % sets) * stride, n); };
   std::int64_t step = 0;
   double sum = 0;
-  auto run = [&](bool adamw, int calls) {
+  PassRecords passes(recorder);
+  auto run = [&](bool adamw, int calls, bool record = false) {
     be.synchronize();  // the host's enqueueing counts (a launch-bound step pays it)
+    if (record) passes.begin(adamw);
     const auto t0 = be.time_mark();
     if (adamw) {
       std::vector<engine::AdamWSlice> slices;
@@ -121,7 +158,9 @@ OpMeasurement measure_optimizer(Backend& be, const OpShapeKey& key, const Timing
       for (int c = 0; c < calls; ++c) views.push_back(view(G, c));
       sum += be.sum_squares(views);
     }
-    const double ms = be.elapsed_ms(*t0, *be.time_mark());
+    const auto t1 = be.time_mark();
+    if (record) passes.end();
+    const double ms = be.elapsed_ms(*t0, *t1);
     cursor = (cursor + calls) % sets;
     be.synchronize();
     return ms;
@@ -129,25 +168,30 @@ OpMeasurement measure_optimizer(Backend& be, const OpShapeKey& key, const Timing
   OpMeasurement out;
   out.key = key;
   out.samples = options.repeats;
+  int calls_of[2] = {1, 1};  // per run: [adamw, sum]
   for (bool adamw : {true, false}) {
     run(adamw, 1);  // untimed: a kernel's first launch loads it (CUDA's lazy loading)
     int calls = 1;
     while (calls < 65536 && calls < sets && run(adamw, calls) < 0.05) calls = static_cast<int>(std::min<std::int64_t>(2 * calls, sets));
     for (int r = 0; r < options.warmup; ++r) run(adamw, calls);
     std::vector<double> per_call;
-    for (int r = 0; r < options.repeats; ++r) per_call.push_back(run(adamw, calls) / calls);
+    for (int r = 0; r < options.repeats; ++r) per_call.push_back(run(adamw, calls, true) / calls);
+    calls_of[adamw ? 0 : 1] = calls;
     const Stats st = stats(per_call);
     (adamw ? out.fwd_ms : out.bwd_ms) = std::max(st.mean_ms, 1e-6);
     (adamw ? out.fwd_spread_ms : out.bwd_spread_ms) = st.spread_ms;
   }
   if (!std::isfinite(sum)) throw InternalError("the optimizer's sum of squares is not finite");
+  be.synchronize();
+  passes.store(out, calls_of[0], calls_of[1]);
   return out;
 }
 
 }  // namespace
 
-OpTimer::OpTimer(const Scenario& s, const Graph& g, Backend& be, std::uint64_t seed)
-    : s_(s), g_(g), be_(be), seed_(seed) {}
+OpTimer::OpTimer(const Scenario& s, const Graph& g, Backend& be, std::uint64_t seed, KernelRecorder* recorder,
+                 std::string unrecorded)
+    : s_(s), g_(g), be_(be), seed_(seed), recorder_(recorder), unrecorded_(std::move(unrecorded)) {}
 
 // Bytes written before each timed run so that it starts with cold caches, as a layer of a
 // training step does (its inputs and weights were last touched many layers ago, and other
@@ -161,14 +205,18 @@ std::int64_t OpTimer::flush_bytes() const {
 }
 
 std::string OpTimer::timer() const {
-  return be_.timer_name() + ", caches flushed (" + std::to_string(flush_bytes() >> 20) + " MiB written) before each run";
+  const std::string records = recorder_ != nullptr ? " and " + recorder_->name()
+                              : unrecorded_.empty() ? ""
+                                                    : " (no kernel records: " + unrecorded_ + ")";
+  return be_.timer_name() + records + ", caches flushed (" +
+         std::to_string(flush_bytes() >> 20) + " MiB written) before each run";
 }
 
 OpMeasurement OpTimer::measure(const MeasureItem& item, const TimingOptions& options) {
   if (options.warmup < 0 || options.repeats < 1)
     throw InternalError("timing with " + std::to_string(options.warmup) + " warm-up runs and " +
                         std::to_string(options.repeats) + " repetitions");
-  if (item.key.kind == kOptimizerKind) return measure_optimizer(be_, item.key, options, seed_, flush_bytes());
+  if (item.key.kind == kOptimizerKind) return measure_optimizer(be_, item.key, options, seed_, flush_bytes(), recorder_);
   const Operator& op = g_.op(item.op);
   const OpShapeKey& key = item.key;
   const std::int64_t rows = key.batch;
@@ -225,14 +273,18 @@ OpMeasurement OpTimer::measure(const MeasureItem& item, const TimingOptions& opt
     engine::MemPartScope buffers(engine::MemPart::kBuffers);
     flush = be_.alloc({flush_bytes() / 4}, engine::DType::kF32);
   }
+  PassRecords passes(recorder_);
   for (int r = 0; r < options.warmup + options.repeats; ++r) {
+    const bool timed = r >= options.warmup;
     engine::OpState st;
     engine::MemPartScope part(engine::MemPart::kActivations);
     be_.zero(flush);
     be_.synchronize();  // the flush done: the host's enqueueing of the operator is inside the interval
+    if (timed) passes.begin(true);
     const auto t0 = be_.time_mark();
     Tensor out = runner.forward(op, block, data, in, mem, st, &shards);
     const auto t1 = be_.time_mark();
+    if (timed) passes.end();
     const double forward_ms = be_.elapsed_ms(*t0, *t1);
     if (r == 0) {  // gradients of the output and buffers for the input gradients, once
       engine::MemPartScope buffers(engine::MemPart::kBuffers);
@@ -242,10 +294,13 @@ OpMeasurement OpTimer::measure(const MeasureItem& item, const TimingOptions& opt
     }
     be_.zero(flush);
     be_.synchronize();
+    if (timed) passes.begin(false);
     const auto t2 = be_.time_mark();
     runner.backward(op, block, st, dout, din, dmem, &shards);
-    const double backward_ms = be_.elapsed_ms(*t2, *be_.time_mark());
-    if (r < options.warmup) continue;
+    const auto t3 = be_.time_mark();
+    if (timed) passes.end();
+    const double backward_ms = be_.elapsed_ms(*t2, *t3);
+    if (!timed) continue;
     fwd.push_back(forward_ms);
     bwd.push_back(backward_ms);
   }
@@ -258,6 +313,8 @@ OpMeasurement OpTimer::measure(const MeasureItem& item, const TimingOptions& opt
   m.bwd_ms = std::max(b.mean_ms, 1e-6);
   m.fwd_spread_ms = f.spread_ms;
   m.bwd_spread_ms = b.spread_ms;
+  be_.synchronize();
+  passes.store(m);
   return m;
 }
 

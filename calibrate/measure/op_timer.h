@@ -4,12 +4,15 @@
 // built by the engine's WeightStore, inputs of the shapes its producers give, on the calling
 // thread alone. Warm-up runs first; each repetition's forward and backward are timed apart
 // between the backend's time marks (the steady clock on the CPU, CUDA events on a GPU), each
-// starting with cold caches (flush_bytes() written first).
+// starting with cold caches (flush_bytes() written first). Where a KernelRecorder is given (CUPTI
+// on a GPU), each timed pass is a run of its own and the device's records of it are kept beside
+// the times: the busy time, the number of kernels and each kernel's share.
 #pragma once
 
 #include <cstdint>
 #include <string>
 
+#include "calibrate/measure/kernel_recorder.h"
 #include "calibrate/plan/measure_plan.h"
 #include "engine/backend.h"
 #include "planner/config/scenario.h"
@@ -26,7 +29,10 @@ struct TimingOptions {
 class OpTimer {
  public:
   // `s` and `g`: the (scaled) scenario and its graph, which the items' operators belong to.
-  OpTimer(const Scenario& s, const Graph& g, engine::Backend& be, std::uint64_t seed);
+  // `recorder` (may be null: times only) records the device work of each timed pass; without
+  // one, `unrecorded` (when not empty) says in timer() why not.
+  OpTimer(const Scenario& s, const Graph& g, engine::Backend& be, std::uint64_t seed,
+          KernelRecorder* recorder = nullptr, std::string unrecorded = {});
   OpMeasurement measure(const MeasureItem& item, const TimingOptions& options);
   // How times are taken on this backend, as the profile records it.
   std::string timer() const;
@@ -38,6 +44,8 @@ class OpTimer {
   const Graph& g_;
   engine::Backend& be_;
   std::uint64_t seed_;
+  KernelRecorder* recorder_;
+  std::string unrecorded_;
 };
 
 }  // namespace spindle::calibrate

@@ -29,6 +29,57 @@ std::string pieces_text(const std::vector<CurvePiece>& pieces, const std::vector
   return out;
 }
 
+
+// Whether a GPU's kernel records came with the times (calibrated with CUPTI).
+bool has_kernel_records(const Profile& p) {
+  for (const auto& [key, m] : p.ops)
+    if (m.fwd_kernels > 0 || m.bwd_kernels > 0) return true;
+  return false;
+}
+
+// Per operator kind: the share of the measured time the device was busy, and its longest
+// kernels (by their time added over the kind's points, forward and backward apart).
+std::string kernels_section(const Profile& p) {
+  struct Kind {
+    double event_ms = 0, busy_ms = 0;
+    std::map<std::pair<std::string, std::string>, double> by_kernel;  // (pass, name) -> ms
+  };
+  std::map<std::string, Kind> kinds;
+  for (const auto& [key, m] : p.ops) {
+    Kind& k = kinds[key.kind];
+    k.event_ms += m.fwd_ms + m.bwd_ms;
+    k.busy_ms += m.fwd_kernel_ms + m.bwd_kernel_ms;
+    for (const KernelShare& share : m.kernels) k.by_kernel[{share.pass, share.name}] += share.ms;
+  }
+  TextTable t;
+  using A = TextTable::Align;
+  for (auto [h, a] : std::vector<std::pair<const char*, A>>{{"operator kind", A::kLeft},
+                                                           {"device busy", A::kRight},
+                                                           {"pass", A::kLeft},
+                                                           {"kernel (longest 4)", A::kLeft},
+                                                           {"share", A::kRight}})
+    t.add_column(h, a);
+  for (const auto& [kind, k] : kinds) {
+    std::vector<std::pair<double, std::pair<std::string, std::string>>> longest;
+    for (const auto& [which, ms_sum] : k.by_kernel) longest.push_back({ms_sum, which});
+    std::sort(longest.begin(), longest.end(), [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    double all = 0;
+    for (const auto& l : longest) all += l.first;
+    const std::string busy = k.event_ms > 0 ? pct(k.busy_ms / k.event_ms) : "-";
+    if (longest.empty()) t.add_row({kind, busy, "-", "(no records)", "-"});
+    for (size_t i = 0; i < longest.size() && i < 4; ++i) {
+      std::string name = longest[i].second.second;
+      if (name.size() > 72) name = name.substr(0, 69) + "...";
+      t.add_row({i == 0 ? kind : "", i == 0 ? busy : "", longest[i].second.first, name,
+                 all > 0 ? pct(longest[i].first / all) : "-"});
+    }
+  }
+  return "\nKernels (device busy: the kernels' time, overlaps once, over the measured time; the rest is launches "
+         "and gaps. share: of the kind's kernel time)\n" + t.render();
+}
+
 }  // namespace
 
 std::string profile_report(const Profile& p) {
@@ -37,6 +88,7 @@ std::string profile_report(const Profile& p) {
   out += "  timer " + p.timer + "; libraries " + p.libraries + "\n";
   out += "  measured " + p.date + (p.notes.empty() ? "" : "; " + p.notes) + "\n";
   const ProfilePoints points(p);
+  const bool recorded = has_kernel_records(p);
   out += "  " + std::to_string(p.ops.size()) + " operator points in " + std::to_string(points.curves().size()) +
          " shapes, " + std::to_string(p.collectives.size()) + " collective points\n";
 
@@ -63,14 +115,23 @@ std::string profile_report(const Profile& p) {
                                                              {"fit fwd", A::kRight},
                                                              {"fit bwd", A::kRight}})
       t.add_column(h, a);
+    if (recorded)
+      for (const char* h : {"fwd device ms", "bwd device ms", "kernels"}) t.add_column(h, A::kRight);
     for (size_t i = 0; i < curve.batches().size(); ++i) {
       OpShapeKey key = shape;
       key.batch = curve.batches()[i];
       const OpMeasurement& m = *p.find(key);
       const double b = static_cast<double>(key.batch);
-      t.add_row({std::to_string(key.batch), ms(m.fwd_ms), ms(m.fwd_spread_ms), ms(m.bwd_ms), ms(m.bwd_spread_ms),
-                 std::to_string(m.samples), ms(piece_value(curve.fwd_pieces(), b)),
-                 curve.bwd_pieces().empty() ? "-" : ms(piece_value(curve.bwd_pieces(), b))});
+      std::vector<std::string> row{std::to_string(key.batch), ms(m.fwd_ms), ms(m.fwd_spread_ms), ms(m.bwd_ms),
+                                   ms(m.bwd_spread_ms), std::to_string(m.samples),
+                                   ms(piece_value(curve.fwd_pieces(), b)),
+                                   curve.bwd_pieces().empty() ? "-" : ms(piece_value(curve.bwd_pieces(), b))};
+      if (recorded) {
+        row.push_back(ms(m.fwd_kernel_ms));
+        row.push_back(ms(m.bwd_kernel_ms));
+        row.push_back(fixed(m.fwd_kernels, 1) + " + " + fixed(m.bwd_kernels, 1));
+      }
+      t.add_row(row);
     }
     out += t.render(4);
     out += "    fwd = " + pieces_text(curve.fwd_pieces(), curve.batches()) + " ms\n";
@@ -103,6 +164,7 @@ std::string profile_report(const Profile& p) {
     out += "\nPer operator kind (fit: piecewise alpha-beta in the local batch, a new piece where a line stops "
            "fitting within " + pct(kBatchFitTolerance) + ")\n" + t.render();
   }
+  if (recorded) out += kernels_section(p);
   if (!p.collectives.empty()) {
     TextTable t;
     using A = TextTable::Align;

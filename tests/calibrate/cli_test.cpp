@@ -213,7 +213,7 @@ TEST(CalibrateCli, BadFlagsExit2WithOneLine) {
       {"no/such.toml" + out, "no/such.toml"},
       {kHost + out + " --set cluster.nodes=0", "cluster.nodes"},
       {"--report a.h5" + out, "--report a.h5: prints a profile; allowed: --report FILE.h5 alone"},
-      {"--report no/such.h5", "no/such.h5: no such file; allowed: a profile written by spindle-calibrate (schema version 3)"},
+      {"--report no/such.h5", "no/such.h5: no such file; allowed: a profile written by spindle-calibrate (schema version 4)"},
       {"--collectives --scale tiny" + out, "--collectives with --scale: times collectives, no operators"},
       {"--collectives --repeats 0" + out, "--repeats 0: allowed: 1 to 100000"},
       {kHost + out + " --max-bytes 64", "--max-bytes without --collectives; allowed: with --collectives"},

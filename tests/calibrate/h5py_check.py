@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A profile spindle-calibrate wrote, read back with h5py as the README documents it: the root
-attributes (schema, version 3, backend, device, timer, libraries, date), the /ops table with its
-dtype column and positive times, and an empty /collectives table. Exit 77 (skipped) without h5py."""
+attributes (schema, version 4, backend, device, timer, libraries, date), the /ops table with its
+dtype column and positive times, an empty /collectives table and an empty /kernels table (kernel records
+come from CUPTI on a GPU). Exit 77 (skipped) without h5py."""
 import os
 import re
 import subprocess
@@ -31,7 +32,7 @@ def main():
                        stderr=subprocess.DEVNULL)
         with h5py.File(profile, "r") as f:
             a = {k: text(v) for k, v in f.attrs.items()}
-            assert a["schema"] == "spindle-profile" and a["version"] == "3", a
+            assert a["schema"] == "spindle-profile" and a["version"] == "4", a
             assert a["backend"] == "cpu" and re.fullmatch(r"steady_clock, caches flushed \(\d+ MiB written\) before each run", a["timer"]), a
             assert "OpenBLAS" in a["libraries"] and a["libraries"].endswith("; 1 thread"), a["libraries"]
             assert len(a["date"]) == 20 and a["date"].endswith("Z"), a["date"]
@@ -56,6 +57,11 @@ def main():
             assert kinds == {"patch_embed", "token_embed", "encoder_layer", "projection_head", "contrastive_loss",
                              "optimizer_step"}, kinds
             assert len(f["collectives"][()]) == 0
+            for field in ("fwd_kernel_ms", "bwd_kernel_ms", "fwd_kernels", "bwd_kernels"):
+                assert all(row[field] == 0 for row in ops), field  # nothing records kernels on the CPU
+            kernels = f["kernels"][()]
+            assert set(kernels.dtype.names) == {"op", "pass", "name", "calls", "time_ms"}, kernels.dtype.names
+            assert len(kernels) == 0
     print("profile read back with h5py: %d operator rows" % len(ops))
 
 

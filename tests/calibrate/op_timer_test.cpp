@@ -1,12 +1,14 @@
 // One key timed with the engine's OpRunner on the CPU backend: every operator kind of the
 // host scenario (a TP shard included) runs forward and backward at a small batch, with positive
-// times, the samples asked for and a finite spread.
+// times, the samples asked for and a finite spread; a kernel recorder (a fake one standing in
+// for CUPTI) sees each timed pass as a run of its own, and its records land in the measurement.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <memory>
 #include <set>
 
+#include "calibrate/cuda_registry.h"
 #include "calibrate/measure/device_info.h"
 #include "calibrate/measure/op_timer.h"
 #include "engine/backend_registry.h"
@@ -75,6 +77,87 @@ TEST(OpTimer, TimesTheOptimizerPerTensor) {
     EXPECT_GT(m.fwd_ms, last_step) << item.key.str();
     last_step = m.fwd_ms;
   }
+}
+
+// Stands in for CUPTI: each run gets one "kernel" of run x 1 us and a second, overlapping one
+// on the forward runs (odd ids), and one record outside every run.
+class FakeRecorder final : public KernelRecorder {
+ public:
+  void begin_run(std::uint64_t run) override {
+    ASSERT_EQ(open_, 0u) << "a run begun inside run " << open_;
+    open_ = run;
+    runs.push_back(run);
+    const std::uint64_t at = 1000000 * run;
+    const auto call = static_cast<std::uint32_t>(records_.kernels.size() + 1);
+    records_.kernels.push_back({"kernel_a", at, at + 1000 * run, call, 7});
+    records_.run_of_call[call] = run;
+    if (run % 2 == 1) {
+      records_.kernels.push_back({"kernel_b", at + 500, at + 1000 * run + 500, call + 1, 8});
+      records_.run_of_call[call + 1] = run;
+    }
+  }
+  void end_run() override {
+    ASSERT_NE(open_, 0u) << "a run ended that was not begun";
+    open_ = 0;
+  }
+  KernelRecords collect() override {
+    records_.kernels.push_back({"flush", 0, 10, 999999, 7});
+    ++collects;
+    KernelRecords out = std::move(records_);
+    records_ = {};
+    return out;
+  }
+  std::string name() const override { return "fake kernel records"; }
+  std::vector<std::uint64_t> runs;
+  int collects = 0;
+
+ private:
+  std::uint64_t open_ = 0;
+  KernelRecords records_;
+};
+
+TEST(OpTimer, KeepsTheKernelRecordsOfEachTimedPass) {
+  Host h;
+  FakeRecorder rec;
+  OpTimer timer{h.s, h.g, *h.be, 1, &rec};
+  EXPECT_EQ(timer.timer().rfind("steady_clock and fake kernel records, caches flushed (", 0), 0u) << timer.timer();
+  const MeasureItem item = measure_plan(h.s, h.g, h.mg, Grid::parse("2"), "fp32").items.front();
+  const OpMeasurement m = timer.measure(item, TimingOptions{2, 3});
+  // Runs 1, 3, 5 the forwards and 2, 4, 6 the backwards of the 3 timed repetitions (no warm-up).
+  EXPECT_EQ(rec.runs, (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(rec.collects, 1);
+  EXPECT_DOUBLE_EQ(m.fwd_kernels, 2);
+  EXPECT_DOUBLE_EQ(m.bwd_kernels, 1);
+  EXPECT_DOUBLE_EQ(m.fwd_kernel_ms, (1.5e-3 + 3.5e-3 + 5.5e-3) / 3);  // runs' [0, run us + 0.5 us)
+  EXPECT_DOUBLE_EQ(m.bwd_kernel_ms, (2e-3 + 4e-3 + 6e-3) / 3);
+  ASSERT_EQ(m.kernels.size(), 3u);
+  EXPECT_EQ(m.kernels[0].pass, "bwd");
+  EXPECT_EQ(m.kernels[0].name, "kernel_a");
+  EXPECT_DOUBLE_EQ(m.kernels[0].ms, 4e-3);
+  EXPECT_EQ(m.kernels[2].name, "kernel_b");
+  EXPECT_GT(m.fwd_ms, 0);  // the times themselves as without a recorder
+
+  // The optimizer: a run steps many tensors, its records are per tensor.
+  rec.runs.clear();
+  const MeasureItem opt = measure_plan(h.s, h.g, h.mg, Grid{}, "fp32").optimizer.front();
+  const OpMeasurement o = timer.measure(opt, TimingOptions{0, 2});
+  EXPECT_EQ(rec.runs, (std::vector<std::uint64_t>{1, 3, 2, 4}));
+  EXPECT_GT(o.fwd_kernels, 0);
+  EXPECT_LE(o.fwd_kernels, 2.0);  // 2 records per run, over one tensor or more
+}
+
+// Nothing records on the CPU backend; on CUDA where CUPTI refuses, the reason is CUPTI's.
+TEST(OpTimer, NoKernelRecorderOnTheCpu) {
+  std::string why;
+  EXPECT_EQ(open_kernel_recorder("cpu", why), nullptr);
+  EXPECT_EQ(why, "no kernel records on the cpu backend");
+  why.clear();
+  const std::unique_ptr<KernelRecorder> cuda = open_kernel_recorder("cuda", why);
+  if (cuda == nullptr) EXPECT_TRUE(why.rfind("CUPTI unavailable: ", 0) == 0 || why == "built without CUDA") << why;
+  else EXPECT_NE(cuda->name().find("CUPTI"), std::string::npos);
+  Host h;
+  OpTimer refused{h.s, h.g, *h.be, 1, nullptr, "CUPTI unavailable: no device"};
+  EXPECT_EQ(refused.timer().rfind("steady_clock (no kernel records: CUPTI unavailable: no device), caches", 0), 0u);
 }
 
 TEST(OpTimer, SaysWhatMeasured) {

@@ -87,6 +87,12 @@ Profile decode(Bytes& b) {
     }
     m.fwd_ms = b.get<double>(), m.bwd_ms = b.get<double>(), m.samples = b.get<std::int32_t>();
     m.fwd_spread_ms = b.get<double>(), m.bwd_spread_ms = b.get<double>();
+    if (how % 8 == 1) {  // kernel records (a GPU's profile)
+      m.fwd_kernel_ms = b.get<double>(), m.bwd_kernel_ms = b.get<double>();
+      m.fwd_kernels = b.get<double>(), m.bwd_kernels = b.get<double>();
+      for (int k = b.get<std::uint8_t>() % 4; k > 0 && !b.done(); --k)
+        m.kernels.push_back({b.get<std::uint8_t>() % 4 ? "fwd" : b.str(4), b.str(40), b.get<double>(), b.get<double>()});
+    }
     p.add(m);
   }
   for (int i = 0; i < colls && !b.done(); ++i) {
@@ -108,7 +114,7 @@ void write_odd(const std::filesystem::path& file, Bytes& b) {
                                 "fwd_spread_ms", "bwd_spread_ms", "extra"};
   h5::Writer w(file);
   if (b.get<std::uint8_t>() % 2) w.string_attr("/", "schema", b.get<std::uint8_t>() % 2 ? "spindle-profile" : b.str(20));
-  if (b.get<std::uint8_t>() % 2) w.string_attr("/", "version", b.get<std::uint8_t>() % 2 ? "3" : b.str(4));
+  if (b.get<std::uint8_t>() % 2) w.string_attr("/", "version", b.get<std::uint8_t>() % 2 ? (b.get<std::uint8_t>() % 2 ? "4" : "3") : b.str(4));
   for (const char* attr : {"backend", "device", "timer", "libraries", "date", "notes"})
     if (b.get<std::uint8_t>() % 2) w.string_attr("/", attr, b.str(20));
   h5::Layout l;

@@ -392,7 +392,7 @@ TEST(SimCli, ProfileOverridesTheAnalyticModel) {
   SimRun bad = sim("scenarios/multitask-clip-10.toml --profile " + f.string());
   EXPECT_EQ(bad.rc, 2);
   EXPECT_EQ(bad.err, f.string() + ": not an HDF5 file (truncated or corrupt?); allowed: a profile written by "
-                                  "spindle-calibrate (schema version 3)\n");
+                                  "spindle-calibrate (schema version 4)\n");
   fs::remove(f);
 }
 

@@ -47,7 +47,15 @@ Profile sample_profile() {
   m.samples = 20;
   m.fwd_spread_ms = 0.01;
   m.bwd_spread_ms = 0.02;
+  m.fwd_kernel_ms = 0.2;
+  m.bwd_kernel_ms = 0.45;
+  m.fwd_kernels = 9;
+  m.bwd_kernels = 17.5;
+  m.kernels = {{"bwd", "sm90_xmma_gemm_bf16bf16_bf16f32_f32_nn_n", 6, 0.3}, {"fwd", "[memset]", 1, 0.001},
+               {"fwd", "sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n", 4, 0.15}};
   p.add(m);
+  m.fwd_kernel_ms = m.bwd_kernel_ms = m.fwd_kernels = m.bwd_kernels = 0;
+  m.kernels.clear();
   m.key.kind = "decoder_layer";
   m.key.cross_seq = 576;
   m.key.mlp = 1;
@@ -112,7 +120,15 @@ TEST(ProfileStore, RoundTrip) {
     EXPECT_EQ(r->samples, m.samples);
     EXPECT_EQ(r->fwd_spread_ms, m.fwd_spread_ms);
     EXPECT_EQ(r->bwd_spread_ms, m.bwd_spread_ms);
+    EXPECT_EQ(r->fwd_kernel_ms, m.fwd_kernel_ms);
+    EXPECT_EQ(r->bwd_kernel_ms, m.bwd_kernel_ms);
+    EXPECT_EQ(r->fwd_kernels, m.fwd_kernels);
+    EXPECT_EQ(r->bwd_kernels, m.bwd_kernels);
+    EXPECT_EQ(r->kernels, m.kernels);
   }
+  int with_kernels = 0;
+  for (const auto& [key, m] : q.ops) with_kernels += !m.kernels.empty();
+  EXPECT_EQ(with_kernels, 1);
   ASSERT_EQ(q.collectives.size(), 1u);
   EXPECT_EQ(q.collectives[0].kind, "all_reduce");
   EXPECT_EQ(q.collectives[0].algorithm, "ring");
@@ -153,10 +169,10 @@ TEST(ProfileStore, TruncatedFile) {
   std::string bytes = read_file(f);
   write_file_atomically(f, bytes.substr(0, bytes.size() / 2));
   EXPECT_THAT(read_error(f), HasSubstr(f.string() + ": "));
-  EXPECT_THAT(read_error(f), HasSubstr("; allowed: a profile written by spindle-calibrate (schema version 3)"));
+  EXPECT_THAT(read_error(f), HasSubstr("; allowed: a profile written by spindle-calibrate (schema version 4)"));
   write_file_atomically(f, "not hdf5 at all");
   EXPECT_EQ(read_error(f), f.string() + ": not an HDF5 file (truncated or corrupt?); allowed: a profile written by "
-                                        "spindle-calibrate (schema version 3)");
+                                        "spindle-calibrate (schema version 4)");
   fs::remove(f);
 }
 
@@ -222,7 +238,7 @@ TEST(ProfileStore, WrongSchemaVersion) {
   write_profile(f, sample_profile());
   set_version(f, "7");
   EXPECT_EQ(read_error(f), f.string() + ": profile schema version 7; allowed: a profile written by spindle-calibrate "
-                                        "(schema version 3)");
+                                        "(schema version 4)");
   fs::remove(f);
 }
 
@@ -232,7 +248,30 @@ TEST(ProfileStore, Version2SaysWhatChanged) {
   set_version(f, "2");
   EXPECT_EQ(read_error(f), f.string() + ": profile schema version 2 (its operators have no dtype and it does not say "
                                         "what measured it: measure again); allowed: a profile written by "
-                                        "spindle-calibrate (schema version 3)");
+                                        "spindle-calibrate (schema version 4)");
+  fs::remove(f);
+}
+
+void delete_dataset(const fs::path& f, const char* path) {
+  hid_t file = H5Fopen(f.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  H5Ldelete(file, path, H5P_DEFAULT);
+  H5Fclose(file);
+}
+
+// Version 3 (before kernel records) still reads: the times, no kernel records.
+TEST(ProfileStore, Version3ReadsWithoutKernelRecords) {
+  fs::path f = temp("ver3.h5");
+  write_profile(f, sample_profile());
+  delete_dataset(f, "/kernels");
+  set_version(f, "3");
+  const Profile q = read_profile(f);
+  ASSERT_EQ(q.ops.size(), 2u);
+  for (const auto& [key, m] : q.ops) {
+    EXPECT_EQ(m.fwd_ms, 0.25);
+    EXPECT_EQ(m.fwd_kernel_ms, 0);
+    EXPECT_EQ(m.bwd_kernels, 0);
+    EXPECT_TRUE(m.kernels.empty());
+  }
   fs::remove(f);
 }
 
@@ -267,17 +306,15 @@ TEST(ProfileStore, LookupsAndBatchesOfAShape) {
 TEST(ProfileStore, MissingDataset) {
   fs::path f = temp("missing.h5");
   write_profile(f, sample_profile());
-  hid_t file = H5Fopen(f.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-  H5Ldelete(file, "/collectives", H5P_DEFAULT);
-  H5Fclose(file);
+  delete_dataset(f, "/collectives");
   EXPECT_EQ(read_error(f), f.string() + ": missing dataset /collectives; allowed: a profile written by spindle-calibrate "
-                                        "(schema version 3)");
+                                        "(schema version 4)");
   fs::remove(f);
 }
 
 TEST(ProfileStore, MissingFile) {
   EXPECT_EQ(read_error("no/such.h5"),
-            "no/such.h5: no such file; allowed: a profile written by spindle-calibrate (schema version 3)");
+            "no/such.h5: no such file; allowed: a profile written by spindle-calibrate (schema version 4)");
 }
 
 }  // namespace
@@ -304,7 +341,7 @@ TEST(ProfileStore, MalformedAttributeIsAnInputError) {
   H5Tclose(t);
   H5Fclose(file);
   EXPECT_EQ(read_error(f), f.string() + ": attribute 'device' is not one fixed-length string; allowed: a profile written by "
-                                        "spindle-calibrate (schema version 3)");
+                                        "spindle-calibrate (schema version 4)");
   fs::remove(f);
 }
 
@@ -355,6 +392,16 @@ TEST(ProfileStore, EveryFieldIsRanged) {
       {"empty kind", [](Profile& p) { edit(p, "encoder_layer", [](OpMeasurement& m) { m.key.kind = ""; }); }, "kind '' is empty"},
       {"dtype", [](Profile& p) { edit(p, "encoder_layer", [](OpMeasurement& m) { m.key.dtype = "int8"; }); },
        "dtype 'int8'; allowed: one of fp32, bf16, fp16"},
+      {"negative kernel time", [](Profile& p) { edit(p, "encoder_layer", [](OpMeasurement& m) { m.bwd_kernel_ms = -0.1; }); },
+       "bwd_kernel_ms -0.100000, fwd_kernels 9.000000, bwd_kernels 17.500000; allowed: finite values >= 0"},
+      {"kernel pass", [](Profile& p) { edit(p, "encoder_layer", [](OpMeasurement& m) { m.kernels[0].pass = "both"; }); },
+       "/kernels row 0: pass 'both'; allowed: fwd, bwd"},
+      {"kernel calls", [](Profile& p) { edit(p, "encoder_layer", [](OpMeasurement& m) { m.kernels[1].calls = 0; }); },
+       "/kernels row 1: calls 0.000000, time_ms 0.001000; allowed: calls > 0"},
+      {"kernel name", [](Profile& p) { edit(p, "encoder_layer", [](OpMeasurement& m) { m.kernels[2].name.clear(); }); },
+       "/kernels row 2: an empty kernel name"},
+      {"kernel twice", [](Profile& p) { edit(p, "encoder_layer", [](OpMeasurement& m) { m.kernels[2] = m.kernels[1]; }); },
+       "/kernels row 2: [memset] of fwd of /ops row 1 is there twice"},
       {"collective kind", [](Profile& p) { p.collectives[0].kind = "all_to_all"; }, "kind 'all_to_all'; allowed: one of all_reduce"},
       {"collective algorithm", [](Profile& p) { p.collectives[0].algorithm = "collnet"; },
        "algorithm 'collnet'; allowed: one of '' (NCCL chose), ring, tree, nvls, nvls_tree, pat"},
