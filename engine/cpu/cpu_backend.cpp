@@ -1,6 +1,8 @@
 // The CPU backend (see cpu_backend.h): checks shapes, then calls the engine/cpu/ kernels. The
 // kernels compute in fp32: a bf16 tensor reaches them through an fp32 view (widened before,
-// narrowed back after when written).
+// narrowed back after when written). Mixed precision as the GPU runs it: a GEMM kernel whose
+// input activations are stored bf16 takes its fp32 weights rounded to bf16 (the CUDA backend's
+// bf16 GEMMs read bf16 copies of the fp32 masters), accumulating in fp32.
 #include "engine/cpu/cpu_backend.h"
 
 #include <cstdlib>
@@ -62,6 +64,23 @@ struct Out : F32 {
 };
 struct Acc : F32 {
   explicit Acc(const Tensor& t) : F32(t, kInOut) {}
+};
+
+// The weights of a GEMM kernel on activations `x`: rounded to bf16 (kept as fp32 values) where
+// x is stored bf16, else as they are (see the file's comment).
+class Weights {
+ public:
+  Weights(const Tensor& w, const Tensor& x) : view_(w, F32::kIn) {
+    if (w.empty() || w.dtype() != DType::kF32 || x.dtype() != DType::kBF16) return;
+    rounded_.resize(static_cast<size_t>(w.numel()));
+    const float* v = w.f32();
+    for (size_t i = 0; i < rounded_.size(); ++i) rounded_[i] = cpu::from_bf16(cpu::to_bf16(v[i]));
+  }
+  float* p() const { return rounded_.empty() ? view_.p() : const_cast<float*>(rounded_.data()); }
+
+ private:
+  F32 view_;
+  std::vector<float> rounded_;
 };
 
 }  // namespace
@@ -157,12 +176,12 @@ void CpuBackend::scale(Tensor& t, float factor) {
 void CpuBackend::linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) {
   expect(w.rank() == 2 && x.dim(-1) == w.dim(1) && y.dim(-1) == w.dim(0) && x.rows() == y.rows(), "linear",
          dims_str(x.shape()) + " x " + dims_str(w.shape()) + " -> " + dims_str(y.shape()));
-  cpu::linear_forward(In(x).p(), In(w).p(), In(b).p(), Out(y).p(), x.rows(), w.dim(1), w.dim(0));
+  cpu::linear_forward(In(x).p(), Weights(w, x).p(), In(b).p(), Out(y).p(), x.rows(), w.dim(1), w.dim(0));
 }
 void CpuBackend::linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw,
                                  Tensor& db) {
-  cpu::linear_backward(In(x).p(), In(w).p(), In(dy).p(), Acc(dx).p(), Acc(dw).p(), Acc(db).p(), x.rows(), w.dim(1),
-                       w.dim(0));
+  cpu::linear_backward(In(x).p(), Weights(w, x).p(), In(dy).p(), Acc(dx).p(), Acc(dw).p(), Acc(db).p(), x.rows(),
+                       w.dim(1), w.dim(0));
 }
 
 void CpuBackend::layer_norm_forward(const Tensor& x, const Tensor& g, const Tensor& b, Tensor& y, Tensor& mean,
@@ -211,17 +230,17 @@ void CpuBackend::gelu_mlp_forward(const Tensor& x, const Tensor& w1, const Tenso
   expect(w1.dim(1) == x.dim(-1) && w2.dim(0) == x.dim(-1) && pre.numel() == x.rows() * w1.dim(0), "gelu_mlp",
          dims_str(x.shape()));
   Out p(pre), a(act), out(y);
-  cpu::gelu_mlp_forward<float>(In(x).p(), {In(w1).p(), In(b1).p(), In(w2).p(), In(b2).p()}, p.p(), a.p(), out.p(),
-                               x.rows(), x.dim(-1), w1.dim(0));
+  cpu::gelu_mlp_forward<float>(In(x).p(), {Weights(w1, x).p(), In(b1).p(), Weights(w2, x).p(), In(b2).p()}, p.p(),
+                               a.p(), out.p(), x.rows(), x.dim(-1), w1.dim(0));
 }
 
 void CpuBackend::gelu_mlp_backward(const Tensor& x, const Tensor& w1, const Tensor& w2, const Tensor& pre,
                                    const Tensor& act, const Tensor& dy, Tensor& dx, Tensor& dw1, Tensor& db1,
                                    Tensor& dw2, Tensor& db2) {
   Acc gx(dx), gw1(dw1), gb1(db1), gw2(dw2), gb2(db2);
-  cpu::gelu_mlp_backward<float>(In(x).p(), {In(w1).p(), nullptr, In(w2).p(), nullptr}, In(pre).p(), In(act).p(),
-                                In(dy).p(), gx.p(), {gw1.p(), gb1.p(), gw2.p(), gb2.p()}, x.rows(), x.dim(-1),
-                                w1.dim(0));
+  cpu::gelu_mlp_backward<float>(In(x).p(), {Weights(w1, x).p(), nullptr, Weights(w2, x).p(), nullptr}, In(pre).p(),
+                                In(act).p(), In(dy).p(), gx.p(), {gw1.p(), gb1.p(), gw2.p(), gb2.p()}, x.rows(),
+                                x.dim(-1), w1.dim(0));
 }
 
 void CpuBackend::swiglu_mlp_forward(const Tensor& x, const Tensor& wg, const Tensor& wu, const Tensor& wd,
@@ -229,17 +248,17 @@ void CpuBackend::swiglu_mlp_forward(const Tensor& x, const Tensor& wg, const Ten
   expect(wg.dim(1) == x.dim(-1) && wd.dim(0) == x.dim(-1) && gate.numel() == x.rows() * wg.dim(0), "swiglu_mlp",
          dims_str(x.shape()));
   Out g(gate), u(up), a(act), out(y);
-  cpu::swiglu_mlp_forward<float>(In(x).p(), {In(wg).p(), In(wu).p(), In(wd).p()}, g.p(), u.p(), a.p(), out.p(),
-                                 x.rows(), x.dim(-1), wg.dim(0));
+  cpu::swiglu_mlp_forward<float>(In(x).p(), {Weights(wg, x).p(), Weights(wu, x).p(), Weights(wd, x).p()}, g.p(),
+                                 u.p(), a.p(), out.p(), x.rows(), x.dim(-1), wg.dim(0));
 }
 
 void CpuBackend::swiglu_mlp_backward(const Tensor& x, const Tensor& wg, const Tensor& wu, const Tensor& wd,
                                      const Tensor& gate, const Tensor& up, const Tensor& act, const Tensor& dy,
                                      Tensor& dx, Tensor& dwg, Tensor& dwu, Tensor& dwd) {
   Acc gx(dx), gg(dwg), gu(dwu), gd(dwd);
-  cpu::swiglu_mlp_backward<float>(In(x).p(), {In(wg).p(), In(wu).p(), In(wd).p()}, In(gate).p(), In(up).p(),
-                                  In(act).p(), In(dy).p(), gx.p(), {gg.p(), gu.p(), gd.p()}, x.rows(), x.dim(-1),
-                                  wg.dim(0));
+  cpu::swiglu_mlp_backward<float>(In(x).p(), {Weights(wg, x).p(), Weights(wu, x).p(), Weights(wd, x).p()},
+                                  In(gate).p(), In(up).p(), In(act).p(), In(dy).p(), gx.p(), {gg.p(), gu.p(), gd.p()},
+                                  x.rows(), x.dim(-1), wg.dim(0));
 }
 
 void CpuBackend::residual_forward(const Tensor& a, const Tensor& b, Tensor& y) {
@@ -265,8 +284,8 @@ void CpuBackend::patch_embed_forward(const Tensor& x, const Tensor& w, const Ten
                                      Tensor& y) {
   expect(x.rank() == 3 && w.dim(1) == x.dim(2) && pos.dim(0) >= x.dim(1) && y.dim(2) == w.dim(0), "patch_embed",
          dims_str(x.shape()) + " with pos " + dims_str(pos.shape()));
-  cpu::patch_embed_forward(In(x).p(), In(w).p(), In(b).p(), In(pos).p(), Out(y).p(), x.dim(0), x.dim(1), x.dim(2),
-                           w.dim(0));
+  cpu::patch_embed_forward(In(x).p(), Weights(w, x).p(), In(b).p(), In(pos).p(), Out(y).p(), x.dim(0), x.dim(1),
+                           x.dim(2), w.dim(0));
 }
 
 void CpuBackend::patch_embed_backward(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor& db, Tensor& dpos) {

@@ -1,15 +1,17 @@
 // The CUDA backend (see cuda_backend.h): device memory from a caching allocator
-// (device_cache.h), every call queued on the calling thread's stream (the compute stream, or
-// the side stream after use_side_stream: a rank's weight-sync thread), GEMMs through cuBLASLt (fp32, bias
+// (device_cache.h), every call queued on the calling thread's stream (the compute stream, or the
+// side stream after use_side_stream: a rank's weight-sync thread), GEMMs through cuBLASLt (bias
 // epilogue), element-wise and row kernels in elementwise.cu and layer_kernels.h's files, each
 // mirroring the CPU kernel of the same name; InfoNCE (a B x B problem) on the host. Host
-// transfers synchronise the calling thread's stream. GEMMs run in fp32 (bf16 tensors through fp32 copies);
-// unlike the CPU backend, which keeps a kernel call's intermediates in fp32, the MLPs and the
-// patch embedding here round what passes between their GEMMs and element-wise kernels to the
-// storage dtype, so under bf16 the two backends differ by more than one rounding. Attention is
-// unfused but memory-lean (one head's probabilities at a time, each row's log-sum-exp kept and
-// the probabilities recomputed in backward), and so is the LM head (a block of rows' logits at
-// a time); the backend-ops test
+// transfers synchronise the calling thread's stream. The linear, MLP and patch-embedding GEMMs on
+// bf16 activations run on bf16 operands (bf16 copies of the fp32 weights, made per call) with
+// fp32 accumulation, as the CPU backend emulates; attention's and the LM head's GEMMs run in fp32
+// (bf16 tensors through fp32 copies). Unlike the CPU backend, which keeps a kernel call's
+// intermediates in fp32, the MLPs and the patch embedding here round what passes between their
+// GEMMs and element-wise kernels to the storage dtype, so under bf16 the two backends differ by
+// more than one rounding. Attention is unfused but memory-lean (one head's probabilities at a
+// time, each row's log-sum-exp kept and the probabilities recomputed in backward), and so is the
+// LM head (a block of rows' logits at a time); the backend-ops test
 // (tests/engine/backend_ops_test.cpp) compares it with the CPU backend.
 #include "engine/cuda/cuda_backend.h"
 
@@ -48,6 +50,11 @@ DevPtr dev_ptr(const Tensor& t) {
   expect(t.dtype() != DType::kI32 || t.empty(), "kernel", "an int32 tensor where floats go");
   return DevPtr{t.data(), t.dtype() == DType::kBF16};
 }
+
+// The element types of a GEMM: A and B (one type), C and D (one type); fp32 accumulation.
+struct GemmTypes {
+  cudaDataType ab = CUDA_R_32F, cd = CUDA_R_32F;
+};
 
 // The device this process uses: its local rank's under mpirun or srun (one process per GPU;
 // the NCCL communicator refuses more ranks than GPUs), else device 0.
@@ -232,24 +239,48 @@ class CudaBackend final : public Backend {
 
   // Row-major y [n, out] = x [n, in] w [out, in]^T + b, as cuBLASLt's column-major
   // y^T = w x^T: A = w^T seen column-major (in x out, transposed), B = x^T (in x n).
+  // Mixed precision: on bf16 activations x the GEMMs take bf16 copies of the fp32 weights and
+  // accumulate in fp32 (cuBLASLt, A/B bf16, C/D bf16 or fp32); a bias goes through an fp32
+  // output (cuBLASLt's bias is of the output's type, and the CPU adds it in fp32), narrowed once.
   void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y) override {
     expect(w.rank() == 2 && x.dim(-1) == w.dim(1) && y.dim(-1) == w.dim(0) && x.rows() == y.rows(), "linear",
            dims_str(x.shape()) + " x " + dims_str(w.shape()) + " -> " + dims_str(y.shape()));
     const std::int64_t n = x.rows(), in = w.dim(1), out = w.dim(0);
+    if (x.dtype() == DType::kBF16) {
+      const Tensor W = bf16_copy(w), B = wide(b);
+      Tensor Y = B.empty() ? y : wide(y, false);
+      matmul(true, false, out, n, in, W.data(), in, x.data(), in, Y.data(), out, 0.0f, B.empty() ? nullptr : B.data(),
+             1.0f, {CUDA_R_16BF, gemm_type(Y)});
+      narrow(Y, y);
+      return;
+    }
     const Tensor X = wide(x), W = wide(w), B = wide(b);
     Tensor Y = wide(y, false);
     matmul(true, false, out, n, in, W.data(), in, X.data(), in, Y.data(), out, 0.0f, B.empty() ? nullptr : B.data());
     narrow(Y, y);
   }
-  // dx [n, in] += dy [n, out] w [out, in]; dw [out, in] += dy^T x; db += column sums of dy.
+  // dx [n, in] += dy [n, out] w [out, in]; dw [out, in] += dy^T x; db += column sums of dy. In
+  // bf16 (fp32 accumulation) where x and dy are stored bf16; else in fp32, on the weights
+  // rounded to bf16 where x is (as the CPU backend computes).
   void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor& dx, Tensor& dw, Tensor& db) override {
     const std::int64_t n = x.rows(), in = w.dim(1), out = w.dim(0);
-    const Tensor X = wide(x), W = wide(w), DY = wide(dy);
-    Tensor DX = wide(dx), DW = wide(dw);
-    if (!dx.empty()) matmul(false, false, in, n, out, W.data(), in, DY.data(), out, DX.data(), in, 1.0f, nullptr);
-    if (!dw.empty()) matmul(false, true, in, out, n, X.data(), in, DY.data(), out, DW.data(), in, 1.0f, nullptr);
-    narrow(DX, dx);
-    narrow(DW, dw);
+    if (x.dtype() == DType::kBF16 && dy.dtype() == DType::kBF16 && (dw.empty() || dw.dtype() == DType::kF32)) {
+      if (!dx.empty()) {
+        const Tensor W = bf16_copy(w);
+        matmul(false, false, in, n, out, W.data(), in, dy.data(), out, dx.data(), in, 1.0f, nullptr, 1.0f,
+               {CUDA_R_16BF, gemm_type(dx)});
+      }
+      if (!dw.empty())
+        matmul(false, true, in, out, n, x.data(), in, dy.data(), out, dw.data(), in, 1.0f, nullptr, 1.0f,
+               {CUDA_R_16BF, CUDA_R_32F});
+    } else {
+      const Tensor X = wide(x), W = x.dtype() == DType::kBF16 ? rounded(w) : wide(w), DY = wide(dy);
+      Tensor DX = wide(dx), DW = wide(dw);
+      if (!dx.empty()) matmul(false, false, in, n, out, W.data(), in, DY.data(), out, DX.data(), in, 1.0f, nullptr);
+      if (!dw.empty()) matmul(false, true, in, out, n, X.data(), in, DY.data(), out, DW.data(), in, 1.0f, nullptr);
+      narrow(DX, dx);
+      narrow(DW, dw);
+    }
     if (!db.empty()) cuda::launch_sum_blocks(dev(dy), dev(db), n, out, stream());
   }
 
@@ -412,8 +443,13 @@ class CudaBackend final : public Backend {
   void patch_embed_backward(const Tensor& x, const Tensor& dy, Tensor& dw, Tensor& db, Tensor& dpos) override {
     fp32_only("patch_embed backward", {&dw});
     const std::int64_t n = x.rows(), in = dw.dim(1), out = dw.dim(0);  // raw inputs need no gradient
-    const Tensor X = wide(x), DY = wide(dy);
-    matmul(false, true, in, out, n, X.data(), in, DY.data(), out, dw.data(), in, 1.0f, nullptr);
+    if (x.dtype() == DType::kBF16 && dy.dtype() == DType::kBF16) {
+      matmul(false, true, in, out, n, x.data(), in, dy.data(), out, dw.data(), in, 1.0f, nullptr, 1.0f,
+             {CUDA_R_16BF, CUDA_R_32F});
+    } else {
+      const Tensor X = wide(x), DY = wide(dy);
+      matmul(false, true, in, out, n, X.data(), in, DY.data(), out, dw.data(), in, 1.0f, nullptr);
+    }
     if (!db.empty()) cuda::launch_sum_blocks(dev(dy), dev(db), n, out, stream());
     const std::int64_t per_sample = dy.dim(1) * dy.dim(2);
     Tensor dpos_used = dpos.flat_view(0, per_sample);
@@ -573,26 +609,40 @@ class CudaBackend final : public Backend {
       if (!t->empty() && t->dtype() != DType::kF32)
         throw InternalError(std::string("the CUDA backend's ") + kernel + " takes fp32 tensors here");
   }
-  // The GEMM paths compute in fp32 (cuBLASLt with fp32 operands), as the CPU backend does: a
-  // bf16 tensor goes through an fp32 copy, widened when `read`, and narrow() writes a written
-  // copy back. (bf16 GEMMs on bf16 weight copies would halve the traffic: not yet.)
+  // The fp32 GEMM paths (attention, the LM head, mixed operands): a bf16 tensor goes through an
+  // fp32 copy, widened when `read`, and narrow() writes a written copy back.
   Tensor wide(const Tensor& t, bool read = true) {
     if (t.empty() || t.dtype() != DType::kBF16) return t;
     Tensor f = alloc(t.shape(), DType::kF32);
     if (read) cuda::launch_copy_blocks(dev(t), 0, 0, dev(f), 0, 0, 1, t.numel(), false, stream());
     return f;
   }
+  // A bf16 copy of an fp32 tensor (a GEMM operand), or the tensor itself when it is bf16.
+  Tensor bf16_copy(const Tensor& t) {
+    if (t.empty() || t.dtype() == DType::kBF16) return t;
+    Tensor h = alloc(t.shape(), DType::kBF16);
+    cuda::launch_copy_blocks(dev(t), 0, 0, dev(h), 0, 0, 1, t.numel(), false, stream());
+    return h;
+  }
+  // fp32 values rounded to bf16 (the weights of an fp32 GEMM in a bf16 kernel call).
+  Tensor rounded(const Tensor& t) {
+    if (t.empty() || t.dtype() == DType::kBF16) return wide(t);
+    return wide(bf16_copy(t));
+  }
+  static cudaDataType gemm_type(const Tensor& t) { return t.dtype() == DType::kBF16 ? CUDA_R_16BF : CUDA_R_32F; }
   void narrow(const Tensor& wide_copy, Tensor& t) {
     if (t.empty() || wide_copy.data() == t.data()) return;
     cuda::launch_copy_blocks(dev(wide_copy), 0, 0, dev(t), 0, 0, 1, t.numel(), false, stream());
   }
 
-  // Column-major C [m, n] = op(A) op(B) (+ beta C) (+ bias [m] per column), fp32, through
-  // cuBLASLt with its default heuristic; op(A) is A^T when ta (A stored k x m), else A (m x k).
+  // Column-major C [m, n] = op(A) op(B) (+ beta C) (+ bias [m] per column, fp32, with an fp32 C),
+  // accumulated in fp32, through cuBLASLt with its default heuristic; op(A) is A^T when ta (A
+  // stored k x m), else A (m x k).
   void matmul(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const void* a, std::int64_t lda,
               const void* b, std::int64_t ldb, void* c, std::int64_t ldc, float beta, const void* bias,
-              float alpha = 1.0f) {
+              float alpha = 1.0f, GemmTypes types = GemmTypes()) {
     if (m == 0 || n == 0) return;
+    if (bias != nullptr && types.cd != CUDA_R_32F) throw InternalError("cuda matmul: a bias with a bf16 output");
     on_device();
     cublasLtMatmulDesc_t desc = nullptr;
     cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
@@ -607,11 +657,11 @@ class CudaBackend final : public Backend {
         SPINDLE_CUBLAS(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
         SPINDLE_CUBLAS(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
       }
-      SPINDLE_CUBLAS(cublasLtMatrixLayoutCreate(&la, CUDA_R_32F, static_cast<std::uint64_t>(ta ? k : m),
+      SPINDLE_CUBLAS(cublasLtMatrixLayoutCreate(&la, types.ab, static_cast<std::uint64_t>(ta ? k : m),
                                                 static_cast<std::uint64_t>(ta ? m : k), lda));
-      SPINDLE_CUBLAS(cublasLtMatrixLayoutCreate(&lb, CUDA_R_32F, static_cast<std::uint64_t>(tb ? n : k),
+      SPINDLE_CUBLAS(cublasLtMatrixLayoutCreate(&lb, types.ab, static_cast<std::uint64_t>(tb ? n : k),
                                                 static_cast<std::uint64_t>(tb ? k : n), ldb));
-      SPINDLE_CUBLAS(cublasLtMatrixLayoutCreate(&lc, CUDA_R_32F, static_cast<std::uint64_t>(m),
+      SPINDLE_CUBLAS(cublasLtMatrixLayoutCreate(&lc, types.cd, static_cast<std::uint64_t>(m),
                                                 static_cast<std::uint64_t>(n), ldc));
       // The algorithm from cuBLASLt's heuristic told the operands' real alignment: head slices,
       // probability blocks and row views are often only 4-byte aligned, and the implicit
@@ -633,7 +683,8 @@ class CudaBackend final : public Backend {
       SPINDLE_CUBLAS(cublasLtMatmulAlgoGetHeuristic(lt_, desc, la, lb, lc, lc, pref, 1, &best, &found));
       if (found == 0)
         throw cuda::CudaError("cuBLASLt has no algorithm for a " + std::to_string(m) + " x " + std::to_string(n) +
-                              " x " + std::to_string(k) + " fp32 GEMM with these alignments");
+                              " x " + std::to_string(k) + (types.ab == CUDA_R_16BF ? " bf16" : " fp32") +
+                              " GEMM with these alignments");
       SPINDLE_CUBLAS(cublasLtMatmul(lt_, desc, &alpha, a, la, b, lb, &beta, c, lc, c, lc, &best.algo, lane().workspace.get(),
                                     kWorkspaceBytes, stream()));
     } catch (...) {
@@ -642,11 +693,11 @@ class CudaBackend final : public Backend {
     }
     release(desc, la, lb, lc, pref);
   }
-  // The largest power of two (4 to 256) that divides a pointer.
+  // The largest power of two (2 to 256) that divides a pointer (a bf16 row view may be 2-aligned).
   static std::uint32_t alignment(const void* p) {
     const auto x = reinterpret_cast<std::uintptr_t>(p);
     std::uint32_t a = 256;
-    while (a > 4 && x % a != 0) a /= 2;
+    while (a > 2 && x % a != 0) a /= 2;
     return a;
   }
   static void release(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb,

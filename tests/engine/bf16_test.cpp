@@ -9,7 +9,9 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <memory>
 
+#include "engine/backend_registry.h"
 #include "engine/cpu/bf16.h"
 #include "engine/launch/logical_devices.h"
 #include "engine/launch/thread_launcher.h"
@@ -37,6 +39,41 @@ TEST(Bf16, RoundsToNearestEvenAndKeepsTheLimits) {
     EXPECT_LE(std::abs(r - x), std::abs(x) * std::ldexp(1.0f, -9)) << x;  // within half a bf16 ulp
     EXPECT_EQ(cpu::from_bf16(cpu::to_bf16(r)), r) << x;                    // and stable
   }
+}
+
+// Mixed precision as the GPU runs it: a GEMM kernel on bf16 activations takes its fp32 weights
+// rounded to bf16 (the CUDA backend's bf16 GEMMs read bf16 copies of the masters), so the CPU
+// reference and the GPU compute the same products; on fp32 activations the weights stay fp32.
+TEST(Bf16Storage, GemmsOnBf16ActivationsTakeBf16RoundedWeights) {
+  std::unique_ptr<Backend> be = make_backend("cpu");
+  std::vector<float> xv(4 * 8), wv(6 * 8), dyv(4 * 6);
+  for (size_t i = 0; i < xv.size(); ++i) xv[i] = 0.25f * static_cast<float>(static_cast<int>(i % 7) - 3);  // bf16-exact
+  for (size_t i = 0; i < wv.size(); ++i) wv[i] = 0.1f + 1e-3f * static_cast<float>(i);  // not bf16-exact
+  for (size_t i = 0; i < dyv.size(); ++i) dyv[i] = 0.5f * static_cast<float>(static_cast<int>(i % 5) - 2);
+  std::vector<float> rounded = wv;
+  for (float& v : rounded) v = cpu::from_bf16(cpu::to_bf16(v));
+  ASSERT_NE(rounded, wv);
+  auto run = [&](DType act, const std::vector<float>& weights) {
+    Tensor x = be->alloc({4, 8}, act), w = be->alloc({6, 8}, DType::kF32), none, y = be->alloc({4, 6}, DType::kF32);
+    be->upload(x, xv);
+    be->upload(w, weights);
+    be->linear_forward(x, w, none, y);
+    Tensor dy = be->alloc({4, 6}, act), dx = be->alloc({4, 8}, DType::kF32), dw = be->alloc({6, 8}, DType::kF32);
+    be->upload(dy, dyv);
+    be->linear_backward(x, w, dy, dx, dw, none);
+    std::vector<float> out(4 * 6), gx(4 * 8), gw(6 * 8);
+    be->download(y, out);
+    be->download(dx, gx);
+    be->download(dw, gw);
+    return std::vector<std::vector<float>>{out, gx, gw};
+  };
+  const auto bf16 = run(DType::kBF16, wv), bf16_rounded = run(DType::kBF16, rounded);
+  const auto fp32 = run(DType::kF32, wv), fp32_rounded = run(DType::kF32, rounded);
+  EXPECT_EQ(bf16, bf16_rounded);  // y, dx and dw: as if the weights were bf16 values
+  EXPECT_EQ(bf16, fp32_rounded);  // (x and dy are bf16-exact: only the weights differ)
+  EXPECT_NE(fp32[0], fp32_rounded[0]);  // fp32 activations: the weights as they are
+  EXPECT_NE(fp32[1], fp32_rounded[1]);
+  EXPECT_EQ(fp32[2], fp32_rounded[2]);  // dw = dy^T x reads no weight
 }
 
 struct TrainedRun {
