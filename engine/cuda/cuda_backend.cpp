@@ -20,6 +20,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,7 @@
 #include "engine/cuda/cuda_streams.h"
 #include "engine/cuda/device_cache.h"
 #include "engine/cuda/elementwise.h"
+#include "engine/cuda/gemm.h"
 #include "engine/cuda/layer_kernels.h"
 #include "engine/cuda/multi_tensor.h"
 #include "planner/program/lowering.h"
@@ -575,6 +578,8 @@ class CudaBackend final : public Backend {
   }
 
   static constexpr std::size_t kWorkspaceBytes = std::size_t{32} << 20;  // cuBLASLt's, as PyTorch gives it on Hopper
+  std::mutex algo_mu_;  // logical devices' threads share the backend
+  std::map<cuda::GemmShape, cublasLtMatmulAlgo_t> algo_of_;
 
   // The calling thread's current device set to this backend's (a rank's sync thread calls in
   // too; kernels launched on a stream of another device than the current one fail).
@@ -636,76 +641,30 @@ class CudaBackend final : public Backend {
   }
 
   // Column-major C [m, n] = op(A) op(B) (+ beta C) (+ bias [m] per column, fp32, with an fp32 C),
-  // accumulated in fp32, through cuBLASLt with its default heuristic; op(A) is A^T when ta (A
-  // stored k x m), else A (m x k).
+  // accumulated in fp32, through cuBLASLt with its heuristic's first algorithm (cuda/gemm.h);
+  // op(A) is A^T when ta (A stored k x m), else A (m x k).
   void matmul(bool ta, bool tb, std::int64_t m, std::int64_t n, std::int64_t k, const void* a, std::int64_t lda,
               const void* b, std::int64_t ldb, void* c, std::int64_t ldc, float beta, const void* bias,
               float alpha = 1.0f, GemmTypes types = GemmTypes()) {
     if (m == 0 || n == 0) return;
-    if (bias != nullptr && types.cd != CUDA_R_32F) throw InternalError("cuda matmul: a bias with a bf16 output");
     on_device();
-    cublasLtMatmulDesc_t desc = nullptr;
-    cublasLtMatrixLayout_t la = nullptr, lb = nullptr, lc = nullptr;
-    cublasLtMatmulPreference_t pref = nullptr;
-    SPINDLE_CUBLAS(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
-    const cublasOperation_t opa = ta ? CUBLAS_OP_T : CUBLAS_OP_N, opb = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
-    try {
-      SPINDLE_CUBLAS(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &opa, sizeof opa));
-      SPINDLE_CUBLAS(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &opb, sizeof opb));
-      if (bias) {
-        const cublasLtEpilogue_t epi = CUBLASLT_EPILOGUE_BIAS;
-        SPINDLE_CUBLAS(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epi, sizeof epi));
-        SPINDLE_CUBLAS(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias));
+    cuda::GemmShape shape{ta,       tb,   m, n, k, lda, ldb, ldc, types.ab, types.cd, bias != nullptr,
+                          cuda::alignment_of(a), cuda::alignment_of(b), cuda::alignment_of(c)};
+    cuda::gemm_log_add(shape);
+    const cuda::Gemm gemm(lt_, shape, bias, kWorkspaceBytes);
+    // The heuristic's choice per shape, asked once (a query costs the host microseconds per GEMM).
+    cublasLtMatmulAlgo_t algo;
+    {
+      const std::lock_guard<std::mutex> lock(algo_mu_);
+      auto it = algo_of_.find(shape);
+      if (it == algo_of_.end()) {
+        const std::vector<cublasLtMatmulHeuristicResult_t> algos = gemm.algorithms(1);
+        if (algos.empty()) throw cuda::CudaError("cuBLASLt has no algorithm for the GEMM " + shape.str());
+        it = algo_of_.emplace(shape, algos.front().algo).first;
       }
-      SPINDLE_CUBLAS(cublasLtMatrixLayoutCreate(&la, types.ab, static_cast<std::uint64_t>(ta ? k : m),
-                                                static_cast<std::uint64_t>(ta ? m : k), lda));
-      SPINDLE_CUBLAS(cublasLtMatrixLayoutCreate(&lb, types.ab, static_cast<std::uint64_t>(tb ? n : k),
-                                                static_cast<std::uint64_t>(tb ? k : n), ldb));
-      SPINDLE_CUBLAS(cublasLtMatrixLayoutCreate(&lc, types.cd, static_cast<std::uint64_t>(m),
-                                                static_cast<std::uint64_t>(n), ldc));
-      // The algorithm from cuBLASLt's heuristic told the operands' real alignment: head slices,
-      // probability blocks and row views are often only 4-byte aligned, and the implicit
-      // heuristic assumes 256 (PyTorch met "misaligned address" so).
-      SPINDLE_CUBLAS(cublasLtMatmulPreferenceCreate(&pref));
-      const std::uint64_t ws = kWorkspaceBytes;
-      SPINDLE_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws));
-      const std::uint32_t align_a = alignment(a), align_b = alignment(b), align_c = alignment(c);
-      SPINDLE_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a,
-                                                          sizeof align_a));
-      SPINDLE_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b,
-                                                          sizeof align_b));
-      SPINDLE_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_c,
-                                                          sizeof align_c));
-      SPINDLE_CUBLAS(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_c,
-                                                          sizeof align_c));
-      cublasLtMatmulHeuristicResult_t best{};
-      int found = 0;
-      SPINDLE_CUBLAS(cublasLtMatmulAlgoGetHeuristic(lt_, desc, la, lb, lc, lc, pref, 1, &best, &found));
-      if (found == 0)
-        throw cuda::CudaError("cuBLASLt has no algorithm for a " + std::to_string(m) + " x " + std::to_string(n) +
-                              " x " + std::to_string(k) + (types.ab == CUDA_R_16BF ? " bf16" : " fp32") +
-                              " GEMM with these alignments");
-      SPINDLE_CUBLAS(cublasLtMatmul(lt_, desc, &alpha, a, la, b, lb, &beta, c, lc, c, lc, &best.algo, lane().workspace.get(),
-                                    kWorkspaceBytes, stream()));
-    } catch (...) {
-      release(desc, la, lb, lc, pref);
-      throw;
+      algo = it->second;
     }
-    release(desc, la, lb, lc, pref);
-  }
-  // The largest power of two (2 to 256) that divides a pointer (a bf16 row view may be 2-aligned).
-  static std::uint32_t alignment(const void* p) {
-    const auto x = reinterpret_cast<std::uintptr_t>(p);
-    std::uint32_t a = 256;
-    while (a > 2 && x % a != 0) a /= 2;
-    return a;
-  }
-  static void release(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t la, cublasLtMatrixLayout_t lb,
-                      cublasLtMatrixLayout_t lc, cublasLtMatmulPreference_t pref) {
-    for (cublasLtMatrixLayout_t l : {la, lb, lc})
-      if (l) cublasLtMatrixLayoutDestroy(l);
-    if (desc) cublasLtMatmulDescDestroy(desc);
-    if (pref) cublasLtMatmulPreferenceDestroy(pref);
+    gemm.run(algo, a, b, c, alpha, beta, lane().workspace.get(), stream());
   }
 
   // A stream and what must not be shared across streams: its memory pool (a block freed on
