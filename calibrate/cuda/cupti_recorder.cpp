@@ -22,8 +22,12 @@ void check_cupti(CUptiResult status, const char* expr, const char* file, int lin
 
 namespace {
 
+// The device's work, and the external correlation records. CUPTI writes an external correlation
+// record only before an API record (cupti_activity.h, cuptiActivityPushExternalCorrelationId):
+// the runtime and driver API kinds must be on for any to appear (their records are skipped).
 constexpr CUpti_ActivityKind kKinds[] = {CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL, CUPTI_ACTIVITY_KIND_MEMSET,
-                                         CUPTI_ACTIVITY_KIND_MEMCPY, CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION};
+                                         CUPTI_ACTIVITY_KIND_MEMCPY,           CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION,
+                                         CUPTI_ACTIVITY_KIND_RUNTIME,          CUPTI_ACTIVITY_KIND_DRIVER};
 constexpr std::size_t kBufferBytes = std::size_t{8} << 20;
 constexpr std::size_t kAlign = 8;  // CUPTI's required buffer alignment (ACTIVITY_RECORD_ALIGNMENT)
 
@@ -83,10 +87,8 @@ class CuptiRecorder final : public KernelRecorder {
       SPINDLE_CUPTI(cuptiGetVersion(&version));
       name_ = "CUPTI API " + std::to_string(version) + " kernel records";
       SPINDLE_CUPTI(cuptiActivityRegisterCallbacks(buffer_requested, buffer_completed));
-      for (const CUpti_ActivityKind k : kKinds) {
-        SPINDLE_CUPTI(cuptiActivityEnable(k));
-        ++enabled_;
-      }
+      enable(true);  // a probe: CUPTI refuses here where it cannot record
+      enable(false);
     } catch (...) {
       disable();
       g_open = false;
@@ -94,8 +96,8 @@ class CuptiRecorder final : public KernelRecorder {
     }
   }
   ~CuptiRecorder() override {
-    cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
     disable();
+    cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
     {
       Sink& s = sink();
       const std::lock_guard<std::mutex> lock(s.mu);
@@ -112,13 +114,25 @@ class CuptiRecorder final : public KernelRecorder {
     std::uint64_t last = 0;
     SPINDLE_CUPTI(cuptiActivityPopExternalCorrelationId(CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0, &last));
   }
+  void enable(bool on) override {
+    if (!on) return disable();
+    constexpr int kCount = static_cast<int>(sizeof kKinds / sizeof kKinds[0]);
+    while (enabled_ < kCount) {  // from the first not yet on; disable() turns off what is on
+      SPINDLE_CUPTI(cuptiActivityEnable(kKinds[enabled_]));
+      ++enabled_;
+    }
+  }
   KernelRecords collect() override {
     SPINDLE_CUPTI(cuptiActivityFlushAll(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED));
     Sink& s = sink();
     const std::lock_guard<std::mutex> lock(s.mu);
-    if (!s.failure.empty()) throw CuptiError("reading CUPTI's activity records: " + s.failure);
     KernelRecords out = std::move(s.records);
     s.records = {};
+    if (!s.failure.empty()) {
+      const std::string failure = std::move(s.failure);
+      s.failure.clear();
+      throw CuptiError("reading CUPTI's activity records: " + failure);
+    }
     return out;
   }
   std::string name() const override { return name_; }

@@ -1,6 +1,7 @@
 // CUPTI's Activity API as a KernelRecorder: concurrent-kernel, memset and memcpy records and
-// the external correlation records of the ids pushed around each timed run, delivered in
-// buffers CUPTI fills and hands back (flushed on collect). CUPTI's callbacks are process-wide:
+// the external correlation records of the ids pushed around each recorded run (with the runtime
+// and driver API records they come with, skipped), delivered in buffers CUPTI fills and hands
+// back (flushed on collect). CUPTI's callbacks are process-wide:
 // one recorder at a time. Built only where the CUDA toolkit is found.
 #pragma once
 

@@ -13,6 +13,9 @@ namespace spindle::calibrate {
 class KernelRecorder {
  public:
   virtual ~KernelRecorder() = default;
+  // Records only while enabled (off when opened): recording slows the host's launches (CUPTI
+  // traces every API call), so timed runs go unrecorded and recorded runs untimed.
+  virtual void enable(bool on) = 0;
   // The device work of calls the calling thread makes from begin_run to end_run belongs to `run`.
   virtual void begin_run(std::uint64_t run) = 0;
   virtual void end_run() = 0;

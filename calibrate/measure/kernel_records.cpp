@@ -18,6 +18,10 @@ RunsKernels kernels_by_run(const KernelRecords& r) {
   RunsKernels out;
   std::map<std::uint64_t, std::vector<const KernelRecord*>> of_run;
   for (const KernelRecord& k : r.kernels) {
+    if (k.start_ns == 0 || k.end_ns == 0) {
+      ++out.incomplete;
+      continue;
+    }
     if (k.end_ns < k.start_ns)
       throw InternalError("activity record '" + k.name + "' (correlation " + std::to_string(k.correlation_id) +
                           ") ends at " + std::to_string(k.end_ns) + " ns, before its start at " +

@@ -46,6 +46,7 @@ struct RunKernels {
 struct RunsKernels {
   std::map<std::uint64_t, RunKernels> runs;  // by the external id pushed around the run
   int unattributed = 0;  // records whose call had no run pushed (a flush, a warm-up)
+  int incomplete = 0;    // records without a start or an end (a forced flush hands such out): skipped
 };
 
 // Groups `r` by run; throws InternalError on a record that ends before it starts.

@@ -2,6 +2,7 @@
 #include "calibrate/measure/op_timer.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <optional>
 #include <set>
@@ -84,24 +85,47 @@ Stats stats(const std::vector<double>& ms) {
   return st;
 }
 
-// Tags the timed passes of one measurement as runs of the recorder (when there is one) and
-// stores their mean device work into the measurement.
+// The recorded runs of one measurement (where a recorder is given): passes run after the timed
+// ones, untimed, each tagged as a run of its own, and their mean device work stored into the
+// measurement. Run ids are unique in the process, so that a record CUPTI hands over late never
+// joins another key's run.
 class PassRecords {
  public:
   explicit PassRecords(KernelRecorder* recorder) : recorder_(recorder) {}
-  void begin(bool forward) {
-    if (recorder_ == nullptr) return;
-    const std::uint64_t run = (forward ? fwd_ : bwd_).size() * 2 + (forward ? 1 : 2);
-    (forward ? fwd_ : bwd_).push_back(run);
-    recorder_->begin_run(run);
+  bool on() const { return recorder_ != nullptr; }
+  // Recording on for the recorded runs (off again by store()).
+  void start() {
+    if (recorder_ != nullptr) recorder_->enable(true);
   }
-  void end() {
-    if (recorder_ != nullptr) recorder_->end_run();
-  }
+  // The device work the calling thread queues while it lives belongs to one run of the pass.
+  class Run {
+   public:
+    Run(PassRecords& p, bool forward) : p_(p) {
+      if (p_.recorder_ == nullptr) return;
+      const std::uint64_t run = next_run_.fetch_add(1);
+      (forward ? p_.fwd_ : p_.bwd_).push_back(run);
+      p_.recorder_->begin_run(run);
+    }
+    ~Run() {
+      if (p_.recorder_ == nullptr) return;
+      try {
+        p_.recorder_->end_run();
+      } catch (...) {  // a failed pop must not hide the exception in flight; store() checks again
+        p_.failed_ = true;
+      }
+    }
+    Run(const Run&) = delete;
+    Run& operator=(const Run&) = delete;
+
+   private:
+    PassRecords& p_;
+  };
   // After the device finished: every record of the measurement into `m`, each pass's divided by
   // the calls its runs made.
   void store(OpMeasurement& m, double fwd_calls = 1, double bwd_calls = 1) {
     if (recorder_ == nullptr) return;
+    recorder_->enable(false);
+    if (failed_) throw InternalError(recorder_->name() + ": a run's id could not be popped while timing " + m.key.str());
     const KernelRecords records = recorder_->collect();
     if (records.dropped > 0)
       throw IoError(recorder_->name() + " dropped " + std::to_string(records.dropped) + " records while timing " +
@@ -112,9 +136,14 @@ class PassRecords {
   }
 
  private:
+  static inline std::atomic<std::uint64_t> next_run_{1};
   KernelRecorder* recorder_;
   std::vector<std::uint64_t> fwd_, bwd_;
+  bool failed_ = false;
 };
+
+// Recorded runs per measurement, after the timed ones (CUPTI's records vary little run to run).
+constexpr int kRecordedRuns = 3;
 
 // The optimizer's kernels on weight tensors of key.batch fp32 elements, as the engine's step and
 // gradient norm run them: one multi-tensor AdamW call and one sum of squares over every tensor
@@ -147,7 +176,8 @@ OpMeasurement measure_optimizer(Backend& be, const OpShapeKey& key, const Timing
   PassRecords passes(recorder);
   auto run = [&](bool adamw, int calls, bool record = false) {
     be.synchronize();  // the host's enqueueing counts (a launch-bound step pays it)
-    if (record) passes.begin(adamw);
+    std::optional<PassRecords::Run> recorded;
+    if (record) recorded.emplace(passes, adamw);
     const auto t0 = be.time_mark();
     if (adamw) {
       std::vector<engine::AdamWSlice> slices;
@@ -159,7 +189,7 @@ OpMeasurement measure_optimizer(Backend& be, const OpShapeKey& key, const Timing
       sum += be.sum_squares(views);
     }
     const auto t1 = be.time_mark();
-    if (record) passes.end();
+    recorded.reset();
     const double ms = be.elapsed_ms(*t0, *t1);
     cursor = (cursor + calls) % sets;
     be.synchronize();
@@ -175,8 +205,13 @@ OpMeasurement measure_optimizer(Backend& be, const OpShapeKey& key, const Timing
     while (calls < 65536 && calls < sets && run(adamw, calls) < 0.05) calls = static_cast<int>(std::min<std::int64_t>(2 * calls, sets));
     for (int r = 0; r < options.warmup; ++r) run(adamw, calls);
     std::vector<double> per_call;
-    for (int r = 0; r < options.repeats; ++r) per_call.push_back(run(adamw, calls, true) / calls);
+    for (int r = 0; r < options.repeats; ++r) per_call.push_back(run(adamw, calls) / calls);
     calls_of[adamw ? 0 : 1] = calls;
+    if (passes.on()) {  // recorded runs after the timed ones
+      passes.start();
+      for (int r = 0; r < kRecordedRuns; ++r) run(adamw, calls, true);
+      recorder->enable(false);
+    }
     const Stats st = stats(per_call);
     (adamw ? out.fwd_ms : out.bwd_ms) = std::max(st.mean_ms, 1e-6);
     (adamw ? out.fwd_spread_ms : out.bwd_spread_ms) = st.spread_ms;
@@ -274,17 +309,21 @@ OpMeasurement OpTimer::measure(const MeasureItem& item, const TimingOptions& opt
     flush = be_.alloc({flush_bytes() / 4}, engine::DType::kF32);
   }
   PassRecords passes(recorder_);
-  for (int r = 0; r < options.warmup + options.repeats; ++r) {
-    const bool timed = r >= options.warmup;
+  const int recorded_runs = passes.on() ? kRecordedRuns : 0;
+  for (int r = 0; r < options.warmup + options.repeats + recorded_runs; ++r) {
+    const bool timed = r >= options.warmup && r < options.warmup + options.repeats;
+    const bool recorded = r >= options.warmup + options.repeats;  // after the timed runs, untimed
+    if (recorded && r == options.warmup + options.repeats) passes.start();
     engine::OpState st;
     engine::MemPartScope part(engine::MemPart::kActivations);
     be_.zero(flush);
     be_.synchronize();  // the flush done: the host's enqueueing of the operator is inside the interval
-    if (timed) passes.begin(true);
+    std::optional<PassRecords::Run> fwd_run;
+    if (recorded) fwd_run.emplace(passes, true);
     const auto t0 = be_.time_mark();
     Tensor out = runner.forward(op, block, data, in, mem, st, &shards);
     const auto t1 = be_.time_mark();
-    if (timed) passes.end();
+    fwd_run.reset();
     const double forward_ms = be_.elapsed_ms(*t0, *t1);
     if (r == 0) {  // gradients of the output and buffers for the input gradients, once
       engine::MemPartScope buffers(engine::MemPart::kBuffers);
@@ -294,11 +333,12 @@ OpMeasurement OpTimer::measure(const MeasureItem& item, const TimingOptions& opt
     }
     be_.zero(flush);
     be_.synchronize();
-    if (timed) passes.begin(false);
+    std::optional<PassRecords::Run> bwd_run;
+    if (recorded) bwd_run.emplace(passes, false);
     const auto t2 = be_.time_mark();
     runner.backward(op, block, st, dout, din, dmem, &shards);
     const auto t3 = be_.time_mark();
-    if (timed) passes.end();
+    bwd_run.reset();
     const double backward_ms = be_.elapsed_ms(*t2, *t3);
     if (!timed) continue;
     fwd.push_back(forward_ms);

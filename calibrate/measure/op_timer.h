@@ -5,7 +5,8 @@
 // thread alone. Warm-up runs first; each repetition's forward and backward are timed apart
 // between the backend's time marks (the steady clock on the CPU, CUDA events on a GPU), each
 // starting with cold caches (flush_bytes() written first). Where a KernelRecorder is given (CUPTI
-// on a GPU), each timed pass is a run of its own and the device's records of it are kept beside
+// on a GPU), a few more passes run after the timed ones, recorded and untimed (recording slows
+// the host's launches), each a run of its own, and the device's records of them are kept beside
 // the times: the busy time, the number of kernels and each kernel's share.
 #pragma once
 

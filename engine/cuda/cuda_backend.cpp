@@ -649,7 +649,8 @@ class CudaBackend final : public Backend {
     if (m == 0 || n == 0) return;
     on_device();
     cuda::GemmShape shape{ta,       tb,   m, n, k, lda, ldb, ldc, types.ab, types.cd, bias != nullptr,
-                          cuda::alignment_of(a), cuda::alignment_of(b), cuda::alignment_of(c)};
+                          cuda::alignment_of(a), cuda::alignment_of(b), cuda::alignment_of(c),
+                          bias != nullptr ? cuda::alignment_of(bias) : 0u};
     cuda::gemm_log_add(shape);
     const cuda::Gemm gemm(lt_, shape, bias, kWorkspaceBytes);
     // The heuristic's choice per shape, asked once (a query costs the host microseconds per GEMM).

@@ -25,7 +25,8 @@ Log& log() {
 std::string GemmShape::str() const {
   return std::to_string(m) + " x " + std::to_string(n) + " x " + std::to_string(k) + ", " + (ta ? "T" : "N") +
          (tb ? "T" : "N") + ", " + type_name(ab) + " -> " + type_name(cd) + (bias ? ", bias" : "") + ", align " +
-         std::to_string(align_a) + "/" + std::to_string(align_b) + "/" + std::to_string(align_c);
+         std::to_string(align_a) + "/" + std::to_string(align_b) + "/" + std::to_string(align_c) +
+         (bias ? "/" + std::to_string(align_bias) : "");
 }
 
 std::uint32_t alignment_of(const void* p) {
@@ -37,7 +38,8 @@ std::uint32_t alignment_of(const void* p) {
 
 Gemm::Gemm(cublasLtHandle_t lt, const GemmShape& s, const void* bias, std::size_t workspace_bytes)
     : lt_(lt), shape_(s), workspace_bytes_(workspace_bytes) {
-  if ((bias != nullptr) != s.bias) throw CudaError("cuBLASLt GEMM " + s.str() + ": bias pointer and shape disagree");
+  if ((bias != nullptr) != s.bias || (bias != nullptr) != (s.align_bias != 0))
+    throw CudaError("cuBLASLt GEMM " + s.str() + ": bias pointer and shape disagree");
   if (s.bias && s.cd != CUDA_R_32F) throw CudaError("cuBLASLt GEMM " + s.str() + ": a bias needs an fp32 output");
   try {
     SPINDLE_CUBLAS(cublasLtMatmulDescCreate(&desc_, CUBLAS_COMPUTE_32F, CUDA_R_32F));
@@ -85,6 +87,7 @@ std::vector<cublasLtMatmulHeuristicResult_t> Gemm::algorithms(int most) const {
   SPINDLE_CUBLAS(cublasLtMatmulAlgoGetHeuristic(lt_, desc_, la_, lb_, lc_, lc_, pref_, static_cast<int>(found.size()),
                                                 found.data(), &count));
   found.resize(static_cast<std::size_t>(count));
+  std::erase_if(found, [](const cublasLtMatmulHeuristicResult_t& r) { return r.state != CUBLAS_STATUS_SUCCESS; });
   return found;
 }
 

@@ -23,6 +23,7 @@ struct GemmShape {
   cudaDataType ab = CUDA_R_32F, cd = CUDA_R_32F;
   bool bias = false;
   std::uint32_t align_a = 256, align_b = 256, align_c = 256;  // bytes, powers of two 2..256
+  std::uint32_t align_bias = 0;  // the bias's (the heuristic reads it from the bias pointer); 0: no bias
 
   auto operator<=>(const GemmShape&) const = default;
   std::string str() const;  // "m x n x k, ta tb, bf16 -> fp32, bias, align 256/256/256"
@@ -40,7 +41,8 @@ class Gemm {
   Gemm(const Gemm&) = delete;
   Gemm& operator=(const Gemm&) = delete;
 
-  // Up to `most` algorithms, the heuristic's best first; none where cuBLASLt has no algorithm.
+  // Up to `most` algorithms that cuBLASLt says run (state success), the heuristic's best first;
+  // none where it has no algorithm.
   std::vector<cublasLtMatmulHeuristicResult_t> algorithms(int most) const;
   // Queues D = alpha op(A) op(B) + beta C on `stream` (C and D are `c`).
   void run(const cublasLtMatmulAlgo_t& algo, const void* a, const void* b, void* c, float alpha, float beta,

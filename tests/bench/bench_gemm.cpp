@@ -1,9 +1,9 @@
 // spindle-bench-gemm (issue 22, built with CUDA; run on a GPU by scripts/device-check): one
 // transformer layer of a scenario at its planned per-device batch, as the engine runs it on the
 // CUDA backend with bf16 activations. Prints (1) every GEMM the layer's forward and backward
-// issue (the CUDA backend's GEMM log) timed with the algorithm the engine takes, cuBLASLt's
-// heuristic first, against the best of the heuristic's candidates for the same shape, types and
-// alignment; (2) the layer's time (CUDA events, caches flushed, as spindle-calibrate times it;
+// issue (the CUDA backend's GEMM log) timed with the algorithm the engine takes (cuBLASLt's
+// heuristic asked for one) against the best of up to 32 candidates for the same shape, types and
+// alignment, each run after the L2 is flushed; (2) the layer's time (CUDA events, caches flushed, as spindle-calibrate times it;
 // the device's busy share from CUPTI where it records), its achieved TFLOP/s (the planner's FLOP
 // count of the operator) and its ratio to the sum of its GEMMs' best times. Attention is
 // unfused: its per-head GEMMs are in the sum, its softmax kernels are not, and no library
@@ -57,46 +57,66 @@ struct DeviceBuffer {
 };
 
 struct GemmTiming {
-  double heuristic_ms = 0, best_ms = 0;
+  double engine_ms = 0, best_ms = 0;
   int candidates = 0;
 };
 
-// Each candidate algorithm: 2 untimed runs, then `repeats` runs between two events (their mean).
+// Two timing events, destroyed with it.
+struct EventPair {
+  EventPair() {
+    SPINDLE_CUDA(cudaEventCreate(&a));
+    SPINDLE_CUDA(cudaEventCreate(&b));
+  }
+  ~EventPair() {
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+  }
+  EventPair(const EventPair&) = delete;
+  EventPair& operator=(const EventPair&) = delete;
+  cudaEvent_t a = nullptr, b = nullptr;
+};
+
+// The engine's algorithm (the heuristic's first when asked for one, as the backend asks) and
+// each of up to `most` candidates: 2 untimed runs, then `repeats` runs each timed alone after
+// 256 MiB written (past the L2, as the layer is timed: operands come from HBM); their mean.
 GemmTiming time_gemm(cublasLtHandle_t lt, const GemmShape& s, int most, int repeats) {
-  const auto cols = [](bool t, std::int64_t rows_if_t, std::int64_t rows_else) { return t ? rows_if_t : rows_else; };
+  const auto cols = [](bool t, std::int64_t cols_if_t, std::int64_t cols_else) { return t ? cols_if_t : cols_else; };
   DeviceBuffer a(static_cast<std::size_t>(s.lda * cols(s.ta, s.m, s.k)) * element_bytes(s.ab));
   DeviceBuffer b(static_cast<std::size_t>(s.ldb * cols(s.tb, s.k, s.n)) * element_bytes(s.ab));
   DeviceBuffer c(static_cast<std::size_t>(s.ldc * s.n) * element_bytes(s.cd));
   DeviceBuffer bias(static_cast<std::size_t>(s.m) * 4);
-  constexpr std::size_t kWorkspace = std::size_t{32} << 20;
-  DeviceBuffer ws(kWorkspace);
+  constexpr std::size_t kWorkspace = std::size_t{32} << 20, kFlush = std::size_t{256} << 20;
+  DeviceBuffer ws(kWorkspace), flush(kFlush);
   const Gemm gemm(lt, s, s.bias ? bias.p : nullptr, kWorkspace);
-  const auto algos = gemm.algorithms(most);
-  if (algos.empty()) throw InternalError("cuBLASLt offers no algorithm for " + s.str());
-  cudaEvent_t e0, e1;
-  SPINDLE_CUDA(cudaEventCreate(&e0));
-  SPINDLE_CUDA(cudaEventCreate(&e1));
+  const auto engine = gemm.algorithms(1);
+  if (engine.empty()) throw InternalError("cuBLASLt offers no algorithm for " + s.str());
+  std::vector<cublasLtMatmulAlgo_t> algos{engine.front().algo};
+  for (const cublasLtMatmulHeuristicResult_t& r : gemm.algorithms(most)) algos.push_back(r.algo);
+  const EventPair ev;
   GemmTiming t;
-  t.candidates = static_cast<int>(algos.size());
+  t.candidates = static_cast<int>(algos.size()) - 1;
   for (std::size_t i = 0; i < algos.size(); ++i) {
+    double sum_ms = 0;
     try {
-      for (int r = 0; r < 2; ++r) gemm.run(algos[i].algo, a.p, b.p, c.p, 1.0f, 0.0f, ws.p, nullptr);
-      SPINDLE_CUDA(cudaEventRecord(e0, nullptr));
-      for (int r = 0; r < repeats; ++r) gemm.run(algos[i].algo, a.p, b.p, c.p, 1.0f, 0.0f, ws.p, nullptr);
-      SPINDLE_CUDA(cudaEventRecord(e1, nullptr));
-      SPINDLE_CUDA(cudaEventSynchronize(e1));
+      for (int r = 0; r < 2; ++r) gemm.run(algos[i], a.p, b.p, c.p, 1.0f, 0.0f, ws.p, nullptr);
+      for (int r = 0; r < repeats; ++r) {
+        SPINDLE_CUDA(cudaMemsetAsync(flush.p, r & 0xff, kFlush, nullptr));
+        SPINDLE_CUDA(cudaEventRecord(ev.a, nullptr));
+        gemm.run(algos[i], a.p, b.p, c.p, 1.0f, 0.0f, ws.p, nullptr);
+        SPINDLE_CUDA(cudaEventRecord(ev.b, nullptr));
+        SPINDLE_CUDA(cudaEventSynchronize(ev.b));
+        float ms = 0;
+        SPINDLE_CUDA(cudaEventElapsedTime(&ms, ev.a, ev.b));
+        sum_ms += static_cast<double>(ms);
+      }
     } catch (const Error&) {
       if (i == 0) throw;  // the engine's own choice must run; another candidate may not fit
       continue;
     }
-    float ms = 0;
-    SPINDLE_CUDA(cudaEventElapsedTime(&ms, e0, e1));
-    const double per = static_cast<double>(ms) / repeats;
-    if (i == 0) t.heuristic_ms = t.best_ms = per;
+    const double per = sum_ms / repeats;
+    if (i == 0) t.engine_ms = t.best_ms = per;
     t.best_ms = std::min(t.best_ms, per);
   }
-  cudaEventDestroy(e0);
-  cudaEventDestroy(e1);
   return t;
 }
 
@@ -131,7 +151,7 @@ int run(const Options& o) {
   const std::unique_ptr<calibrate::KernelRecorder> recorder = calibrate::open_kernel_recorder("cuda", unrecorded);
   calibrate::OpTimer timer(m.s, m.g, *be, s.seed, recorder.get(), unrecorded);
   engine::cuda::gemm_log_open();
-  timer.measure(item, calibrate::TimingOptions{0, 1});  // one forward and one backward, logged
+  calibrate::OpTimer(m.s, m.g, *be, s.seed).measure(item, calibrate::TimingOptions{0, 1});  // one pass each way
   const std::vector<GemmShape> logged = engine::cuda::gemm_log_close();
   const OpMeasurement layer = timer.measure(item, calibrate::TimingOptions{3, o.repeats});
 
@@ -145,10 +165,10 @@ int run(const Options& o) {
   for (const auto& [shape, count] : calls) {
     const GemmTiming t = time_gemm(lt, shape, o.algorithms, o.repeats);
     best_sum_ms += count * t.best_ms;
-    engine_sum_ms += count * t.heuristic_ms;
-    worst = std::max(worst, t.heuristic_ms / t.best_ms);
-    std::printf("  %-58s %5d %11.1f %9.1f %7.3f %8.1f %6d\n", shape.str().c_str(), count, 1e3 * t.heuristic_ms,
-                1e3 * t.best_ms, t.heuristic_ms / t.best_ms, shape.flops() / (t.best_ms * 1e-3) / 1e12, t.candidates);
+    engine_sum_ms += count * t.engine_ms;
+    worst = std::max(worst, t.engine_ms / t.best_ms);
+    std::printf("  %-58s %5d %11.1f %9.1f %7.3f %8.1f %6d\n", shape.str().c_str(), count, 1e3 * t.engine_ms,
+                1e3 * t.best_ms, t.engine_ms / t.best_ms, shape.flops() / (t.best_ms * 1e-3) / 1e12, t.candidates);
   }
   cublasLtDestroy(lt);
   std::vector<Kernel> fwd, bwd;

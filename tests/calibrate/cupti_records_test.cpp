@@ -1,9 +1,9 @@
 // CUPTI's activity records as the recorder reads them, without a GPU: buffers laid out as CUPTI
 // fills them (the CUDA 13 record structs, CUPTI's own cuptiActivityGetNextRecord walking them)
-// with the records a timed layer gives (cuBLASLt GEMMs, a layer norm on a second stream, a
-// memset, a host-to-device copy, the flush before the run, external correlations of two runs
-// and of another tool's kind), parsed by parse_activity_buffer and grouped per run.
-// Hand-made in CUPTI's layout, not recorded on a GPU: none was at hand (issue 23).
+// with the records a recorded layer gives (cuBLASLt GEMMs, a layer norm on a second stream, a
+// memset, a host-to-device copy, the flush before the run, driver API records, external
+// correlations of two runs and of another tool's kind), parsed by parse_activity_buffer and
+// grouped per run. Hand-made in CUPTI's layout, not recorded on a GPU: none was at hand (issue 23).
 #include <cupti.h>
 #include <gtest/gtest.h>
 
@@ -49,6 +49,13 @@ CUpti_ActivityExternalCorrelation correlation(std::uint32_t call, std::uint64_t 
   return e;
 }
 
+CUpti_ActivityAPI api(std::uint32_t call) {
+  CUpti_ActivityAPI a;
+  std::memset(&a, 0, sizeof a);
+  a.kind = CUPTI_ACTIVITY_KIND_DRIVER, a.correlationId = call, a.start = 1, a.end = 2;
+  return a;
+}
+
 constexpr const char* kGemm = "sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x128x64_cublas";
 constexpr const char* kNorm = "_ZN7spindle6engine4cuda17layer_norm_kernelEPKfS3_S3_PfS4_S4_ii";
 
@@ -56,12 +63,14 @@ Buffer layer_runs() {
   Buffer b;
   CUpti_ActivityMemset4 flush;
   std::memset(&flush, 0, sizeof flush);
-  flush.kind = CUPTI_ACTIVITY_KIND_MEMSET, flush.start = 0, flush.end = 40000, flush.correlationId = 100;
+  flush.kind = CUPTI_ACTIVITY_KIND_MEMSET, flush.start = 1000, flush.end = 40000, flush.correlationId = 100;
   b.add(flush);
-  // Run 1 (a forward): a GEMM, a layer norm on stream 14 overlapping its end, a second GEMM.
-  b.add(correlation(101, 1));
-  b.add(correlation(102, 1));
-  b.add(correlation(103, 1));
+  // Run 1 (a forward): a GEMM, a layer norm on stream 14 overlapping its end, a second GEMM;
+  // CUPTI writes each external correlation just before its API call's record (skipped).
+  for (std::uint32_t call : {101u, 102u, 103u}) {
+    b.add(correlation(call, 1));
+    b.add(api(call));
+  }
   b.add(kernel(kGemm, 50000, 62000, 101, 13));
   b.add(kernel(kNorm, 61000, 64000, 102, 14));
   b.add(kernel(kGemm, 66000, 78000, 103, 13));

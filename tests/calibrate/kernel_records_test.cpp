@@ -1,6 +1,7 @@
 // Device records grouped per timed run: busy time as the union of overlapping kernels, the span,
 // per-name shares, records of no run left out, the mean over runs (a run without records counts
-// as zero), names cut to the profile's limit and merged, records that end before they start.
+// as zero), names cut to the profile's limit and merged, incomplete records skipped, records
+// that end before they start.
 #include "calibrate/measure/kernel_records.h"
 
 #include <gtest/gtest.h>
@@ -15,7 +16,7 @@ namespace {
 KernelRecords sample() {
   KernelRecords r;
   r.kernels = {{"gemm", 1000, 3000, 11, 7},   {"layer_norm", 2500, 4000, 12, 8}, {"gemm", 5000, 6000, 13, 7},
-               {"gemm", 10000, 10500, 21, 7}, {"[memset]", 0, 900, 5, 7}};
+               {"gemm", 10000, 10500, 21, 7}, {"[memset]", 100, 900, 5, 7}};
   r.run_of_call = {{11, 1}, {12, 1}, {13, 1}, {21, 2}};
   return r;
 }
@@ -79,6 +80,17 @@ TEST(KernelRecords, ARecordEndingBeforeItStartsIsAnError) {
   r.kernels = {{"backwards", 500, 400, 1, 1}};
   r.run_of_call = {{1, 1}};
   EXPECT_THROW(kernels_by_run(r), InternalError);
+}
+
+// A forced flush hands over records of work not yet done: no start or no end. Skipped, counted.
+TEST(KernelRecords, IncompleteRecordsAreSkipped) {
+  KernelRecords r = sample();
+  r.kernels.push_back({"gemm", 7000, 0, 13, 7});
+  r.kernels.push_back({"gemm", 0, 0, 11, 7});
+  const RunsKernels all = kernels_by_run(r);
+  EXPECT_EQ(all.incomplete, 2);
+  EXPECT_EQ(all.runs.at(1).kernels, 3);
+  EXPECT_DOUBLE_EQ(all.runs.at(1).busy_ms, 4000e-6);
 }
 
 TEST(KernelRecords, AppendKeepsEveryRecordAndCorrelation) {

@@ -79,29 +79,36 @@ TEST(OpTimer, TimesTheOptimizerPerTensor) {
   }
 }
 
-// Stands in for CUPTI: each run gets one "kernel" of run x 1 us and a second, overlapping one
-// on the forward runs (odd ids), and one record outside every run.
+// Stands in for CUPTI: each run gets one "kernel" of 1 us and a second, overlapping one on the
+// forward runs, and a record outside every run; runs may only begin while recording is on.
 class FakeRecorder final : public KernelRecorder {
  public:
+  void enable(bool on) override {
+    enabled_ = on;
+    ++toggles;
+  }
   void begin_run(std::uint64_t run) override {
+    ASSERT_TRUE(enabled_) << "a run begun while recording is off";
     ASSERT_EQ(open_, 0u) << "a run begun inside run " << open_;
     open_ = run;
     runs.push_back(run);
     const std::uint64_t at = 1000000 * run;
     const auto call = static_cast<std::uint32_t>(records_.kernels.size() + 1);
-    records_.kernels.push_back({"kernel_a", at, at + 1000 * run, call, 7});
+    records_.kernels.push_back({"kernel_a", at, at + 1000, call, 7});
     records_.run_of_call[call] = run;
-    if (run % 2 == 1) {
-      records_.kernels.push_back({"kernel_b", at + 500, at + 1000 * run + 500, call + 1, 8});
+    if (forward_next) {
+      records_.kernels.push_back({"kernel_b", at + 500, at + 2000, call + 1, 8});
       records_.run_of_call[call + 1] = run;
     }
+    forward_next = !forward_next;
   }
   void end_run() override {
     ASSERT_NE(open_, 0u) << "a run ended that was not begun";
     open_ = 0;
   }
   KernelRecords collect() override {
-    records_.kernels.push_back({"flush", 0, 10, 999999, 7});
+    records_.kernels.push_back({"flush", 10, 20, 999999, 7});
+    records_.kernels.push_back({"incomplete", 30, 0, 999998, 7});
     ++collects;
     KernelRecords out = std::move(records_);
     records_ = {};
@@ -109,41 +116,49 @@ class FakeRecorder final : public KernelRecorder {
   }
   std::string name() const override { return "fake kernel records"; }
   std::vector<std::uint64_t> runs;
-  int collects = 0;
+  int collects = 0, toggles = 0;
+  bool forward_next = true;  // an operator's passes alternate forward, backward
 
  private:
+  bool enabled_ = false;
   std::uint64_t open_ = 0;
   KernelRecords records_;
 };
 
-TEST(OpTimer, KeepsTheKernelRecordsOfEachTimedPass) {
+TEST(OpTimer, KeepsTheKernelRecordsOfRecordedPasses) {
   Host h;
   FakeRecorder rec;
   OpTimer timer{h.s, h.g, *h.be, 1, &rec};
   EXPECT_EQ(timer.timer().rfind("steady_clock and fake kernel records, caches flushed (", 0), 0u) << timer.timer();
   const MeasureItem item = measure_plan(h.s, h.g, h.mg, Grid::parse("2"), "fp32").items.front();
-  const OpMeasurement m = timer.measure(item, TimingOptions{2, 3});
-  // Runs 1, 3, 5 the forwards and 2, 4, 6 the backwards of the 3 timed repetitions (no warm-up).
-  EXPECT_EQ(rec.runs, (std::vector<std::uint64_t>{1, 2, 3, 4, 5, 6}));
+  const OpMeasurement m = timer.measure(item, TimingOptions{2, 5});
+  // 3 recorded forward and backward passes after the 5 timed ones (not recorded), ids unique.
+  ASSERT_EQ(rec.runs.size(), 6u);
+  for (size_t i = 1; i < rec.runs.size(); ++i) EXPECT_EQ(rec.runs[i], rec.runs[i - 1] + 1);
   EXPECT_EQ(rec.collects, 1);
+  EXPECT_EQ(m.samples, 5);
   EXPECT_DOUBLE_EQ(m.fwd_kernels, 2);
   EXPECT_DOUBLE_EQ(m.bwd_kernels, 1);
-  EXPECT_DOUBLE_EQ(m.fwd_kernel_ms, (1.5e-3 + 3.5e-3 + 5.5e-3) / 3);  // runs' [0, run us + 0.5 us)
-  EXPECT_DOUBLE_EQ(m.bwd_kernel_ms, (2e-3 + 4e-3 + 6e-3) / 3);
+  EXPECT_DOUBLE_EQ(m.fwd_kernel_ms, 2e-3);  // [0, 1 us) and [0.5, 2 us): 2 us busy
+  EXPECT_DOUBLE_EQ(m.bwd_kernel_ms, 1e-3);
   ASSERT_EQ(m.kernels.size(), 3u);
   EXPECT_EQ(m.kernels[0].pass, "bwd");
   EXPECT_EQ(m.kernels[0].name, "kernel_a");
-  EXPECT_DOUBLE_EQ(m.kernels[0].ms, 4e-3);
   EXPECT_EQ(m.kernels[2].name, "kernel_b");
-  EXPECT_GT(m.fwd_ms, 0);  // the times themselves as without a recorder
+  EXPECT_DOUBLE_EQ(m.kernels[2].ms, 1.5e-3);
+  EXPECT_GT(m.fwd_ms, 0);
 
-  // The optimizer: a run steps many tensors, its records are per tensor.
+  // The optimizer: AdamW runs then sums, each 3 recorded; a run steps many tensors, its
+  // records are per tensor.
+  const std::uint64_t last = rec.runs.back();
   rec.runs.clear();
+  rec.forward_next = true;
   const MeasureItem opt = measure_plan(h.s, h.g, h.mg, Grid{}, "fp32").optimizer.front();
   const OpMeasurement o = timer.measure(opt, TimingOptions{0, 2});
-  EXPECT_EQ(rec.runs, (std::vector<std::uint64_t>{1, 3, 2, 4}));
+  ASSERT_EQ(rec.runs.size(), 6u);
+  EXPECT_EQ(rec.runs.front(), last + 1);
   EXPECT_GT(o.fwd_kernels, 0);
-  EXPECT_LE(o.fwd_kernels, 2.0);  // 2 records per run, over one tensor or more
+  EXPECT_LE(o.fwd_kernels, 2.0);  // records per run over one tensor or more
 }
 
 // Nothing records on the CPU backend; on CUDA where CUPTI refuses, the reason is CUPTI's.

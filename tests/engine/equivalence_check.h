@@ -62,12 +62,13 @@ struct Agreement {
   std::string worst_grad_name;
 };
 
-// Runs one iteration of `programs` and checks it against the reference; returns the worst
-// differences seen. `reference_key`, when given, names the model (the same scenario at the
-// same scale on any device count gives the same reference): its reference is computed once
-// per test process.
+// Runs one iteration of `programs` on `backend`'s logical devices and checks it against the
+// (CPU) reference within `tolerance`; returns the worst differences seen. `reference_key`, when
+// given, names the model (the same scenario at the same scale on any device count gives the
+// same reference): its reference is computed once per test process.
 inline Agreement check_equivalence(const Scenario& s, const Programs& programs, const std::string& what,
-                                   const std::string& reference_key = "") {
+                                   const std::string& reference_key = "", const std::string& backend = "cpu",
+                                   double tolerance = kRelativeTolerance) {
   TrainOptions opt;
   opt.seed = 7;
   static std::map<std::string, Reference> cache;
@@ -81,14 +82,14 @@ inline Agreement check_equivalence(const Scenario& s, const Programs& programs, 
     shared = &it->second;
   }
   const Reference& ref = shared ? *shared : own;  // the cached one is not copied
-  ThreadLauncher ex(s, programs, "cpu", opt);
+  ThreadLauncher ex(s, programs, backend, opt);
   ex.keep_gradients(true);
   const StepResult r = ex.step();
   Agreement a;
   for (size_t t = 0; t < s.tasks.size(); ++t) {
     const double rel = std::abs(r.task_loss[t] - ref.loss[t]) / std::abs(ref.loss[t]);
     a.worst_loss = std::max(a.worst_loss, rel);
-    EXPECT_LE(rel, kRelativeTolerance) << what << ": task " << s.tasks[t].name << " loss " << r.task_loss[t]
+    EXPECT_LE(rel, tolerance) << what << ": task " << s.tasks[t].name << " loss " << r.task_loss[t]
                                        << " vs reference " << ref.loss[t];
   }
   // Gradients: each element from a device holding it reduced; replicas must agree bitwise.
@@ -126,14 +127,14 @@ inline Agreement check_equivalence(const Scenario& s, const Programs& programs, 
       a.worst_grad = rel;
       a.worst_grad_name = name;
     }
-    EXPECT_LE(rel, kRelativeTolerance) << what << ": gradient of " << name;
+    EXPECT_LE(rel, tolerance) << what << ": gradient of " << name;
   }
   // After the step: every replica of a weight bitwise identical.
   std::map<std::string, std::pair<int, std::vector<float>>> first_copy;
   for (int d = 0; d < ex.devices(); ++d)
     for (auto& [name, p] : ex.rank(d).weights().params()) {
       std::vector<float> v(static_cast<size_t>(p.value.numel()));
-      CpuBackend().download(p.value, v);
+      ex.rank(d).backend().download(p.value, v);
       auto [it, fresh] = first_copy.try_emplace(name, d, v);
       if (!fresh) {
         EXPECT_EQ(0, std::memcmp(v.data(), it->second.second.data(), v.size() * 4))
