@@ -14,7 +14,7 @@
 #include "calibrate/report/profile_report.h"
 #include "engine/backend_registry.h"
 #include "engine/comm/mpi_comm.h"
-#include "engine/model/model_scale.h"
+#include "planner/config/model_scale.h"
 #include "planner/config/scenario.h"
 #include "planner/graph/graph_builder.h"
 #include "planner/graph/metagraph.h"
@@ -163,7 +163,7 @@ int calibrate_command(const CalibrateCommand& c, std::ostream& out, std::ostream
   if (c.out.empty())
     throw InputError("--out: missing; allowed: --out FILE.h5 (the profile to write), or --report FILE.h5");
   const Grid grid = Grid::parse(c.grid);
-  const engine::ScaleFactors factors = engine::find_scale(c.scale);
+  const ScaleFactors factors = find_scale(c.scale);
   const std::string dtype = c.dtype.empty() ? (c.backend == "cpu" ? "fp32" : "bf16") : c.dtype;
   if (dtype != "fp32" && dtype != "bf16")
     throw InputError("--dtype " + dtype + ": allowed: fp32, bf16 (how activations are stored, as spindle-run's --dtype)");
@@ -173,7 +173,7 @@ int calibrate_command(const CalibrateCommand& c, std::ostream& out, std::ostream
   const std::string file = c.scenario_file.empty() ? default_grid_scenario() : c.scenario_file;
   LoadOptions lo;
   lo.overrides = c.sets;
-  const Scenario s = engine::scale_scenario(load_scenario(file, lo), factors);
+  const Scenario s = scale_scenario(load_scenario(file, lo), factors);
   const Graph g = build_graph(s);
   const MetaGraph mg = contract(g);
   const MeasurePlan plan = measure_plan(s, g, mg, grid, dtype);

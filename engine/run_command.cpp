@@ -13,7 +13,7 @@
 #include "engine/launch/logical_devices.h"
 #include "engine/launch/mpi_launcher.h"
 #include "engine/launch/thread_launcher.h"
-#include "engine/model/model_scale.h"
+#include "planner/config/model_scale.h"
 #include "engine/model/sharded_checkpoint.h"
 #include "engine/train/trainer.h"
 #include "planner/pipeline.h"

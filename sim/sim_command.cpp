@@ -7,6 +7,7 @@
 #include <iostream>
 #include <optional>
 
+#include "planner/config/model_scale.h"
 #include "planner/pipeline.h"
 #include "planner/report/cost_report.h"
 #include "planner/report/graph_report.h"
@@ -80,6 +81,10 @@ int run_sim_command(SimCommand c) {
   for (const std::string& name : c.systems) check_system_name(name);
   if (c.jobs_set && c.study.jobs < 1)
     throw InputError("--jobs " + std::to_string(c.study.jobs) + ": allowed: 1 or more points at once");
+  find_scale(c.scale);  // a wrong name: one line naming --scale
+  if (c.scale != "full" && (!c.compare_file.empty() || !c.collective.empty()))
+    throw InputError("--scale " + c.scale + " with " + (c.compare_file.empty() ? "--collective" : "--compare") +
+                     ": collectives do not depend on the model's size; allowed: --scale with plans");
   if (!c.compare_file.empty()) {
     const MeasuredCollective measured = read_measured(c.compare_file);
     if (!c.collective.empty() && parse_collective(c.collective, "--collective") != measured.collective)
@@ -99,6 +104,10 @@ int run_sim_command(SimCommand c) {
   LoadOptions options;
   options.overrides = c.sets;
   Scenario scenario = st ? load_point(*st, c.point, options) : load_scenario(c.scenario_file, options);
+  if (c.scale != "full") {
+    if (st) throw InputError("--scale " + c.scale + " with a study; allowed: --scale with a scenario file");
+    scenario = scale_scenario(scenario, find_scale(c.scale));
+  }
   if (c.bench_gpus_set && c.collective.empty())
     throw InputError("--gpus: only used with --collective; allowed: --collective NAME --gpus N");
   if (!c.collective.empty()) return run_collective_command(c, scenario);

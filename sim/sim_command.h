@@ -19,6 +19,7 @@ struct SimCommand {
   std::string dump_dir;            // graph.dot and metagraph.dot
   std::string out_dir;             // the run folder (default out/<scenario> when simulating)
   std::string profile_file;        // calibration profile (HDF5)
+  std::string scale = "full";      // --scale: the model shrunk as spindle-run's --scale shrinks it
   bool explain_cost = false;
   bool plan_only = false;
   std::vector<std::string> systems;

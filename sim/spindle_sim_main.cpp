@@ -35,6 +35,10 @@ int main(int argc, char** argv) {
       ->type_name("DIR");
   app.add_flag("--explain-cost", c.explain_cost, "Print each MetaOp's scaling curve T(n), configuration and memory")
       ->capture_default_str();
+  app.add_option("--scale", c.scale,
+                 "Model size as spindle-run's --scale shrinks it: full, small or tiny (to simulate what a scaled "
+                 "run runs, e.g. before compare-run)")
+      ->capture_default_str();
   app.add_option("--profile", c.profile_file,
                  "Calibration profile (HDF5): measured points replace the analytic model where they exist")
       ->type_name("FILE.h5");

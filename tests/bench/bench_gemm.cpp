@@ -23,7 +23,7 @@
 #include "engine/backend_registry.h"
 #include "engine/cuda/cuda_check.h"
 #include "engine/cuda/gemm.h"
-#include "engine/model/model_scale.h"
+#include "planner/config/model_scale.h"
 #include "planner/cost/cost_model.h"
 #include "planner/cost/op_time.h"
 #include "planner/pipeline.h"
@@ -121,7 +121,7 @@ GemmTiming time_gemm(cublasLtHandle_t lt, const GemmShape& s, int most, int repe
 }
 
 int run(const Options& o) {
-  const Scenario s = engine::scale_scenario(load_scenario(o.scenario), engine::find_scale(o.scale));
+  const Scenario s = scale_scenario(load_scenario(o.scenario), find_scale(o.scale));
   const ScenarioModel m(s);
   const std::vector<PlannedSystem> planned = plan_systems(m, {o.system});
   // The component's first layer slice in the plan: its operator and per-device configuration.

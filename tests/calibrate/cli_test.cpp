@@ -2,7 +2,8 @@
 // spindle-sim --profile on that profile changes the simulated numbers and counts which samples
 // came from it; --report prints its fits; a profile of another backend or dtype is refused in
 // one line with exit code 2 (one of another scenario is used where it fits); --resume measures
-// only what is missing; bad flags exit 2 with one line.
+// only what is missing; bad flags exit 2 with one line. And spindle-sim --scale: a scaled run and
+// its simulation lower the same programs.
 #include <gtest/gtest.h>
 #include <gmock/gmock.h>
 #include <unistd.h>
@@ -262,6 +263,36 @@ TEST(CalibrateLoop, SimulatedComputeIsWithinAFactorThreeOfTheMeasured) {
   EXPECT_GT(simulated, measured / 3) << c.out;
   EXPECT_LT(simulated, measured * 3) << c.out;
   EXPECT_THAT(c.out, HasSubstr("compute slices: median |error|"));
+  fs::remove_all(dir);
+}
+
+// spindle-sim --scale simulates what a scaled spindle-run runs: a zoo scenario at tiny scale,
+// run by spindle-run on 2 logical devices (its plan saved), read back by spindle-sim at the same
+// scale and cluster shape, compares with compare-run (which refuses programs that differ: the
+// fingerprint in the trace); at full scale the same plan file is another model's and refused.
+TEST(SimScale, ASimulationOfAScaledRunLowersItsPrograms) {
+  const fs::path dir = scratch() / "scaled";
+  fs::create_directories(dir);
+  const std::string cluster = " --set cluster.nodes=1 --set cluster.gpus_per_node=2";
+  const std::string plan = (dir / "plan.json").string(), trace = (dir / "run.json").string();
+  const ProgramRun run = program(SPINDLE_RUN, "scenarios/multitask-clip-4.toml --scale tiny --devices 2 --steps 3 "
+                                              "--log-every 0 --save-plan " + plan + " --trace " + trace);
+  ASSERT_EQ(run.rc, 0) << run.err;
+  const ProgramRun s = sim("scenarios/multitask-clip-4.toml --scale tiny" + cluster + " --plan " + plan + " --out " +
+                           (dir / "sim").string());
+  ASSERT_EQ(s.rc, 0) << s.err;
+  const ProgramRun c = sim("compare-run " + (dir / "sim").string() + " " + trace);
+  ASSERT_EQ(c.rc, 0) << c.err;
+  EXPECT_THAT(c.out, HasSubstr("compute slices: median |error|"));
+  const ProgramRun full = sim("scenarios/multitask-clip-4.toml" + cluster + " --plan " + plan + " --out " +
+                              (dir / "full").string());
+  EXPECT_EQ(full.rc, 2) << full.out;
+  const ProgramRun bad = sim("scenarios/multitask-clip-4.toml --scale huge");
+  EXPECT_EQ(bad.rc, 2);
+  EXPECT_EQ(bad.err, "--scale huge: unknown scale; allowed: full, small, tiny\n");
+  const ProgramRun coll = sim("scenarios/multitask-clip-4.toml --scale tiny --collective all_reduce");
+  EXPECT_EQ(coll.rc, 2);
+  EXPECT_THAT(coll.err, HasSubstr("collectives do not depend on the model's size"));
   fs::remove_all(dir);
 }
 

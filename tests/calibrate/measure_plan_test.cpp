@@ -8,7 +8,7 @@
 
 #include "calibrate/measure/collective_timer.h"
 #include "calibrate/plan/measure_plan.h"
-#include "engine/model/model_scale.h"
+#include "planner/config/model_scale.h"
 #include "planner/cost/cost_model.h"
 #include "planner/cost/profile_points.h"
 #include "planner/graph/graph_builder.h"
@@ -112,8 +112,8 @@ TEST(MeasurePlan, GridsAskedAndListed) {
 // (batches aside: its tasks run 3/4 of them), so that spindle-run --scale full on it runs what
 // spindle-run --scale tiny runs on multitask-clip-4.
 TEST(HostScenario, IsMultitaskClip4AtTheTinyScale) {
-  Scenario tiny = engine::scale_scenario(load_scenario(default_data_dir() / "multitask-clip-4.toml"),
-                                         engine::find_scale("tiny"));
+  Scenario tiny = scale_scenario(load_scenario(default_data_dir() / "multitask-clip-4.toml"),
+                                         find_scale("tiny"));
   Scenario h = host();
   ASSERT_EQ(tiny.tasks.size(), h.tasks.size());
   for (size_t t = 0; t < h.tasks.size(); ++t) {

@@ -5,7 +5,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "engine/model/model_scale.h"
+#include "planner/config/model_scale.h"
 #include "planner/config/scenario.h"
 
 namespace spindle::engine::test {

@@ -14,7 +14,7 @@
 #include <string>
 
 #include "engine/cpu/cpu_backend.h"
-#include "engine/model/model_scale.h"
+#include "planner/config/model_scale.h"
 #include "engine/train/trainer.h"
 #include "planner/config/scenario.h"
 #include "traces/atomic_file.h"
@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   using namespace spindle;
   static engine::CpuBackend be;
   static const Scenario s =
-      engine::scale_scenario(load_scenario(default_data_dir() / "multitask-clip-4.toml"), engine::find_scale("tiny"));
+      scale_scenario(load_scenario(default_data_dir() / "multitask-clip-4.toml"), find_scale("tiny"));
   static engine::Trainer trainer = [] {
     engine::TrainOptions opt;
     opt.scale = "tiny";

@@ -1,9 +1,9 @@
 // Scaled-down scenarios (see model_scale.h).
-#include "engine/model/model_scale.h"
+#include "planner/config/model_scale.h"
 
 #include "traces/errors.h"
 
-namespace spindle::engine {
+namespace spindle {
 namespace {
 
 int shrink(int value, int factor) { return value <= 0 ? value : std::max(1, (value + factor - 1) / factor); }
@@ -42,4 +42,4 @@ Scenario scale_scenario(const Scenario& s, const ScaleFactors& f) {
   return out;
 }
 
-}  // namespace spindle::engine
+}  // namespace spindle

@@ -1,7 +1,8 @@
-// --scale: the scenario's model shrunk by fixed factors so that it trains on a CPU. Widths
-// (hidden, ffn) / w, heads / a, layers / l, token counts (tokens, queries, out_tokens, the
-// tasks' own tokens) / t, patch features / p, vocabularies / v, each rounded up (at least 1,
-// 0 layers stay 0) and a width rounded up to a multiple of its heads. Batches are unchanged:
+// --scale: the scenario's model shrunk by fixed factors so that it trains on a CPU (spindle-run,
+// spindle-calibrate; spindle-sim simulates what those run). Widths (hidden, ffn) / w, heads / a,
+// layers / l, token counts (tokens, queries, out_tokens, the tasks' own tokens) / t, patch
+// features / p, vocabularies / v, each rounded up (at least 1, 0 layers stay 0) and a width
+// rounded up to a multiple of its heads. Batches are unchanged:
 // they set the contrastive chance level ln B.
 //   full  : all factors 1
 //   small : w 8, a 2, l 4, t 4, p 2, v 16
@@ -13,7 +14,7 @@
 
 #include "planner/config/scenario.h"
 
-namespace spindle::engine {
+namespace spindle {
 
 struct ScaleFactors {
   std::string name;
@@ -25,4 +26,4 @@ std::vector<ScaleFactors> scales();
 ScaleFactors find_scale(const std::string& name);
 Scenario scale_scenario(const Scenario& s, const ScaleFactors& f);
 
-}  // namespace spindle::engine
+}  // namespace spindle
