@@ -261,6 +261,7 @@ class Loader {
     l.bw_GBps = r.number("bw_GBps", 1e-6, 1e6);
     l.latency_us = r.number("latency_us", 0, 1e6);
     l.efficiency = r.number_or("efficiency", 0.8, 1e-3, 1.0);
+    if (r.has("eager_limit_B")) l.eager_limit_B = r.number("eager_limit_B", 0, 1e15);
     r.finish();
     return l;
   }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -70,6 +71,12 @@ struct Link {
   double bw_GBps = 0;  // per direction
   double latency_us = 0;
   double efficiency = 0.8;  // achievable fraction of bw_GBps (NVLink and InfiniBand reach about 80%)
+  // A point-to-point message of more bytes moves only once its receiver has reached the receive
+  // (MPI's rendezvous protocol past its eager limit, where the engine's receive blocks on the
+  // host: Open MPI's shared-memory transport copies at the receiver); infinite (the default):
+  // every message moves from its send on (a GPU's receives are queued ahead of its kernels).
+  double eager_limit_B = std::numeric_limits<double>::infinity();
+  bool rendezvous(double bytes) const { return bytes > eager_limit_B; }
 };
 
 // How collectives become flows (planner/cost/collective_flows.h): the ring inside a node and
@@ -99,6 +106,10 @@ struct Cluster {
   // shape, their time replaces the collective model's (planner/cost/collective_table.h).
   std::shared_ptr<const CollectiveTable> measured_collectives;
   int gpus() const { return nodes * gpus_per_node; }
+  // The link a message from GPU a to GPU b crosses first: NVLink inside a node, else the network.
+  const Link& link_between(int a, int b) const {
+    return gpus_per_node > 0 && a / gpus_per_node == b / gpus_per_node ? intra_node : inter_node;
+  }
   double gpu_factor(int device) const { return gpu_slowdown.empty() ? 1.0 : gpu_slowdown[static_cast<size_t>(device)]; }
   double nic_factor(int node) const { return nic_slowdown.empty() ? 1.0 : nic_slowdown[static_cast<size_t>(node)]; }
 };

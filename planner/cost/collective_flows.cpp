@@ -223,6 +223,15 @@ std::vector<FlowPhase> collective_flows(Collective c, const std::vector<int>& gr
   return out;
 }
 
+std::optional<PointToPoint> measured_point_to_point(int src, int dst, double bytes, const Cluster& cluster) {
+  if (!cluster.measured_collectives || src == dst || bytes <= 0) return std::nullopt;
+  const Shape s = shape_of({std::min(src, dst), std::max(src, dst)}, cluster);
+  const std::optional<MeasuredTime> m = measured(Collective::kSendRecv, s, bytes, cluster);
+  if (!m) return std::nullopt;
+  const double latency = std::min(m->floor_s, m->time_s), moving = m->time_s - latency;
+  return PointToPoint{latency, moving > 0 ? bytes / moving : 0};
+}
+
 std::vector<FlowPhase> expand_ring_steps(const std::vector<FlowPhase>& phases) {
   std::vector<FlowPhase> out;
   for (const FlowPhase& ph : phases) {

@@ -6,6 +6,7 @@
 // for; expand_ring_steps() turns that into one flow per ring step where wanted.
 #pragma once
 
+#include <optional>
 #include <vector>
 
 #include "planner/config/scenario.h"
@@ -47,6 +48,17 @@ std::vector<FlowPhase> collective_flows(Collective c, const std::vector<int>& gr
 // NCCL's time for the collective on `group` (GPU ids; its nodes from the cluster), seconds:
 // the measured one where the cluster has it, else NCCL's tuning model's.
 double nccl_collective_s(Collective c, const std::vector<int>& group, double bytes, const Cluster& cluster);
+
+// A point-to-point transfer of `bytes` from GPU `src` to `dst` as the cluster measured it (the
+// profile's send_recv on two ranks of the pair's shape: one node or two): the latency its data
+// waits (the curve's floor) and the rate it then moves at, capped so that uncontended it lasts
+// the measured time; nullopt where the cluster has no such measurement (the links decide). The
+// simulator and the planner's estimate start the flow after the larger of this latency and the
+// route's, as they do a measured collective's.
+struct PointToPoint {
+  double latency_s = 0, max_Bps = 0;  // max_Bps 0: the links' speed (a size at or below the floor's)
+};
+std::optional<PointToPoint> measured_point_to_point(int src, int dst, double bytes, const Cluster& cluster);
 
 // Every ring step as its own phase: a flow of s steps becomes s flows of bytes / s, one per
 // phase (non-splittable phases stay as they are).

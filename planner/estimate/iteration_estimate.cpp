@@ -27,6 +27,7 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 struct Tensor {
   double posted_s = -1, arrived_s = -1;
   int sender = -1, waiter = -1;
+  const Instr* rendezvous = nullptr;  // a posted send past its link's eager limit, moved when the receiver arrives
 };
 
 // The collectives of one group of devices (one NCCL communicator) run one after another, in the
@@ -186,6 +187,7 @@ class Estimator {
           Tensor& tn = tensors_.at(static_cast<size_t>(in.tensor));
           if (tn.arrived_s < 0) {
             tn.waiter = static_cast<int>(d);
+            if (tn.rendezvous != nullptr) move(*std::exchange(tn.rendezvous, nullptr));  // the data moves now
             dev.blocked_since = since;
             return;
           }
@@ -214,14 +216,28 @@ class Estimator {
     dev.end_s = now_;
   }
 
+  // Past its link's eager limit a send moves only once the receiver has reached the receive
+  // (Link::eager_limit_B: MPI's rendezvous), as the simulator replays it.
   void send(size_t d, const Instr& in) {
     Tensor& tn = tensors_.at(static_cast<size_t>(in.tensor));
     tn.posted_s = now_;
     tn.sender = static_cast<int>(d);
     ++devices_[d].sends_in_flight;
+    if (cluster_.link_between(static_cast<int>(d), in.peer).rendezvous(static_cast<double>(in.bytes)) && tn.waiter < 0)
+      tn.rendezvous = &in;
+    else
+      move(in);
+  }
+  // The data moves at the links' speed, or as the cluster measured such a transfer (a profile's
+  // send_recv: after its latency, capped to last the measured time).
+  void move(const Instr& send) {
     Activity a;
-    a.tensor = in.tensor;
-    add_flow(a, static_cast<int>(d), in.peer, static_cast<double>(in.bytes), 1);
+    a.tensor = send.tensor;
+    const int src = tensors_.at(static_cast<size_t>(send.tensor)).sender;
+    const auto bytes = static_cast<double>(send.bytes);
+    const std::optional<PointToPoint> m = measured_point_to_point(src, send.peer, bytes, cluster_);
+    add_flow(a, src, send.peer, bytes, 1, m ? m->max_Bps : 0);
+    if (m) a.latency_s = std::max(a.latency_s, m->latency_s);
     begin(std::move(a));
   }
 

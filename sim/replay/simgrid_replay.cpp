@@ -61,10 +61,12 @@ class Network {
   // at the simulated instant the data is there). Helpers are reused: an idle one waits
   // suspended (it has no comm in flight then) in its GPU's pool, since ending an actor costs
   // SimGrid an exception unwinding its stack.
-  void move(int src, int dst, double bytes, std::function<void()> done, double max_Bps = 0) {
+  // `delay_s` > 0: the data starts moving that much later (a measured latency beyond the route's).
+  void move(int src, int dst, double bytes, std::function<void()> done, double max_Bps = 0, double delay_s = 0) {
     const auto size = static_cast<std::uint64_t>(std::llround(bytes));
     if (max_Bps <= 0) {
-      run_on(src, [this, dst, size, done = std::move(done)] {
+      run_on(src, [this, dst, size, delay_s, done = std::move(done)] {
+        if (delay_s > 0) s4u::this_actor::sleep_for(delay_s);
         inbox_[static_cast<size_t>(dst)]->put(&token, size);
         done();
       });
@@ -75,7 +77,8 @@ class Network {
     // permanent receiver's inbox as any flow (a receiving helper per flow, as once, cost 1 GB
     // more at 1,024 GPUs and gave the same times).
     s4u::Mailbox* box = inbox_[static_cast<size_t>(dst)];
-    run_on(src, [box, size, max_Bps, done = std::move(done)] {
+    run_on(src, [box, size, max_Bps, delay_s, done = std::move(done)] {
+      if (delay_s > 0) s4u::this_actor::sleep_for(delay_s);
       box->put_init(&token, size)->set_rate(max_Bps)->wait();
       done();
     });
@@ -132,7 +135,7 @@ class Network {
 
   ReplayStats stats;
 
- private:
+  // The route latency from GPU src to dst (cached per pair used).
   double latency(int src, int dst) {
     auto [it, fresh] = latency_.insert({static_cast<std::int64_t>(src) << 32 | static_cast<std::uint32_t>(dst), 0.0});
     if (fresh) {
@@ -142,6 +145,7 @@ class Network {
     return it->second;
   }
 
+ private:
   s4u::Engine& engine_;
   std::vector<s4u::Host*> hosts_;
   NetworkOptions options_;
@@ -195,6 +199,7 @@ struct CollectiveRun {
 struct TensorSlot {  // one send/recv pair
   double posted_s = 0, arrived_s = -1;  // arrived_s < 0: not yet
   int waiter = -1;                      // a receiving device parked until the data arrives
+  std::function<void()> rendezvous;     // a posted send past its link's eager limit, moved when the receiver arrives
 };
 
 class Replay {
@@ -270,6 +275,7 @@ class Replay {
           TensorSlot& slot = tensors_[static_cast<size_t>(in.tensor)];
           if (slot.arrived_s < 0) {
             slot.waiter = static_cast<int>(d);
+            if (slot.rendezvous) std::exchange(slot.rendezvous, nullptr)();  // the data moves now
             park(d);
           }
           const double posted = slot.posted_s;
@@ -306,21 +312,35 @@ class Replay {
   }
 
   // A send moves in a helper actor (Network::move), which wakes the receiver (and the sender
-  // waiting at its program's end) when the data is there.
+  // waiting at its program's end) when the data is there. Past its link's eager limit it moves
+  // only once the receiver has reached the receive (MPI's rendezvous, Link::eager_limit_B).
   void send(size_t d, const Instr& in) {
     TensorSlot& slot = tensors_[static_cast<size_t>(in.tensor)];
     slot.posted_s = s4u::Engine::get_clock();
     ++sends_in_flight_[d];
     ++net_.stats.flows;
     ++net_.stats.events;
-    net_.move(static_cast<int>(d), in.peer, static_cast<double>(in.bytes), [this, d, &slot] {
-      slot.arrived_s = s4u::Engine::get_clock();
-      if (slot.waiter >= 0) wake(static_cast<size_t>(std::exchange(slot.waiter, -1)));
-      if (--sends_in_flight_[d] == 0 && end_waiting_[d]) {
-        end_waiting_[d] = false;
-        wake(d);
-      }
-    });
+    auto move = [this, d, peer = in.peer, bytes = static_cast<double>(in.bytes), &slot] {
+      // As measured where the profile has such a transfer: after the larger of its latency and
+      // the route's, capped to last the measured time (measured_point_to_point).
+      const std::optional<PointToPoint> m = measured_point_to_point(static_cast<int>(d), peer, bytes, cluster_);
+      const double delay = m ? std::max(0.0, m->latency_s - net_.latency(static_cast<int>(d), peer)) : 0.0;
+      net_.move(
+          static_cast<int>(d), peer, bytes,
+          [this, d, &slot] {
+            slot.arrived_s = s4u::Engine::get_clock();
+            if (slot.waiter >= 0) wake(static_cast<size_t>(std::exchange(slot.waiter, -1)));
+            if (--sends_in_flight_[d] == 0 && end_waiting_[d]) {
+              end_waiting_[d] = false;
+              wake(d);
+            }
+          },
+          m ? m->max_Bps : 0, delay);
+    };
+    if (cluster_.link_between(static_cast<int>(d), in.peer).rendezvous(static_cast<double>(in.bytes)) && slot.waiter < 0)
+      slot.rendezvous = std::move(move);
+    else
+      move();
   }
 
   CollectiveRun& arrive(const Instr& in, InstrKind kind) {

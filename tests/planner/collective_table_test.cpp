@@ -1,9 +1,11 @@
 // Measured collectives (a profile's /collectives): the table's interpolation and choice of
 // curve, and the planner's estimate taking a measured time instead of the model's where the
-// profile holds the group's shape (and the model's where it does not).
+// profile holds the group's shape (and the model's where it does not); point-to-point transfers
+// from the measured send_recv of the pair's shape.
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "planner/cost/collective_flows.h"
@@ -129,6 +131,46 @@ TEST(CollectiveTable, TheEstimateTakesTheMeasuredTime) {
   EXPECT_NEAR(iteration({0, 1}, node(2, &p)), 1.5e-3, 1e-9);
   EXPECT_NEAR(nccl_collective_s(Collective::kAllReduce, {0, 1}, bytes, node(2, &p)), 0.5e-3, 1e-12);
   EXPECT_DOUBLE_EQ(iteration({0, 1, 2, 3}, node(4, &p)), iteration({0, 1, 2, 3}, node(4, nullptr)));
+}
+
+// A 5 MB transfer between the two GPUs of one node: with send_recv measured on that shape
+// (50 us at 8 B, its floor; 1.05 ms at 5 MB), it lands 1.05 ms after it is sent, not after the
+// links' 2 us + 5 MB / 50 GB/s = 0.102 ms; between two nodes (a shape not measured) the links decide.
+TEST(CollectiveTable, TransfersTakeTheMeasuredSendRecv) {
+  Profile p;
+  p.collectives = {row("send_recv", 2, 1, 2, 8, 0.050), row("send_recv", 2, 1, 2, 5'000'000, 1.050)};
+  Cluster c;
+  c.nodes = 2;
+  c.gpus_per_node = 2;
+  c.intra_node = Link{100.0, 2.0, 0.5};
+  c.inter_node = Link{20.0, 10.0, 0.5};
+  c.measured_collectives = std::make_shared<const CollectiveTable>(p);
+  const std::optional<PointToPoint> m = measured_point_to_point(1, 0, 5e6, c);
+  ASSERT_TRUE(m.has_value());
+  EXPECT_NEAR(m->latency_s, 50e-6, 1e-15);
+  EXPECT_NEAR(m->max_Bps, 5e6 / 1e-3, 1e-3);
+  EXPECT_FALSE(measured_point_to_point(0, 2, 5e6, c).has_value());  // two nodes: not measured
+  auto iteration = [&](int peer) {
+    Programs programs;
+    programs.tensors = 1;
+    Instr send;
+    send.kind = InstrKind::kSend;
+    send.peer = peer;
+    send.tensor = 0;
+    send.bytes = 5'000'000;
+    Instr recv = send;
+    recv.kind = InstrKind::kRecv;
+    recv.peer = 0;
+    programs.devices.resize(4);  // every GPU of the cluster; those not named have empty programs
+    for (int d = 0; d < 4; ++d) programs.devices[static_cast<size_t>(d)].device = d;
+    programs.devices[0].instrs = {send};
+    programs.devices[static_cast<size_t>(peer)].instrs = {recv};
+    std::vector<std::vector<double>> seconds(programs.devices.size());
+    for (size_t d = 0; d < seconds.size(); ++d) seconds[d].assign(programs.devices[d].instrs.size(), 0.0);
+    return estimate_iteration(programs, seconds, c).iteration_s;
+  };
+  EXPECT_NEAR(iteration(1), 1.05e-3, 1e-12);
+  EXPECT_NEAR(iteration(2), 10e-6 + 5e6 / 10e9, 1e-9);  // the network: 10 us + 5 MB at 10 GB/s
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 // The planner's iteration estimate on hand-made programs whose answer is known in closed form:
 // one bucket after a backward, two buckets overlapping the backward and each other, two
-// groups whose all-reduces cross the same node link at once, a send overlapping compute.
+// groups whose all-reduces cross the same node link at once, a send overlapping compute, a send
+// past the link's eager limit waiting for its receiver.
 #include <gtest/gtest.h>
 
+#include <utility>
 #include <vector>
 
 #include "planner/estimate/iteration_estimate.h"
@@ -123,11 +125,8 @@ TEST(Estimate, TwoGroupsCrossingOneNodeLinkShareIt) {
   EXPECT_NEAR(run(true), 2 * kLatInter + 2.0 * bytes / kNic, 1e-12);
 }
 
-TEST(Estimate, ASendOverlapsComputeAndTheReceiverWaits) {
-  // GPU 0 computes 1 ms, sends 5 MB to GPU 1 (same node) and computes 1 ms more; GPU 1
-  // receives, then computes 1 ms. The send lands at 1 ms + lat + 5 MB / bw = 1.102 ms.
-  Case c;
-  c.programs.tensors = 1;
+// A 5 MB transfer of tensor 0 from GPU 0 to GPU 1: its send and its receive.
+std::pair<Instr, Instr> transfer_0_to_1() {
   Instr send;
   send.kind = InstrKind::kSend;
   send.peer = 1;
@@ -136,12 +135,49 @@ TEST(Estimate, ASendOverlapsComputeAndTheReceiverWaits) {
   Instr recv = send;
   recv.kind = InstrKind::kRecv;
   recv.peer = 0;
+  return {send, recv};
+}
+
+TEST(Estimate, ASendOverlapsComputeAndTheReceiverWaits) {
+  // GPU 0 computes 1 ms, sends 5 MB to GPU 1 (same node) and computes 1 ms more; GPU 1
+  // receives, then computes 1 ms. The send lands at 1 ms + lat + 5 MB / bw = 1.102 ms.
+  Case c;
+  c.programs.tensors = 1;
+  const auto [send, recv] = transfer_0_to_1();
   c.device(0, {{compute(InstrKind::kForward), 1e-3}, {send, 0}, {compute(InstrKind::kForward), 1e-3}});
   c.device(1, {{recv, 0}, {compute(InstrKind::kForward), 1e-3}});
   const IterationEstimate e = estimate_iteration(c.programs, c.seconds, cluster(1, 2));
   const double arrival = 1e-3 + kLatIntra + 5e6 / kBw;
   EXPECT_NEAR(e.iteration_s, arrival + 1e-3, 1e-12);
   EXPECT_NEAR(e.transfer_s, (arrival - 1e-3) / 2, 1e-12);  // GPU 1 blocked from the post; mean of 2
+}
+
+// Past the link's eager limit (MPI's rendezvous on a CPU host) the data moves only once the
+// receiver reaches its receive: GPU 1 computes 2 ms first, so the 5 MB leave at 2 ms and land at
+// 2.102 ms, and GPU 1 ends at 3.102 ms; at or under the limit (and without one) they land at
+// 1.102 ms, while GPU 1 still computes, and it ends at 3 ms.
+TEST(Estimate, PastTheEagerLimitASendWaitsForItsReceiver) {
+  Case c;
+  c.programs.tensors = 1;
+  const auto [send, recv] = transfer_0_to_1();
+  c.device(0, {{compute(InstrKind::kForward), 1e-3}, {send, 0}, {compute(InstrKind::kForward), 1e-3}});
+  c.device(1, {{compute(InstrKind::kForward), 2e-3}, {recv, 0}, {compute(InstrKind::kForward), 1e-3}});
+  const double transfer = kLatIntra + 5e6 / kBw;
+  Cluster eager = cluster(1, 2);
+  EXPECT_NEAR(estimate_iteration(c.programs, c.seconds, eager).iteration_s, 3e-3, 1e-12);
+  eager.intra_node.eager_limit_B = 5'000'000;
+  EXPECT_NEAR(estimate_iteration(c.programs, c.seconds, eager).iteration_s, 3e-3, 1e-12);
+  Cluster rendezvous = cluster(1, 2);
+  rendezvous.intra_node.eager_limit_B = 4096;
+  const IterationEstimate e = estimate_iteration(c.programs, c.seconds, rendezvous);
+  EXPECT_NEAR(e.iteration_s, 2e-3 + transfer + 1e-3, 1e-12);
+  EXPECT_NEAR(e.transfer_s, transfer / 2, 1e-12);  // GPU 1 blocked for the whole move; mean of 2
+  // The other way round (the receiver first), it moves when sent: no change.
+  Case r;
+  r.programs.tensors = 1;
+  r.device(0, {{compute(InstrKind::kForward), 2e-3}, {send, 0}});
+  r.device(1, {{recv, 0}, {compute(InstrKind::kForward), 1e-3}});
+  EXPECT_NEAR(estimate_iteration(r.programs, r.seconds, rendezvous).iteration_s, 2e-3 + transfer + 1e-3, 1e-12);
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Replaying lowered programs on the simulated cluster: every zoo scenario's programs finish for
 // every system, no GPU's iteration is shorter than its compute, time splits add up, a compute
-// instruction takes its cost-model time, and adding one send to a program changes the result.
+// instruction takes its cost-model time, adding one send to a program changes the result, and a
+// send past its link's eager limit or with a measured send_recv moves as the planner's estimate
+// moves it.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -10,6 +12,8 @@
 #include "planner/place/placement.h"
 #include "planner/schedule/systems.h"
 #include "planner/program/instr_time.h"
+#include "planner/cost/collective_table.h"
+#include "planner/estimate/iteration_estimate.h"
 #include "sim/replay/simulation.h"
 #include "sim/report/sim_report.h"
 
@@ -99,6 +103,50 @@ TEST(Replay, AddingOneSendChangesTheSimulatedTime) {
   const auto r = simulate_programs(s.cluster, {base, more}, {secs, secs_more}, {});
   EXPECT_GT(r[1].iteration_s, r[0].iteration_s);
   EXPECT_EQ(r[1].transfers.size(), r[0].transfers.size() + 1);
+}
+
+// GPU 0 computes 1 ms and sends 5 MB to GPU 1, which computes 2 ms before receiving it: past
+// the eager limit the data leaves at 2 ms (the receive), else at 1 ms; with a measured send_recv
+// it takes the measured 1.05 ms (GPU 1 waits for it until 2.05 ms). The simulator and the estimate agree (SimGrid's flows against
+// the fluid model: within 1%).
+TEST(Replay, RendezvousAndMeasuredTransfersMoveAsTheEstimate) {
+  Programs programs;
+  programs.tensors = 1;
+  Instr fwd, send, recv;
+  fwd.kind = InstrKind::kForward;
+  send.kind = InstrKind::kSend;
+  send.peer = 1, send.tensor = 0, send.bytes = 5'000'000;
+  recv = send;
+  recv.kind = InstrKind::kRecv;
+  recv.peer = 0;
+  programs.devices.resize(2);
+  programs.devices[0] = {0, {fwd, send}};
+  programs.devices[1] = {1, {fwd, recv, fwd}};
+  const std::vector<std::vector<double>> seconds{{1e-3, 0}, {2e-3, 0, 1e-3}};
+  Cluster c;
+  c.nodes = 1;
+  c.gpus_per_node = 2;
+  c.intra_node = Link{100.0, 2.0, 0.5};
+  c.inter_node = Link{20.0, 10.0, 0.5};
+  Profile p;
+  CollectiveMeasurement m;
+  m.kind = "send_recv", m.ranks = 2, m.nodes = 1, m.ranks_per_node = 2, m.samples = 5;
+  m.bytes = 8, m.time_ms = 0.050;
+  p.collectives.push_back(m);
+  m.bytes = 5'000'000, m.time_ms = 1.050;
+  p.collectives.push_back(m);
+  Cluster rendezvous = c, measured = c;
+  rendezvous.intra_node.eager_limit_B = 4096;
+  measured.measured_collectives = std::make_shared<const CollectiveTable>(p);
+  const double transfer = 2e-6 + 5e6 / 50e9;
+  const std::vector<std::pair<Cluster, double>> cases{
+      {c, 3e-3}, {rendezvous, 3e-3 + transfer}, {measured, 1e-3 + 1.05e-3 + 1e-3}};
+  for (const auto& [cluster, expected] : cases) {
+    const double simulated = simulate_programs(cluster, {programs}, {seconds}, {}).front().iteration_s;
+    const double estimated = estimate_iteration(programs, seconds, cluster).iteration_s;
+    EXPECT_NEAR(estimated, expected, 1e-12);
+    EXPECT_NEAR(simulated, estimated, 0.01 * estimated);
+  }
 }
 
 }  // namespace
