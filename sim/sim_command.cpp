@@ -97,6 +97,9 @@ int run_sim_command(SimCommand c) {
   }
   std::optional<Study> st;
   if (is_study_file(c.scenario_file)) st = read_study_file(c.scenario_file);
+  if (st && c.scale != "full")
+    throw InputError("--scale " + c.scale + " with the study " + c.scenario_file +
+                     "; allowed: --scale with a scenario file");
   if (st && c.point < 0) return run_study_command(c);
   if (!st && (c.point >= 0 || !c.shard.empty() || c.study.resume || c.jobs_set))
     throw InputError(c.scenario_file + ": --point, --shard, --resume and --jobs are for studies; allowed: a "
@@ -104,10 +107,7 @@ int run_sim_command(SimCommand c) {
   LoadOptions options;
   options.overrides = c.sets;
   Scenario scenario = st ? load_point(*st, c.point, options) : load_scenario(c.scenario_file, options);
-  if (c.scale != "full") {
-    if (st) throw InputError("--scale " + c.scale + " with a study; allowed: --scale with a scenario file");
-    scenario = scale_scenario(scenario, find_scale(c.scale));
-  }
+  if (c.scale != "full") scenario = scale_scenario(scenario, find_scale(c.scale));
   if (c.bench_gpus_set && c.collective.empty())
     throw InputError("--gpus: only used with --collective; allowed: --collective NAME --gpus N");
   if (!c.collective.empty()) return run_collective_command(c, scenario);
@@ -129,7 +129,9 @@ int run_sim_command(SimCommand c) {
     write_file_atomically(fs::path(c.dump_dir) / "metagraph.dot", metagraph_dot(s, m.mg));
   }
   const bool simulate_plans = !c.plan_only;
-  if (simulate_plans && c.out_dir.empty()) c.out_dir = (fs::path("out") / s.name).string();
+  // A scaled model's folder apart from the full one's: out/<name>-<scale>.
+  if (simulate_plans && c.out_dir.empty())
+    c.out_dir = (fs::path("out") / (s.name + (c.scale == "full" ? "" : "-" + c.scale))).string();
   std::vector<PlannedSystem> planned;
   if (c.plan_only || c.plan_file.empty())  // a plan read back with --plan is simulated alone
     planned = plan_systems(m, c.systems, /*placement_ablation=*/true);
@@ -162,10 +164,11 @@ int run_sim_command(SimCommand c) {
   std::optional<FaultComparison> faults;
   if (simulate_plans && as_written.faults.any())
     faults = compare_faults(as_written, c.systems, names, results, profile ? &*profile : nullptr, net);
-  // The scenario as run: the file (or the study point) and its --set overrides.
+  // The scenario as run: the file (or the study point), its --set overrides and its --scale.
   auto scenario_shown = [&] {
     std::string shown = st ? point_scenario_text(*st, c.point) : read_file(c.scenario_file);
     for (const std::string& o : c.sets) shown += "# --set " + o + "\n";
+    if (c.scale != "full") shown += "# --scale " + c.scale + "\n";
     return shown;
   };
   auto report = [&](const std::vector<PlannedSystem>& shown) {

@@ -305,6 +305,18 @@ Profile read_profile(const fs::path& path) {
                          " is there twice; allowed: one record per operator, pass and kernel name");
       p.ops.at(row_keys[static_cast<size_t>(r.op)]).kernels.push_back(k);
     }
+    // A pass's rows are its records by name: their calls add up to its records per run.
+    for (const auto& [key, m] : p.ops) {
+      double calls[2] = {0, 0};
+      for (const KernelShare& k : m.kernels) calls[k.pass == "fwd" ? 0 : 1] += k.calls;
+      const double want[2] = {m.fwd_kernels, m.bwd_kernels};
+      for (int pass = 0; pass < 2; ++pass)
+        if ((calls[pass] > 0 || want[pass] > 0) &&
+            std::abs(calls[pass] - want[pass]) > 1e-6 * std::max(1.0, want[pass]))
+          throw InputError(name + ": /kernels rows of the " + (pass == 0 ? "fwd" : "bwd") + " pass of " +
+                           printable(key.str()) + " add up to " + std::to_string(calls[pass]) + " calls, its /ops row says " +
+                           std::to_string(want[pass]) + " kernels; allowed: the pass's records by name, adding up");
+    }
   }
   std::set<std::tuple<std::string, std::string, std::int32_t, std::int32_t, std::int32_t, std::int64_t>> measured;
   for (const CollectiveRow& r : file.table<CollectiveRow>("collectives", collective_layout())) {

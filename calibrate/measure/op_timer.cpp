@@ -131,6 +131,17 @@ class PassRecords {
       throw IoError(recorder_->name() + " dropped " + std::to_string(records.dropped) + " records while timing " +
                     m.key.str() + " (its buffers were full)");
     const RunsKernels runs = kernels_by_run(records);
+    // Every pass launches device work: a recorded pass without records, while records went to
+    // no pass, means the correlation failed; a record without a start or end after the device
+    // finished, that CUPTI lost a time. Either would lower the figures without a sign.
+    int empty = 0;
+    for (const std::vector<std::uint64_t>* ids : {&fwd_, &bwd_})
+      for (std::uint64_t id : *ids) empty += runs.runs.count(id) == 0;
+    if (runs.incomplete > 0 || (empty > 0 && runs.unattributed > 0))
+      throw IoError(recorder_->name() + " while timing " + m.key.str() + ": " + std::to_string(runs.incomplete) +
+                    " records without a start or an end, " + std::to_string(empty) +
+                    " recorded passes without records while " + std::to_string(runs.unattributed) +
+                    " records were tied to no pass: the device's work could not be attributed");
     store_kernels(mean_over_runs(runs, fwd_), "fwd", fwd_calls, m);
     store_kernels(mean_over_runs(runs, bwd_), "bwd", bwd_calls, m);
   }

@@ -33,7 +33,7 @@ std::string pieces_text(const std::vector<CurvePiece>& pieces, const std::vector
 // Whether a GPU's kernel records came with the times (calibrated with CUPTI).
 bool has_kernel_records(const Profile& p) {
   for (const auto& [key, m] : p.ops)
-    if (m.fwd_kernels > 0 || m.bwd_kernels > 0) return true;
+    if (m.fwd_kernels > 0 || m.bwd_kernels > 0 || !m.kernels.empty()) return true;
   return false;
 }
 

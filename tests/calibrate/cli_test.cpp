@@ -284,6 +284,11 @@ TEST(SimScale, ASimulationOfAScaledRunLowersItsPrograms) {
   const ProgramRun c = sim("compare-run " + (dir / "sim").string() + " " + trace);
   ASSERT_EQ(c.rc, 0) << c.err;
   EXPECT_THAT(c.out, HasSubstr("compute slices: median |error|"));
+  EXPECT_THAT(spindle::read_file(dir / "sim" / "scenario.txt"), HasSubstr("# --scale tiny\n"));  // what ran
+  const ProgramRun study = sim("scenarios/studies/batch.toml --scale tiny");
+  EXPECT_EQ(study.rc, 2);
+  EXPECT_THAT(study.err, HasSubstr("--scale tiny with the study scenarios/studies/batch.toml; allowed: --scale with a "
+                                   "scenario file"));
   const ProgramRun full = sim("scenarios/multitask-clip-4.toml" + cluster + " --plan " + plan + " --out " +
                               (dir / "full").string());
   EXPECT_EQ(full.rc, 2) << full.out;

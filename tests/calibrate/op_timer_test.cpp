@@ -15,6 +15,7 @@
 #include "planner/graph/graph_builder.h"
 #include "planner/cost/profile_points.h"
 #include "planner/graph/metagraph.h"
+#include "traces/errors.h"
 
 namespace spindle::calibrate {
 namespace {
@@ -107,8 +108,9 @@ class FakeRecorder final : public KernelRecorder {
     open_ = 0;
   }
   KernelRecords collect() override {
-    records_.kernels.push_back({"flush", 10, 20, 999999, 7});
-    records_.kernels.push_back({"incomplete", 30, 0, 999998, 7});
+    records_.kernels.push_back({"flush", 10, 20, 999999, 7});  // outside every pass: normal
+    if (lose_correlation) records_.run_of_call.clear();
+    if (lose_a_time) records_.kernels.push_back({"incomplete", 30, 0, 999998, 7});
     ++collects;
     KernelRecords out = std::move(records_);
     records_ = {};
@@ -117,6 +119,7 @@ class FakeRecorder final : public KernelRecorder {
   std::string name() const override { return "fake kernel records"; }
   std::vector<std::uint64_t> runs;
   int collects = 0, toggles = 0;
+  bool lose_correlation = false, lose_a_time = false;  // CUPTI failing the two ways store() checks
   bool forward_next = true;  // an operator's passes alternate forward, backward
 
  private:
@@ -159,6 +162,27 @@ TEST(OpTimer, KeepsTheKernelRecordsOfRecordedPasses) {
   EXPECT_EQ(rec.runs.front(), last + 1);
   EXPECT_GT(o.fwd_kernels, 0);
   EXPECT_LE(o.fwd_kernels, 2.0);  // records per run over one tensor or more
+}
+
+// Records that cannot be tied to the passes (no correlation, a lost time) stop the measurement
+// with one line instead of lowering the figures without a sign.
+TEST(OpTimer, KernelRecordsThatCannotBeAttributedAreAnError) {
+  Host h;
+  const MeasureItem item = measure_plan(h.s, h.g, h.mg, Grid::parse("2"), "fp32").items.front();
+  for (bool correlation : {true, false}) {
+    FakeRecorder rec;
+    (correlation ? rec.lose_correlation : rec.lose_a_time) = true;
+    OpTimer timer{h.s, h.g, *h.be, 1, &rec};
+    try {
+      timer.measure(item, TimingOptions{0, 1});
+      ADD_FAILURE() << "no error";
+    } catch (const IoError& e) {
+      EXPECT_NE(std::string(e.what()).find(correlation ? "6 recorded passes without records while 10 records"
+                                                       : "1 records without a start or an end"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 // Nothing records on the CPU backend; on CUDA where CUPTI refuses, the reason is CUPTI's.

@@ -50,9 +50,9 @@ Profile sample_profile() {
   m.fwd_kernel_ms = 0.2;
   m.bwd_kernel_ms = 0.45;
   m.fwd_kernels = 9;
-  m.bwd_kernels = 17.5;
+  m.bwd_kernels = 6;
   m.kernels = {{"bwd", "sm90_xmma_gemm_bf16bf16_bf16f32_f32_nn_n", 6, 0.3}, {"fwd", "[memset]", 1, 0.001},
-               {"fwd", "sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n", 4, 0.15}};
+               {"fwd", "sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n", 8, 0.15}};
   p.add(m);
   m.fwd_kernel_ms = m.bwd_kernel_ms = m.fwd_kernels = m.bwd_kernels = 0;
   m.kernels.clear();
@@ -393,7 +393,7 @@ TEST(ProfileStore, EveryFieldIsRanged) {
       {"dtype", [](Profile& p) { edit(p, "encoder_layer", [](OpMeasurement& m) { m.key.dtype = "int8"; }); },
        "dtype 'int8'; allowed: one of fp32, bf16, fp16"},
       {"negative kernel time", [](Profile& p) { edit(p, "encoder_layer", [](OpMeasurement& m) { m.bwd_kernel_ms = -0.1; }); },
-       "bwd_kernel_ms -0.100000, fwd_kernels 9.000000, bwd_kernels 17.500000; allowed: finite values >= 0"},
+       "bwd_kernel_ms -0.100000, fwd_kernels 9.000000, bwd_kernels 6.000000; allowed: finite values >= 0"},
       {"kernel pass", [](Profile& p) { edit(p, "encoder_layer", [](OpMeasurement& m) { m.kernels[0].pass = "both"; }); },
        "/kernels row 0: pass 'both'; allowed: fwd, bwd"},
       {"kernel calls", [](Profile& p) { edit(p, "encoder_layer", [](OpMeasurement& m) { m.kernels[1].calls = 0; }); },
@@ -402,6 +402,11 @@ TEST(ProfileStore, EveryFieldIsRanged) {
        "/kernels row 2: an empty kernel name"},
       {"kernel twice", [](Profile& p) { edit(p, "encoder_layer", [](OpMeasurement& m) { m.kernels[2] = m.kernels[1]; }); },
        "/kernels row 2: [memset] of fwd of /ops row 1 is there twice"},
+      {"kernel rows against the records", [](Profile& p) { edit(p, "encoder_layer", [](OpMeasurement& m) { m.kernels[1].calls = 2; }); },
+       "/kernels rows of the fwd pass of encoder_layer bf16 [4,229,768] heads 12 ffn 3072 add up to 10.000000 calls, its "
+       "/ops row says 9.000000 kernels"},
+      {"kernel rows without records", [](Profile& p) { edit(p, "decoder_layer", [](OpMeasurement& m) { m.kernels = {{"bwd", "k", 1, 0.1}}; }); },
+       "add up to 1.000000 calls, its /ops row says 0.000000 kernels"},
       {"collective kind", [](Profile& p) { p.collectives[0].kind = "all_to_all"; }, "kind 'all_to_all'; allowed: one of all_reduce"},
       {"collective algorithm", [](Profile& p) { p.collectives[0].algorithm = "collnet"; },
        "algorithm 'collnet'; allowed: one of '' (NCCL chose), ring, tree, nvls, nvls_tree, pat"},
