@@ -31,7 +31,8 @@ int main(int argc, char** argv) {
   app.add_option("--dump-graph", c.dump_dir, "Write graph.dot (G) and metagraph.dot (G_M) into DIR")->type_name("DIR");
   app.add_option("--out", c.out_dir,
                  "Write summary.txt, summary.json, plan files and (when simulating) <system>.trace.json into DIR; "
-                 "a simulation writes them to out/<scenario name> without it")
+                 "a simulation writes them to out/<scenario name> without it (out/<scenario name>-<scale> at --scale small "
+                 "or tiny)")
       ->type_name("DIR");
   app.add_flag("--explain-cost", c.explain_cost, "Print each MetaOp's scaling curve T(n), configuration and memory")
       ->capture_default_str();
