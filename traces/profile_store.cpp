@@ -149,8 +149,17 @@ std::vector<const OpMeasurement*> Profile::batches_of(const OpShapeKey& key) con
 
 void write_profile(const fs::path& path, const Profile& profile) {
   std::vector<OpRow> ops(profile.ops.size());
+  std::vector<KernelRow> kernels;  // each naming its operator's row in /ops
   size_t row = 0;
   for (const auto& [key, m] : profile.ops) {
+    for (const KernelShare& k : m.kernels) {
+      KernelRow& kr = kernels.emplace_back();
+      std::memset(&kr, 0, sizeof kr);
+      kr.op = static_cast<std::int64_t>(row);
+      copy_string(kr.pass, kShortLen, k.pass, "kernel pass");
+      copy_string(kr.name, sizeof kr.name, k.name, "kernel name");
+      kr.calls = k.calls, kr.time_ms = k.ms;
+    }
     OpRow& r = ops[row++];
     std::memset(&r, 0, sizeof r);
     copy_string(r.kind, kKindLen, m.key.kind, "operator kind");
@@ -162,19 +171,6 @@ void write_profile(const fs::path& path, const Profile& profile) {
     r.fwd_spread_ms = m.fwd_spread_ms, r.bwd_spread_ms = m.bwd_spread_ms;
     r.fwd_kernel_ms = m.fwd_kernel_ms, r.bwd_kernel_ms = m.bwd_kernel_ms;
     r.fwd_kernels = m.fwd_kernels, r.bwd_kernels = m.bwd_kernels;
-  }
-  std::vector<KernelRow> kernels;
-  row = 0;
-  for (const auto& [key, m] : profile.ops) {
-    for (const KernelShare& k : m.kernels) {
-      KernelRow& r = kernels.emplace_back();
-      std::memset(&r, 0, sizeof r);
-      r.op = static_cast<std::int64_t>(row);
-      copy_string(r.pass, kShortLen, k.pass, "kernel pass");
-      copy_string(r.name, sizeof r.name, k.name, "kernel name");
-      r.calls = k.calls, r.time_ms = k.ms;
-    }
-    ++row;
   }
   std::vector<CollectiveRow> colls(profile.collectives.size());
   for (size_t i = 0; i < colls.size(); ++i) {

@@ -66,7 +66,6 @@ KernelSummary mean_over_runs(const RunsKernels& all, const std::vector<std::uint
     const RunKernels& rk = it->second;
     s.kernels += rk.kernels;
     s.busy_ms += rk.busy_ms;
-    s.span_ms += rk.span_ms;
     for (const auto& [name, v] : rk.by_name) {
       auto& [count, ms] = s.by_name[name];
       count += v.first;
@@ -74,7 +73,7 @@ KernelSummary mean_over_runs(const RunsKernels& all, const std::vector<std::uint
     }
   }
   const double n = static_cast<double>(runs.size());
-  s.kernels /= n, s.busy_ms /= n, s.span_ms /= n;
+  s.kernels /= n, s.busy_ms /= n;
   for (auto& [name, v] : s.by_name) v.first /= n, v.second /= n;
   return s;
 }

@@ -55,7 +55,7 @@ RunsKernels kernels_by_run(const KernelRecords& r);
 // The mean over `runs` (a run with no record counts as zero kernels): what the profile stores
 // for a key's forward or backward pass. Per name: mean records and milliseconds per run.
 struct KernelSummary {
-  double kernels = 0, busy_ms = 0, span_ms = 0;
+  double kernels = 0, busy_ms = 0;
   std::map<std::string, std::pair<double, double>> by_name;
   int runs = 0;
 };

@@ -93,9 +93,12 @@ class PassRecords {
  public:
   explicit PassRecords(KernelRecorder* recorder) : recorder_(recorder) {}
   bool on() const { return recorder_ != nullptr; }
-  // Recording on for the recorded runs (off again by store()).
+  // Recording on for the recorded runs, and off again (store() turns it off too).
   void start() {
     if (recorder_ != nullptr) recorder_->enable(true);
+  }
+  void stop() {
+    if (recorder_ != nullptr) recorder_->enable(false);
   }
   // The device work the calling thread queues while it lives belongs to one run of the pass.
   class Run {
@@ -124,7 +127,7 @@ class PassRecords {
   // the calls its runs made.
   void store(OpMeasurement& m, double fwd_calls = 1, double bwd_calls = 1) {
     if (recorder_ == nullptr) return;
-    recorder_->enable(false);
+    stop();
     if (failed_) throw InternalError(recorder_->name() + ": a run's id could not be popped while timing " + m.key.str());
     const KernelRecords records = recorder_->collect();
     if (records.dropped > 0)
@@ -221,7 +224,7 @@ OpMeasurement measure_optimizer(Backend& be, const OpShapeKey& key, const Timing
     if (passes.on()) {  // recorded runs after the timed ones
       passes.start();
       for (int r = 0; r < kRecordedRuns; ++r) run(adamw, calls, true);
-      recorder->enable(false);
+      passes.stop();
     }
     const Stats st = stats(per_call);
     (adamw ? out.fwd_ms : out.bwd_ms) = std::max(st.mean_ms, 1e-6);

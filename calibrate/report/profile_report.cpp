@@ -29,7 +29,6 @@ std::string pieces_text(const std::vector<CurvePiece>& pieces, const std::vector
   return out;
 }
 
-
 // Whether a GPU's kernel records came with the times (calibrated with CUPTI).
 bool has_kernel_records(const Profile& p) {
   for (const auto& [key, m] : p.ops)

@@ -630,10 +630,7 @@ class CudaBackend final : public Backend {
     return h;
   }
   // fp32 values rounded to bf16 (the weights of an fp32 GEMM in a bf16 kernel call).
-  Tensor rounded(const Tensor& t) {
-    if (t.empty() || t.dtype() == DType::kBF16) return wide(t);
-    return wide(bf16_copy(t));
-  }
+  Tensor rounded(const Tensor& t) { return wide(bf16_copy(t)); }
   static cudaDataType gemm_type(const Tensor& t) { return t.dtype() == DType::kBF16 ? CUDA_R_16BF : CUDA_R_32F; }
   void narrow(const Tensor& wide_copy, Tensor& t) {
     if (t.empty() || wide_copy.data() == t.data()) return;
