@@ -105,19 +105,29 @@ namespace {
 struct Shape {
   std::vector<std::vector<int>> local;
   NcclTopology topo;
+  bool shared_nic = true;  // one NIC per node: every member's network route is the same
 };
 Shape shape_of(const std::vector<int>& group, const Cluster& cluster) {
   std::map<int, std::vector<int>> by_node;
   for (int d : group) by_node[d / cluster.gpus_per_node].push_back(d);
   Shape s;
   for (auto& [node, ranks] : by_node) s.local.push_back(ranks);
+  s.shared_nic = cluster.nic == NicPlacement::kPerNode;
   s.topo = nccl_topology(cluster, static_cast<int>(group.size()), static_cast<int>(s.local.size()));
   return s;
 }
 
-// Flows from every member of node a to the member of node b at the same position (the rails),
-// together carrying `bytes` at `rate`; nodes with fewer members use the rails they have.
-void rails(FlowPhase& ph, const std::vector<int>& a, const std::vector<int>& b, double bytes, double rate) {
+// Node a's crossing to node b, carrying `bytes` at `rate`. With a NIC per GPU: flows from every
+// member of a to the member of b at the same position (the rails; nodes with fewer members use
+// the rails they have). With one NIC per node, whose route every member shares: one flow, the
+// channels being its rate rather than a flow each (8 flows on one route cost SimGrid's solver 4x
+// the time at 1,024 GPUs; under contention the crossing now takes one share of the NIC, not 8).
+void rails(FlowPhase& ph, const std::vector<int>& a, const std::vector<int>& b, double bytes, double rate,
+           bool shared_nic) {
+  if (shared_nic) {
+    ph.flows.push_back({a.back(), b.front(), bytes, 1, rate});
+    return;
+  }
   const size_t n = std::min(a.size(), b.size());
   for (size_t i = 0; i < n; ++i) ph.flows.push_back({a[i], b[i], bytes / n, 1, rate / n});
 }
@@ -145,8 +155,8 @@ NcclAlgo algo_named(const std::string& name, NcclAlgo chosen) {
 }
 
 // One pipelined phase whose flows follow `algo`'s pattern -- a flat ring through every rank
-// (node crossings split over the nodes' rails), a chain inside each node and a binary tree over
-// nodes, or NVLink SHARP's each-GPU-to-the-switch -- each capped at the rate that moves its
+// (node crossings: see rails()), a chain inside each node and the double binary tree's load
+// across nodes, or NVLink SHARP's each-GPU-to-the-switch -- each capped at the rate that moves its
 // bytes in size / algbw, after `latency_s`. algbw <= 0: the links decide.
 FlowPhase pattern_phase(Collective c, const Shape& s, double bytes, NcclAlgo algo, double latency_s, double algbw) {
   const double n = static_cast<double>(s.topo.ranks);
@@ -155,7 +165,9 @@ FlowPhase pattern_phase(Collective c, const Shape& s, double bytes, NcclAlgo alg
   ph.latency_s = latency_s;
   const auto rate = [&](double per_edge) { return algbw > 0 ? per_edge / bytes * algbw : 0.0; };
   auto edge = [&](int src, int dst, double per_edge) { ph.flows.push_back({src, dst, per_edge, 1, rate(per_edge)}); };
-  auto node_edge = [&](size_t a, size_t b, double per_edge) { rails(ph, s.local[a], s.local[b], per_edge, rate(per_edge)); };
+  auto node_edge = [&](size_t a, size_t b, double per_edge) {
+    rails(ph, s.local[a], s.local[b], per_edge, rate(per_edge), s.shared_nic);
+  };
   auto ring = [&](double per_edge) {  // a flat ring through every rank, node by node
     for (size_t a = 0; a < s.local.size(); ++a) {
       const std::vector<int>& r = s.local[a];
@@ -164,17 +176,27 @@ FlowPhase pattern_phase(Collective c, const Shape& s, double bytes, NcclAlgo alg
       else node_edge(a, (a + 1) % s.local.size(), per_edge);
     }
   };
-  auto tree = [&](bool chains) {  // reduce up and broadcast down: size each way on every edge
+  // Reduce up and broadcast down. Inside a node NCCL's tree is a chain carrying `bytes` each way
+  // on every edge: 2(k-1) x bytes over k GPUs, spread here as a ring inside the node (each GPU's
+  // NVLink 2(k-1)/k x bytes each way, where the chain's middle GPUs carry 2x and its ends 1x: k
+  // flows, not 2(k-1)). Across nodes, NCCL's double binary tree (two trees with half the data
+  // each; a node is interior in at most one) has every node send and receive 2(m-1)/m x bytes on
+  // average over m nodes: that load, as one crossing from each node to the next (on two nodes
+  // exactly the one edge both ways). The links' loads are the tree's; which node pairs they join
+  // is the ring's, so a blocking leaf up-link sees fewer crossings than the tree's. (One binary
+  // tree's own edges loaded interior nodes 3x and leaves 1x, and joined a group's NICs into one
+  // set for SimGrid's solver: 102 s and 8.7 GiB to simulate 16,384 GPUs.)
+  auto tree = [&](bool chains) {
+    const auto share = [&](size_t members) {
+      return 2.0 * static_cast<double>(members - 1) / static_cast<double>(members) * bytes;
+    };
     if (chains)
       for (const std::vector<int>& r : s.local)
-        for (size_t i = 0; i + 1 < r.size(); ++i) {
-          edge(r[i], r[i + 1], bytes);
-          edge(r[i + 1], r[i], bytes);
-        }
-    for (size_t a = 1; a < s.local.size(); ++a) {
-      node_edge(a, (a - 1) / 2, bytes);
-      node_edge((a - 1) / 2, a, bytes);
-    }
+        if (r.size() > 1)
+          for (size_t i = 0; i < r.size(); ++i) edge(r[i], r[(i + 1) % r.size()], share(r.size()));
+    const size_t m = s.local.size();
+    if (m > 1)
+      for (size_t a = 0; a < m; ++a) node_edge(a, (a + 1) % m, share(m));
   };
   const double nsteps = c == Collective::kAllReduce ? 2 * (n - 1)
                         : (c == Collective::kAllGather || c == Collective::kReduceScatter) ? n - 1 : 1;

@@ -39,10 +39,11 @@ std::vector<FlowPhase> collective_flows(Collective c, const std::vector<int>& gr
 // the collective model's: the hierarchical ring above, or
 // (`[cluster] collectives = "nccl"`) the algorithm and protocol NCCL 2.28's tuner picks
 // (planner/cost/nccl_tuner.h), as one pipelined phase whose flows follow that algorithm's
-// pattern -- a flat ring through every rank (node crossings split over the nodes' rails), a
-// chain inside each node and a binary tree over nodes, or NVLink SHARP's each-GPU-to-the-switch
-// -- each capped at the rate that makes it last the model's bandwidth term, after the model's
-// latency. Uncontended, the phase takes nccl_choice(...).time_us; contention comes from the links.
+// pattern -- a flat ring through every rank (node crossings split over the nodes' rails where
+// each GPU has its NIC), a chain inside each node and across nodes the double binary tree's load
+// on every NIC, or NVLink SHARP's each-GPU-to-the-switch -- each capped at the rate that makes
+// it last the model's bandwidth term, after the model's latency. Uncontended, the phase takes
+// nccl_choice(...).time_us; contention comes from the links.
 std::vector<FlowPhase> collective_flows(Collective c, const std::vector<int>& group, double bytes, const Cluster& cluster);
 
 // NCCL's time for the collective on `group` (GPU ids; its nodes from the cluster), seconds:

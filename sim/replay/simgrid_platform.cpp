@@ -76,10 +76,16 @@ std::vector<s4u::Host*> build_platform(const Cluster& c) {
                         ->set_latency(c.inter_node.latency_us * 1e-6 / 2)
                         ->seal());
   }
-  for (int l = 0; l < leaves; ++l)
-    uplink.push_back(root->create_split_duplex_link("leaf-" + std::to_string(l), node_Bps * under(l) / c.oversubscription)
-                         ->set_latency(0)
-                         ->seal());
+  // A leaf's up-link carries at most what its nodes' NICs send (receive), so unless it is
+  // oversubscribed it never limits a flow, and it would only join every flow that leaves a leaf
+  // into one set for SimGrid's solver: the up-link exists only where it is oversubscribed.
+  const bool blocking_leaves = c.oversubscription > 1;
+  if (blocking_leaves)
+    for (int l = 0; l < leaves; ++l)
+      uplink.push_back(
+          root->create_split_duplex_link("leaf-" + std::to_string(l), node_Bps * under(l) / c.oversubscription)
+              ->set_latency(0)
+              ->seal());
   std::vector<s4u::Host*> gpus;
   gpus.reserve(static_cast<size_t>(c.gpus()));
   for (int l = 0; l < leaves; ++l) {
@@ -117,9 +123,13 @@ std::vector<s4u::Host*> build_platform(const Cluster& c) {
       if (leaf_gw == nullptr) leaf_gw = gw;
     }
     leaf->seal();
-    s4u::Link* up = uplink[static_cast<size_t>(l)];
-    root->add_route(leaf->get_netpoint(), nullptr, leaf_gw, nullptr, {s4u::LinkInRoute(up, Dir::UP)}, false);
-    root->add_route(nullptr, leaf->get_netpoint(), nullptr, leaf_gw, {s4u::LinkInRoute(up, Dir::DOWN)}, false);
+    std::vector<s4u::LinkInRoute> out, in;
+    if (blocking_leaves) {
+      out.emplace_back(uplink[static_cast<size_t>(l)], Dir::UP);
+      in.emplace_back(uplink[static_cast<size_t>(l)], Dir::DOWN);
+    }
+    root->add_route(leaf->get_netpoint(), nullptr, leaf_gw, nullptr, out, false);
+    root->add_route(nullptr, leaf->get_netpoint(), nullptr, leaf_gw, in, false);
   }
   root->seal();
   return gpus;

@@ -46,6 +46,37 @@ TEST(CollectiveFlows, HierarchicalAcrossNodes) {
   for (int node = 0; node < 3; ++node) EXPECT_DOUBLE_EQ(bytes_leaving_node(ag, node, 4), 2.0 / 3 * 1200);
 }
 
+// NCCL's flat ring across nodes (collectives = "nccl"): with a NIC per GPU a node crossing is
+// one flow per rail, each carrying its share at its share of the rate; with one NIC per node
+// (every member's route the same) it is one flow with the crossing's bytes and rate.
+TEST(CollectiveFlows, NcclRingCrossesANodeOnceOrOncePerRail) {
+  Cluster c;
+  c.nodes = 2;
+  c.gpus_per_node = 4;
+  c.intra_node = {100.0, 2.0, 1.0};
+  c.inter_node = {10.0, 5.0, 1.0};
+  c.collectives = CollectiveModel::kNccl;
+  const std::vector<int> group{0, 1, 2, 3, 4, 5, 6, 7};
+  const double bytes = 64 << 20;
+  std::map<NicPlacement, std::pair<int, double>> crossing;  // flows from node 0 to node 1, their bytes
+  for (NicPlacement nic : {NicPlacement::kPerNode, NicPlacement::kPerGpu}) {
+    c.nic = nic;
+    const auto phases = collective_flows(Collective::kAllReduce, group, bytes, c);
+    ASSERT_EQ(phases.size(), 1u);
+    EXPECT_DOUBLE_EQ(bytes_leaving_node(phases, 0, 4), 2.0 * 7 / 8 * bytes);  // the ring's 2(p-1)/p per edge
+    for (const Flow& f : phases[0].flows)
+      if (f.src / 4 == 0 && f.dst / 4 == 1) {
+        ++crossing[nic].first;
+        crossing[nic].second += f.bytes;
+        EXPECT_GT(f.max_Bps, 0);  // capped at the tuner's bandwidth
+      }
+  }
+  EXPECT_EQ(crossing[NicPlacement::kPerNode].first, 1);
+  EXPECT_EQ(crossing[NicPlacement::kPerGpu].first, 4);
+  EXPECT_DOUBLE_EQ(crossing[NicPlacement::kPerNode].second, 2.0 * 7 / 8 * bytes);
+  EXPECT_DOUBLE_EQ(crossing[NicPlacement::kPerGpu].second, 2.0 * 7 / 8 * bytes);
+}
+
 TEST(CollectiveFlows, RingStepsSplitEveryFlow) {
   const auto phases = expand_ring_steps(collective_flows(Collective::kAllGather, {0, 1, 2, 3}, 400, 8));
   ASSERT_EQ(phases.size(), 3u);
