@@ -90,9 +90,10 @@ int run_sim_command(SimCommand c) {
     if (!c.collective.empty() && parse_collective(c.collective, "--collective") != measured.collective)
       throw InputError("--compare " + c.compare_file + ": measures " + collective_name(measured.collective) +
                        "; allowed: --collective " + collective_name(measured.collective) + " or no --collective");
-    if (c.plan_only || !c.plan_file.empty() || c.bench_gpus_set)
-      throw InputError("--compare: runs alone (its ranks come from the file); allowed: no --plan-only, --plan or --gpus");
-    std::cout << comparison_text(compare_measured(c.scenario_file, measured, NetworkOptions{c.ring_steps}));
+    if (c.plan_only || !c.plan_file.empty() || c.bench_gpus_set || c.ring_steps)
+      throw InputError("--compare: runs alone (its ranks come from the file, NCCL's model runs the collective); "
+                       "allowed: no --plan-only, --plan, --gpus or --ring-steps");
+    std::cout << comparison_text(compare_measured(c.scenario_file, measured, NetworkOptions{}));
     return kExitOk;
   }
   std::optional<Study> st;
@@ -108,6 +109,10 @@ int run_sim_command(SimCommand c) {
   options.overrides = c.sets;
   Scenario scenario = st ? load_point(*st, c.point, options) : load_scenario(c.scenario_file, options);
   if (c.scale != "full") scenario = scale_scenario(scenario, find_scale(c.scale));
+  if (c.ring_steps && scenario.cluster.collectives != CollectiveModel::kHierarchicalRing)
+    throw InputError("--ring-steps: splits the hierarchical ring's phases, and " + c.scenario_file +
+                     " runs NCCL's model (pipelined, not split); allowed: --ring-steps with --set "
+                     "'cluster.collectives=\"hierarchical_ring\"'");
   if (c.bench_gpus_set && c.collective.empty())
     throw InputError("--gpus: only used with --collective; allowed: --collective NAME --gpus N");
   if (!c.collective.empty()) return run_collective_command(c, scenario);

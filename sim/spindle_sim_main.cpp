@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
       ->type_name("FILE.toml");
   app.add_option("--gpus", c.bench_gpus, "With --collective: use the first N GPUs (default: all)")->type_name("N");
   app.add_flag("--ring-steps", c.ring_steps,
-               "Simulate every ring step of a collective as its own flow (default: one flow per rank per phase)")
+               "With collectives = \"hierarchical_ring\": simulate every ring step of a collective as its own flow "
+               "(default: one flow per rank per phase)")
       ->capture_default_str();
   app.add_option("--plan", c.plan_file, "Read a plan file back (validated against the scenario) and report it")
       ->type_name("FILE.json");

@@ -325,9 +325,19 @@ class Loader {
     if (c.nvls && !c.gpu.nvlink_sharp)
       config::fail(r.loc_of("nvls"), r.key_path("nvls"), c.gpu.name + " has no NVLink SHARP",
                    "nvls = true only on GPUs whose file says nvlink_sharp = true");
-    c.collectives = r.choice_or("collectives", "hierarchical_ring", {"hierarchical_ring", "nccl"}) == "nccl"
-                        ? CollectiveModel::kNccl
-                        : CollectiveModel::kHierarchicalRing;
+    // NCCL's model where NCCL runs (CUDA devices); MPI's ranks on the CPU backend move data in
+    // rings, which the hierarchical ring stands for.
+    const bool cpu = c.gpu.backend == "cpu";
+    const std::string model = r.choice_or("collectives", cpu ? "hierarchical_ring" : "nccl", {"hierarchical_ring", "nccl"});
+    c.collectives = model == "nccl" ? CollectiveModel::kNccl : CollectiveModel::kHierarchicalRing;
+    if (cpu && c.collectives == CollectiveModel::kNccl)
+      config::fail(r.loc_of("collectives"), r.key_path("collectives"),
+                   c.gpu.name + " runs on the CPU backend, where no NCCL runs",
+                   "collectives = \"hierarchical_ring\" (MPI's rings) on CPU devices");
+    c.nccl_algo = r.choice_or("nccl_algo", "", {"", "ring", "tree", "nvls", "nvls_tree", "pat"});
+    if (!c.nccl_algo.empty() && c.collectives != CollectiveModel::kNccl)
+      config::fail(r.loc_of("nccl_algo"), r.key_path("nccl_algo"), "NCCL_ALGO set where collectives are not NCCL's",
+                   "nccl_algo with collectives = \"nccl\" (the default on CUDA devices)");
     c.nodes_per_leaf = static_cast<int>(r.integer_or("nodes_per_leaf", 1, 1, 65536));
     c.oversubscription = r.number_or("oversubscription", 1.0, 1.0, 1e3);
     r.finish();

@@ -95,7 +95,8 @@ struct Cluster {
   Link inter_node;  // network between nodes (bw_GBps: a node's total)
   NicPlacement nic = NicPlacement::kPerNode;
   bool nvls = false;  // NCCL may use NVLink SHARP (default: the GPU's nvlink_sharp)
-  CollectiveModel collectives = CollectiveModel::kHierarchicalRing;
+  CollectiveModel collectives = CollectiveModel::kHierarchicalRing;  // a scenario file's default: kNccl on CUDA devices
+  std::string nccl_algo;  // NCCL_ALGO forced: "ring", "tree", "nvls", "nvls_tree", "pat"; empty: the tuner's choice
   int nodes_per_leaf = 1;         // nodes under one leaf switch of the two-level fat tree
   double oversubscription = 1.0;  // a leaf's down-link bandwidth over its up-link bandwidth
   // Stragglers left in place by [faults] (see faults.h): per GPU, its compute time's factor;

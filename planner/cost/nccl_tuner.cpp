@@ -207,10 +207,18 @@ std::vector<NcclCost> nccl_costs(Collective coll, const NcclTopology& t, double 
 NcclCost nccl_choice(Collective coll, const NcclTopology& t, double bytes, const Cluster& c) {
   const std::vector<NcclCost> all = nccl_costs(coll, t, bytes, c);
   if (all.empty()) throw InternalError(std::string("NCCL enables no algorithm for ") + collective_name(coll));
-  NcclCost best = all.front();
-  for (const NcclCost& k : all)
-    if (k.time_us < best.time_us) best = k;
-  return best;
+  const auto cheapest = [&](bool forced_only) {
+    const NcclCost* best = nullptr;
+    for (const NcclCost& k : all)
+      if ((!forced_only || c.nccl_algo == nccl_algo_name(k.algo)) && (best == nullptr || k.time_us < best->time_us))
+        best = &k;
+    return best;
+  };
+  // NCCL_ALGO: the cheapest protocol of that algorithm; where it does not run this collective
+  // on this group, the tuner's choice (NCCL itself would refuse the call).
+  if (!c.nccl_algo.empty())
+    if (const NcclCost* forced = cheapest(true)) return *forced;
+  return *cheapest(false);
 }
 
 }  // namespace spindle

@@ -49,7 +49,8 @@ struct NcclCost {
 // one Simple entry, per-hop latency plus bytes over the path's bandwidth.
 std::vector<NcclCost> nccl_costs(Collective c, const NcclTopology& t, double bytes, const Cluster& cluster);
 
-// The one NCCL runs: the cheapest, the first on ties (NCCL compares with a strict <).
+// The one NCCL runs: the cheapest, the first on ties (NCCL compares with a strict <); with
+// `cluster.nccl_algo` (NCCL_ALGO), the cheapest of that algorithm where it runs the collective.
 NcclCost nccl_choice(Collective c, const NcclTopology& t, double bytes, const Cluster& cluster);
 
 }  // namespace spindle

@@ -3,7 +3,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <limits>
 
 #include "planner/config/config_reader.h"
 #include "planner/config/toml_reader.h"
@@ -84,6 +83,7 @@ Comparison compare_measured(const std::filesystem::path& scenario_file, const Me
                             const NetworkOptions& options) {
   LoadOptions lo;
   lo.overrides = m.set;
+  if (!m.algorithm.empty()) lo.overrides.push_back("cluster.nccl_algo=\"" + m.algorithm + "\"");  // NCCL_ALGO
   const Scenario s = load_scenario(scenario_file, lo);
   Comparison c;
   c.measured = m;
@@ -93,15 +93,7 @@ Comparison compare_measured(const std::filesystem::path& scenario_file, const Me
   const NcclTopology topo = bench_topology(s.cluster, m.ranks);
   for (size_t i = 0; i < sizes.size(); ++i) {
     const double bytes = static_cast<double>(sizes[i]);
-    NcclCost k = nccl_choice(m.collective, topo, bytes, s.cluster);
-    if (!m.algorithm.empty()) {  // the run forced NCCL_ALGO: its best protocol
-      double best = std::numeric_limits<double>::infinity();
-      for (const NcclCost& x : nccl_costs(m.collective, topo, bytes, s.cluster))
-        if (nccl_algo_name(x.algo) == m.algorithm && x.time_us < best) {
-          best = x.time_us;
-          k = x;
-        }
-    }
+    const NcclCost k = nccl_choice(m.collective, topo, bytes, s.cluster);  // the forced algorithm's, if any
     c.rows.push_back(ComparedRow{sizes[i], m.rows[i].second, sim[i].busbw_GBps,
                                  busbw_GBps(m.collective, m.ranks, bytes, k.time_us * 1e-6),
                                  std::string(nccl_algo_name(k.algo)) + "/" + nccl_proto_name(k.proto)});

@@ -93,7 +93,9 @@ static std::string network_line(const Scenario& s, const NetworkOptions& o) {
          fixed(c.inter_node.efficiency, 2) + ", " + fixed(c.inter_node.latency_us, 1) + " us, NIC " +
          (c.nic == NicPlacement::kPerGpu ? "per GPU" : "per node") + ", " + std::to_string(c.nodes_per_leaf) +
          " node(s) per leaf, oversubscription " + fixed(c.oversubscription, 2) + "; collectives: " +
-         (o.ring_steps ? "every ring step a flow" : "one flow per rank per phase");
+         (c.collectives == CollectiveModel::kNccl
+              ? "NCCL's model" + (c.nccl_algo.empty() ? std::string() : ", NCCL_ALGO=" + c.nccl_algo)
+              : std::string("hierarchical ring, ") + (o.ring_steps ? "every ring step a flow" : "one flow per rank per phase"));
 }
 
 std::string simulation_text(const Scenario& s, const std::vector<PlannedSystem>& systems,
@@ -191,7 +193,11 @@ std::string merge_simulation_json(const std::string& summary_json, const Scenari
                   {"nic", c.nic == NicPlacement::kPerGpu ? "per_gpu" : "per_node"},
                   {"nodes_per_leaf", c.nodes_per_leaf},
                   {"oversubscription", c.oversubscription},
-                  {"collective_flows", options.ring_steps ? "ring_steps" : "per_phase"}};
+                  {"collectives", c.collectives == CollectiveModel::kNccl ? "nccl" : "hierarchical_ring"},
+                  {"nccl_algo", c.nccl_algo},
+                  {"collective_flows", c.collectives == CollectiveModel::kNccl ? "pipelined"
+                                       : options.ring_steps                    ? "ring_steps"
+                                                                               : "per_phase"}};
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
 

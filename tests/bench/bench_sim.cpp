@@ -97,8 +97,8 @@ int main(int argc, char** argv) {
   int fine_up_to = 1024;
   app.add_option("--gpus", gpus, "GPU counts (multiples of 8)")->capture_default_str();
   app.add_option("--fine-up-to", fine_up_to,
-                 "Also simulate every ring step as its own flow (the fine collective model) up to this many GPUs, "
-                 "and print the default model's error against it")
+                 "With the hierarchical ring, also simulate every ring step as its own flow (the fine collective "
+                 "model) up to this many GPUs, and print the one-flow-per-phase model's error against it")
       ->capture_default_str();
   app.add_option("--system", system, "System to plan and simulate")->capture_default_str();
   app.add_option("--set", sets, "Extra scenario override KEY=VALUE (repeatable)")->type_name("KEY=VALUE");
@@ -112,6 +112,8 @@ int main(int argc, char** argv) {
                           "fine ms", "fine sim s", "error %"})
       t.add_column(c, spindle::TextTable::Align::kRight);
     const spindle::NetworkOptions net{ring_steps};
+    // Ring steps exist in the hierarchical ring only: NCCL's pipelined phases are not split.
+    const bool hierarchical = scenario_at(8, sets).cluster.collectives == spindle::CollectiveModel::kHierarchicalRing;
     for (int n : gpus) {
       if (n < 8 || n % 8 != 0) throw spindle::InputError("--gpus: " + std::to_string(n) + "; allowed: multiples of 8");
       const auto out = spindle::run_in_children({[&] { return run_size(n, system, sets, net); }}, 1);
@@ -121,7 +123,7 @@ int main(int argc, char** argv) {
       in >> g >> cost >> plan >> place >> low >> sim >> mib >> flows >> events >> iter >> planned >> sim_cpu;
       const double planning = cost + plan + place + low;
       std::string fine_ms = "-", fine_s = "-", error = "-";
-      if (!ring_steps && n <= fine_up_to) {  // the same plan with every ring step its own flow
+      if (hierarchical && !ring_steps && n <= fine_up_to) {  // the same plan with every ring step its own flow
         const spindle::NetworkOptions fine{true};
         std::istringstream f(spindle::run_in_children({[&] { return run_size(n, system, sets, fine); }}, 1).front());
         double fg = 0, fc = 0, fp = 0, fpl = 0, fl = 0, fsim = 0, fmib = 0, ff = 0, fe = 0, fiter = 0;
@@ -136,12 +138,15 @@ int main(int argc, char** argv) {
       std::cerr << "  " << n << " GPUs: planning " << fixed(planning, 2) << " s, simulation " << fixed(sim, 2) << " s\n";
     }
     std::cout << "Plan (" << system << ") and simulate one iteration, multitask-clip-10 weak-scaled (batches x GPUs/32), "
-              << (ring_steps ? "every ring step a flow" : "one flow per rank per phase") << "\n"
+              << (!hierarchical ? "collectives as NCCL's model runs them"
+                  : ring_steps  ? "hierarchical ring, every ring step a flow"
+                                : "hierarchical ring, one flow per rank per phase")
+              << "\n"
               << t.render()
               << "  planning = cost model + plan + place + lower (programs, their check, compute times); simulation: "
                  "SimGrid replay of one iteration, in its own process; peak: max RSS of that process\n"
-                 "  fine: the same plan with every ring step of a collective its own flow (--ring-steps); error: "
-                 "(simulated - fine) / fine\n";
+                 "  fine (hierarchical ring only: --set 'cluster.collectives=\"hierarchical_ring\"'): the same plan "
+                 "with every ring step of a collective its own flow (--ring-steps); error: (simulated - fine) / fine\n";
     return spindle::kExitOk;
   });
 }

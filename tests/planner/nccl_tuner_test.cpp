@@ -107,5 +107,29 @@ TEST(NcclTuner, AlgorithmsPerCollectiveAndShape) {
   EXPECT_TRUE(load_text(small_scenario(), {"cluster.gpu=\"h100-sxm\""}).cluster.nvls);
 }
 
+// NCCL_ALGO ([cluster] nccl_algo): the cheapest protocol of the forced algorithm, where it runs
+// the collective on the group; elsewhere the tuner's choice. Only with NCCL's model.
+TEST(NcclTuner, ForcedAlgorithmAsNcclAlgo) {
+  Cluster c = h100(4, true);
+  const NcclTopology t = nccl_topology(c, 32, 4);
+  const double bytes = 1 << 30;
+  ASSERT_EQ(nccl_choice(Collective::kAllReduce, t, bytes, c).algo, NcclAlgo::kNvlsTree);
+  c.nccl_algo = "ring";
+  const NcclCost ring = nccl_choice(Collective::kAllReduce, t, bytes, c);
+  EXPECT_EQ(ring.algo, NcclAlgo::kRing);
+  for (const NcclCost& k : nccl_costs(Collective::kAllReduce, t, bytes, c))
+    if (k.algo == NcclAlgo::kRing) {
+      EXPECT_LE(ring.time_us, k.time_us);
+    }
+  c.nccl_algo = "";  // no tree all-gather: with tree forced, the tuner's choice
+  const NcclCost chosen = nccl_choice(Collective::kAllGather, t, bytes, c);
+  c.nccl_algo = "tree";
+  EXPECT_EQ(nccl_choice(Collective::kAllGather, t, bytes, c).algo, chosen.algo);
+  EXPECT_EQ(load_text(small_scenario(), {"cluster.nccl_algo=\"tree\""}).cluster.nccl_algo, "tree");
+  EXPECT_EQ(load_error(small_scenario(), {"cluster.collectives=\"hierarchical_ring\"", "cluster.nccl_algo=\"ring\""}),
+            "--set cluster.nccl_algo=\"ring\": cluster.nccl_algo: NCCL_ALGO set where collectives are not NCCL's; "
+            "allowed: nccl_algo with collectives = \"nccl\" (the default on CUDA devices)");
+}
+
 }  // namespace
 }  // namespace spindle::testing

@@ -44,7 +44,7 @@ TEST(Overrides, ValidatedLikeTheFile) {
             "--set cluster.nodes=four: cluster.nodes: expected integer, found string; allowed: integer 1..65536");
   EXPECT_EQ(load_error(kBase, {"cluster.nodez=3"}),
             "--set cluster.nodez=3: cluster.nodez: unknown key; allowed: nodes, gpus_per_node, gpu, intra_node, "
-            "inter_node, nic, nvls, collectives, nodes_per_leaf, oversubscription");
+            "inter_node, nic, nvls, collectives, nccl_algo, nodes_per_leaf, oversubscription");
   EXPECT_EQ(load_error(kBase, {"tasks.0.loss=mse"}),
             "--set tasks.0.loss=mse: tasks.0.loss: 'mse' is not known; allowed: one of contrastive, cross_entropy");
 }

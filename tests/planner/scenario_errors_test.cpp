@@ -29,7 +29,7 @@ TEST(ScenarioErrors, TomlSyntax) {
 
 TEST(ScenarioErrors, UnknownKey) {
   EXPECT_EQ(load_error(replace_line(kBase, 4, "nodes = 2\nnodez = 3")),
-            "t.toml:5:1: cluster.nodez: unknown key; allowed: nodes, gpus_per_node, gpu, intra_node, inter_node, nic, nvls, collectives, nodes_per_leaf, oversubscription");
+            "t.toml:5:1: cluster.nodez: unknown key; allowed: nodes, gpus_per_node, gpu, intra_node, inter_node, nic, nvls, collectives, nccl_algo, nodes_per_leaf, oversubscription");
 }
 
 TEST(ScenarioErrors, AMisspeltRequiredKeyIsNamedBesideTheMissingOne) {
@@ -100,6 +100,22 @@ TEST(ScenarioErrors, DeviceFileProfileKeys) {
   EXPECT_EQ(gpu.cluster.gpu.backend, "cuda");
   EXPECT_EQ(gpu.cluster.gpu.compute_dtype, "bf16");
   EXPECT_EQ(gpu.cluster.gpu.reported_names, (std::vector<std::string>{"NVIDIA A800-SXM4-80GB", "A800-80GB SXM"}));
+}
+
+// The collective model follows what runs on the devices: NCCL's on CUDA devices, MPI's rings
+// (the hierarchical ring) on the CPU backend, where asking for NCCL's is an error.
+TEST(ScenarioErrors, CollectiveModelDefaultsToWhatRunsOnTheDevices) {
+  EXPECT_EQ(load_scenario(default_data_dir() / "multitask-clip-4.toml").cluster.collectives, CollectiveModel::kNccl);
+  const auto cpu = default_data_dir() / "clusters" / "cpu-host-2core.toml";
+  EXPECT_EQ(load_scenario(cpu).cluster.collectives, CollectiveModel::kHierarchicalRing);
+  try {
+    load_scenario(cpu, LoadOptions{{"cluster.collectives=\"nccl\""}, {}});
+    ADD_FAILURE() << "NCCL's model accepted on CPU devices";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              "--set cluster.collectives=\"nccl\": cluster.collectives: CPU core runs on the CPU backend, where no "
+              "NCCL runs; allowed: collectives = \"hierarchical_ring\" (MPI's rings) on CPU devices");
+  }
 }
 
 TEST(ScenarioErrors, UnknownGpu) {

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "planner/cost/collective_cost.h"
+#include "planner/cost/collective_flows.h"
 #include "planner/cost/memory_model.h"
 #include "planner/cost/tensor_parallel.h"
 #include "planner/graph/op_costs.h"
@@ -65,7 +66,11 @@ TEST(TensorParallel, AllReduceBytesPerLayerKindByHand) {
 TEST(TensorParallel, AllReduceTimeIsTheRingOnNvlink) {
   Cluster c = load_text(small_scenario()).cluster;  // intra-node 200 GB/s, 2 us
   const double bytes = 1 << 20;
-  // Ring all-reduce over 4 GPUs: 2 (t-1) steps of bytes / t.
+  // NCCL's model (a scenario's default on GPUs): NCCL's time on the TP group.
+  ASSERT_EQ(c.collectives, CollectiveModel::kNccl);
+  EXPECT_DOUBLE_EQ(tp_allreduce_s(bytes, 4, c), nccl_collective_s(Collective::kAllReduce, {0, 1, 2, 3}, bytes, c));
+  // The hierarchical ring: a ring all-reduce over 4 GPUs, 2 (t-1) steps of bytes / t.
+  c.collectives = CollectiveModel::kHierarchicalRing;
   EXPECT_NEAR(tp_allreduce_s(bytes, 4, c), collective_time_s(Collective::kAllReduce, CollectiveAlgorithm::kRing,
                                                              CollectiveGroup{4, 1}, bytes, c),
               1e-15);
@@ -238,13 +243,16 @@ TEST(TensorParallel, BaselinesTuneTheSweepsLayoutPerComponent) {
   RecordProperty("off_sweep", off_sweep);
 }
 
-// ZeRO-1 against TP (issue 20 item 2): qwen-val-3 (10 B parameters) on 32 A800s with ZeRO-1 off.
-// Without it every layout of sequential is over memory, so it turns ZeRO-1 on as a Megatron-LM
-// user would (--use-distributed-optimizer); every kept plan fits; spindle, which scores the
-// others' plans with ZeRO-1 too, is never slower by the estimate. The plan says so in its file,
-// lowers to reduce-scatter + all-gather sync, and is read back only with the ZeRO-1 cost model.
+// ZeRO-1 against TP (issue 20 item 2): qwen-val-3 (10 B parameters) on 32 A800s with ZeRO-1 off,
+// collectives as hierarchical rings (under NCCL's model TP 8 is cheap enough that sequential
+// takes it, and it fits without ZeRO-1). Without ZeRO-1 every layout of sequential is then
+// over memory, so it turns ZeRO-1 on as a Megatron-LM user would (--use-distributed-optimizer);
+// every kept plan fits; spindle, which scores the others' plans with ZeRO-1 too, is never slower
+// by the estimate. The plan says so in its file, lowers to reduce-scatter + all-gather sync, and
+// is read back only with the ZeRO-1 cost model.
 TEST(TensorParallel, BaselinesTurnOnZero1WhereALayoutIsOverMemory) {
-  ScenarioModel m(load_scenario(default_data_dir() / "qwen-val-3.toml", LoadOptions{{"planner.zero1=false"}, {}}));
+  ScenarioModel m(load_scenario(default_data_dir() / "qwen-val-3.toml",
+                                LoadOptions{{"planner.zero1=false", "cluster.collectives=\"hierarchical_ring\""}, {}}));
   ASSERT_TRUE(m.zero1_cost.has_value());
   EXPECT_TRUE(m.zero1_cost->zero1());
   EXPECT_FALSE(m.cost.zero1());

@@ -233,7 +233,7 @@ TEST(SimCli, BadInputIsOneLineAndExitCodeTwo) {
        "--set cluster.nodes=0: cluster.nodes: 0 is out of range; allowed: integer 1..65536\n"},
       {"scenarios/multitask-clip-10.toml --set cluster.gpus=8",
        "--set cluster.gpus=8: cluster.gpus: unknown key; allowed: nodes, gpus_per_node, gpu, intra_node, "
-       "inter_node, nic, nvls, collectives, nodes_per_leaf, oversubscription\n"},
+       "inter_node, nic, nvls, collectives, nccl_algo, nodes_per_leaf, oversubscription\n"},
       {"scenarios/multitask-clip-10.toml --set cluster.nic=per_rack",
        "--set cluster.nic=per_rack: cluster.nic: 'per_rack' is not known; allowed: one of per_node, per_gpu\n"},
       {"scenarios/multitask-clip-10.toml --set cluster.inter_node.efficiency=1.5",
@@ -246,6 +246,9 @@ TEST(SimCli, BadInputIsOneLineAndExitCodeTwo) {
        "--gpus 1: out of range; allowed: 2..32 (the scenario's GPUs)\n"},
       {"scenarios/multitask-clip-10.toml --gpus 4",
        "--gpus: only used with --collective; allowed: --collective NAME --gpus N\n"},
+      {"scenarios/multitask-clip-10.toml --ring-steps --plan-only",
+       "--ring-steps: splits the hierarchical ring's phases, and scenarios/multitask-clip-10.toml runs NCCL's model "
+       "(pipelined, not split); allowed: --ring-steps with --set 'cluster.collectives=\"hierarchical_ring\"'\n"},
       {"scenarios/multitask-clip-10.toml --frobnicate",
        "spindle-sim: The following argument was not expected: --frobnicate; allowed: see spindle-sim --help\n"},
       {"", "spindle-sim: scenario is required; allowed: see spindle-sim --help\n"},
@@ -531,13 +534,20 @@ TEST(SimCli, FaultWhatIfsCompareWithTheHealthyCluster) {
 }
 
 // With NCCL's collectives the planner's estimate and SimGrid still agree on every system.
-TEST(SimCli, NcclCollectivesKeepTheEstimateOnTheSimulation) {
-  SimRun r = sim("scenarios/multitask-clip-4.toml --set 'cluster.collectives=\"nccl\"' --json");
-  ASSERT_EQ(r.rc, 0) << r.err;
-  const auto j = nlohmann::json::parse(r.out);
-  ASSERT_GE(j.at("systems").size(), 5u);
-  for (const auto& s : j.at("systems"))
-    EXPECT_LE(std::abs(s.at("estimate_error").get<double>()), 0.01) << s.at("name");
+// Both collective models (NCCL's, the default on GPUs, and the hierarchical ring) keep the
+// planner's estimate within 1% of the simulation, and the summary says which one ran.
+TEST(SimCli, BothCollectiveModelsKeepTheEstimateOnTheSimulation) {
+  for (const std::string model : {"nccl", "hierarchical_ring"}) {
+    SCOPED_TRACE(model);
+    SimRun r = sim("scenarios/multitask-clip-4.toml --set 'cluster.collectives=\"" + model + "\"' --json");
+    ASSERT_EQ(r.rc, 0) << r.err;
+    const auto j = nlohmann::json::parse(r.out);
+    ASSERT_GE(j.at("systems").size(), 5u);
+    for (const auto& s : j.at("systems"))
+      EXPECT_LE(std::abs(s.at("estimate_error").get<double>()), 0.01) << s.at("name");
+    EXPECT_EQ(j.at("network").at("collectives"), model);
+    EXPECT_EQ(j.at("network").at("collective_flows"), model == "nccl" ? "pipelined" : "per_phase");
+  }
 }
 
 // The cluster examples (a DGX H100 SuperPOD unit, Azure ND A100 v4) plan, and their collectives

@@ -1,5 +1,5 @@
 // Published nccl-tests results (tests/sim/nccl_tests/*.toml) against the simulator and NCCL's
-// own model. Every file must read; the errors reached today are asserted as ceilings, so that
+// own model (which the simulator runs by default). Every file must read; the errors reached today are asserted as ceilings, so that
 // a change that moves the model away from the measurements fails here (tighten them as the
 // model improves; the collectives issue's goal is 15% for >= 1 MiB and 25% below 64 KiB).
 #include <gmock/gmock.h>
@@ -61,6 +61,10 @@ TEST(MeasuredCollectives, EveryPublishedFileReadsAndStaysWithinTodaysErrors) {
       continue;
     }
     EXPECT_LE(c.model_median_big, model_ceiling.at(name));
+    // The simulator runs NCCL's model by default (GPU scenarios, NCCL_ALGO as the run forced it):
+    // alone on the network its time, or longer where a link carries less than the model counts
+    // on (gcp-a3-mega: the NVLS tree's crossings at 80% of the NICs).
+    EXPECT_LE(c.sim_median_big, model_ceiling.at(name));
   }
   EXPECT_EQ(files, static_cast<int>(model_ceiling.size()));
 }
