@@ -38,15 +38,17 @@ s4u::Engine& start_engine(bool rate_caps) {
     // ignores both, and without caps gamma 0 keeps the solver ~10% faster at 1,024 GPUs.
     s4u::Engine::set_config(rate_caps ? "network/TCP-gamma:1e30" : "network/TCP-gamma:0");
     s4u::Engine::set_config("network/weight-S:0");
-    // Actors run short loops over a program (no recursion): 128 KiB stacks instead of 8 MiB
+    // Actors run short loops over a program (no recursion): 96 KiB stacks instead of 8 MiB
     // keep tens of thousands of actors (devices, inbox sinks, flow helpers) to a few GiB of
     // address space, and without guard pages (two memory mappings each) they stay under
-    // Linux's default limit of 65,536 mappings per process.
-    s4u::Engine::set_config("contexts/stack-size:128");
+    // Linux's default limit of 65,536 mappings per process. Peak RSS at 4,096 GPUs
+    // (spindle-bench-sim): 526 MiB with 96 KiB, 800 with 128 (why more pages get touched is
+    // not understood), 827 with 32 (below the mmap threshold below: heap, zeroed).
+    s4u::Engine::set_config("contexts/stack-size:96");
     s4u::Engine::set_config("contexts/guard-size:0");
     // Unguarded stacks are calloc'ed: a fixed mmap threshold below their size keeps every
     // stack its own lazily touched mapping (glibc's adaptive threshold would soon serve them
-    // from the heap, zeroing all 128 KiB of each), and neighbouring mappings merge.
+    // from the heap, zeroing all of each), and neighbouring mappings merge.
     mallopt(M_MMAP_THRESHOLD, 64 * 1024);
   }
   return *engine;
