@@ -31,6 +31,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// --ring-steps splits the hierarchical ring's phases; NCCL's pipelined phase has none.
+void check_ring_steps(const SimCommand& c, const Cluster& cluster) {
+  if (cluster.collectives != CollectiveModel::kHierarchicalRing)
+    throw InputError("--ring-steps: splits the hierarchical ring's phases, and " + c.scenario_file +
+                     " runs NCCL's model (pipelined, not split); allowed: --ring-steps with --set "
+                     "'cluster.collectives=\"hierarchical_ring\"'");
+}
+
 int run_study_command(const SimCommand& c) {
   if (c.json || c.plan_only || !c.plan_file.empty() || !c.collective.empty() || !c.programs_dir.empty() ||
       !c.dump_dir.empty())
@@ -93,7 +101,7 @@ int run_sim_command(SimCommand c) {
     if (c.plan_only || !c.plan_file.empty() || c.bench_gpus_set || c.ring_steps)
       throw InputError("--compare: runs alone (its ranks come from the file, NCCL's model runs the collective); "
                        "allowed: no --plan-only, --plan, --gpus or --ring-steps");
-    std::cout << comparison_text(compare_measured(c.scenario_file, measured, NetworkOptions{}));
+    std::cout << comparison_text(compare_measured(c.scenario_file, measured, NetworkOptions{}, c.sets));
     return kExitOk;
   }
   std::optional<Study> st;
@@ -101,7 +109,10 @@ int run_sim_command(SimCommand c) {
   if (st && c.scale != "full")
     throw InputError("--scale " + c.scale + " with the study " + c.scenario_file +
                      "; allowed: --scale with a scenario file");
-  if (st && c.point < 0) return run_study_command(c);
+  if (st && c.point < 0) {
+    if (c.ring_steps) check_ring_steps(c, load_point(*st, 0, LoadOptions{c.sets, {}}).cluster);  // once, not per point
+    return run_study_command(c);
+  }
   if (!st && (c.point >= 0 || !c.shard.empty() || c.study.resume || c.jobs_set))
     throw InputError(c.scenario_file + ": --point, --shard, --resume and --jobs are for studies; allowed: a "
                      "scenario file with a [sweep] table");
@@ -109,10 +120,7 @@ int run_sim_command(SimCommand c) {
   options.overrides = c.sets;
   Scenario scenario = st ? load_point(*st, c.point, options) : load_scenario(c.scenario_file, options);
   if (c.scale != "full") scenario = scale_scenario(scenario, find_scale(c.scale));
-  if (c.ring_steps && scenario.cluster.collectives != CollectiveModel::kHierarchicalRing)
-    throw InputError("--ring-steps: splits the hierarchical ring's phases, and " + c.scenario_file +
-                     " runs NCCL's model (pipelined, not split); allowed: --ring-steps with --set "
-                     "'cluster.collectives=\"hierarchical_ring\"'");
+  if (c.ring_steps) check_ring_steps(c, scenario.cluster);
   if (c.bench_gpus_set && c.collective.empty())
     throw InputError("--gpus: only used with --collective; allowed: --collective NAME --gpus N");
   if (!c.collective.empty()) return run_collective_command(c, scenario);

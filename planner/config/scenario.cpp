@@ -334,7 +334,11 @@ class Loader {
       config::fail(r.loc_of("collectives"), r.key_path("collectives"),
                    c.gpu.name + " runs on the CPU backend, where no NCCL runs",
                    "collectives = \"hierarchical_ring\" (MPI's rings) on CPU devices");
-    c.nccl_algo = r.choice_or("nccl_algo", "", {"", "ring", "tree", "nvls", "nvls_tree", "pat"});
+    c.nccl_algo = r.string_or("nccl_algo", "", "ring, tree, nvls, nvls_tree or pat");
+    const std::vector<std::string> algos = {"ring", "tree", "nvls", "nvls_tree", "pat"};
+    if (!c.nccl_algo.empty() && std::find(algos.begin(), algos.end(), c.nccl_algo) == algos.end())
+      config::fail(r.loc_of("nccl_algo"), r.key_path("nccl_algo"), "'" + c.nccl_algo + "' is not an NCCL algorithm",
+                   "one of ring, tree, nvls, nvls_tree, pat (NCCL_ALGO's names in lower case); none: the tuner's choice");
     if (!c.nccl_algo.empty() && c.collectives != CollectiveModel::kNccl)
       config::fail(r.loc_of("nccl_algo"), r.key_path("nccl_algo"), "NCCL_ALGO set where collectives are not NCCL's",
                    "nccl_algo with collectives = \"nccl\" (the default on CUDA devices)");

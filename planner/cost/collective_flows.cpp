@@ -1,4 +1,5 @@
-// Ring and hierarchical-ring decomposition of collectives into flows (see collective_flows.h).
+// Collectives as flows (see collective_flows.h): the hierarchical ring's phases, and the patterns
+// of NCCL's algorithms (ring, tree, NVLS) that its tuner's choice runs.
 #include "planner/cost/collective_flows.h"
 
 #include <algorithm>
@@ -208,8 +209,9 @@ FlowPhase pattern_phase(Collective c, const Shape& s, double bytes, NcclAlgo alg
     case NcclAlgo::kTree: tree(true); break;
     case NcclAlgo::kNvls:
     case NcclAlgo::kNvlsTree:
-      for (const std::vector<int>& r : s.local)  // each GPU to the switch and back
-        for (size_t i = 0; i < r.size(); ++i) edge(r[i], r[(i + 1) % r.size()], bytes);
+      for (const std::vector<int>& r : s.local)  // each GPU to the switch and back (a GPU alone on its node: none)
+        if (r.size() > 1)
+          for (size_t i = 0; i < r.size(); ++i) edge(r[i], r[(i + 1) % r.size()], bytes);
       if (algo == NcclAlgo::kNvlsTree) tree(false);
       break;
   }

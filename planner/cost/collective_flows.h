@@ -1,9 +1,10 @@
-// How a collective becomes network flows, the simulator's unit of contention: a ring inside a
-// node, and across nodes a hierarchical ring (reduce-scatter inside each node, a ring between
-// nodes over `channels` = the fewest members any node has, one ring per local rank, then an
-// all-gather inside each node), as NCCL does on NVLink islands joined by a network.
-// Each flow carries one rank's whole share of a phase and the number of ring steps it stands
-// for; expand_ring_steps() turns that into one flow per ring step where wanted.
+// How a collective becomes network flows, the simulator's (and the planner's estimate's) unit of
+// contention. By default on GPUs, the algorithm NCCL's tuner picks as one pipelined phase of
+// capped flows (collective_flows(..., cluster) below). With collectives = "hierarchical_ring":
+// a ring inside a node, and across nodes a reduce-scatter inside each node, a ring between nodes
+// over `channels` = the fewest members any node has, one ring per local rank, then an all-gather
+// inside each node; each flow carries one rank's whole share of a phase and the number of ring
+// steps it stands for, and expand_ring_steps() turns that into one flow per ring step.
 #pragma once
 
 #include <optional>

@@ -75,6 +75,12 @@ std::vector<std::optional<MeasuredTime>> profile_times(const Scenario& s, Collec
 
 }  // namespace
 
+std::string collective_model_text(const Cluster& c, const NetworkOptions& options) {
+  if (c.collectives == CollectiveModel::kNccl)
+    return "as NCCL's tuner runs them" + (c.nccl_algo.empty() ? std::string() : ", NCCL_ALGO=" + c.nccl_algo);
+  return std::string("as a hierarchical ring, ") + (options.ring_steps ? "every ring step a flow" : "one flow per rank per phase");
+}
+
 std::string bench_text(const Scenario& s, Collective c, int gpus, const std::vector<BenchRow>& rows,
                        const NetworkOptions& options) {
   const NcclTopology topo = bench_topology(s.cluster, gpus);
@@ -82,7 +88,7 @@ std::string bench_text(const Scenario& s, Collective c, int gpus, const std::vec
   const bool has_profile = !rows.empty() && measured.front().has_value();
   std::string out = std::string(collective_name(c)) + " on GPUs 0-" + std::to_string(gpus - 1) + " (" +
                     std::to_string(topo.nodes) + " node" + (topo.nodes > 1 ? "s" : "") + ") of " + s.name +
-                    ", simulated (CM02; collectives as " + (options.ring_steps ? "every ring step" : "one flow per rank per phase") +
+                    ", simulated (CM02; collectives " + collective_model_text(s.cluster, options) +
                     "); sizes and bandwidths as nccl-tests defines them\n";
   if (s.cluster.measured_collectives) {
     const std::string shape = std::to_string(gpus) + " ranks (" + std::to_string(topo.nodes) + " x " +
@@ -136,7 +142,12 @@ std::string bench_json(const Scenario& s, Collective c, int gpus, const std::vec
                    {"busbw_GBps", busbw_GBps(c, gpus, bytes, k.time_us * 1e-6)}};
     list.push_back(row);
   }
-  ordered_json j = {{"scenario", s.name}, {"collective", collective_name(c)}, {"gpus", gpus}, {"rows", list}};
+  ordered_json j = {{"scenario", s.name},
+                    {"collective", collective_name(c)},
+                    {"gpus", gpus},
+                    {"collectives", s.cluster.collectives == CollectiveModel::kNccl ? "nccl" : "hierarchical_ring"},
+                    {"nccl_algo", s.cluster.nccl_algo},
+                    {"rows", list}};
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
 

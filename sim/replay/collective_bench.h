@@ -31,6 +31,10 @@ NcclTopology bench_topology(const Cluster& cluster, int gpus);
 // "all_reduce" -> Collective (nccl-tests names; "sendrecv" too); throws InputError naming `flag`.
 Collective parse_collective(const std::string& name, const std::string& flag);
 
+// Which collective model runs, for reports: "as NCCL's tuner runs them[, NCCL_ALGO=x]" or "as a
+// hierarchical ring, one flow per rank per phase | every ring step a flow".
+std::string collective_model_text(const Cluster& c, const NetworkOptions& options);
+
 std::string bench_text(const Scenario& s, Collective c, int gpus, const std::vector<BenchRow>& rows,
                        const NetworkOptions& options);
 std::string bench_json(const Scenario& s, Collective c, int gpus, const std::vector<BenchRow>& rows);

@@ -80,9 +80,10 @@ MeasuredCollective read_measured(const std::filesystem::path& file) {
 }
 
 Comparison compare_measured(const std::filesystem::path& scenario_file, const MeasuredCollective& m,
-                            const NetworkOptions& options) {
+                            const NetworkOptions& options, const std::vector<std::string>& sets) {
   LoadOptions lo;
-  lo.overrides = m.set;
+  lo.overrides = sets;
+  lo.overrides.insert(lo.overrides.end(), m.set.begin(), m.set.end());
   if (!m.algorithm.empty()) lo.overrides.push_back("cluster.nccl_algo=\"" + m.algorithm + "\"");  // NCCL_ALGO
   const Scenario s = load_scenario(scenario_file, lo);
   Comparison c;

@@ -41,9 +41,10 @@ struct Comparison {
   double sim_median_small = -1, sim_worst_small = -1, model_median_small = -1, model_worst_small = -1;
 };
 
-// `scenario_file` with the measurement's settings; throws InputError for a bad file.
+// `scenario_file` with the caller's overrides (`sets`, as --set gives them), then the
+// measurement's settings; throws InputError for a bad file.
 Comparison compare_measured(const std::filesystem::path& scenario_file, const MeasuredCollective& m,
-                            const NetworkOptions& options);
+                            const NetworkOptions& options, const std::vector<std::string>& sets = {});
 std::string comparison_text(const Comparison& c);
 
 }  // namespace spindle

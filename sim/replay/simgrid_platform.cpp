@@ -4,9 +4,9 @@
 // GPU traffic reaches without crossing NVLink (PCIe). SimGrid's StarZone gives one link set per
 // member and cannot route a GPU's network traffic apart from its NVLink traffic, hence a full
 // zone with the star's routes. Between nodes: the sender's NIC up, its leaf's up-link (leaf
-// down-links bandwidth / oversubscription, none inside one leaf), the receiver's leaf and NIC
-// down (inside one leaf, only the two NICs: the leaf switch does not block); the spine itself
-// does not block. Leaves are star zones of node zones, the cluster a star zone of leaves, so
+// down-links bandwidth / oversubscription; only where oversubscribed, else it never binds),
+// the receiver's leaf and NIC down (inside one leaf, only the two NICs: the leaf switch does
+// not block); the spine itself does not block. Leaves are star zones of node zones, the cluster a star zone of leaves, so
 // routing state is linear in the cluster (create_fatTree_zone gives every level one bandwidth
 // and so cannot express a fractional oversubscription).
 #include "sim/replay/simgrid_platform.h"

@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sim/replay/collective_bench.h"
 #include "traces/errors.h"
 #include "traces/text_table.h"
 
@@ -92,10 +93,8 @@ static std::string network_line(const Scenario& s, const NetworkOptions& o) {
          fixed(c.intra_node.latency_us, 1) + " us; network " + fixed(c.inter_node.bw_GBps, 0) + " GB/s per node x " +
          fixed(c.inter_node.efficiency, 2) + ", " + fixed(c.inter_node.latency_us, 1) + " us, NIC " +
          (c.nic == NicPlacement::kPerGpu ? "per GPU" : "per node") + ", " + std::to_string(c.nodes_per_leaf) +
-         " node(s) per leaf, oversubscription " + fixed(c.oversubscription, 2) + "; collectives: " +
-         (c.collectives == CollectiveModel::kNccl
-              ? "NCCL's model" + (c.nccl_algo.empty() ? std::string() : ", NCCL_ALGO=" + c.nccl_algo)
-              : std::string("hierarchical ring, ") + (o.ring_steps ? "every ring step a flow" : "one flow per rank per phase"));
+         " node(s) per leaf, oversubscription " + fixed(c.oversubscription, 2) + "; collectives " +
+         collective_model_text(c, o);
 }
 
 std::string simulation_text(const Scenario& s, const std::vector<PlannedSystem>& systems,

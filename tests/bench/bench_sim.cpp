@@ -114,6 +114,9 @@ int main(int argc, char** argv) {
     const spindle::NetworkOptions net{ring_steps};
     // Ring steps exist in the hierarchical ring only: NCCL's pipelined phases are not split.
     const bool hierarchical = scenario_at(8, sets).cluster.collectives == spindle::CollectiveModel::kHierarchicalRing;
+    if (ring_steps && !hierarchical)
+      throw spindle::InputError("--ring-steps: splits the hierarchical ring's phases, and NCCL's model runs; allowed: "
+                                "--ring-steps with --set 'cluster.collectives=\"hierarchical_ring\"'");
     for (int n : gpus) {
       if (n < 8 || n % 8 != 0) throw spindle::InputError("--gpus: " + std::to_string(n) + "; allowed: multiples of 8");
       const auto out = spindle::run_in_children({[&] { return run_size(n, system, sets, net); }}, 1);

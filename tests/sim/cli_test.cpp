@@ -249,6 +249,12 @@ TEST(SimCli, BadInputIsOneLineAndExitCodeTwo) {
       {"scenarios/multitask-clip-10.toml --ring-steps --plan-only",
        "--ring-steps: splits the hierarchical ring's phases, and scenarios/multitask-clip-10.toml runs NCCL's model "
        "(pipelined, not split); allowed: --ring-steps with --set 'cluster.collectives=\"hierarchical_ring\"'\n"},
+      {"scenarios/studies/network.toml --ring-steps",
+       "--ring-steps: splits the hierarchical ring's phases, and scenarios/studies/network.toml runs NCCL's model "
+       "(pipelined, not split); allowed: --ring-steps with --set 'cluster.collectives=\"hierarchical_ring\"'\n"},
+      {"scenarios/multitask-clip-10.toml --set cluster.nccl_algo=Ring",
+       "--set cluster.nccl_algo=Ring: cluster.nccl_algo: 'Ring' is not an NCCL algorithm; allowed: one of ring, tree, "
+       "nvls, nvls_tree, pat (NCCL_ALGO's names in lower case); none: the tuner's choice\n"},
       {"scenarios/multitask-clip-10.toml --frobnicate",
        "spindle-sim: The following argument was not expected: --frobnicate; allowed: see spindle-sim --help\n"},
       {"", "spindle-sim: scenario is required; allowed: see spindle-sim --help\n"},
@@ -644,13 +650,15 @@ TEST(SimCli, MeasuredCollectivesFromTheProfile) {
 TEST(SimCli, CollectiveMicrobenchmark) {
   SimRun r = sim("scenarios/multitask-clip-10.toml --collective all_reduce --gpus 8");
   ASSERT_EQ(r.rc, 0) << r.err;
-  EXPECT_THAT(r.out, HasSubstr("all_reduce on GPUs 0-7 (1 node) of multitask-clip-10"));
+  EXPECT_THAT(r.out, HasSubstr("all_reduce on GPUs 0-7 (1 node) of multitask-clip-10, simulated (CM02; collectives "
+                               "as NCCL's tuner runs them)"));
   EXPECT_THAT(r.out, HasSubstr("size B   time us  algbw GB/s  busbw GB/s"));
   EXPECT_THAT(r.out, HasSubstr("\n        1024 "));
   EXPECT_THAT(r.out, HasSubstr("\n  8589934592 "));
   SimRun j = sim("scenarios/multitask-clip-10.toml --collective sendrecv --json");
   ASSERT_EQ(j.rc, 0) << j.err;
   EXPECT_THAT(j.out, HasSubstr("\"gpus\": 32"));
+  EXPECT_THAT(j.out, HasSubstr("\"collectives\": \"nccl\""));
   EXPECT_THAT(j.out, HasSubstr("\"bytes\": 1024,\n      \"time_us\": "));
   EXPECT_THAT(j.out, HasSubstr("\"busbw_GBps\": "));
 }

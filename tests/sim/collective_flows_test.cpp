@@ -49,13 +49,20 @@ TEST(CollectiveFlows, HierarchicalAcrossNodes) {
 // NCCL's flat ring across nodes (collectives = "nccl"): with a NIC per GPU a node crossing is
 // one flow per rail, each carrying its share at its share of the rate; with one NIC per node
 // (every member's route the same) it is one flow with the crossing's bytes and rate.
-TEST(CollectiveFlows, NcclRingCrossesANodeOnceOrOncePerRail) {
+// `nodes` x 4 GPUs with NCCL's model, `algo` forced as NCCL_ALGO.
+Cluster nccl_cluster(int nodes, const std::string& algo) {
   Cluster c;
-  c.nodes = 2;
+  c.nodes = nodes;
   c.gpus_per_node = 4;
   c.intra_node = {100.0, 2.0, 1.0};
   c.inter_node = {10.0, 5.0, 1.0};
   c.collectives = CollectiveModel::kNccl;
+  c.nccl_algo = algo;
+  return c;
+}
+
+TEST(CollectiveFlows, NcclRingCrossesANodeOnceOrOncePerRail) {
+  Cluster c = nccl_cluster(2, "ring");
   const std::vector<int> group{0, 1, 2, 3, 4, 5, 6, 7};
   const double bytes = 64 << 20;
   std::map<NicPlacement, std::pair<int, double>> crossing;  // flows from node 0 to node 1, their bytes
@@ -75,6 +82,37 @@ TEST(CollectiveFlows, NcclRingCrossesANodeOnceOrOncePerRail) {
   EXPECT_EQ(crossing[NicPlacement::kPerGpu].first, 4);
   EXPECT_DOUBLE_EQ(crossing[NicPlacement::kPerNode].second, 2.0 * 7 / 8 * bytes);
   EXPECT_DOUBLE_EQ(crossing[NicPlacement::kPerGpu].second, 2.0 * 7 / 8 * bytes);
+}
+
+// NCCL's tree (forced as NCCL_ALGO=tree) on 3 nodes of unequal membership: inside each node a
+// ring carrying 2(k-1)/k x size per GPU, and every node sending and receiving 2(m-1)/m x size,
+// the double binary tree's mean; every flow lasts size / algbw uncontended. NVLS skips a GPU
+// alone on its node (no flow to itself).
+TEST(CollectiveFlows, NcclTreeCarriesTheDoubleBinaryTreesLoad) {
+  Cluster c = nccl_cluster(3, "tree");
+  const std::vector<int> group{0, 1, 2, 3, 4, 5, 8};  // 4 + 2 + 1 members
+  const double bytes = 8 << 20;
+  const auto phases = collective_flows(Collective::kAllReduce, group, bytes, c);
+  ASSERT_EQ(phases.size(), 1u);
+  for (int node = 0; node < 3; ++node) EXPECT_DOUBLE_EQ(bytes_leaving_node(phases, node, 4), 2.0 * 2 / 3 * bytes);
+  std::map<int, double> nvlink_out;  // GPU -> bytes to GPUs of its node
+  double seconds = -1;
+  for (const Flow& f : phases[0].flows) {
+    EXPECT_NE(f.src, f.dst);
+    if (f.src / 4 == f.dst / 4) nvlink_out[f.src] += f.bytes;
+    ASSERT_GT(f.max_Bps, 0);
+    if (seconds < 0) seconds = f.bytes / f.max_Bps;
+    EXPECT_NEAR(f.bytes / f.max_Bps, seconds, 1e-12 * seconds);  // one length: size / algbw
+  }
+  EXPECT_DOUBLE_EQ(nvlink_out[0], 2.0 * 3 / 4 * bytes);
+  EXPECT_DOUBLE_EQ(nvlink_out[4], 2.0 * 1 / 2 * bytes);
+  EXPECT_EQ(nvlink_out.count(8), 0u);
+  c.gpu.arch = GpuArch::kHopper;
+  c.gpu.nvlink_sharp = c.nvls = true;
+  c.nccl_algo = "nvls_tree";
+  const auto nvls = collective_flows(Collective::kAllReduce, group, bytes, c);
+  ASSERT_EQ(nvls.size(), 1u);
+  for (const Flow& f : nvls[0].flows) EXPECT_NE(f.src, f.dst);
 }
 
 TEST(CollectiveFlows, RingStepsSplitEveryFlow) {
