@@ -44,6 +44,10 @@ const char* embedding_name(Embedding e) {
 
 const char* mlp_name(Mlp m) { return m == Mlp::kGelu ? "gelu" : "swiglu"; }
 
+const char* collective_model_name(CollectiveModel m) {
+  return m == CollectiveModel::kNccl ? "nccl" : "hierarchical_ring";
+}
+
 const char* loss_kind_name(LossKind k) {
   return k == LossKind::kContrastive ? "contrastive" : "cross_entropy";
 }
@@ -328,8 +332,11 @@ class Loader {
     // NCCL's model where NCCL runs (CUDA devices); MPI's ranks on the CPU backend move data in
     // rings, which the hierarchical ring stands for.
     const bool cpu = c.gpu.backend == "cpu";
-    const std::string model = r.choice_or("collectives", cpu ? "hierarchical_ring" : "nccl", {"hierarchical_ring", "nccl"});
-    c.collectives = model == "nccl" ? CollectiveModel::kNccl : CollectiveModel::kHierarchicalRing;
+    const CollectiveModel fallback = cpu ? CollectiveModel::kHierarchicalRing : CollectiveModel::kNccl;
+    const std::string model =
+        r.choice_or("collectives", collective_model_name(fallback), {"hierarchical_ring", "nccl"});
+    c.collectives = model == collective_model_name(CollectiveModel::kNccl) ? CollectiveModel::kNccl
+                                                                           : CollectiveModel::kHierarchicalRing;
     if (cpu && c.collectives == CollectiveModel::kNccl)
       config::fail(r.loc_of("collectives"), r.key_path("collectives"),
                    c.gpu.name + " runs on the CPU backend, where no NCCL runs",

@@ -82,6 +82,7 @@ struct Link {
 // How collectives become flows (planner/cost/collective_flows.h): the ring inside a node and
 // hierarchical rings across nodes, or the algorithm NCCL's tuner picks.
 enum class CollectiveModel { kHierarchicalRing, kNccl };
+const char* collective_model_name(CollectiveModel m);  // as scenario files spell it
 
 // Where a node's network bandwidth (inter_node.bw_GBps, the node's total) enters the network:
 // one NIC per node, or one NIC per GPU with an equal share each.

@@ -145,7 +145,7 @@ std::string bench_json(const Scenario& s, Collective c, int gpus, const std::vec
   ordered_json j = {{"scenario", s.name},
                     {"collective", collective_name(c)},
                     {"gpus", gpus},
-                    {"collectives", s.cluster.collectives == CollectiveModel::kNccl ? "nccl" : "hierarchical_ring"},
+                    {"collectives", collective_model_name(s.cluster.collectives)},
                     {"nccl_algo", s.cluster.nccl_algo},
                     {"rows", list}};
   return j.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";

@@ -192,7 +192,7 @@ std::string merge_simulation_json(const std::string& summary_json, const Scenari
                   {"nic", c.nic == NicPlacement::kPerGpu ? "per_gpu" : "per_node"},
                   {"nodes_per_leaf", c.nodes_per_leaf},
                   {"oversubscription", c.oversubscription},
-                  {"collectives", c.collectives == CollectiveModel::kNccl ? "nccl" : "hierarchical_ring"},
+                  {"collectives", collective_model_name(c.collectives)},
                   {"nccl_algo", c.nccl_algo},
                   {"collective_flows", c.collectives == CollectiveModel::kNccl ? "pipelined"
                                        : options.ring_steps                    ? "ring_steps"

@@ -21,6 +21,7 @@
 #include "planner/program/lowering.h"
 #include "planner/schedule/systems.h"
 #include "planner/program/instr_time.h"
+#include "sim/replay/collective_bench.h"
 #include "sim/replay/network_sim.h"
 #include "sim/replay/process_pool.h"
 #include "traces/errors.h"
@@ -113,7 +114,8 @@ int main(int argc, char** argv) {
       t.add_column(c, spindle::TextTable::Align::kRight);
     const spindle::NetworkOptions net{ring_steps};
     // Ring steps exist in the hierarchical ring only: NCCL's pipelined phases are not split.
-    const bool hierarchical = scenario_at(8, sets).cluster.collectives == spindle::CollectiveModel::kHierarchicalRing;
+    const spindle::Scenario model = scenario_at(8, sets);  // the collective model the sizes run
+    const bool hierarchical = model.cluster.collectives == spindle::CollectiveModel::kHierarchicalRing;
     if (ring_steps && !hierarchical)
       throw spindle::InputError("--ring-steps: splits the hierarchical ring's phases, and NCCL's model runs; allowed: "
                                 "--ring-steps with --set 'cluster.collectives=\"hierarchical_ring\"'");
@@ -141,10 +143,7 @@ int main(int argc, char** argv) {
       std::cerr << "  " << n << " GPUs: planning " << fixed(planning, 2) << " s, simulation " << fixed(sim, 2) << " s\n";
     }
     std::cout << "Plan (" << system << ") and simulate one iteration, multitask-clip-10 weak-scaled (batches x GPUs/32), "
-              << (!hierarchical ? "collectives as NCCL's model runs them"
-                  : ring_steps  ? "hierarchical ring, every ring step a flow"
-                                : "hierarchical ring, one flow per rank per phase")
-              << "\n"
+              << "collectives " << spindle::collective_model_text(model.cluster, net) << "\n"
               << t.render()
               << "  planning = cost model + plan + place + lower (programs, their check, compute times); simulation: "
                  "SimGrid replay of one iteration, in its own process; peak: max RSS of that process\n"
