@@ -61,22 +61,29 @@ TEST(OpTimer, TimesEveryKindOnTheCpu) {
 }
 
 // The optimizer's rows: one AdamW call and one tensor's share of the gradient norm per size,
-// up to the scenario's largest weight tensor; a bigger tensor takes longer.
+// up to the scenario's largest weight tensor; a much bigger tensor takes longer.
 TEST(OpTimer, TimesTheOptimizerPerTensor) {
   Host h;
   OpTimer& timer = h.timer;
   const std::vector<MeasureItem> sizes = measure_plan(h.s, h.g, h.mg, Grid{}, "fp32").optimizer;
   ASSERT_GE(sizes.size(), 5u);
   EXPECT_EQ(sizes.front().key.batch, 64);
+  // The largest tensor is 256x the smallest's work (about 17 us against 1 us here). A measurement
+  // is a mean over its runs, so one pause of a loaded machine counts in full: the step's time is
+  // the least of three measurements. (The step against the norm at 64 elements, about a
+  // microsecond each, is inside the noise and not compared.)
   double last_step = 0;
   for (const MeasureItem& item : {sizes.front(), sizes.back()}) {
     EXPECT_EQ(item.key.kind, kOptimizerKind);
-    const OpMeasurement m = timer.measure(item, TimingOptions{1, 3});
-    EXPECT_EQ(m.samples, 3);
-    EXPECT_GT(m.fwd_ms, m.bwd_ms) << item.key.str();
-    EXPECT_GT(m.bwd_ms, 0) << item.key.str();
-    EXPECT_GT(m.fwd_ms, last_step) << item.key.str();
-    last_step = m.fwd_ms;
+    double step = 0;
+    for (int i = 0; i < 3; ++i) {
+      const OpMeasurement m = timer.measure(item, TimingOptions{1, 3});
+      EXPECT_EQ(m.samples, 3);
+      EXPECT_GT(m.bwd_ms, 0) << item.key.str();
+      step = i == 0 ? m.fwd_ms : std::min(step, m.fwd_ms);
+    }
+    EXPECT_GT(step, last_step) << item.key.str();
+    last_step = step;
   }
 }
 

@@ -196,9 +196,11 @@ def files(sim, source):
         cmd3 = [sim, three, "--out", out3, "--system", "spindle", "--system", "sequential", "-j", "1"]
         proc = subprocess.Popen(cmd3, cwd=source, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         first_done = os.path.join(out3, "points", "000-multitask-clip-4-nodes-1", "done")
-        for _ in range(3000):
-            if os.path.exists(first_done) or proc.poll() is not None:
-                break
+        deadline = time.monotonic() + 600  # about 4 s on an idle 2-core machine; a loaded one may take far longer
+        while not os.path.exists(first_done) and proc.poll() is None:
+            if time.monotonic() > deadline:
+                proc.kill()
+                fail("the study's first point did not finish within 600 s")
             time.sleep(0.01)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=120)
