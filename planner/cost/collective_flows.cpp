@@ -114,7 +114,10 @@ Shape shape_of(const std::vector<int>& group, const Cluster& cluster) {
   Shape s;
   for (auto& [node, ranks] : by_node) s.local.push_back(ranks);
   s.shared_nic = cluster.nic == NicPlacement::kPerNode;
-  s.topo = nccl_topology(cluster, static_cast<int>(group.size()), static_cast<int>(s.local.size()));
+  size_t fewest = group.size();
+  for (const std::vector<int>& r : s.local) fewest = std::min(fewest, r.size());
+  s.topo = nccl_topology(cluster, static_cast<int>(group.size()), static_cast<int>(s.local.size()),
+                         static_cast<int>(fewest));
   return s;
 }
 

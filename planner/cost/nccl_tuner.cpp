@@ -74,19 +74,28 @@ const char* nccl_proto_name(NcclProto p) {
   return "?";
 }
 
-NcclTopology nccl_topology(const Cluster& c, int ranks, int nodes) {
-  if (ranks < 1 || nodes < 1 || nodes > ranks)
-    throw InternalError("nccl_topology: " + std::to_string(ranks) + " ranks on " + std::to_string(nodes) + " nodes");
+NcclTopology nccl_topology(const Cluster& c, int ranks) {
+  const int gpn = std::max(1, c.gpus_per_node), nodes = (ranks + gpn - 1) / gpn;
+  return nccl_topology(c, ranks, nodes, nodes > 1 ? std::min(gpn, ranks - (nodes - 1) * gpn) : ranks);
+}
+
+NcclTopology nccl_topology(const Cluster& c, int ranks, int nodes, int fewest_per_node) {
+  if (ranks < 1 || nodes < 1 || nodes > ranks || fewest_per_node < 1 || fewest_per_node * nodes > ranks)
+    throw InternalError("nccl_topology: " + std::to_string(ranks) + " ranks on " + std::to_string(nodes) +
+                        " nodes, the fewest " + std::to_string(fewest_per_node) + " on one");
   NcclTopology t;
   t.ranks = ranks;
   t.nodes = nodes;
   t.ranks_per_node = (ranks + nodes - 1) / nodes;
+  t.fewest_per_node = fewest_per_node;
   // What NCCL's search measures: the GPU's NVLink bandwidth (NCCL counts links x 20-20.6 GB/s,
   // about 0.8 of the datasheet: the scenario's efficiency) and, across nodes, the NIC bandwidth
-  // a GPU reaches and the node's total.
+  // a GPU reaches and what a node offers the group: its NIC, or with a NIC per GPU the rails
+  // of the fewest members any node has (a ring's crossings join GPUs of equal local rank).
   const double nvlink = c.intra_node.bw_GBps * c.intra_node.efficiency;
-  const double node_nic = c.inter_node.bw_GBps * c.inter_node.efficiency;
-  const double gpu_nic = c.nic == NicPlacement::kPerGpu ? node_nic / c.gpus_per_node : node_nic;
+  const bool per_gpu = c.nic == NicPlacement::kPerGpu;
+  const double gpu_nic = c.inter_node.bw_GBps * c.inter_node.efficiency / (per_gpu ? c.gpus_per_node : 1);
+  const double node_nic = per_gpu ? gpu_nic * std::min(fewest_per_node, c.gpus_per_node) : gpu_nic;
   const double max_bw = nodes == 1 ? nvlink : std::min(nvlink, gpu_nic);  // one channel's path
   const double total = nodes == 1 ? nvlink : std::min(nvlink, node_nic);  // what all channels share
   const std::vector<double>& speeds = nodes == 1 ? intra_speeds(c.gpu.arch) : inter_speeds(c.gpu.arch);

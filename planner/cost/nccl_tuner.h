@@ -22,7 +22,10 @@ const char* nccl_algo_name(NcclAlgo a);    // "tree", "ring", "nvls", "nvls_tree
 const char* nccl_proto_name(NcclProto p);  // "LL", "LL128", "Simple"
 
 // The channels NCCL's search would find (per GPU) for a group spanning `nodes` nodes: their
-// number and each one's bandwidth, for the ring/tree graph and for the NVLS graph.
+// number and each one's bandwidth, for the ring/tree graph and for the NVLS graph. With a NIC
+// per GPU, a channel's node crossings ride the rails of GPUs the group has on both nodes, so the
+// network a node offers the group is its fewest members' NICs (`fewest_per_node`; 8 + 4 GPUs on
+// two nodes: 4 rails), as the simulator's crossings use them.
 struct NcclGraph {
   int channels = 0;
   double bw_GBps = 0;  // per channel (NCCL's bwIntra = bwInter for these graphs)
@@ -32,8 +35,11 @@ struct NcclTopology {
   NcclGraph nvls;      // channels 0: no NVLS
   int ranks = 1, nodes = 1;
   int ranks_per_node = 1;  // the most on one node
+  int fewest_per_node = 1;  // the fewest on one node
 };
-NcclTopology nccl_topology(const Cluster& c, int ranks, int nodes);
+NcclTopology nccl_topology(const Cluster& c, int ranks, int nodes, int fewest_per_node);
+// Members 0..ranks-1 of `c` (whole nodes, the last one partial): nccl-tests' placement.
+NcclTopology nccl_topology(const Cluster& c, int ranks);
 
 struct NcclCost {
   NcclAlgo algo = NcclAlgo::kRing;

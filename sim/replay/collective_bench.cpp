@@ -15,10 +15,6 @@
 
 namespace spindle {
 
-NcclTopology bench_topology(const Cluster& cluster, int gpus) {
-  return nccl_topology(cluster, gpus, (gpus + cluster.gpus_per_node - 1) / cluster.gpus_per_node);
-}
-
 Collective parse_collective(const std::string& name, const std::string& flag) {
   if (name == "all_reduce") return Collective::kAllReduce;
   if (name == "all_gather") return Collective::kAllGather;
@@ -66,7 +62,7 @@ std::vector<std::optional<MeasuredTime>> profile_times(const Scenario& s, Collec
                                                        const std::vector<BenchRow>& rows) {
   std::vector<std::optional<MeasuredTime>> out(rows.size());
   if (!s.cluster.measured_collectives) return out;
-  const NcclTopology topo = bench_topology(s.cluster, gpus);
+  const NcclTopology topo = nccl_topology(s.cluster, gpus);
   for (size_t i = 0; i < rows.size(); ++i)
     out[i] = s.cluster.measured_collectives->lookup(c, gpus, topo.nodes, topo.ranks_per_node,
                                                     static_cast<double>(rows[i].bytes));
@@ -83,7 +79,7 @@ std::string collective_model_text(const Cluster& c, const NetworkOptions& option
 
 std::string bench_text(const Scenario& s, Collective c, int gpus, const std::vector<BenchRow>& rows,
                        const NetworkOptions& options) {
-  const NcclTopology topo = bench_topology(s.cluster, gpus);
+  const NcclTopology topo = nccl_topology(s.cluster, gpus);
   const std::vector<std::optional<MeasuredTime>> measured = profile_times(s, c, gpus, rows);
   const bool has_profile = !rows.empty() && measured.front().has_value();
   std::string out = std::string(collective_name(c)) + " on GPUs 0-" + std::to_string(gpus - 1) + " (" +
@@ -127,7 +123,7 @@ std::string bench_text(const Scenario& s, Collective c, int gpus, const std::vec
 std::string bench_json(const Scenario& s, Collective c, int gpus, const std::vector<BenchRow>& rows) {
   using nlohmann::ordered_json;
   ordered_json list = ordered_json::array();
-  const NcclTopology topo = bench_topology(s.cluster, gpus);
+  const NcclTopology topo = nccl_topology(s.cluster, gpus);
   const std::vector<std::optional<MeasuredTime>> measured = profile_times(s, c, gpus, rows);
   for (size_t i = 0; i < rows.size(); ++i) {
     const BenchRow& r = rows[i];

@@ -24,10 +24,6 @@ std::vector<BenchRow> bench_collective(const Cluster& cluster, Collective c, int
 std::vector<BenchRow> bench_collective(const Cluster& cluster, Collective c, int gpus, const NetworkOptions& options,
                                        const std::vector<std::int64_t>& sizes);
 
-// NCCL's view (planner/cost/nccl_tuner.h) of the benchmark's group: the first `gpus` GPUs.
-struct NcclTopology;
-NcclTopology bench_topology(const Cluster& cluster, int gpus);
-
 // "all_reduce" -> Collective (nccl-tests names; "sendrecv" too); throws InputError naming `flag`.
 Collective parse_collective(const std::string& name, const std::string& flag);
 

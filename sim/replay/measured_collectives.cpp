@@ -91,7 +91,7 @@ Comparison compare_measured(const std::filesystem::path& scenario_file, const Me
   std::vector<std::int64_t> sizes;
   for (const auto& [b, bw] : m.rows) sizes.push_back(b);
   const std::vector<BenchRow> sim = bench_collective(s.cluster, m.collective, m.ranks, options, sizes);
-  const NcclTopology topo = bench_topology(s.cluster, m.ranks);
+  const NcclTopology topo = nccl_topology(s.cluster, m.ranks);
   for (size_t i = 0; i < sizes.size(); ++i) {
     const double bytes = static_cast<double>(sizes[i]);
     const NcclCost k = nccl_choice(m.collective, topo, bytes, s.cluster);  // the forced algorithm's, if any

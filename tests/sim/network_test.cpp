@@ -134,6 +134,9 @@ TEST(Network, NcclCollectivesTakeTheTunersTime) {
   const std::vector<std::pair<Cluster, int>> shapes = {
       {cluster("H100", 1, 8, NicPlacement::kPerNode, 50), 8},
       {cluster("H100", 2, 8, NicPlacement::kPerGpu, 400), 16},
+      // 8 + 4: the crossings ride the 4 rails both nodes have. (On H100s NCCL's NVLS-tree bandwidth
+      // there, 12/11 x the rails' for two nodes, is more than the links carry: the README's caveat.)
+      {cluster("A100", 2, 8, NicPlacement::kPerGpu, 200), 12},
       {cluster("A100", 4, 8, NicPlacement::kPerNode, 25), 32},
       {cluster("A100", 4, 1, NicPlacement::kPerNode, 25), 4}};
   for (const auto& [c, gpus] : shapes)
