@@ -24,7 +24,7 @@ KernelTerms terms_of(const std::vector<Kernel>& kernels, const GpuSpec& gpu) {
 
 std::pair<KernelTerms, KernelTerms> kernel_terms(const Operator& op, const ParallelConfig& cfg, const GpuSpec& gpu) {
   std::vector<Kernel> fwd, bwd;
-  op_kernels(op, cfg, fwd, bwd);
+  op_kernels(op, cfg, gpu.activation_bytes(), fwd, bwd);
   return {terms_of(fwd, gpu), terms_of(bwd, gpu)};
 }
 

@@ -66,6 +66,7 @@ std::vector<ParallelConfig> sampled_configs(const Scenario& s, std::int64_t batc
 CostModel::CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, const Profile* profile)
     : has_profile_(profile != nullptr), zero1_(s.planner.zero1) {
   const GpuSpec& gpu = s.cluster.gpu;
+  const Storage storage = device_storage(gpu);
   if (profile != nullptr) check_profile_device(*profile, gpu, s.file);
   const std::optional<ProfilePoints> from_profile =
       profile ? std::optional<ProfilePoints>(ProfilePoints(*profile)) : std::nullopt;
@@ -136,14 +137,14 @@ CostModel::CostModel(const Scenario& s, const Graph& g, const MetaGraph& mg, con
           for (std::int64_t bytes : *list) p.tp_comm_s += tp_allreduce_s(static_cast<double>(bytes), cfg.tp, s.cluster);
         p.t_s = p.fwd_s + p.bwd_s + p.tp_comm_s;
         // Weights (this rank's shard) sync over the dp ranks holding the same shard.
-        MemoryBreakdown mem = layer_memory(op, m.L, cfg, dp, shared);
+        MemoryBreakdown mem = layer_memory(op, m.L, cfg, dp, shared, storage);
         mem.workspace = workspace;
         p.mem_GiB = mem.total() / kGiB;
         if (n == 1) cost.mem_n1 = mem;
         // Spread as far as it goes: gpus / n disjoint groups of n devices share the L layers.
         const int groups = gpus / n;
         const int layers_per_device = (m.L + groups - 1) / groups;
-        MemoryBreakdown spread = layer_memory(op, layers_per_device, cfg, dp, shared);
+        MemoryBreakdown spread = layer_memory(op, layers_per_device, cfg, dp, shared, storage);
         spread.workspace = workspace;
         fits = std::min(fits, spread.total());
         if (spread.total() < fits_best) {

@@ -20,6 +20,8 @@ MemoryBreakdown& MemoryBreakdown::operator+=(const MemoryBreakdown& o) {
 Storage mixed_precision() { return Storage{"bf16 mixed precision", 2, 2, 4, 4, 8, false, 2}; }
 Storage fp32_unfused() { return Storage{"fp32, unfused kernels", 4, 4, 4, 0, 8, true, 4}; }
 
+Storage device_storage(const GpuSpec& gpu) { return gpu.backend == "cpu" ? fp32_unfused() : mixed_precision(); }
+
 StoredElements unfused_activation_elements(const Operator& op) {
   const double b = static_cast<double>(op.shape.batch), s = static_cast<double>(op.shape.seq),
                h = static_cast<double>(op.shape.hidden), f = static_cast<double>(op.ffn),

@@ -7,6 +7,7 @@
 
 #include <string>
 
+#include "planner/config/scenario.h"
 #include "planner/cost/parallel_config.h"
 #include "planner/graph/graph.h"
 
@@ -31,6 +32,9 @@ struct Storage {
 };
 Storage mixed_precision();  // bf16 weights and gradients, fp32 master and moments (Megatron-LM)
 Storage fp32_unfused();     // fp32 everything, unfused but memory-lean kernels (spindle-run's CPU backend)
+// What the planner counts on `gpu`: the CPU backend's fp32_unfused() where the device file says
+// backend "cpu", else mixed_precision() (the CUDA backend's bf16 training, every GPU file's).
+Storage device_storage(const GpuSpec& gpu);
 
 // The elements one operator of an unfused implementation keeps from forward for backward, for
 // its whole batch (op.shape.batch rows; a contrastive loss keeps both embeddings of the whole

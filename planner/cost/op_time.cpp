@@ -1,5 +1,6 @@
 // Kernel decomposition of each operator kind and the roofline-with-efficiency kernel time.
-// Bytes are bf16 activations and weights unless noted (fp32 logits, fp32 embedding grads).
+// Bytes are activations and weights in the device's compute dtype (bf16 2, fp32 4) unless noted
+// (fp32 logits, fp32 embedding grads).
 #include "planner/cost/op_time.h"
 
 #include <algorithm>
@@ -10,14 +11,15 @@
 namespace spindle {
 namespace {
 
-constexpr double kBf16 = 2;
 constexpr double kFp32 = 4;
 // FlashAttention-2's backward runs 5 matmuls against the forward's 2 (it recomputes scores).
 constexpr double kAttentionBwdFactor = 2.5;
 
 class KernelList {
  public:
-  KernelList(std::vector<Kernel>& fwd, std::vector<Kernel>& bwd) : fwd_(fwd), bwd_(bwd) {}
+  KernelList(double element_bytes, std::vector<Kernel>& fwd, std::vector<Kernel>& bwd)
+      : e_(element_bytes), fwd_(fwd), bwd_(bwd) {}
+  double e() const { return e_; }  // bytes of an activation or weight element
 
   // A linear layer: forward m x n x k; backward dX (m x k x n) and, if it has weights, dW (k x n x m).
   void gemm(double m, double n, double k, bool weight_grad = true, bool input_grad = true) {
@@ -30,7 +32,7 @@ class KernelList {
     Kernel k;
     k.type = Kernel::Type::kAttention;
     k.flops = 4 * b * s * t * h * (causal ? 0.5 : 1.0);
-    k.bytes = kBf16 * (2 * b * s * h + 2 * b * t * h);
+    k.bytes = e_ * (2 * b * s * h + 2 * b * t * h);
     fwd_.push_back(k);
     k.flops *= kAttentionBwdFactor;
     k.bytes *= 2;
@@ -54,16 +56,17 @@ class KernelList {
   }
 
  private:
-  static Kernel make_gemm(double m, double n, double k) {
+  Kernel make_gemm(double m, double n, double k) const {
     Kernel g;
     g.type = Kernel::Type::kGemm;
     g.m = m;
     g.n = n;
     g.k = k;
     g.flops = 2 * m * n * k;
-    g.bytes = kBf16 * (m * k + k * n + m * n);
+    g.bytes = e_ * (m * k + k * n + m * n);
     return g;
   }
+  double e_;
   std::vector<Kernel>& fwd_;
   std::vector<Kernel>& bwd_;
 };
@@ -75,24 +78,24 @@ class KernelList {
 void transformer_layer(const Operator& op, double b, double t, KernelList& k) {
   const double s = static_cast<double>(op.shape.seq), h = static_cast<double>(op.shape.hidden);
   const double f = static_cast<double>(op.ffn), bs = b * s;
-  k.memory(2 * kBf16 * bs * h);  // layer norm
+  k.memory(2 * k.e() * bs * h);  // layer norm
   k.gemm(bs, 3 * h / t, h);      // q, k, v
   k.attention(b, s, s, h / t, op.causal);
   k.gemm(bs, h, h / t);             // output projection
-  k.memory(4 * kBf16 * bs * h);     // residual + layer norm
+  k.memory(4 * k.e() * bs * h);     // residual + layer norm
   if (op.cross_seq > 0) {           // cross-attention block
     const double m = static_cast<double>(op.cross_seq);
     k.gemm(bs, h / t, h);           // q
     k.gemm(b * m, 2 * h / t, h);    // k, v of the memory
     k.attention(b, s, m, h / t, false);
     k.gemm(bs, h, h / t);           // output projection
-    k.memory(4 * kBf16 * bs * h);   // residual + layer norm
+    k.memory(4 * k.e() * bs * h);   // residual + layer norm
   }
   const bool swiglu = op.mlp == Mlp::kSwiglu;
   k.gemm(bs, (swiglu ? 2 * f : f) / t, h);                // up (and gate)
-  k.memory((swiglu ? 3 : 2) * kBf16 * bs * f / t);        // activation
+  k.memory((swiglu ? 3 : 2) * k.e() * bs * f / t);        // activation
   k.gemm(bs, h, f / t);                                   // down
-  k.memory(3 * kBf16 * bs * h);                           // residual
+  k.memory(3 * k.e() * bs * h);                           // residual
 }
 
 }  // namespace
@@ -131,7 +134,8 @@ double kernel_variable_time_s(const GpuSpec& gpu, const Kernel& kernel) {
   return std::max(compute, kernel.bytes / (gpu.hbm_bw_GBps * 1e9 * gpu.hbm_efficiency));
 }
 
-void op_kernels(const Operator& op, const ParallelConfig& cfg, std::vector<Kernel>& fwd, std::vector<Kernel>& bwd) {
+void op_kernels(const Operator& op, const ParallelConfig& cfg, int element_bytes, std::vector<Kernel>& fwd,
+                std::vector<Kernel>& bwd) {
   if (cfg.tp != 1 && !tp_unfit(op, cfg.tp).empty())
     throw InternalError(op.name + " on tp " + std::to_string(cfg.tp) + ": " + tp_unfit(op, cfg.tp));
   if (cfg.dp < 1 || op.shape.batch % cfg.dp != 0)
@@ -141,7 +145,7 @@ void op_kernels(const Operator& op, const ParallelConfig& cfg, std::vector<Kerne
   const double out_h = static_cast<double>(op.out_hidden), out_s = static_cast<double>(op.out_seq);
   const double in_f = static_cast<double>(op.in_features);
   const double t = cfg.tp;
-  KernelList k(fwd, bwd);
+  KernelList k(element_bytes, fwd, bwd);
   switch (op.kind) {
     case OpKind::kEncoderLayer:
     case OpKind::kDecoderLayer:
@@ -149,21 +153,21 @@ void op_kernels(const Operator& op, const ParallelConfig& cfg, std::vector<Kerne
       break;
     case OpKind::kPatchEmbed:
       k.gemm(b * s, h, in_f, /*weight_grad=*/true, /*input_grad=*/false);  // raw inputs need no grad
-      k.memory(3 * kBf16 * b * s * h, 1.0);                                  // + position embedding
+      k.memory(3 * k.e() * b * s * h, 1.0);                                  // + position embedding
       break;
     case OpKind::kTokenEmbed:
-      k.memory(2 * kBf16 * b * s * h, 0);                        // gather rows
-      k.backward_memory(kBf16 * b * s * h + 2 * kFp32 * b * s * h);  // scatter-add into fp32 grads
+      k.memory(2 * k.e() * b * s * h, 0);                        // gather rows
+      k.backward_memory(k.e() * b * s * h + 2 * kFp32 * b * s * h);  // scatter-add into fp32 grads
       break;
     case OpKind::kCrossAttention:  // resampler: out_s learned queries over the s input tokens
-      k.memory(2 * kBf16 * b * s * h);
+      k.memory(2 * k.e() * b * s * h);
       k.gemm(b * out_s, out_h / t, out_h);  // q (column-parallel under TP)
       k.gemm(b * s, 2 * out_h / t, h);      // k, v
       k.attention(b, out_s, s, out_h / t, false);
       k.gemm(b * out_s, out_h, out_h / t);  // output projection (row-parallel)
       break;
     case OpKind::kProjectionHead:
-      k.memory(3 * kBf16 * b * s * h);  // layer norm + pooling
+      k.memory(3 * k.e() * b * s * h);  // layer norm + pooling
       k.gemm(b * out_s, out_h, h);
       break;
     case OpKind::kContrastiveLoss: {
@@ -185,7 +189,7 @@ void op_kernels(const Operator& op, const ParallelConfig& cfg, std::vector<Kerne
 
 OpTime analytic_op_time(const Operator& op, const GpuSpec& gpu, const ParallelConfig& cfg) {
   std::vector<Kernel> fwd, bwd;
-  op_kernels(op, cfg, fwd, bwd);
+  op_kernels(op, cfg, gpu.activation_bytes(), fwd, bwd);
   OpTime t;
   for (const Kernel& k : fwd) t.fwd_s += kernel_time_s(gpu, k);
   for (const Kernel& k : bwd) t.bwd_s += kernel_time_s(gpu, k);

@@ -41,8 +41,9 @@ double kernel_time_s(const GpuSpec& gpu, const Kernel& kernel);
 // fixed costs to a profile apart.
 double kernel_variable_time_s(const GpuSpec& gpu, const Kernel& kernel);
 
-// The kernels of `op` (shapes as in the graph: global batch) on one device of `cfg`.
-void op_kernels(const Operator& op, const ParallelConfig& cfg, std::vector<Kernel>& fwd,
+// The kernels of `op` (shapes as in the graph: global batch) on one device of `cfg`, its
+// activations and weights `element_bytes` each (GpuSpec::activation_bytes: bf16 2, fp32 4).
+void op_kernels(const Operator& op, const ParallelConfig& cfg, int element_bytes, std::vector<Kernel>& fwd,
                 std::vector<Kernel>& bwd);
 
 OpTime analytic_op_time(const Operator& op, const GpuSpec& gpu, const ParallelConfig& cfg);

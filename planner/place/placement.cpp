@@ -92,6 +92,7 @@ class Placer {
         free_at_(static_cast<size_t>(gpus_), 0.0), mem_(static_cast<size_t>(gpus_), 0.0),
         held_(static_cast<size_t>(gpus_)), last_(mg.metaops.size(), nullptr), tasks_of_(tasks_per_weight_set(g)) {
     capacity_ = (s.cluster.gpu.memory_GiB() - s.planner.workspace_GiB) * kGiB;
+    storage_ = device_storage(s.cluster.gpu);
   }
 
   // Places every slice. The spindle policy first tries its preferred (affinity) device set
@@ -285,7 +286,7 @@ class Placer {
   double state_bytes(const Operator& op, size_t members, int tp) const {
     const int group = std::max(static_cast<int>(members) / tp, min_group_.at(op.weights));
     return weight_state_bytes(static_cast<double>(op.cost.params) / tp, group, zero1_,
-                              tasks_of_.at(op.weight_set) > 1);
+                              tasks_of_.at(op.weight_set) > 1, storage_);
   }
 
   size_t members(const std::string& w) const {
@@ -301,7 +302,7 @@ class Placer {
       const Operator& op = g_.op(m.ops[static_cast<size_t>(l)]);
       if (!op.weights.empty() && !held_[static_cast<size_t>(d)].count(op.weights))
         bytes += state_bytes(op, members(op.weights) + 1, sl.tp);
-      bytes += stored_activation_bytes(op, sl);
+      bytes += stored_activation_bytes(op, sl, storage_);
     }
     return bytes;
   }
@@ -346,7 +347,7 @@ class Placer {
     const MetaOp& m = mg_.metaops[static_cast<size_t>(sl.metaop)];
     for (int l = sl.first_layer; l < sl.last_layer; ++l) {
       const Operator& op = g_.op(m.ops[static_cast<size_t>(l)]);
-      for (int d : chosen) mem_[static_cast<size_t>(d)] += stored_activation_bytes(op, sl);
+      for (int d : chosen) mem_[static_cast<size_t>(d)] += stored_activation_bytes(op, sl, storage_);
       if (op.weights.empty()) continue;
       std::vector<int>& group = group_[op.weights];
       const double before = group.empty() ? 0.0 : state_bytes(op, group.size(), sl.tp);
@@ -540,6 +541,7 @@ class Placer {
   PlacementPolicy policy_;
   int gpus_, gpn_;
   double capacity_ = 0;
+  Storage storage_;
   bool zero1_ = false;  // the plan's
   std::vector<double> free_at_, mem_;
   std::vector<std::set<std::string>> held_;
@@ -627,8 +629,8 @@ int weight_tp(const Plan& plan, const Operator& op) {
 
 std::pair<int, int> held_shards(const Slice& sl, int k, int t) { return held_shard_range(k % sl.tp, sl.tp, t); }
 
-double stored_activation_bytes(const Operator& op, const Slice& sl) {
-  return layer_memory(op, 1, ParallelConfig{sl.dp(), sl.tp, false}, 1, false).activations;
+double stored_activation_bytes(const Operator& op, const Slice& sl, const Storage& storage) {
+  return layer_memory(op, 1, ParallelConfig{sl.dp(), sl.tp, false}, 1, false, storage).activations;
 }
 
 std::vector<RowOverlap> row_overlaps(int batch, const Slice& a, const Slice& b) {
@@ -709,6 +711,7 @@ bool is_placed(const Plan& plan) {
 
 PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg) {
   const int gpn = s.cluster.gpus_per_node;
+  const Storage storage = device_storage(s.cluster.gpu);
   PlacementReport r;
   // Slices of each MetaOp in layer order.
   std::vector<std::vector<const Slice*>> slices(mg.metaops.size());
@@ -782,14 +785,14 @@ PlacementReport measure_placement(const Plan& plan, const Scenario& s, const Gra
     r.sync_inter_bytes += inter;
     r.sync_intra_bytes += total - inter;
     const double states = weight_state_bytes(p, static_cast<int>(devs.size()), plan.zero1,
-                                             tasks_of.at(op.weight_set) > 1);
+                                             tasks_of.at(op.weight_set) > 1, storage);
     for (int d : devs) mem[static_cast<size_t>(d)] += states;
   }
   for (const MetaOp& m : mg.metaops)
     for (const Slice* sl : slices[static_cast<size_t>(m.id)])
       for (int l = sl->first_layer; l < sl->last_layer; ++l)
         for (int d : sl->devices)
-          mem[static_cast<size_t>(d)] += stored_activation_bytes(g.op(m.ops[static_cast<size_t>(l)]), *sl);
+          mem[static_cast<size_t>(d)] += stored_activation_bytes(g.op(m.ops[static_cast<size_t>(l)]), *sl, storage);
   for (double b : mem) {
     r.mem_GiB.push_back(b / kGiB);
     r.peak_mem_GiB = std::max(r.peak_mem_GiB, b / kGiB);

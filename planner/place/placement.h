@@ -99,8 +99,9 @@ int weight_tp(const Plan& plan, const Operator& op);
 std::pair<int, int> held_shards(const Slice& sl, int k, int t);
 
 // Bytes one device stores for backward of one layer `op` run in slice `sl`: its local batch,
-// and under TP the split part / tp plus the replicated part (tensor_parallel.h).
-double stored_activation_bytes(const Operator& op, const Slice& sl);
+// and under TP the split part / tp plus the replicated part (tensor_parallel.h), stored as
+// `storage` says (device_storage of the cluster's device).
+double stored_activation_bytes(const Operator& op, const Slice& sl, const Storage& storage);
 
 // A system's plan as the programs see it: placed, with what placement measured and where it
 // came from.

@@ -53,7 +53,8 @@ double peak_slice_GiB(const Plan& plan, const Scenario& s, const Graph& g, const
     for (const Slice& sl : w.slices) {
       const Operator& op = g.op(mg.metaops[static_cast<size_t>(sl.metaop)].ops.front());
       MemoryBreakdown m = layer_memory(op, sl.layers(), ParallelConfig{sl.dp(), sl.tp, plan.zero1}, sl.dp(),
-                                       !op.weights.empty() && tasks_of.at(op.weight_set) > 1);
+                                       !op.weights.empty() && tasks_of.at(op.weight_set) > 1,
+                                       device_storage(s.cluster.gpu));
       m.workspace = s.planner.workspace_GiB * kGiB;
       peak = std::max(peak, m.total() / kGiB);
     }

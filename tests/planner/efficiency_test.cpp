@@ -74,5 +74,31 @@ TEST(OpTime, ForwardAndBackwardAreKeptApart) {
   }
 }
 
+// A device computing in fp32 moves 4 bytes per activation and weight element, bf16 2: every
+// kernel's bytes double, its FLOPs stay (fp32 logits and embedding gradients are fp32 either way).
+TEST(OpTime, KernelBytesFollowTheComputeDtype) {
+  Scenario s = load_scenario(default_data_dir() / "multitask-clip-10.toml");
+  Graph g = build_graph(s);
+  int layers = 0;
+  for (const Operator& op : g.ops()) {
+    if (op.kind != OpKind::kEncoderLayer) continue;
+    ++layers;
+    std::vector<Kernel> f2, b2, f4, b4;
+    op_kernels(op, ParallelConfig{}, 2, f2, b2);
+    op_kernels(op, ParallelConfig{}, 4, f4, b4);
+    ASSERT_EQ(f2.size(), f4.size());
+    ASSERT_EQ(b2.size(), b4.size());
+    for (size_t i = 0; i < f2.size(); ++i) {
+      EXPECT_DOUBLE_EQ(f4[i].bytes, 2 * f2[i].bytes) << op.name << " kernel " << i;
+      EXPECT_DOUBLE_EQ(f4[i].flops, f2[i].flops);
+    }
+    GpuSpec fp32 = s.cluster.gpu;
+    fp32.compute_dtype = "fp32";
+    EXPECT_GT(analytic_op_time(op, fp32, ParallelConfig{}).total_s(),
+              analytic_op_time(op, s.cluster.gpu, ParallelConfig{}).total_s()) << op.name;
+  }
+  EXPECT_GT(layers, 0);
+}
+
 }  // namespace
 }  // namespace spindle::testing

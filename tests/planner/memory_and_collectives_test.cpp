@@ -2,6 +2,9 @@
 // alpha-beta formulas and nccl-tests' bus bandwidth definitions.
 #include <gtest/gtest.h>
 
+#include <tuple>
+#include <vector>
+
 #include "planner/cost/collective_cost.h"
 #include "planner/cost/cost_model.h"
 #include "planner/cost/memory_model.h"
@@ -51,6 +54,32 @@ TEST(MemoryModel, MetaOpThatCannotFitIsAClearError) {
     EXPECT_NE(std::string(e.what()).find("needs"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("even spread over 8 GPUs"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("encoder_layer x40 of a"), std::string::npos) << e.what();
+  }
+}
+
+// The planner counts each device's storage: a CPU device (spindle-run's CPU backend) keeps fp32
+// weights with no separate master (4 + 4 gradient + 8 moments per parameter) and its unfused
+// kernels' fp32 activations; a GPU bf16 mixed precision (2 + 2 + 4 master + 8 moments).
+TEST(MemoryModel, ThePlannerCountsTheDevicesStorage) {
+  for (const auto& [file, weight_bytes, unfused] :
+       std::vector<std::tuple<std::string, double, bool>>{{"clusters/cpu-host-2core.toml", 4, true},
+                                                          {"multitask-clip-4.toml", 2, false}}) {
+    SCOPED_TRACE(file);
+    const Scenario s = load_scenario(default_data_dir() / file);
+    EXPECT_EQ(device_storage(s.cluster.gpu).unfused, unfused);
+    const Graph g = build_graph(s);
+    const MetaGraph mg = contract(g);
+    const CostModel cost(s, g, mg);
+    int checked = 0;
+    for (const MetaOp& m : mg.metaops) {
+      const Operator& op = g.op(m.ops.front());
+      if (op.cost.params == 0) continue;
+      const MemoryBreakdown& mem = cost.metaop(m.id).mem_n1;
+      EXPECT_DOUBLE_EQ(mem.weights, weight_bytes * static_cast<double>(op.cost.params) * m.L) << op.name;
+      EXPECT_DOUBLE_EQ(mem.optimizer, (weight_bytes == 4 ? 8 : 12) * static_cast<double>(op.cost.params) * m.L) << op.name;
+      ++checked;
+    }
+    EXPECT_GT(checked, 0);
   }
 }
 
