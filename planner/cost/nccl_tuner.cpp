@@ -75,8 +75,8 @@ const char* nccl_proto_name(NcclProto p) {
 }
 
 NcclTopology nccl_topology(const Cluster& c, int ranks) {
-  const int gpn = std::max(1, c.gpus_per_node), nodes = (ranks + gpn - 1) / gpn;
-  return nccl_topology(c, ranks, nodes, nodes > 1 ? std::min(gpn, ranks - (nodes - 1) * gpn) : ranks);
+  const int gpn = c.gpus_per_node, nodes = (ranks + gpn - 1) / gpn;
+  return nccl_topology(c, ranks, nodes, ranks - (nodes - 1) * gpn);  // the last node holds the fewest
 }
 
 NcclTopology nccl_topology(const Cluster& c, int ranks, int nodes, int fewest_per_node) {

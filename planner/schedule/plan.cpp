@@ -48,13 +48,13 @@ void Plan::finish() {
 
 double peak_slice_GiB(const Plan& plan, const Scenario& s, const Graph& g, const MetaGraph& mg) {
   const std::map<std::string, int> tasks_of = tasks_per_weight_set(g);
+  const Storage storage = device_storage(s.cluster.gpu);
   double peak = 0;
   for (const Wave& w : plan.waves)
     for (const Slice& sl : w.slices) {
       const Operator& op = g.op(mg.metaops[static_cast<size_t>(sl.metaop)].ops.front());
       MemoryBreakdown m = layer_memory(op, sl.layers(), ParallelConfig{sl.dp(), sl.tp, plan.zero1}, sl.dp(),
-                                       !op.weights.empty() && tasks_of.at(op.weight_set) > 1,
-                                       device_storage(s.cluster.gpu));
+                                       !op.weights.empty() && tasks_of.at(op.weight_set) > 1, storage);
       m.workspace = s.planner.workspace_GiB * kGiB;
       peak = std::max(peak, m.total() / kGiB);
     }

@@ -43,7 +43,7 @@ s4u::Engine& start_engine(bool rate_caps) {
     // address space, and without guard pages (two memory mappings each) they stay under
     // Linux's default limit of 65,536 mappings per process. Peak RSS at 4,096 GPUs
     // (spindle-bench-sim): 526 MiB with 96 KiB, 800 with 128 (why more pages get touched is
-    // not understood), 827 with 32 (below the mmap threshold below: heap, zeroed).
+    // not understood), 827 with 32 (under the 64 KiB mmap threshold set below: heap, zeroed).
     s4u::Engine::set_config("contexts/stack-size:96");
     s4u::Engine::set_config("contexts/guard-size:0");
     // Unguarded stacks are calloc'ed: a fixed mmap threshold below their size keeps every
