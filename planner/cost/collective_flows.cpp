@@ -114,10 +114,9 @@ Shape shape_of(const std::vector<int>& group, const Cluster& cluster) {
   Shape s;
   for (auto& [node, ranks] : by_node) s.local.push_back(ranks);
   s.shared_nic = cluster.nic == NicPlacement::kPerNode;
-  size_t fewest = group.size();
-  for (const std::vector<int>& r : s.local) fewest = std::min(fewest, r.size());
-  s.topo = nccl_topology(cluster, static_cast<int>(group.size()), static_cast<int>(s.local.size()),
-                         static_cast<int>(fewest));
+  std::vector<int> members;
+  for (const std::vector<int>& r : s.local) members.push_back(static_cast<int>(r.size()));
+  s.topo = nccl_topology(cluster, members);
   return s;
 }
 
@@ -143,12 +142,7 @@ namespace {
 // The profile's measurement of the collective on this group's shape, if it holds one.
 std::optional<MeasuredTime> measured(Collective c, const Shape& s, double bytes, const Cluster& cluster) {
   if (!cluster.measured_collectives) return std::nullopt;
-  int ranks = 0, per_node = 0;
-  for (const std::vector<int>& r : s.local) {
-    ranks += static_cast<int>(r.size());
-    per_node = std::max(per_node, static_cast<int>(r.size()));
-  }
-  return cluster.measured_collectives->lookup(c, ranks, static_cast<int>(s.local.size()), per_node, bytes);
+  return cluster.measured_collectives->lookup(c, s.topo.ranks, s.topo.nodes, s.topo.most_per_node, bytes);
 }
 
 // The algorithm a measured curve names ("" when NCCL chose: the model's choice stands in).

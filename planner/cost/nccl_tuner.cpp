@@ -76,18 +76,22 @@ const char* nccl_proto_name(NcclProto p) {
 
 NcclTopology nccl_topology(const Cluster& c, int ranks) {
   const int gpn = c.gpus_per_node, nodes = (ranks + gpn - 1) / gpn;
-  return nccl_topology(c, ranks, nodes, ranks - (nodes - 1) * gpn);  // the last node holds the fewest
+  std::vector<int> members(nodes, gpn);
+  members.back() = ranks - (nodes - 1) * gpn;  // the last node holds the rest
+  return nccl_topology(c, members);
 }
 
-NcclTopology nccl_topology(const Cluster& c, int ranks, int nodes, int fewest_per_node) {
-  if (ranks < 1 || nodes < 1 || nodes > ranks || fewest_per_node < 1 || fewest_per_node * nodes > ranks)
-    throw InternalError("nccl_topology: " + std::to_string(ranks) + " ranks on " + std::to_string(nodes) +
-                        " nodes, the fewest " + std::to_string(fewest_per_node) + " on one");
+NcclTopology nccl_topology(const Cluster& c, const std::vector<int>& members_per_node) {
+  if (members_per_node.empty() ||
+      *std::min_element(members_per_node.begin(), members_per_node.end()) < 1)
+    throw InternalError("nccl_topology: a group spans at least one node, each with one member or more");
   NcclTopology t;
-  t.ranks = ranks;
-  t.nodes = nodes;
-  t.ranks_per_node = (ranks + nodes - 1) / nodes;
-  t.fewest_per_node = fewest_per_node;
+  t.nodes = static_cast<int>(members_per_node.size());
+  t.ranks = 0;
+  for (int m : members_per_node) t.ranks += m;
+  t.most_per_node = *std::max_element(members_per_node.begin(), members_per_node.end());
+  t.fewest_per_node = *std::min_element(members_per_node.begin(), members_per_node.end());
+  const int nodes = t.nodes, fewest_per_node = t.fewest_per_node;
   // What NCCL's search measures: the GPU's NVLink bandwidth (NCCL counts links x 20-20.6 GB/s,
   // about 0.8 of the datasheet: the scenario's efficiency) and, across nodes, the NIC bandwidth
   // a GPU reaches and what a node offers the group: its NIC, or with a NIC per GPU the rails
@@ -113,18 +117,18 @@ NcclTopology nccl_topology(const Cluster& c, int ranks, int nodes, int fewest_pe
     speed /= 2;
   }
   t.ring = NcclGraph{channels, speed};
-  // NVLS (search.cc:1036-1038): one channel per local GPU, up to 32, when the switch reduces.
-  if (c.nvls && c.gpu.nvlink_sharp && c.gpu.arch >= GpuArch::kHopper && t.ranks_per_node >= 2) {
-    const int n = std::min(32, t.ranks_per_node);
-    t.nvls = NcclGraph{n, nvlink / n};
-  }
+  // NVLS (search.cc:1036-1038): one channel per local GPU, up to 32, when the switch reduces;
+  // the least channels of any node, at the fullest node's per-channel speed (init.cc:1179-1181).
+  if (c.nvls && c.gpu.nvlink_sharp && c.gpu.arch >= GpuArch::kHopper && t.fewest_per_node >= 2)
+    t.nvls = NcclGraph{std::min(32, t.fewest_per_node), nvlink / std::min(32, t.most_per_node)};
   return t;
 }
 
 std::vector<NcclCost> nccl_costs(Collective coll, const NcclTopology& t, double bytes, const Cluster& c) {
   std::vector<NcclCost> out;
   const double n = t.ranks;
-  const int ppn = t.ranks_per_node;
+  const double ppn = t.ppn();  // tuning.cc:261, a float there
+  const int int_ppn = t.ranks / t.nodes;  // tuning.cc:388, integer division there
   if (coll == Collective::kSendRecv) {  // not NCCL's model: it has none for p2p
     const bool net = t.nodes > 1;
     const double bw = net ? t.ring.channels * t.ring.bw_GBps : c.intra_node.bw_GBps * c.intra_node.efficiency;
@@ -169,7 +173,7 @@ std::vector<NcclCost> nccl_costs(Collective coll, const NcclTopology& t, double 
           lat += (nsteps - inter_steps) * intra + inter_steps * inter;
         }
       } else if (a == kTree) {
-        lat += 2 * ((ppn - 1) * intra + log2i(t.nodes) * inter);
+        lat += 2 * ((int_ppn - 1) * intra + log2i(t.nodes) * inter);
       } else if (a == kNvls) {
         lat = intra + (t.nodes > 1 ? inter : 0);
       } else if (a == kNvlsTree) {

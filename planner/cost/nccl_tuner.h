@@ -21,11 +21,13 @@ enum class NcclProto { kLL, kLL128, kSimple };
 const char* nccl_algo_name(NcclAlgo a);    // "tree", "ring", "nvls", "nvls_tree", "pat"
 const char* nccl_proto_name(NcclProto p);  // "LL", "LL128", "Simple"
 
-// The channels NCCL's search would find (per GPU) for a group spanning `nodes` nodes: their
-// number and each one's bandwidth, for the ring/tree graph and for the NVLS graph. With a NIC
-// per GPU, a channel's node crossings ride the rails of GPUs the group has on both nodes, so the
-// network a node offers the group is its fewest members' NICs (`fewest_per_node`; 8 + 4 GPUs on
-// two nodes: 4 rails), as the simulator's crossings use them.
+// The channels NCCL's search would find (per GPU) for a group with `members_per_node[i]` ranks on
+// each node it spans: their number and each one's bandwidth, for the ring/tree graph and for the
+// NVLS graph. Each node searches its own graphs and NCCL keeps the least channels and bandwidth
+// any node found (init.cc:1179-1182): with a NIC per GPU, a channel's node crossings ride the
+// rails of GPUs the group has on both nodes, so the network a node offers the group is its
+// fewest members' NICs (8 + 4 GPUs on two nodes: 4 rails), as the simulator's crossings use
+// them; NVLS gets one channel per member of the emptiest node, each at the fullest node's speed.
 struct NcclGraph {
   int channels = 0;
   double bw_GBps = 0;  // per channel (NCCL's bwIntra = bwInter for these graphs)
@@ -34,10 +36,11 @@ struct NcclTopology {
   NcclGraph ring;      // also the tree's
   NcclGraph nvls;      // channels 0: no NVLS
   int ranks = 1, nodes = 1;
-  int ranks_per_node = 1;  // the most on one node
+  int most_per_node = 1;    // the most members on one node
   int fewest_per_node = 1;  // the fewest on one node
+  double ppn() const { return static_cast<double>(ranks) / nodes; }  // NCCL's tuner's ppn (tuning.cc:261)
 };
-NcclTopology nccl_topology(const Cluster& c, int ranks, int nodes, int fewest_per_node);
+NcclTopology nccl_topology(const Cluster& c, const std::vector<int>& members_per_node);
 // Members 0..ranks-1 of `c` (whole nodes, the last one partial): nccl-tests' placement.
 NcclTopology nccl_topology(const Cluster& c, int ranks);
 

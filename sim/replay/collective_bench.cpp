@@ -64,7 +64,7 @@ std::vector<std::optional<MeasuredTime>> profile_times(const Scenario& s, Collec
   if (!s.cluster.measured_collectives) return out;
   const NcclTopology topo = nccl_topology(s.cluster, gpus);
   for (size_t i = 0; i < rows.size(); ++i)
-    out[i] = s.cluster.measured_collectives->lookup(c, gpus, topo.nodes, topo.ranks_per_node,
+    out[i] = s.cluster.measured_collectives->lookup(c, gpus, topo.nodes, topo.most_per_node,
                                                     static_cast<double>(rows[i].bytes));
   return out;
 }
@@ -88,7 +88,7 @@ std::string bench_text(const Scenario& s, Collective c, int gpus, const std::vec
                     "); sizes and bandwidths as nccl-tests defines them\n";
   if (s.cluster.measured_collectives) {
     const std::string shape = std::to_string(gpus) + " ranks (" + std::to_string(topo.nodes) + " x " +
-                              std::to_string(topo.ranks_per_node) + ")";
+                              std::to_string(topo.most_per_node) + ")";
     out += has_profile ? "the profile " + s.cluster.measured_collectives->source() + " measured it on " + shape +
                              ": the simulation runs its times (between measured sizes interpolated, below the smallest "
                              "its time, above the largest its bandwidth)\n"

@@ -28,29 +28,37 @@ std::map<std::string, NcclCost> by_name(const std::vector<NcclCost>& costs) {
 
 TEST(NcclTuner, ChannelsAsNcclsSearchFindsThem) {
   // 450 GB/s x 0.8 = 360 per GPU: 6 channels at 60 GB/s, duplicated to 12 at 30.
-  const NcclTopology one = nccl_topology(h100(1, false), 8, 1, 8);
+  const NcclTopology one = nccl_topology(h100(1, false), {8});
   EXPECT_EQ(one.ring.channels, 12);
   EXPECT_DOUBLE_EQ(one.ring.bw_GBps, 30);
   EXPECT_EQ(one.nvls.channels, 0);
-  EXPECT_EQ(nccl_topology(h100(1, true), 8, 1, 8).nvls.channels, 8);
+  EXPECT_EQ(nccl_topology(h100(1, true), {8}).nvls.channels, 8);
   // Across nodes, one 50 GB/s NIC per node (x 0.8 = 40): one channel at 40, duplicated.
-  const NcclTopology two = nccl_topology(h100(2, false), 16, 2, 8);
+  const NcclTopology two = nccl_topology(h100(2, false), {8, 8});
   EXPECT_EQ(two.ring.channels * two.ring.bw_GBps, 40);
   // A 50 GB/s NIC per GPU (400 per node): eight channels at 40 GB/s (SM90 keeps them: < 50 GB/s, > 4).
   Cluster rails = h100(2, false);
   rails.nic = NicPlacement::kPerGpu;
   rails.inter_node.bw_GBps = 400;
-  const NcclTopology r = nccl_topology(rails, 16, 2, 8);
+  const NcclTopology r = nccl_topology(rails, {8, 8});
   EXPECT_EQ(r.ring.channels, 8);
   EXPECT_DOUBLE_EQ(r.ring.bw_GBps, 40);
   // 8 + 4 GPUs: the crossings ride the 4 rails both nodes have (160 GB/s), not the first node's 8.
-  const NcclTopology partial = nccl_topology(rails, 12, 2, 4);
+  const NcclTopology partial = nccl_topology(rails, {8, 4});
   EXPECT_EQ(partial.ring.channels * partial.ring.bw_GBps, 160);
-  EXPECT_EQ(partial.ranks_per_node, 6);
+  EXPECT_EQ(partial.most_per_node, 8);
   EXPECT_EQ(partial.fewest_per_node, 4);
   const NcclTopology placed = nccl_topology(rails, 12);  // nccl-tests' placement: 8 + 4
   EXPECT_EQ(placed.nodes, 2);
   EXPECT_EQ(placed.fewest_per_node, 4);
+  EXPECT_DOUBLE_EQ(placed.ppn(), 6);
+  // NVLS keeps the least any node found (init.cc): the 4-GPU node's 4 channels at the 8-GPU
+  // node's 45 GB/s each; a node with one member has no NVLS at all.
+  const NcclTopology nvls = nccl_topology(h100(2, true), {8, 4});
+  EXPECT_EQ(nvls.nvls.channels, 4);
+  EXPECT_DOUBLE_EQ(nvls.nvls.bw_GBps, 45);
+  EXPECT_EQ(nccl_topology(h100(2, true), {8, 1}).nvls.channels, 0);
+  EXPECT_EQ(nccl_topology(h100(2, true), {8, 1}).most_per_node, 8);
 }
 
 TEST(NcclTuner, EightH100sAllReduceTable) {
@@ -59,7 +67,7 @@ TEST(NcclTuner, EightH100sAllReduceTable) {
   // algbw ring: min(141, 360 x .5), 360 x .92, 360, times 8/14; tree: 331.2 / 3.8, x 7/9, x 1, halved.
   const Cluster c = h100(1, false);
   const double bytes = 128.0 * (1 << 20);  // tree size correction 1, 1, 0.9 here (log2(bytes/64) = 21)
-  auto k = by_name(nccl_costs(Collective::kAllReduce, nccl_topology(c, 8, 1, 8), bytes, c));
+  auto k = by_name(nccl_costs(Collective::kAllReduce, nccl_topology(c, {8}), bytes, c));
   ASSERT_EQ(k.size(), 6u);
   EXPECT_NEAR(k["ring/LL"].latency_us, 15.0, 1e-9);
   EXPECT_NEAR(k["ring/LL128"].latency_us, 40.6, 1e-9);
@@ -78,7 +86,7 @@ TEST(NcclTuner, EightH100sAllReduceTable) {
 
 TEST(NcclTuner, ProtocolAndAlgorithmSwitchWithSize) {
   const Cluster c = h100(1, false);
-  const NcclTopology t = nccl_topology(c, 8, 1, 8);
+  const NcclTopology t = nccl_topology(c, {8});
   auto pick = [&](double bytes) {
     const NcclCost k = nccl_choice(Collective::kAllReduce, t, bytes, c);
     return std::string(nccl_algo_name(k.algo)) + "/" + nccl_proto_name(k.proto);
@@ -89,7 +97,7 @@ TEST(NcclTuner, ProtocolAndAlgorithmSwitchWithSize) {
   EXPECT_EQ(pick(256 << 20), "ring/Simple");
   // With NVLink SHARP the switch reduces: NVLS wins large all-reduces (85% efficiency, x2).
   const Cluster s = h100(1, true);
-  const NcclCost big = nccl_choice(Collective::kAllReduce, nccl_topology(s, 8, 1, 8), 8.0 * (1 << 30), s);
+  const NcclCost big = nccl_choice(Collective::kAllReduce, nccl_topology(s, {8}), 8.0 * (1 << 30), s);
   EXPECT_EQ(big.algo, NcclAlgo::kNvls);
   EXPECT_NEAR(big.algbw_GBps, 360 * 0.85 * 7 / 8 * 2 * 8 / 14, 1e-9);
 }
@@ -98,7 +106,7 @@ TEST(NcclTuner, AlgorithmsPerCollectiveAndShape) {
   const Cluster c = h100(4, true);
   auto algos = [&](Collective k, int ranks, int nodes) {
     std::string s;
-    for (const NcclCost& x : nccl_costs(k, nccl_topology(c, ranks, nodes, ranks / nodes), 1 << 20, c))
+    for (const NcclCost& x : nccl_costs(k, nccl_topology(c, std::vector<int>(nodes, ranks / nodes)), 1 << 20, c))
       if (s.find(nccl_algo_name(x.algo)) == std::string::npos) s += std::string(s.empty() ? "" : ",") + nccl_algo_name(x.algo);
     return s;
   };
@@ -108,7 +116,7 @@ TEST(NcclTuner, AlgorithmsPerCollectiveAndShape) {
   EXPECT_EQ(algos(Collective::kAllGather, 4, 4), "ring,pat");  // one GPU per node
   EXPECT_EQ(algos(Collective::kReduceScatter, 32, 4), "ring");
   EXPECT_EQ(algos(Collective::kBroadcast, 8, 1), "ring");
-  EXPECT_EQ(nccl_choice(Collective::kAllReduce, nccl_topology(c, 1, 1, 1), 1 << 20, c).time_us, 0);
+  EXPECT_EQ(nccl_choice(Collective::kAllReduce, nccl_topology(c, {1}), 1 << 20, c).time_us, 0);
   // NVLS is the GPU file's to allow: A800s have no NVLink SHARP; H100s default to using it.
   EXPECT_NE(load_error(small_scenario(), {"cluster.nvls=true"}).find("cluster.nvls: A800-80GB SXM has no NVLink SHARP"),
             std::string::npos) << load_error(small_scenario(), {"cluster.nvls=true"});
@@ -119,7 +127,7 @@ TEST(NcclTuner, AlgorithmsPerCollectiveAndShape) {
 // the collective on the group; elsewhere the tuner's choice. Only with NCCL's model.
 TEST(NcclTuner, ForcedAlgorithmAsNcclAlgo) {
   Cluster c = h100(4, true);
-  const NcclTopology t = nccl_topology(c, 32, 4, 8);
+  const NcclTopology t = nccl_topology(c, {8, 8, 8, 8});
   const double bytes = 1 << 30;
   ASSERT_EQ(nccl_choice(Collective::kAllReduce, t, bytes, c).algo, NcclAlgo::kNvlsTree);
   c.nccl_algo = "ring";
