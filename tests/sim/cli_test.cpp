@@ -608,6 +608,10 @@ TEST(SimCli, MeasuredCollectivesFromTheProfile) {
   ASSERT_EQ(bench.rc, 0) << bench.err;
   EXPECT_THAT(bench.out, HasSubstr("measured it on 16 ranks (2 x 8): the simulation runs its times"));
   EXPECT_THAT(bench.out, HasSubstr("busbw GB/s  profile us  profile busbw GB/s"));
+  // nccl-tests' 12 ranks are 8 + 4: the record of the fullest node's 8, not of 6 + 6.
+  SimRun partial = sim("scenarios/multitask-clip-4.toml --collective all_reduce --gpus 12 --profile " + f.string());
+  ASSERT_EQ(partial.rc, 0) << partial.err;
+  EXPECT_THAT(partial.out, HasSubstr("measured it on 12 ranks (2 x 8): the simulation runs its times"));
   SimRun bj = sim("scenarios/multitask-clip-4.toml --collective all_gather --gpus 16 --json --profile " + f.string());
   ASSERT_EQ(bj.rc, 0) << bj.err;
   for (const auto& row : nlohmann::json::parse(bj.out).at("rows")) {
