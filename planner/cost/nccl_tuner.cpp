@@ -75,6 +75,7 @@ const char* nccl_proto_name(NcclProto p) {
 }
 
 NcclTopology nccl_topology(const Cluster& c, int ranks) {
+  if (ranks < 1) throw InternalError("nccl_topology: " + std::to_string(ranks) + " ranks");
   const int gpn = c.gpus_per_node, nodes = (ranks + gpn - 1) / gpn;
   std::vector<int> members(nodes, gpn);
   members.back() = ranks - (nodes - 1) * gpn;  // the last node holds the rest
@@ -119,8 +120,14 @@ NcclTopology nccl_topology(const Cluster& c, const std::vector<int>& members_per
   t.ring = NcclGraph{channels, speed};
   // NVLS (search.cc:1036-1038): one channel per local GPU, up to 32, when the switch reduces;
   // the least channels of any node, at the fullest node's per-channel speed (init.cc:1179-1181).
-  if (c.nvls && c.gpu.nvlink_sharp && c.gpu.arch >= GpuArch::kHopper && t.fewest_per_node >= 2)
-    t.nvls = NcclGraph{std::min(32, t.fewest_per_node), nvlink / std::min(32, t.most_per_node)};
+  // Across nodes each node's NVLS channels share its network (bwInter), the least over nodes
+  // again: a NIC per GPU gives each channel its member's NIC; one NIC per node is split among the
+  // fullest node's channels.
+  if (c.nvls && c.gpu.nvlink_sharp && c.gpu.arch >= GpuArch::kHopper && t.fewest_per_node >= 2) {
+    const int emptiest = std::min(32, t.fewest_per_node), fullest = std::min(32, t.most_per_node);
+    const double network = t.ring.channels * t.ring.bw_GBps;  // what the ring's channels cross with
+    t.nvls = NcclGraph{emptiest, nvlink / fullest, nodes == 1 ? 0.0 : network / (per_gpu ? emptiest : fullest)};
+  }
   return t;
 }
 
@@ -128,7 +135,7 @@ std::vector<NcclCost> nccl_costs(Collective coll, const NcclTopology& t, double 
   std::vector<NcclCost> out;
   const double n = t.ranks;
   const double ppn = t.ppn();  // tuning.cc:261, a float there
-  const int int_ppn = t.ranks / t.nodes;  // tuning.cc:388, integer division there
+  const int int_ppn = t.ranks / t.nodes;  // tuning.cc:384, integer division there
   if (coll == Collective::kSendRecv) {  // not NCCL's model: it has none for p2p
     const bool net = t.nodes > 1;
     const double bw = net ? t.ring.channels * t.ring.bw_GBps : c.intra_node.bw_GBps * c.intra_node.efficiency;
@@ -187,8 +194,7 @@ std::vector<NcclCost> nccl_costs(Collective coll, const NcclTopology& t, double 
         double intra_bw = bw * kNvlsEfficiency[cc] * (g.channels - 1) / g.channels;
         intra_bw *= ar ? 2.0 : (ppn - 1.0) / ppn;
         const double inter_bw = t.nodes == 1 ? std::numeric_limits<double>::infinity()
-                                             : t.ring.channels * t.ring.bw_GBps / g.channels *
-                                                   (t.nodes <= 2 && a == kNvlsTree ? 2 : 1);
+                                             : g.inter_GBps * (t.nodes <= 2 && a == kNvlsTree ? 2 : 1);
         bw = std::min(intra_bw, inter_bw);
         if (a == kNvlsTree) bw = std::min(bw, kPerChMaxNvlsTreeBw[cc][nodes_index]);
       }

@@ -30,7 +30,8 @@ const char* nccl_proto_name(NcclProto p);  // "LL", "LL128", "Simple"
 // them; NVLS gets one channel per member of the emptiest node, each at the fullest node's speed.
 struct NcclGraph {
   int channels = 0;
-  double bw_GBps = 0;  // per channel (NCCL's bwIntra = bwInter for these graphs)
+  double bw_GBps = 0;        // per channel (NCCL's bwIntra; the ring's bwInter too)
+  double inter_GBps = 0;     // NVLS across nodes: each channel's network share (NCCL's bwInter)
 };
 struct NcclTopology {
   NcclGraph ring;      // also the tree's

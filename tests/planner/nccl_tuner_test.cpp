@@ -57,6 +57,15 @@ TEST(NcclTuner, ChannelsAsNcclsSearchFindsThem) {
   const NcclTopology nvls = nccl_topology(h100(2, true), {8, 4});
   EXPECT_EQ(nvls.nvls.channels, 4);
   EXPECT_DOUBLE_EQ(nvls.nvls.bw_GBps, 45);
+  // Its network share (bwInter): one 40 GB/s NIC split among the fullest node's 8 channels, not
+  // the emptiest's 4; with a NIC per GPU each channel has its member's 40 GB/s.
+  EXPECT_DOUBLE_EQ(nvls.nvls.inter_GBps, 5);
+  EXPECT_DOUBLE_EQ(nccl_topology(h100(2, true), {8, 8}).nvls.inter_GBps, 5);
+  Cluster nvls_rails = h100(2, true);
+  nvls_rails.nic = NicPlacement::kPerGpu;
+  nvls_rails.inter_node.bw_GBps = 400;
+  EXPECT_DOUBLE_EQ(nccl_topology(nvls_rails, {8, 4}).nvls.inter_GBps, 40);
+  EXPECT_DOUBLE_EQ(nccl_topology(nvls_rails, {8, 8}).nvls.inter_GBps, 40);
   EXPECT_EQ(nccl_topology(h100(2, true), {8, 1}).nvls.channels, 0);
   EXPECT_EQ(nccl_topology(h100(2, true), {8, 1}).most_per_node, 8);
 }
