@@ -46,6 +46,13 @@ TEST(MeasuredCollectives, EveryPublishedFileReadsAndStaysWithinTodaysErrors) {
       {"nebius-h100-2node-ib", 0.29},
       {"oci-bm-gpu4-a100-2node", 0.11},
       {"wutz-h100-2node-ib400-ring", 0.20}};
+  // NCCL model's median |error| below 64 KiB (latency-bound), where a file has such rows (the
+  // goal: 25%; systems with 45 us floors and network plugins' latencies are far off).
+  const std::map<std::string, double> small_ceiling = {
+      {"aws-p4de-a100-2node", 5.40},    {"aws-p5-h100-1node", 0.13},     {"aws-p5-h100-2node", 2.10},
+      {"azure-nd-a100-v4-1node", 1.85}, {"azure-nd-h100-v5-1node", 0.09}, {"gcp-a3-mega-h100-2node", 4.10},
+      {"nccl-tests-309-h100-2node-ib400", 0.26}, {"nccl-tests-309-h100-4node-vm-ib400", 0.28},
+      {"nebius-h100-2node-ib", 0.29},   {"oci-bm-gpu4-a100-2node", 0.81}};
   int files = 0;
   for (const auto& e : fs::directory_iterator(kData)) {
     if (e.path().extension() != ".toml") continue;
@@ -64,6 +71,15 @@ TEST(MeasuredCollectives, EveryPublishedFileReadsAndStaysWithinTodaysErrors) {
       continue;
     }
     EXPECT_LE(c.model_median_big, model_ceiling.at(name));
+    if (small_ceiling.count(name)) {
+      std::printf("[nccl-tests] %-28s  < 64 KiB median |error|: simulated %.1f%%, NCCL model %.1f%%\n", name.c_str(),
+                  100 * c.sim_median_small, 100 * c.model_median_small);
+      EXPECT_GE(c.model_median_small, 0);
+      EXPECT_LE(c.model_median_small, small_ceiling.at(name));
+      EXPECT_LE(c.sim_median_small, small_ceiling.at(name));
+    } else {
+      EXPECT_LT(c.model_median_small, 0) << "rows below 64 KiB: add the file's small-size ceiling";
+    }
     // The simulator runs NCCL's model by default (GPU scenarios, NCCL_ALGO as the run forced it):
     // alone on the network its time, or longer where a link carries less than the model counts
     // on (gcp-a3-mega: the NVLS tree's crossings at 80% of the NICs).
