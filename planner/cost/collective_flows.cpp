@@ -115,6 +115,7 @@ Shape shape_of(const std::vector<int>& group, const Cluster& cluster) {
   for (auto& [node, ranks] : by_node) s.local.push_back(ranks);
   s.shared_nic = cluster.nic == NicPlacement::kPerNode;
   std::vector<int> members;
+  members.reserve(s.local.size());
   for (const std::vector<int>& r : s.local) members.push_back(static_cast<int>(r.size()));
   s.topo = nccl_topology(cluster, members);
   return s;

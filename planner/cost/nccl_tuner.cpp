@@ -7,6 +7,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 #include "traces/errors.h"
 
@@ -83,15 +84,14 @@ NcclTopology nccl_topology(const Cluster& c, int ranks) {
 }
 
 NcclTopology nccl_topology(const Cluster& c, const std::vector<int>& members_per_node) {
-  if (members_per_node.empty() ||
-      *std::min_element(members_per_node.begin(), members_per_node.end()) < 1)
+  const auto [fewest, most] = std::minmax_element(members_per_node.begin(), members_per_node.end());
+  if (members_per_node.empty() || *fewest < 1)
     throw InternalError("nccl_topology: a group spans at least one node, each with one member or more");
   NcclTopology t;
   t.nodes = static_cast<int>(members_per_node.size());
-  t.ranks = 0;
-  for (int m : members_per_node) t.ranks += m;
-  t.most_per_node = *std::max_element(members_per_node.begin(), members_per_node.end());
-  t.fewest_per_node = *std::min_element(members_per_node.begin(), members_per_node.end());
+  t.ranks = std::accumulate(members_per_node.begin(), members_per_node.end(), 0);
+  t.most_per_node = *most;
+  t.fewest_per_node = *fewest;
   const int nodes = t.nodes, fewest_per_node = t.fewest_per_node;
   // What NCCL's search measures: the GPU's NVLink bandwidth (NCCL counts links x 20-20.6 GB/s,
   // about 0.8 of the datasheet: the scenario's efficiency) and, across nodes, the NIC bandwidth
